@@ -1,0 +1,54 @@
+package dev.conveyor.protocol;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.GeneralSecurityException;
+import java.security.MessageDigest;
+import java.util.HexFormat;
+import javax.crypto.Mac;
+import javax.crypto.spec.SecretKeySpec;
+
+/**
+ * HMAC-SHA256 over a control message body (SPEC §7): with a shared key, only holders of the key
+ * can stop or kill tasks.
+ */
+public final class ControlSigner {
+
+  private final SecretKeySpec key;
+
+  public ControlSigner(byte[] secret) {
+    if (secret.length == 0) {
+      throw new IllegalArgumentException("control key is empty");
+    }
+    this.key = new SecretKeySpec(secret, "HmacSHA256");
+  }
+
+  /**
+   * @throws IOException when the key file cannot be read
+   */
+  public static ControlSigner fromFile(Path file) throws IOException {
+    String text = Files.readString(file, StandardCharsets.UTF_8).strip();
+    return new ControlSigner(text.getBytes(StandardCharsets.UTF_8));
+  }
+
+  public String sign(byte[] body) {
+    try {
+      Mac mac = Mac.getInstance("HmacSHA256");
+      mac.init(key);
+      return HexFormat.of().formatHex(mac.doFinal(body));
+    } catch (GeneralSecurityException e) {
+      throw new IllegalStateException("HmacSHA256 unavailable", e);
+    }
+  }
+
+  public boolean verify(byte[] body, Object signature) {
+    if (signature == null) {
+      return false;
+    }
+    byte[] expected = sign(body).getBytes(StandardCharsets.US_ASCII);
+    byte[] given = signature.toString().getBytes(StandardCharsets.US_ASCII);
+    return MessageDigest.isEqual(expected, given);
+  }
+}

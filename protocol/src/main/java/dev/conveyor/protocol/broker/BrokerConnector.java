@@ -1,0 +1,101 @@
+package dev.conveyor.protocol.broker;
+
+import com.rabbitmq.client.Address;
+import com.rabbitmq.client.Connection;
+import com.rabbitmq.client.ConnectionFactory;
+import com.rabbitmq.client.MetricsCollector;
+import java.io.IOException;
+import java.net.URI;
+import java.security.GeneralSecurityException;
+import java.util.List;
+import java.util.concurrent.TimeoutException;
+import javax.net.ssl.SSLContext;
+
+/**
+ * Opens connections with amqp-client's automatic recovery, failover across the configured URIs and
+ * verified TLS for {@code amqps://}.
+ */
+public final class BrokerConnector {
+
+  private final BrokerSettings settings;
+  private final ConnectionFactory factory;
+  private final List<Address> addresses;
+
+  public BrokerConnector(BrokerSettings settings) {
+    this(settings, null);
+  }
+
+  public BrokerConnector(BrokerSettings settings, MetricsCollector metrics) {
+    this.settings = settings;
+    URI first = settings.uris().getFirst();
+    this.factory = new ConnectionFactory();
+    try {
+      factory.setUri(first);
+      if ("amqps".equals(first.getScheme())) {
+        // setUri trusts every certificate for amqps; replace that with the JVM's trust store.
+        factory.useSslProtocol(SSLContext.getDefault());
+        factory.enableHostnameVerification();
+      }
+    } catch (GeneralSecurityException | java.net.URISyntaxException e) {
+      throw new IllegalArgumentException(
+          "invalid broker URI " + Redaction.mask(first.toString()) + ": " + e.getMessage(), e);
+    }
+    factory.setAutomaticRecoveryEnabled(true);
+    factory.setTopologyRecoveryEnabled(true);
+    factory.setNetworkRecoveryInterval(1000);
+    factory.setRequestedHeartbeat(10);
+    factory.setConnectionTimeout(5000);
+    if (metrics != null) {
+      factory.setMetricsCollector(metrics);
+    }
+    this.addresses =
+        settings.uris().stream()
+            .map(
+                u ->
+                    new Address(
+                        u.getHost(),
+                        u.getPort() > 0
+                            ? u.getPort()
+                            : ("amqps".equals(u.getScheme())
+                                ? ConnectionFactory.DEFAULT_AMQP_OVER_SSL_PORT
+                                : ConnectionFactory.DEFAULT_AMQP_PORT)))
+            .toList();
+  }
+
+  public BrokerSettings settings() {
+    return settings;
+  }
+
+  /**
+   * Connects, naming the connection so operators can tell programs apart in the management UI.
+   *
+   * @throws BrokerUnreachableException with a one-line, password-free reason
+   */
+  public Connection connect(String connectionName) throws BrokerUnreachableException {
+    try {
+      return factory.newConnection(addresses, connectionName);
+    } catch (IOException | TimeoutException e) {
+      throw new BrokerUnreachableException(
+          "cannot connect to broker "
+              + settings.describe()
+              + ": "
+              + Redaction.mask(describe(e)),
+          e);
+    }
+  }
+
+  private static String describe(Throwable e) {
+    Throwable root = e;
+    while (root.getCause() != null && root.getCause() != root) {
+      root = root.getCause();
+    }
+    String msg = root.getMessage();
+    if (msg == null || msg.isBlank()) {
+      msg = root.getClass().getSimpleName();
+    }
+    if (msg.contains("ACCESS_REFUSED") || e instanceof com.rabbitmq.client.AuthenticationFailureException) {
+      return "access refused (check user, password and vhost)";
+    }
+    return msg.replace('\n', ' ');
+  }
+}

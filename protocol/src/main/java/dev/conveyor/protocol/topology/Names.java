@@ -1,0 +1,62 @@
+package dev.conveyor.protocol.topology;
+
+import java.util.regex.Pattern;
+
+/** Every name Conveyor uses on the broker, derived from one namespace (SPEC §3). */
+public record Names(String namespace) {
+
+  private static final Pattern VALID = Pattern.compile("[A-Za-z0-9_.\\-]{1,100}");
+
+  public Names {
+    if (namespace == null || !VALID.matcher(namespace).matches()) {
+      throw new IllegalArgumentException(
+          "namespace must be 1-100 characters of letters, digits, '.', '_' or '-': " + namespace);
+    }
+  }
+
+  /** Throws for a queue name the broker or our naming would choke on. */
+  public static String checkQueueName(String queue) {
+    if (queue == null || !VALID.matcher(queue).matches()) {
+      throw new IllegalArgumentException(
+          "queue name must be 1-100 characters of letters, digits, '.', '_' or '-': " + queue);
+    }
+    return queue;
+  }
+
+  public String tasksExchange() {
+    return namespace + ".tasks";
+  }
+
+  public String taskQueue(String queue) {
+    return namespace + ".q." + checkQueueName(queue);
+  }
+
+  public String deadExchange() {
+    return namespace + ".dead";
+  }
+
+  public String deadQueue() {
+    return namespace + ".dead";
+  }
+
+  public String controlExchange() {
+    return namespace + ".control";
+  }
+
+  /**
+   * A stream bound to the control exchange that keeps every command for a day, so that a worker
+   * started after a stop for a queued task still honours it.
+   */
+  public String controlLog() {
+    return namespace + ".control.log";
+  }
+
+  public String eventsExchange() {
+    return namespace + ".events";
+  }
+
+  /** Where a retry waits out its delay before it is dead-lettered back to its task queue. */
+  public String retryQueue(String queue) {
+    return namespace + ".retry." + checkQueueName(queue);
+  }
+}

@@ -1,0 +1,91 @@
+package dev.conveyor.protocol.topology;
+
+import com.rabbitmq.client.BuiltinExchangeType;
+import com.rabbitmq.client.Channel;
+import java.io.IOException;
+import java.util.Map;
+
+/**
+ * Declares what Conveyor needs on the broker. Every declaration is idempotent and uses the same
+ * arguments everywhere, so any program may start first.
+ */
+public final class Topology {
+
+  /**
+   * The broker's own cap on deliveries of one task message. It catches a task that keeps killing
+   * its worker even if the worker's own attempt counting were bypassed.
+   */
+  public static final int DELIVERY_LIMIT = 20;
+
+  /** How long the control log keeps commands: above the promised 24 hours. */
+  public static final String CONTROL_LOG_MAX_AGE = "25h";
+
+  private final Names names;
+
+  public Topology(Names names) {
+    this.names = names;
+  }
+
+  public Names names() {
+    return names;
+  }
+
+  /** Exchanges and the dead-letter queue: what every program uses. */
+  public void declareCore(Channel ch) throws IOException {
+    ch.exchangeDeclare(names.tasksExchange(), BuiltinExchangeType.DIRECT, true);
+    ch.exchangeDeclare(names.deadExchange(), BuiltinExchangeType.FANOUT, true);
+    ch.exchangeDeclare(names.controlExchange(), BuiltinExchangeType.FANOUT, true);
+    ch.exchangeDeclare(names.eventsExchange(), BuiltinExchangeType.TOPIC, true);
+    ch.queueDeclare(names.deadQueue(), true, false, false, Map.of("x-queue-type", "quorum"));
+    ch.queueBind(names.deadQueue(), names.deadExchange(), "");
+  }
+
+  /** A durable quorum task queue bound to {@code ns.tasks} under its own name. */
+  public String declareTaskQueue(Channel ch, String queue) throws IOException {
+    String name = names.taskQueue(queue);
+    ch.queueDeclare(
+        name,
+        true,
+        false,
+        false,
+        Map.of(
+            "x-queue-type", "quorum",
+            "x-delivery-limit", DELIVERY_LIMIT,
+            "x-dead-letter-exchange", names.deadExchange()));
+    ch.queueBind(name, names.tasksExchange(), queue);
+    return name;
+  }
+
+  /**
+   * The retry queue of a task queue: messages wait there for their per-message TTL and are then
+   * dead-lettered back to {@code ns.tasks} under the queue's routing key.
+   */
+  public String declareRetryQueue(Channel ch, String queue) throws IOException {
+    String name = names.retryQueue(queue);
+    ch.queueDeclare(
+        name,
+        true,
+        false,
+        false,
+        Map.of(
+            "x-dead-letter-exchange", names.tasksExchange(),
+            "x-dead-letter-routing-key", queue));
+    return name;
+  }
+
+  /** The stream that remembers control commands (see {@link Names#controlLog()}). */
+  public String declareControlLog(Channel ch) throws IOException {
+    String name = names.controlLog();
+    ch.queueDeclare(
+        name,
+        true,
+        false,
+        false,
+        Map.of(
+            "x-queue-type", "stream",
+            "x-max-age", CONTROL_LOG_MAX_AGE,
+            "x-stream-max-segment-size-bytes", 1_000_000));
+    ch.queueBind(name, names.controlExchange(), "");
+    return name;
+  }
+}

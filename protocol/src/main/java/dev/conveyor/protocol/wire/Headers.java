@@ -1,0 +1,33 @@
+package dev.conveyor.protocol.wire;
+
+/** AMQP header names Conveyor reads or writes, in one place so that other clients can follow. */
+public final class Headers {
+  private Headers() {}
+
+  /** Set by quorum queues on redelivery: how many earlier deliveries were returned. */
+  public static final String DELIVERY_COUNT = "x-delivery-count";
+
+  /** Attempts already used before this copy of the message was published (retries). */
+  public static final String ATTEMPTS_USED = "x-conveyor-attempts-used";
+
+  /** Why a message is in {@code ns.dead}. */
+  public static final String DEAD_REASON = "x-conveyor-reason";
+
+  /** The cause word of SPEC §5 for a dead letter. */
+  public static final String DEAD_CAUSE = "x-conveyor-cause";
+
+  /** The task queue a dead letter came from, so that replay knows where to send it back. */
+  public static final String ORIGIN_QUEUE = "x-conveyor-queue";
+
+  /** A short history of the attempts, one line each, for dead letters. */
+  public static final String HISTORY = "x-conveyor-history";
+
+  /** The worker that dead-lettered the message. */
+  public static final String WORKER = "x-conveyor-worker";
+
+  /** HMAC-SHA256 of a control message body, hex (SPEC §7). */
+  public static final String SIGNATURE = "x-conveyor-signature";
+
+  /** Marks a sync marker in the control log; workers use it to know they have replayed it all. */
+  public static final String MARKER = "x-conveyor-marker";
+}

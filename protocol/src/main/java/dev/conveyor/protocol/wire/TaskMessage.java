@@ -1,0 +1,33 @@
+package dev.conveyor.protocol.wire;
+
+import com.fasterxml.jackson.annotation.JsonInclude;
+import com.fasterxml.jackson.databind.JsonNode;
+import java.time.Instant;
+
+/**
+ * A task as it travels through {@code ns.tasks}. Only {@code type} is required on the wire; the
+ * accessors below give the effective values so that no caller re-implements the defaults.
+ */
+@JsonInclude(JsonInclude.Include.NON_NULL)
+public record TaskMessage(
+    String id,
+    String type,
+    JsonNode payload,
+    Long timeoutMs,
+    Long graceMs,
+    Integer maxAttempts,
+    Instant expiresAt,
+    Instant createdAt) {
+
+  /** One attempt unless the producer asks for retries (SPEC §5). */
+  public static final int DEFAULT_MAX_ATTEMPTS = 1;
+
+  public int effectiveMaxAttempts() {
+    return maxAttempts == null || maxAttempts < 1 ? DEFAULT_MAX_ATTEMPTS : maxAttempts;
+  }
+
+  public TaskMessage withId(String newId) {
+    return new TaskMessage(
+        newId, type, payload, timeoutMs, graceMs, maxAttempts, expiresAt, createdAt);
+  }
+}

@@ -1,0 +1,119 @@
+package dev.conveyor.protocol.wire;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.DeserializationFeature;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import com.fasterxml.jackson.datatype.jsr310.JavaTimeModule;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+
+/** The one JSON codec for everything Conveyor puts on the broker (SPEC §4). */
+public final class Wire {
+
+  public static final String CONTENT_TYPE = "application/json";
+
+  /** Shared, immutable after construction, thread-safe. */
+  public static final ObjectMapper JSON =
+      new ObjectMapper()
+          .registerModule(new JavaTimeModule())
+          .disable(SerializationFeature.WRITE_DATES_AS_TIMESTAMPS)
+          .disable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES)
+          .disable(DeserializationFeature.ADJUST_DATES_TO_CONTEXT_TIME_ZONE);
+
+  private Wire() {}
+
+  public static byte[] encode(Object value) {
+    try {
+      return JSON.writeValueAsBytes(value);
+    } catch (JsonProcessingException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+
+  public static String toJson(Object value) {
+    return new String(encode(value), StandardCharsets.UTF_8);
+  }
+
+  /**
+   * Decodes a task body. A missing {@code id} is taken from the AMQP {@code message_id}, else
+   * generated, so that third-party producers only need {@code type}.
+   */
+  public static TaskMessage decodeTask(byte[] body, String messageId)
+      throws MalformedMessageException {
+    JsonNode node = tree(body);
+    if (!node.isObject()) {
+      throw new MalformedMessageException("task body must be a JSON object");
+    }
+    JsonNode type = node.get("type");
+    if (type == null || !type.isTextual() || type.asText().isBlank()) {
+      throw new MalformedMessageException("task has no 'type'");
+    }
+    TaskMessage task;
+    try {
+      task = JSON.treeToValue(node, TaskMessage.class);
+    } catch (JsonProcessingException e) {
+      throw new MalformedMessageException("invalid task: " + firstLine(e.getOriginalMessage()));
+    }
+    if (task.id() == null || task.id().isBlank()) {
+      task = task.withId(messageId != null && !messageId.isBlank() ? messageId : Ids.newId());
+    }
+    if (task.timeoutMs() != null && task.timeoutMs() <= 0) {
+      throw new MalformedMessageException("timeoutMs must be positive");
+    }
+    if (task.graceMs() != null && task.graceMs() < 0) {
+      throw new MalformedMessageException("graceMs must not be negative");
+    }
+    return task;
+  }
+
+  /** Decodes a control message, refusing one without a command or target. */
+  public static ControlMessage decodeControl(byte[] body) throws MalformedMessageException {
+    JsonNode node = tree(body);
+    ControlMessage message;
+    try {
+      message = JSON.treeToValue(node, ControlMessage.class);
+    } catch (JsonProcessingException e) {
+      throw new MalformedMessageException(
+          "invalid control message: " + firstLine(e.getOriginalMessage()));
+    }
+    if (message == null || message.command() == null) {
+      throw new MalformedMessageException("control message has no 'command'");
+    }
+    if (message.target() == null && message.command() != Command.STATUS) {
+      throw new MalformedMessageException("control message has no 'target'");
+    }
+    return message;
+  }
+
+  public static <T> T decode(byte[] body, Class<T> type) throws MalformedMessageException {
+    try {
+      return JSON.readValue(body, type);
+    } catch (IOException e) {
+      throw new MalformedMessageException(
+          "invalid " + type.getSimpleName() + ": " + firstLine(e.getMessage()));
+    }
+  }
+
+  private static JsonNode tree(byte[] body) throws MalformedMessageException {
+    try {
+      JsonNode node = JSON.readTree(body);
+      if (node == null || node.isMissingNode()) {
+        throw new MalformedMessageException("empty body");
+      }
+      return node;
+    } catch (IOException e) {
+      throw new MalformedMessageException("not JSON: " + firstLine(e.getMessage()));
+    }
+  }
+
+  private static String firstLine(String s) {
+    if (s == null) {
+      return "";
+    }
+    int nl = s.indexOf('\n');
+    return nl < 0 ? s : s.substring(0, nl);
+  }
+}

@@ -1,0 +1,20 @@
+package dev.conveyor.protocol.wire;
+
+import com.fasterxml.jackson.annotation.JsonInclude;
+import java.time.Instant;
+import java.util.List;
+
+/** A worker lifecycle event: {@code worker.started|heartbeat|stopping|terminating}. */
+@JsonInclude(JsonInclude.Include.NON_NULL)
+public record WorkerEvent(
+    String worker, String state, Instant at, List<String> tasks, String host, Long pid) {
+
+  public static final String STARTED = "started";
+  public static final String HEARTBEAT = "heartbeat";
+  public static final String STOPPING = "stopping";
+  public static final String TERMINATING = "terminating";
+
+  public String routingKey() {
+    return "worker." + state;
+  }
+}

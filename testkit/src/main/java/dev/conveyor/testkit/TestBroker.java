@@ -1,0 +1,180 @@
+package dev.conveyor.testkit;
+
+import com.rabbitmq.client.Channel;
+import com.rabbitmq.client.Connection;
+import com.rabbitmq.client.GetResponse;
+import dev.conveyor.protocol.broker.BrokerConnector;
+import dev.conveyor.protocol.broker.BrokerSettings;
+import dev.conveyor.protocol.broker.BrokerUnreachableException;
+import dev.conveyor.protocol.topology.Names;
+import dev.conveyor.protocol.topology.Topology;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.net.URI;
+import java.util.ArrayList;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.UUID;
+import java.util.concurrent.TimeoutException;
+
+/** A real broker seen through a namespace that belongs to one test. */
+public final class TestBroker implements AutoCloseable {
+
+  private final URI uri;
+  private final String namespace;
+  private final Set<String> queues = new LinkedHashSet<>(List.of("default"));
+  private final List<AutoCloseable> owned = new ArrayList<>();
+  private Connection admin;
+
+  TestBroker(URI uri) {
+    this.uri = uri;
+    this.namespace = "t" + UUID.randomUUID().toString().replace("-", "").substring(0, 12);
+  }
+
+  public URI uri() {
+    return uri;
+  }
+
+  public String namespace() {
+    return namespace;
+  }
+
+  public BrokerSettings settings() {
+    return new BrokerSettings(List.of(uri), namespace, Optional.empty());
+  }
+
+  public Names names() {
+    return new Names(namespace);
+  }
+
+  public Topology topology() {
+    return new Topology(names());
+  }
+
+  /** Remembers a task queue so that it is deleted after the test; returns its broker name. */
+  public synchronized String useQueue(String queue) {
+    queues.add(queue);
+    return names().taskQueue(queue);
+  }
+
+  /** Environment for a program process started by the test. */
+  public Map<String, String> env() {
+    return Map.of("CONVEYOR_URI", uri.toString(), "CONVEYOR_NAMESPACE", namespace);
+  }
+
+  /** A connection the test may use freely; closed after the test. */
+  public synchronized Connection connection() {
+    if (admin == null || !admin.isOpen()) {
+      admin = open("test-admin");
+    }
+    return admin;
+  }
+
+  public synchronized Connection open(String name) {
+    try {
+      Connection c = new BrokerConnector(settings()).connect(name);
+      owned.add(c);
+      return c;
+    } catch (BrokerUnreachableException e) {
+      throw new IllegalStateException(e.getMessage(), e);
+    }
+  }
+
+  /** Registers something to close after the test, in reverse order of registration. */
+  public synchronized <T extends AutoCloseable> T own(T resource) {
+    owned.add(resource);
+    return resource;
+  }
+
+  /** Ready messages in a queue (broker name). */
+  public long messageCount(String queueName) {
+    return withChannel(ch -> (long) ch.queueDeclarePassive(queueName).getMessageCount());
+  }
+
+  public long consumerCount(String queueName) {
+    return withChannel(ch -> (long) ch.queueDeclarePassive(queueName).getConsumerCount());
+  }
+
+  /** Takes every message out of {@code ns.dead}, acking them. */
+  public List<GetResponse> drainDead() {
+    return withChannel(
+        ch -> {
+          List<GetResponse> out = new ArrayList<>();
+          GetResponse r;
+          while ((r = ch.basicGet(names().deadQueue(), true)) != null) {
+            out.add(r);
+          }
+          return out;
+        });
+  }
+
+  /** A channel operation on a short-lived channel, so a broker-side error does not leak. */
+  public <T> T withChannel(ChannelFunction<T> f) {
+    try (Channel ch = connection().createChannel()) {
+      return f.apply(ch);
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    } catch (TimeoutException e) {
+      throw new IllegalStateException(e);
+    }
+  }
+
+  /** A function over a channel that may throw the client's checked exception. */
+  @FunctionalInterface
+  public interface ChannelFunction<T> {
+    T apply(Channel ch) throws IOException;
+  }
+
+  @Override
+  public synchronized void close() {
+    List<AutoCloseable> reversed = new ArrayList<>(owned);
+    java.util.Collections.reverse(reversed);
+    for (AutoCloseable c : reversed) {
+      if (c == admin) {
+        continue;
+      }
+      try {
+        c.close();
+      } catch (Exception ignored) {
+        // best effort: the test is over
+      }
+    }
+    deleteNamespace();
+    try {
+      if (admin != null && admin.isOpen()) {
+        admin.close();
+      }
+    } catch (IOException ignored) {
+      // nothing left to clean
+    }
+  }
+
+  private void deleteNamespace() {
+    Names n = names();
+    List<String> qs = new ArrayList<>();
+    for (String q : queues) {
+      qs.add(n.taskQueue(q));
+      qs.add(n.retryQueue(q));
+    }
+    qs.add(n.deadQueue());
+    qs.add(n.controlLog());
+    for (String q : qs) {
+      quietly(ch -> ch.queueDelete(q));
+    }
+    for (String x :
+        List.of(n.tasksExchange(), n.deadExchange(), n.controlExchange(), n.eventsExchange())) {
+      quietly(ch -> ch.exchangeDelete(x));
+    }
+  }
+
+  private void quietly(ChannelFunction<?> f) {
+    try {
+      withChannel(f);
+    } catch (RuntimeException ignored) {
+      // already gone
+    }
+  }
+}
