@@ -11,8 +11,8 @@ import javax.crypto.Mac;
 import javax.crypto.spec.SecretKeySpec;
 
 /**
- * HMAC-SHA256 over a control message body (SPEC §7): with a shared key, only holders of the key
- * can stop or kill tasks.
+ * HMAC-SHA256 over a control message body (SPEC §7): with a shared key, only holders of the key can
+ * stop or kill tasks.
  */
 public final class ControlSigner {
 

@@ -31,6 +31,11 @@ public final class BrokerConnector {
     this.factory = new ConnectionFactory();
     try {
       factory.setUri(first);
+      String path = first.getRawPath();
+      if (path == null || path.isEmpty() || path.equals("/")) {
+        // amqp-client reads "amqp://host/" as the empty vhost; users mean the default one.
+        factory.setVirtualHost("/");
+      }
       if ("amqps".equals(first.getScheme())) {
         // setUri trusts every certificate for amqps; replace that with the JVM's trust store.
         factory.useSslProtocol(SSLContext.getDefault());
@@ -45,6 +50,13 @@ public final class BrokerConnector {
     factory.setNetworkRecoveryInterval(1000);
     factory.setRequestedHeartbeat(10);
     factory.setConnectionTimeout(5000);
+    java.util.concurrent.atomic.AtomicInteger threads = new java.util.concurrent.atomic.AtomicInteger();
+    factory.setThreadFactory(
+        r -> {
+          Thread t = new Thread(r, "conveyor-amqp-" + threads.incrementAndGet());
+          t.setDaemon(true);
+          return t;
+        });
     if (metrics != null) {
       factory.setMetricsCollector(metrics);
     }
@@ -76,10 +88,7 @@ public final class BrokerConnector {
       return factory.newConnection(addresses, connectionName);
     } catch (IOException | TimeoutException e) {
       throw new BrokerUnreachableException(
-          "cannot connect to broker "
-              + settings.describe()
-              + ": "
-              + Redaction.mask(describe(e)),
+          "cannot connect to broker " + settings.describe() + ": " + Redaction.mask(describe(e)),
           e);
     }
   }
@@ -93,7 +102,8 @@ public final class BrokerConnector {
     if (msg == null || msg.isBlank()) {
       msg = root.getClass().getSimpleName();
     }
-    if (msg.contains("ACCESS_REFUSED") || e instanceof com.rabbitmq.client.AuthenticationFailureException) {
+    if (msg.contains("ACCESS_REFUSED")
+        || e instanceof com.rabbitmq.client.AuthenticationFailureException) {
       return "access refused (check user, password and vhost)";
     }
     return msg.replace('\n', ' ');

@@ -19,7 +19,8 @@ public class BrokerOptions {
       names = "--namespace",
       paramLabel = "NS",
       defaultValue = "${env:CONVEYOR_NAMESPACE:-" + BrokerSettings.DEFAULT_NAMESPACE + "}",
-      description = "Prefix of every broker name (default: ${DEFAULT-VALUE}); env CONVEYOR_NAMESPACE.")
+      description =
+          "Prefix of every broker name (default: ${DEFAULT-VALUE}); env CONVEYOR_NAMESPACE.")
   String namespace;
 
   @Option(

@@ -56,7 +56,8 @@ public final class EventSubscription implements AutoCloseable {
             try {
               listener.accept(decode(envelope.getRoutingKey(), body));
             } catch (MalformedMessageException e) {
-              log.warn("ignoring undecodable event {}: {}", envelope.getRoutingKey(), e.getMessage());
+              log.warn(
+                  "ignoring undecodable event {}: {}", envelope.getRoutingKey(), e.getMessage());
             }
           }
         });

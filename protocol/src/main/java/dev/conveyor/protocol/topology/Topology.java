@@ -49,9 +49,12 @@ public final class Topology {
         false,
         false,
         Map.of(
-            "x-queue-type", "quorum",
-            "x-delivery-limit", DELIVERY_LIMIT,
-            "x-dead-letter-exchange", names.deadExchange()));
+            "x-queue-type",
+            "quorum",
+            "x-delivery-limit",
+            DELIVERY_LIMIT,
+            "x-dead-letter-exchange",
+            names.deadExchange()));
     ch.queueBind(name, names.tasksExchange(), queue);
     return name;
   }
@@ -68,8 +71,7 @@ public final class Topology {
         false,
         false,
         Map.of(
-            "x-dead-letter-exchange", names.tasksExchange(),
-            "x-dead-letter-routing-key", queue));
+            "x-dead-letter-exchange", names.tasksExchange(), "x-dead-letter-routing-key", queue));
     return name;
   }
 
@@ -82,9 +84,12 @@ public final class Topology {
         false,
         false,
         Map.of(
-            "x-queue-type", "stream",
-            "x-max-age", CONTROL_LOG_MAX_AGE,
-            "x-stream-max-segment-size-bytes", 1_000_000));
+            "x-queue-type",
+            "stream",
+            "x-max-age",
+            CONTROL_LOG_MAX_AGE,
+            "x-stream-max-segment-size-bytes",
+            1_000_000));
     ch.queueBind(name, names.controlExchange(), "");
     return name;
   }

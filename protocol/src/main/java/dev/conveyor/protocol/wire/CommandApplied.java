@@ -5,8 +5,8 @@ import java.time.Instant;
 import java.util.List;
 
 /**
- * A worker's acknowledgement of one control message, published as {@code command.applied}: it
- * lets {@code control} report per worker what happened instead of hoping.
+ * A worker's acknowledgement of one control message, published as {@code command.applied}: it lets
+ * {@code control} report per worker what happened instead of hoping.
  */
 @JsonInclude(JsonInclude.Include.NON_NULL)
 public record CommandApplied(

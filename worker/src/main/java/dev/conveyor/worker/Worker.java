@@ -1,0 +1,471 @@
+package dev.conveyor.worker;
+
+import com.rabbitmq.client.Channel;
+import com.rabbitmq.client.Connection;
+import com.rabbitmq.client.Recoverable;
+import com.rabbitmq.client.RecoveryListener;
+import com.rabbitmq.client.ShutdownSignalException;
+import dev.conveyor.protocol.ControlSigner;
+import dev.conveyor.protocol.ExitCodes;
+import dev.conveyor.protocol.broker.BrokerConnector;
+import dev.conveyor.protocol.broker.BrokerUnreachableException;
+import dev.conveyor.protocol.topology.Topology;
+import dev.conveyor.protocol.wire.Cause;
+import dev.conveyor.protocol.wire.TaskState;
+import dev.conveyor.protocol.wire.Wire;
+import dev.conveyor.protocol.wire.WorkerEvent;
+import dev.conveyor.protocol.wire.WorkerStatus;
+import dev.conveyor.worker.control.CommandVerifier;
+import dev.conveyor.worker.control.ControlListener;
+import dev.conveyor.worker.control.ControlLogReplay;
+import dev.conveyor.worker.control.Pausable;
+import dev.conveyor.worker.control.Revocations;
+import dev.conveyor.worker.execution.Ending;
+import dev.conveyor.worker.execution.EscalationLadder;
+import dev.conveyor.worker.execution.Outcome;
+import dev.conveyor.worker.execution.RunningTasks;
+import dev.conveyor.worker.execution.TaskRun;
+import dev.conveyor.worker.execution.TaskRunner;
+import dev.conveyor.worker.execution.Watchdog;
+import dev.conveyor.worker.handlers.HandlerRegistry;
+import dev.conveyor.worker.messaging.EventPublisher;
+import dev.conveyor.worker.messaging.Settler;
+import dev.conveyor.worker.messaging.TaskConsumer;
+import dev.conveyor.worker.messaging.TaskIntake;
+import dev.conveyor.worker.ops.MetricsServer;
+import dev.conveyor.worker.ops.WorkerMetrics;
+import java.io.IOException;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ThreadFactory;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * A running worker: it owns its broker connection, its task threads and its watchdog thread, and
+ * closes all of them. Start it with {@link #start}; {@link #close} is the graceful shutdown of
+ * SIGTERM.
+ */
+public final class Worker implements AutoCloseable, Pausable {
+  private static final Logger log = LoggerFactory.getLogger(Worker.class);
+
+  private final WorkerConfig config;
+  private final String host = WorkerConfig.host();
+  private final long pid = ProcessHandle.current().pid();
+  private final Instant startedAt = Instant.now();
+  private final WorkerMetrics metrics;
+  private final RunningTasks running;
+  private final ScheduledExecutorService timer;
+  private final ExecutorService threads;
+  private final EscalationLadder ladder;
+  private final Revocations revocations = new Revocations();
+  private final List<TaskConsumer> consumers = new ArrayList<>();
+  private final AtomicBoolean closing = new AtomicBoolean();
+  private final AtomicBoolean terminating = new AtomicBoolean();
+  private final CountDownLatch closed = new CountDownLatch(1);
+  private volatile boolean skipGrace;
+  private volatile boolean paused;
+  private volatile boolean connected;
+  private volatile int exitCode = ExitCodes.OK;
+  private Connection connection;
+  private EventPublisher events;
+  private Settler settler;
+  private ControlListener control;
+  private ControlLogReplay replay;
+  private MetricsServer metricsServer;
+
+  private Worker(WorkerConfig config) {
+    this.config = config;
+    this.metrics = new WorkerMetrics(config.name());
+    this.running = new RunningTasks(config.name());
+    this.timer = Executors.newSingleThreadScheduledExecutor(named("conveyor-watchdog", false));
+    this.threads = Executors.newFixedThreadPool(config.concurrency(), named("conveyor-task", true));
+    this.ladder = new EscalationLadder(timer, config.killGrace(), this::stuck);
+  }
+
+  /**
+   * Connects, declares what it uses, replays the control log and starts consuming. Returns once
+   * the worker takes tasks.
+   *
+   * @throws BrokerUnreachableException the broker cannot be reached or refused us
+   * @throws IllegalArgumentException a setting is unusable (a missing handlers directory, …)
+   */
+  public static Worker start(WorkerConfig config)
+      throws BrokerUnreachableException, IOException, InterruptedException {
+    Worker w = new Worker(config);
+    try {
+      w.open();
+      return w;
+    } catch (BrokerUnreachableException | IOException | InterruptedException | RuntimeException e) {
+      w.release();
+      throw e;
+    }
+  }
+
+  private void open() throws BrokerUnreachableException, IOException, InterruptedException {
+    HandlerRegistry handlers = HandlerRegistry.load(config.execAllow(), config.handlersDir());
+    Optional<ControlSigner> signer = Optional.empty();
+    if (config.broker().controlKeyFile().isPresent()) {
+      signer = Optional.of(ControlSigner.fromFile(config.broker().controlKeyFile().get()));
+    }
+    warnAboutBrokerLease();
+    connection =
+        new BrokerConnector(config.broker(), metrics.amqpCollector())
+            .connect("conveyor-worker " + config.name());
+    connected = true;
+    Topology topology = new Topology(config.broker().names());
+    try (Channel ch = connection.createChannel()) {
+      topology.declareCore(ch);
+      for (String q : config.queues()) {
+        topology.declareTaskQueue(ch, q);
+        if (!config.retryDelay().isZero()) {
+          topology.declareRetryQueue(ch, q);
+        }
+      }
+    } catch (java.util.concurrent.TimeoutException e) {
+      throw new IOException(e);
+    }
+    events =
+        new EventPublisher(
+            connection.createChannel(),
+            topology.names().eventsExchange(),
+            config.name(),
+            metrics::taskEvent);
+    Channel confirms = connection.createChannel();
+    confirms.confirmSelect();
+    settler =
+        new Settler(
+            confirms, topology.names(), events, running, config.retryDelay(), config.name());
+    Watchdog watchdog =
+        new Watchdog(timer, ladder, config.defaultTimeout(), config.defaultGrace());
+    TaskRunner runner = new TaskRunner(threads, watchdog, this::announceStart, settler::settle);
+    CommandVerifier verifier = new CommandVerifier(signer);
+    replay = new ControlLogReplay(connection, topology, revocations, verifier);
+    replay.startAndCatchUp(Duration.ofSeconds(10));
+    control =
+        new ControlListener(
+            connection,
+            topology,
+            config.name(),
+            running,
+            ladder,
+            revocations,
+            verifier,
+            events,
+            this,
+            this::status,
+            metrics::controlCommand,
+            metrics::controlRefused);
+    control.start();
+    TaskIntake intake =
+        new TaskIntake(
+            handlers, revocations, running, runner, settler, config.maxPayloadBytes());
+    connection.addShutdownListener(this::connectionLost);
+    if (connection instanceof Recoverable r) {
+      r.addRecoveryListener(
+          new RecoveryListener() {
+            @Override
+            public void handleRecovery(Recoverable recoverable) {
+              connected = true;
+              log.info("reconnected to the broker; consuming again");
+            }
+
+            @Override
+            public void handleRecoveryStarted(Recoverable recoverable) {
+              log.info("reconnecting to the broker");
+            }
+          });
+    }
+    for (String q : config.queues()) {
+      TaskConsumer consumer =
+          new TaskConsumer(
+              connection,
+              topology.names().taskQueue(q),
+              q,
+              config.concurrency(),
+              intake::accept,
+              this::channelLost,
+              timer);
+      consumers.add(consumer);
+      consumer.start();
+    }
+    metrics.runningGauge(running::size);
+    if (config.metricsPort() >= 0) {
+      metricsServer =
+          new MetricsServer(config.metricsPort(), metrics::scrape, this::ready, this::health);
+    }
+    long hb = config.heartbeat().toMillis();
+    timer.scheduleAtFixedRate(this::heartbeat, hb, hb, TimeUnit.MILLISECONDS);
+    events.worker(WorkerEvent.STARTED, List.of(), host, pid);
+    log.info(
+        "worker {} consuming {} with concurrency {} on {} (types: {})",
+        config.name(),
+        config.queues(),
+        config.concurrency(),
+        config.broker().describe(),
+        handlers.types());
+  }
+
+  public String name() {
+    return config.name();
+  }
+
+  /** The port of {@code /metrics} and {@code /health}, or -1 when they are off. */
+  public int metricsPort() {
+    return metricsServer == null ? -1 : metricsServer.port();
+  }
+
+  /** Ready: connected, consuming (unless paused) and not shutting down. */
+  public boolean ready() {
+    return connected
+        && !closing.get()
+        && connection.isOpen()
+        && (paused || consumers.stream().allMatch(TaskConsumer::consuming));
+  }
+
+  private String health() {
+    Map<String, Object> h = new LinkedHashMap<>();
+    h.put("status", ready() ? "ready" : "unready");
+    h.put("worker", config.name());
+    h.put("connected", connected && connection.isOpen());
+    h.put("paused", paused);
+    h.put("running", running.size());
+    return Wire.toJson(h);
+  }
+
+  public WorkerStatus status() {
+    return new WorkerStatus(
+        config.name(),
+        host,
+        pid,
+        config.queues(),
+        config.concurrency(),
+        paused,
+        startedAt,
+        running.all().stream().map(TaskRun::status).toList());
+  }
+
+  @Override
+  public synchronized void pause() {
+    paused = true;
+    for (TaskConsumer c : consumers) {
+      try {
+        c.pause();
+      } catch (IOException | RuntimeException e) {
+        log.warn("could not pause consumer: {}", e.toString());
+      }
+    }
+  }
+
+  @Override
+  public synchronized void resume() {
+    if (closing.get()) {
+      return;
+    }
+    paused = false;
+    for (TaskConsumer c : consumers) {
+      try {
+        c.resume();
+      } catch (IOException | RuntimeException e) {
+        log.warn("could not resume consumer: {}", e.toString());
+      }
+    }
+  }
+
+  @Override
+  public boolean paused() {
+    return paused;
+  }
+
+  private void announceStart(TaskRun run) {
+    events.task(
+        run.task(), run.lease().queue(), run.attempt(), TaskState.RUNNING, null, null, null, null,
+        null);
+  }
+
+  private void heartbeat() {
+    if (connected) {
+      events.worker(WorkerEvent.HEARTBEAT, running.ids(), host, pid);
+    }
+  }
+
+  private void connectionLost(ShutdownSignalException cause) {
+    if (cause.isInitiatedByApplication()) {
+      return;
+    }
+    connected = false;
+    List<TaskRun> lost = running.all();
+    log.warn(
+        "lost the broker connection ({}); stopping {} running task(s), the broker redelivers them",
+        cause.getMessage(),
+        lost.size());
+    lost.forEach(this::writeOff);
+  }
+
+  private void channelLost(Channel channel) {
+    running.all().stream().filter(r -> r.lease().channel() == channel).forEach(this::writeOff);
+  }
+
+  /** The broker has the task back: stop it, it must not be settled by us any more. */
+  private void writeOff(TaskRun run) {
+    run.loseLease();
+    if (ladder.stop(run, Ending.connectionLost(), config.killGrace())) {
+      metrics.escalation("stop");
+    }
+  }
+
+  /**
+   * A task survived its kill: settle everything, say so, and end the process with 70 so that the
+   * supervisor starts a fresh worker (SPEC §5).
+   */
+  private void stuck(TaskRun run) {
+    metrics.escalation("stuck");
+    if (closing.get() || !terminating.compareAndSet(false, true)) {
+      return;
+    }
+    Thread t = new Thread(() -> terminate(run), "conveyor-terminate");
+    t.start();
+  }
+
+  private void terminate(TaskRun stuck) {
+    log.error("terminating worker {}: task {} cannot be killed", config.name(), stuck);
+    closing.set(true);
+    pause();
+    settler.settle(stuck, TaskRunner.decide(stuck, null, new InterruptedException("stuck")));
+    for (TaskRun other : running.all()) {
+      ladder.kill(other, Ending.shutdown());
+    }
+    awaitRunning(config.killGrace());
+    for (TaskRun other : running.all()) {
+      settler.settle(other, new Outcome.Requeued(Cause.SHUTDOWN, null));
+    }
+    events.worker(WorkerEvent.TERMINATING, List.of(stuck.taskId()), host, pid);
+    exitCode = ExitCodes.STUCK_TASK;
+    release();
+    config.exit().accept(ExitCodes.STUCK_TASK);
+  }
+
+  /** The second SIGTERM: do not wait for running tasks any longer. */
+  public void skipGrace() {
+    skipGrace = true;
+    running.wakeWaiters();
+  }
+
+  /**
+   * Graceful shutdown: stop taking tasks, let running ones finish within the shutdown grace, then
+   * stop, kill and requeue the rest (without using up their attempts), close everything.
+   */
+  @Override
+  public void close() {
+    if (!closing.compareAndSet(false, true)) {
+      awaitClosed();
+      return;
+    }
+    try {
+      pause();
+      events.worker(WorkerEvent.STOPPING, running.ids(), host, pid);
+      log.info("shutting down; {} task(s) running", running.size());
+      awaitRunning(config.shutdownGrace());
+      List<TaskRun> left = running.all();
+      if (!left.isEmpty()) {
+        log.info("stopping {} task(s) that did not finish within the shutdown grace", left.size());
+        for (TaskRun run : left) {
+          if (skipGrace) {
+            ladder.kill(run, Ending.shutdown());
+          } else {
+            ladder.stop(run, Ending.shutdown(), config.killGrace());
+          }
+        }
+        skipGrace = false;
+        awaitRunning(config.killGrace().multipliedBy(2).plusMillis(100));
+        for (TaskRun run : running.all()) {
+          settler.settle(run, new Outcome.Requeued(Cause.SHUTDOWN, null));
+        }
+      }
+    } finally {
+      release();
+    }
+  }
+
+  /** Waits until the worker has closed (after {@link #close} or a stuck-task termination). */
+  public void awaitClosed() {
+    try {
+      closed.await();
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+  }
+
+  public int exitCode() {
+    return exitCode;
+  }
+
+  private void awaitRunning(Duration timeout) {
+    try {
+      running.awaitEmpty(timeout, () -> skipGrace);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+  }
+
+  private synchronized void release() {
+    if (closed.getCount() == 0) {
+      return;
+    }
+    if (metricsServer != null) {
+      metricsServer.close();
+    }
+    consumers.forEach(TaskConsumer::close);
+    if (control != null) {
+      control.close();
+    }
+    if (replay != null) {
+      replay.close();
+    }
+    if (connection != null) {
+      try {
+        connection.close(5000);
+      } catch (IOException | RuntimeException e) {
+        log.debug("closing connection", e);
+      }
+    }
+    threads.shutdownNow();
+    timer.shutdownNow();
+    closed.countDown();
+    log.info("worker {} closed", config.name());
+  }
+
+  private void warnAboutBrokerLease() {
+    config
+        .defaultTimeout()
+        .filter(t -> t.plus(config.defaultGrace()).compareTo(config.consumerTimeout()) > 0)
+        .ifPresent(
+            t ->
+                log.warn(
+                    "default timeout {} plus grace exceeds the broker's consumer_timeout {}: the"
+                        + " broker would take such tasks back first",
+                    t,
+                    config.consumerTimeout()));
+  }
+
+  private static ThreadFactory named(String prefix, boolean daemon) {
+    AtomicInteger n = new AtomicInteger();
+    return r -> {
+      Thread t = new Thread(r, prefix + "-" + n.incrementAndGet());
+      t.setDaemon(daemon);
+      return t;
+    };
+  }
+}

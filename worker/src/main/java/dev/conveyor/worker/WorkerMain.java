@@ -1,0 +1,155 @@
+package dev.conveyor.worker;
+
+import dev.conveyor.protocol.Durations;
+import dev.conveyor.protocol.broker.BrokerOptions;
+import dev.conveyor.protocol.cli.Cli;
+import dev.conveyor.worker.ops.TerminationSignals;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+/** {@code worker}: consumes tasks until SIGTERM. */
+@Command(
+    name = "worker",
+    mixinStandardHelpOptions = true,
+    version = "conveyor worker 0.1.0",
+    sortOptions = false,
+    description = {
+      "Consumes tasks from RabbitMQ and runs them; obeys stop/kill/pause/resume/status broadcasts"
+          + " and enforces task deadlines.",
+      "SIGTERM: stop taking tasks, let running ones finish within --shutdown-grace, requeue the"
+          + " rest, exit 0. A second SIGTERM/SIGINT skips the wait.",
+      "Exit codes: 0 ok, 2 usage, 3 broker unreachable, 70 a task could not be killed."
+    })
+public final class WorkerMain implements Callable<Integer> {
+
+  @Mixin BrokerOptions broker = new BrokerOptions();
+
+  @Option(
+      names = "--queues",
+      split = ",",
+      defaultValue = "default",
+      paramLabel = "Q[,Q…]",
+      description = "Task queues to consume (default: ${DEFAULT-VALUE}).")
+  List<String> queues;
+
+  @Option(
+      names = "--concurrency",
+      defaultValue = "4",
+      description = "Tasks run at once; also the prefetch (default: ${DEFAULT-VALUE}).")
+  int concurrency;
+
+  @Option(names = "--name", description = "Worker name for control targets (default: host-pid).")
+  String name;
+
+  @Option(
+      names = "--metrics-port",
+      defaultValue = "-1",
+      description = "Serve /metrics and /health on this port (0 = any free port; default: off).")
+  int metricsPort;
+
+  @Option(
+      names = "--shutdown-grace",
+      defaultValue = "30s",
+      converter = Durations.class,
+      description = "How long SIGTERM lets running tasks finish (default: ${DEFAULT-VALUE}).")
+  Duration shutdownGrace;
+
+  @Option(
+      names = "--kill-grace",
+      defaultValue = "5s",
+      converter = Durations.class,
+      description =
+          "How long a killed task may take to end before the worker exits 70 (default:"
+              + " ${DEFAULT-VALUE}).")
+  Duration killGrace;
+
+  @Option(
+      names = "--exec-allow",
+      split = ",",
+      paramLabel = "PROGRAM[,…]",
+      description = "Programs (absolute paths) the exec type may run; none by default.")
+  List<Path> execAllow = List.of();
+
+  @Option(names = "--handlers", paramLabel = "JAR_DIR", description = "Load user task handlers from the jars in this directory.")
+  Path handlers;
+
+  @Option(
+      names = "--default-timeout",
+      converter = Durations.class,
+      description = "Deadline for tasks that set no timeoutMs (default: none).")
+  Duration defaultTimeout;
+
+  @Option(
+      names = "--default-grace",
+      defaultValue = "5s",
+      converter = Durations.class,
+      description = "Grace between stop and kill for tasks that set no graceMs (default: ${DEFAULT-VALUE}).")
+  Duration defaultGrace;
+
+  @Option(
+      names = "--retry-delay",
+      defaultValue = "0s",
+      converter = Durations.class,
+      description = "Wait before a failed or timed-out task runs again (default: ${DEFAULT-VALUE}).")
+  Duration retryDelay;
+
+  @Option(
+      names = "--max-payload",
+      defaultValue = "1048576",
+      paramLabel = "BYTES",
+      description = "Larger task bodies are rejected (default: ${DEFAULT-VALUE}).")
+  long maxPayload;
+
+  @Option(
+      names = "--heartbeat",
+      defaultValue = "10s",
+      converter = Durations.class,
+      description = "Interval of worker.heartbeat events (default: ${DEFAULT-VALUE}).")
+  Duration heartbeat;
+
+  @Option(
+      names = "--consumer-timeout",
+      defaultValue = "30m",
+      converter = Durations.class,
+      description =
+          "The broker's consumer_timeout; deadlines beyond it are warned about (default:"
+              + " ${DEFAULT-VALUE}).")
+  Duration consumerTimeout;
+
+  @Override
+  public Integer call() throws Exception {
+    WorkerConfig config =
+        WorkerConfig.defaults(broker.settings())
+            .withQueues(queues)
+            .withConcurrency(concurrency)
+            .withShutdownGrace(shutdownGrace)
+            .withKillGrace(killGrace)
+            .withExecAllow(execAllow)
+            .withHandlersDir(Optional.ofNullable(handlers))
+            .withMetricsPort(metricsPort)
+            .withDefaultTimeout(Optional.ofNullable(defaultTimeout))
+            .withDefaultGrace(defaultGrace)
+            .withRetryDelay(retryDelay)
+            .withMaxPayloadBytes(maxPayload)
+            .withHeartbeat(heartbeat)
+            .withConsumerTimeout(consumerTimeout)
+            .withExit(code -> {});
+    if (name != null) {
+      config = config.withName(name);
+    }
+    Worker worker = Worker.start(config);
+    TerminationSignals.install(worker::close, worker::skipGrace);
+    worker.awaitClosed();
+    return worker.exitCode();
+  }
+
+  public static void main(String[] args) {
+    Cli.main(new WorkerMain(), args);
+  }
+}

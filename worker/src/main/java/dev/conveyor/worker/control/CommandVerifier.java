@@ -1,0 +1,54 @@
+package dev.conveyor.worker.control;
+
+import dev.conveyor.protocol.ControlSigner;
+import dev.conveyor.protocol.wire.ControlMessage;
+import dev.conveyor.protocol.wire.Headers;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.Map;
+import java.util.Optional;
+
+/**
+ * With a control key, only signed and fresh commands are obeyed (SPEC §7); without one, every
+ * well-formed command is.
+ */
+public final class CommandVerifier {
+
+  /** Older signed commands are refused, so a captured one cannot be replayed later. */
+  public static final Duration MAX_AGE = Duration.ofSeconds(60);
+
+  private final Optional<ControlSigner> signer;
+
+  public CommandVerifier(Optional<ControlSigner> signer) {
+    this.signer = signer;
+  }
+
+  /**
+   * @param live false for commands replayed from the control log, which are old by nature
+   * @return why the command must be dropped, or empty to obey it
+   */
+  public Optional<String> refusal(
+      byte[] body, Map<String, Object> headers, ControlMessage message, boolean live) {
+    if (signer.isEmpty()) {
+      return Optional.empty();
+    }
+    Object signature = headers == null ? null : headers.get(Headers.SIGNATURE);
+    if (signature == null) {
+      return Optional.of("unsigned");
+    }
+    if (!signer.get().verify(body, signature)) {
+      return Optional.of("bad signature");
+    }
+    if (live) {
+      Instant issued = message.issuedAt();
+      if (issued == null) {
+        return Optional.of("no issuedAt");
+      }
+      Duration age = Duration.between(issued, Instant.now()).abs();
+      if (age.compareTo(MAX_AGE) > 0) {
+        return Optional.of("stale (issued " + age.toSeconds() + " s ago)");
+      }
+    }
+    return Optional.empty();
+  }
+}

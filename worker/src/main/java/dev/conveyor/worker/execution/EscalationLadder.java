@@ -1,0 +1,95 @@
+package dev.conveyor.worker.execution;
+
+import java.time.Duration;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The one way a task is ended early, whoever asks (a user, a deadline, shutdown, a lost
+ * connection): cooperative stop first, then kill, then — for a thread that survives the kill —
+ * the worker gives up on itself.
+ */
+public final class EscalationLadder {
+  private static final Logger log = LoggerFactory.getLogger(EscalationLadder.class);
+
+  private final ScheduledExecutorService timer;
+  private final Duration killGrace;
+  private final Consumer<TaskRun> onStuck;
+
+  /**
+   * @param timer runs escalations; kill hooks run on it and must not block
+   * @param killGrace how long a killed task may take to end
+   * @param onStuck called once for a task that did not end within the kill grace
+   */
+  public EscalationLadder(
+      ScheduledExecutorService timer, Duration killGrace, Consumer<TaskRun> onStuck) {
+    this.timer = timer;
+    this.killGrace = killGrace;
+    this.onStuck = onStuck;
+  }
+
+  /**
+   * Sets the task's cancellation token.
+   *
+   * @param killAfter when the task still runs after this long, kill it; null to never escalate
+   * @return false if the task had already finished
+   */
+  public boolean stop(TaskRun run, Ending ending, Duration killAfter) {
+    run.requestEnding(ending);
+    if (run.isFinished()) {
+      return false;
+    }
+    if (run.stage().compareTo(Stage.STOPPING) < 0) {
+      run.stage(Stage.STOPPING);
+    }
+    run.cancelToken(ending.cause().wire());
+    log.debug("stop {} ({})", run, ending.cause().wire());
+    if (killAfter != null) {
+      timer.schedule(() -> kill(run, ending), killAfter.toNanos(), TimeUnit.NANOSECONDS);
+    }
+    return true;
+  }
+
+  /**
+   * Ends the task without asking: its kill hooks run (a child process tree gets SIGKILL) and its
+   * thread is interrupted. If it is still running after the kill grace, {@code onStuck} decides.
+   *
+   * @return false if the task had already finished
+   */
+  public boolean kill(TaskRun run, Ending ending) {
+    run.requestEnding(ending);
+    if (run.isFinished()) {
+      return false;
+    }
+    if (run.stage().compareTo(Stage.KILLING) >= 0) {
+      return true;
+    }
+    run.stage(Stage.KILLING);
+    run.cancelToken(ending.cause().wire());
+    for (Runnable hook : run.killHooks()) {
+      try {
+        hook.run();
+      } catch (RuntimeException e) {
+        log.warn("kill hook of {} failed", run, e);
+      }
+    }
+    Thread t = run.thread();
+    if (t != null) {
+      t.interrupt();
+    }
+    log.debug("kill {} ({})", run, ending.cause().wire());
+    timer.schedule(() -> checkStuck(run), killGrace.toNanos(), TimeUnit.NANOSECONDS);
+    return true;
+  }
+
+  private void checkStuck(TaskRun run) {
+    if (!run.isFinished() && run.thread() != null) {
+      run.stage(Stage.STUCK);
+      log.error("{} did not end within the kill grace of {}", run, killGrace);
+      onStuck.accept(run);
+    }
+  }
+}

@@ -1,0 +1,11 @@
+package dev.conveyor.worker.execution;
+
+import com.rabbitmq.client.AMQP;
+import com.rabbitmq.client.Channel;
+
+/**
+ * One delivery this worker holds: until it is settled (acked, republished or dead-lettered) the
+ * broker keeps the message for us and gives it back if we vanish.
+ */
+public record Lease(
+    Channel channel, long deliveryTag, String queue, AMQP.BasicProperties props, byte[] body) {}

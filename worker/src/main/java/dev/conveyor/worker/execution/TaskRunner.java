@@ -1,0 +1,101 @@
+package dev.conveyor.worker.execution;
+
+import dev.conveyor.protocol.wire.Cause;
+import dev.conveyor.worker.api.TaskRejectedException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.ScheduledFuture;
+import java.util.function.BiConsumer;
+import java.util.function.Consumer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/** Runs handlers on the worker's task threads and decides each attempt's outcome. */
+public final class TaskRunner {
+  private static final Logger log = LoggerFactory.getLogger(TaskRunner.class);
+
+  private final ExecutorService threads;
+  private final Watchdog watchdog;
+  private final Consumer<TaskRun> onStart;
+  private final BiConsumer<TaskRun, Outcome> settle;
+
+  /**
+   * @param threads the task threads; as many as the worker's concurrency
+   * @param onStart announces a task that is about to run
+   * @param settle settles an attempt exactly once
+   */
+  public TaskRunner(
+      ExecutorService threads,
+      Watchdog watchdog,
+      Consumer<TaskRun> onStart,
+      BiConsumer<TaskRun, Outcome> settle) {
+    this.threads = threads;
+    this.watchdog = watchdog;
+    this.onStart = onStart;
+    this.settle = settle;
+  }
+
+  public void submit(TaskRun run) {
+    threads.execute(() -> run(run));
+  }
+
+  private void run(TaskRun run) {
+    if (run.ending() != null || run.leaseLost()) {
+      // Stopped while it waited for a thread: it never runs.
+      settle.accept(run, decide(run, null, new InterruptedException("ended before it started")));
+      return;
+    }
+    run.started(Thread.currentThread(), watchdog.deadlineFromNow(run));
+    ScheduledFuture<?> deadline = watchdog.arm(run);
+    onStart.accept(run);
+    Object result = null;
+    Throwable error = null;
+    try {
+      result = run.handler().handle(run);
+    } catch (Throwable t) {
+      error = t;
+    } finally {
+      run.handlerEnded();
+      if (deadline != null) {
+        deadline.cancel(false);
+      }
+      Thread.interrupted();
+    }
+    if (error instanceof Error e && !(e instanceof StackOverflowError)) {
+      log.error("{} threw {}", run, e.toString());
+    }
+    settle.accept(run, decide(run, result, error));
+  }
+
+  /** The outcome of an attempt, from how the handler ended and why it was asked to end. */
+  public static Outcome decide(TaskRun run, Object result, Throwable error) {
+    Ending ending = run.ending();
+    if (run.leaseLost()) {
+      return new Outcome.LeaseLost(ending != null ? ending.cause() : Cause.CONNECTION_LOST);
+    }
+    if (error == null) {
+      return new Outcome.Succeeded(result);
+    }
+    if (error instanceof TaskRejectedException r) {
+      return new Outcome.Rejected(r.getMessage());
+    }
+    if (ending == null) {
+      return new Outcome.Failed(describe(error));
+    }
+    return switch (ending.cause()) {
+      case DEADLINE -> new Outcome.TimedOut("timeout");
+      case USER_STOP, USER_KILL, REVOKED ->
+          ending.requeue()
+              ? new Outcome.Requeued(ending.cause(), ending.issuedBy())
+              : new Outcome.Cancelled(ending.cause(), ending.issuedBy());
+      case SHUTDOWN, CONNECTION_LOST, WORKER_LOST ->
+          new Outcome.Requeued(ending.cause(), ending.issuedBy());
+      case HANDLER, EXPIRED, REJECTED -> new Outcome.Failed(describe(error));
+    };
+  }
+
+  static String describe(Throwable t) {
+    String msg = t.getMessage();
+    String text = msg == null || msg.isBlank() ? t.getClass().getSimpleName() : msg;
+    return text.length() > 500 ? text.substring(0, 500) + "…" : text;
+  }
+}

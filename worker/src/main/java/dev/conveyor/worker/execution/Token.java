@@ -1,0 +1,71 @@
+package dev.conveyor.worker.execution;
+
+import dev.conveyor.worker.api.CancellationToken;
+import dev.conveyor.worker.api.TaskCancelledException;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/** A one-shot cancellation flag that waiters see at once, not at their next poll. */
+final class Token implements CancellationToken {
+  private static final Logger log = LoggerFactory.getLogger(Token.class);
+
+  private final CountDownLatch cancelled = new CountDownLatch(1);
+  private final List<Runnable> listeners = new CopyOnWriteArrayList<>();
+  private volatile String reason;
+
+  /** Sets the flag; returns false if it was already set. */
+  boolean cancel(String why) {
+    synchronized (this) {
+      if (reason != null) {
+        return false;
+      }
+      reason = why;
+    }
+    cancelled.countDown();
+    listeners.forEach(Token::runQuietly);
+    return true;
+  }
+
+  @Override
+  public boolean isCancelled() {
+    return reason != null;
+  }
+
+  @Override
+  public void throwIfCancelled() throws TaskCancelledException {
+    if (reason != null) {
+      throw new TaskCancelledException(reason);
+    }
+  }
+
+  @Override
+  public boolean await(Duration timeout) throws InterruptedException {
+    return cancelled.await(timeout.toNanos(), TimeUnit.NANOSECONDS);
+  }
+
+  @Override
+  public void onCancel(Runnable action) {
+    listeners.add(action);
+    if (reason != null && listeners.remove(action)) {
+      runQuietly(action);
+    }
+  }
+
+  @Override
+  public String reason() {
+    return reason;
+  }
+
+  private static void runQuietly(Runnable r) {
+    try {
+      r.run();
+    } catch (RuntimeException e) {
+      log.warn("cancellation listener failed", e);
+    }
+  }
+}

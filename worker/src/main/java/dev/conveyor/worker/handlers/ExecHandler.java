@@ -1,0 +1,139 @@
+package dev.conveyor.worker.handlers;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.conveyor.worker.api.TaskCancelledException;
+import dev.conveyor.worker.api.TaskContext;
+import dev.conveyor.worker.api.TaskHandler;
+import dev.conveyor.worker.api.TaskRejectedException;
+import java.io.File;
+import java.io.IOException;
+import java.io.RandomAccessFile;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.stream.Collectors;
+
+/**
+ * Runs {@code {"command":[…],"env":{…},"cwd":"…"}} as a child process — only programs on the
+ * {@code --exec-allow} list. Stop sends SIGTERM to its process tree, kill sends SIGKILL; either way
+ * the tree is reaped before the task is reported.
+ */
+public final class ExecHandler implements TaskHandler {
+
+  private static final int OUTPUT_TAIL_BYTES = 4096;
+  private final Set<String> allowed;
+
+  public ExecHandler(List<Path> allowed) {
+    this.allowed =
+        allowed.stream().map(p -> p.toAbsolutePath().normalize().toString()).collect(Collectors.toSet());
+  }
+
+  @Override
+  public String type() {
+    return "exec";
+  }
+
+  @Override
+  public Object handle(TaskContext ctx) throws Exception {
+    List<String> command = command(ctx.payload());
+    ProcessBuilder pb = new ProcessBuilder(command).redirectErrorStream(true);
+    JsonNode cwd = ctx.payload().get("cwd");
+    if (cwd != null && !cwd.isNull()) {
+      File dir = new File(cwd.asText());
+      if (!dir.isDirectory()) {
+        throw new TaskRejectedException("exec: cwd is not a directory: " + dir);
+      }
+      pb.directory(dir);
+    }
+    ctx.payload().path("env").fields().forEachRemaining(e -> pb.environment().put(e.getKey(), e.getValue().asText()));
+    Path output = Files.createTempFile("conveyor-exec-", ".out");
+    try {
+      pb.redirectOutput(output.toFile()).redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")));
+      Process process = pb.start();
+      ProcessTree tree = new ProcessTree(process);
+      ctx.token().onCancel(tree::terminate);
+      ctx.onKill(tree::kill);
+      int exit = waitUninterruptibly(process);
+      tree.awaitGone(Duration.ofSeconds(5));
+      String tail = tail(output);
+      if (ctx.token().isCancelled()) {
+        throw new TaskCancelledException("exec ended by " + ctx.token().reason() + ", exit " + exit);
+      }
+      if (exit != 0) {
+        throw new IllegalStateException("exit code " + exit + lastLine(tail));
+      }
+      Map<String, Object> result = new LinkedHashMap<>();
+      result.put("exitCode", exit);
+      result.put("output", tail);
+      return result;
+    } finally {
+      Files.deleteIfExists(output);
+    }
+  }
+
+  /**
+   * The child must be reaped whatever happens to this thread: an interrupt (kill) ends the child
+   * through the kill hook, and we still wait for it.
+   */
+  private static int waitUninterruptibly(Process process) {
+    boolean interrupted = false;
+    try {
+      while (true) {
+        try {
+          return process.waitFor();
+        } catch (InterruptedException e) {
+          interrupted = true;
+          if (process.isAlive()) {
+            process.descendants().forEach(ProcessHandle::destroyForcibly);
+            process.destroyForcibly();
+          }
+        }
+      }
+    } finally {
+      if (interrupted) {
+        Thread.currentThread().interrupt();
+      }
+    }
+  }
+
+  private List<String> command(JsonNode payload) throws TaskRejectedException {
+    JsonNode cmd = payload.get("command");
+    if (cmd == null || !cmd.isArray() || cmd.isEmpty()) {
+      throw new TaskRejectedException("exec needs a payload {\"command\": [\"/path/to/program\", …]}");
+    }
+    List<String> out = new ArrayList<>();
+    cmd.forEach(n -> out.add(n.asText()));
+    String program = Path.of(out.getFirst()).toAbsolutePath().normalize().toString();
+    if (!allowed.contains(program)) {
+      throw new TaskRejectedException(
+          "exec: " + out.getFirst() + " is not allowed (worker --exec-allow)");
+    }
+    return out;
+  }
+
+  private static String tail(Path file) throws IOException {
+    try (RandomAccessFile f = new RandomAccessFile(file.toFile(), "r")) {
+      long len = f.length();
+      long from = Math.max(0, len - OUTPUT_TAIL_BYTES);
+      byte[] buf = new byte[(int) (len - from)];
+      f.seek(from);
+      f.readFully(buf);
+      return new String(buf, StandardCharsets.UTF_8);
+    }
+  }
+
+  private static String lastLine(String tail) {
+    String t = tail.strip();
+    if (t.isEmpty()) {
+      return "";
+    }
+    int nl = t.lastIndexOf('\n');
+    return ": " + (nl < 0 ? t : t.substring(nl + 1));
+  }
+}

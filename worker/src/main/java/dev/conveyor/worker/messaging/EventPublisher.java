@@ -1,0 +1,101 @@
+package dev.conveyor.worker.messaging;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.rabbitmq.client.AMQP;
+import com.rabbitmq.client.AlreadyClosedException;
+import com.rabbitmq.client.Channel;
+import dev.conveyor.protocol.wire.Cause;
+import dev.conveyor.protocol.wire.CommandApplied;
+import dev.conveyor.protocol.wire.TaskEvent;
+import dev.conveyor.protocol.wire.TaskMessage;
+import dev.conveyor.protocol.wire.TaskState;
+import dev.conveyor.protocol.wire.Wire;
+import dev.conveyor.protocol.wire.WorkerEvent;
+import java.io.IOException;
+import java.time.Instant;
+import java.util.List;
+import java.util.function.Consumer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Publishes this worker's events on {@code ns.events} and its replies. Events are notifications:
+ * while the broker is unreachable they are logged and dropped, never allowed to block a task.
+ */
+public final class EventPublisher {
+  private static final Logger log = LoggerFactory.getLogger(EventPublisher.class);
+  private static final AMQP.BasicProperties JSON =
+      new AMQP.BasicProperties.Builder().contentType(Wire.CONTENT_TYPE).build();
+
+  private final Channel channel;
+  private final String exchange;
+  private final String worker;
+  private final Consumer<TaskEvent> observer;
+
+  /**
+   * @param observer sees every task event (metrics); called on the publishing thread
+   */
+  public EventPublisher(Channel channel, String exchange, String worker, Consumer<TaskEvent> observer) {
+    this.channel = channel;
+    this.exchange = exchange;
+    this.worker = worker;
+    this.observer = observer;
+  }
+
+  public void task(
+      TaskMessage task,
+      String queue,
+      int attempt,
+      TaskState state,
+      Long durationMs,
+      Cause cause,
+      String reason,
+      String issuedBy,
+      Object result) {
+    JsonNode resultNode = result == null ? null : Wire.JSON.valueToTree(result);
+    TaskEvent event =
+        new TaskEvent(
+            task.id(),
+            task.type(),
+            state,
+            worker,
+            attempt,
+            Instant.now(),
+            durationMs,
+            cause,
+            reason,
+            issuedBy,
+            queue,
+            resultNode);
+    observer.accept(event);
+    publish(exchange, event.routingKey(), JSON, Wire.encode(event));
+  }
+
+  public void worker(String state, List<String> tasks, String host, long pid) {
+    WorkerEvent event = new WorkerEvent(worker, state, Instant.now(), tasks, host, pid);
+    publish(exchange, event.routingKey(), JSON, Wire.encode(event));
+  }
+
+  public void applied(CommandApplied applied) {
+    publish(exchange, CommandApplied.ROUTING_KEY, JSON, Wire.encode(applied));
+  }
+
+  /** Answers a request that named a reply-to queue (direct reply-to). */
+  public void reply(String replyTo, String correlationId, Object body) {
+    AMQP.BasicProperties props =
+        new AMQP.BasicProperties.Builder()
+            .contentType(Wire.CONTENT_TYPE)
+            .correlationId(correlationId)
+            .build();
+    publish("", replyTo, props, Wire.encode(body));
+  }
+
+  private synchronized void publish(
+      String exchange, String routingKey, AMQP.BasicProperties props, byte[] body) {
+    try {
+      channel.basicPublish(exchange, routingKey, props, body);
+    } catch (IOException | AlreadyClosedException e) {
+      log.warn("event {} not published: {}", routingKey, e.getMessage());
+    }
+  }
+}

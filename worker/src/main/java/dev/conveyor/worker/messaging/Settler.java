@@ -1,0 +1,230 @@
+package dev.conveyor.worker.messaging;
+
+import com.rabbitmq.client.AMQP;
+import com.rabbitmq.client.AlreadyClosedException;
+import com.rabbitmq.client.Channel;
+import dev.conveyor.protocol.topology.Names;
+import dev.conveyor.protocol.wire.Cause;
+import dev.conveyor.protocol.wire.Headers;
+import dev.conveyor.protocol.wire.TaskState;
+import dev.conveyor.worker.execution.Lease;
+import dev.conveyor.worker.execution.Outcome;
+import dev.conveyor.worker.execution.RunningTasks;
+import dev.conveyor.worker.execution.TaskRun;
+import java.io.IOException;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeoutException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Turns an attempt's outcome into exactly one settlement of its message — ack, republish for
+ * another attempt, or dead-letter — and the events that announce it.
+ *
+ * <p>A retry or dead letter is a confirmed publish of a copy followed by an ack of the original, so
+ * that the copy can carry the attempt count and the reason; a crash between the two can only
+ * duplicate a message, never lose it.
+ */
+public final class Settler {
+  private static final Logger log = LoggerFactory.getLogger(Settler.class);
+  private static final long CONFIRM_TIMEOUT_MS = 10_000;
+
+  private final Channel confirms;
+  private final Names names;
+  private final EventPublisher events;
+  private final RunningTasks running;
+  private final Duration retryDelay;
+  private final String worker;
+
+  /**
+   * @param confirms a channel in confirm mode, used only here
+   */
+  public Settler(
+      Channel confirms,
+      Names names,
+      EventPublisher events,
+      RunningTasks running,
+      Duration retryDelay,
+      String worker) {
+    this.confirms = confirms;
+    this.names = names;
+    this.events = events;
+    this.running = running;
+    this.retryDelay = retryDelay;
+    this.worker = worker;
+  }
+
+  /** Settles a run once; a second call for the same run does nothing. */
+  public void settle(TaskRun run, Outcome outcome) {
+    if (!run.claimSettlement()) {
+      return;
+    }
+    try {
+      apply(run, outcome);
+    } catch (IOException | AlreadyClosedException | TimeoutException e) {
+      // Not acked: the broker gives the message back when this channel closes.
+      log.error("could not settle {} as {}: {}", run, outcome, e.toString());
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      log.error("interrupted while settling {}", run);
+    } finally {
+      running.remove(run);
+      run.completed(outcome);
+    }
+  }
+
+  private void apply(TaskRun run, Outcome outcome)
+      throws IOException, TimeoutException, InterruptedException {
+    switch (outcome) {
+      case Outcome.Succeeded s -> {
+        ack(run);
+        announce(run, TaskState.SUCCEEDED, null, null, null, s.result());
+      }
+      case Outcome.Failed f -> {
+        announce(run, TaskState.FAILED, Cause.HANDLER, f.reason(), null, null);
+        retryOrDeadLetter(run, Cause.HANDLER, "failed: " + f.reason());
+      }
+      case Outcome.TimedOut t -> {
+        announce(run, TaskState.TIMED_OUT, Cause.DEADLINE, t.reason(), null, null);
+        retryOrDeadLetter(run, Cause.DEADLINE, t.reason());
+      }
+      case Outcome.Cancelled c -> {
+        ack(run);
+        announce(run, TaskState.CANCELLED, c.cause(), null, c.issuedBy(), null);
+      }
+      case Outcome.Requeued r -> {
+        // Not the task's fault: this attempt is given back.
+        republish(run, run.attempt() - 1, r.cause().wire(), false);
+        announce(run, TaskState.REQUEUED, r.cause(), null, r.issuedBy(), null);
+      }
+      case Outcome.LeaseLost l ->
+          announce(run, TaskState.REQUEUED, l.cause(), "the broker took the task back", null, null);
+      case Outcome.Rejected r -> {
+        deadLetter(run, Cause.REJECTED, r.reason());
+        announce(run, TaskState.REJECTED, Cause.REJECTED, r.reason(), null, null);
+      }
+      case Outcome.Expired e -> {
+        deadLetter(run, Cause.EXPIRED, e.reason());
+        announce(run, TaskState.EXPIRED, Cause.EXPIRED, e.reason(), null, null);
+      }
+      case Outcome.AttemptsExhausted x -> {
+        deadLetter(run, Cause.WORKER_LOST, x.reason());
+        announce(run, TaskState.DEAD, Cause.WORKER_LOST, x.reason(), null, null);
+      }
+    }
+  }
+
+  private void retryOrDeadLetter(TaskRun run, Cause cause, String reason)
+      throws IOException, TimeoutException, InterruptedException {
+    if (run.attempt() < run.maxAttempts()) {
+      republish(run, run.attempt(), cause.wire() + ": " + reason, !retryDelay.isZero());
+      announce(run, TaskState.REQUEUED, cause, reason, null, null);
+    } else {
+      deadLetter(run, cause, reason);
+      announce(run, TaskState.DEAD, cause, reason, null, null);
+    }
+  }
+
+  private void announce(
+      TaskRun run, TaskState state, Cause cause, String reason, String issuedBy, Object result) {
+    events.task(
+        run.task(),
+        run.lease().queue(),
+        run.attempt(),
+        state,
+        run.durationMs(),
+        cause,
+        reason,
+        issuedBy,
+        result);
+  }
+
+  private void ack(TaskRun run) throws IOException {
+    if (run.leaseLost()) {
+      return;
+    }
+    Lease lease = run.lease();
+    lease.channel().basicAck(lease.deliveryTag(), false);
+  }
+
+  /**
+   * Publishes a copy for another attempt and acks the original.
+   *
+   * @param attemptsUsed attempts that count against {@code maxAttempts} so far
+   */
+  private void republish(TaskRun run, int attemptsUsed, String note, boolean delayed)
+      throws IOException, TimeoutException, InterruptedException {
+    if (run.leaseLost()) {
+      return;
+    }
+    Lease lease = run.lease();
+    Map<String, Object> headers = carriedHeaders(lease.props());
+    headers.put(Headers.ATTEMPTS_USED, attemptsUsed);
+    headers.put(Headers.HISTORY, history(run, lease.props(), note));
+    AMQP.BasicProperties.Builder props = lease.props().builder().headers(headers);
+    if (delayed) {
+      props.expiration(Long.toString(retryDelay.toMillis()));
+      publishConfirmed("", names.retryQueue(lease.queue()), props.build(), lease.body());
+    } else {
+      props.expiration(null);
+      publishConfirmed(names.tasksExchange(), lease.queue(), props.build(), lease.body());
+    }
+    ack(run);
+  }
+
+  private void deadLetter(TaskRun run, Cause cause, String reason)
+      throws IOException, TimeoutException, InterruptedException {
+    if (run.leaseLost()) {
+      return;
+    }
+    Lease lease = run.lease();
+    Map<String, Object> headers = carriedHeaders(lease.props());
+    headers.put(Headers.DEAD_REASON, reason);
+    headers.put(Headers.DEAD_CAUSE, cause.wire());
+    headers.put(Headers.ORIGIN_QUEUE, lease.queue());
+    headers.put(Headers.WORKER, worker);
+    headers.put(Headers.ATTEMPTS_USED, run.attempt());
+    headers.put(Headers.HISTORY, history(run, lease.props(), cause.wire() + ": " + reason));
+    AMQP.BasicProperties props = lease.props().builder().headers(headers).expiration(null).build();
+    publishConfirmed(names.deadExchange(), lease.queue(), props, lease.body());
+    ack(run);
+  }
+
+  private void publishConfirmed(
+      String exchange, String routingKey, AMQP.BasicProperties props, byte[] body)
+      throws IOException, TimeoutException, InterruptedException {
+    synchronized (confirms) {
+      confirms.basicPublish(exchange, routingKey, props, body);
+      confirms.waitForConfirmsOrDie(CONFIRM_TIMEOUT_MS);
+    }
+  }
+
+  /** The original headers without those the broker sets on delivery. */
+  private static Map<String, Object> carriedHeaders(AMQP.BasicProperties props) {
+    Map<String, Object> headers = new HashMap<>();
+    if (props.getHeaders() != null) {
+      headers.putAll(props.getHeaders());
+    }
+    headers.remove(Headers.DELIVERY_COUNT);
+    headers.remove("x-death");
+    headers.remove("x-first-death-exchange");
+    headers.remove("x-first-death-queue");
+    headers.remove("x-first-death-reason");
+    return headers;
+  }
+
+  private List<String> history(TaskRun run, AMQP.BasicProperties props, String note) {
+    List<String> out = new ArrayList<>();
+    Object previous = props.getHeaders() == null ? null : props.getHeaders().get(Headers.HISTORY);
+    if (previous instanceof List<?> list) {
+      list.forEach(o -> out.add(String.valueOf(o)));
+    }
+    out.add("attempt " + run.attempt() + " on " + worker + " at " + Instant.now() + ": " + note);
+    return out;
+  }
+}

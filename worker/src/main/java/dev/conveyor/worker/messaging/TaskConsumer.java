@@ -1,0 +1,144 @@
+package dev.conveyor.worker.messaging;
+
+import com.rabbitmq.client.AMQP;
+import com.rabbitmq.client.Channel;
+import com.rabbitmq.client.Connection;
+import com.rabbitmq.client.DefaultConsumer;
+import com.rabbitmq.client.Envelope;
+import com.rabbitmq.client.ShutdownSignalException;
+import dev.conveyor.worker.execution.Lease;
+import java.io.IOException;
+import java.util.concurrent.Executor;
+import java.util.function.Consumer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Consumes one task queue with manual acks and a prefetch equal to the worker's concurrency.
+ *
+ * <p>amqp-client's recovery reopens channels after a lost connection, but never a channel that
+ * the broker closed on its own (a precondition failure, the delivery acknowledgement timeout).
+ * This consumer notices such a closure, reports the leases it lost and consumes again on a new
+ * channel.
+ */
+public final class TaskConsumer implements AutoCloseable {
+  private static final Logger log = LoggerFactory.getLogger(TaskConsumer.class);
+
+  private final Connection connection;
+  private final String queueName;
+  private final String queue;
+  private final int prefetch;
+  private final Consumer<Lease> intake;
+  private final Consumer<Channel> onChannelLost;
+  private final Executor reopener;
+  private volatile Channel channel;
+  private volatile String consumerTag;
+  private volatile boolean paused;
+  private volatile boolean closed;
+
+  /**
+   * @param queueName the broker name of the queue
+   * @param queue the task queue's own name (the routing key)
+   * @param onChannelLost told which channel the broker closed, so its leases can be written off
+   * @param reopener where to reopen a channel (not on the closing channel's thread)
+   */
+  public TaskConsumer(
+      Connection connection,
+      String queueName,
+      String queue,
+      int prefetch,
+      Consumer<Lease> intake,
+      Consumer<Channel> onChannelLost,
+      Executor reopener) {
+    this.connection = connection;
+    this.queueName = queueName;
+    this.queue = queue;
+    this.prefetch = prefetch;
+    this.intake = intake;
+    this.onChannelLost = onChannelLost;
+    this.reopener = reopener;
+  }
+
+  public synchronized void start() throws IOException {
+    Channel ch = connection.createChannel();
+    ch.basicQos(prefetch);
+    ch.addShutdownListener(cause -> channelClosed(ch, cause));
+    channel = ch;
+    if (!paused) {
+      consume();
+    }
+  }
+
+  /** Stops taking new tasks; running ones are not affected. */
+  public synchronized void pause() throws IOException {
+    paused = true;
+    String tag = consumerTag;
+    consumerTag = null;
+    if (tag != null && channel.isOpen()) {
+      channel.basicCancel(tag);
+    }
+  }
+
+  public synchronized void resume() throws IOException {
+    paused = false;
+    if (consumerTag == null && channel.isOpen()) {
+      consume();
+    }
+  }
+
+  public boolean consuming() {
+    return consumerTag != null && channel != null && channel.isOpen();
+  }
+
+  private void consume() throws IOException {
+    Channel ch = channel;
+    consumerTag =
+        ch.basicConsume(
+            queueName,
+            false,
+            new DefaultConsumer(ch) {
+              @Override
+              public void handleDelivery(
+                  String tag, Envelope envelope, AMQP.BasicProperties props, byte[] body) {
+                intake.accept(new Lease(ch, envelope.getDeliveryTag(), queue, props, body));
+              }
+            });
+  }
+
+  private void channelClosed(Channel lost, ShutdownSignalException cause) {
+    if (closed || cause.isInitiatedByApplication() || cause.isHardError()) {
+      // Ours, or the whole connection: amqp-client's recovery handles the latter.
+      return;
+    }
+    log.warn("broker closed the channel of queue {}: {}", queue, cause.getMessage());
+    onChannelLost.accept(lost);
+    reopener.execute(this::reopen);
+  }
+
+  private void reopen() {
+    synchronized (this) {
+      if (closed) {
+        return;
+      }
+      consumerTag = null;
+      try {
+        start();
+        log.info("consuming {} again on a new channel", queue);
+      } catch (IOException | RuntimeException e) {
+        log.error("could not reopen the channel of queue {}", queue, e);
+      }
+    }
+  }
+
+  @Override
+  public synchronized void close() {
+    closed = true;
+    try {
+      if (channel != null && channel.isOpen()) {
+        channel.close();
+      }
+    } catch (IOException | java.util.concurrent.TimeoutException | RuntimeException e) {
+      log.debug("closing consumer channel", e);
+    }
+  }
+}

@@ -1,0 +1,125 @@
+package dev.conveyor.worker.messaging;
+
+import dev.conveyor.protocol.wire.Cause;
+import dev.conveyor.protocol.wire.Headers;
+import dev.conveyor.protocol.wire.Ids;
+import dev.conveyor.protocol.wire.MalformedMessageException;
+import dev.conveyor.protocol.wire.TaskMessage;
+import dev.conveyor.protocol.wire.Wire;
+import dev.conveyor.worker.control.Revocations;
+import dev.conveyor.worker.execution.Lease;
+import dev.conveyor.worker.execution.Outcome;
+import dev.conveyor.worker.execution.RunningTasks;
+import dev.conveyor.worker.execution.TaskRun;
+import dev.conveyor.worker.execution.TaskRunner;
+import dev.conveyor.worker.handlers.HandlerRegistry;
+import dev.conveyor.worker.api.TaskHandler;
+import java.time.Instant;
+import java.util.Map;
+import java.util.Optional;
+
+/**
+ * Decides what happens to a delivered task before it runs: rejected (malformed, unknown type, too
+ * large), cancelled (revoked while queued), expired, dead (attempts used up by lost workers), or
+ * handed to the runner.
+ */
+public final class TaskIntake {
+
+  private final HandlerRegistry handlers;
+  private final Revocations revocations;
+  private final RunningTasks running;
+  private final TaskRunner runner;
+  private final Settler settler;
+  private final long maxPayloadBytes;
+
+  public TaskIntake(
+      HandlerRegistry handlers,
+      Revocations revocations,
+      RunningTasks running,
+      TaskRunner runner,
+      Settler settler,
+      long maxPayloadBytes) {
+    this.handlers = handlers;
+    this.revocations = revocations;
+    this.running = running;
+    this.runner = runner;
+    this.settler = settler;
+    this.maxPayloadBytes = maxPayloadBytes;
+  }
+
+  public void accept(Lease lease) {
+    String messageId = lease.props().getMessageId();
+    if (lease.body().length > maxPayloadBytes) {
+      reject(lease, messageId, null, "payload too large: " + lease.body().length
+          + " bytes, limit " + maxPayloadBytes);
+      return;
+    }
+    TaskMessage task;
+    try {
+      task = Wire.decodeTask(lease.body(), messageId);
+    } catch (MalformedMessageException e) {
+      reject(lease, messageId, null, "malformed: " + e.getMessage());
+      return;
+    }
+    Optional<TaskHandler> handler = handlers.find(task.type());
+    if (handler.isEmpty()) {
+      reject(lease, task.id(), task.type(), "unknown type '" + task.type() + "'");
+      return;
+    }
+    TaskRun run = new TaskRun(task, lease, attemptOf(lease), handler.get());
+    running.add(run);
+    Optional<Revocations.Revocation> revoked = revocations.find(task.id());
+    if (revoked.isPresent()) {
+      settler.settle(run, new Outcome.Cancelled(Cause.REVOKED, revoked.get().issuedBy()));
+    } else if (task.expiresAt() != null && task.expiresAt().isBefore(Instant.now())) {
+      settler.settle(run, new Outcome.Expired("expired at " + task.expiresAt()));
+    } else if (run.attempt() > run.maxAttempts()) {
+      settler.settle(
+          run,
+          new Outcome.AttemptsExhausted(
+              "delivered "
+                  + run.attempt()
+                  + " times; earlier deliveries were lost with their worker"
+                  + " (max attempts "
+                  + run.maxAttempts()
+                  + ")"));
+    } else {
+      runner.submit(run);
+    }
+  }
+
+  private void reject(Lease lease, String id, String type, String reason) {
+    TaskMessage placeholder =
+        new TaskMessage(
+            id == null || id.isBlank() ? Ids.newId() : id, type, null, null, null, null, null, null);
+    TaskRun run = new TaskRun(placeholder, lease, attemptOf(lease), null);
+    running.add(run);
+    settler.settle(run, new Outcome.Rejected(reason));
+  }
+
+  /**
+   * Attempts already used by deliberate retries, plus deliveries the broker counted as returned
+   * (a worker that died or lost its connection holding the task), plus this one.
+   */
+  static int attemptOf(Lease lease) {
+    Map<String, Object> headers = lease.props().getHeaders();
+    if (headers == null) {
+      return 1;
+    }
+    return 1 + intHeader(headers.get(Headers.ATTEMPTS_USED)) + intHeader(headers.get(Headers.DELIVERY_COUNT));
+  }
+
+  private static int intHeader(Object value) {
+    if (value instanceof Number n) {
+      return Math.max(0, n.intValue());
+    }
+    if (value != null) {
+      try {
+        return Math.max(0, Integer.parseInt(value.toString()));
+      } catch (NumberFormatException e) {
+        return 0;
+      }
+    }
+    return 0;
+  }
+}

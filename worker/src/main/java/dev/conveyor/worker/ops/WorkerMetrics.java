@@ -1,0 +1,99 @@
+package dev.conveyor.worker.ops;
+
+import com.rabbitmq.client.MetricsCollector;
+import com.rabbitmq.client.impl.MicrometerMetricsCollector;
+import dev.conveyor.protocol.wire.TaskEvent;
+import dev.conveyor.protocol.wire.TaskState;
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.Tags;
+import io.micrometer.core.instrument.Timer;
+import io.micrometer.core.instrument.binder.jvm.JvmMemoryMetrics;
+import io.micrometer.core.instrument.binder.jvm.JvmThreadMetrics;
+import io.micrometer.core.instrument.binder.system.ProcessorMetrics;
+import io.micrometer.prometheusmetrics.PrometheusConfig;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import java.time.Duration;
+import java.util.function.Supplier;
+
+/**
+ * The worker's Prometheus metrics. Task counters are fed from the same events the worker
+ * publishes, so what {@code /metrics} counts is what {@code control watch} shows.
+ */
+public final class WorkerMetrics {
+
+  private final PrometheusMeterRegistry registry =
+      new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+
+  public WorkerMetrics(String worker) {
+    registry.config().commonTags("worker", worker);
+    new JvmMemoryMetrics().bindTo(registry);
+    new JvmThreadMetrics().bindTo(registry);
+    new ProcessorMetrics().bindTo(registry);
+  }
+
+  /** amqp-client's own collector (connections, channels, published/consumed/acked messages). */
+  public MetricsCollector amqpCollector() {
+    return new MicrometerMetricsCollector(registry, "rabbitmq");
+  }
+
+  public void runningGauge(Supplier<Number> running) {
+    Gauge.builder("conveyor.tasks.running", running).description("tasks held now").register(registry);
+  }
+
+  /** Counts every task event; finished attempts also feed the duration timer. */
+  public void taskEvent(TaskEvent e) {
+    String type = e.type() == null ? "unknown" : e.type();
+    if (e.state() == TaskState.RUNNING) {
+      Counter.builder("conveyor.tasks.started")
+          .tags(Tags.of("type", type))
+          .register(registry)
+          .increment();
+      return;
+    }
+    Counter.builder("conveyor.tasks.finished")
+        .description("task events after running, by outcome")
+        .tags(Tags.of("type", type, "state", e.state().wire(), "cause", cause(e)))
+        .register(registry)
+        .increment();
+    if (e.durationMs() != null
+        && e.state() != TaskState.REQUEUED
+        && e.state() != TaskState.DEAD) {
+      Timer.builder("conveyor.tasks.duration")
+          .tags(Tags.of("type", type, "state", e.state().wire()))
+          .register(registry)
+          .record(Duration.ofMillis(e.durationMs()));
+    }
+  }
+
+  public void controlCommand(String command) {
+    Counter.builder("conveyor.control.commands")
+        .tags("command", command)
+        .register(registry)
+        .increment();
+  }
+
+  public void controlRefused(String reason) {
+    Counter.builder("conveyor.control.refused")
+        .description("control messages dropped: malformed, unsigned, bad signature, stale")
+        .tags("reason", reason)
+        .register(registry)
+        .increment();
+  }
+
+  public void escalation(String stage) {
+    Counter.builder("conveyor.watchdog.escalations")
+        .description("tasks the worker had to stop or kill, and stuck tasks")
+        .tags("stage", stage)
+        .register(registry)
+        .increment();
+  }
+
+  public String scrape() {
+    return registry.scrape();
+  }
+
+  private static String cause(TaskEvent e) {
+    return e.cause() == null ? "none" : e.cause().wire();
+  }
+}

@@ -1,0 +1,159 @@
+package dev.conveyor.worker;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.rabbitmq.client.GetResponse;
+import dev.conveyor.protocol.wire.Cause;
+import dev.conveyor.protocol.wire.Headers;
+import dev.conveyor.protocol.wire.TaskEvent;
+import dev.conveyor.protocol.wire.TaskState;
+import dev.conveyor.testkit.BrokerExtension;
+import dev.conveyor.testkit.EventLog;
+import dev.conveyor.testkit.TestBroker;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import org.awaitility.Awaitility;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
+
+@ExtendWith(BrokerExtension.class)
+class WorkerIT {
+
+  private static Worker worker(TestBroker broker) throws Exception {
+    return broker.own(
+        Worker.start(
+            WorkerConfig.defaults(broker.settings())
+                .withName("w1")
+                .withConcurrency(4)
+                .withShutdownGrace(Duration.ofSeconds(5))));
+  }
+
+  @Test
+  void runsATaskPublishedByAnyClientWithOnlyTypeAndPayload(TestBroker broker) throws Exception {
+    EventLog events = EventLog.open(broker);
+    worker(broker);
+    // No message_id and no id: the worker must make one up and still run it.
+    Broker.task(broker, "default", "{\"type\":\"noop\",\"payload\":{}}", null);
+    Awaitility.await()
+        .atMost(Duration.ofSeconds(10))
+        .until(() -> events.tasks().stream().anyMatch(e -> e.state() == TaskState.SUCCEEDED));
+    TaskEvent done =
+        events.tasks().stream().filter(e -> e.state() == TaskState.SUCCEEDED).findFirst().get();
+    assertThat(done.task()).isNotBlank();
+    assertThat(done.worker()).isEqualTo("w1");
+    assertThat(done.attempt()).isEqualTo(1);
+    assertThat(events.states(done.task())).containsExactly(TaskState.RUNNING, TaskState.SUCCEEDED);
+  }
+
+  @Test
+  void takesTheIdFromMessageIdAndLeavesTheQueueEmpty(TestBroker broker) throws Exception {
+    EventLog events = EventLog.open(broker);
+    Worker w = worker(broker);
+    String id = Broker.task(broker, "{\"type\":\"sleep\",\"payload\":{\"seconds\":0.05}}");
+    events.await(id, TaskState.SUCCEEDED);
+    w.close();
+    assertThat(broker.messageCount(broker.names().taskQueue("default"))).isZero();
+  }
+
+  @Test
+  void retriesAFailingTaskThenDeadLettersItWithItsHistory(TestBroker broker) throws Exception {
+    EventLog events = EventLog.open(broker);
+    worker(broker);
+    String id =
+        Broker.task(
+            broker, "{\"type\":\"fail\",\"payload\":{\"message\":\"boom\"},\"maxAttempts\":3}");
+    TaskEvent dead = events.await(id, TaskState.DEAD);
+    assertThat(dead.cause()).isEqualTo(Cause.HANDLER);
+    assertThat(dead.attempt()).isEqualTo(3);
+    assertThat(events.states(id))
+        .containsExactly(
+            TaskState.RUNNING, TaskState.FAILED, TaskState.REQUEUED,
+            TaskState.RUNNING, TaskState.FAILED, TaskState.REQUEUED,
+            TaskState.RUNNING, TaskState.FAILED, TaskState.DEAD);
+    List<GetResponse> dlq = awaitDead(broker, 1);
+    GetResponse letter = dlq.getFirst();
+    assertThat(letter.getProps().getMessageId()).isEqualTo(id);
+    assertThat(header(letter, Headers.DEAD_REASON)).contains("boom");
+    assertThat(header(letter, Headers.DEAD_CAUSE)).isEqualTo("handler");
+    assertThat(header(letter, Headers.ORIGIN_QUEUE)).isEqualTo("default");
+    assertThat((List<?>) letter.getProps().getHeaders().get(Headers.HISTORY)).hasSize(3);
+  }
+
+  @Test
+  void deadLettersEachKindOfBadMessageAndKeepsServing(TestBroker broker) throws Exception {
+    EventLog events = EventLog.open(broker);
+    worker(broker);
+    Broker.raw(broker, "default", new byte[] {(byte) 0xff, 0x00, 0x13, 0x37}, "garbage");
+    Broker.raw(broker, "default", "{\"type\": ".getBytes(StandardCharsets.UTF_8), "badjson");
+    Broker.task(broker, "default", "{\"type\":\"no-such-type\"}", "unknown");
+    String big = "x".repeat(2 * 1024 * 1024);
+    Broker.task(broker, "default", "{\"type\":\"noop\",\"payload\":{\"s\":\"" + big + "\"}}", "big");
+    for (String id : List.of("garbage", "badjson", "unknown", "big")) {
+      TaskEvent rejected = events.await(id, TaskState.REJECTED);
+      assertThat(rejected.cause()).isEqualTo(Cause.REJECTED);
+      assertThat(events.states(id)).containsExactly(TaskState.REJECTED);
+    }
+    assertThat(events.of("garbage").getFirst().reason()).startsWith("malformed");
+    assertThat(events.of("unknown").getFirst().reason()).contains("unknown type");
+    assertThat(events.of("big").getFirst().reason()).contains("too large");
+    List<GetResponse> dlq = awaitDead(broker, 4);
+    assertThat(dlq)
+        .extracting(r -> r.getProps().getMessageId())
+        .containsExactlyInAnyOrder("garbage", "badjson", "unknown", "big");
+    assertThat(dlq).allSatisfy(r -> assertThat(header(r, Headers.DEAD_REASON)).isNotBlank());
+    // The garbage survives byte for byte, so that nothing is lost.
+    GetResponse garbage =
+        dlq.stream().filter(r -> "garbage".equals(r.getProps().getMessageId())).findFirst().get();
+    assertThat(garbage.getBody()).containsExactly((byte) 0xff, 0x00, 0x13, 0x37);
+    String after = Broker.task(broker, "{\"type\":\"noop\"}");
+    events.await(after, TaskState.SUCCEEDED);
+  }
+
+  @Test
+  void anExpiredTaskNeverRuns(TestBroker broker) throws Exception {
+    EventLog events = EventLog.open(broker);
+    worker(broker);
+    String id =
+        Broker.task(
+            broker,
+            "{\"type\":\"noop\",\"expiresAt\":\"" + Instant.now().minusSeconds(5) + "\"}");
+    TaskEvent expired = events.await(id, TaskState.EXPIRED);
+    assertThat(expired.cause()).isEqualTo(Cause.EXPIRED);
+    assertThat(events.states(id)).containsExactly(TaskState.EXPIRED);
+    assertThat(header(awaitDead(broker, 1).getFirst(), Headers.DEAD_CAUSE)).isEqualTo("expired");
+  }
+
+  @Test
+  void runsUpToConcurrencyTasksAtOnce(TestBroker broker) throws Exception {
+    EventLog events = EventLog.open(broker);
+    worker(broker);
+    List<String> ids = new ArrayList<>();
+    for (int i = 0; i < 6; i++) {
+      ids.add(Broker.task(broker, "{\"type\":\"sleep\",\"payload\":{\"seconds\":30}}"));
+    }
+    Awaitility.await()
+        .atMost(Duration.ofSeconds(10))
+        .until(() -> events.tasks().stream().filter(e -> e.state() == TaskState.RUNNING).count() == 4);
+    assertThat(broker.messageCount(broker.names().taskQueue("default"))).isEqualTo(2);
+  }
+
+  static List<GetResponse> awaitDead(TestBroker broker, int n) {
+    List<GetResponse> got = new ArrayList<>();
+    Awaitility.await()
+        .atMost(Duration.ofSeconds(10))
+        .until(
+            () -> {
+              got.addAll(broker.drainDead());
+              return got.size() >= n;
+            });
+    return got;
+  }
+
+  static String header(GetResponse r, String name) {
+    Object v = r.getProps().getHeaders() == null ? null : r.getProps().getHeaders().get(name);
+    return v == null ? null : v.toString();
+  }
+}
