@@ -126,20 +126,19 @@ public final class Worker implements AutoCloseable, Pausable {
             .connect("conveyor-worker " + config.name());
     connected = true;
     Topology topology = new Topology(config.broker().names());
-    try (Channel ch = connection.createChannel()) {
-      topology.declareCore(ch);
-      for (String q : config.queues()) {
-        topology.declareTaskQueue(ch, q);
-        if (!config.retryDelay().isZero()) {
-          topology.declareRetryQueue(ch, q);
-        }
+    // Declared on a channel that lives as long as the connection: amqp-client's topology recovery
+    // replays declarations on the channel that made them.
+    Channel eventChannel = connection.createChannel();
+    topology.declareCore(eventChannel);
+    for (String q : config.queues()) {
+      topology.declareTaskQueue(eventChannel, q);
+      if (!config.retryDelay().isZero()) {
+        topology.declareRetryQueue(eventChannel, q);
       }
-    } catch (java.util.concurrent.TimeoutException e) {
-      throw new IOException(e);
     }
     events =
         new EventPublisher(
-            connection.createChannel(),
+            eventChannel,
             topology.names().eventsExchange(),
             config.name(),
             metrics::taskEvent);

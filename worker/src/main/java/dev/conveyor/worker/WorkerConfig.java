@@ -97,6 +97,10 @@ public record WorkerConfig(
     }
   }
 
+  public WorkerConfig withBroker(BrokerSettings value) {
+    return new WorkerConfig(value, name, queues, concurrency, shutdownGrace, killGrace, execAllow, handlersDir, metricsPort, defaultTimeout, defaultGrace, retryDelay, maxPayloadBytes, heartbeat, consumerTimeout, exit);
+  }
+
   public WorkerConfig withName(String value) {
     return new WorkerConfig(broker, value, queues, concurrency, shutdownGrace, killGrace, execAllow, handlersDir, metricsPort, defaultTimeout, defaultGrace, retryDelay, maxPayloadBytes, heartbeat, consumerTimeout, exit);
   }

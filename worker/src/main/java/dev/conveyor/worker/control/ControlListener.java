@@ -165,7 +165,9 @@ public final class ControlListener implements AutoCloseable {
       }
     }
     List<String> revoked = List.of();
-    if (target instanceof Target.Tasks tasks) {
+    if (target instanceof Target.Tasks tasks && !m.requeue()) {
+      // Named tasks that have not started yet are cancelled when they arrive; a requeue asks for
+      // the opposite.
       revocations.revoke(tasks.ids(), m.issuedBy(), m.issuedAt());
       revoked = tasks.ids().stream().filter(id -> !ended.contains(id)).toList();
     }

@@ -106,6 +106,7 @@ public final class ControlLogReplay implements AutoCloseable {
       return;
     }
     if ((m.command() == Command.STOP || m.command() == Command.KILL)
+        && !m.requeue()
         && m.target() instanceof Target.Tasks tasks
         && verifier.refusal(body, headers, m, false).isEmpty()) {
       revocations.revoke(tasks.ids(), m.issuedBy(), m.issuedAt());

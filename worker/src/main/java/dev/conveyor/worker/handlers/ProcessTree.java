@@ -3,9 +3,9 @@ package dev.conveyor.worker.handlers;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.ExecutionException;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.TimeoutException;
+import java.util.concurrent.locks.LockSupport;
+import java.nio.file.Files;
+import java.nio.file.Path;
 
 /** A child process and everything it started: signalled together, waited for together. */
 final class ProcessTree {
@@ -19,14 +19,16 @@ final class ProcessTree {
 
   /** SIGTERM to the whole tree: the cooperative request. */
   synchronized void terminate() {
-    for (ProcessHandle p : members()) {
+    List<ProcessHandle> members = members();
+    signalled.addAll(members);
+    for (ProcessHandle p : members) {
       p.destroy();
     }
   }
 
   /**
-   * SIGKILL to the whole tree. Children first seen here are remembered so that {@link
-   * #awaitGone} also waits for the grandchildren that init reaps.
+   * SIGKILL to the whole tree. Like {@link #terminate}, it remembers whom it signalled, so that
+   * {@link #awaitGone} also waits for the grandchildren that init reaps.
    */
   synchronized void kill() {
     List<ProcessHandle> members = members();
@@ -44,22 +46,25 @@ final class ProcessTree {
     return out;
   }
 
-  /** Waits until every process that was killed is gone (reaped), up to the timeout. */
-  void awaitGone(Duration timeout) throws InterruptedException {
+  /**
+   * Waits until every process that was killed is gone, up to the timeout. Gone means reaped: a
+   * zombie still has its {@code /proc} entry (Java's {@code isAlive} already calls it dead).
+   * Grandchildren are reaped by init, so containers need one ({@code init: true} in compose).
+   */
+  void awaitGone(Duration timeout) {
     long end = System.nanoTime() + timeout.toNanos();
     List<ProcessHandle> targets;
     synchronized (this) {
       targets = List.copyOf(signalled);
     }
+    boolean procfs = Files.isDirectory(Path.of("/proc/self"));
     for (ProcessHandle p : targets) {
-      long left = end - System.nanoTime();
-      if (left <= 0) {
-        return;
-      }
-      try {
-        p.onExit().get(left, TimeUnit.NANOSECONDS);
-      } catch (ExecutionException | TimeoutException e) {
-        return;
+      while (procfs ? Files.exists(Path.of("/proc/" + p.pid())) : p.isAlive()) {
+        if (System.nanoTime() > end) {
+          return;
+        }
+        // Not interruptible: a kill interrupts this thread, and the wait must still happen.
+        LockSupport.parkNanos(1_000_000);
       }
     }
   }

@@ -1,0 +1,368 @@
+package dev.conveyor.worker;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.rabbitmq.client.AMQP;
+import com.rabbitmq.client.Channel;
+import com.rabbitmq.client.DefaultConsumer;
+import com.rabbitmq.client.Envelope;
+import dev.conveyor.protocol.ControlSigner;
+import dev.conveyor.protocol.ExitCodes;
+import dev.conveyor.protocol.wire.Cause;
+import dev.conveyor.protocol.wire.Command;
+import dev.conveyor.protocol.wire.CommandApplied;
+import dev.conveyor.protocol.wire.ControlMessage;
+import dev.conveyor.protocol.wire.Headers;
+import dev.conveyor.protocol.wire.Target;
+import dev.conveyor.protocol.wire.TaskEvent;
+import dev.conveyor.protocol.wire.TaskState;
+import dev.conveyor.protocol.wire.Wire;
+import dev.conveyor.protocol.wire.WorkerEvent;
+import dev.conveyor.protocol.wire.WorkerStatus;
+import dev.conveyor.testkit.BrokerAdmin;
+import dev.conveyor.testkit.BrokerExtension;
+import dev.conveyor.testkit.EventLog;
+import dev.conveyor.testkit.TestBroker;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import org.awaitility.Awaitility;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
+import org.junit.jupiter.api.io.TempDir;
+
+@ExtendWith(BrokerExtension.class)
+class ControlIT {
+
+  private static final String SLEEP_30 = "{\"type\":\"sleep\",\"payload\":{\"seconds\":30}}";
+
+  private static WorkerConfig config(TestBroker broker, String name) {
+    return WorkerConfig.defaults(broker.settings())
+        .withName(name)
+        .withConcurrency(4)
+        .withShutdownGrace(Duration.ofMillis(500))
+        .withKillGrace(Duration.ofMillis(500));
+  }
+
+  private static Worker start(TestBroker broker, WorkerConfig config) throws Exception {
+    return broker.own(Worker.start(config));
+  }
+
+  private static List<String> publish(TestBroker broker, int n, String json) {
+    List<String> ids = new ArrayList<>();
+    for (int i = 0; i < n; i++) {
+      ids.add(Broker.task(broker, json));
+    }
+    return ids;
+  }
+
+  private static void awaitRunning(EventLog events, List<String> ids) {
+    ids.forEach(id -> events.await(id, TaskState.RUNNING));
+  }
+
+  @Test
+  void stopAllCancelsEveryRunningTaskAndTheWorkersKeepServing(TestBroker broker) throws Exception {
+    EventLog events = EventLog.open(broker);
+    start(broker, config(broker, "w1").withConcurrency(2));
+    start(broker, config(broker, "w2").withConcurrency(2));
+    List<String> ids = publish(broker, 4, SLEEP_30);
+    awaitRunning(events, ids);
+    ControlMessage stop = Broker.command(Command.STOP, Target.all(), false);
+    long sent = System.nanoTime();
+    Broker.control(broker, stop);
+    for (String id : ids) {
+      TaskEvent e = events.await(id, TaskState.CANCELLED, Duration.ofSeconds(5));
+      assertThat(e.cause()).isEqualTo(Cause.USER_STOP);
+      assertThat(e.issuedBy()).isEqualTo("test@host");
+    }
+    assertThat(Duration.ofNanos(System.nanoTime() - sent)).isLessThan(Duration.ofSeconds(5));
+    Awaitility.await().until(() -> events.applied(stop.id()).size() == 2);
+    assertThat(events.applied(stop.id()))
+        .extracting(CommandApplied::worker)
+        .containsExactlyInAnyOrder("w1", "w2");
+    List<String> next = publish(broker, 4, "{\"type\":\"noop\"}");
+    next.forEach(id -> events.await(id, TaskState.SUCCEEDED));
+  }
+
+  @Test
+  void stopTargetsOneTaskOneTypeOrOneWorker(TestBroker broker) throws Exception {
+    EventLog events = EventLog.open(broker);
+    start(broker, config(broker, "w1").withConcurrency(3));
+    List<String> ids = publish(broker, 3, SLEEP_30);
+    awaitRunning(events, ids);
+
+    Broker.control(broker, Broker.command(Command.STOP, new Target.Tasks(List.of(ids.get(0))), false));
+    events.await(ids.get(0), TaskState.CANCELLED);
+
+    ControlMessage otherWorker =
+        Broker.command(Command.STOP, new Target.Workers(List.of("nobody")), false);
+    Broker.control(broker, otherWorker);
+    ControlMessage otherType = Broker.command(Command.STOP, new Target.Types(List.of("noop")), false);
+    Broker.control(broker, otherType);
+    CommandApplied typeApplied =
+        Awaitility.await().until(() -> events.applied(otherType.id()), l -> !l.isEmpty()).getFirst();
+    assertThat(typeApplied.matchedNothing()).isTrue();
+    // A command addressed to another worker gets no answer from this one.
+    assertThat(events.applied(otherWorker.id())).isEmpty();
+    assertThat(events.states(ids.get(1))).containsExactly(TaskState.RUNNING);
+
+    Broker.control(broker, Broker.command(Command.STOP, new Target.Types(List.of("sleep")), false));
+    events.await(ids.get(1), TaskState.CANCELLED);
+
+    Broker.control(broker, Broker.command(Command.STOP, new Target.Workers(List.of("w1")), false));
+    events.await(ids.get(2), TaskState.CANCELLED);
+  }
+
+  @Test
+  void stopWithRequeueGivesTheTaskBackWithoutUsingAnAttempt(TestBroker broker) throws Exception {
+    EventLog events = EventLog.open(broker);
+    start(broker, config(broker, "w1"));
+    String id = Broker.task(broker, "{\"type\":\"sleep\",\"payload\":{\"seconds\":30},\"maxAttempts\":1}");
+    events.await(id, TaskState.RUNNING);
+    Broker.control(broker, Broker.command(Command.STOP, new Target.Tasks(List.of(id)), true));
+    TaskEvent requeued = events.await(id, TaskState.REQUEUED);
+    assertThat(requeued.cause()).isEqualTo(Cause.USER_STOP);
+    Awaitility.await()
+        .until(() -> events.states(id).stream().filter(s -> s == TaskState.RUNNING).count() == 2);
+    assertThat(events.of(id).getLast().attempt()).isEqualTo(1);
+    Broker.control(broker, Broker.command(Command.KILL, new Target.Tasks(List.of(id)), false));
+    assertThat(events.await(id, TaskState.CANCELLED).cause()).isEqualTo(Cause.USER_KILL);
+  }
+
+  @Test
+  void killEndsAnExecProcessTreeAndReapsIt(TestBroker broker) throws Exception {
+    EventLog events = EventLog.open(broker);
+    start(broker, config(broker, "w1").withExecAllow(List.of(Path.of("/bin/sh"))));
+    String marker = "conveyor-kill-test-" + System.nanoTime();
+    String id =
+        Broker.task(
+            broker,
+            "{\"type\":\"exec\",\"payload\":{\"command\":[\"/bin/sh\",\"-c\",\"sleep 600 & sleep 600; wait\",\""
+                + marker
+                + "\"]}}");
+    events.await(id, TaskState.RUNNING);
+    List<ProcessHandle> tree =
+        Awaitility.await()
+            .until(
+                () -> treeOf(marker),
+                t -> t.size() >= 3); // sh + two sleeps
+    Broker.control(broker, Broker.command(Command.KILL, new Target.Tasks(List.of(id)), false));
+    TaskEvent cancelled = events.await(id, TaskState.CANCELLED, Duration.ofSeconds(5));
+    assertThat(cancelled.cause()).isEqualTo(Cause.USER_KILL);
+    // By the time the task is reported, every process of its tree is gone: no zombie, no orphan.
+    for (ProcessHandle p : tree) {
+      Path proc = Path.of("/proc/" + p.pid());
+      assertThat(Files.exists(proc))
+          .as("process %d gone, stat: %s", p.pid(), Files.exists(proc) ? Files.readString(proc.resolve("stat")) : "")
+          .isFalse();
+    }
+  }
+
+  /** The shell started for the marker and everything below it. */
+  private static List<ProcessHandle> treeOf(String marker) {
+    List<ProcessHandle> out = new ArrayList<>();
+    ProcessHandle.current()
+        .descendants()
+        .filter(p -> p.info().arguments().map(a -> List.of(a).contains(marker)).orElse(false))
+        .forEach(
+            sh -> {
+              out.add(sh);
+              sh.descendants().forEach(out::add);
+            });
+    return out;
+  }
+
+  @Test
+  void killOfATaskThatIgnoresItEndsTheWorkerWith70AfterSettlingTheRest(TestBroker broker)
+      throws Exception {
+    EventLog events = EventLog.open(broker);
+    CompletableFuture<Integer> exit = new CompletableFuture<>();
+    Worker w1 =
+        start(broker, config(broker, "w1").withConcurrency(2).withExit(exit::complete));
+    String spin = Broker.task(broker, "{\"type\":\"spin\",\"payload\":{\"seconds\":60}}");
+    String other = Broker.task(broker, "{\"type\":\"sleep\",\"payload\":{\"seconds\":1}}");
+    events.await(spin, TaskState.RUNNING);
+    events.await(other, TaskState.RUNNING);
+    Broker.control(broker, Broker.command(Command.KILL, new Target.Tasks(List.of(spin)), false));
+    assertThat(exit.get(10, TimeUnit.SECONDS)).isEqualTo(ExitCodes.STUCK_TASK);
+    assertThat(events.await(spin, TaskState.CANCELLED).cause()).isEqualTo(Cause.USER_KILL);
+    assertThat(events.await(other, TaskState.REQUEUED).cause()).isEqualTo(Cause.SHUTDOWN);
+    Awaitility.await()
+        .until(() -> events.workers().stream().anyMatch(e -> e.state().equals(WorkerEvent.TERMINATING)));
+    assertThat(w1.exitCode()).isEqualTo(ExitCodes.STUCK_TASK);
+    // Another worker completes what the terminated one handed back.
+    start(broker, config(broker, "w2"));
+    events.await(other, TaskState.SUCCEEDED);
+    assertThat(events.states(spin)).doesNotContain(TaskState.SUCCEEDED);
+  }
+
+  @Test
+  void aStopForAQueuedTaskIsHonouredByAWorkerStartedLater(TestBroker broker) throws Exception {
+    EventLog events = EventLog.open(broker);
+    // No worker yet: the command is only in the control log.
+    broker.withChannel(
+        ch -> {
+          broker.topology().declareCore(ch);
+          broker.topology().declareControlLog(ch);
+          return null;
+        });
+    String id = "queued-" + System.nanoTime();
+    Broker.control(broker, Broker.command(Command.STOP, new Target.Tasks(List.of(id)), false));
+    Broker.task(broker, "default", "{\"type\":\"noop\"}", id);
+    start(broker, config(broker, "late"));
+    TaskEvent cancelled = events.await(id, TaskState.CANCELLED);
+    assertThat(cancelled.cause()).isEqualTo(Cause.REVOKED);
+    assertThat(cancelled.issuedBy()).isEqualTo("test@host");
+    assertThat(events.states(id)).containsExactly(TaskState.CANCELLED);
+  }
+
+  @Test
+  void pauseStopsTakingTasksAndResumeStartsAgain(TestBroker broker) throws Exception {
+    EventLog events = EventLog.open(broker);
+    Worker w = start(broker, config(broker, "w1"));
+    ControlMessage pause = Broker.command(Command.PAUSE, Target.all(), false);
+    Broker.control(broker, pause);
+    CommandApplied applied =
+        Awaitility.await().until(() -> events.applied(pause.id()), l -> !l.isEmpty()).getFirst();
+    assertThat(applied.paused()).isTrue();
+    assertThat(w.status().paused()).isTrue();
+    String queue = broker.names().taskQueue("default");
+    assertThat(broker.consumerCount(queue)).isZero();
+    String id = Broker.task(broker, "{\"type\":\"noop\"}");
+    assertThat(broker.messageCount(queue)).isEqualTo(1);
+    Broker.control(broker, Broker.command(Command.RESUME, new Target.Workers(List.of("w1")), false));
+    events.await(id, TaskState.SUCCEEDED);
+    assertThat(w.status().paused()).isFalse();
+  }
+
+  @Test
+  void statusAnswersByDirectReplyToWithRunningTasks(TestBroker broker) throws Exception {
+    EventLog events = EventLog.open(broker);
+    start(broker, config(broker, "w1"));
+    String id =
+        Broker.task(
+            broker, "{\"type\":\"sleep\",\"payload\":{\"seconds\":30},\"timeoutMs\":60000}");
+    events.await(id, TaskState.RUNNING);
+    Channel ch = broker.connection().createChannel();
+    CompletableFuture<WorkerStatus> reply = new CompletableFuture<>();
+    ch.basicConsume(
+        "amq.rabbitmq.reply-to",
+        true,
+        new DefaultConsumer(ch) {
+          @Override
+          public void handleDelivery(String t, Envelope e, AMQP.BasicProperties p, byte[] body) {
+            try {
+              reply.complete(Wire.decode(body, WorkerStatus.class));
+            } catch (Exception ex) {
+              reply.completeExceptionally(ex);
+            }
+          }
+        });
+    ControlMessage status = Broker.command(Command.STATUS, Target.all(), false);
+    ch.basicPublish(
+        broker.names().controlExchange(),
+        "",
+        new AMQP.BasicProperties.Builder()
+            .replyTo("amq.rabbitmq.reply-to")
+            .correlationId(status.id())
+            .build(),
+        Wire.encode(status));
+    WorkerStatus s = reply.get(5, TimeUnit.SECONDS);
+    ch.close();
+    assertThat(s.worker()).isEqualTo("w1");
+    assertThat(s.pid()).isEqualTo(ProcessHandle.current().pid());
+    assertThat(s.queues()).containsExactly("default");
+    assertThat(s.tasks()).singleElement().satisfies(t -> {
+      assertThat(t.id()).isEqualTo(id);
+      assertThat(t.type()).isEqualTo("sleep");
+      assertThat(t.attempt()).isEqualTo(1);
+      assertThat(t.stage()).isEqualTo("running");
+      assertThat(t.deadline()).isAfter(Instant.now().plusSeconds(50));
+    });
+  }
+
+  @Test
+  void malformedAndUnknownCommandsAreDroppedAndTheWorkerKeepsServing(TestBroker broker)
+      throws Exception {
+    EventLog events = EventLog.open(broker);
+    start(broker, config(broker, "w1"));
+    String id = Broker.task(broker, SLEEP_30);
+    events.await(id, TaskState.RUNNING);
+    Broker.controlRaw(broker, new byte[] {1, 2, 3}, Map.of());
+    Broker.controlRaw(broker, "{\"id\":\"x\",\"command\":\"explode\",\"target\":{\"all\":true}}".getBytes(StandardCharsets.UTF_8), Map.of());
+    Broker.controlRaw(broker, "{\"id\":\"y\",\"command\":\"stop\",\"target\":{\"everyone\":true}}".getBytes(StandardCharsets.UTF_8), Map.of());
+    Broker.controlRaw(broker, "{\"id\":\"z\",\"command\":\"stop\"}".getBytes(StandardCharsets.UTF_8), Map.of());
+    ControlMessage stop = Broker.command(Command.STOP, Target.all(), false);
+    Broker.control(broker, stop);
+    events.await(id, TaskState.CANCELLED);
+    assertThat(events.applied("x")).isEmpty();
+    assertThat(events.applied("y")).isEmpty();
+    assertThat(events.applied("z")).isEmpty();
+    events.await(Broker.task(broker, "{\"type\":\"noop\"}"), TaskState.SUCCEEDED);
+  }
+
+  @Test
+  void withAControlKeyOnlySignedFreshCommandsAreObeyed(TestBroker broker, @TempDir Path dir)
+      throws Exception {
+    Path key = Files.writeString(dir.resolve("control.key"), "s3cret\n");
+    EventLog events = EventLog.open(broker);
+    var settings = broker.settings();
+    var keyed =
+        new dev.conveyor.protocol.broker.BrokerSettings(
+            settings.uris(), settings.namespace(), Optional.of(key));
+    start(broker, config(broker, "w1").withBroker(keyed));
+    String id = Broker.task(broker, SLEEP_30);
+    events.await(id, TaskState.RUNNING);
+    ControlSigner signer = ControlSigner.fromFile(key);
+
+    ControlMessage unsigned = Broker.command(Command.STOP, Target.all(), false);
+    Broker.control(broker, unsigned);
+    ControlMessage forged = Broker.command(Command.STOP, Target.all(), false);
+    byte[] forgedBody = Wire.encode(forged);
+    Broker.controlRaw(broker, forgedBody, Map.of(Headers.SIGNATURE, new ControlSigner("wrong".getBytes()).sign(forgedBody)));
+    ControlMessage stale =
+        new ControlMessage("stale", Command.STOP, Target.all(), false, Instant.now().minusSeconds(120), "old@host");
+    byte[] staleBody = Wire.encode(stale);
+    Broker.controlRaw(broker, staleBody, Map.of(Headers.SIGNATURE, signer.sign(staleBody)));
+
+    ControlMessage good = Broker.command(Command.STOP, Target.all(), false);
+    byte[] goodBody = Wire.encode(good);
+    Broker.controlRaw(broker, goodBody, Map.of(Headers.SIGNATURE, signer.sign(goodBody)));
+    events.await(id, TaskState.CANCELLED);
+    Awaitility.await().until(() -> !events.applied(good.id()).isEmpty());
+    assertThat(events.applied(unsigned.id())).isEmpty();
+    assertThat(events.applied(forged.id())).isEmpty();
+    assertThat(events.applied("stale")).isEmpty();
+  }
+
+  @Test
+  void aWorkerThatLosesItsConnectionStopsItsTasksReconnectsAndResumes(TestBroker broker)
+      throws Exception {
+    EventLog events = EventLog.open(broker);
+    start(broker, config(broker, "lossy-" + broker.namespace()));
+    String id =
+        Broker.task(broker, "{\"type\":\"sleep\",\"payload\":{\"seconds\":30},\"maxAttempts\":3}");
+    events.await(id, TaskState.RUNNING);
+    BrokerAdmin admin = new BrokerAdmin(broker.uri());
+    // The management API lists a connection only once its first statistics are in.
+    Awaitility.await()
+        .atMost(Duration.ofSeconds(20))
+        .until(() -> admin.closeConnections("conveyor-worker lossy-" + broker.namespace()) == 1);
+    // The broker redelivers the task to the reconnected worker, which runs it again. The broker
+    // cannot tell a dropped connection from a dead worker, so the redelivery counts as attempt 2.
+    Awaitility.await()
+        .atMost(Duration.ofSeconds(20))
+        .until(() -> events.of(id).stream().anyMatch(e -> e.state() == TaskState.RUNNING && e.attempt() == 2));
+    Broker.control(broker, Broker.command(Command.STOP, Target.all(), false));
+    events.await(id, TaskState.CANCELLED);
+    events.await(Broker.task(broker, "{\"type\":\"noop\"}"), TaskState.SUCCEEDED);
+  }
+}
