@@ -98,9 +98,10 @@ public final class Settler {
         announce(run, TaskState.CANCELLED, c.cause(), null, c.issuedBy(), null);
       }
       case Outcome.Requeued r -> {
+        // Announced before the copy exists, so that its next "running" cannot overtake this.
+        announce(run, TaskState.REQUEUED, r.cause(), null, r.issuedBy(), null);
         // Not the task's fault: this attempt is given back.
         republish(run, run.attempt() - 1, r.cause().wire(), false);
-        announce(run, TaskState.REQUEUED, r.cause(), null, r.issuedBy(), null);
       }
       case Outcome.LeaseLost l ->
           announce(run, TaskState.REQUEUED, l.cause(), "the broker took the task back", null, null);
@@ -122,8 +123,8 @@ public final class Settler {
   private void retryOrDeadLetter(TaskRun run, Cause cause, String reason)
       throws IOException, TimeoutException, InterruptedException {
     if (run.attempt() < run.maxAttempts()) {
-      republish(run, run.attempt(), cause.wire() + ": " + reason, !retryDelay.isZero());
       announce(run, TaskState.REQUEUED, cause, reason, null, null);
+      republish(run, run.attempt(), cause.wire() + ": " + reason, !retryDelay.isZero());
     } else {
       deadLetter(run, cause, reason);
       announce(run, TaskState.DEAD, cause, reason, null, null);
