@@ -1,0 +1,95 @@
+package dev.conveyor.worker.execution;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.rabbitmq.client.AMQP;
+import dev.conveyor.protocol.wire.Cause;
+import dev.conveyor.protocol.wire.TaskMessage;
+import dev.conveyor.protocol.wire.Target;
+import dev.conveyor.worker.api.TaskCancelledException;
+import dev.conveyor.worker.api.TaskRejectedException;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+class TaskRunnerTest {
+
+  static TaskRun run(String id, String type) {
+    return new TaskRun(
+        new TaskMessage(id, type, null, null, null, 2, null, null),
+        new Lease(null, 1, "default", new AMQP.BasicProperties(), new byte[0]),
+        1,
+        null);
+  }
+
+  @Test
+  void aHandlerThatReturnsSucceedsEvenIfAStopCameLate() {
+    TaskRun r = run("a", "sleep");
+    r.requestEnding(new Ending(Cause.USER_STOP, false, "me"));
+    assertThat(TaskRunner.decide(r, "done", null)).isEqualTo(new Outcome.Succeeded("done"));
+  }
+
+  @Test
+  void anExceptionWithoutAnEndingIsAFailure() {
+    assertThat(TaskRunner.decide(run("a", "x"), null, new IllegalStateException("boom")))
+        .isEqualTo(new Outcome.Failed("boom"));
+  }
+
+  @Test
+  void theFirstEndingDecides() {
+    TaskRun r = run("a", "x");
+    r.requestEnding(Ending.deadline());
+    r.requestEnding(new Ending(Cause.USER_KILL, false, "me"));
+    assertThat(TaskRunner.decide(r, null, new TaskCancelledException("deadline")))
+        .isInstanceOf(Outcome.TimedOut.class);
+  }
+
+  @Test
+  void userStopsCancelUnlessRequeueIsAsked() {
+    TaskRun stopped = run("a", "x");
+    stopped.requestEnding(new Ending(Cause.USER_STOP, false, "me"));
+    assertThat(TaskRunner.decide(stopped, null, new InterruptedException()))
+        .isEqualTo(new Outcome.Cancelled(Cause.USER_STOP, "me"));
+    TaskRun requeued = run("b", "x");
+    requeued.requestEnding(new Ending(Cause.USER_KILL, true, "me"));
+    assertThat(TaskRunner.decide(requeued, null, new InterruptedException()))
+        .isEqualTo(new Outcome.Requeued(Cause.USER_KILL, "me"));
+  }
+
+  @Test
+  void shutdownRequeuesAndALostLeaseOverridesEverything() {
+    TaskRun r = run("a", "x");
+    r.requestEnding(Ending.shutdown());
+    assertThat(TaskRunner.decide(r, null, new InterruptedException()))
+        .isEqualTo(new Outcome.Requeued(Cause.SHUTDOWN, null));
+    r.loseLease();
+    assertThat(TaskRunner.decide(r, "ok", null)).isEqualTo(new Outcome.LeaseLost(Cause.SHUTDOWN));
+  }
+
+  @Test
+  void aRefusalByTheHandlerIsARejection() {
+    assertThat(TaskRunner.decide(run("a", "x"), null, new TaskRejectedException("no")))
+        .isEqualTo(new Outcome.Rejected("no"));
+  }
+
+  @Test
+  void targetsMatchByIdTypeWorkerOrAll() {
+    RunningTasks tasks = new RunningTasks("w1");
+    TaskRun a = run("a", "sleep");
+    TaskRun b = run("b", "exec");
+    tasks.add(a);
+    tasks.add(b);
+    assertThat(tasks.matching(Target.all())).containsExactlyInAnyOrder(a, b);
+    assertThat(tasks.matching(new Target.Tasks(List.of("b", "zz")))).containsExactly(b);
+    assertThat(tasks.matching(new Target.Types(List.of("sleep")))).containsExactly(a);
+    assertThat(tasks.matching(new Target.Workers(List.of("w2")))).isEmpty();
+    assertThat(tasks.matching(new Target.Workers(List.of("w1")))).hasSize(2);
+  }
+
+  @Test
+  void aSettlementCanBeClaimedOnce() {
+    TaskRun r = run("a", "x");
+    assertThat(r.claimSettlement()).isTrue();
+    assertThat(r.claimSettlement()).isFalse();
+    assertThat(r.isFinished()).isTrue();
+  }
+}
