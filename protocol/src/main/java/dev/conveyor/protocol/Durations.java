@@ -16,16 +16,21 @@ public final class Durations implements ITypeConverter<Duration> {
       throw new IllegalArgumentException(
           "invalid duration '" + text + "' (use e.g. 500ms, 30s, 10m, 2h, 1d)");
     }
-    long n = Long.parseLong(m.group(1));
     String unit = m.group(2) == null ? "s" : m.group(2);
-    return switch (unit) {
-      case "ms" -> Duration.ofMillis(n);
-      case "s" -> Duration.ofSeconds(n);
-      case "m" -> Duration.ofMinutes(n);
-      case "h" -> Duration.ofHours(n);
-      case "d" -> Duration.ofDays(n);
-      default -> throw new IllegalStateException(unit);
-    };
+    try {
+      long n = Long.parseLong(m.group(1));
+      return switch (unit) {
+        case "ms" -> Duration.ofMillis(n);
+        case "s" -> Duration.ofSeconds(n);
+        case "m" -> Duration.ofMinutes(n);
+        case "h" -> Duration.ofHours(n);
+        case "d" -> Duration.ofDays(n);
+        default -> throw new IllegalStateException(unit);
+      };
+    } catch (ArithmeticException | NumberFormatException e) {
+      throw new IllegalArgumentException(
+          "invalid duration '" + text + "': too long (use e.g. 500ms, 30s, 10m, 2h, 1d)");
+    }
   }
 
   public static String format(Duration d) {

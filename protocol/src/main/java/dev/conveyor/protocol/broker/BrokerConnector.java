@@ -50,7 +50,8 @@ public final class BrokerConnector {
     factory.setNetworkRecoveryInterval(1000);
     factory.setRequestedHeartbeat(10);
     factory.setConnectionTimeout(5000);
-    java.util.concurrent.atomic.AtomicInteger threads = new java.util.concurrent.atomic.AtomicInteger();
+    java.util.concurrent.atomic.AtomicInteger threads =
+        new java.util.concurrent.atomic.AtomicInteger();
     factory.setThreadFactory(
         r -> {
           Thread t = new Thread(r, "conveyor-amqp-" + threads.incrementAndGet());

@@ -4,8 +4,9 @@ import java.util.regex.Pattern;
 
 /** Hides passwords in anything that may reach a log or a terminal (SPEC §2). */
 public final class Redaction {
+  /** Any scheme, not only amqp(s): a mistyped one ("ampq://u:p@h") must not leak either. */
   private static final Pattern USERINFO_PASSWORD =
-      Pattern.compile("(amqps?://[^:/@\\s]*:)[^@\\s]*@");
+      Pattern.compile("([A-Za-z][A-Za-z0-9+.\\-]*://[^:/@\\s]*:)[^@\\s]*@");
 
   private Redaction() {}
 

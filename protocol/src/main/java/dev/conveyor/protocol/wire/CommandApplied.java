@@ -24,6 +24,6 @@ public record CommandApplied(
 
   /** True when the command touched no running task on this worker. */
   public boolean matchedNothing() {
-    return stopped.isEmpty() && killed.isEmpty();
+    return (stopped == null || stopped.isEmpty()) && (killed == null || killed.isEmpty());
   }
 }

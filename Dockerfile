@@ -1,0 +1,56 @@
+# syntax=docker/dockerfile:1
+# The Conveyor image: one image, three programs.
+#   docker build -t conveyor .
+#   docker run --rm --init conveyor worker --uri amqp://user:pass@broker:5672/
+#   docker run --rm conveyor producer publish --type noop --uri …
+#   docker run --rm conveyor control status --uri …
+# (docker-compose.yml runs it with init: true; with plain `docker run`, pass --init so that the
+# orphaned children of `exec` tasks are reaped.)
+
+# ---- build: the three shaded jars -------------------------------------------------------------
+FROM maven:3.9-eclipse-temurin-21 AS build
+WORKDIR /src
+# The POMs first: this layer and the dependency cache below survive source-only changes.
+COPY pom.xml ./
+COPY protocol/pom.xml protocol/
+COPY testkit/pom.xml testkit/
+COPY producer/pom.xml producer/
+COPY worker/pom.xml worker/
+COPY control/pom.xml control/
+COPY e2e/pom.xml e2e/
+COPY protocol/src protocol/src
+COPY testkit/src testkit/src
+COPY producer/src producer/src
+COPY worker/src worker/src
+COPY control/src control/src
+# ~/.m2 is a BuildKit cache mount: dependencies are downloaded once, not on every source change.
+# Only the programs and what they need are built (the e2e tests are not part of the image).
+# The shaded jars are <program>[-<version>]-all.jar; the image calls them /app/<program>.jar.
+RUN --mount=type=cache,target=/root/.m2,sharing=locked \
+    mvn -B -q -DskipTests -pl producer,worker,control -am package \
+ && mkdir -p /out \
+ && for p in producer worker control; do cp "$p"/target/"$p"*-all.jar "/out/$p.jar"; done
+
+# ---- runtime: a JRE, the jars, the launchers; no build tools ----------------------------------
+FROM eclipse-temurin:21-jre
+# curl: the compose health check of the worker (GET /health).
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends curl \
+ && rm -rf /var/lib/apt/lists/* \
+ && groupadd --system --gid 10001 conveyor \
+ && useradd --system --uid 10001 --gid conveyor --create-home --home-dir /home/conveyor \
+      --shell /usr/sbin/nologin conveyor
+WORKDIR /app
+COPY --from=build /out/ /app/
+COPY bin/ /app/bin/
+COPY deploy/docker-entrypoint.sh /app/docker-entrypoint.sh
+# The launchers take the jars from here instead of building them, and the JDK from JAVA_HOME.
+ENV CONVEYOR_JAR_DIR=/app \
+    CONVEYOR_JAVA_OPTS="-XX:MaxRAMPercentage=75"
+USER conveyor
+# A writable working directory for `exec` tasks.
+WORKDIR /home/conveyor
+# 9400: the worker's /metrics and /health (--metrics-port 9400)
+EXPOSE 9400
+ENTRYPOINT ["/app/docker-entrypoint.sh"]
+CMD ["worker", "--help"]

@@ -1,0 +1,190 @@
+# shellcheck shell=bash
+# Shared by bin/producer, bin/worker, bin/control, bin/workers and .ci/run; sourced, never run.
+#
+# Finding Java (conveyor_find_java): the first that is 21 or newer of
+#   1. $JAVA_HOME
+#   2. the `java` on PATH
+#   3. the newest under /usr/lib/jvm, /opt/java, /usr/java, /Library/Java/JavaVirtualMachines
+#      (CONVEYOR_JAVA_DIRS overrides that list)
+# Finding the jars (conveyor_jar): $CONVEYOR_JAR_DIR/<program>.jar when CONVEYOR_JAR_DIR is set
+# (the Docker image), else the shaded <repo>/<program>/target/<program>[-<version>]-all.jar, built
+# with Maven when it is missing (or when CONVEYOR_REBUILD=1).
+#
+# It never builds inside a Maven build (MAVEN_PROJECTBASEDIR set, e.g. a test running a launcher)
+# nor with CONVEYOR_NO_BUILD=1: a missing jar is then an error.
+#
+# Environment: JAVA_HOME, CONVEYOR_JAVA_DIRS, CONVEYOR_JAVA_OPTS (extra JVM flags, word-split),
+# CONVEYOR_JAR_DIR, CONVEYOR_REBUILD, CONVEYOR_NO_BUILD.
+
+CONVEYOR_MIN_JAVA=21
+CONVEYOR_ROOT=$(cd -P -- "$(dirname -- "${BASH_SOURCE[0]}")/../.." && pwd)
+
+conveyor_err() {
+  printf 'conveyor: %s\n' "$*" >&2
+}
+
+# Prints the major version of the Java installation at $1 (a home directory), or nothing.
+# Reads the `release` file when there is one, so that no JVM has to start.
+conveyor_java_major() {
+  local home=$1 version=""
+  [[ -x $home/bin/java ]] || return 1
+  if [[ -r $home/release ]]; then
+    version=$(sed -n 's/^JAVA_VERSION="\([^"]*\)".*/\1/p' "$home/release" 2>/dev/null | head -n 1)
+  fi
+  if [[ -z $version ]]; then
+    version=$("$home/bin/java" -version 2>&1 | sed -n 's/.* version "\([^"]*\)".*/\1/p' | head -n 1)
+  fi
+  [[ -n $version ]] || return 1
+  version=${version#1.} # 1.8.0_392 -> 8.0_392
+  version=${version%%[!0-9]*}
+  [[ -n $version ]] || return 1
+  printf '%s\n' "$version"
+}
+
+# The home directory of the `java` on PATH, following symlinks (/usr/bin/java -> /usr/lib/jvm/…).
+conveyor_path_java_home() {
+  local java
+  java=$(command -v java 2>/dev/null) || return 1
+  java=$(readlink -f -- "$java" 2>/dev/null || printf '%s' "$java")
+  dirname -- "$(dirname -- "$java")"
+}
+
+# Whether $1 is a usable Java home: version >= 21 and, when $2 is "jdk", has javac.
+conveyor_java_ok() {
+  local home=$1 need=${2:-jre} major
+  major=$(conveyor_java_major "$home") || return 1
+  ((major >= CONVEYOR_MIN_JAVA)) || return 1
+  [[ $need != jdk || -x $home/bin/javac ]]
+}
+
+# Finds Java 21+ and sets CONVEYOR_JAVA_HOME and CONVEYOR_JAVA. $1 = "jdk" when javac is needed.
+# Exits 2 with one line when there is none.
+conveyor_find_java() {
+  local need=${1:-jre} home best="" best_major=0 major dir
+  local dirs=${CONVEYOR_JAVA_DIRS:-/usr/lib/jvm /opt/java /usr/java /Library/Java/JavaVirtualMachines}
+  if [[ -n ${JAVA_HOME:-} ]] && conveyor_java_ok "$JAVA_HOME" "$need"; then
+    best=$JAVA_HOME
+  elif home=$(conveyor_path_java_home) && conveyor_java_ok "$home" "$need"; then
+    best=$home
+  else
+    for dir in $dirs; do
+      for home in "$dir"/* "$dir"/*/Contents/Home; do
+        [[ -d $home ]] || continue
+        conveyor_java_ok "$home" "$need" || continue
+        major=$(conveyor_java_major "$home")
+        if ((major > best_major)); then
+          best=$home
+          best_major=$major
+        fi
+      done
+    done
+  fi
+  if [[ -z $best ]]; then
+    local what="Java $CONVEYOR_MIN_JAVA or newer"
+    [[ $need == jdk ]] && what="JDK $CONVEYOR_MIN_JAVA or newer (with javac)"
+    conveyor_err "no $what found (looked at JAVA_HOME, java on PATH, ${dirs// /, }); install one or set JAVA_HOME"
+    exit 2
+  fi
+  CONVEYOR_JAVA_HOME=$best
+  CONVEYOR_JAVA=$best/bin/java
+}
+
+# Flags that keep Maven (its bundled libraries) quiet on JDK 24+; unknown to older JVMs.
+conveyor_maven_opts() {
+  local major
+  major=$(conveyor_java_major "$1") || return 0
+  if ((major >= 24)) && [[ ${MAVEN_OPTS:-} != *sun-misc-unsafe-memory-access* ]]; then
+    MAVEN_OPTS="${MAVEN_OPTS:+$MAVEN_OPTS }--enable-native-access=ALL-UNNAMED --sun-misc-unsafe-memory-access=allow"
+  fi
+  export MAVEN_OPTS
+}
+
+# Builds every program jar with `mvn -q -DskipTests package` at the repository root. Maven's
+# output goes to stderr so that a program's stdout stays clean. Several launchers started at once
+# build once: the build holds a lock and re-checks the jar afterwards.
+conveyor_build() {
+  local program=$1
+  if ! command -v mvn >/dev/null 2>&1; then
+    conveyor_err "the $program jar is missing and Maven (mvn) is not installed to build it; install Maven, or run 'mvn -DskipTests package' where it is"
+    exit 2
+  fi
+  (
+    if command -v flock >/dev/null 2>&1; then
+      exec 9>"${TMPDIR:-/tmp}/conveyor-build-$(printf '%s' "$CONVEYOR_ROOT" | cksum | cut -d' ' -f1).lock"
+      flock 9
+    fi
+    if [[ -n $(conveyor_built_jar "$program") && ${CONVEYOR_REBUILD:-0} != 1 ]]; then
+      exit 0 # built by another launcher while we waited
+    fi
+    conveyor_find_java jdk
+    conveyor_maven_opts "$CONVEYOR_JAVA_HOME"
+    conveyor_err "building the jars (mvn -B -q -DskipTests package with JAVA_HOME=$CONVEYOR_JAVA_HOME)…"
+    cd "$CONVEYOR_ROOT" && JAVA_HOME=$CONVEYOR_JAVA_HOME mvn -B -q -DskipTests package 1>&2
+  ) || {
+    local rc=$?
+    ((rc == 2)) && exit 2
+    conveyor_err "build failed; see the Maven output above"
+    exit 1
+  }
+  if [[ -z $(conveyor_built_jar "$program") ]]; then
+    conveyor_err "the build did not produce $program/target/$program-*all.jar"
+    exit 1
+  fi
+}
+
+# Prints the runnable jar of program $1, building it first when needed.
+conveyor_jar() {
+  local program=$1 jar
+  if [[ -n ${CONVEYOR_JAR_DIR:-} ]]; then
+    jar=$CONVEYOR_JAR_DIR/$program.jar
+    if [[ ! -f $jar ]]; then
+      conveyor_err "$jar not found (CONVEYOR_JAR_DIR=$CONVEYOR_JAR_DIR)"
+      exit 2
+    fi
+  else
+    jar=$(conveyor_built_jar "$program")
+    # Never build from inside a Maven build (a test that runs a launcher): a nested reactor build
+    # would rewrite the jars under the running tests. Maven's launcher exports MAVEN_PROJECTBASEDIR.
+    local may_build=1
+    [[ ${CONVEYOR_NO_BUILD:-0} == 1 || -n ${MAVEN_PROJECTBASEDIR:-} ]] && may_build=0
+    if [[ -z $jar ]] && ((!may_build)); then
+      conveyor_err "no $program jar in $CONVEYOR_ROOT/$program/target and no build from here (inside a Maven build, or CONVEYOR_NO_BUILD=1); run 'mvn -DskipTests package' first"
+      exit 2
+    fi
+    if [[ -z $jar ]] || { ((may_build)) && [[ ${CONVEYOR_REBUILD:-0} == 1 ]]; }; then
+      conveyor_build "$program" >&2
+      jar=$(conveyor_built_jar "$program")
+    fi
+  fi
+  printf '%s\n' "$jar"
+}
+
+# The shaded jar of program $1 under <repo>/$1/target: <program>-all.jar, or else the newest
+# <program>-<version>-all.jar (the shade plugin names attached jars with the version). Prints
+# nothing when there is none.
+conveyor_built_jar() {
+  local program=$1 dir f best=""
+  dir=$CONVEYOR_ROOT/$program/target
+  if [[ -f $dir/$program-all.jar ]]; then
+    printf '%s\n' "$dir/$program-all.jar"
+    return
+  fi
+  for f in "$dir/$program"-*-all.jar; do
+    [[ -f $f ]] || continue
+    if [[ -z $best || $f -nt $best ]]; then
+      best=$f
+    fi
+  done
+  [[ -z $best ]] || printf '%s\n' "$best"
+}
+
+# Finds Java and the jar, then replaces this shell with the program so that signals reach the
+# JVM directly and its exit code is the launcher's.
+conveyor_exec() {
+  local program=$1 jar
+  shift
+  jar=$(conveyor_jar "$program") || exit $?
+  conveyor_find_java
+  # shellcheck disable=SC2086 # CONVEYOR_JAVA_OPTS is a list of flags, split on purpose
+  exec "$CONVEYOR_JAVA" ${CONVEYOR_JAVA_OPTS:-} -jar "$jar" "$@"
+}

@@ -1,0 +1,261 @@
+package dev.conveyor.protocol.wire;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.conveyor.protocol.events.Event;
+import dev.conveyor.protocol.events.EventSubscription;
+import java.nio.charset.StandardCharsets;
+import java.time.Instant;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
+
+/** Task events, worker events, command acknowledgements and status replies (SPEC §4, §6). */
+class EventCodecTest {
+
+  private static final Instant AT = Instant.parse("2026-11-21T12:00:00.250Z");
+
+  private static byte[] utf8(String s) {
+    return s.getBytes(StandardCharsets.UTF_8);
+  }
+
+  @Test
+  void taskEventRoundTrip() throws Exception {
+    TaskEvent event =
+        new TaskEvent(
+            "t-1",
+            "sleep",
+            TaskState.TIMED_OUT,
+            "host-w1",
+            2,
+            AT,
+            30_012L,
+            Cause.DEADLINE,
+            "deadline of 30s passed",
+            "alice@laptop",
+            "default",
+            Wire.JSON.readTree("{\"ok\":true}"));
+
+    assertEquals(event, Wire.decode(Wire.encode(event), TaskEvent.class));
+    assertEquals("task.timed-out", event.routingKey());
+  }
+
+  @Test
+  void taskEventUsesTheWireNamesOfStateAndCause() throws Exception {
+    TaskEvent event =
+        new TaskEvent(
+            "t",
+            "x",
+            TaskState.TIMED_OUT,
+            null,
+            null,
+            AT,
+            null,
+            Cause.USER_KILL,
+            null,
+            null,
+            null,
+            null);
+
+    JsonNode json = Wire.JSON.readTree(Wire.encode(event));
+
+    assertEquals("timed-out", json.get("state").asText());
+    assertEquals("user-kill", json.get("cause").asText());
+    assertEquals("2026-11-21T12:00:00.250Z", json.get("at").asText());
+    assertFalse(json.has("worker"), "nulls are left out");
+  }
+
+  @Test
+  void specEventExampleParses() throws Exception {
+    String spec =
+        """
+        {"task":"t-9","type":"sleep","state":"cancelled","worker":"box-w2","attempt":1,
+         "at":"2026-11-21T12:00:00Z","durationMs":12,"cause":"user-stop","reason":"stopped",
+         "issuedBy":"bob@ops"}
+        """;
+
+    TaskEvent event = Wire.decode(utf8(spec), TaskEvent.class);
+
+    assertEquals("t-9", event.task());
+    assertEquals(TaskState.CANCELLED, event.state());
+    assertEquals(Cause.USER_STOP, event.cause());
+    assertEquals(1, event.attempt());
+    assertEquals(12L, event.durationMs());
+    assertEquals("bob@ops", event.issuedBy());
+  }
+
+  @ParameterizedTest
+  @EnumSource(TaskState.class)
+  void everyStateParsesFromItsWireName(TaskState state) throws Exception {
+    String json = "{\"task\":\"t\",\"state\":\"" + state.wire() + "\"}";
+
+    assertEquals(state, Wire.decode(utf8(json), TaskEvent.class).state());
+    assertEquals(state, TaskState.fromWire(state.wire()));
+  }
+
+  @ParameterizedTest
+  @EnumSource(Cause.class)
+  void everyCauseParsesFromItsWireName(Cause cause) throws Exception {
+    String json = "{\"task\":\"t\",\"state\":\"failed\",\"cause\":\"" + cause.wire() + "\"}";
+
+    assertEquals(cause, Wire.decode(utf8(json), TaskEvent.class).cause());
+  }
+
+  @Test
+  void causeWireNamesAreTheSpecWords() {
+    assertEquals(
+        List.of(
+            "handler",
+            "user-stop",
+            "user-kill",
+            "deadline",
+            "worker-lost",
+            "shutdown",
+            "connection-lost",
+            "expired",
+            "revoked",
+            "rejected"),
+        java.util.Arrays.stream(Cause.values()).map(Cause::wire).toList());
+  }
+
+  @Test
+  void requeuesForShutdownOrConnectionLossSpareAnAttempt() {
+    assertTrue(Cause.SHUTDOWN.sparesAttempt());
+    assertTrue(Cause.CONNECTION_LOST.sparesAttempt());
+    assertFalse(Cause.HANDLER.sparesAttempt());
+    assertFalse(Cause.DEADLINE.sparesAttempt());
+  }
+
+  @Test
+  void unknownStateIsMalformed() {
+    assertThrows(
+        MalformedMessageException.class,
+        () -> Wire.decode(utf8("{\"task\":\"t\",\"state\":\"exploded\"}"), TaskEvent.class));
+    assertThrows(IllegalArgumentException.class, () -> TaskState.fromWire("exploded"));
+  }
+
+  @Test
+  void finalStatesAreTheOnesNoEventFollows() {
+    for (TaskState s :
+        List.of(
+            TaskState.SUCCEEDED,
+            TaskState.CANCELLED,
+            TaskState.EXPIRED,
+            TaskState.REJECTED,
+            TaskState.DEAD)) {
+      assertTrue(s.isFinal(), s + " is final");
+    }
+    for (TaskState s :
+        List.of(TaskState.RUNNING, TaskState.FAILED, TaskState.TIMED_OUT, TaskState.REQUEUED)) {
+      assertFalse(s.isFinal(), s + " is followed by requeued or dead");
+    }
+  }
+
+  @Test
+  void commandAppliedRoundTrip() throws Exception {
+    CommandApplied applied =
+        new CommandApplied(
+            "c-1",
+            Command.KILL,
+            "host-w1",
+            List.of(),
+            List.of("t-1", "t-2"),
+            List.of("t-3"),
+            false,
+            AT,
+            "alice@laptop");
+
+    CommandApplied back = Wire.decode(Wire.encode(applied), CommandApplied.class);
+
+    assertEquals(applied, back);
+    assertFalse(back.matchedNothing());
+    assertEquals("command.applied", CommandApplied.ROUTING_KEY);
+  }
+
+  @Test
+  void commandAppliedWithoutListsMatchedNothing() throws Exception {
+    CommandApplied none =
+        new CommandApplied(
+            "c", Command.STOP, "w", List.of(), List.of(), List.of(), false, AT, null);
+    CommandApplied sparse =
+        Wire.decode(
+            utf8("{\"command\":\"c\",\"verb\":\"pause\",\"worker\":\"w\",\"paused\":true}"),
+            CommandApplied.class);
+
+    assertTrue(none.matchedNothing());
+    assertTrue(sparse.matchedNothing());
+    assertTrue(sparse.paused());
+    assertEquals(Command.PAUSE, sparse.verb());
+  }
+
+  @Test
+  void workerStatusRoundTrip() throws Exception {
+    WorkerStatus status =
+        new WorkerStatus(
+            "host-w1",
+            "host",
+            4242L,
+            List.of("default", "mail"),
+            4,
+            true,
+            AT,
+            List.of(
+                new WorkerStatus.RunningTask(
+                    "t-1", "sleep", 1, AT, 1500L, AT.plusSeconds(30), "running", 0.5),
+                new WorkerStatus.RunningTask(
+                    "t-2", "spin", 2, AT, 40_000L, null, "killing", null)));
+
+    assertEquals(status, Wire.decode(Wire.encode(status), WorkerStatus.class));
+  }
+
+  @Test
+  void workerEventRoundTripAndRoutingKey() throws Exception {
+    WorkerEvent event =
+        new WorkerEvent("host-w1", WorkerEvent.HEARTBEAT, AT, List.of("t-1"), "host", 99L);
+
+    assertEquals(event, Wire.decode(Wire.encode(event), WorkerEvent.class));
+    assertEquals("worker.heartbeat", event.routingKey());
+  }
+
+  @Test
+  void eventsAreDecodedByRoutingKey() throws Exception {
+    Event task =
+        EventSubscription.decode(
+            "task.succeeded", utf8("{\"task\":\"t\",\"state\":\"succeeded\"}"));
+    Event worker =
+        EventSubscription.decode(
+            "worker.started", utf8("{\"worker\":\"w\",\"state\":\"started\",\"tasks\":[]}"));
+    Event applied =
+        EventSubscription.decode(
+            "command.applied", utf8("{\"command\":\"c\",\"verb\":\"stop\",\"worker\":\"w\"}"));
+
+    assertInstanceOf(Event.Task.class, task);
+    assertEquals("task.succeeded", task.routingKey());
+    assertInstanceOf(Event.Worker.class, worker);
+    assertEquals("worker.started", worker.routingKey());
+    assertInstanceOf(Event.Applied.class, applied);
+    assertEquals("command.applied", applied.routingKey());
+    assertNull(((Event.Worker) worker).event().pid());
+  }
+
+  @Test
+  void undecodableEventsAreMalformed() {
+    assertThrows(
+        MalformedMessageException.class, () -> EventSubscription.decode("other.thing", utf8("{}")));
+    assertThrows(
+        MalformedMessageException.class,
+        () -> EventSubscription.decode("task.running", utf8("not json")));
+    MalformedMessageException e =
+        assertThrows(
+            MalformedMessageException.class, () -> Wire.decode(utf8("[1,2]"), TaskEvent.class));
+    assertTrue(e.getMessage().startsWith("invalid TaskEvent: "), e.getMessage());
+    assertFalse(e.getMessage().contains("\n"), "one line: " + e.getMessage());
+  }
+}

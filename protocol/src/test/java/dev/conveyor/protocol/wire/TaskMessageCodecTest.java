@@ -1,0 +1,228 @@
+package dev.conveyor.protocol.wire;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import java.nio.charset.StandardCharsets;
+import java.time.Instant;
+import java.util.UUID;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+/** The task message of SPEC §4: what third-party producers may send and what workers accept. */
+class TaskMessageCodecTest {
+
+  private static byte[] utf8(String s) {
+    return s.getBytes(StandardCharsets.UTF_8);
+  }
+
+  private static TaskMessage decode(String json, String messageId)
+      throws MalformedMessageException {
+    return Wire.decodeTask(utf8(json), messageId);
+  }
+
+  @Test
+  void roundTripKeepsEveryField() throws Exception {
+    TaskMessage task =
+        new TaskMessage(
+            "t-1",
+            "sleep",
+            Wire.JSON.readTree("{\"seconds\":2,\"nested\":{\"list\":[1,\"two\",null]}}"),
+            30_000L,
+            5_000L,
+            3,
+            Instant.parse("2026-11-21T12:00:00Z"),
+            Instant.parse("2026-11-21T11:59:00.123Z"));
+
+    TaskMessage back = Wire.decodeTask(Wire.encode(task), "other-id");
+
+    assertEquals(task, back);
+  }
+
+  @Test
+  void encodesInstantsAsIsoStringsAndLeavesOutNulls() throws Exception {
+    TaskMessage task =
+        new TaskMessage(
+            "t-1", "noop", null, null, null, null, Instant.parse("2026-11-21T12:00:00Z"), null);
+
+    JsonNode json = Wire.JSON.readTree(Wire.encode(task));
+
+    assertEquals("2026-11-21T12:00:00Z", json.get("expiresAt").asText());
+    assertTrue(json.get("expiresAt").isTextual());
+    assertFalse(json.has("payload"));
+    assertFalse(json.has("timeoutMs"));
+    assertFalse(json.has("createdAt"));
+  }
+
+  @Test
+  void specExampleParses() throws Exception {
+    String spec =
+        """
+        {"id":"7d1c","type":"sleep","payload":{"seconds":1},"timeoutMs":30000,"graceMs":5000,
+         "maxAttempts":3,"expiresAt":"2026-11-21T12:00:00Z","createdAt":"2026-11-21T11:00:00Z"}
+        """;
+
+    TaskMessage task = decode(spec, "ignored-because-body-has-id");
+
+    assertEquals("7d1c", task.id());
+    assertEquals("sleep", task.type());
+    assertEquals(1, task.payload().get("seconds").asInt());
+    assertEquals(30_000L, task.timeoutMs());
+    assertEquals(5_000L, task.graceMs());
+    assertEquals(3, task.maxAttempts());
+    assertEquals(3, task.effectiveMaxAttempts());
+    assertEquals(Instant.parse("2026-11-21T12:00:00Z"), task.expiresAt());
+    assertEquals(Instant.parse("2026-11-21T11:00:00Z"), task.createdAt());
+  }
+
+  @Test
+  void onlyTypeIsRequiredAndTheIdComesFromMessageId() throws Exception {
+    TaskMessage task = decode("{\"type\":\"noop\"}", "amqp-message-id");
+
+    assertEquals("amqp-message-id", task.id());
+    assertEquals("noop", task.type());
+    assertNull(task.payload());
+    assertNull(task.timeoutMs());
+    assertEquals(TaskMessage.DEFAULT_MAX_ATTEMPTS, task.effectiveMaxAttempts());
+  }
+
+  @ParameterizedTest
+  @ValueSource(strings = {"", "  "})
+  void withoutAnyIdOneIsGenerated(String messageId) throws Exception {
+    TaskMessage a = decode("{\"type\":\"noop\"}", messageId);
+    TaskMessage b = decode("{\"type\":\"noop\",\"id\":\"\"}", null);
+
+    UUID.fromString(a.id());
+    UUID.fromString(b.id());
+    assertNotEquals(a.id(), b.id());
+  }
+
+  @Test
+  void unknownFieldsAreIgnoredForForwardCompatibility() throws Exception {
+    TaskMessage task = decode("{\"type\":\"noop\",\"priority\":9,\"x\":{\"y\":1}}", "m");
+
+    assertEquals("noop", task.type());
+  }
+
+  @Test
+  void effectiveMaxAttemptsIsAtLeastOne() {
+    assertEquals(
+        1, new TaskMessage("i", "t", null, null, null, 0, null, null).effectiveMaxAttempts());
+    assertEquals(
+        1, new TaskMessage("i", "t", null, null, null, -4, null, null).effectiveMaxAttempts());
+    assertEquals(
+        5, new TaskMessage("i", "t", null, null, null, 5, null, null).effectiveMaxAttempts());
+  }
+
+  @Test
+  void withIdReplacesOnlyTheId() {
+    TaskMessage task = new TaskMessage("a", "t", null, 1L, 2L, 3, null, null);
+
+    assertEquals(new TaskMessage("b", "t", null, 1L, 2L, 3, null, null), task.withId("b"));
+  }
+
+  @Test
+  void garbageBytesAreMalformed() {
+    byte[] garbage = {(byte) 0xff, (byte) 0xfe, 0x00, 0x13, (byte) 0xc3, 0x28};
+
+    MalformedMessageException e =
+        assertThrows(MalformedMessageException.class, () -> Wire.decodeTask(garbage, "m"));
+
+    assertTrue(e.getMessage().startsWith("not JSON"), e.getMessage());
+  }
+
+  @Test
+  void emptyBodyIsMalformed() {
+    MalformedMessageException e =
+        assertThrows(MalformedMessageException.class, () -> Wire.decodeTask(new byte[0], "m"));
+
+    assertEquals("empty body", e.getMessage());
+  }
+
+  @ParameterizedTest
+  @ValueSource(strings = {"{\"type\":", "{type:\"noop\"}", "nul"})
+  void invalidJsonIsMalformed(String body) {
+    MalformedMessageException e =
+        assertThrows(MalformedMessageException.class, () -> decode(body, "m"));
+
+    assertTrue(e.getMessage().startsWith("not JSON"), e.getMessage());
+    assertFalse(e.getMessage().contains("\n"), "one line: " + e.getMessage());
+  }
+
+  @ParameterizedTest
+  @ValueSource(strings = {"[{\"type\":\"noop\"}]", "\"noop\"", "42", "null", "true"})
+  void aBodyThatIsNotAnObjectIsMalformed(String body) {
+    MalformedMessageException e =
+        assertThrows(MalformedMessageException.class, () -> decode(body, "m"));
+
+    assertEquals("task body must be a JSON object", e.getMessage());
+  }
+
+  @ParameterizedTest
+  @ValueSource(
+      strings = {
+        "{}",
+        "{\"id\":\"x\",\"payload\":{}}",
+        "{\"type\":null}",
+        "{\"type\":\"\"}",
+        "{\"type\":\"  \"}",
+        "{\"type\":7}",
+        "{\"type\":[\"noop\"]}"
+      })
+  void aMissingOrNonTextTypeIsMalformed(String body) {
+    MalformedMessageException e =
+        assertThrows(MalformedMessageException.class, () -> decode(body, "m"));
+
+    assertEquals("task has no 'type'", e.getMessage());
+  }
+
+  @Test
+  void fieldsOfTheWrongTypeAreMalformed() {
+    MalformedMessageException e =
+        assertThrows(
+            MalformedMessageException.class,
+            () -> decode("{\"type\":\"noop\",\"timeoutMs\":\"soon\"}", "m"));
+
+    assertTrue(e.getMessage().startsWith("invalid task: "), e.getMessage());
+    assertTrue(e.getMessage().contains("soon"), e.getMessage());
+  }
+
+  @Test
+  void aBadTimestampIsMalformed() {
+    MalformedMessageException e =
+        assertThrows(
+            MalformedMessageException.class,
+            () -> decode("{\"type\":\"noop\",\"expiresAt\":\"tomorrow\"}", "m"));
+
+    assertTrue(e.getMessage().startsWith("invalid task: "), e.getMessage());
+  }
+
+  @ParameterizedTest
+  @ValueSource(strings = {"0", "-1"})
+  void aTimeoutMustBePositive(String timeout) {
+    MalformedMessageException e =
+        assertThrows(
+            MalformedMessageException.class,
+            () -> decode("{\"type\":\"noop\",\"timeoutMs\":" + timeout + "}", "m"));
+
+    assertEquals("timeoutMs must be positive", e.getMessage());
+  }
+
+  @Test
+  void aGraceMustNotBeNegative() throws Exception {
+    assertEquals(0L, decode("{\"type\":\"noop\",\"graceMs\":0}", "m").graceMs());
+
+    MalformedMessageException e =
+        assertThrows(
+            MalformedMessageException.class,
+            () -> decode("{\"type\":\"noop\",\"graceMs\":-1}", "m"));
+
+    assertEquals("graceMs must not be negative", e.getMessage());
+  }
+}
