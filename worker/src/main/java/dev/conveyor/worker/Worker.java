@@ -443,7 +443,9 @@ public final class Worker implements AutoCloseable, Pausable {
     threads.shutdownNow();
     timer.shutdownNow();
     closed.countDown();
-    log.info("worker {} closed", config.name());
+    if (connection != null) {
+      log.info("worker {} closed", config.name());
+    }
   }
 
   private void warnAboutBrokerLease() {

@@ -10,6 +10,19 @@ import sun.misc.Signal;
 public final class TerminationSignals {
   private TerminationSignals() {}
 
+  /**
+   * A shutdown that dies (say, its jar was replaced under it) must not leave a half-closed worker
+   * hanging: the broker requeues whatever it still holds once the process is gone.
+   */
+  private static void runOrHalt(Runnable shutdown) {
+    try {
+      shutdown.run();
+    } catch (Throwable t) {
+      System.err.println("worker: shutdown failed, halting: " + t);
+      Runtime.getRuntime().halt(1);
+    }
+  }
+
   public static void install(Runnable first, Runnable again) {
     AtomicInteger count = new AtomicInteger();
     for (String name : new String[] {"TERM", "INT"}) {
@@ -17,7 +30,7 @@ public final class TerminationSignals {
           new Signal(name),
           sig -> {
             if (count.getAndIncrement() == 0) {
-              Thread t = new Thread(first, "conveyor-shutdown");
+              Thread t = new Thread(() -> runOrHalt(first), "conveyor-shutdown");
               t.start();
             } else {
               again.run();
