@@ -1,0 +1,46 @@
+package dev.conveyor.control;
+
+import dev.conveyor.protocol.events.EventSubscription;
+import dev.conveyor.protocol.wire.CommandApplied;
+import dev.conveyor.protocol.wire.ControlMessage;
+import dev.conveyor.protocol.wire.Target;
+import dev.conveyor.protocol.wire.WorkerEvent;
+import dev.conveyor.protocol.wire.WorkerStatus;
+import java.io.IOException;
+import java.time.Duration;
+import java.util.List;
+
+/**
+ * Sends one stop, kill, pause or resume and follows what the workers make of it: find the live
+ * workers with a status round, subscribe to the acknowledgements before publishing, publish, then
+ * wait until every one of them acknowledged and every task they ended has settled.
+ */
+final class Broadcast {
+  private Broadcast() {}
+
+  static CommandReport run(
+      ControlSession session,
+      ControlMessage message,
+      Duration discoverFor,
+      boolean wait,
+      Duration waitTimeout)
+      throws IOException, InterruptedException {
+    Target whom = message.target() instanceof Target.Workers w ? w : Target.all();
+    List<String> live =
+        session.status(whom, discoverFor).stream().map(WorkerStatus::worker).toList();
+    CommandTracker tracker = new CommandTracker(message.id(), live);
+    try (EventSubscription events =
+        EventSubscription.open(
+            session.connection(),
+            session.topology(),
+            List.of("task.*", CommandApplied.ROUTING_KEY, "worker." + WorkerEvent.TERMINATING),
+            tracker::accept)) {
+      tracker.publishing();
+      session.publish(message);
+      if (wait) {
+        tracker.await(waitTimeout);
+      }
+    }
+    return CommandReport.of(message, live, tracker, wait);
+  }
+}

@@ -1,0 +1,233 @@
+package dev.conveyor.control;
+
+import com.fasterxml.jackson.annotation.JsonInclude;
+import dev.conveyor.control.CommandTracker.Seen;
+import dev.conveyor.protocol.ExitCodes;
+import dev.conveyor.protocol.wire.Command;
+import dev.conveyor.protocol.wire.CommandApplied;
+import dev.conveyor.protocol.wire.ControlMessage;
+import dev.conveyor.protocol.wire.Target;
+import dev.conveyor.protocol.wire.TaskEvent;
+import dev.conveyor.protocol.wire.Wire;
+import java.io.PrintWriter;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeSet;
+import java.util.stream.Collectors;
+import picocli.CommandLine;
+
+/** What became of one stop/kill/pause/resume, per worker; printed for people or as JSON. */
+@JsonInclude(JsonInclude.Include.NON_NULL)
+record CommandReport(
+    String command,
+    Command verb,
+    Target target,
+    boolean requeue,
+    String issuedBy,
+    boolean waited,
+    List<String> live,
+    List<WorkerReport> workers,
+    List<String> noAnswer,
+    List<String> revoked,
+    List<String> notRunning,
+    List<String> unsettled,
+    boolean ok) {
+
+  /** One worker's acknowledgement; {@code paused} only for pause and resume. */
+  @JsonInclude(JsonInclude.Include.NON_NULL)
+  record WorkerReport(
+      String worker,
+      Long appliedMs,
+      List<TaskOutcome> stopped,
+      List<TaskOutcome> killed,
+      List<String> revoked,
+      Boolean paused,
+      Boolean terminating) {}
+
+  /** How a task the worker ended settled; {@code state} is null if it did not within the wait. */
+  @JsonInclude(JsonInclude.Include.NON_NULL)
+  record TaskOutcome(String task, String state, String cause, Long elapsedMs) {}
+
+  static CommandReport of(
+      ControlMessage message, List<String> discovered, CommandTracker tracker, boolean waited) {
+    Map<String, Seen<CommandApplied>> applied = tracker.applied();
+    Set<String> workers = new TreeSet<>(discovered);
+    workers.addAll(applied.keySet());
+    List<String> named =
+        message.target() instanceof Target.Workers w ? w.names() : List.<String>of();
+    workers.addAll(named);
+
+    List<WorkerReport> reports = new ArrayList<>();
+    List<String> noAnswer = new ArrayList<>();
+    List<String> unsettled = new ArrayList<>();
+    Set<String> ended = new TreeSet<>();
+    for (String worker : workers) {
+      Seen<CommandApplied> seen = applied.get(worker);
+      if (seen != null) {
+        reports.add(workerReport(message.command(), seen, tracker, unsettled));
+        CommandTracker.endedTasks(seen.event()).forEach(ended::add);
+      } else if (waited || !discovered.contains(worker)) {
+        noAnswer.add(worker);
+      }
+    }
+    // Named tasks that ran nowhere: a stop or kill revokes them for when they arrive; with
+    // --requeue there is nothing to requeue and nothing is revoked.
+    List<String> idle = List.of();
+    if (waited && message.target() instanceof Target.Tasks tasks) {
+      idle = tasks.ids().stream().filter(id -> !ended.contains(id)).distinct().toList();
+    }
+    List<String> revoked = message.requeue() ? List.of() : idle;
+    List<String> notRunning = message.requeue() ? idle : List.of();
+    return new CommandReport(
+        message.id(),
+        message.command(),
+        message.target(),
+        message.requeue(),
+        message.issuedBy(),
+        waited,
+        List.copyOf(discovered),
+        reports,
+        noAnswer,
+        revoked,
+        notRunning,
+        unsettled,
+        noAnswer.isEmpty() && unsettled.isEmpty());
+  }
+
+  private static WorkerReport workerReport(
+      Command verb, Seen<CommandApplied> seen, CommandTracker tracker, List<String> unsettled) {
+    CommandApplied a = seen.event();
+    boolean pauseVerb = verb == Command.PAUSE || verb == Command.RESUME;
+    return new WorkerReport(
+        a.worker(),
+        seen.elapsedMs(),
+        outcomes(CommandTracker.nullSafe(a.stopped()), tracker, unsettled),
+        outcomes(CommandTracker.nullSafe(a.killed()), tracker, unsettled),
+        CommandTracker.nullSafe(a.revoked()),
+        pauseVerb ? a.paused() : null,
+        tracker.terminating(a.worker()) ? Boolean.TRUE : null);
+  }
+
+  private static List<TaskOutcome> outcomes(
+      List<String> tasks, CommandTracker tracker, List<String> unsettled) {
+    List<TaskOutcome> out = new ArrayList<>();
+    for (String task : tasks) {
+      var settlement = tracker.settlement(task);
+      if (settlement.isPresent()) {
+        TaskEvent e = settlement.get().event();
+        out.add(
+            new TaskOutcome(
+                task,
+                e.state().wire(),
+                e.cause() == null ? null : e.cause().wire(),
+                settlement.get().elapsedMs()));
+      } else {
+        unsettled.add(task);
+        out.add(new TaskOutcome(task, null, null, null));
+      }
+    }
+    return out;
+  }
+
+  /**
+   * Prints the report (JSON or text) and returns the exit code: 0 when every worker answered and
+   * every task settled, else 1.
+   */
+  int emit(CommandLine commandLine, boolean json) {
+    if (json) {
+      PrintWriter out = commandLine.getOut();
+      out.println(Wire.toJson(this));
+      out.flush();
+    } else {
+      print(commandLine.getOut(), commandLine.getErr());
+    }
+    return ok ? ExitCodes.OK : ExitCodes.FAILURE;
+  }
+
+  /** The report for people: one line per worker, then tasks that ran nowhere. */
+  void print(PrintWriter out, PrintWriter err) {
+    String verbWord = verb.wire();
+    if (!waited) {
+      out.println(
+          live.isEmpty()
+              ? "no live workers answered; " + verbWord + " " + command + " published"
+              : verbWord
+                  + " "
+                  + command
+                  + " sent to "
+                  + live.size()
+                  + " live worker(s): "
+                  + String.join(", ", live));
+    } else if (workers.isEmpty() && noAnswer.isEmpty()) {
+      out.println("no live workers answered; " + verbWord + " " + command + " published");
+    } else {
+      out.println(verbWord + " " + command + " (issued by " + issuedBy + ")");
+    }
+    for (WorkerReport w : workers) {
+      out.println(w.worker() + ": " + describe(w));
+    }
+    for (String w : noAnswer) {
+      out.println(w + ": did not answer");
+    }
+    for (String task : revoked) {
+      out.println(task + ": not running; revoked, will be cancelled when it arrives");
+    }
+    for (String task : notRunning) {
+      out.println(task + ": not running; nothing to requeue");
+    }
+    if (!ok) {
+      List<String> problems = new ArrayList<>();
+      if (!noAnswer.isEmpty()) {
+        problems.add("no answer from " + String.join(", ", noAnswer));
+      }
+      if (!unsettled.isEmpty()) {
+        problems.add("not settled in time: " + String.join(", ", unsettled));
+      }
+      err.println("control " + verbWord + ": " + String.join("; ", problems));
+    }
+    out.flush();
+    err.flush();
+  }
+
+  private static String describe(WorkerReport w) {
+    String elapsed = " (" + w.appliedMs() + " ms)";
+    if (w.paused() != null) {
+      return (w.paused() ? "paused" : "taking tasks") + elapsed;
+    }
+    if (w.stopped().isEmpty() && w.killed().isEmpty()) {
+      return "nothing matched" + elapsed;
+    }
+    List<String> parts = new ArrayList<>();
+    if (!w.stopped().isEmpty()) {
+      parts.add("stopped " + tasks(w.stopped()));
+    }
+    if (!w.killed().isEmpty()) {
+      parts.add("killed " + tasks(w.killed()));
+    }
+    if (Boolean.TRUE.equals(w.terminating())) {
+      parts.add("worker terminating: a task did not end within its kill grace");
+    }
+    return String.join("; ", parts);
+  }
+
+  private static String tasks(List<TaskOutcome> outcomes) {
+    return outcomes.size()
+        + " task(s): "
+        + outcomes.stream().map(CommandReport::outcome).collect(Collectors.joining(", "));
+  }
+
+  private static String outcome(TaskOutcome t) {
+    if (t.state() == null) {
+      return t.task() + " not settled";
+    }
+    return t.task()
+        + " "
+        + t.state()
+        + (t.cause() == null ? "" : " (" + t.cause() + ")")
+        + " "
+        + t.elapsedMs()
+        + " ms";
+  }
+}

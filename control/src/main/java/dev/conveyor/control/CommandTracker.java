@@ -1,0 +1,127 @@
+package dev.conveyor.control;
+
+import dev.conveyor.protocol.events.Event;
+import dev.conveyor.protocol.wire.CommandApplied;
+import dev.conveyor.protocol.wire.TaskEvent;
+import dev.conveyor.protocol.wire.TaskState;
+import dev.conveyor.protocol.wire.WorkerEvent;
+import java.time.Duration;
+import java.util.HashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.TreeSet;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
+
+/**
+ * Follows one control command after it is published: which workers acknowledged it ({@code
+ * command.applied}), how each task they ended settled, and whether a worker ends itself over a task
+ * that ignored a kill ({@code worker.terminating}). Fed from the event consumer thread; read from
+ * the command's thread.
+ */
+final class CommandTracker {
+
+  /** Something seen, with the milliseconds between publishing the command and receiving it. */
+  record Seen<T>(T event, long elapsedMs) {}
+
+  private final String commandId;
+  private final Set<String> expectedWorkers;
+  private final Map<String, Seen<CommandApplied>> applied = new TreeMap<>();
+  private final Map<String, Seen<TaskEvent>> settled = new HashMap<>();
+  private final Set<String> terminating = new TreeSet<>();
+  private long publishedAt = -1;
+
+  CommandTracker(String commandId, List<String> expectedWorkers) {
+    this.commandId = commandId;
+    this.expectedWorkers = new LinkedHashSet<>(expectedWorkers);
+  }
+
+  /** Starts the clock; call right before publishing. Events seen before are ignored. */
+  synchronized void publishing() {
+    publishedAt = System.nanoTime();
+  }
+
+  /** The event listener. */
+  synchronized void accept(Event event) {
+    if (publishedAt < 0) {
+      return;
+    }
+    switch (event) {
+      case Event.Applied a
+          when commandId.equals(a.event().command()) && a.event().worker() != null ->
+          applied.putIfAbsent(a.event().worker(), seen(a.event()));
+      case Event.Task t when t.event().task() != null && settles(t.event().state()) ->
+          settled.putIfAbsent(t.event().task(), seen(t.event()));
+      case Event.Worker w
+          when WorkerEvent.TERMINATING.equals(w.event().state()) && w.event().worker() != null ->
+          terminating.add(w.event().worker());
+      default -> {
+        return;
+      }
+    }
+    notifyAll();
+  }
+
+  /** A task is settled once nothing more will happen to this attempt: requeued or final. */
+  static boolean settles(TaskState state) {
+    return state != null && (state.isFinal() || state == TaskState.REQUEUED);
+  }
+
+  private <T> Seen<T> seen(T event) {
+    return new Seen<>(event, TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - publishedAt));
+  }
+
+  /**
+   * Waits until every expected worker acknowledged and every task they ended has settled.
+   *
+   * @return whether that happened within {@code timeout}
+   */
+  synchronized boolean await(Duration timeout) throws InterruptedException {
+    long deadline = System.nanoTime() + timeout.toNanos();
+    while (!done()) {
+      long left = deadline - System.nanoTime();
+      if (left <= 0) {
+        return false;
+      }
+      TimeUnit.NANOSECONDS.timedWait(this, left);
+    }
+    return true;
+  }
+
+  private boolean done() {
+    return applied.keySet().containsAll(expectedWorkers)
+        && applied.values().stream()
+            .flatMap(a -> endedTasks(a.event()))
+            .allMatch(settled::containsKey);
+  }
+
+  static Stream<String> endedTasks(CommandApplied a) {
+    return Stream.concat(nullSafe(a.stopped()).stream(), nullSafe(a.killed()).stream());
+  }
+
+  static List<String> nullSafe(List<String> list) {
+    return list == null ? List.of() : list;
+  }
+
+  synchronized Set<String> expectedWorkers() {
+    return Set.copyOf(expectedWorkers);
+  }
+
+  /** Acknowledgements by worker name, in name order. */
+  synchronized Map<String, Seen<CommandApplied>> applied() {
+    return new TreeMap<>(applied);
+  }
+
+  /** Whether the worker announced that it ends itself (a task ignored a kill). */
+  synchronized boolean terminating(String worker) {
+    return terminating.contains(worker);
+  }
+
+  synchronized Optional<Seen<TaskEvent>> settlement(String task) {
+    return Optional.ofNullable(settled.get(task));
+  }
+}

@@ -1,0 +1,67 @@
+package dev.conveyor.control;
+
+import com.rabbitmq.client.AMQP;
+import dev.conveyor.protocol.ControlSigner;
+import dev.conveyor.protocol.broker.BrokerSettings;
+import dev.conveyor.protocol.cli.UsageException;
+import dev.conveyor.protocol.wire.Command;
+import dev.conveyor.protocol.wire.ControlMessage;
+import dev.conveyor.protocol.wire.Headers;
+import dev.conveyor.protocol.wire.Ids;
+import dev.conveyor.protocol.wire.Target;
+import dev.conveyor.protocol.wire.Wire;
+import java.io.IOException;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.time.Instant;
+import java.util.Date;
+import java.util.HashMap;
+import java.util.Map;
+import java.util.Optional;
+
+/** Builds control messages and their AMQP properties (SPEC §4, §7). */
+final class ControlMessages {
+  private ControlMessages() {}
+
+  static ControlMessage create(Command command, Target target, boolean requeue) {
+    return new ControlMessage(
+        Ids.newId(), command, target, requeue, Instant.now(), Issuer.current());
+  }
+
+  /**
+   * The properties of a published control message: {@code message_id} = id, JSON, and with a key
+   * the HMAC of the exact body bytes. {@code replyTo} is set for {@code status} only.
+   */
+  static AMQP.BasicProperties properties(
+      ControlMessage message, byte[] body, Optional<ControlSigner> signer, String replyTo) {
+    Map<String, Object> headers = new HashMap<>();
+    signer.ifPresent(s -> headers.put(Headers.SIGNATURE, s.sign(body)));
+    AMQP.BasicProperties.Builder b =
+        new AMQP.BasicProperties.Builder()
+            .messageId(message.id())
+            .contentType(Wire.CONTENT_TYPE)
+            .timestamp(Date.from(message.issuedAt()))
+            .headers(headers);
+    if (replyTo != null) {
+      b.replyTo(replyTo).correlationId(message.id());
+    } else {
+      b.deliveryMode(2);
+    }
+    return b.build();
+  }
+
+  /** The signer for the configured control key, if any; an unreadable key file is a usage error. */
+  static Optional<ControlSigner> signer(BrokerSettings settings) {
+    if (settings.controlKeyFile().isEmpty()) {
+      return Optional.empty();
+    }
+    Path file = settings.controlKeyFile().get();
+    try {
+      return Optional.of(ControlSigner.fromFile(file));
+    } catch (NoSuchFileException e) {
+      throw new UsageException("cannot read control key file " + file + ": no such file");
+    } catch (IOException e) {
+      throw new UsageException("cannot read control key file " + file + ": " + e.getMessage());
+    }
+  }
+}

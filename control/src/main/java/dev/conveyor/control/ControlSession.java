@@ -1,0 +1,200 @@
+package dev.conveyor.control;
+
+import com.rabbitmq.client.AMQP;
+import com.rabbitmq.client.Channel;
+import com.rabbitmq.client.Connection;
+import com.rabbitmq.client.DefaultConsumer;
+import com.rabbitmq.client.Envelope;
+import dev.conveyor.protocol.ControlSigner;
+import dev.conveyor.protocol.broker.BrokerConnector;
+import dev.conveyor.protocol.broker.BrokerOptions;
+import dev.conveyor.protocol.broker.BrokerSettings;
+import dev.conveyor.protocol.broker.BrokerUnreachableException;
+import dev.conveyor.protocol.topology.Names;
+import dev.conveyor.protocol.topology.Topology;
+import dev.conveyor.protocol.wire.Command;
+import dev.conveyor.protocol.wire.ControlMessage;
+import dev.conveyor.protocol.wire.MalformedMessageException;
+import dev.conveyor.protocol.wire.Target;
+import dev.conveyor.protocol.wire.Wire;
+import dev.conveyor.protocol.wire.WorkerStatus;
+import java.io.IOException;
+import java.time.Duration;
+import java.util.List;
+import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeoutException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/** One broker connection for one {@code control} invocation, and the ways it talks to workers. */
+final class ControlSession implements AutoCloseable {
+  private static final Logger log = LoggerFactory.getLogger(ControlSession.class);
+
+  /** RabbitMQ's direct reply-to pseudo queue: replies come back without a queue of our own. */
+  static final String DIRECT_REPLY_TO = "amq.rabbitmq.reply-to";
+
+  /**
+   * A status round ends early once no further reply came for this long. Generous: a worker that has
+   * just started was seen answering 250 ms after another.
+   */
+  static final Duration QUIET = Duration.ofMillis(400);
+
+  private static final Duration CONFIRM_TIMEOUT = Duration.ofSeconds(10);
+
+  private final BrokerSettings settings;
+  private final Connection connection;
+  private final Topology topology;
+  private Optional<ControlSigner> signer;
+
+  private ControlSession(BrokerSettings settings, Connection connection) {
+    this.settings = settings;
+    this.connection = connection;
+    this.topology = new Topology(settings.names());
+  }
+
+  /**
+   * Connects and declares the core topology (SPEC §3: any start order works).
+   *
+   * @throws BrokerUnreachableException when the broker cannot be reached (exit 3)
+   */
+  static ControlSession open(BrokerOptions options, String purpose)
+      throws BrokerUnreachableException, IOException {
+    BrokerSettings settings = options.settings();
+    Connection connection = new BrokerConnector(settings).connect("conveyor-control " + purpose);
+    ControlSession session = new ControlSession(settings, connection);
+    try (Channel ch = connection.createChannel()) {
+      session.topology.declareCore(ch);
+    } catch (TimeoutException e) {
+      session.close();
+      throw new IOException("timed out declaring the topology", e);
+    } catch (IOException | RuntimeException e) {
+      session.close();
+      throw e;
+    }
+    return session;
+  }
+
+  Connection connection() {
+    return connection;
+  }
+
+  Topology topology() {
+    return topology;
+  }
+
+  Names names() {
+    return settings.names();
+  }
+
+  /**
+   * The configured signer, read on first use so that commands which publish nothing need no key.
+   */
+  private synchronized Optional<ControlSigner> signer() {
+    if (signer == null) {
+      signer = ControlMessages.signer(settings);
+    }
+    return signer;
+  }
+
+  /**
+   * Makes sure the control log exists before a stop or kill is published, so that a revocation is
+   * remembered even if no worker has ever declared it. Not fatal: live workers still get it.
+   */
+  void keepRevocations() {
+    try (Channel ch = connection.createChannel()) {
+      topology.declareControlLog(ch);
+    } catch (IOException | TimeoutException | RuntimeException e) {
+      log.warn(
+          "cannot declare the control log {}: commands reach only live workers: {}",
+          names().controlLog(),
+          e.getMessage());
+    }
+  }
+
+  /** Publishes a stop/kill/pause/resume and waits for the broker's confirm. */
+  void publish(ControlMessage message) throws IOException {
+    Channel ch = connection.createChannel();
+    try {
+      ch.confirmSelect();
+      publishOn(ch, message, null);
+      ch.waitForConfirmsOrDie(CONFIRM_TIMEOUT.toMillis());
+    } catch (TimeoutException e) {
+      throw new IOException("the broker did not confirm the control message", e);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IOException("interrupted while publishing", e);
+    } finally {
+      closeQuietly(ch);
+    }
+  }
+
+  private void publishOn(Channel ch, ControlMessage message, String replyTo) throws IOException {
+    byte[] body = Wire.encode(message);
+    ch.basicPublish(
+        names().controlExchange(),
+        "",
+        ControlMessages.properties(message, body, signer(), replyTo),
+        body);
+  }
+
+  /**
+   * A status round: broadcasts {@code status} and collects the replies of live workers until {@code
+   * timeout}, or earlier once every expected worker answered or replies stopped coming.
+   *
+   * @param target {@link Target.All} or {@link Target.Workers}
+   * @return the replies, one per worker, ordered by worker name
+   */
+  List<WorkerStatus> status(Target target, Duration timeout) throws IOException {
+    ControlMessage message = ControlMessages.create(Command.STATUS, target, false);
+    BlockingQueue<WorkerStatus> replies = new LinkedBlockingQueue<>();
+    Channel ch = connection.createChannel();
+    try {
+      ch.basicConsume(
+          DIRECT_REPLY_TO,
+          true,
+          new DefaultConsumer(ch) {
+            @Override
+            public void handleDelivery(
+                String tag, Envelope envelope, AMQP.BasicProperties props, byte[] body) {
+              if (!message.id().equals(props.getCorrelationId())) {
+                return;
+              }
+              try {
+                replies.add(Wire.decode(body, WorkerStatus.class));
+              } catch (MalformedMessageException e) {
+                log.warn("ignoring an undecodable status reply: {}", e.getMessage());
+              }
+            }
+          });
+      publishOn(ch, message, DIRECT_REPLY_TO);
+      Set<String> expected = target instanceof Target.Workers w ? Set.copyOf(w.names()) : Set.of();
+      return StatusRound.collect(replies, expected, timeout, QUIET);
+    } finally {
+      closeQuietly(ch);
+    }
+  }
+
+  private static void closeQuietly(Channel ch) {
+    try {
+      if (ch.isOpen()) {
+        ch.close();
+      }
+    } catch (IOException | TimeoutException | RuntimeException e) {
+      log.debug("closing channel", e);
+    }
+  }
+
+  @Override
+  public void close() {
+    try {
+      if (connection.isOpen()) {
+        connection.close(2000);
+      }
+    } catch (IOException | RuntimeException e) {
+      log.debug("closing connection", e);
+    }
+  }
+}

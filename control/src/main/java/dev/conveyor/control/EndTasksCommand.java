@@ -1,0 +1,47 @@
+package dev.conveyor.control;
+
+import dev.conveyor.protocol.broker.BrokerOptions;
+import dev.conveyor.protocol.wire.Command;
+import dev.conveyor.protocol.wire.ControlMessage;
+import dev.conveyor.protocol.wire.Target;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+/** What {@code stop} and {@code kill} share: broadcast, wait for settlement, report per worker. */
+abstract class EndTasksCommand implements Callable<Integer> {
+
+  @Mixin BrokerOptions broker;
+
+  @Mixin BroadcastOptions options;
+
+  @Option(
+      names = "--requeue",
+      description = "Put the ended tasks back in their queue instead of cancelling them.")
+  boolean requeue;
+
+  @Spec CommandSpec spec;
+
+  abstract Command verb();
+
+  abstract Target target();
+
+  @Override
+  public Integer call() throws Exception {
+    Target target = target();
+    try (ControlSession session = ControlSession.open(broker, verb().wire())) {
+      session.keepRevocations();
+      ControlMessage message = ControlMessages.create(verb(), target, requeue);
+      CommandReport report =
+          Broadcast.run(
+              session,
+              message,
+              options.discoverTimeout,
+              !options.noWait,
+              options.waitTimeout(verb()));
+      return report.emit(spec.commandLine(), options.json);
+    }
+  }
+}

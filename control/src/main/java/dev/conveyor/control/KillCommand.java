@@ -1,0 +1,32 @@
+package dev.conveyor.control;
+
+import dev.conveyor.protocol.wire.Command;
+import dev.conveyor.protocol.wire.Target;
+import picocli.CommandLine.ArgGroup;
+
+/** {@code control kill}: forced termination of running tasks, revocation of queued ones. */
+@picocli.CommandLine.Command(
+    name = "kill",
+    mixinStandardHelpOptions = true,
+    description = {
+      "Kills tasks (forced, no cleanup).",
+      "Child processes get SIGKILL, threads are interrupted; a worker whose task still does not",
+      "end settles its other tasks and exits with code 70.",
+      "Waits until every matching task has settled and prints what happened per worker.",
+      "A named task that is not running is revoked: cancelled when it arrives (24 h)."
+    })
+final class KillCommand extends EndTasksCommand {
+
+  @ArgGroup(exclusive = true, multiplicity = "1", heading = "Target (exactly one):%n")
+  Targets.KillTargets targets;
+
+  @Override
+  Command verb() {
+    return Command.KILL;
+  }
+
+  @Override
+  Target target() {
+    return targets.target();
+  }
+}

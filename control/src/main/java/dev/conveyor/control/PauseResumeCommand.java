@@ -1,0 +1,48 @@
+package dev.conveyor.control;
+
+import dev.conveyor.protocol.broker.BrokerOptions;
+import dev.conveyor.protocol.wire.Command;
+import dev.conveyor.protocol.wire.ControlMessage;
+import dev.conveyor.protocol.wire.Target;
+import java.util.List;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+/** What {@code pause} and {@code resume} share: broadcast, wait, print who is paused now. */
+abstract class PauseResumeCommand implements Callable<Integer> {
+
+  @Mixin BrokerOptions broker;
+
+  @Mixin BroadcastOptions options;
+
+  @Option(
+      names = "--worker",
+      arity = "1..*",
+      paramLabel = "NAME",
+      description = "Only these workers (default: all).")
+  List<String> workers;
+
+  @Spec CommandSpec spec;
+
+  abstract Command verb();
+
+  @Override
+  public Integer call() throws Exception {
+    Target target =
+        workers == null ? Target.all() : new Target.Workers(Targets.nonBlank("--worker", workers));
+    try (ControlSession session = ControlSession.open(broker, verb().wire())) {
+      ControlMessage message = ControlMessages.create(verb(), target, false);
+      CommandReport report =
+          Broadcast.run(
+              session,
+              message,
+              options.discoverTimeout,
+              !options.noWait,
+              options.waitTimeout(verb()));
+      return report.emit(spec.commandLine(), options.json);
+    }
+  }
+}

@@ -1,0 +1,125 @@
+package dev.conveyor.control;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.conveyor.protocol.wire.Target;
+import java.time.Duration;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+import picocli.CommandLine;
+
+class ArgumentsTest {
+
+  private static Target stopTarget(String... args) {
+    StopCommand stop = new StopCommand();
+    new CommandLine(stop).parseArgs(args);
+    return stop.target();
+  }
+
+  @Test
+  void taskIdsMayFollowOneFlagOrRepeatIt() {
+    Target ab = new Target.Tasks(List.of("a", "b"));
+    assertEquals(ab, stopTarget("--task", "a", "b"));
+    assertEquals(ab, stopTarget("--task", "a", "--task", "b"));
+    assertEquals(ab, stopTarget("--task", "a", "b", "--requeue"));
+    assertEquals(ab, stopTarget("--task=a", "--task=b", "--task=a"));
+  }
+
+  @Test
+  void eachTargetKindMapsToItsWireForm() {
+    assertEquals(Target.all(), stopTarget("--all"));
+    assertEquals(new Target.Workers(List.of("w1", "w2")), stopTarget("--worker", "w1", "w2"));
+    assertEquals(new Target.Types(List.of("sleep")), stopTarget("--type", "sleep"));
+
+    KillCommand kill = new KillCommand();
+    new CommandLine(kill).parseArgs("--worker", "w1", "--requeue", "--no-wait");
+    assertEquals(new Target.Workers(List.of("w1")), kill.target());
+    assertTrue(kill.requeue);
+    assertTrue(kill.options.noWait);
+    assertFalse(kill.options.json);
+  }
+
+  @Test
+  void killWaitsLongerThanTheKillGraceByDefault() {
+    KillCommand kill = new KillCommand();
+    new CommandLine(kill).parseArgs("--all");
+    assertEquals(Duration.ofSeconds(10), kill.options.waitTimeout(kill.verb()));
+    StopCommand stop = new StopCommand();
+    new CommandLine(stop).parseArgs("--all", "--wait-timeout", "2s");
+    assertEquals(Duration.ofSeconds(2), stop.options.waitTimeout(stop.verb()));
+    new CommandLine(stop = new StopCommand()).parseArgs("--all");
+    assertEquals(Duration.ofSeconds(5), stop.options.waitTimeout(stop.verb()));
+  }
+
+  @ParameterizedTest
+  @ValueSource(
+      strings = {
+        "stop",
+        "stop --all --task a",
+        "stop --task a --worker w",
+        "stop --type t --all",
+        "stop --task",
+        "stop --task a --task",
+        "stop --all --bogus",
+        "stop --all --wait-timeout soon",
+        "kill",
+        "kill --type sleep",
+        "kill --all --worker w",
+        "pause --all",
+        "resume --task a",
+        "status --timeout soon",
+        "status --frobnicate",
+        "watch --count 0",
+        "watch --for forever",
+        "dead",
+        "dead list --limit 0",
+        "dead replay",
+        "dead replay --all --id x",
+        "dead purge",
+        "dead purge --id",
+        "nonsense",
+        "",
+        "stop --all --uri http://localhost/",
+        "stop --all --namespace bad/name",
+      })
+  void usageErrorsExitTwoWithAClearMessage(String line) {
+    Control.Result r = Control.run(line.isEmpty() ? new String[0] : line.split(" "));
+    assertEquals(2, r.exit(), r::toString);
+    assertEquals("", r.out(), r::toString);
+    assertFalse(r.err().isBlank(), r::toString);
+  }
+
+  @ParameterizedTest
+  @ValueSource(
+      strings = {
+        "",
+        "stop",
+        "kill",
+        "pause",
+        "resume",
+        "status",
+        "watch",
+        "dead",
+        "dead list",
+        "dead replay",
+        "dead purge"
+      })
+  void everyCommandHasHelp(String command) {
+    Control.Result r = Control.run((command + " --help").trim().split(" "));
+    assertEquals(0, r.exit(), r::toString);
+    assertTrue(r.out().startsWith("Usage: control"), r::toString);
+  }
+
+  @Test
+  void anUnreachableBrokerExitsThreeWithOneLineAndNoPassword() {
+    Control.Result r = Control.run("status", "--uri", "amqp://guest:s3cret@127.0.0.1:1");
+    assertEquals(3, r.exit(), r::toString);
+    assertTrue(r.err().contains("cannot connect"), r::toString);
+    assertFalse(r.err().contains("s3cret"), r::toString);
+    assertEquals(1, r.err().lines().count(), r::toString);
+  }
+}

@@ -1,0 +1,186 @@
+package dev.conveyor.control;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.conveyor.protocol.events.Event;
+import dev.conveyor.protocol.wire.Cause;
+import dev.conveyor.protocol.wire.Command;
+import dev.conveyor.protocol.wire.CommandApplied;
+import dev.conveyor.protocol.wire.ControlMessage;
+import dev.conveyor.protocol.wire.Target;
+import dev.conveyor.protocol.wire.TaskEvent;
+import dev.conveyor.protocol.wire.TaskState;
+import dev.conveyor.protocol.wire.WorkerEvent;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+class CommandReportTest {
+
+  private static final ControlMessage STOP_TASKS =
+      new ControlMessage(
+          "c1",
+          Command.STOP,
+          new Target.Tasks(List.of("a", "b", "queued")),
+          false,
+          Instant.now(),
+          "u@h");
+
+  private static Event applied(String worker, List<String> stopped, List<String> revoked) {
+    return new Event.Applied(
+        new CommandApplied(
+            "c1", Command.STOP, worker, stopped, List.of(), revoked, false, Instant.now(), "u@h"));
+  }
+
+  private static Event task(String id, TaskState state) {
+    return new Event.Task(
+        new TaskEvent(
+            id,
+            "sleep",
+            state,
+            "w1",
+            1,
+            Instant.now(),
+            5L,
+            Cause.USER_STOP,
+            null,
+            "u@h",
+            null,
+            null));
+  }
+
+  private static String text(CommandReport report) {
+    StringWriter out = new StringWriter();
+    report.print(new PrintWriter(out), new PrintWriter(new StringWriter()));
+    return out.toString();
+  }
+
+  @Test
+  void reportsPerWorkerWhatSettledAndRevokesTasksThatRanNowhere() throws Exception {
+    CommandTracker tracker = new CommandTracker("c1", List.of("w1", "w2"));
+    tracker.publishing();
+    tracker.accept(applied("w1", List.of("a", "b"), List.of("queued")));
+    tracker.accept(task("a", TaskState.RUNNING));
+    tracker.accept(task("a", TaskState.CANCELLED));
+    assertFalse(tracker.await(Duration.ofMillis(10)));
+    tracker.accept(task("b", TaskState.REQUEUED));
+    tracker.accept(applied("w2", List.of(), List.of("queued")));
+    assertTrue(tracker.await(Duration.ofSeconds(1)));
+
+    CommandReport report = CommandReport.of(STOP_TASKS, List.of("w1", "w2"), tracker, true);
+    assertTrue(report.ok());
+    assertEquals(List.of("queued"), report.revoked());
+    List<String> lines = text(report).lines().toList();
+    assertEquals("stop c1 (issued by u@h)", lines.get(0));
+    assertTrue(
+        lines
+            .get(1)
+            .matches(
+                "w1: stopped 2 task\\(s\\): a cancelled \\(user-stop\\) \\d+ ms,"
+                    + " b requeued \\(user-stop\\) \\d+ ms"),
+        lines.get(1));
+    assertTrue(lines.get(2).matches("w2: nothing matched \\(\\d+ ms\\)"), lines.get(2));
+    assertEquals("queued: not running; revoked, will be cancelled when it arrives", lines.get(3));
+  }
+
+  @Test
+  void aSilentWorkerOrAnUnsettledTaskIsAFailure() {
+    CommandTracker tracker = new CommandTracker("c1", List.of("w1", "w2"));
+    tracker.publishing();
+    tracker.accept(applied("w1", List.of("a"), List.of()));
+    CommandReport report = CommandReport.of(STOP_TASKS, List.of("w1", "w2"), tracker, true);
+    assertFalse(report.ok());
+    assertEquals(List.of("w2"), report.noAnswer());
+    assertEquals(List.of("a"), report.unsettled());
+    String text = text(report);
+    assertTrue(text.contains("w1: stopped 1 task(s): a not settled"), text);
+    assertTrue(text.contains("w2: did not answer"), text);
+  }
+
+  @Test
+  void acknowledgementsForOtherCommandsAndEarlierEventsAreIgnored() throws Exception {
+    CommandTracker tracker = new CommandTracker("c1", List.of("w1"));
+    tracker.accept(applied("w1", List.of(), List.of()));
+    tracker.publishing();
+    tracker.accept(
+        new Event.Applied(
+            new CommandApplied(
+                "other", Command.STOP, "w1", List.of(), List.of(), List.of(), false, null, null)));
+    assertFalse(tracker.await(Duration.ofMillis(10)));
+  }
+
+  @Test
+  void withoutWorkersItSaysSo() {
+    CommandTracker tracker = new CommandTracker("c1", List.of());
+    tracker.publishing();
+    CommandReport report = CommandReport.of(STOP_TASKS, List.of(), tracker, true);
+    assertTrue(report.ok());
+    String text = text(report);
+    assertTrue(text.startsWith("no live workers answered; stop c1 published"), text);
+    assertTrue(text.contains("a: not running; revoked"), text);
+  }
+
+  @Test
+  void aNamedWorkerThatIsNotLiveFailsEvenWithoutWaiting() {
+    ControlMessage m =
+        new ControlMessage(
+            "c1", Command.KILL, new Target.Workers(List.of("w9")), false, Instant.now(), "u@h");
+    CommandTracker tracker = new CommandTracker("c1", List.of());
+    CommandReport report = CommandReport.of(m, List.of(), tracker, false);
+    assertFalse(report.ok());
+    assertEquals(List.of("w9"), report.noAnswer());
+  }
+
+  @Test
+  void pauseReportsWhoIsPausedNow() {
+    ControlMessage m =
+        new ControlMessage("c1", Command.PAUSE, Target.all(), false, Instant.now(), "u@h");
+    CommandTracker tracker = new CommandTracker("c1", List.of("w1"));
+    tracker.publishing();
+    tracker.accept(
+        new Event.Applied(
+            new CommandApplied(
+                "c1", Command.PAUSE, "w1", List.of(), List.of(), List.of(), true, null, null)));
+    String text = text(CommandReport.of(m, List.of("w1"), tracker, true));
+    assertTrue(text.lines().anyMatch(l -> l.matches("w1: paused \\(\\d+ ms\\)")), text);
+  }
+
+  @Test
+  void withRequeueANamedTaskThatRanNowhereIsNotRevoked() {
+    ControlMessage m =
+        new ControlMessage(
+            "c1", Command.STOP, new Target.Tasks(List.of("q1")), true, Instant.now(), "u@h");
+    CommandTracker tracker = new CommandTracker("c1", List.of());
+    tracker.publishing();
+    CommandReport report = CommandReport.of(m, List.of(), tracker, true);
+    assertEquals(List.of(), report.revoked());
+    assertEquals(List.of("q1"), report.notRunning());
+    assertTrue(text(report).contains("q1: not running; nothing to requeue"));
+  }
+
+  @Test
+  void aWorkerThatEndsItselfOverAKillIsNamed() {
+    ControlMessage m =
+        new ControlMessage("c1", Command.KILL, Target.all(), false, Instant.now(), "u@h");
+    CommandTracker tracker = new CommandTracker("c1", List.of("w1"));
+    tracker.publishing();
+    tracker.accept(
+        new Event.Applied(
+            new CommandApplied(
+                "c1", Command.KILL, "w1", List.of(), List.of("s"), List.of(), false, null, null)));
+    tracker.accept(
+        new Event.Worker(
+            new WorkerEvent("w1", WorkerEvent.TERMINATING, Instant.now(), List.of("s"), null, 1L)));
+    tracker.accept(task("s", TaskState.CANCELLED));
+    String text = text(CommandReport.of(m, List.of("w1"), tracker, true));
+    assertTrue(
+        text.contains("w1: killed 1 task(s): s cancelled (user-stop) ")
+            && text.contains("; worker terminating: a task did not end within its kill grace"),
+        text);
+  }
+}

@@ -1,0 +1,211 @@
+package dev.conveyor.control;
+
+import static org.awaitility.Awaitility.await;
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.rabbitmq.client.AMQP;
+import com.rabbitmq.client.GetResponse;
+import dev.conveyor.protocol.wire.Headers;
+import dev.conveyor.protocol.wire.Wire;
+import dev.conveyor.testkit.BrokerExtension;
+import dev.conveyor.testkit.TestBroker;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
+
+/** {@code control dead list|replay|purge} on messages the test puts into {@code ns.dead}. */
+@ExtendWith(BrokerExtension.class)
+class DeadLettersIT {
+
+  private static final String FAIL_BODY = "{\"id\":\"fail-1\",\"type\":\"send\",\"payload\":{}}";
+
+  private TestBroker broker;
+  private String dead;
+
+  /**
+   * Three dead letters: one rejected by the broker's own dead-lettering (x-death only), two
+   * dead-lettered with Conveyor's headers as a worker does.
+   */
+  @BeforeEach
+  void deadLetters(TestBroker broker) {
+    this.broker = broker;
+    this.dead = broker.names().deadQueue();
+    broker.useQueue("emails");
+    broker.withChannel(
+        ch -> {
+          broker.topology().declareCore(ch);
+          String q = broker.topology().declareTaskQueue(ch, "default");
+          ch.basicPublish(
+              broker.names().tasksExchange(),
+              "default",
+              new AMQP.BasicProperties.Builder()
+                  .messageId("rej-1")
+                  .contentType("application/json")
+                  .deliveryMode(2)
+                  .build(),
+              "{\"type\":\"noop\"}".getBytes(StandardCharsets.UTF_8));
+          await().until(() -> ch.queueDeclarePassive(q).getMessageCount() == 1);
+          GetResponse got = ch.basicGet(q, false);
+          ch.basicReject(got.getEnvelope().getDeliveryTag(), false);
+          ch.basicPublish(
+              broker.names().deadExchange(),
+              "",
+              props(
+                  "fail-1",
+                  Map.of(
+                      Headers.DEAD_REASON,
+                      "handler threw: boom",
+                      Headers.DEAD_CAUSE,
+                      "handler",
+                      Headers.ORIGIN_QUEUE,
+                      "emails",
+                      Headers.ATTEMPTS_USED,
+                      3,
+                      Headers.HISTORY,
+                      List.of("1 w1 failed boom", "2 w1 failed boom"),
+                      "trace",
+                      "keep-me")),
+              FAIL_BODY.getBytes(StandardCharsets.UTF_8));
+          ch.basicPublish(
+              broker.names().deadExchange(),
+              "",
+              props(
+                  "exp-1",
+                  Map.of(
+                      Headers.DEAD_REASON, "expired before it started",
+                      Headers.DEAD_CAUSE, "expired",
+                      Headers.ORIGIN_QUEUE, "default")),
+              "{\"type\":\"noop\"}".getBytes(StandardCharsets.UTF_8));
+          return null;
+        });
+    awaitDead(3);
+  }
+
+  private static AMQP.BasicProperties props(String id, Map<String, Object> headers) {
+    return new AMQP.BasicProperties.Builder()
+        .messageId(id)
+        .contentType("application/json")
+        .deliveryMode(2)
+        .headers(headers)
+        .build();
+  }
+
+  private void awaitDead(long count) {
+    await().atMost(Duration.ofSeconds(10)).until(() -> broker.messageCount(dead) == count);
+  }
+
+  private GetResponse take(String queue) {
+    return broker.withChannel(ch -> ch.basicGet(broker.names().taskQueue(queue), true));
+  }
+
+  @Test
+  void listShowsEveryLetterAndLeavesThemThere() throws Exception {
+    Control.Result r = Control.run(broker, "dead", "list");
+    assertEquals(0, r.exit(), r::toString);
+    String out = r.out();
+    assertTrue(
+        out.lines().anyMatch(l -> l.matches("rej-1 +noop +rejected +- +default +- +\\d+B")), out);
+    assertTrue(
+        out.lines()
+            .anyMatch(
+                l -> l.matches("fail-1 +send +handler threw: boom +handler +emails +3 +\\d+B")),
+        out);
+    assertTrue(out.contains("exp-1"), out);
+    assertTrue(out.contains("  2 w1 failed boom"), out);
+    awaitDead(3);
+
+    Control.Result json = Control.run(broker, "dead", "list", "--json");
+    JsonNode letters = Wire.JSON.readTree(json.out());
+    assertEquals(3, letters.size(), json::toString);
+    JsonNode fail = null;
+    for (JsonNode l : letters) {
+      if (l.get("id").asText().equals("fail-1")) {
+        fail = l;
+      }
+    }
+    assertEquals("emails", fail.get("origin").asText());
+    assertEquals(3, fail.get("attempts").asInt());
+    assertEquals(FAIL_BODY.length(), fail.get("size").asInt());
+    awaitDead(3);
+
+    Control.Result limited = Control.run(broker, "dead", "list", "--limit", "1");
+    assertTrue(limited.out().contains("showing 1 of 3"), limited::toString);
+    awaitDead(3);
+  }
+
+  @Test
+  void replayOfOneSendsItBackToItsQueueWithFreshHeaders() {
+    Control.Result r = Control.run(broker, "dead", "replay", "--id", "fail-1");
+    assertEquals(0, r.exit(), r::toString);
+    assertTrue(r.out().contains("fail-1 -> emails"), r::toString);
+    assertTrue(r.out().contains("replayed 1 message(s)"), r::toString);
+    awaitDead(2);
+
+    await().until(() -> broker.messageCount(broker.names().taskQueue("emails")) == 1);
+    GetResponse replayed = take("emails");
+    assertEquals("fail-1", replayed.getProps().getMessageId());
+    assertEquals("application/json", replayed.getProps().getContentType());
+    assertEquals(2, replayed.getProps().getDeliveryMode());
+    assertArrayEquals(FAIL_BODY.getBytes(StandardCharsets.UTF_8), replayed.getBody());
+    Map<String, Object> headers = replayed.getProps().getHeaders();
+    assertEquals("keep-me", headers.get("trace").toString());
+    assertFresh(headers);
+  }
+
+  /** No history left; the task queue's own delivery count starts again from zero. */
+  private static void assertFresh(Map<String, Object> headers) {
+    if (headers == null) {
+      return;
+    }
+    Object count = headers.getOrDefault(Headers.DELIVERY_COUNT, 0);
+    assertEquals(0L, ((Number) count).longValue(), headers::toString);
+    assertTrue(
+        headers.keySet().stream()
+            .filter(h -> !h.equals(Headers.DELIVERY_COUNT))
+            .noneMatch(DeadReplayCommand::isHistory),
+        headers::toString);
+  }
+
+  @Test
+  void replayOfAllUsesTheBrokersDeathRecordWhereOurHeadersAreMissing() {
+    Control.Result r = Control.run(broker, "dead", "replay", "--all", "--json");
+    assertEquals(0, r.exit(), r::toString);
+    assertTrue(r.out().contains("\"replayed\":["), r::toString);
+    awaitDead(0);
+    await().until(() -> broker.messageCount(broker.names().taskQueue("default")) == 2);
+    await().until(() -> broker.messageCount(broker.names().taskQueue("emails")) == 1);
+    for (int i = 0; i < 2; i++) {
+      GetResponse m = take("default");
+      assertFresh(m.getProps().getHeaders());
+    }
+  }
+
+  @Test
+  void replayOfAnUnknownIdFailsAndMovesNothing() {
+    Control.Result r = Control.run(broker, "dead", "replay", "--id", "nope");
+    assertEquals(1, r.exit(), r::toString);
+    assertTrue(r.err().contains("nope is not in the dead-letter queue"), r::toString);
+    assertTrue(r.out().contains("replayed 0 message(s)"), r::toString);
+    awaitDead(3);
+  }
+
+  @Test
+  void purgeRemovesTheChosenOnesOrAll() {
+    Control.Result one = Control.run(broker, "dead", "purge", "--id", "exp-1", "rej-1");
+    assertEquals(0, one.exit(), one::toString);
+    assertEquals("purged 2 message(s)\n", one.out());
+    awaitDead(1);
+
+    Control.Result all = Control.run(broker, "dead", "purge", "--all", "--json");
+    assertEquals(0, all.exit(), all::toString);
+    assertEquals("{\"purged\":1,\"notFound\":[]}\n", all.out());
+    awaitDead(0);
+  }
+}

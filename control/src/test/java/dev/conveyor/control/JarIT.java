@@ -1,0 +1,83 @@
+package dev.conveyor.control;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.Test;
+
+/** The shaded jar, run as users run it: exit codes come from {@code System.exit}. */
+class JarIT {
+
+  private record Run(int exit, String out, String err) {}
+
+  private static Path jar() throws IOException {
+    try (Stream<Path> files = Files.list(Path.of("target"))) {
+      return files
+          .filter(p -> p.getFileName().toString().matches("control(-.+)?-all\\.jar"))
+          .findFirst()
+          .orElseThrow(() -> new AssertionError("no shaded jar in target/"));
+    }
+  }
+
+  private static Run run(String... args) throws Exception {
+    List<String> cmd = new ArrayList<>();
+    cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+    cmd.add("-jar");
+    cmd.add(jar().toString());
+    cmd.addAll(List.of(args));
+    Path out = Files.createTempFile("control-out", ".txt");
+    Path err = Files.createTempFile("control-err", ".txt");
+    try {
+      Process p =
+          new ProcessBuilder(cmd)
+              .redirectOutput(out.toFile())
+              .redirectError(err.toFile())
+              .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")))
+              .start();
+      if (!p.waitFor(60, TimeUnit.SECONDS)) {
+        p.destroyForcibly();
+        throw new AssertionError("control did not exit: " + cmd);
+      }
+      return new Run(
+          p.exitValue(),
+          Files.readString(out, StandardCharsets.UTF_8),
+          Files.readString(err, StandardCharsets.UTF_8));
+    } finally {
+      Files.deleteIfExists(out);
+      Files.deleteIfExists(err);
+    }
+  }
+
+  @Test
+  void helpExitsZero() throws Exception {
+    Run r = run("--help");
+    assertEquals(0, r.exit(), r::toString);
+    assertTrue(r.out().contains("Usage: control"), r::toString);
+    assertTrue(r.out().contains("dead"), r::toString);
+  }
+
+  @Test
+  void aUsageErrorExitsTwo() throws Exception {
+    Run r = run("stop", "--all", "--task", "x");
+    assertEquals(2, r.exit(), r::toString);
+    assertTrue(r.err().contains("mutually exclusive"), r::toString);
+  }
+
+  @Test
+  void anUnreachableBrokerExitsThreeWithOneLineOnStderr() throws Exception {
+    Run r = run("status", "--uri", "amqp://guest:pa55@127.0.0.1:1");
+    assertEquals(3, r.exit(), r::toString);
+    assertEquals(1, r.err().lines().count(), r::toString);
+    assertFalse(r.err().contains("pa55"), r::toString);
+    assertEquals("", r.out());
+  }
+}

@@ -1,0 +1,121 @@
+package dev.conveyor.control;
+
+import static org.awaitility.Awaitility.await;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.rabbitmq.client.Channel;
+import dev.conveyor.protocol.wire.Cause;
+import dev.conveyor.protocol.wire.Command;
+import dev.conveyor.protocol.wire.CommandApplied;
+import dev.conveyor.protocol.wire.TaskEvent;
+import dev.conveyor.protocol.wire.TaskState;
+import dev.conveyor.protocol.wire.Wire;
+import dev.conveyor.protocol.wire.WorkerEvent;
+import dev.conveyor.testkit.BrokerExtension;
+import dev.conveyor.testkit.TestBroker;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
+
+@ExtendWith(BrokerExtension.class)
+class WatchIT {
+
+  private static TaskEvent task(String id, TaskState state, Cause cause) {
+    return new TaskEvent(
+        id, "sleep", state, "w1", 1, Instant.now(), 12L, cause, null, "alice@box", "default", null);
+  }
+
+  /** Starts watch in the background and returns once it is subscribed. */
+  private static CompletableFuture<Control.Result> watch(TestBroker broker, String... args) {
+    Control.Running running = new Control.Running();
+    CompletableFuture<Control.Result> result =
+        CompletableFuture.supplyAsync(() -> running.run(Control.withBroker(broker, args)));
+    await()
+        .atMost(Duration.ofSeconds(10))
+        .until(() -> running.err.toString().contains("watching") || result.isDone());
+    return result;
+  }
+
+  private static void publish(TestBroker broker, String routingKey, Object body) {
+    broker.withChannel(
+        (Channel ch) -> {
+          ch.basicPublish(broker.names().eventsExchange(), routingKey, null, Wire.encode(body));
+          return null;
+        });
+  }
+
+  @Test
+  void jsonPrintsOneObjectPerEventWithItsRoutingKeyAndStopsAtCount(TestBroker broker)
+      throws Exception {
+    CompletableFuture<Control.Result> watch = watch(broker, "watch", "--json", "--count", "3");
+
+    TaskEvent running = task("t1", TaskState.RUNNING, null);
+    TaskEvent cancelled = task("t1", TaskState.CANCELLED, Cause.USER_STOP);
+    CommandApplied applied =
+        new CommandApplied(
+            "c1",
+            Command.STOP,
+            "w1",
+            List.of("t1"),
+            List.of(),
+            List.of(),
+            false,
+            null,
+            "alice@box");
+    publish(broker, running.routingKey(), running);
+    publish(broker, applied.ROUTING_KEY, applied);
+    publish(broker, cancelled.routingKey(), cancelled);
+    publish(broker, "task.succeeded", task("t2", TaskState.SUCCEEDED, Cause.HANDLER));
+
+    Control.Result r = watch.get(10, TimeUnit.SECONDS);
+    assertEquals(0, r.exit(), r::toString);
+    List<String> lines = r.lines();
+    assertEquals(3, lines.size(), r::toString);
+    JsonNode first = Wire.JSON.readTree(lines.get(0));
+    assertEquals("task.running", first.get("event").asText());
+    assertEquals("t1", first.get("task").asText());
+    JsonNode second = Wire.JSON.readTree(lines.get(1));
+    assertEquals("command.applied", second.get("event").asText());
+    assertEquals("c1", second.get("command").asText());
+    JsonNode third = Wire.JSON.readTree(lines.get(2));
+    assertEquals("task.cancelled", third.get("event").asText());
+    assertEquals("user-stop", third.get("cause").asText());
+    assertEquals("alice@box", third.get("issuedBy").asText());
+  }
+
+  @Test
+  void aFilterSelectsEventsAndTextLinesNameThem(TestBroker broker) throws Exception {
+    CompletableFuture<Control.Result> watch =
+        watch(broker, "watch", "--filter", "task.*", "--count", "1");
+
+    publish(
+        broker,
+        "worker.heartbeat",
+        new WorkerEvent("w1", WorkerEvent.HEARTBEAT, Instant.now(), List.of(), "h", 1L));
+    TaskEvent timedOut = task("t9", TaskState.TIMED_OUT, Cause.DEADLINE);
+    publish(broker, timedOut.routingKey(), timedOut);
+
+    Control.Result r = watch.get(10, TimeUnit.SECONDS);
+    assertEquals(0, r.exit(), r::toString);
+    assertEquals(1, r.lines().size(), r::toString);
+    String line = r.lines().getFirst();
+    assertTrue(
+        line.matches(
+            "\\d\\d:\\d\\d:\\d\\d\\.\\d{3} task\\.timed-out t9 type=sleep queue=default worker=w1"
+                + " attempt=1 durationMs=12 cause=deadline issuedBy=alice@box"),
+        line);
+  }
+
+  @Test
+  void forEndsTheWatchAfterADuration(TestBroker broker) throws Exception {
+    Control.Result r = watch(broker, "watch", "--for", "300ms").get(10, TimeUnit.SECONDS);
+    assertEquals(0, r.exit(), r::toString);
+    assertEquals("", r.out());
+  }
+}

@@ -1,0 +1,268 @@
+package dev.conveyor.control;
+
+import static org.awaitility.Awaitility.await;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.conveyor.producer.TaskPublisher;
+import dev.conveyor.producer.TaskSpec;
+import dev.conveyor.protocol.ExitCodes;
+import dev.conveyor.protocol.wire.Cause;
+import dev.conveyor.protocol.wire.TaskState;
+import dev.conveyor.protocol.wire.Wire;
+import dev.conveyor.testkit.BrokerExtension;
+import dev.conveyor.testkit.TestBroker;
+import dev.conveyor.worker.Worker;
+import dev.conveyor.worker.WorkerConfig;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.function.IntConsumer;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
+
+/** {@code control} against real workers running in this JVM. */
+@ExtendWith(BrokerExtension.class)
+class WorkersIT {
+
+  private TestBroker broker;
+  private Events events;
+  private TaskPublisher publisher;
+
+  @BeforeEach
+  void setUp(TestBroker broker) throws Exception {
+    this.broker = broker;
+    this.events = Events.open(broker);
+    this.publisher = broker.own(TaskPublisher.open(broker.settings()));
+  }
+
+  private Worker worker(String name, int concurrency) throws Exception {
+    return worker(name, concurrency, code -> {});
+  }
+
+  private Worker worker(String name, int concurrency, IntConsumer exit) throws Exception {
+    return broker.own(
+        Worker.start(
+            WorkerConfig.defaults(broker.settings())
+                .withName(name)
+                .withConcurrency(concurrency)
+                .withShutdownGrace(Duration.ofMillis(500))
+                .withKillGrace(Duration.ofMillis(500))
+                .withExit(exit)));
+  }
+
+  private String publish(String type, int seconds) throws Exception {
+    return publisher.publish(TaskSpec.of(type).payload(Map.of("seconds", seconds)).build()).id();
+  }
+
+  /** Sleep tasks, each awaited until it runs; returns the worker each runs on. */
+  private List<String> running(int n) throws Exception {
+    List<String> ids = new ArrayList<>();
+    for (int i = 0; i < n; i++) {
+      ids.add(publish("sleep", 30));
+    }
+    ids.forEach(id -> events.await(id, TaskState.RUNNING));
+    return ids;
+  }
+
+  private String workerOf(String task) {
+    return events.await(task, TaskState.RUNNING).worker();
+  }
+
+  @Test
+  void stopOfOneTaskReportsItPerWorkerAndLeavesTheOthers() throws Exception {
+    worker("w1", 2);
+    List<String> ids = running(2);
+
+    Control.Result r = Control.run(broker, "stop", "--task", ids.get(0));
+
+    assertEquals(0, r.exit(), r::toString);
+    assertTrue(
+        r.out()
+            .lines()
+            .anyMatch(
+                l ->
+                    l.matches(
+                        "w1: stopped 1 task\\(s\\): "
+                            + ids.get(0)
+                            + " cancelled \\(user-stop\\) \\d+ ms")),
+        r::toString);
+    assertEquals(Cause.USER_STOP, events.await(ids.get(0), TaskState.CANCELLED).cause());
+    assertEquals(0, Control.run(broker, "stop", "--task", ids.get(0)).exit(), "stopping twice");
+    assertEquals(List.of(TaskState.RUNNING), events.states(ids.get(1)));
+  }
+
+  @Test
+  void stopAllEndsEveryTaskOnEveryWorkerWhichThenKeepServing() throws Exception {
+    worker("w1", 2);
+    worker("w2", 2);
+    List<String> ids = running(3);
+
+    Control.Result r = Control.run(broker, "stop", "--all", "--json");
+
+    assertEquals(0, r.exit(), r::toString);
+    JsonNode report = Wire.JSON.readTree(r.out());
+    assertTrue(report.get("ok").asBoolean(), r::toString);
+    assertEquals("[\"w1\",\"w2\"]", report.get("live").toString());
+    Set<String> stopped = new HashSet<>();
+    for (JsonNode w : report.get("workers")) {
+      for (JsonNode t : w.get("stopped")) {
+        stopped.add(t.get("task").asText());
+        assertEquals("cancelled", t.get("state").asText());
+        assertEquals("user-stop", t.get("cause").asText());
+      }
+    }
+    assertEquals(Set.copyOf(ids), stopped);
+    for (String id : ids) {
+      assertEquals(Cause.USER_STOP, events.await(id, TaskState.CANCELLED).cause());
+    }
+
+    String next = publisher.publish(TaskSpec.of("noop").build()).id();
+    events.await(next, TaskState.SUCCEEDED);
+  }
+
+  @Test
+  void stopByWorkerThenByType() throws Exception {
+    worker("w1", 1);
+    worker("w2", 1);
+    List<String> ids = running(2);
+    String onW1 = workerOf(ids.get(0)).equals("w1") ? ids.get(0) : ids.get(1);
+    String onW2 = onW1.equals(ids.get(0)) ? ids.get(1) : ids.get(0);
+
+    Control.Result byWorker = Control.run(broker, "stop", "--worker", "w1");
+    assertEquals(0, byWorker.exit(), byWorker::toString);
+    assertTrue(byWorker.out().contains("w1: stopped 1 task(s): " + onW1), byWorker::toString);
+    assertFalse(byWorker.out().contains("w2:"), byWorker::toString);
+    events.await(onW1, TaskState.CANCELLED);
+    assertEquals(List.of(TaskState.RUNNING), events.states(onW2));
+
+    Control.Result byType = Control.run(broker, "stop", "--type", "noop", "sleep");
+    assertEquals(0, byType.exit(), byType::toString);
+    assertTrue(byType.out().contains("w1: nothing matched"), byType::toString);
+    assertTrue(byType.out().contains("w2: stopped 1 task(s): " + onW2), byType::toString);
+  }
+
+  @Test
+  void stopWithRequeuePutsTheTaskBack() throws Exception {
+    worker("w1", 1);
+    String id = running(1).getFirst();
+
+    Control.Result r = Control.run(broker, "stop", "--task", id, "--requeue");
+
+    assertEquals(0, r.exit(), r::toString);
+    assertTrue(
+        r.out().contains("w1: stopped 1 task(s): " + id + " requeued (user-stop)"), r::toString);
+    await()
+        .until(() -> events.states(id).stream().filter(s -> s == TaskState.RUNNING).count() == 2);
+  }
+
+  @Test
+  void killEndsASleepingThread() throws Exception {
+    worker("w1", 1);
+    String id = running(1).getFirst();
+
+    Control.Result r = Control.run(broker, "kill", "--worker", "w1");
+
+    assertEquals(0, r.exit(), r::toString);
+    assertTrue(
+        r.out().contains("w1: killed 1 task(s): " + id + " cancelled (user-kill)"), r::toString);
+  }
+
+  @Test
+  void killOfATaskThatIgnoresItReportsItAndTheWorkerEndsWith70() throws Exception {
+    CompletableFuture<Integer> exit = new CompletableFuture<>();
+    worker("w1", 1, exit::complete);
+    String spin = publish("spin", 5);
+    events.await(spin, TaskState.RUNNING);
+
+    Control.Result r = Control.run(broker, "kill", "--task", spin);
+
+    assertEquals(0, r.exit(), r::toString);
+    assertTrue(
+        r.out().contains("w1: killed 1 task(s): " + spin + " cancelled (user-kill)"), r::toString);
+    assertEquals(ExitCodes.STUCK_TASK, exit.get(10, TimeUnit.SECONDS));
+  }
+
+  @Test
+  void aStopForAQueuedTaskRevokesItForWhenItArrives() throws Exception {
+    worker("w1", 1);
+    String first = running(1).getFirst();
+    String queued = publish("sleep", 30);
+
+    Control.Result r = Control.run(broker, "stop", "--task", queued);
+
+    assertEquals(0, r.exit(), r::toString);
+    assertTrue(r.out().contains("w1: nothing matched"), r::toString);
+    assertTrue(
+        r.out().contains(queued + ": not running; revoked, will be cancelled when it arrives"),
+        r::toString);
+
+    assertEquals(0, Control.run(broker, "stop", "--task", first).exit());
+    assertEquals(Cause.REVOKED, events.await(queued, TaskState.CANCELLED).cause());
+    assertFalse(events.states(queued).contains(TaskState.RUNNING));
+  }
+
+  @Test
+  void pauseAndResumeSayWhoIsPaused() throws Exception {
+    worker("w1", 1);
+    worker("w2", 1);
+
+    Control.Result paused = Control.run(broker, "pause", "--worker", "w1");
+    assertEquals(0, paused.exit(), paused::toString);
+    assertTrue(
+        paused.out().lines().anyMatch(l -> l.matches("w1: paused \\(\\d+ ms\\)")),
+        paused::toString);
+    assertFalse(paused.out().contains("w2"), paused::toString);
+
+    JsonNode statuses = Wire.JSON.readTree(Control.run(broker, "status", "--json").out());
+    assertEquals(2, statuses.size());
+    assertTrue(statuses.get(0).get("paused").asBoolean(), statuses::toString);
+    assertFalse(statuses.get(1).get("paused").asBoolean(), statuses::toString);
+
+    Control.Result resumed = Control.run(broker, "resume");
+    assertEquals(0, resumed.exit(), resumed::toString);
+    assertTrue(
+        resumed.out().lines().anyMatch(l -> l.matches("w1: taking tasks \\(\\d+ ms\\)")),
+        resumed::toString);
+    assertTrue(
+        resumed.out().lines().anyMatch(l -> l.matches("w2: taking tasks \\(\\d+ ms\\)")),
+        resumed::toString);
+  }
+
+  @Test
+  void statusShowsTheWorkersAndTheirTasks() throws Exception {
+    worker("w1", 2);
+    String id =
+        publisher
+            .publish(
+                TaskSpec.of("sleep")
+                    .payload(Map.of("seconds", 30))
+                    .timeout(Duration.ofSeconds(60))
+                    .build())
+            .id();
+    events.await(id, TaskState.RUNNING);
+
+    Control.Result r = Control.run(broker, "status");
+
+    assertEquals(0, r.exit(), r::toString);
+    List<String> lines = r.lines();
+    assertTrue(
+        lines.get(0).matches("WORKER +HOST +PID +QUEUES +CONCURRENCY +PAUSED +TASKS"), r::toString);
+    assertTrue(lines.get(1).matches("w1 +\\S+ +\\d+ +default +2 +no +1"), r::toString);
+    assertTrue(
+        lines.stream().anyMatch(l -> l.matches("  " + id + " +sleep +1 +\\S+ +in \\S+ +\\S+")),
+        r::toString);
+
+    JsonNode json = Wire.JSON.readTree(Control.run(broker, "status", "--json").out());
+    assertEquals("w1", json.get(0).get("worker").asText());
+    assertEquals(id, json.get(0).get("tasks").get(0).get("id").asText());
+  }
+}
