@@ -92,7 +92,14 @@ public final class Worker implements AutoCloseable, Pausable {
     this.running = new RunningTasks(config.name());
     this.timer = Executors.newSingleThreadScheduledExecutor(named("conveyor-watchdog", false));
     this.threads = Executors.newFixedThreadPool(config.concurrency(), named("conveyor-task", true));
-    this.ladder = new EscalationLadder(timer, config.killGrace(), this::stuck);
+    this.ladder =
+        new EscalationLadder(
+            timer,
+            config.killGrace(),
+            this::stuck,
+            (stage, ending) ->
+                metrics.escalation(
+                    stage.wire(), ending == null ? "unknown" : ending.cause().wire()));
   }
 
   /**
@@ -320,9 +327,7 @@ public final class Worker implements AutoCloseable, Pausable {
   /** The broker has the task back: stop it, it must not be settled by us any more. */
   private void writeOff(TaskRun run) {
     run.loseLease();
-    if (ladder.stop(run, Ending.connectionLost(), config.killGrace())) {
-      metrics.escalation("stop");
-    }
+    ladder.stop(run, Ending.connectionLost(), config.killGrace());
   }
 
   /**
@@ -330,7 +335,6 @@ public final class Worker implements AutoCloseable, Pausable {
    * supervisor starts a fresh worker (SPEC §5).
    */
   private void stuck(TaskRun run) {
-    metrics.escalation("stuck");
     if (closing.get() || !terminating.compareAndSet(false, true)) {
       return;
     }

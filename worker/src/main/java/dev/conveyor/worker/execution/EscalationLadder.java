@@ -18,17 +18,23 @@ public final class EscalationLadder {
   private final ScheduledExecutorService timer;
   private final Duration killGrace;
   private final Consumer<TaskRun> onStuck;
+  private final java.util.function.BiConsumer<Stage, Ending> onStep;
 
   /**
    * @param timer runs escalations; kill hooks run on it and must not block
    * @param killGrace how long a killed task may take to end
    * @param onStuck called once for a task that did not end within the kill grace
+   * @param onStep told of every step taken (stopping, killing, stuck), for metrics
    */
   public EscalationLadder(
-      ScheduledExecutorService timer, Duration killGrace, Consumer<TaskRun> onStuck) {
+      ScheduledExecutorService timer,
+      Duration killGrace,
+      Consumer<TaskRun> onStuck,
+      java.util.function.BiConsumer<Stage, Ending> onStep) {
     this.timer = timer;
     this.killGrace = killGrace;
     this.onStuck = onStuck;
+    this.onStep = onStep;
   }
 
   /**
@@ -44,6 +50,7 @@ public final class EscalationLadder {
     }
     if (run.stage().compareTo(Stage.STOPPING) < 0) {
       run.stage(Stage.STOPPING);
+      onStep.accept(Stage.STOPPING, ending);
     }
     run.cancelToken(ending.cause().wire());
     log.debug("stop {} ({})", run, ending.cause().wire());
@@ -68,6 +75,7 @@ public final class EscalationLadder {
       return true;
     }
     run.stage(Stage.KILLING);
+    onStep.accept(Stage.KILLING, ending);
     run.cancelToken(ending.cause().wire());
     for (Runnable hook : run.killHooks()) {
       try {
@@ -88,6 +96,7 @@ public final class EscalationLadder {
   private void checkStuck(TaskRun run) {
     if (!run.isFinished() && run.thread() != null) {
       run.stage(Stage.STUCK);
+      onStep.accept(Stage.STUCK, run.ending());
       log.error("{} did not end within the kill grace of {}", run, killGrace);
       onStuck.accept(run);
     }

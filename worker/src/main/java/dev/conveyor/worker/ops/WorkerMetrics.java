@@ -81,10 +81,11 @@ public final class WorkerMetrics {
         .increment();
   }
 
-  public void escalation(String stage) {
+  /** One step up the escalation ladder, by stage and by who asked. */
+  public void escalation(String stage, String cause) {
     Counter.builder("conveyor.watchdog.escalations")
-        .description("tasks the worker had to stop or kill, and stuck tasks")
-        .tags("stage", stage)
+        .description("steps up the escalation ladder: stopping, killing, stuck")
+        .tags("stage", stage, "cause", cause)
         .register(registry)
         .increment();
   }
