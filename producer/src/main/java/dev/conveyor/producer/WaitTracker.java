@@ -1,0 +1,98 @@
+package dev.conveyor.producer;
+
+import dev.conveyor.protocol.events.Event;
+import dev.conveyor.protocol.wire.TaskEvent;
+import dev.conveyor.protocol.wire.TaskState;
+import java.time.Duration;
+import java.util.Arrays;
+import java.util.Comparator;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
+
+/**
+ * Collects the final events of the tasks one run published. Events arrive on the connection's
+ * thread and may come before publishing has finished, so they are queued and handed out on the
+ * waiting thread, which also owns stdout.
+ */
+final class WaitTracker {
+
+  /** Binding keys for the states after which no event follows for a task. */
+  static final List<String> FINAL_KEYS =
+      Arrays.stream(TaskState.values())
+          .filter(TaskState::isFinal)
+          .map(s -> "task." + s.wire())
+          .toList();
+
+  // id -> publish order; written by the publishing thread only, read by the event thread.
+  private final Map<String, Integer> expected = new ConcurrentHashMap<>();
+  private final BlockingQueue<TaskEvent> finals = new LinkedBlockingQueue<>();
+
+  /** Registers a task id; call before publishing it so that its outcome cannot slip past. */
+  void expect(String id) {
+    expected.putIfAbsent(id, expected.size());
+  }
+
+  /** The event listener: keeps final events of expected tasks, ignores everything else. */
+  void offer(Event event) {
+    if (event instanceof Event.Task(TaskEvent e)
+        && e.state() != null
+        && e.state().isFinal()
+        && e.task() != null
+        && expected.containsKey(e.task())) {
+      finals.add(e);
+    }
+  }
+
+  /**
+   * Waits until every expected task has a final event or the timeout passes. The first final event
+   * of each task counts; a redelivered task's later duplicates are ignored.
+   *
+   * @param onOutcome called on this thread with each task's final event, as it arrives
+   */
+  Result await(Duration timeout, Consumer<TaskEvent> onOutcome, Consumer<Result> onProgress)
+      throws InterruptedException {
+    Set<String> waiting = new HashSet<>(expected.keySet());
+    int total = waiting.size();
+    int succeeded = 0;
+    int other = 0;
+    long deadline = System.nanoTime() + timeout.toNanos();
+    while (!waiting.isEmpty()) {
+      long left = deadline - System.nanoTime();
+      TaskEvent e = left > 0 ? finals.poll(left, TimeUnit.NANOSECONDS) : null;
+      if (e == null) {
+        break;
+      }
+      if (waiting.remove(e.task())) {
+        if (e.state() == TaskState.SUCCEEDED) {
+          succeeded++;
+        } else {
+          other++;
+        }
+        onOutcome.accept(e);
+        onProgress.accept(new Result(total, succeeded, other, List.of()));
+      }
+    }
+    List<String> missing = waiting.stream().sorted(Comparator.comparing(expected::get)).toList();
+    return new Result(total, succeeded, other, missing);
+  }
+
+  /**
+   * @param missing tasks without a final event when the wait ended, in publish order
+   */
+  record Result(int total, int succeeded, int other, List<String> missing) {
+    int finished() {
+      return succeeded + other;
+    }
+
+    boolean allSucceeded() {
+      return succeeded == total;
+    }
+  }
+}

@@ -1,0 +1,197 @@
+package dev.conveyor.producer;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.conveyor.protocol.cli.UsageException;
+import dev.conveyor.protocol.wire.TaskMessage;
+import java.io.BufferedReader;
+import java.io.ByteArrayInputStream;
+import java.io.StringReader;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.time.Instant;
+import java.time.ZoneOffset;
+import java.util.List;
+import java.util.UUID;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+class TaskInputTest {
+
+  private static final Clock CLOCK =
+      Clock.fixed(Instant.parse("2026-11-21T12:00:00Z"), ZoneOffset.UTC);
+
+  @TempDir Path dir;
+
+  private static List<TaskMessage> parse(String text) throws Exception {
+    return parse(text, TaskInput.Defaults.NONE);
+  }
+
+  private static List<TaskMessage> parse(String text, TaskInput.Defaults defaults)
+      throws Exception {
+    return TaskInput.parseTasks(
+        new BufferedReader(new StringReader(text)), "tasks.jsonl", defaults, CLOCK);
+  }
+
+  @Test
+  void readsOneTaskPerLineInOrderSkippingBlankLines() throws Exception {
+    List<TaskMessage> tasks =
+        parse(
+            """
+            {"id":"a","type":"sleep","payload":{"seconds":1},"timeoutMs":30000,"graceMs":5000,\
+            "maxAttempts":3,"expiresAt":"2026-11-21T13:00:00Z","createdAt":"2026-11-21T11:00:00Z"}
+
+               \t
+            {"type":"noop"}
+            """);
+    assertEquals(2, tasks.size());
+    TaskMessage a = tasks.get(0);
+    assertEquals("a", a.id());
+    assertEquals("sleep", a.type());
+    assertEquals(1, a.payload().get("seconds").asInt());
+    assertEquals(30_000L, a.timeoutMs());
+    assertEquals(5_000L, a.graceMs());
+    assertEquals(3, a.maxAttempts());
+    assertEquals(Instant.parse("2026-11-21T13:00:00Z"), a.expiresAt());
+    assertEquals(Instant.parse("2026-11-21T11:00:00Z"), a.createdAt());
+
+    TaskMessage b = tasks.get(1);
+    assertNotNull(UUID.fromString(b.id()));
+    assertEquals(CLOCK.instant(), b.createdAt());
+    assertNull(b.timeoutMs());
+  }
+
+  @Test
+  void unknownFieldsAreIgnoredAsOnTheWire() throws Exception {
+    assertEquals("x", parse("{\"type\":\"x\",\"extra\":true}").getFirst().type());
+  }
+
+  @Test
+  void defaultsFillOnlyMissingFields() throws Exception {
+    Instant expiry = Instant.parse("2030-01-01T00:00:00Z");
+    TaskInput.Defaults defaults = new TaskInput.Defaults(1000L, 200L, 2, expiry);
+    List<TaskMessage> tasks =
+        parse(
+            "{\"type\":\"a\"}\n"
+                + "{\"type\":\"b\",\"timeoutMs\":5,\"graceMs\":0,\"maxAttempts\":1,"
+                + "\"expiresAt\":\"2029-01-01T00:00:00Z\"}\n",
+            defaults);
+    assertEquals(List.of(1000L, 5L), tasks.stream().map(TaskMessage::timeoutMs).toList());
+    assertEquals(List.of(200L, 0L), tasks.stream().map(TaskMessage::graceMs).toList());
+    assertEquals(List.of(2, 1), tasks.stream().map(TaskMessage::maxAttempts).toList());
+    assertEquals(expiry, tasks.get(0).expiresAt());
+    assertEquals(Instant.parse("2029-01-01T00:00:00Z"), tasks.get(1).expiresAt());
+  }
+
+  @ParameterizedTest
+  @CsvSource(
+      delimiter = '|',
+      value = {
+        "{\"type\":\"x\"}\\n{\"type\":\"x\"\\n{\"type\":\"y\"} | tasks.jsonl line 2: not JSON",
+        "{\"type\":\"x\"}\\n{\"payload\":{}} | tasks.jsonl line 2: task has no 'type'",
+        "{\"type\":\"\"} | tasks.jsonl line 1: task has no 'type'",
+        "{\"type\":42} | tasks.jsonl line 1: task has no 'type'",
+        "[{\"type\":\"x\"}] | tasks.jsonl line 1: task body must be a JSON object",
+        "{\"type\":\"x\"} {\"type\":\"y\"} | tasks.jsonl line 1: not JSON",
+        "{\"type\":\"x\",\"timeoutMs\":0} | tasks.jsonl line 1: timeoutMs must be positive",
+        "{\"type\":\"x\",\"timeoutMs\":\"soon\"} | tasks.jsonl line 1: invalid task",
+        "{\"type\":\"x\",\"graceMs\":-1} | tasks.jsonl line 1: graceMs must not be negative",
+        "{\"type\":\"x\",\"maxAttempts\":0} | tasks.jsonl line 1: maxAttempts must be at least 1",
+        "{\"type\":\"x\",\"expiresAt\":\"tomorrow\"} | tasks.jsonl line 1: invalid task",
+        "{\"id\":\"a\",\"type\":\"x\"}\\n\\n{\"id\":\"a\",\"type\":\"y\"} | tasks.jsonl line 3: duplicate id a (also on line 1)",
+      })
+  void aBadLineIsNamedAndNothingIsReturned(String text, String expected) {
+    UsageException e =
+        assertThrows(UsageException.class, () -> parse(text.replace("\\n", "\n").strip()));
+    assertTrue(e.getMessage().startsWith(expected), e.getMessage());
+    assertTrue(e.getMessage().endsWith("nothing was published"), e.getMessage());
+    assertEquals(-1, e.getMessage().indexOf('\n'), e.getMessage());
+  }
+
+  @Test
+  void reportsTheFirstBadLineAndCountsTheRest() {
+    UsageException e =
+        assertThrows(
+            UsageException.class,
+            () -> parse("{\"type\":\"x\"}\nnope\n{}\n{\"type\":\"y\"}\n[]\n"));
+    assertEquals(
+        "tasks.jsonl line 2: not JSON: Unrecognized token 'nope': was expecting (JSON String,"
+            + " Number, Array, Object or token 'null', 'true' or 'false') (column 5)"
+            + " (and 2 more bad lines); nothing was published",
+        e.getMessage());
+  }
+
+  @Test
+  void anEmptyFileIsAUsageError() {
+    UsageException e = assertThrows(UsageException.class, () -> parse("\n  \n"));
+    assertEquals("tasks.jsonl has no tasks", e.getMessage());
+  }
+
+  @Test
+  void readsFilesAndStdin() throws Exception {
+    Path file = Files.writeString(dir.resolve("t.jsonl"), "{\"type\":\"a\"}\n{\"type\":\"b\"}");
+    assertEquals(
+        List.of("a", "b"),
+        TaskInput.readTasks(
+                file.toString(),
+                new ByteArrayInputStream(new byte[0]),
+                TaskInput.Defaults.NONE,
+                CLOCK)
+            .stream()
+            .map(TaskMessage::type)
+            .toList());
+    assertEquals(
+        List.of("c"),
+        TaskInput.readTasks(
+                "-",
+                new ByteArrayInputStream("{\"type\":\"c\"}\n".getBytes(StandardCharsets.UTF_8)),
+                TaskInput.Defaults.NONE,
+                CLOCK)
+            .stream()
+            .map(TaskMessage::type)
+            .toList());
+  }
+
+  @Test
+  void fileProblemsAreUsageErrors() throws Exception {
+    Path latin1 = Files.write(dir.resolve("bad.jsonl"), new byte[] {'{', (byte) 0xE9, '}'});
+    UsageException notUtf8 =
+        assertThrows(
+            UsageException.class,
+            () ->
+                TaskInput.readTasks(
+                    latin1.toString(),
+                    new ByteArrayInputStream(new byte[0]),
+                    TaskInput.Defaults.NONE,
+                    CLOCK));
+    assertEquals(latin1 + " is not valid UTF-8", notUtf8.getMessage());
+
+    UsageException missing =
+        assertThrows(
+            UsageException.class,
+            () ->
+                TaskInput.readTasks(
+                    dir.resolve("none.jsonl").toString(),
+                    new ByteArrayInputStream(new byte[0]),
+                    TaskInput.Defaults.NONE,
+                    CLOCK));
+    assertEquals("no such file: " + dir.resolve("none.jsonl"), missing.getMessage());
+  }
+
+  @Test
+  void payloadMustBeOneJsonValue() {
+    assertEquals(5, TaskInput.parseJson("{\"seconds\":5}", "--payload").get("seconds").asInt());
+    assertTrue(TaskInput.parseJson("[1, 2]", "--payload").isArray());
+    assertThrows(UsageException.class, () -> TaskInput.parseJson("seconds=5", "--payload"));
+    assertThrows(UsageException.class, () -> TaskInput.parseJson("{} {}", "--payload"));
+    assertThrows(UsageException.class, () -> TaskInput.parseJson("", "--payload"));
+  }
+}
