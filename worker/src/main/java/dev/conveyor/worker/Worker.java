@@ -103,8 +103,8 @@ public final class Worker implements AutoCloseable, Pausable {
   }
 
   /**
-   * Connects, declares what it uses, replays the control log and starts consuming. Returns once
-   * the worker takes tasks.
+   * Connects, declares what it uses, replays the control log and starts consuming. Returns once the
+   * worker takes tasks.
    *
    * @throws BrokerUnreachableException the broker cannot be reached or refused us
    * @throws IllegalArgumentException a setting is unusable (a missing handlers directory, …)
@@ -145,17 +145,13 @@ public final class Worker implements AutoCloseable, Pausable {
     }
     events =
         new EventPublisher(
-            eventChannel,
-            topology.names().eventsExchange(),
-            config.name(),
-            metrics::taskEvent);
+            eventChannel, topology.names().eventsExchange(), config.name(), metrics::taskEvent);
     Channel confirms = connection.createChannel();
     confirms.confirmSelect();
     settler =
         new Settler(
             confirms, topology.names(), events, running, config.retryDelay(), config.name());
-    Watchdog watchdog =
-        new Watchdog(timer, ladder, config.defaultTimeout(), config.defaultGrace());
+    Watchdog watchdog = new Watchdog(timer, ladder, config.defaultTimeout(), config.defaultGrace());
     TaskRunner runner = new TaskRunner(threads, watchdog, this::announceStart, settler::settle);
     CommandVerifier verifier = new CommandVerifier(signer);
     replay = new ControlLogReplay(connection, topology, revocations, verifier);
@@ -176,8 +172,7 @@ public final class Worker implements AutoCloseable, Pausable {
             metrics::controlRefused);
     control.start();
     TaskIntake intake =
-        new TaskIntake(
-            handlers, revocations, running, runner, settler, config.maxPayloadBytes());
+        new TaskIntake(handlers, revocations, running, runner, settler, config.maxPayloadBytes());
     connection.addShutdownListener(this::connectionLost);
     if (connection instanceof Recoverable r) {
       r.addRecoveryListener(
@@ -297,7 +292,14 @@ public final class Worker implements AutoCloseable, Pausable {
 
   private void announceStart(TaskRun run) {
     events.task(
-        run.task(), run.lease().queue(), run.attempt(), TaskState.RUNNING, null, null, null, null,
+        run.task(),
+        run.lease().queue(),
+        run.attempt(),
+        TaskState.RUNNING,
+        null,
+        null,
+        null,
+        null,
         null);
   }
 
@@ -429,6 +431,9 @@ public final class Worker implements AutoCloseable, Pausable {
     }
     if (metricsServer != null) {
       metricsServer.close();
+    }
+    if (events != null) {
+      events.close();
     }
     consumers.forEach(TaskConsumer::close);
     if (control != null) {

@@ -98,66 +98,322 @@ public record WorkerConfig(
   }
 
   public WorkerConfig withBroker(BrokerSettings value) {
-    return new WorkerConfig(value, name, queues, concurrency, shutdownGrace, killGrace, execAllow, handlersDir, metricsPort, defaultTimeout, defaultGrace, retryDelay, maxPayloadBytes, heartbeat, consumerTimeout, exit);
+    return new WorkerConfig(
+        value,
+        name,
+        queues,
+        concurrency,
+        shutdownGrace,
+        killGrace,
+        execAllow,
+        handlersDir,
+        metricsPort,
+        defaultTimeout,
+        defaultGrace,
+        retryDelay,
+        maxPayloadBytes,
+        heartbeat,
+        consumerTimeout,
+        exit);
   }
 
   public WorkerConfig withName(String value) {
-    return new WorkerConfig(broker, value, queues, concurrency, shutdownGrace, killGrace, execAllow, handlersDir, metricsPort, defaultTimeout, defaultGrace, retryDelay, maxPayloadBytes, heartbeat, consumerTimeout, exit);
+    return new WorkerConfig(
+        broker,
+        value,
+        queues,
+        concurrency,
+        shutdownGrace,
+        killGrace,
+        execAllow,
+        handlersDir,
+        metricsPort,
+        defaultTimeout,
+        defaultGrace,
+        retryDelay,
+        maxPayloadBytes,
+        heartbeat,
+        consumerTimeout,
+        exit);
   }
 
   public WorkerConfig withQueues(List<String> value) {
-    return new WorkerConfig(broker, name, value, concurrency, shutdownGrace, killGrace, execAllow, handlersDir, metricsPort, defaultTimeout, defaultGrace, retryDelay, maxPayloadBytes, heartbeat, consumerTimeout, exit);
+    return new WorkerConfig(
+        broker,
+        name,
+        value,
+        concurrency,
+        shutdownGrace,
+        killGrace,
+        execAllow,
+        handlersDir,
+        metricsPort,
+        defaultTimeout,
+        defaultGrace,
+        retryDelay,
+        maxPayloadBytes,
+        heartbeat,
+        consumerTimeout,
+        exit);
   }
 
   public WorkerConfig withConcurrency(int value) {
-    return new WorkerConfig(broker, name, queues, value, shutdownGrace, killGrace, execAllow, handlersDir, metricsPort, defaultTimeout, defaultGrace, retryDelay, maxPayloadBytes, heartbeat, consumerTimeout, exit);
+    return new WorkerConfig(
+        broker,
+        name,
+        queues,
+        value,
+        shutdownGrace,
+        killGrace,
+        execAllow,
+        handlersDir,
+        metricsPort,
+        defaultTimeout,
+        defaultGrace,
+        retryDelay,
+        maxPayloadBytes,
+        heartbeat,
+        consumerTimeout,
+        exit);
   }
 
   public WorkerConfig withShutdownGrace(Duration value) {
-    return new WorkerConfig(broker, name, queues, concurrency, value, killGrace, execAllow, handlersDir, metricsPort, defaultTimeout, defaultGrace, retryDelay, maxPayloadBytes, heartbeat, consumerTimeout, exit);
+    return new WorkerConfig(
+        broker,
+        name,
+        queues,
+        concurrency,
+        value,
+        killGrace,
+        execAllow,
+        handlersDir,
+        metricsPort,
+        defaultTimeout,
+        defaultGrace,
+        retryDelay,
+        maxPayloadBytes,
+        heartbeat,
+        consumerTimeout,
+        exit);
   }
 
   public WorkerConfig withKillGrace(Duration value) {
-    return new WorkerConfig(broker, name, queues, concurrency, shutdownGrace, value, execAllow, handlersDir, metricsPort, defaultTimeout, defaultGrace, retryDelay, maxPayloadBytes, heartbeat, consumerTimeout, exit);
+    return new WorkerConfig(
+        broker,
+        name,
+        queues,
+        concurrency,
+        shutdownGrace,
+        value,
+        execAllow,
+        handlersDir,
+        metricsPort,
+        defaultTimeout,
+        defaultGrace,
+        retryDelay,
+        maxPayloadBytes,
+        heartbeat,
+        consumerTimeout,
+        exit);
   }
 
   public WorkerConfig withExecAllow(List<Path> value) {
-    return new WorkerConfig(broker, name, queues, concurrency, shutdownGrace, killGrace, value, handlersDir, metricsPort, defaultTimeout, defaultGrace, retryDelay, maxPayloadBytes, heartbeat, consumerTimeout, exit);
+    return new WorkerConfig(
+        broker,
+        name,
+        queues,
+        concurrency,
+        shutdownGrace,
+        killGrace,
+        value,
+        handlersDir,
+        metricsPort,
+        defaultTimeout,
+        defaultGrace,
+        retryDelay,
+        maxPayloadBytes,
+        heartbeat,
+        consumerTimeout,
+        exit);
   }
 
   public WorkerConfig withHandlersDir(Optional<Path> value) {
-    return new WorkerConfig(broker, name, queues, concurrency, shutdownGrace, killGrace, execAllow, value, metricsPort, defaultTimeout, defaultGrace, retryDelay, maxPayloadBytes, heartbeat, consumerTimeout, exit);
+    return new WorkerConfig(
+        broker,
+        name,
+        queues,
+        concurrency,
+        shutdownGrace,
+        killGrace,
+        execAllow,
+        value,
+        metricsPort,
+        defaultTimeout,
+        defaultGrace,
+        retryDelay,
+        maxPayloadBytes,
+        heartbeat,
+        consumerTimeout,
+        exit);
   }
 
   public WorkerConfig withMetricsPort(int value) {
-    return new WorkerConfig(broker, name, queues, concurrency, shutdownGrace, killGrace, execAllow, handlersDir, value, defaultTimeout, defaultGrace, retryDelay, maxPayloadBytes, heartbeat, consumerTimeout, exit);
+    return new WorkerConfig(
+        broker,
+        name,
+        queues,
+        concurrency,
+        shutdownGrace,
+        killGrace,
+        execAllow,
+        handlersDir,
+        value,
+        defaultTimeout,
+        defaultGrace,
+        retryDelay,
+        maxPayloadBytes,
+        heartbeat,
+        consumerTimeout,
+        exit);
   }
 
   public WorkerConfig withDefaultTimeout(Optional<Duration> value) {
-    return new WorkerConfig(broker, name, queues, concurrency, shutdownGrace, killGrace, execAllow, handlersDir, metricsPort, value, defaultGrace, retryDelay, maxPayloadBytes, heartbeat, consumerTimeout, exit);
+    return new WorkerConfig(
+        broker,
+        name,
+        queues,
+        concurrency,
+        shutdownGrace,
+        killGrace,
+        execAllow,
+        handlersDir,
+        metricsPort,
+        value,
+        defaultGrace,
+        retryDelay,
+        maxPayloadBytes,
+        heartbeat,
+        consumerTimeout,
+        exit);
   }
 
   public WorkerConfig withDefaultGrace(Duration value) {
-    return new WorkerConfig(broker, name, queues, concurrency, shutdownGrace, killGrace, execAllow, handlersDir, metricsPort, defaultTimeout, value, retryDelay, maxPayloadBytes, heartbeat, consumerTimeout, exit);
+    return new WorkerConfig(
+        broker,
+        name,
+        queues,
+        concurrency,
+        shutdownGrace,
+        killGrace,
+        execAllow,
+        handlersDir,
+        metricsPort,
+        defaultTimeout,
+        value,
+        retryDelay,
+        maxPayloadBytes,
+        heartbeat,
+        consumerTimeout,
+        exit);
   }
 
   public WorkerConfig withRetryDelay(Duration value) {
-    return new WorkerConfig(broker, name, queues, concurrency, shutdownGrace, killGrace, execAllow, handlersDir, metricsPort, defaultTimeout, defaultGrace, value, maxPayloadBytes, heartbeat, consumerTimeout, exit);
+    return new WorkerConfig(
+        broker,
+        name,
+        queues,
+        concurrency,
+        shutdownGrace,
+        killGrace,
+        execAllow,
+        handlersDir,
+        metricsPort,
+        defaultTimeout,
+        defaultGrace,
+        value,
+        maxPayloadBytes,
+        heartbeat,
+        consumerTimeout,
+        exit);
   }
 
   public WorkerConfig withMaxPayloadBytes(long value) {
-    return new WorkerConfig(broker, name, queues, concurrency, shutdownGrace, killGrace, execAllow, handlersDir, metricsPort, defaultTimeout, defaultGrace, retryDelay, value, heartbeat, consumerTimeout, exit);
+    return new WorkerConfig(
+        broker,
+        name,
+        queues,
+        concurrency,
+        shutdownGrace,
+        killGrace,
+        execAllow,
+        handlersDir,
+        metricsPort,
+        defaultTimeout,
+        defaultGrace,
+        retryDelay,
+        value,
+        heartbeat,
+        consumerTimeout,
+        exit);
   }
 
   public WorkerConfig withHeartbeat(Duration value) {
-    return new WorkerConfig(broker, name, queues, concurrency, shutdownGrace, killGrace, execAllow, handlersDir, metricsPort, defaultTimeout, defaultGrace, retryDelay, maxPayloadBytes, value, consumerTimeout, exit);
+    return new WorkerConfig(
+        broker,
+        name,
+        queues,
+        concurrency,
+        shutdownGrace,
+        killGrace,
+        execAllow,
+        handlersDir,
+        metricsPort,
+        defaultTimeout,
+        defaultGrace,
+        retryDelay,
+        maxPayloadBytes,
+        value,
+        consumerTimeout,
+        exit);
   }
 
   public WorkerConfig withConsumerTimeout(Duration value) {
-    return new WorkerConfig(broker, name, queues, concurrency, shutdownGrace, killGrace, execAllow, handlersDir, metricsPort, defaultTimeout, defaultGrace, retryDelay, maxPayloadBytes, heartbeat, value, exit);
+    return new WorkerConfig(
+        broker,
+        name,
+        queues,
+        concurrency,
+        shutdownGrace,
+        killGrace,
+        execAllow,
+        handlersDir,
+        metricsPort,
+        defaultTimeout,
+        defaultGrace,
+        retryDelay,
+        maxPayloadBytes,
+        heartbeat,
+        value,
+        exit);
   }
 
   public WorkerConfig withExit(IntConsumer value) {
-    return new WorkerConfig(broker, name, queues, concurrency, shutdownGrace, killGrace, execAllow, handlersDir, metricsPort, defaultTimeout, defaultGrace, retryDelay, maxPayloadBytes, heartbeat, consumerTimeout, value);
+    return new WorkerConfig(
+        broker,
+        name,
+        queues,
+        concurrency,
+        shutdownGrace,
+        killGrace,
+        execAllow,
+        handlersDir,
+        metricsPort,
+        defaultTimeout,
+        defaultGrace,
+        retryDelay,
+        maxPayloadBytes,
+        heartbeat,
+        consumerTimeout,
+        value);
   }
 }

@@ -9,6 +9,8 @@ import java.time.Duration;
 import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.Callable;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicReference;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -76,7 +78,10 @@ public final class WorkerMain implements Callable<Integer> {
       description = "Programs (absolute paths) the exec type may run; none by default.")
   List<Path> execAllow = List.of();
 
-  @Option(names = "--handlers", paramLabel = "JAR_DIR", description = "Load user task handlers from the jars in this directory.")
+  @Option(
+      names = "--handlers",
+      paramLabel = "JAR_DIR",
+      description = "Load user task handlers from the jars in this directory.")
   Path handlers;
 
   @Option(
@@ -89,14 +94,16 @@ public final class WorkerMain implements Callable<Integer> {
       names = "--default-grace",
       defaultValue = "5s",
       converter = Durations.class,
-      description = "Grace between stop and kill for tasks that set no graceMs (default: ${DEFAULT-VALUE}).")
+      description =
+          "Grace between stop and kill for tasks that set no graceMs (default: ${DEFAULT-VALUE}).")
   Duration defaultGrace;
 
   @Option(
       names = "--retry-delay",
       defaultValue = "0s",
       converter = Durations.class,
-      description = "Wait before a failed or timed-out task runs again (default: ${DEFAULT-VALUE}).")
+      description =
+          "Wait before a failed or timed-out task runs again (default: ${DEFAULT-VALUE}).")
   Duration retryDelay;
 
   @Option(
@@ -143,8 +150,28 @@ public final class WorkerMain implements Callable<Integer> {
     if (name != null) {
       config = config.withName(name);
     }
+    // Signals first: a SIGTERM that arrives while the worker starts must still be graceful.
+    AtomicReference<Worker> started = new AtomicReference<>();
+    AtomicBoolean stopRequested = new AtomicBoolean();
+    TerminationSignals.install(
+        () -> {
+          stopRequested.set(true);
+          Worker w = started.get();
+          if (w != null) {
+            w.close();
+          }
+        },
+        () -> {
+          Worker w = started.get();
+          if (w != null) {
+            w.skipGrace();
+          }
+        });
     Worker worker = Worker.start(config);
-    TerminationSignals.install(worker::close, worker::skipGrace);
+    started.set(worker);
+    if (stopRequested.get()) {
+      worker.close();
+    }
     worker.awaitClosed();
     return worker.exitCode();
   }

@@ -99,16 +99,20 @@ class ControlIT {
     List<String> ids = publish(broker, 3, SLEEP_30);
     awaitRunning(events, ids);
 
-    Broker.control(broker, Broker.command(Command.STOP, new Target.Tasks(List.of(ids.get(0))), false));
+    Broker.control(
+        broker, Broker.command(Command.STOP, new Target.Tasks(List.of(ids.get(0))), false));
     events.await(ids.get(0), TaskState.CANCELLED);
 
     ControlMessage otherWorker =
         Broker.command(Command.STOP, new Target.Workers(List.of("nobody")), false);
     Broker.control(broker, otherWorker);
-    ControlMessage otherType = Broker.command(Command.STOP, new Target.Types(List.of("noop")), false);
+    ControlMessage otherType =
+        Broker.command(Command.STOP, new Target.Types(List.of("noop")), false);
     Broker.control(broker, otherType);
     CommandApplied typeApplied =
-        Awaitility.await().until(() -> events.applied(otherType.id()), l -> !l.isEmpty()).getFirst();
+        Awaitility.await()
+            .until(() -> events.applied(otherType.id()), l -> !l.isEmpty())
+            .getFirst();
     assertThat(typeApplied.matchedNothing()).isTrue();
     // A command addressed to another worker gets no answer from this one.
     assertThat(events.applied(otherWorker.id())).isEmpty();
@@ -125,7 +129,8 @@ class ControlIT {
   void stopWithRequeueGivesTheTaskBackWithoutUsingAnAttempt(TestBroker broker) throws Exception {
     EventLog events = EventLog.open(broker);
     start(broker, config(broker, "w1"));
-    String id = Broker.task(broker, "{\"type\":\"sleep\",\"payload\":{\"seconds\":30},\"maxAttempts\":1}");
+    String id =
+        Broker.task(broker, "{\"type\":\"sleep\",\"payload\":{\"seconds\":30},\"maxAttempts\":1}");
     events.await(id, TaskState.RUNNING);
     Broker.control(broker, Broker.command(Command.STOP, new Target.Tasks(List.of(id)), true));
     TaskEvent requeued = events.await(id, TaskState.REQUEUED);
@@ -150,10 +155,7 @@ class ControlIT {
                 + "\"]}}");
     events.await(id, TaskState.RUNNING);
     List<ProcessHandle> tree =
-        Awaitility.await()
-            .until(
-                () -> treeOf(marker),
-                t -> t.size() >= 3); // sh + two sleeps
+        Awaitility.await().until(() -> treeOf(marker), t -> t.size() >= 3); // sh + two sleeps
     Broker.control(broker, Broker.command(Command.KILL, new Target.Tasks(List.of(id)), false));
     TaskEvent cancelled = events.await(id, TaskState.CANCELLED, Duration.ofSeconds(5));
     assertThat(cancelled.cause()).isEqualTo(Cause.USER_KILL);
@@ -161,7 +163,9 @@ class ControlIT {
     for (ProcessHandle p : tree) {
       Path proc = Path.of("/proc/" + p.pid());
       assertThat(Files.exists(proc))
-          .as("process %d gone, stat: %s", p.pid(), Files.exists(proc) ? Files.readString(proc.resolve("stat")) : "")
+          .as(
+              "process %d gone, stat: %s",
+              p.pid(), Files.exists(proc) ? Files.readString(proc.resolve("stat")) : "")
           .isFalse();
     }
   }
@@ -185,8 +189,7 @@ class ControlIT {
       throws Exception {
     EventLog events = EventLog.open(broker);
     CompletableFuture<Integer> exit = new CompletableFuture<>();
-    Worker w1 =
-        start(broker, config(broker, "w1").withConcurrency(2).withExit(exit::complete));
+    Worker w1 = start(broker, config(broker, "w1").withConcurrency(2).withExit(exit::complete));
     String spin = Broker.task(broker, "{\"type\":\"spin\",\"payload\":{\"seconds\":60}}");
     String other = Broker.task(broker, "{\"type\":\"sleep\",\"payload\":{\"seconds\":1}}");
     events.await(spin, TaskState.RUNNING);
@@ -196,7 +199,9 @@ class ControlIT {
     assertThat(events.await(spin, TaskState.CANCELLED).cause()).isEqualTo(Cause.USER_KILL);
     assertThat(events.await(other, TaskState.REQUEUED).cause()).isEqualTo(Cause.SHUTDOWN);
     Awaitility.await()
-        .until(() -> events.workers().stream().anyMatch(e -> e.state().equals(WorkerEvent.TERMINATING)));
+        .until(
+            () ->
+                events.workers().stream().anyMatch(e -> e.state().equals(WorkerEvent.TERMINATING)));
     assertThat(w1.exitCode()).isEqualTo(ExitCodes.STUCK_TASK);
     // Another worker completes what the terminated one handed back.
     start(broker, config(broker, "w2"));
@@ -238,7 +243,8 @@ class ControlIT {
     assertThat(broker.consumerCount(queue)).isZero();
     String id = Broker.task(broker, "{\"type\":\"noop\"}");
     assertThat(broker.messageCount(queue)).isEqualTo(1);
-    Broker.control(broker, Broker.command(Command.RESUME, new Target.Workers(List.of("w1")), false));
+    Broker.control(
+        broker, Broker.command(Command.RESUME, new Target.Workers(List.of("w1")), false));
     events.await(id, TaskState.SUCCEEDED);
     assertThat(w.status().paused()).isFalse();
   }
@@ -280,13 +286,16 @@ class ControlIT {
     assertThat(s.worker()).isEqualTo("w1");
     assertThat(s.pid()).isEqualTo(ProcessHandle.current().pid());
     assertThat(s.queues()).containsExactly("default");
-    assertThat(s.tasks()).singleElement().satisfies(t -> {
-      assertThat(t.id()).isEqualTo(id);
-      assertThat(t.type()).isEqualTo("sleep");
-      assertThat(t.attempt()).isEqualTo(1);
-      assertThat(t.stage()).isEqualTo("running");
-      assertThat(t.deadline()).isAfter(Instant.now().plusSeconds(50));
-    });
+    assertThat(s.tasks())
+        .singleElement()
+        .satisfies(
+            t -> {
+              assertThat(t.id()).isEqualTo(id);
+              assertThat(t.type()).isEqualTo("sleep");
+              assertThat(t.attempt()).isEqualTo(1);
+              assertThat(t.stage()).isEqualTo("running");
+              assertThat(t.deadline()).isAfter(Instant.now().plusSeconds(50));
+            });
   }
 
   @Test
@@ -297,9 +306,18 @@ class ControlIT {
     String id = Broker.task(broker, SLEEP_30);
     events.await(id, TaskState.RUNNING);
     Broker.controlRaw(broker, new byte[] {1, 2, 3}, Map.of());
-    Broker.controlRaw(broker, "{\"id\":\"x\",\"command\":\"explode\",\"target\":{\"all\":true}}".getBytes(StandardCharsets.UTF_8), Map.of());
-    Broker.controlRaw(broker, "{\"id\":\"y\",\"command\":\"stop\",\"target\":{\"everyone\":true}}".getBytes(StandardCharsets.UTF_8), Map.of());
-    Broker.controlRaw(broker, "{\"id\":\"z\",\"command\":\"stop\"}".getBytes(StandardCharsets.UTF_8), Map.of());
+    Broker.controlRaw(
+        broker,
+        "{\"id\":\"x\",\"command\":\"explode\",\"target\":{\"all\":true}}"
+            .getBytes(StandardCharsets.UTF_8),
+        Map.of());
+    Broker.controlRaw(
+        broker,
+        "{\"id\":\"y\",\"command\":\"stop\",\"target\":{\"everyone\":true}}"
+            .getBytes(StandardCharsets.UTF_8),
+        Map.of());
+    Broker.controlRaw(
+        broker, "{\"id\":\"z\",\"command\":\"stop\"}".getBytes(StandardCharsets.UTF_8), Map.of());
     ControlMessage stop = Broker.command(Command.STOP, Target.all(), false);
     Broker.control(broker, stop);
     events.await(id, TaskState.CANCELLED);
@@ -327,9 +345,18 @@ class ControlIT {
     Broker.control(broker, unsigned);
     ControlMessage forged = Broker.command(Command.STOP, Target.all(), false);
     byte[] forgedBody = Wire.encode(forged);
-    Broker.controlRaw(broker, forgedBody, Map.of(Headers.SIGNATURE, new ControlSigner("wrong".getBytes()).sign(forgedBody)));
+    Broker.controlRaw(
+        broker,
+        forgedBody,
+        Map.of(Headers.SIGNATURE, new ControlSigner("wrong".getBytes()).sign(forgedBody)));
     ControlMessage stale =
-        new ControlMessage("stale", Command.STOP, Target.all(), false, Instant.now().minusSeconds(120), "old@host");
+        new ControlMessage(
+            "stale",
+            Command.STOP,
+            Target.all(),
+            false,
+            Instant.now().minusSeconds(120),
+            "old@host");
     byte[] staleBody = Wire.encode(stale);
     Broker.controlRaw(broker, staleBody, Map.of(Headers.SIGNATURE, signer.sign(staleBody)));
 
@@ -360,7 +387,10 @@ class ControlIT {
     // cannot tell a dropped connection from a dead worker, so the redelivery counts as attempt 2.
     Awaitility.await()
         .atMost(Duration.ofSeconds(20))
-        .until(() -> events.of(id).stream().anyMatch(e -> e.state() == TaskState.RUNNING && e.attempt() == 2));
+        .until(
+            () ->
+                events.of(id).stream()
+                    .anyMatch(e -> e.state() == TaskState.RUNNING && e.attempt() == 2));
     Broker.control(broker, Broker.command(Command.STOP, Target.all(), false));
     events.await(id, TaskState.CANCELLED);
     events.await(Broker.task(broker, "{\"type\":\"noop\"}"), TaskState.SUCCEEDED);

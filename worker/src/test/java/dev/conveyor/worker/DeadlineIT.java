@@ -45,8 +45,12 @@ class DeadlineIT {
     assertThat(dead.reason()).isEqualTo("timeout");
     assertThat(events.states(id))
         .containsExactly(
-            TaskState.RUNNING, TaskState.TIMED_OUT, TaskState.REQUEUED,
-            TaskState.RUNNING, TaskState.TIMED_OUT, TaskState.DEAD);
+            TaskState.RUNNING,
+            TaskState.TIMED_OUT,
+            TaskState.REQUEUED,
+            TaskState.RUNNING,
+            TaskState.TIMED_OUT,
+            TaskState.DEAD);
     List<TaskEvent> timedOut =
         events.of(id).stream().filter(e -> e.state() == TaskState.TIMED_OUT).toList();
     assertThat(timedOut).extracting(TaskEvent::attempt).containsExactly(1, 2);
@@ -79,8 +83,12 @@ class DeadlineIT {
     assertThat(dead.cause()).isEqualTo(Cause.DEADLINE);
     assertThat(events.states(id))
         .containsExactly(
-            TaskState.RUNNING, TaskState.TIMED_OUT, TaskState.REQUEUED,
-            TaskState.RUNNING, TaskState.TIMED_OUT, TaskState.DEAD);
+            TaskState.RUNNING,
+            TaskState.TIMED_OUT,
+            TaskState.REQUEUED,
+            TaskState.RUNNING,
+            TaskState.TIMED_OUT,
+            TaskState.DEAD);
   }
 
   @Test
@@ -99,8 +107,7 @@ class DeadlineIT {
   @Test
   void anExecTaskPastItsDeadlineGetsSigtermFirst(TestBroker broker) throws Exception {
     EventLog events = EventLog.open(broker);
-    broker.own(
-        Worker.start(config(broker, "w1").withExecAllow(List.of(Path.of("/bin/sleep")))));
+    broker.own(Worker.start(config(broker, "w1").withExecAllow(List.of(Path.of("/bin/sleep")))));
     String id =
         Broker.task(
             broker,

@@ -70,9 +70,15 @@ class WorkerIT {
     assertThat(dead.attempt()).isEqualTo(3);
     assertThat(events.states(id))
         .containsExactly(
-            TaskState.RUNNING, TaskState.FAILED, TaskState.REQUEUED,
-            TaskState.RUNNING, TaskState.FAILED, TaskState.REQUEUED,
-            TaskState.RUNNING, TaskState.FAILED, TaskState.DEAD);
+            TaskState.RUNNING,
+            TaskState.FAILED,
+            TaskState.REQUEUED,
+            TaskState.RUNNING,
+            TaskState.FAILED,
+            TaskState.REQUEUED,
+            TaskState.RUNNING,
+            TaskState.FAILED,
+            TaskState.DEAD);
     List<GetResponse> dlq = awaitDead(broker, 1);
     GetResponse letter = dlq.getFirst();
     assertThat(letter.getProps().getMessageId()).isEqualTo(id);
@@ -90,7 +96,8 @@ class WorkerIT {
     Broker.raw(broker, "default", "{\"type\": ".getBytes(StandardCharsets.UTF_8), "badjson");
     Broker.task(broker, "default", "{\"type\":\"no-such-type\"}", "unknown");
     String big = "x".repeat(2 * 1024 * 1024);
-    Broker.task(broker, "default", "{\"type\":\"noop\",\"payload\":{\"s\":\"" + big + "\"}}", "big");
+    Broker.task(
+        broker, "default", "{\"type\":\"noop\",\"payload\":{\"s\":\"" + big + "\"}}", "big");
     for (String id : List.of("garbage", "badjson", "unknown", "big")) {
       TaskEvent rejected = events.await(id, TaskState.REJECTED);
       assertThat(rejected.cause()).isEqualTo(Cause.REJECTED);
@@ -118,8 +125,7 @@ class WorkerIT {
     worker(broker);
     String id =
         Broker.task(
-            broker,
-            "{\"type\":\"noop\",\"expiresAt\":\"" + Instant.now().minusSeconds(5) + "\"}");
+            broker, "{\"type\":\"noop\",\"expiresAt\":\"" + Instant.now().minusSeconds(5) + "\"}");
     TaskEvent expired = events.await(id, TaskState.EXPIRED);
     assertThat(expired.cause()).isEqualTo(Cause.EXPIRED);
     assertThat(events.states(id)).containsExactly(TaskState.EXPIRED);
@@ -136,7 +142,8 @@ class WorkerIT {
     }
     Awaitility.await()
         .atMost(Duration.ofSeconds(10))
-        .until(() -> events.tasks().stream().filter(e -> e.state() == TaskState.RUNNING).count() == 4);
+        .until(
+            () -> events.tasks().stream().filter(e -> e.state() == TaskState.RUNNING).count() == 4);
     assertThat(broker.messageCount(broker.names().taskQueue("default"))).isEqualTo(2);
   }
 

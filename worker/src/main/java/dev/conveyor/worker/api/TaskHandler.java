@@ -2,7 +2,8 @@ package dev.conveyor.worker.api;
 
 /**
  * A task type. Implementations are found with {@link java.util.ServiceLoader} in the jars of {@code
- * worker --handlers DIR} (list them in {@code META-INF/services/dev.conveyor.worker.api.TaskHandler}).
+ * worker --handlers DIR} (list them in {@code
+ * META-INF/services/dev.conveyor.worker.api.TaskHandler}).
  *
  * <p>A handler that returns normally has succeeded; one that throws has failed and is retried while
  * attempts remain. A long handler should check {@link TaskContext#token()} so that stop and

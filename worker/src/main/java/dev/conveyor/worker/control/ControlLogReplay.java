@@ -40,10 +40,7 @@ public final class ControlLogReplay implements AutoCloseable {
   private Channel channel;
 
   public ControlLogReplay(
-      Connection connection,
-      Topology topology,
-      Revocations revocations,
-      CommandVerifier verifier) {
+      Connection connection, Topology topology, Revocations revocations, CommandVerifier verifier) {
     this.connection = connection;
     this.topology = topology;
     this.revocations = revocations;

@@ -9,8 +9,8 @@ import org.slf4j.LoggerFactory;
 
 /**
  * The one way a task is ended early, whoever asks (a user, a deadline, shutdown, a lost
- * connection): cooperative stop first, then kill, then — for a thread that survives the kill —
- * the worker gives up on itself.
+ * connection): cooperative stop first, then kill, then — for a thread that survives the kill — the
+ * worker gives up on itself.
  */
 public final class EscalationLadder {
   private static final Logger log = LoggerFactory.getLogger(EscalationLadder.class);
@@ -76,7 +76,7 @@ public final class EscalationLadder {
     }
     run.stage(Stage.KILLING);
     onStep.accept(Stage.KILLING, ending);
-    run.cancelToken(ending.cause().wire());
+    // Hooks before the token: a kill is not a polite request first.
     for (Runnable hook : run.killHooks()) {
       try {
         hook.run();
@@ -84,6 +84,7 @@ public final class EscalationLadder {
         log.warn("kill hook of {} failed", run, e);
       }
     }
+    run.cancelToken(ending.cause().wire());
     Thread t = run.thread();
     if (t != null) {
       t.interrupt();

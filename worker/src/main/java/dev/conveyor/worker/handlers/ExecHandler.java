@@ -20,9 +20,9 @@ import java.util.Set;
 import java.util.stream.Collectors;
 
 /**
- * Runs {@code {"command":[…],"env":{…},"cwd":"…"}} as a child process — only programs on the
- * {@code --exec-allow} list. Stop sends SIGTERM to its process tree, kill sends SIGKILL; either way
- * the tree is reaped before the task is reported.
+ * Runs {@code {"command":[…],"env":{…},"cwd":"…"}} as a child process — only programs on the {@code
+ * --exec-allow} list. Stop sends SIGTERM to its process tree, kill sends SIGKILL; either way the
+ * tree is reaped before the task is reported.
  */
 public final class ExecHandler implements TaskHandler {
 
@@ -31,7 +31,9 @@ public final class ExecHandler implements TaskHandler {
 
   public ExecHandler(List<Path> allowed) {
     this.allowed =
-        allowed.stream().map(p -> p.toAbsolutePath().normalize().toString()).collect(Collectors.toSet());
+        allowed.stream()
+            .map(p -> p.toAbsolutePath().normalize().toString())
+            .collect(Collectors.toSet());
   }
 
   @Override
@@ -51,19 +53,25 @@ public final class ExecHandler implements TaskHandler {
       }
       pb.directory(dir);
     }
-    ctx.payload().path("env").fields().forEachRemaining(e -> pb.environment().put(e.getKey(), e.getValue().asText()));
+    ctx.payload()
+        .path("env")
+        .fields()
+        .forEachRemaining(e -> pb.environment().put(e.getKey(), e.getValue().asText()));
     Path output = Files.createTempFile("conveyor-exec-", ".out");
     try {
-      pb.redirectOutput(output.toFile()).redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")));
+      pb.redirectOutput(output.toFile())
+          .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")));
       Process process = pb.start();
       ProcessTree tree = new ProcessTree(process);
-      ctx.token().onCancel(tree::terminate);
-      ctx.onKill(tree::kill);
+      // Signalling waits a little between generations: not on the watchdog's thread.
+      ctx.token().onCancel(() -> Thread.ofVirtual().name("exec-term").start(tree::terminate));
+      ctx.onKill(() -> Thread.ofVirtual().name("exec-kill").start(tree::kill));
       int exit = waitUninterruptibly(process);
       tree.awaitGone(Duration.ofSeconds(5));
       String tail = tail(output);
       if (ctx.token().isCancelled()) {
-        throw new TaskCancelledException("exec ended by " + ctx.token().reason() + ", exit " + exit);
+        throw new TaskCancelledException(
+            "exec ended by " + ctx.token().reason() + ", exit " + exit);
       }
       if (exit != 0) {
         throw new IllegalStateException("exit code " + exit + lastLine(tail));
@@ -78,8 +86,8 @@ public final class ExecHandler implements TaskHandler {
   }
 
   /**
-   * The child must be reaped whatever happens to this thread: an interrupt (kill) ends the child
-   * through the kill hook, and we still wait for it.
+   * The child must be reaped whatever happens to this thread. An interrupt comes with a kill, whose
+   * hook ends the tree in order; this thread keeps waiting for it.
    */
   private static int waitUninterruptibly(Process process) {
     boolean interrupted = false;
@@ -89,10 +97,6 @@ public final class ExecHandler implements TaskHandler {
           return process.waitFor();
         } catch (InterruptedException e) {
           interrupted = true;
-          if (process.isAlive()) {
-            process.descendants().forEach(ProcessHandle::destroyForcibly);
-            process.destroyForcibly();
-          }
         }
       }
     } finally {
@@ -105,7 +109,8 @@ public final class ExecHandler implements TaskHandler {
   private List<String> command(JsonNode payload) throws TaskRejectedException {
     JsonNode cmd = payload.get("command");
     if (cmd == null || !cmd.isArray() || cmd.isEmpty()) {
-      throw new TaskRejectedException("exec needs a payload {\"command\": [\"/path/to/program\", …]}");
+      throw new TaskRejectedException(
+          "exec needs a payload {\"command\": [\"/path/to/program\", …]}");
     }
     List<String> out = new ArrayList<>();
     cmd.forEach(n -> out.add(n.asText()));

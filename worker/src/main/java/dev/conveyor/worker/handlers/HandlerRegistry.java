@@ -44,8 +44,12 @@ public final class HandlerRegistry {
         TaskHandler previous = map.putIfAbsent(h.type(), h);
         if (previous != null) {
           throw new IllegalArgumentException(
-              "task type '" + h.type() + "' is defined twice: " + previous.getClass().getName()
-                  + " and " + h.getClass().getName());
+              "task type '"
+                  + h.type()
+                  + "' is defined twice: "
+                  + previous.getClass().getName()
+                  + " and "
+                  + h.getClass().getName());
         }
       }
     }

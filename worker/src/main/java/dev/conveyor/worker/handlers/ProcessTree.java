@@ -1,70 +1,104 @@
 package dev.conveyor.worker.handlers;
 
-import java.time.Duration;
-import java.util.ArrayList;
-import java.util.List;
-import java.util.concurrent.locks.LockSupport;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.locks.LockSupport;
 
-/** A child process and everything it started: signalled together, waited for together. */
+/**
+ * A child process and everything it started: signalled together, waited for together.
+ *
+ * <p>A kill ends the leaves first, while their parents still live and can reap them, and the root
+ * last, which the JVM reaps. Only descendants whose parent does not reap them are left to init.
+ */
 final class ProcessTree {
 
+  private static final int MAX_ROUNDS = 5;
+
+  /** How long a living parent gets to reap the children we just signalled. */
+  private static final Duration ROUND_WAIT = Duration.ofMillis(50);
+
+  private static final boolean PROCFS = Files.isDirectory(Path.of("/proc/self"));
+
   private final Process root;
-  private final List<ProcessHandle> signalled = new ArrayList<>();
+  private final Set<ProcessHandle> signalled = ConcurrentHashMap.newKeySet();
 
   ProcessTree(Process root) {
     this.root = root;
   }
 
-  /** SIGTERM to the whole tree: the cooperative request. */
+  /** SIGTERM to the whole tree, leaves first: the cooperative request. */
   synchronized void terminate() {
-    List<ProcessHandle> members = members();
-    signalled.addAll(members);
-    for (ProcessHandle p : members) {
-      p.destroy();
-    }
+    signalLeavesFirst(false);
   }
 
   /**
-   * SIGKILL to the whole tree. Like {@link #terminate}, it remembers whom it signalled, so that
-   * {@link #awaitGone} also waits for the grandchildren that init reaps.
+   * SIGKILL to the whole tree, leaves first, and to anything signalled before that has outlived its
+   * parent; returns within about 100 ms.
    */
   synchronized void kill() {
-    List<ProcessHandle> members = members();
-    signalled.addAll(members);
-    // Descendants first, so that a parent cannot replace a child it sees die.
-    for (int i = members.size() - 1; i >= 0; i--) {
-      members.get(i).destroyForcibly();
-    }
+    signalled.stream().filter(ProcessHandle::isAlive).forEach(ProcessHandle::destroyForcibly);
+    signalLeavesFirst(true);
   }
 
-  private List<ProcessHandle> members() {
-    List<ProcessHandle> out = new ArrayList<>();
-    out.add(root.toHandle());
-    root.descendants().forEach(out::add);
-    return out;
+  private void signalLeavesFirst(boolean force) {
+    for (int round = 0; round < MAX_ROUNDS; round++) {
+      List<ProcessHandle> below = root.descendants().filter(ProcessHandle::isAlive).toList();
+      if (below.isEmpty()) {
+        break;
+      }
+      signalled.addAll(below);
+      for (int i = below.size() - 1; i >= 0; i--) {
+        if (force) {
+          below.get(i).destroyForcibly();
+        } else {
+          below.get(i).destroy();
+        }
+      }
+      awaitReaped(below, ROUND_WAIT);
+    }
+    signalled.add(root.toHandle());
+    if (force) {
+      root.destroyForcibly();
+    } else {
+      root.destroy();
+    }
   }
 
   /**
-   * Waits until every process that was killed is gone, up to the timeout. Gone means reaped: a
-   * zombie still has its {@code /proc} entry (Java's {@code isAlive} already calls it dead).
-   * Grandchildren are reaped by init, so containers need one ({@code init: true} in compose).
+   * Waits until every signalled process is dead and then, briefly, until it is reaped (its {@code
+   * /proc} entry gone; Java already calls a zombie dead). An orphan still unreaped after that is
+   * init's: containers need one ({@code init: true} in compose).
    */
   void awaitGone(Duration timeout) {
-    long end = System.nanoTime() + timeout.toNanos();
-    List<ProcessHandle> targets;
-    synchronized (this) {
-      targets = List.copyOf(signalled);
+    List<ProcessHandle> targets = List.copyOf(signalled);
+    awaitDead(targets, timeout);
+    awaitReaped(targets, Duration.ofMillis(200));
+  }
+
+  /** Waits, at most the timeout, until the processes' {@code /proc} entries are gone. */
+  private static void awaitReaped(List<ProcessHandle> processes, Duration timeout) {
+    if (!PROCFS) {
+      awaitDead(processes, timeout);
+      return;
     }
-    boolean procfs = Files.isDirectory(Path.of("/proc/self"));
-    for (ProcessHandle p : targets) {
-      while (procfs ? Files.exists(Path.of("/proc/" + p.pid())) : p.isAlive()) {
-        if (System.nanoTime() > end) {
-          return;
-        }
-        // Not interruptible: a kill interrupts this thread, and the wait must still happen.
-        LockSupport.parkNanos(1_000_000);
+    long end = System.nanoTime() + timeout.toNanos();
+    for (ProcessHandle p : processes) {
+      while (Files.exists(Path.of("/proc/" + p.pid())) && System.nanoTime() < end) {
+        // Not interruptible: a kill interrupts the handler thread, and the wait must still happen.
+        LockSupport.parkNanos(500_000);
+      }
+    }
+  }
+
+  private static void awaitDead(List<ProcessHandle> processes, Duration timeout) {
+    long end = System.nanoTime() + timeout.toNanos();
+    for (ProcessHandle p : processes) {
+      while (p.isAlive() && System.nanoTime() < end) {
+        LockSupport.parkNanos(500_000);
       }
     }
   }

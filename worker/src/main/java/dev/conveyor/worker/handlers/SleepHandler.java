@@ -7,9 +7,9 @@ import dev.conveyor.worker.api.TaskRejectedException;
 import java.time.Duration;
 
 /**
- * Sleeps {@code {"seconds":N}}, cooperatively: it waits on its cancellation token, so a stop ends it
- * at once. With {@code "checkEveryMs"} it polls the token at that interval instead, like a handler
- * that checks between units of work.
+ * Sleeps {@code {"seconds":N}}, cooperatively: it waits on its cancellation token, so a stop ends
+ * it at once. With {@code "checkEveryMs"} it polls the token at that interval instead, like a
+ * handler that checks between units of work.
  */
 public final class SleepHandler implements TaskHandler {
   @Override

@@ -14,15 +14,20 @@ import dev.conveyor.protocol.wire.WorkerEvent;
 import java.io.IOException;
 import java.time.Instant;
 import java.util.List;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Publishes this worker's events on {@code ns.events} and its replies. Events are notifications:
- * while the broker is unreachable they are logged and dropped, never allowed to block a task.
+ * Publishes this worker's events on {@code ns.events} and its replies, in order, from a thread of
+ * its own so that a task thread never waits on a socket for a notification. While the broker is
+ * unreachable events are logged and dropped, never allowed to block a task.
  */
-public final class EventPublisher {
+public final class EventPublisher implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(EventPublisher.class);
   private static final AMQP.BasicProperties JSON =
       new AMQP.BasicProperties.Builder().contentType(Wire.CONTENT_TYPE).build();
@@ -31,11 +36,19 @@ public final class EventPublisher {
   private final String exchange;
   private final String worker;
   private final Consumer<TaskEvent> observer;
+  private final ExecutorService sender =
+      Executors.newSingleThreadExecutor(
+          r -> {
+            Thread t = new Thread(r, "conveyor-events");
+            t.setDaemon(true);
+            return t;
+          });
 
   /**
    * @param observer sees every task event (metrics); called on the publishing thread
    */
-  public EventPublisher(Channel channel, String exchange, String worker, Consumer<TaskEvent> observer) {
+  public EventPublisher(
+      Channel channel, String exchange, String worker, Consumer<TaskEvent> observer) {
     this.channel = channel;
     this.exchange = exchange;
     this.worker = worker;
@@ -90,12 +103,35 @@ public final class EventPublisher {
     publish("", replyTo, props, Wire.encode(body));
   }
 
-  private synchronized void publish(
+  private void publish(
       String exchange, String routingKey, AMQP.BasicProperties props, byte[] body) {
+    try {
+      sender.execute(() -> send(exchange, routingKey, props, body));
+    } catch (RejectedExecutionException e) {
+      log.debug("event {} after close dropped", routingKey);
+    }
+  }
+
+  private void send(String exchange, String routingKey, AMQP.BasicProperties props, byte[] body) {
     try {
       channel.basicPublish(exchange, routingKey, props, body);
     } catch (IOException | AlreadyClosedException e) {
       log.warn("event {} not published: {}", routingKey, e.getMessage());
+    }
+  }
+
+  /** Sends what is queued (up to a few seconds), then stops. */
+  @Override
+  public void close() {
+    sender.shutdown();
+    try {
+      if (!sender.awaitTermination(5, TimeUnit.SECONDS)) {
+        log.warn("events still queued at close were dropped");
+        sender.shutdownNow();
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      sender.shutdownNow();
     }
   }
 }

@@ -16,10 +16,9 @@ import org.slf4j.LoggerFactory;
 /**
  * Consumes one task queue with manual acks and a prefetch equal to the worker's concurrency.
  *
- * <p>amqp-client's recovery reopens channels after a lost connection, but never a channel that
- * the broker closed on its own (a precondition failure, the delivery acknowledgement timeout).
- * This consumer notices such a closure, reports the leases it lost and consumes again on a new
- * channel.
+ * <p>amqp-client's recovery reopens channels after a lost connection, but never a channel that the
+ * broker closed on its own (a precondition failure, the delivery acknowledgement timeout). This
+ * consumer notices such a closure, reports the leases it lost and consumes again on a new channel.
  */
 public final class TaskConsumer implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(TaskConsumer.class);

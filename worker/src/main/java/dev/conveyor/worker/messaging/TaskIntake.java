@@ -6,6 +6,7 @@ import dev.conveyor.protocol.wire.Ids;
 import dev.conveyor.protocol.wire.MalformedMessageException;
 import dev.conveyor.protocol.wire.TaskMessage;
 import dev.conveyor.protocol.wire.Wire;
+import dev.conveyor.worker.api.TaskHandler;
 import dev.conveyor.worker.control.Revocations;
 import dev.conveyor.worker.execution.Lease;
 import dev.conveyor.worker.execution.Outcome;
@@ -13,7 +14,6 @@ import dev.conveyor.worker.execution.RunningTasks;
 import dev.conveyor.worker.execution.TaskRun;
 import dev.conveyor.worker.execution.TaskRunner;
 import dev.conveyor.worker.handlers.HandlerRegistry;
-import dev.conveyor.worker.api.TaskHandler;
 import java.time.Instant;
 import java.util.Map;
 import java.util.Optional;
@@ -50,8 +50,11 @@ public final class TaskIntake {
   public void accept(Lease lease) {
     String messageId = lease.props().getMessageId();
     if (lease.body().length > maxPayloadBytes) {
-      reject(lease, messageId, null, "payload too large: " + lease.body().length
-          + " bytes, limit " + maxPayloadBytes);
+      reject(
+          lease,
+          messageId,
+          null,
+          "payload too large: " + lease.body().length + " bytes, limit " + maxPayloadBytes);
       return;
     }
     TaskMessage task;
@@ -91,22 +94,31 @@ public final class TaskIntake {
   private void reject(Lease lease, String id, String type, String reason) {
     TaskMessage placeholder =
         new TaskMessage(
-            id == null || id.isBlank() ? Ids.newId() : id, type, null, null, null, null, null, null);
+            id == null || id.isBlank() ? Ids.newId() : id,
+            type,
+            null,
+            null,
+            null,
+            null,
+            null,
+            null);
     TaskRun run = new TaskRun(placeholder, lease, attemptOf(lease), null);
     running.add(run);
     settler.settle(run, new Outcome.Rejected(reason));
   }
 
   /**
-   * Attempts already used by deliberate retries, plus deliveries the broker counted as returned
-   * (a worker that died or lost its connection holding the task), plus this one.
+   * Attempts already used by deliberate retries, plus deliveries the broker counted as returned (a
+   * worker that died or lost its connection holding the task), plus this one.
    */
   static int attemptOf(Lease lease) {
     Map<String, Object> headers = lease.props().getHeaders();
     if (headers == null) {
       return 1;
     }
-    return 1 + intHeader(headers.get(Headers.ATTEMPTS_USED)) + intHeader(headers.get(Headers.DELIVERY_COUNT));
+    return 1
+        + intHeader(headers.get(Headers.ATTEMPTS_USED))
+        + intHeader(headers.get(Headers.DELIVERY_COUNT));
   }
 
   private static int intHeader(Object value) {

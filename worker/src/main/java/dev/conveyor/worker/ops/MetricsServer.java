@@ -12,15 +12,16 @@ import java.util.function.BooleanSupplier;
 import java.util.function.Supplier;
 
 /**
- * Serves {@code /metrics} (Prometheus text) and {@code /health} (200 while connected and
- * consuming, 503 otherwise) with the JDK's own HTTP server.
+ * Serves {@code /metrics} (Prometheus text) and {@code /health} (200 while connected and consuming,
+ * 503 otherwise) with the JDK's own HTTP server.
  */
 public final class MetricsServer implements AutoCloseable {
 
   private final HttpServer server;
   private final ExecutorService executor;
 
-  public MetricsServer(int port, Supplier<String> metrics, BooleanSupplier ready, Supplier<String> health)
+  public MetricsServer(
+      int port, Supplier<String> metrics, BooleanSupplier ready, Supplier<String> health)
       throws IOException {
     server = HttpServer.create(new InetSocketAddress(port), 16);
     executor =
@@ -36,9 +37,7 @@ public final class MetricsServer implements AutoCloseable {
         ex -> respond(ex, 200, "text/plain; version=0.0.4; charset=utf-8", metrics.get()));
     server.createContext(
         "/health",
-        ex ->
-            respond(
-                ex, ready.getAsBoolean() ? 200 : 503, "application/json", health.get()));
+        ex -> respond(ex, ready.getAsBoolean() ? 200 : 503, "application/json", health.get()));
     server.start();
   }
 

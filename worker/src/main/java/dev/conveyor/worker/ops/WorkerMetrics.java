@@ -17,8 +17,8 @@ import java.time.Duration;
 import java.util.function.Supplier;
 
 /**
- * The worker's Prometheus metrics. Task counters are fed from the same events the worker
- * publishes, so what {@code /metrics} counts is what {@code control watch} shows.
+ * The worker's Prometheus metrics. Task counters are fed from the same events the worker publishes,
+ * so what {@code /metrics} counts is what {@code control watch} shows.
  */
 public final class WorkerMetrics {
 
@@ -38,7 +38,9 @@ public final class WorkerMetrics {
   }
 
   public void runningGauge(Supplier<Number> running) {
-    Gauge.builder("conveyor.tasks.running", running).description("tasks held now").register(registry);
+    Gauge.builder("conveyor.tasks.running", running)
+        .description("tasks held now")
+        .register(registry);
   }
 
   /** Counts every task event; finished attempts also feed the duration timer. */
@@ -56,9 +58,7 @@ public final class WorkerMetrics {
         .tags(Tags.of("type", type, "state", e.state().wire(), "cause", cause(e)))
         .register(registry)
         .increment();
-    if (e.durationMs() != null
-        && e.state() != TaskState.REQUEUED
-        && e.state() != TaskState.DEAD) {
+    if (e.durationMs() != null && e.state() != TaskState.REQUEUED && e.state() != TaskState.DEAD) {
       Timer.builder("conveyor.tasks.duration")
           .tags(Tags.of("type", type, "state", e.state().wire()))
           .register(registry)

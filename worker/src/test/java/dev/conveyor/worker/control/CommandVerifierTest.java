@@ -27,7 +27,8 @@ class CommandVerifierTest {
   @Test
   void withoutAKeyEverythingIsObeyed() {
     ControlMessage m = at(Instant.now());
-    assertThat(new CommandVerifier(Optional.empty()).refusal(Wire.encode(m), null, m, true)).isEmpty();
+    assertThat(new CommandVerifier(Optional.empty()).refusal(Wire.encode(m), null, m, true))
+        .isEmpty();
   }
 
   @Test
@@ -35,14 +36,19 @@ class CommandVerifierTest {
     ControlMessage fresh = at(Instant.now());
     byte[] body = Wire.encode(fresh);
     assertThat(verifier.refusal(body, Map.of(), fresh, true)).contains("unsigned");
-    assertThat(verifier.refusal(body, Map.of(Headers.SIGNATURE, "00"), fresh, true)).contains("bad signature");
-    assertThat(verifier.refusal(body, Map.of(Headers.SIGNATURE, signer.sign(body)), fresh, true)).isEmpty();
+    assertThat(verifier.refusal(body, Map.of(Headers.SIGNATURE, "00"), fresh, true))
+        .contains("bad signature");
+    assertThat(verifier.refusal(body, Map.of(Headers.SIGNATURE, signer.sign(body)), fresh, true))
+        .isEmpty();
     ControlMessage old = at(Instant.now().minusSeconds(61));
     byte[] oldBody = Wire.encode(old);
-    assertThat(verifier.refusal(oldBody, Map.of(Headers.SIGNATURE, signer.sign(oldBody)), old, true))
+    assertThat(
+            verifier.refusal(oldBody, Map.of(Headers.SIGNATURE, signer.sign(oldBody)), old, true))
         .hasValueSatisfying(r -> assertThat(r).startsWith("stale"));
     // Replayed from the control log, age is expected; the signature still counts.
-    assertThat(verifier.refusal(oldBody, Map.of(Headers.SIGNATURE, signer.sign(oldBody)), old, false)).isEmpty();
+    assertThat(
+            verifier.refusal(oldBody, Map.of(Headers.SIGNATURE, signer.sign(oldBody)), old, false))
+        .isEmpty();
   }
 
   @Test

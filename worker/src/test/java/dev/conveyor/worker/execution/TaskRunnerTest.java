@@ -4,8 +4,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.rabbitmq.client.AMQP;
 import dev.conveyor.protocol.wire.Cause;
-import dev.conveyor.protocol.wire.TaskMessage;
 import dev.conveyor.protocol.wire.Target;
+import dev.conveyor.protocol.wire.TaskMessage;
 import dev.conveyor.worker.api.TaskCancelledException;
 import dev.conveyor.worker.api.TaskRejectedException;
 import java.util.List;

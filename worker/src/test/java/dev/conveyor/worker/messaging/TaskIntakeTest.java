@@ -12,7 +12,11 @@ class TaskIntakeTest {
 
   private static Lease with(Map<String, Object> headers) {
     return new Lease(
-        null, 1, "default", new AMQP.BasicProperties.Builder().headers(headers).build(), new byte[0]);
+        null,
+        1,
+        "default",
+        new AMQP.BasicProperties.Builder().headers(headers).build(),
+        new byte[0]);
   }
 
   @Test

@@ -1,0 +1,178 @@
+package dev.conveyor.e2e;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.conveyor.protocol.ExitCodes;
+import dev.conveyor.protocol.wire.Cause;
+import dev.conveyor.protocol.wire.TaskEvent;
+import dev.conveyor.protocol.wire.TaskState;
+import dev.conveyor.protocol.wire.WorkerEvent;
+import dev.conveyor.testkit.BrokerExtension;
+import dev.conveyor.testkit.EventLog;
+import dev.conveyor.testkit.ProgramProcess;
+import dev.conveyor.testkit.TestBroker;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Set;
+import org.awaitility.Awaitility;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
+import org.junit.jupiter.api.io.TempDir;
+
+/** Issue 3's acceptance scenarios, on real processes. */
+@ExtendWith(BrokerExtension.class)
+class ControlPlaneIT {
+
+  private static void awaitStarted(EventLog events, int n) {
+    Awaitility.await()
+        .atMost(Duration.ofSeconds(60))
+        .until(
+            () ->
+                events.workers().stream().filter(e -> e.state().equals(WorkerEvent.STARTED)).count()
+                    >= n);
+  }
+
+  private static List<String> publish(TestBroker broker, String... args) {
+    List<String> all = new ArrayList<>(List.of("publish"));
+    all.addAll(List.of(args));
+    Programs.Result r = Programs.run(broker, "producer", all.toArray(String[]::new));
+    assertThat(r.exitCode()).as(r.output()).isZero();
+    return r.lines().stream().filter(l -> l.matches("[0-9a-zA-Z-]{8,}")).toList();
+  }
+
+  @Test
+  void stopAllCancelsEveryTaskAndThePoolKeepsServing(TestBroker broker) {
+    EventLog events = EventLog.open(broker);
+    Programs.worker(broker, "w1", "--concurrency", "2");
+    Programs.worker(broker, "w2", "--concurrency", "2");
+    awaitStarted(events, 2);
+    List<String> ids =
+        publish(broker, "--type", "sleep", "--payload", "{\"seconds\":10}", "--count", "4");
+    assertThat(ids).hasSize(4);
+    ids.forEach(id -> events.await(id, TaskState.RUNNING, Duration.ofSeconds(20)));
+    long start = System.nanoTime();
+
+    Programs.Result stop = Programs.run(broker, "control", "stop", "--all");
+
+    assertThat(stop.exitCode()).as(stop.output()).isZero();
+    for (String id : ids) {
+      TaskEvent e = events.await(id, TaskState.CANCELLED, Duration.ofSeconds(8));
+      assertThat(e.cause()).isEqualTo(Cause.USER_STOP);
+      assertThat(e.issuedBy()).contains("@");
+    }
+    // Well before the 10 s sleep would have ended, JVM start of `control` included.
+    assertThat(Duration.ofNanos(System.nanoTime() - start)).isLessThan(Duration.ofSeconds(8));
+    List<String> next = publish(broker, "--type", "noop", "--count", "4");
+    for (String id : next) {
+      assertThat(events.await(id, TaskState.SUCCEEDED).worker()).isIn("w1", "w2");
+    }
+  }
+
+  @Test
+  void killEndsAnExecProcessTreeAndReapsIt(TestBroker broker) {
+    EventLog events = EventLog.open(broker);
+    ProgramProcess worker = Programs.worker(broker, "w1", "--exec-allow", "/bin/sh");
+    awaitStarted(events, 1);
+    String id =
+        publish(
+                broker,
+                "--type",
+                "exec",
+                "--payload",
+                "{\"command\":[\"/bin/sh\",\"-c\",\"sleep 600 & sleep 600; wait\"]}")
+            .getFirst();
+    events.await(id, TaskState.RUNNING);
+    List<ProcessHandle> tree =
+        Awaitility.await()
+            .until(
+                () -> worker.process().descendants().filter(p -> !p.info().command().orElse("").contains("java")).toList(),
+                l -> l.size() >= 3);
+
+    Programs.Result kill = Programs.run(broker, "control", "kill", "--task", id);
+
+    assertThat(kill.exitCode()).as(kill.output()).isZero();
+    assertThat(events.await(id, TaskState.CANCELLED).cause()).isEqualTo(Cause.USER_KILL);
+    for (ProcessHandle p : tree) {
+      Path proc = Path.of("/proc/" + p.pid());
+      assertThat(Files.exists(proc))
+          .as("pid %d reaped: %s", p.pid(), describe(proc))
+          .isFalse();
+    }
+  }
+
+  private static String describe(Path proc) {
+    try {
+      return Files.readString(proc.resolve("stat"));
+    } catch (java.io.IOException e) {
+      return "gone";
+    }
+  }
+
+  @Test
+  void killOfASpinningTaskEndsItsWorkerWith70AndAnotherWorkerFinishesTheRest(TestBroker broker) {
+    EventLog events = EventLog.open(broker);
+    ProgramProcess doomed = Programs.worker(broker, "doomed", "--concurrency", "3");
+    awaitStarted(events, 1);
+    String spin = publish(broker, "--type", "spin", "--payload", "{\"seconds\":120}").getFirst();
+    // Long enough to be still running when the worker gives up on the spinning task.
+    List<String> others =
+        publish(broker, "--type", "sleep", "--payload", "{\"seconds\":8}", "--count", "2");
+    events.await(spin, TaskState.RUNNING);
+    others.forEach(id -> events.await(id, TaskState.RUNNING));
+
+    Programs.Result kill = Programs.run(broker, "control", "kill", "--task", spin);
+
+    assertThat(doomed.waitFor(Duration.ofSeconds(30))).as(doomed.output()).isEqualTo(ExitCodes.STUCK_TASK);
+    assertThat(kill.exitCode()).as(kill.output()).isZero();
+    assertThat(events.await(spin, TaskState.CANCELLED).cause()).isEqualTo(Cause.USER_KILL);
+    Programs.worker(broker, "rescuer");
+    for (String id : others) {
+      assertThat(events.await(id, TaskState.SUCCEEDED, Duration.ofSeconds(60)).worker()).isEqualTo("rescuer");
+    }
+    assertThat(broker.messageCount(broker.names().taskQueue("default"))).isZero();
+  }
+
+  @Test
+  void aStopForAQueuedTaskIsHonouredByAWorkerStartedAfterIt(TestBroker broker, @TempDir Path dir) {
+    EventLog events = EventLog.open(broker);
+    Path marker = dir.resolve("ran");
+    String id = "queued-task-" + System.nanoTime();
+
+    Programs.Result stop = Programs.run(broker, "control", "stop", "--task", id, "--no-wait");
+    assertThat(stop.exitCode()).as(stop.output()).isZero();
+    publish(
+        broker,
+        "--id",
+        id,
+        "--type",
+        "exec",
+        "--payload",
+        "{\"command\":[\"/usr/bin/touch\",\"" + marker + "\"]}");
+    Programs.worker(broker, "late", "--exec-allow", "/usr/bin/touch");
+
+    TaskEvent cancelled = events.await(id, TaskState.CANCELLED, Duration.ofSeconds(60));
+    assertThat(cancelled.cause()).isEqualTo(Cause.REVOKED);
+    assertThat(events.states(id)).doesNotContain(TaskState.RUNNING);
+    assertThat(marker).doesNotExist();
+  }
+
+  @Test
+  void statusListsLiveWorkersAndTheirTasks(TestBroker broker) {
+    EventLog events = EventLog.open(broker);
+    Programs.worker(broker, "w1");
+    awaitStarted(events, 1);
+    String id = publish(broker, "--type", "sleep", "--payload", "{\"seconds\":30}", "--timeout", "60s").getFirst();
+    events.await(id, TaskState.RUNNING);
+
+    Programs.Result status = Programs.run(broker, "control", "status", "--json");
+
+    assertThat(status.exitCode()).as(status.output()).isZero();
+    assertThat(status.output()).contains("\"worker\":\"w1\"").contains(id).contains("\"deadline\"");
+    Programs.Result table = Programs.run(broker, "control", "status");
+    assertThat(table.output()).contains("w1").contains(id.substring(0, 8));
+    assertThat(Set.of(0)).contains(Programs.run(broker, "control", "stop", "--all").exitCode());
+  }
+}

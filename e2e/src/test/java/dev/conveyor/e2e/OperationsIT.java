@@ -1,0 +1,134 @@
+package dev.conveyor.e2e;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.conveyor.protocol.wire.TaskState;
+import dev.conveyor.protocol.wire.WorkerEvent;
+import dev.conveyor.testkit.BrokerAdmin;
+import dev.conveyor.testkit.BrokerExtension;
+import dev.conveyor.testkit.EventLog;
+import dev.conveyor.testkit.ProgramProcess;
+import dev.conveyor.testkit.TestBroker;
+import java.io.IOException;
+import java.net.ServerSocket;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.time.Duration;
+import java.util.List;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.awaitility.Awaitility;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
+
+/** Issue 5's scenarios: graceful SIGTERM in the middle of a run, metrics and health. */
+@ExtendWith(BrokerExtension.class)
+class OperationsIT {
+
+  private static final HttpClient HTTP =
+      HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
+
+  @Test
+  void sigtermToOneOfThreeWorkersMidRunLosesNothing(TestBroker broker) {
+    EventLog events = EventLog.open(broker);
+    ProgramProcess w1 = Programs.worker(broker, "w1", "--concurrency", "2");
+    Programs.worker(broker, "w2", "--concurrency", "2");
+    Programs.worker(broker, "w3", "--concurrency", "2");
+    Awaitility.await()
+        .atMost(Duration.ofSeconds(60))
+        .until(() -> events.workers().stream().filter(e -> e.state().equals(WorkerEvent.STARTED)).count() == 3);
+    try (ProgramProcess producer =
+        ProgramProcess.start(
+            "producer",
+            Programs.env(broker),
+            List.of("publish", "--type", "sleep", "--payload", "{\"seconds\":0.3}", "--count", "60", "--wait"))) {
+      Awaitility.await()
+          .atMost(Duration.ofSeconds(60))
+          .until(() -> events.tasks().stream().anyMatch(e -> "w1".equals(e.worker()) && e.state() == TaskState.SUCCEEDED));
+      w1.terminate();
+      assertThat(w1.waitFor(Duration.ofSeconds(30))).as(w1.output()).isZero();
+      assertThat(producer.waitFor(Duration.ofSeconds(120))).as(producer.output()).isZero();
+      assertThat(producer.output().lines().filter(l -> l.contains("succeeded")).count()).isEqualTo(60);
+    }
+    assertThat(events.workers()).anyMatch(e -> e.worker().equals("w1") && e.state().equals(WorkerEvent.STOPPING));
+    assertThat(broker.messageCount(broker.names().taskQueue("default"))).isZero();
+  }
+
+  @Test
+  void metricsCountWhatTheEventsShowAndHealthFollowsTheConnection(TestBroker broker)
+      throws Exception {
+    EventLog events = EventLog.open(broker);
+    int port = freePort();
+    String name = "metered-" + broker.namespace();
+    Programs.worker(broker, name, "--metrics-port", Integer.toString(port));
+    Awaitility.await().atMost(Duration.ofSeconds(60)).until(() -> get(port, "/health") == 200);
+    Programs.Result r =
+        Programs.run(broker, "producer", "publish", "--type", "noop", "--count", "7", "--wait");
+    assertThat(r.exitCode()).as(r.output()).isZero();
+    Programs.run(broker, "producer", "publish", "--type", "fail", "--count", "2", "--wait");
+    Awaitility.await()
+        .atMost(Duration.ofSeconds(10))
+        .untilAsserted(
+            () -> {
+              String metrics = body(port, "/metrics");
+              assertThat(counter(metrics, "conveyor_tasks_finished_total", "state=\"succeeded\""))
+                  .isEqualTo(7.0);
+              assertThat(counter(metrics, "conveyor_tasks_finished_total", "state=\"dead\""))
+                  .isEqualTo(2.0);
+              assertThat(counter(metrics, "conveyor_tasks_started_total", "type=\"noop\""))
+                  .isEqualTo(7.0);
+              assertThat(metrics).contains("rabbitmq_published_total");
+            });
+    assertThat(events.tasks().stream().filter(e -> e.state() == TaskState.SUCCEEDED).count())
+        .isEqualTo(7);
+
+    BrokerAdmin admin = new BrokerAdmin(broker.uri());
+    Awaitility.await()
+        .atMost(Duration.ofSeconds(20))
+        .until(() -> admin.closeConnections("conveyor-worker " + name) == 1);
+    Awaitility.await().atMost(Duration.ofSeconds(10)).pollInterval(Duration.ofMillis(20)).until(() -> get(port, "/health") == 503);
+    Awaitility.await().atMost(Duration.ofSeconds(30)).until(() -> get(port, "/health") == 200);
+  }
+
+  private static int freePort() throws IOException {
+    try (ServerSocket s = new ServerSocket(0)) {
+      return s.getLocalPort();
+    }
+  }
+
+  private static int get(int port, String path) {
+    try {
+      return HTTP.send(request(port, path), HttpResponse.BodyHandlers.discarding()).statusCode();
+    } catch (IOException e) {
+      return -1;
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      return -1;
+    }
+  }
+
+  private static String body(int port, String path) throws Exception {
+    return HTTP.send(request(port, path), HttpResponse.BodyHandlers.ofString()).body();
+  }
+
+  private static HttpRequest request(int port, String path) {
+    return HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + path))
+        .timeout(Duration.ofSeconds(5))
+        .build();
+  }
+
+  /** Sums a Prometheus counter over the series that carry the given label. */
+  static double counter(String metrics, String name, String label) {
+    Pattern p = Pattern.compile("^" + name + "\\{([^}]*)\\} ([0-9.eE+-]+)$", Pattern.MULTILINE);
+    Matcher m = p.matcher(metrics);
+    double sum = 0;
+    while (m.find()) {
+      if (m.group(1).contains(label)) {
+        sum += Double.parseDouble(m.group(2));
+      }
+    }
+    return sum;
+  }
+}

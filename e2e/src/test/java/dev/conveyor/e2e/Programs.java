@@ -1,0 +1,41 @@
+package dev.conveyor.e2e;
+
+import dev.conveyor.testkit.ProgramProcess;
+import dev.conveyor.testkit.TestBroker;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+
+/** The three programs, started through their launchers against a test's namespace. */
+final class Programs {
+  private Programs() {}
+
+  static Map<String, String> env(TestBroker broker) {
+    Map<String, String> env = new HashMap<>(broker.env());
+    env.put("CONVEYOR_NO_BUILD", "1");
+    env.put("CONVEYOR_JAVA_OPTS", "-Xmx256m -XX:TieredStopAtLevel=1 -XX:+UseSerialGC");
+    return env;
+  }
+
+  static ProgramProcess worker(TestBroker broker, String name, String... args) {
+    List<String> all = new ArrayList<>(List.of("--name", name, "--shutdown-grace", "5s", "--kill-grace", "1s"));
+    all.addAll(List.of(args));
+    return broker.own(ProgramProcess.start("worker", env(broker), all));
+  }
+
+  /** Runs a program to its end and returns its exit code and output. */
+  static Result run(TestBroker broker, String program, String... args) {
+    try (ProgramProcess p = ProgramProcess.start(program, env(broker), args)) {
+      int code = p.waitFor(Duration.ofSeconds(120));
+      return new Result(code, p.output());
+    }
+  }
+
+  record Result(int exitCode, String output) {
+    List<String> lines() {
+      return output.lines().filter(l -> !l.isBlank()).toList();
+    }
+  }
+}
