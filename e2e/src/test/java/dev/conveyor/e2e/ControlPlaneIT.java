@@ -88,7 +88,12 @@ class ControlPlaneIT {
     List<ProcessHandle> tree =
         Awaitility.await()
             .until(
-                () -> worker.process().descendants().filter(p -> !p.info().command().orElse("").contains("java")).toList(),
+                () ->
+                    worker
+                        .process()
+                        .descendants()
+                        .filter(p -> !p.info().command().orElse("").contains("java"))
+                        .toList(),
                 l -> l.size() >= 3);
 
     Programs.Result kill = Programs.run(broker, "control", "kill", "--task", id);
@@ -97,9 +102,7 @@ class ControlPlaneIT {
     assertThat(events.await(id, TaskState.CANCELLED).cause()).isEqualTo(Cause.USER_KILL);
     for (ProcessHandle p : tree) {
       Path proc = Path.of("/proc/" + p.pid());
-      assertThat(Files.exists(proc))
-          .as("pid %d reaped: %s", p.pid(), describe(proc))
-          .isFalse();
+      assertThat(Files.exists(proc)).as("pid %d reaped: %s", p.pid(), describe(proc)).isFalse();
     }
   }
 
@@ -125,12 +128,15 @@ class ControlPlaneIT {
 
     Programs.Result kill = Programs.run(broker, "control", "kill", "--task", spin);
 
-    assertThat(doomed.waitFor(Duration.ofSeconds(30))).as(doomed.output()).isEqualTo(ExitCodes.STUCK_TASK);
+    assertThat(doomed.waitFor(Duration.ofSeconds(30)))
+        .as(doomed.output())
+        .isEqualTo(ExitCodes.STUCK_TASK);
     assertThat(kill.exitCode()).as(kill.output()).isZero();
     assertThat(events.await(spin, TaskState.CANCELLED).cause()).isEqualTo(Cause.USER_KILL);
     Programs.worker(broker, "rescuer");
     for (String id : others) {
-      assertThat(events.await(id, TaskState.SUCCEEDED, Duration.ofSeconds(60)).worker()).isEqualTo("rescuer");
+      assertThat(events.await(id, TaskState.SUCCEEDED, Duration.ofSeconds(60)).worker())
+          .isEqualTo("rescuer");
     }
     assertThat(broker.messageCount(broker.names().taskQueue("default"))).isZero();
   }
@@ -164,7 +170,9 @@ class ControlPlaneIT {
     EventLog events = EventLog.open(broker);
     Programs.worker(broker, "w1");
     awaitStarted(events, 1);
-    String id = publish(broker, "--type", "sleep", "--payload", "{\"seconds\":30}", "--timeout", "60s").getFirst();
+    String id =
+        publish(broker, "--type", "sleep", "--payload", "{\"seconds\":30}", "--timeout", "60s")
+            .getFirst();
     events.await(id, TaskState.RUNNING);
 
     Programs.Result status = Programs.run(broker, "control", "status", "--json");

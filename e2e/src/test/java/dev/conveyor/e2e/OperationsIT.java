@@ -38,21 +38,37 @@ class OperationsIT {
     Programs.worker(broker, "w3", "--concurrency", "2");
     Awaitility.await()
         .atMost(Duration.ofSeconds(60))
-        .until(() -> events.workers().stream().filter(e -> e.state().equals(WorkerEvent.STARTED)).count() == 3);
+        .until(
+            () ->
+                events.workers().stream().filter(e -> e.state().equals(WorkerEvent.STARTED)).count()
+                    == 3);
     try (ProgramProcess producer =
         ProgramProcess.start(
             "producer",
             Programs.env(broker),
-            List.of("publish", "--type", "sleep", "--payload", "{\"seconds\":0.3}", "--count", "60", "--wait"))) {
+            List.of(
+                "publish",
+                "--type",
+                "sleep",
+                "--payload",
+                "{\"seconds\":0.3}",
+                "--count",
+                "60",
+                "--wait"))) {
       Awaitility.await()
           .atMost(Duration.ofSeconds(60))
-          .until(() -> events.tasks().stream().anyMatch(e -> "w1".equals(e.worker()) && e.state() == TaskState.SUCCEEDED));
+          .until(
+              () ->
+                  events.tasks().stream()
+                      .anyMatch(e -> "w1".equals(e.worker()) && e.state() == TaskState.SUCCEEDED));
       w1.terminate();
       assertThat(w1.waitFor(Duration.ofSeconds(30))).as(w1.output()).isZero();
       assertThat(producer.waitFor(Duration.ofSeconds(120))).as(producer.output()).isZero();
-      assertThat(producer.output().lines().filter(l -> l.contains("succeeded")).count()).isEqualTo(60);
+      assertThat(producer.output().lines().filter(l -> l.contains("succeeded")).count())
+          .isEqualTo(60);
     }
-    assertThat(events.workers()).anyMatch(e -> e.worker().equals("w1") && e.state().equals(WorkerEvent.STOPPING));
+    assertThat(events.workers())
+        .anyMatch(e -> e.worker().equals("w1") && e.state().equals(WorkerEvent.STOPPING));
     assertThat(broker.messageCount(broker.names().taskQueue("default"))).isZero();
   }
 
@@ -88,7 +104,10 @@ class OperationsIT {
     Awaitility.await()
         .atMost(Duration.ofSeconds(20))
         .until(() -> admin.closeConnections("conveyor-worker " + name) == 1);
-    Awaitility.await().atMost(Duration.ofSeconds(10)).pollInterval(Duration.ofMillis(20)).until(() -> get(port, "/health") == 503);
+    Awaitility.await()
+        .atMost(Duration.ofSeconds(10))
+        .pollInterval(Duration.ofMillis(20))
+        .until(() -> get(port, "/health") == 503);
     Awaitility.await().atMost(Duration.ofSeconds(30)).until(() -> get(port, "/health") == 200);
   }
 

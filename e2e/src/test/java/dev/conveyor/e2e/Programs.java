@@ -20,7 +20,8 @@ final class Programs {
   }
 
   static ProgramProcess worker(TestBroker broker, String name, String... args) {
-    List<String> all = new ArrayList<>(List.of("--name", name, "--shutdown-grace", "5s", "--kill-grace", "1s"));
+    List<String> all =
+        new ArrayList<>(List.of("--name", name, "--shutdown-grace", "5s", "--kill-grace", "1s"));
     all.addAll(List.of(args));
     return broker.own(ProgramProcess.start("worker", env(broker), all));
   }

@@ -26,9 +26,7 @@ class QuickstartIT {
         .atMost(Duration.ofSeconds(60))
         .until(
             () ->
-                events.workers().stream()
-                        .filter(e -> e.state().equals(WorkerEvent.STARTED))
-                        .count()
+                events.workers().stream().filter(e -> e.state().equals(WorkerEvent.STARTED)).count()
                     == 2);
 
     Programs.Result publish =
@@ -40,7 +38,11 @@ class QuickstartIT {
         .isEqualTo(1000);
     assertThat(events.tasks().stream().filter(e -> e.state() == TaskState.SUCCEEDED).count())
         .isEqualTo(1000);
-    assertThat(events.tasks().stream().filter(e -> e.state() == TaskState.SUCCEEDED).map(e -> e.worker()).distinct())
+    assertThat(
+            events.tasks().stream()
+                .filter(e -> e.state() == TaskState.SUCCEEDED)
+                .map(e -> e.worker())
+                .distinct())
         .containsExactlyInAnyOrder("w1", "w2");
 
     w1.terminate();

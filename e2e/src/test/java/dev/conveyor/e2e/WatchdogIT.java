@@ -84,17 +84,26 @@ class WatchdogIT {
     String id =
         publishOne(
             broker,
-            "--type", "spin",
-            "--payload", "{\"seconds\":60}",
-            "--timeout", "1s",
-            "--grace", "1s",
-            "--max-attempts", "2");
+            "--type",
+            "spin",
+            "--payload",
+            "{\"seconds\":60}",
+            "--timeout",
+            "1s",
+            "--grace",
+            "1s",
+            "--max-attempts",
+            "2");
     TaskEvent dead = events.await(id, TaskState.DEAD, Duration.ofSeconds(90));
     assertThat(dead.cause()).isEqualTo(Cause.DEADLINE);
     assertThat(events.states(id))
         .containsExactly(
-            TaskState.RUNNING, TaskState.TIMED_OUT, TaskState.REQUEUED,
-            TaskState.RUNNING, TaskState.TIMED_OUT, TaskState.DEAD);
+            TaskState.RUNNING,
+            TaskState.TIMED_OUT,
+            TaskState.REQUEUED,
+            TaskState.RUNNING,
+            TaskState.TIMED_OUT,
+            TaskState.DEAD);
     // Each worker announces its end after settling the task.
     Awaitility.await()
         .atMost(Duration.ofSeconds(10))

@@ -112,14 +112,14 @@ final class PublishCommand implements Callable<Integer> {
   @Option(
       names = "--timeout",
       paramLabel = "DURATION",
-      converter = DurationFlag.class,
+      converter = Durations.class,
       description = "Deadline from the task's start, e.g. 30s (default: the worker's).")
   Duration timeout;
 
   @Option(
       names = "--grace",
       paramLabel = "DURATION",
-      converter = DurationFlag.class,
+      converter = Durations.class,
       description = "Time between stop and kill at the deadline, e.g. 5s (default: the worker's).")
   Duration grace;
 
@@ -132,7 +132,7 @@ final class PublishCommand implements Callable<Integer> {
   @Option(
       names = "--expires-in",
       paramLabel = "DURATION",
-      converter = DurationFlag.class,
+      converter = Durations.class,
       description = "Do not run the task if it has not started within this time, e.g. 10m.")
   Duration expiresIn;
 
@@ -162,7 +162,7 @@ final class PublishCommand implements Callable<Integer> {
   @Option(
       names = "--wait-timeout",
       paramLabel = "DURATION",
-      converter = DurationFlag.class,
+      converter = Durations.class,
       defaultValue = "5m",
       description = "With --wait: give up after this long (default: ${DEFAULT-VALUE}).")
   Duration waitTimeout;

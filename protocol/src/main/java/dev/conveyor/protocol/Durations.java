@@ -42,8 +42,13 @@ public final class Durations implements ITypeConverter<Duration> {
     return s % 60 == 0 && s > 0 ? (s % 3600 == 0 ? s / 3600 + "h" : s / 60 + "m") : s + "s";
   }
 
+  /** For picocli: a bad value is reported as just the reason, not the exception's class. */
   @Override
   public Duration convert(String value) {
-    return parse(value);
+    try {
+      return parse(value);
+    } catch (IllegalArgumentException e) {
+      throw new picocli.CommandLine.TypeConversionException(e.getMessage());
+    }
   }
 }

@@ -19,7 +19,8 @@ import java.util.Base64;
 public final class BrokerAdmin {
 
   private final URI amqp;
-  private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(3)).build();
+  private final HttpClient http =
+      HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(3)).build();
 
   public BrokerAdmin(URI amqp) {
     this.amqp = amqp;
@@ -33,7 +34,8 @@ public final class BrokerAdmin {
   public int closeConnections(String fragment) {
     int closed = 0;
     try {
-      JsonNode list = Wire.JSON.readTree(call("GET", "/api/connections?columns=name,client_properties"));
+      JsonNode list =
+          Wire.JSON.readTree(call("GET", "/api/connections?columns=name,client_properties"));
       for (JsonNode c : list) {
         String clientName = c.path("client_properties").path("connection_name").asText("");
         if (clientName.contains(fragment)) {
@@ -63,7 +65,8 @@ public final class BrokerAdmin {
     try {
       HttpResponse<String> res = http.send(req, HttpResponse.BodyHandlers.ofString());
       if (res.statusCode() >= 300) {
-        throw new IllegalStateException(method + " " + path + " -> " + res.statusCode() + " " + res.body());
+        throw new IllegalStateException(
+            method + " " + path + " -> " + res.statusCode() + " " + res.body());
       }
       return res.body();
     } catch (IOException e) {

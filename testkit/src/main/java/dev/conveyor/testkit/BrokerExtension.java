@@ -16,9 +16,9 @@ import org.testcontainers.containers.RabbitMQContainer;
  * Gives each test a {@link TestBroker}: a real RabbitMQ, and a namespace of its own that is deleted
  * afterwards, because the broker outlives test runs.
  *
- * <p>The broker is, in order: {@code CONVEYOR_TEST_URI}; one already listening on localhost:5672;
- * a Testcontainers RabbitMQ where Docker runs; otherwise the test fails and says how to provide
- * one. It never skips silently.
+ * <p>The broker is, in order: {@code CONVEYOR_TEST_URI}; one already listening on localhost:5672; a
+ * Testcontainers RabbitMQ where Docker runs; otherwise the test fails and says how to provide one.
+ * It never skips silently.
  */
 public final class BrokerExtension implements ParameterResolver, AfterEachCallback {
 
@@ -34,7 +34,8 @@ public final class BrokerExtension implements ParameterResolver, AfterEachCallba
 
   @Override
   public Object resolveParameter(ParameterContext p, ExtensionContext e) {
-    return e.getStore(STORE).getOrComputeIfAbsent("broker", k -> new TestBroker(uri()), TestBroker.class);
+    return e.getStore(STORE)
+        .getOrComputeIfAbsent("broker", k -> new TestBroker(uri()), TestBroker.class);
   }
 
   @Override

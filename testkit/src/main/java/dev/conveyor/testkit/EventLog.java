@@ -1,7 +1,5 @@
 package dev.conveyor.testkit;
 
-import org.awaitility.Awaitility;
-
 import dev.conveyor.protocol.events.Event;
 import dev.conveyor.protocol.events.EventSubscription;
 import dev.conveyor.protocol.wire.CommandApplied;
@@ -13,6 +11,7 @@ import java.io.UncheckedIOException;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
+import org.awaitility.Awaitility;
 
 /** Every event of a test's namespace, recorded from before the test publishes anything. */
 public final class EventLog implements AutoCloseable {

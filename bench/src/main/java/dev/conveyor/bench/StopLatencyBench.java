@@ -1,0 +1,360 @@
+package dev.conveyor.bench;
+
+import static dev.conveyor.bench.Harness.progress;
+
+import dev.conveyor.protocol.events.Event;
+import dev.conveyor.protocol.events.EventSubscription;
+import dev.conveyor.protocol.wire.Cause;
+import dev.conveyor.protocol.wire.Command;
+import dev.conveyor.protocol.wire.ControlMessage;
+import dev.conveyor.protocol.wire.Ids;
+import dev.conveyor.protocol.wire.Target;
+import dev.conveyor.protocol.wire.TaskEvent;
+import dev.conveyor.protocol.wire.TaskState;
+import dev.conveyor.worker.Worker;
+import dev.conveyor.worker.WorkerConfig;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.Callable;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.stream.IntStream;
+import picocli.CommandLine;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+/**
+ * How long {@code stop --all} and {@code kill --all} take to end every running task: from just
+ * before the control message is published to the receipt of the last {@code task.cancelled}, with 4
+ * in-process workers × concurrency 4 = 16 running tasks.
+ */
+@CommandLine.Command(
+    name = "stop-latency",
+    mixinStandardHelpOptions = true,
+    description = {
+      "stop --all of 16 cooperative sleep tasks and kill --all of 16 exec tasks (a direct child,"
+          + " then a process tree) on 4 workers x 4: publish -> last task.cancelled received."
+    })
+public final class StopLatencyBench implements Callable<Integer> {
+
+  static final String SLEEP =
+      "{\"type\":\"sleep\",\"payload\":{\"seconds\":60,\"checkEveryMs\":10}}";
+  static final String EXEC_SLEEP =
+      "{\"type\":\"exec\",\"payload\":{\"command\":[\"/bin/sleep\",\"600\"]}}";
+  static final String EXEC_TREE =
+      "{\"type\":\"exec\",\"payload\":{\"command\":[\"/bin/sh\",\"-c\","
+          + "\"/bin/sleep 600 & /bin/sleep 600; wait\"]}}";
+
+  @Mixin CommonOptions common = new CommonOptions();
+
+  @Option(
+      names = "--rounds",
+      defaultValue = "50",
+      description = "Rounds of stop --all (cooperative) (default: ${DEFAULT-VALUE}).")
+  int stopRounds;
+
+  @Option(
+      names = "--kill-rounds",
+      defaultValue = "50",
+      description = "Rounds of kill --all of exec /bin/sleep (default: ${DEFAULT-VALUE}).")
+  int killRounds;
+
+  @Option(
+      names = "--tree-rounds",
+      defaultValue = "10",
+      description =
+          "Rounds of kill --all of exec sh -c 'sleep & sleep; wait'; 0 = skip"
+              + " (default: ${DEFAULT-VALUE}).")
+  int treeRounds;
+
+  @Option(
+      names = "--workers",
+      defaultValue = "4",
+      description = "In-process workers (default: ${DEFAULT-VALUE}).")
+  int workers;
+
+  @Option(
+      names = "--concurrency",
+      defaultValue = "4",
+      description = "Concurrency of each worker (default: ${DEFAULT-VALUE}).")
+  int concurrency;
+
+  @Option(
+      names = "--settle-ms",
+      defaultValue = "100",
+      description =
+          "Pause once every task runs (and every child process exists) before the"
+              + " command is sent (default: ${DEFAULT-VALUE}).")
+  int settleMs;
+
+  @Option(
+      names = "--round-timeout",
+      defaultValue = "30",
+      description =
+          "Seconds a round may take before the phase is abandoned (default: ${DEFAULT-VALUE}).")
+  int roundTimeout;
+
+  private final String issuedBy = "bench@" + WorkerConfig.host();
+  private volatile Round current;
+
+  /** The tasks of one round and what their events said. */
+  private static final class Round {
+    final Set<String> ids;
+    final Set<String> running = ConcurrentHashMap.newKeySet();
+    final Set<String> cancelled = ConcurrentHashMap.newKeySet();
+    final CountDownLatch allRunning;
+    final CountDownLatch allCancelled;
+    final AtomicInteger wrongCause = new AtomicInteger();
+    final AtomicInteger unexpected = new AtomicInteger();
+    final Cause expectedCause;
+    volatile long firstCancelled;
+    volatile long lastCancelled;
+
+    Round(List<String> ids, Cause expectedCause) {
+      this.ids = Set.copyOf(ids);
+      this.allRunning = new CountDownLatch(ids.size());
+      this.allCancelled = new CountDownLatch(ids.size());
+      this.expectedCause = expectedCause;
+    }
+  }
+
+  private void onEvent(Event event) {
+    long now = System.nanoTime();
+    Round r = current;
+    if (r == null || !(event instanceof Event.Task t) || !r.ids.contains(t.event().task())) {
+      return;
+    }
+    TaskEvent e = t.event();
+    if (e.state() == TaskState.RUNNING) {
+      if (r.running.add(e.task())) {
+        r.allRunning.countDown();
+      }
+    } else if (e.state() == TaskState.CANCELLED) {
+      if (r.cancelled.add(e.task())) {
+        if (r.cancelled.size() == 1) {
+          r.firstCancelled = now;
+        }
+        r.lastCancelled = now;
+        if (e.cause() != r.expectedCause) {
+          r.wrongCause.incrementAndGet();
+        }
+        r.allCancelled.countDown();
+      }
+    } else {
+      r.unexpected.incrementAndGet();
+      progress(
+          "unexpected event for %s: %s %s %s", e.task(), e.state().wire(), e.cause(), e.reason());
+    }
+  }
+
+  /** A variant: what to run, what to send, and how many child processes to wait for. */
+  private record Variant(
+      String key,
+      String title,
+      String task,
+      Command command,
+      Cause cause,
+      int sleepsPerTask,
+      double target) {}
+
+  @SuppressWarnings("try") // the subscription only has to stay open while events arrive
+  @Override
+  public Integer call() throws Exception {
+    Report report = new Report("stop-latency");
+    List<Worker> started = new ArrayList<>();
+    try (Harness h = Harness.open(common.uri, "stop")) {
+      try (EventSubscription sub =
+          EventSubscription.open(h.connection(), h.topology(), List.of("task.*"), this::onEvent)) {
+        run(h, report, started);
+      } finally {
+        // Before the namespace is deleted under them.
+        started.parallelStream().forEach(Worker::close);
+      }
+    }
+    report.print(System.out, common.json);
+    return 0;
+  }
+
+  private void run(Harness h, Report report, List<Worker> started) throws Exception {
+    report.put("broker", h.brokerVersion());
+    report.put("workers", workers);
+    report.put("concurrency", concurrency);
+    report.text("Conveyor stop/kill latency — %s", Report.Machine.line());
+    report.text(
+        "broker: RabbitMQ %s; %d in-process workers x concurrency %d = %d running tasks per round;"
+            + " publish of the command -> receipt of the last task.cancelled",
+        h.brokerVersion(), workers, concurrency, workers * concurrency);
+    for (int i = 1; i <= workers; i++) {
+      started.add(
+          Worker.start(
+              h.workerConfig("bench-stop-w" + i)
+                  .withConcurrency(concurrency)
+                  .withShutdownGrace(Duration.ofSeconds(1))
+                  // Above the exec handler's 5 s wait for a killed tree to be reaped, so that a
+                  // slow init cannot make a worker give itself up mid-benchmark.
+                  .withKillGrace(Duration.ofSeconds(10))
+                  .withExecAllow(List.of(Path.of("/bin/sleep"), Path.of("/bin/sh")))));
+    }
+    progress("%d workers started", workers);
+    List<Variant> variants =
+        List.of(
+            new Variant(
+                "stop",
+                "stop --all, sleep checking its token every 10 ms",
+                SLEEP,
+                Command.STOP,
+                Cause.USER_STOP,
+                0,
+                25),
+            new Variant(
+                "killExec",
+                "kill --all, exec /bin/sleep 600 (direct child)",
+                EXEC_SLEEP,
+                Command.KILL,
+                Cause.USER_KILL,
+                1,
+                20),
+            new Variant(
+                "killTree",
+                "kill --all, exec sh -c '/bin/sleep 600 & /bin/sleep 600; wait' (tree)",
+                EXEC_TREE,
+                Command.KILL,
+                Cause.USER_KILL,
+                2,
+                Double.NaN));
+    int[] rounds = {stopRounds, killRounds, treeRounds};
+    for (int v = 0; v < variants.size(); v++) {
+      if (rounds[v] > 0) {
+        phase(h, report, variants.get(v), rounds[v]);
+      }
+    }
+  }
+
+  private void phase(Harness h, Report report, Variant v, int rounds) throws Exception {
+    int tasks = workers * concurrency;
+    List<Double> toLast = new ArrayList<>();
+    List<Double> toFirst = new ArrayList<>();
+    int wrongCause = 0;
+    int unexpected = 0;
+    int leftover = 0;
+    String abandoned = null;
+    progress("phase %s: %d rounds", v.key(), rounds);
+    for (int i = 1; i <= rounds; i++) {
+      List<String> ids = IntStream.range(0, tasks).mapToObj(x -> Ids.newId()).toList();
+      Round r = new Round(ids, v.cause());
+      current = r;
+      h.publishTasks(ids, v.task());
+      if (!r.allRunning.await(roundTimeout, TimeUnit.SECONDS)) {
+        abandoned = "round " + i + ": only " + r.running.size() + " of " + tasks + " running";
+        break;
+      }
+      List<ProcessHandle> children = List.of();
+      if (v.sleepsPerTask() > 0) {
+        children = awaitSleeps(tasks * v.sleepsPerTask(), roundTimeout);
+        if (children == null) {
+          abandoned = "round " + i + ": the child processes did not all start";
+          break;
+        }
+      }
+      Harness.sleep(settleMs);
+      ControlMessage command =
+          new ControlMessage(
+              Ids.newId(), v.command(), Target.all(), false, Instant.now(), issuedBy);
+      long sent = h.publishControl(command);
+      if (!r.allCancelled.await(roundTimeout, TimeUnit.SECONDS)) {
+        abandoned = "round " + i + ": only " + r.cancelled.size() + " of " + tasks + " cancelled";
+        break;
+      }
+      double last = Stats.millis(r.lastCancelled - sent);
+      toLast.add(last);
+      toFirst.add(Stats.millis(r.firstCancelled - sent));
+      wrongCause += r.wrongCause.get();
+      unexpected += r.unexpected.get();
+      // Every process of the tree should be gone (reaped) by the time the task is reported.
+      int left =
+          (int) children.stream().filter(p -> Files.exists(Path.of("/proc/" + p.pid()))).count();
+      leftover += left;
+      progress(
+          "%s round %d: first cancelled after %.2f ms, last after %.2f ms%s",
+          v.key(),
+          i,
+          Stats.millis(r.firstCancelled - sent),
+          last,
+          left > 0 ? ", " + left + " child processes still in /proc" : "");
+    }
+    current = null;
+    if (abandoned != null) {
+      progress("phase %s abandoned: %s", v.key(), abandoned);
+      // Leave nothing running for the next phase.
+      h.publishControl(
+          new ControlMessage(
+              Ids.newId(), Command.KILL, Target.all(), false, Instant.now(), issuedBy));
+      Harness.sleep(6000);
+      h.purge();
+    }
+    Stats s = new Stats(toLast);
+    Stats f = new Stats(toFirst);
+    report.text("");
+    report.text("%s:", v.title());
+    report.text("  to last task.cancelled:  %s", s.line("ms"));
+    report.text("  to first task.cancelled: %s", f.line("ms"));
+    if (!Double.isNaN(v.target())) {
+      boolean met = s.percentile(99) <= v.target();
+      report.text("  target p99 <= %.0f ms: %s", v.target(), met ? "met" : "NOT met");
+    } else {
+      report.text("  no target (grandchildren are reparented to init, which reaps them)");
+    }
+    if (wrongCause + unexpected + leftover > 0 || abandoned != null) {
+      report.text(
+          "  anomalies: %d wrong causes, %d unexpected events, %d child processes left in /proc%s",
+          wrongCause, unexpected, leftover, abandoned == null ? "" : "; abandoned at " + abandoned);
+    }
+    Map<String, Object> j = new LinkedHashMap<>();
+    j.put("tasksPerRound", tasks);
+    j.put("toLastCancelledMs", s.summary());
+    j.put("toFirstCancelledMs", f.summary());
+    if (!Double.isNaN(v.target())) {
+      j.put("targetP99Ms", v.target());
+      j.put("met", s.percentile(99) <= v.target());
+    }
+    j.put("wrongCause", wrongCause);
+    j.put("unexpectedEvents", unexpected);
+    j.put("childProcessesLeft", leftover);
+    if (abandoned != null) {
+      j.put("abandoned", abandoned);
+    }
+    report.put(v.key(), j);
+  }
+
+  /**
+   * Waits until this JVM (the in-process workers) has {@code count} descendant {@code sleep 600}
+   * processes, and returns them with their parents; null on timeout.
+   */
+  private static List<ProcessHandle> awaitSleeps(int count, int timeoutSeconds) {
+    long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(timeoutSeconds);
+    while (System.nanoTime() < end) {
+      List<ProcessHandle> all = ProcessHandle.current().descendants().toList();
+      long sleeps = all.stream().filter(StopLatencyBench::isSleep600).count();
+      if (sleeps >= count) {
+        return all;
+      }
+      Harness.sleep(2);
+    }
+    return null;
+  }
+
+  private static boolean isSleep600(ProcessHandle p) {
+    ProcessHandle.Info info = p.info();
+    return info.command().map(c -> c.endsWith("sleep")).orElse(false)
+        && info.arguments().map(a -> a.length == 1 && a[0].equals("600")).orElse(false);
+  }
+}

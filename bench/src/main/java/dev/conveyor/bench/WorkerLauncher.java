@@ -1,0 +1,100 @@
+package dev.conveyor.bench;
+
+import static dev.conveyor.bench.Harness.progress;
+
+import java.io.File;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
+
+/**
+ * Starts {@code bin/worker} as an OS process against a benchmark's namespace, the way an operator
+ * would, with the bench's own JDK (JAVA_HOME) and without building anything.
+ */
+record WorkerLauncher(Path script, Path jar) {
+
+  /** The launcher and the already built worker jar of the repository, if both are there. */
+  static Optional<WorkerLauncher> find(Path repo) throws IOException {
+    Path root = repo.toAbsolutePath().normalize();
+    Path script = root.resolve("bin/worker");
+    if (!Files.isExecutable(script)) {
+      return Optional.empty();
+    }
+    Path target = root.resolve("worker/target");
+    Path exact = target.resolve("worker-all.jar");
+    if (Files.isRegularFile(exact)) {
+      return Optional.of(new WorkerLauncher(script, exact));
+    }
+    if (!Files.isDirectory(target)) {
+      return Optional.empty();
+    }
+    try (Stream<Path> files = Files.list(target)) {
+      return files
+          .filter(f -> f.getFileName().toString().matches("worker-.*-all\\.jar"))
+          .max((a, b) -> Long.compare(a.toFile().lastModified(), b.toFile().lastModified()))
+          .map(jar -> new WorkerLauncher(script, jar));
+    }
+  }
+
+  /** A started worker process; {@link #stop} ends and reaps it. */
+  record Running(Process process, Path log) {
+    long pid() {
+      return process.pid();
+    }
+
+    /** SIGTERM (graceful shutdown), then SIGKILL after 20 s; waits until it is reaped. */
+    int stop() throws InterruptedException {
+      process.destroy();
+      if (!process.waitFor(20, TimeUnit.SECONDS)) {
+        progress("worker process %d ignored SIGTERM for 20 s: killing it", process.pid());
+        process.destroyForcibly();
+        process.waitFor();
+      }
+      int code = process.exitValue();
+      try {
+        Files.deleteIfExists(log);
+      } catch (IOException e) {
+        progress("could not delete %s: %s", log, e);
+      }
+      return code;
+    }
+
+    String logTail() {
+      try {
+        List<String> lines = Files.readAllLines(log);
+        return String.join("\n", lines.subList(Math.max(0, lines.size() - 20), lines.size()));
+      } catch (IOException e) {
+        return "(no log: " + e + ")";
+      }
+    }
+  }
+
+  Running start(Harness h, String... args) throws IOException {
+    List<String> command = new ArrayList<>();
+    command.add(script.toString());
+    command.addAll(List.of(args));
+    Path log = Files.createTempFile("conveyor-bench-worker-", ".log");
+    ProcessBuilder pb = new ProcessBuilder(command);
+    Map<String, String> env = pb.environment();
+    env.put("CONVEYOR_URI", h.settings().uris().getFirst().toString());
+    env.put("CONVEYOR_NAMESPACE", h.names().namespace());
+    env.put("CONVEYOR_NO_BUILD", "1");
+    env.put("JAVA_HOME", System.getProperty("java.home"));
+    env.remove("CONVEYOR_CONTROL_KEY");
+    env.remove("CONVEYOR_JAVA_OPTS");
+    env.remove("CONVEYOR_JAR_DIR");
+    pb.redirectErrorStream(true)
+        .redirectOutput(log.toFile())
+        .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")));
+    Process p = pb.start();
+    progress(
+        "started %s %s as pid %d (output in %s)", script, String.join(" ", args), p.pid(), log);
+    return new Running(p, log);
+  }
+}
