@@ -15,7 +15,12 @@ import picocli.CommandLine.Command;
       "Conveyor benchmarks against the RabbitMQ on 127.0.0.1. They print figures and assert"
           + " nothing; each uses its own random namespace and deletes it at the end."
     },
-    subcommands = {ThroughputBench.class, StopLatencyBench.class, DeadlinePrecisionBench.class})
+    subcommands = {
+      ThroughputBench.class,
+      StopLatencyBench.class,
+      DeadlinePrecisionBench.class,
+      ShutdownBench.class
+    })
 public final class Benchmarks implements Runnable {
 
   @Override

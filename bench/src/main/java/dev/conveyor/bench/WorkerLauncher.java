@@ -65,6 +65,24 @@ record WorkerLauncher(Path script, Path jar) {
       return code;
     }
 
+    /**
+     * Ends the process if it is still alive (SIGKILL), waits until it is reaped and deletes its
+     * log; for a process whose exit was already awaited. Returns its exit code.
+     */
+    int reap() throws InterruptedException {
+      if (process.isAlive()) {
+        progress("worker process %d still alive: killing it", process.pid());
+        process.destroyForcibly();
+      }
+      process.waitFor();
+      try {
+        Files.deleteIfExists(log);
+      } catch (IOException e) {
+        progress("could not delete %s: %s", log, e);
+      }
+      return process.exitValue();
+    }
+
     String logTail() {
       try {
         List<String> lines = Files.readAllLines(log);

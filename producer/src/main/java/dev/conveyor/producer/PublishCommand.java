@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.rabbitmq.client.Connection;
 import com.rabbitmq.client.Recoverable;
 import com.rabbitmq.client.RecoveryListener;
+import dev.conveyor.protocol.BrokerLease;
 import dev.conveyor.protocol.Durations;
 import dev.conveyor.protocol.ExitCodes;
 import dev.conveyor.protocol.broker.BrokerConnector;
@@ -124,6 +125,16 @@ final class PublishCommand implements Callable<Integer> {
   Duration grace;
 
   @Option(
+      names = "--consumer-timeout",
+      paramLabel = "DURATION",
+      converter = Durations.class,
+      defaultValue = "30m",
+      description =
+          "The broker's consumer_timeout; a deadline beyond it is refused (default:"
+              + " ${DEFAULT-VALUE}, RabbitMQ's). Raise both together.")
+  Duration consumerTimeout;
+
+  @Option(
       names = "--max-attempts",
       paramLabel = "N",
       description = "Attempts before the task is dead-lettered (default: 1, no retry).")
@@ -238,6 +249,15 @@ final class PublishCommand implements Callable<Integer> {
               maxAttempts,
               expiresIn == null ? null : now.plus(expiresIn));
       List<TaskMessage> tasks = TaskInput.readTasks(from, main.stdin, defaults, main.clock);
+      for (int i = 0; i < tasks.size(); i++) {
+        int line = i + 1;
+        BrokerLease.exceeded(tasks.get(i), consumerTimeout)
+            .ifPresent(
+                why -> {
+                  throw new UsageException(
+                      "task " + line + ": " + why + " (see --consumer-timeout); nothing published");
+                });
+      }
       return new Plan(queue, tasks.size(), tasks);
     }
     if (type == null) {
@@ -265,6 +285,11 @@ final class PublishCommand implements Callable<Integer> {
             .grace(grace)
             .maxAttempts(maxAttempts)
             .expiresIn(expiresIn);
+    BrokerLease.exceeded(task.build(main.clock), consumerTimeout)
+        .ifPresent(
+            why -> {
+              throw new UsageException(why + " (see --consumer-timeout)");
+            });
     // Built lazily: a million tasks need not sit in memory before the first is published.
     return new Plan(
         queue, n, () -> Stream.generate(() -> task.build(main.clock)).limit(n).iterator());

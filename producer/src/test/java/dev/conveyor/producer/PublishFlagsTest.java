@@ -100,7 +100,11 @@ class PublishFlagsTest {
   @Test
   void durationFlagsTakeEveryUnit() {
     assertEquals(500L, tasks(plan("", "--type=x", "--timeout=500ms")).getFirst().timeoutMs());
-    assertEquals(7_200_000L, tasks(plan("", "--type=x", "--timeout=2h")).getFirst().timeoutMs());
+    assertEquals(
+        7_200_000L,
+        tasks(plan("", "--type=x", "--timeout=2h", "--consumer-timeout=3h"))
+            .getFirst()
+            .timeoutMs());
     assertEquals(0L, tasks(plan("", "--type=x", "--grace=0s")).getFirst().graceMs());
     assertEquals(
         CLOCK.instant().plus(Duration.ofDays(1)),
@@ -182,7 +186,13 @@ class PublishFlagsTest {
             List.of("--from=f.jsonl", "--count=2", "--id=a"),
             "--from cannot be combined with --count, --id"),
         Arguments.of(List.of("--from=/nonexistent/t.jsonl"), "no such file: /nonexistent/t.jsonl"),
-        Arguments.of(List.of("--type=x", "--uri=http://host/"), "must start with amqp://"));
+        Arguments.of(List.of("--type=x", "--uri=http://host/"), "must start with amqp://"),
+        Arguments.of(
+            List.of("--type=x", "--timeout=45m"),
+            "timeout 45m plus grace 5s exceeds the broker's consumer_timeout of 30m"),
+        Arguments.of(
+            List.of("--type=x", "--timeout=50m", "--grace=5m", "--consumer-timeout=50m"),
+            "exceeds the broker's consumer_timeout of 50m"));
   }
 
   @ParameterizedTest

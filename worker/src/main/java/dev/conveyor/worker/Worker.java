@@ -172,7 +172,14 @@ public final class Worker implements AutoCloseable, Pausable {
             metrics::controlRefused);
     control.start();
     TaskIntake intake =
-        new TaskIntake(handlers, revocations, running, runner, settler, config.maxPayloadBytes());
+        new TaskIntake(
+            handlers,
+            revocations,
+            running,
+            runner,
+            settler,
+            config.maxPayloadBytes(),
+            config.consumerTimeout());
     connection.addShutdownListener(this::connectionLost);
     if (connection instanceof Recoverable r) {
       r.addRecoveryListener(

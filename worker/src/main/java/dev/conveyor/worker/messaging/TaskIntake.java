@@ -1,5 +1,6 @@
 package dev.conveyor.worker.messaging;
 
+import dev.conveyor.protocol.BrokerLease;
 import dev.conveyor.protocol.wire.Cause;
 import dev.conveyor.protocol.wire.Headers;
 import dev.conveyor.protocol.wire.Ids;
@@ -24,6 +25,7 @@ import java.util.Optional;
  * handed to the runner.
  */
 public final class TaskIntake {
+  private static final org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(TaskIntake.class);
 
   private final HandlerRegistry handlers;
   private final Revocations revocations;
@@ -31,6 +33,7 @@ public final class TaskIntake {
   private final TaskRunner runner;
   private final Settler settler;
   private final long maxPayloadBytes;
+  private final java.time.Duration consumerTimeout;
 
   public TaskIntake(
       HandlerRegistry handlers,
@@ -38,13 +41,15 @@ public final class TaskIntake {
       RunningTasks running,
       TaskRunner runner,
       Settler settler,
-      long maxPayloadBytes) {
+      long maxPayloadBytes,
+      java.time.Duration consumerTimeout) {
     this.handlers = handlers;
     this.revocations = revocations;
     this.running = running;
     this.runner = runner;
     this.settler = settler;
     this.maxPayloadBytes = maxPayloadBytes;
+    this.consumerTimeout = consumerTimeout;
   }
 
   public void accept(Lease lease) {
@@ -87,6 +92,8 @@ public final class TaskIntake {
                   + run.maxAttempts()
                   + ")"));
     } else {
+      BrokerLease.exceeded(task, consumerTimeout)
+          .ifPresent(why -> log.warn("task {} ({}): {}", task.id(), task.type(), why));
       runner.submit(run);
     }
   }
