@@ -312,7 +312,16 @@ public final class Worker implements AutoCloseable, Pausable {
 
   private void heartbeat() {
     if (connected) {
-      events.worker(WorkerEvent.HEARTBEAT, running.ids(), host, pid);
+      List<TaskRun> runs = running.all();
+      events.worker(
+          new WorkerEvent(
+              config.name(),
+              WorkerEvent.HEARTBEAT,
+              Instant.now(),
+              runs.stream().map(TaskRun::taskId).toList(),
+              host,
+              pid,
+              runs.stream().map(TaskRun::status).toList()));
     }
   }
 

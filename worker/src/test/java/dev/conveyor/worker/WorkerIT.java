@@ -7,6 +7,7 @@ import dev.conveyor.protocol.wire.Cause;
 import dev.conveyor.protocol.wire.Headers;
 import dev.conveyor.protocol.wire.TaskEvent;
 import dev.conveyor.protocol.wire.TaskState;
+import dev.conveyor.protocol.wire.WorkerEvent;
 import dev.conveyor.testkit.BrokerExtension;
 import dev.conveyor.testkit.EventLog;
 import dev.conveyor.testkit.TestBroker;
@@ -145,6 +146,37 @@ class WorkerIT {
         .until(
             () -> events.tasks().stream().filter(e -> e.state() == TaskState.RUNNING).count() == 4);
     assertThat(broker.messageCount(broker.names().taskQueue("default"))).isEqualTo(2);
+  }
+
+  @Test
+  void heartbeatsCarryEachRunningTasksProgress(TestBroker broker) throws Exception {
+    EventLog events = EventLog.open(broker);
+    broker.own(
+        Worker.start(
+            WorkerConfig.defaults(broker.settings())
+                .withName("beating")
+                .withHeartbeat(Duration.ofMillis(200))
+                .withShutdownGrace(Duration.ofMillis(200))));
+    String id =
+        Broker.task(broker, "{\"type\":\"sleep\",\"payload\":{\"seconds\":2,\"checkEveryMs\":50}}");
+    events.await(id, TaskState.RUNNING);
+    var beat =
+        Awaitility.await()
+            .atMost(Duration.ofSeconds(10))
+            .until(
+                () ->
+                    events.workers().stream()
+                        .filter(e -> e.state().equals(WorkerEvent.HEARTBEAT))
+                        .filter(e -> e.running() != null && !e.running().isEmpty())
+                        .filter(e -> e.running().getFirst().progress() != null)
+                        .filter(e -> e.running().getFirst().progress() > 0)
+                        .findFirst()
+                        .orElse(null),
+                e -> e != null);
+    assertThat(beat.worker()).isEqualTo("beating");
+    assertThat(beat.tasks()).containsExactly(id);
+    assertThat(beat.running().getFirst().id()).isEqualTo(id);
+    assertThat(beat.running().getFirst().progress()).isBetween(0.0, 1.0);
   }
 
   static List<GetResponse> awaitDead(TestBroker broker, int n) {

@@ -5,6 +5,7 @@ import com.rabbitmq.client.Channel;
 import com.rabbitmq.client.Connection;
 import com.rabbitmq.client.DefaultConsumer;
 import com.rabbitmq.client.Envelope;
+import dev.conveyor.protocol.broker.Channels;
 import dev.conveyor.protocol.topology.Topology;
 import dev.conveyor.protocol.wire.CommandApplied;
 import dev.conveyor.protocol.wire.MalformedMessageException;
@@ -79,14 +80,6 @@ public final class EventSubscription implements AutoCloseable {
 
   @Override
   public void close() {
-    try {
-      if (channel.isOpen()) {
-        channel.close();
-      }
-    } catch (IOException | java.util.concurrent.TimeoutException e) {
-      log.debug("closing event subscription", e);
-    } catch (com.rabbitmq.client.AlreadyClosedException e) {
-      // The connection went first; the server-side queue is auto-deleted with it.
-    }
+    Channels.closeQuietly(channel);
   }
 }

@@ -4,10 +4,25 @@ import com.fasterxml.jackson.annotation.JsonInclude;
 import java.time.Instant;
 import java.util.List;
 
-/** A worker lifecycle event: {@code worker.started|heartbeat|stopping|terminating}. */
+/**
+ * A worker lifecycle event: {@code worker.started|heartbeat|stopping|terminating}. Heartbeats also
+ * carry {@code running}: each task's type, attempt, age, deadline, stage and progress, so that
+ * watchers see progress without asking.
+ */
 @JsonInclude(JsonInclude.Include.NON_NULL)
 public record WorkerEvent(
-    String worker, String state, Instant at, List<String> tasks, String host, Long pid) {
+    String worker,
+    String state,
+    Instant at,
+    List<String> tasks,
+    String host,
+    Long pid,
+    List<WorkerStatus.RunningTask> running) {
+
+  public WorkerEvent(
+      String worker, String state, Instant at, List<String> tasks, String host, Long pid) {
+    this(worker, state, at, tasks, host, pid, null);
+  }
 
   public static final String STARTED = "started";
   public static final String HEARTBEAT = "heartbeat";

@@ -5,6 +5,7 @@ import com.rabbitmq.client.Channel;
 import com.rabbitmq.client.Connection;
 import com.rabbitmq.client.DefaultConsumer;
 import com.rabbitmq.client.Envelope;
+import dev.conveyor.protocol.broker.Channels;
 import dev.conveyor.protocol.topology.Topology;
 import dev.conveyor.protocol.wire.Cause;
 import dev.conveyor.protocol.wire.Command;
@@ -191,12 +192,6 @@ public final class ControlListener implements AutoCloseable {
 
   @Override
   public void close() {
-    try {
-      if (channel != null && channel.isOpen()) {
-        channel.close();
-      }
-    } catch (IOException | java.util.concurrent.TimeoutException | RuntimeException e) {
-      log.debug("closing control channel", e);
-    }
+    Channels.closeQuietly(channel);
   }
 }

@@ -85,7 +85,10 @@ public final class EventPublisher implements AutoCloseable {
   }
 
   public void worker(String state, List<String> tasks, String host, long pid) {
-    WorkerEvent event = new WorkerEvent(worker, state, Instant.now(), tasks, host, pid);
+    worker(new WorkerEvent(worker, state, Instant.now(), tasks, host, pid));
+  }
+
+  public void worker(WorkerEvent event) {
     publish(exchange, event.routingKey(), JSON, Wire.encode(event));
   }
 

@@ -6,6 +6,7 @@ import com.rabbitmq.client.Connection;
 import com.rabbitmq.client.DefaultConsumer;
 import com.rabbitmq.client.Envelope;
 import com.rabbitmq.client.ShutdownSignalException;
+import dev.conveyor.protocol.broker.Channels;
 import dev.conveyor.worker.execution.Lease;
 import java.io.IOException;
 import java.util.concurrent.Executor;
@@ -132,12 +133,6 @@ public final class TaskConsumer implements AutoCloseable {
   @Override
   public synchronized void close() {
     closed = true;
-    try {
-      if (channel != null && channel.isOpen()) {
-        channel.close();
-      }
-    } catch (IOException | java.util.concurrent.TimeoutException | RuntimeException e) {
-      log.debug("closing consumer channel", e);
-    }
+    Channels.closeQuietly(channel);
   }
 }
