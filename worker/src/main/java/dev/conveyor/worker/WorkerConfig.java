@@ -98,322 +98,131 @@ public record WorkerConfig(
   }
 
   public WorkerConfig withBroker(BrokerSettings value) {
-    return new WorkerConfig(
-        value,
-        name,
-        queues,
-        concurrency,
-        shutdownGrace,
-        killGrace,
-        execAllow,
-        handlersDir,
-        metricsPort,
-        defaultTimeout,
-        defaultGrace,
-        retryDelay,
-        maxPayloadBytes,
-        heartbeat,
-        consumerTimeout,
-        exit);
+    return change(b -> b.broker = value);
   }
 
   public WorkerConfig withName(String value) {
-    return new WorkerConfig(
-        broker,
-        value,
-        queues,
-        concurrency,
-        shutdownGrace,
-        killGrace,
-        execAllow,
-        handlersDir,
-        metricsPort,
-        defaultTimeout,
-        defaultGrace,
-        retryDelay,
-        maxPayloadBytes,
-        heartbeat,
-        consumerTimeout,
-        exit);
+    return change(b -> b.name = value);
   }
 
   public WorkerConfig withQueues(List<String> value) {
-    return new WorkerConfig(
-        broker,
-        name,
-        value,
-        concurrency,
-        shutdownGrace,
-        killGrace,
-        execAllow,
-        handlersDir,
-        metricsPort,
-        defaultTimeout,
-        defaultGrace,
-        retryDelay,
-        maxPayloadBytes,
-        heartbeat,
-        consumerTimeout,
-        exit);
+    return change(b -> b.queues = value);
   }
 
   public WorkerConfig withConcurrency(int value) {
-    return new WorkerConfig(
-        broker,
-        name,
-        queues,
-        value,
-        shutdownGrace,
-        killGrace,
-        execAllow,
-        handlersDir,
-        metricsPort,
-        defaultTimeout,
-        defaultGrace,
-        retryDelay,
-        maxPayloadBytes,
-        heartbeat,
-        consumerTimeout,
-        exit);
+    return change(b -> b.concurrency = value);
   }
 
   public WorkerConfig withShutdownGrace(Duration value) {
-    return new WorkerConfig(
-        broker,
-        name,
-        queues,
-        concurrency,
-        value,
-        killGrace,
-        execAllow,
-        handlersDir,
-        metricsPort,
-        defaultTimeout,
-        defaultGrace,
-        retryDelay,
-        maxPayloadBytes,
-        heartbeat,
-        consumerTimeout,
-        exit);
+    return change(b -> b.shutdownGrace = value);
   }
 
   public WorkerConfig withKillGrace(Duration value) {
-    return new WorkerConfig(
-        broker,
-        name,
-        queues,
-        concurrency,
-        shutdownGrace,
-        value,
-        execAllow,
-        handlersDir,
-        metricsPort,
-        defaultTimeout,
-        defaultGrace,
-        retryDelay,
-        maxPayloadBytes,
-        heartbeat,
-        consumerTimeout,
-        exit);
+    return change(b -> b.killGrace = value);
   }
 
   public WorkerConfig withExecAllow(List<Path> value) {
-    return new WorkerConfig(
-        broker,
-        name,
-        queues,
-        concurrency,
-        shutdownGrace,
-        killGrace,
-        value,
-        handlersDir,
-        metricsPort,
-        defaultTimeout,
-        defaultGrace,
-        retryDelay,
-        maxPayloadBytes,
-        heartbeat,
-        consumerTimeout,
-        exit);
+    return change(b -> b.execAllow = value);
   }
 
   public WorkerConfig withHandlersDir(Optional<Path> value) {
-    return new WorkerConfig(
-        broker,
-        name,
-        queues,
-        concurrency,
-        shutdownGrace,
-        killGrace,
-        execAllow,
-        value,
-        metricsPort,
-        defaultTimeout,
-        defaultGrace,
-        retryDelay,
-        maxPayloadBytes,
-        heartbeat,
-        consumerTimeout,
-        exit);
+    return change(b -> b.handlersDir = value);
   }
 
   public WorkerConfig withMetricsPort(int value) {
-    return new WorkerConfig(
-        broker,
-        name,
-        queues,
-        concurrency,
-        shutdownGrace,
-        killGrace,
-        execAllow,
-        handlersDir,
-        value,
-        defaultTimeout,
-        defaultGrace,
-        retryDelay,
-        maxPayloadBytes,
-        heartbeat,
-        consumerTimeout,
-        exit);
+    return change(b -> b.metricsPort = value);
   }
 
   public WorkerConfig withDefaultTimeout(Optional<Duration> value) {
-    return new WorkerConfig(
-        broker,
-        name,
-        queues,
-        concurrency,
-        shutdownGrace,
-        killGrace,
-        execAllow,
-        handlersDir,
-        metricsPort,
-        value,
-        defaultGrace,
-        retryDelay,
-        maxPayloadBytes,
-        heartbeat,
-        consumerTimeout,
-        exit);
+    return change(b -> b.defaultTimeout = value);
   }
 
   public WorkerConfig withDefaultGrace(Duration value) {
-    return new WorkerConfig(
-        broker,
-        name,
-        queues,
-        concurrency,
-        shutdownGrace,
-        killGrace,
-        execAllow,
-        handlersDir,
-        metricsPort,
-        defaultTimeout,
-        value,
-        retryDelay,
-        maxPayloadBytes,
-        heartbeat,
-        consumerTimeout,
-        exit);
+    return change(b -> b.defaultGrace = value);
   }
 
   public WorkerConfig withRetryDelay(Duration value) {
-    return new WorkerConfig(
-        broker,
-        name,
-        queues,
-        concurrency,
-        shutdownGrace,
-        killGrace,
-        execAllow,
-        handlersDir,
-        metricsPort,
-        defaultTimeout,
-        defaultGrace,
-        value,
-        maxPayloadBytes,
-        heartbeat,
-        consumerTimeout,
-        exit);
+    return change(b -> b.retryDelay = value);
   }
 
   public WorkerConfig withMaxPayloadBytes(long value) {
-    return new WorkerConfig(
-        broker,
-        name,
-        queues,
-        concurrency,
-        shutdownGrace,
-        killGrace,
-        execAllow,
-        handlersDir,
-        metricsPort,
-        defaultTimeout,
-        defaultGrace,
-        retryDelay,
-        value,
-        heartbeat,
-        consumerTimeout,
-        exit);
+    return change(b -> b.maxPayloadBytes = value);
   }
 
   public WorkerConfig withHeartbeat(Duration value) {
-    return new WorkerConfig(
-        broker,
-        name,
-        queues,
-        concurrency,
-        shutdownGrace,
-        killGrace,
-        execAllow,
-        handlersDir,
-        metricsPort,
-        defaultTimeout,
-        defaultGrace,
-        retryDelay,
-        maxPayloadBytes,
-        value,
-        consumerTimeout,
-        exit);
+    return change(b -> b.heartbeat = value);
   }
 
   public WorkerConfig withConsumerTimeout(Duration value) {
-    return new WorkerConfig(
-        broker,
-        name,
-        queues,
-        concurrency,
-        shutdownGrace,
-        killGrace,
-        execAllow,
-        handlersDir,
-        metricsPort,
-        defaultTimeout,
-        defaultGrace,
-        retryDelay,
-        maxPayloadBytes,
-        heartbeat,
-        value,
-        exit);
+    return change(b -> b.consumerTimeout = value);
   }
 
   public WorkerConfig withExit(IntConsumer value) {
-    return new WorkerConfig(
-        broker,
-        name,
-        queues,
-        concurrency,
-        shutdownGrace,
-        killGrace,
-        execAllow,
-        handlersDir,
-        metricsPort,
-        defaultTimeout,
-        defaultGrace,
-        retryDelay,
-        maxPayloadBytes,
-        heartbeat,
-        consumerTimeout,
-        value);
+    return change(b -> b.exit = value);
+  }
+
+  private WorkerConfig change(java.util.function.Consumer<Copy> edit) {
+    Copy copy = new Copy(this);
+    edit.accept(copy);
+    return copy.build();
+  }
+
+  /** A mutable copy, so that each {@code with…} names only the setting it changes. */
+  private static final class Copy {
+    private BrokerSettings broker;
+    private String name;
+    private List<String> queues;
+    private int concurrency;
+    private Duration shutdownGrace;
+    private Duration killGrace;
+    private List<Path> execAllow;
+    private Optional<Path> handlersDir;
+    private int metricsPort;
+    private Optional<Duration> defaultTimeout;
+    private Duration defaultGrace;
+    private Duration retryDelay;
+    private long maxPayloadBytes;
+    private Duration heartbeat;
+    private Duration consumerTimeout;
+    private IntConsumer exit;
+
+    Copy(WorkerConfig c) {
+      broker = c.broker();
+      name = c.name();
+      queues = c.queues();
+      concurrency = c.concurrency();
+      shutdownGrace = c.shutdownGrace();
+      killGrace = c.killGrace();
+      execAllow = c.execAllow();
+      handlersDir = c.handlersDir();
+      metricsPort = c.metricsPort();
+      defaultTimeout = c.defaultTimeout();
+      defaultGrace = c.defaultGrace();
+      retryDelay = c.retryDelay();
+      maxPayloadBytes = c.maxPayloadBytes();
+      heartbeat = c.heartbeat();
+      consumerTimeout = c.consumerTimeout();
+      exit = c.exit();
+    }
+
+    WorkerConfig build() {
+      return new WorkerConfig(
+          broker,
+          name,
+          queues,
+          concurrency,
+          shutdownGrace,
+          killGrace,
+          execAllow,
+          handlersDir,
+          metricsPort,
+          defaultTimeout,
+          defaultGrace,
+          retryDelay,
+          maxPayloadBytes,
+          heartbeat,
+          consumerTimeout,
+          exit);
+    }
   }
 }
