@@ -9,6 +9,7 @@ import dev.conveyor.protocol.wire.Ids;
 import dev.conveyor.protocol.wire.TaskEvent;
 import dev.conveyor.protocol.wire.TaskState;
 import dev.conveyor.protocol.wire.WorkerEvent;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -209,15 +210,20 @@ public final class ShutdownBench implements Callable<Integer> {
             repo.toAbsolutePath().normalize());
         report.put("skipped", "no bin/worker or worker jar");
       } else {
-        report.text("worker jar: %s, %s", launcher.get().jar().getFileName(), Runtime.version());
+        WorkerLauncher copy = launcher.get().snapshot();
+        report.text(
+            "worker jar: a copy of %s (modified %s), %s",
+            copy.jar().getFileName(), Files.getLastModifiedTime(copy.jar()), Runtime.version());
+        report.put("workerJarModified", Files.getLastModifiedTime(copy.jar()).toString());
         try (EventSubscription sub =
             EventSubscription.open(
                 h.connection(), h.topology(), List.of("task.*", "worker.*"), this::onEvent)) {
           for (Case c : cases()) {
-            runCase(h, report, launcher.get(), c);
+            runCase(h, report, copy, c);
           }
         } finally {
           current = null;
+          copy.deleteSnapshot();
         }
       }
     }

@@ -15,9 +15,39 @@ import java.util.stream.Stream;
 
 /**
  * Starts {@code bin/worker} as an OS process against a benchmark's namespace, the way an operator
- * would, with the bench's own JDK (JAVA_HOME) and without building anything.
+ * would, with the bench's own JDK (JAVA_HOME) and without building anything. With a {@code jarDir}
+ * (see {@link #snapshot}) the launcher runs {@code jarDir/worker.jar} (CONVEYOR_JAR_DIR) instead of
+ * the jar in worker/target.
  */
-record WorkerLauncher(Path script, Path jar) {
+record WorkerLauncher(Path script, Path jar, Path jarDir) {
+
+  WorkerLauncher(Path script, Path jar) {
+    this(script, jar, null);
+  }
+
+  /**
+   * A copy of the worker jar in a temporary directory, run through CONVEYOR_JAR_DIR: a build that
+   * rewrites worker/target while the benchmark runs cannot pull classes from under a running
+   * worker. {@link #deleteSnapshot} removes it.
+   */
+  WorkerLauncher snapshot() throws IOException {
+    Path dir = Files.createTempDirectory("conveyor-bench-jar-");
+    Files.copy(jar, dir.resolve("worker.jar"));
+    progress("running a copy of %s (%s)", jar, Files.getLastModifiedTime(jar));
+    return new WorkerLauncher(script, jar, dir);
+  }
+
+  void deleteSnapshot() {
+    if (jarDir == null) {
+      return;
+    }
+    try {
+      Files.deleteIfExists(jarDir.resolve("worker.jar"));
+      Files.deleteIfExists(jarDir);
+    } catch (IOException e) {
+      progress("could not delete %s: %s", jarDir, e);
+    }
+  }
 
   /** The launcher and the already built worker jar of the repository, if both are there. */
   static Optional<WorkerLauncher> find(Path repo) throws IOException {
@@ -107,6 +137,9 @@ record WorkerLauncher(Path script, Path jar) {
     env.remove("CONVEYOR_CONTROL_KEY");
     env.remove("CONVEYOR_JAVA_OPTS");
     env.remove("CONVEYOR_JAR_DIR");
+    if (jarDir != null) {
+      env.put("CONVEYOR_JAR_DIR", jarDir.toString());
+    }
     pb.redirectErrorStream(true)
         .redirectOutput(log.toFile())
         .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")));

@@ -1,0 +1,98 @@
+package dev.conveyor.worker;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.conveyor.protocol.wire.TaskEvent;
+import dev.conveyor.protocol.wire.TaskState;
+import dev.conveyor.testkit.BrokerExtension;
+import dev.conveyor.testkit.EventLog;
+import dev.conveyor.testkit.TestBroker;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Optional;
+import java.util.jar.JarEntry;
+import java.util.jar.JarOutputStream;
+import javax.tools.JavaCompiler;
+import javax.tools.ToolProvider;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
+import org.junit.jupiter.api.io.TempDir;
+
+/** User task types: a jar in {@code --handlers}, found with ServiceLoader, run like built-ins. */
+@ExtendWith(BrokerExtension.class)
+class HandlersIT {
+
+  private static final String GREET =
+      """
+      package example;
+      import dev.conveyor.worker.api.TaskContext;
+      import dev.conveyor.worker.api.TaskHandler;
+      public class Greet implements TaskHandler {
+        public String type() { return "%s"; }
+        public Object handle(TaskContext ctx) {
+          return "hello " + ctx.payload().path("name").asText() + " on attempt " + ctx.attempt();
+        }
+      }
+      """;
+
+  /** Compiles one handler and packages it with its service entry, as a user would. */
+  private static Path handlerJar(Path dir, String type) throws IOException {
+    Path src = Files.createDirectories(dir.resolve("src/example"));
+    Files.writeString(src.resolve("Greet.java"), GREET.formatted(type));
+    Path classes = Files.createDirectories(dir.resolve("classes"));
+    JavaCompiler javac = ToolProvider.getSystemJavaCompiler();
+    int rc =
+        javac.run(
+            null,
+            null,
+            null,
+            "-d",
+            classes.toString(),
+            "-cp",
+            System.getProperty("java.class.path"),
+            src.resolve("Greet.java").toString());
+    assertThat(rc).isZero();
+    Path jars = Files.createDirectories(dir.resolve("handlers"));
+    try (OutputStream file = Files.newOutputStream(jars.resolve("greet.jar"));
+        JarOutputStream jar = new JarOutputStream(file)) {
+      jar.putNextEntry(new JarEntry("example/Greet.class"));
+      jar.write(Files.readAllBytes(classes.resolve("example/Greet.class")));
+      jar.putNextEntry(new JarEntry("META-INF/services/dev.conveyor.worker.api.TaskHandler"));
+      jar.write("example.Greet\n".getBytes(StandardCharsets.UTF_8));
+    }
+    return jars;
+  }
+
+  @Test
+  void aHandlerFromAJarRunsAndItsResultIsInTheEvent(TestBroker broker, @TempDir Path dir)
+      throws Exception {
+    Path jars = handlerJar(dir, "greet");
+    EventLog events = EventLog.open(broker);
+    broker.own(
+        Worker.start(
+            WorkerConfig.defaults(broker.settings())
+                .withName("w1")
+                .withHandlersDir(Optional.of(jars))));
+    String id = Broker.task(broker, "{\"type\":\"greet\",\"payload\":{\"name\":\"ada\"}}");
+    TaskEvent done = events.await(id, TaskState.SUCCEEDED);
+    assertThat(done.result().asText()).isEqualTo("hello ada on attempt 1");
+  }
+
+  @Test
+  void aTypeDefinedTwiceOrAMissingDirectoryIsRefusedAtStart(TestBroker broker, @TempDir Path dir)
+      throws Exception {
+    Path jars = handlerJar(dir, "noop");
+    WorkerConfig config = WorkerConfig.defaults(broker.settings()).withName("w1");
+    assertThatThrownBy(() -> Worker.start(config.withHandlersDir(Optional.of(jars))))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("'noop' is defined twice");
+    assertThatThrownBy(
+            () -> Worker.start(config.withHandlersDir(Optional.of(dir.resolve("nowhere")))))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("not a directory");
+  }
+}
