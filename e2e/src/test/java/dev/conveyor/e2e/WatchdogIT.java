@@ -15,6 +15,7 @@ import dev.conveyor.testkit.TestBroker;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import org.awaitility.Awaitility;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
@@ -29,6 +30,12 @@ class WatchdogIT {
     Programs.Result r = Programs.run(broker, "producer", all.toArray(String[]::new));
     assertThat(r.exitCode()).as(r.output()).isZero();
     return r.lines().getFirst().trim();
+  }
+
+  private static Map<String, String> withRestartDelay(Map<String, String> env) {
+    Map<String, String> out = new java.util.HashMap<>(env);
+    out.put("CONVEYOR_RESTART_DELAY", "1");
+    return out;
   }
 
   private static long started(EventLog events) {
@@ -115,6 +122,38 @@ class WatchdogIT {
                     == 2);
     // Restarted after each termination, and still serving.
     Awaitility.await().atMost(Duration.ofSeconds(60)).until(() -> started(events) >= 3);
+    String next = publishOne(broker, "--type", "noop");
+    events.await(next, TaskState.SUCCEEDED, Duration.ofSeconds(60));
+    supervisor.terminate();
+    assertThat(supervisor.waitFor(Duration.ofSeconds(30))).as(supervisor.output()).isZero();
+  }
+
+  @Test
+  void aTaskThatKillsItsWorkerEveryTimeIsDeadLetteredAndTheWorkersKeepServing(TestBroker broker) {
+    EventLog events = EventLog.open(broker);
+    ProgramProcess supervisor =
+        broker.own(
+            ProgramProcess.start(
+                "workers",
+                withRestartDelay(Programs.env(broker)),
+                List.of("1", "--exec-allow", "/bin/sh")));
+    Awaitility.await().atMost(Duration.ofSeconds(60)).until(() -> started(events) >= 1);
+    // The child's parent is the worker's JVM: every attempt takes its worker down with it.
+    String id =
+        publishOne(
+            broker,
+            "--type",
+            "exec",
+            "--payload",
+            "{\"command\":[\"/bin/sh\",\"-c\",\"kill -9 $PPID\"]}",
+            "--max-attempts",
+            "2");
+    TaskEvent dead = events.await(id, TaskState.DEAD, Duration.ofSeconds(90));
+    assertThat(dead.cause()).isEqualTo(Cause.WORKER_LOST);
+    assertThat(events.of(id).stream().filter(e -> e.state() == TaskState.RUNNING))
+        .extracting(TaskEvent::attempt)
+        .containsExactly(1, 2);
+    assertThat(started(events)).isGreaterThanOrEqualTo(3);
     String next = publishOne(broker, "--type", "noop");
     events.await(next, TaskState.SUCCEEDED, Duration.ofSeconds(60));
     supervisor.terminate();

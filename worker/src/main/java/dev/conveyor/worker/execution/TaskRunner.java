@@ -35,7 +35,20 @@ public final class TaskRunner {
   }
 
   public void submit(TaskRun run) {
-    threads.execute(() -> run(run));
+    threads.execute(() -> runGuarded(run));
+  }
+
+  /**
+   * Whatever breaks around the handler (an announcement, a class that no longer loads), the run is
+   * still settled, so that nothing waits for it forever; a second settlement is a no-op.
+   */
+  private void runGuarded(TaskRun run) {
+    try {
+      run(run);
+    } catch (Throwable t) {
+      log.error("worker error around {}", run, t);
+      settle.accept(run, new Outcome.Failed("worker error: " + describe(t)));
+    }
   }
 
   private void run(TaskRun run) {
