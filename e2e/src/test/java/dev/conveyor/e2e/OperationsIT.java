@@ -2,6 +2,8 @@ package dev.conveyor.e2e;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.conveyor.protocol.wire.Cause;
+import dev.conveyor.protocol.wire.TaskEvent;
 import dev.conveyor.protocol.wire.TaskState;
 import dev.conveyor.protocol.wire.WorkerEvent;
 import dev.conveyor.testkit.BrokerAdmin;
@@ -70,6 +72,52 @@ class OperationsIT {
     assertThat(events.workers())
         .anyMatch(e -> e.worker().equals("w1") && e.state().equals(WorkerEvent.STOPPING));
     assertThat(broker.messageCount(broker.names().taskQueue("default"))).isZero();
+  }
+
+  @Test
+  void aSecondSigtermSkipsTheShutdownGraceAndRequeuesWithoutUsingAnAttempt(TestBroker broker) {
+    EventLog events = EventLog.open(broker);
+    ProgramProcess w = Programs.worker(broker, "patient", "--shutdown-grace", "60s");
+    Programs.Result r =
+        Programs.run(
+            broker,
+            "producer",
+            "publish",
+            "--type",
+            "sleep",
+            "--payload",
+            "{\"seconds\":120}",
+            "--count",
+            "2");
+    assertThat(r.exitCode()).as(r.output()).isZero();
+    List<String> ids = r.lines().stream().filter(l -> l.matches("[0-9a-f-]{36}")).toList();
+    assertThat(ids).as(r.output()).hasSize(2);
+    ids.forEach(id -> events.await(id, TaskState.RUNNING, Duration.ofSeconds(60)));
+    long start = System.nanoTime();
+    w.terminate();
+    Awaitility.await()
+        .until(
+            () -> events.workers().stream().anyMatch(e -> e.state().equals(WorkerEvent.STOPPING)));
+    w.terminate();
+    assertThat(w.waitFor(Duration.ofSeconds(30))).as(w.output()).isZero();
+    assertThat(Duration.ofNanos(System.nanoTime() - start)).isLessThan(Duration.ofSeconds(30));
+    for (String id : ids) {
+      TaskEvent requeued = events.await(id, TaskState.REQUEUED);
+      assertThat(requeued.cause()).isEqualTo(Cause.SHUTDOWN);
+    }
+    assertThat(broker.messageCount(broker.names().taskQueue("default"))).isEqualTo(2);
+    // Back in the queue with the attempt given back: a new worker runs them as attempt 1 again.
+    Programs.worker(broker, "next");
+    for (String id : ids) {
+      Awaitility.await()
+          .atMost(Duration.ofSeconds(60))
+          .until(
+              () ->
+                  events.of(id).stream()
+                          .filter(e -> e.state() == TaskState.RUNNING && e.attempt() == 1)
+                          .count()
+                      == 2);
+    }
   }
 
   @Test

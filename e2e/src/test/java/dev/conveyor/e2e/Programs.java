@@ -19,10 +19,17 @@ final class Programs {
     return env;
   }
 
+  /** A worker with short graces, unless the test sets its own. */
   static ProgramProcess worker(TestBroker broker, String name, String... args) {
-    List<String> all =
-        new ArrayList<>(List.of("--name", name, "--shutdown-grace", "5s", "--kill-grace", "1s"));
-    all.addAll(List.of(args));
+    List<String> all = new ArrayList<>(List.of("--name", name));
+    List<String> given = List.of(args);
+    if (!given.contains("--shutdown-grace")) {
+      all.addAll(List.of("--shutdown-grace", "5s"));
+    }
+    if (!given.contains("--kill-grace")) {
+      all.addAll(List.of("--kill-grace", "1s"));
+    }
+    all.addAll(given);
     return broker.own(ProgramProcess.start("worker", env(broker), all));
   }
 
