@@ -75,6 +75,17 @@ class OperationsIT {
   }
 
   @Test
+  void theNoDockerDemoRunsWorkersAndAProducerAndStopsThemCleanly(TestBroker broker) {
+    Programs.Result demo = Programs.run(broker, "demo", "2", "4");
+    assertThat(demo.exitCode()).as(demo.output()).isZero();
+    assertThat(demo.lines().stream().filter(l -> l.endsWith(" succeeded")).count())
+        .as(demo.output())
+        .isEqualTo(4);
+    assertThat(demo.output()).contains("all workers have exited");
+    assertThat(broker.messageCount(broker.names().taskQueue("default"))).isZero();
+  }
+
+  @Test
   void aSecondSigtermSkipsTheShutdownGraceAndRequeuesWithoutUsingAnAttempt(TestBroker broker) {
     EventLog events = EventLog.open(broker);
     ProgramProcess w = Programs.worker(broker, "patient", "--shutdown-grace", "60s");
