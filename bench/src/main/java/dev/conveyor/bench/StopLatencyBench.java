@@ -63,6 +63,14 @@ public final class StopLatencyBench implements Callable<Integer> {
   int stopRounds;
 
   @Option(
+      names = "--warmup",
+      defaultValue = "3",
+      description =
+          "Rounds run first in every phase and not counted: the first stop or kill a worker ever"
+              + " applies loads classes and runs cold code (default: ${DEFAULT-VALUE}).")
+  int warmup;
+
+  @Option(
       names = "--kill-rounds",
       defaultValue = "50",
       description = "Rounds of kill --all of exec /bin/sleep (default: ${DEFAULT-VALUE}).")
@@ -191,8 +199,10 @@ public final class StopLatencyBench implements Callable<Integer> {
     report.text("Conveyor stop/kill latency — %s", Report.Machine.line());
     report.text(
         "broker: RabbitMQ %s; %d in-process workers x concurrency %d = %d running tasks per round;"
-            + " publish of the command -> receipt of the last task.cancelled",
-        h.brokerVersion(), workers, concurrency, workers * concurrency);
+            + " publish of the command -> receipt of the last task.cancelled; %d warm-up rounds"
+            + " per phase not counted",
+        h.brokerVersion(), workers, concurrency, workers * concurrency, warmup);
+    report.put("warmupRounds", warmup);
     for (int i = 1; i <= workers; i++) {
       started.add(
           Worker.start(
@@ -247,8 +257,8 @@ public final class StopLatencyBench implements Callable<Integer> {
     int unexpected = 0;
     int leftover = 0;
     String abandoned = null;
-    progress("phase %s: %d rounds", v.key(), rounds);
-    for (int i = 1; i <= rounds; i++) {
+    progress("phase %s: %d warm-up rounds, then %d counted rounds", v.key(), warmup, rounds);
+    for (int i = 1 - warmup; i <= rounds; i++) {
       List<String> ids = IntStream.range(0, tasks).mapToObj(x -> Ids.newId()).toList();
       Round r = new Round(ids, v.cause());
       current = r;
@@ -275,8 +285,10 @@ public final class StopLatencyBench implements Callable<Integer> {
         break;
       }
       double last = Stats.millis(r.lastCancelled - sent);
-      toLast.add(last);
-      toFirst.add(Stats.millis(r.firstCancelled - sent));
+      if (i >= 1) {
+        toLast.add(last);
+        toFirst.add(Stats.millis(r.firstCancelled - sent));
+      }
       wrongCause += r.wrongCause.get();
       unexpected += r.unexpected.get();
       // Every process of the tree should be gone (reaped) by the time the task is reported.
@@ -284,9 +296,9 @@ public final class StopLatencyBench implements Callable<Integer> {
           (int) children.stream().filter(p -> Files.exists(Path.of("/proc/" + p.pid()))).count();
       leftover += left;
       progress(
-          "%s round %d: first cancelled after %.2f ms, last after %.2f ms%s",
+          "%s round %s: first cancelled after %.2f ms, last after %.2f ms%s",
           v.key(),
-          i,
+          i >= 1 ? Integer.toString(i) : "warm-up " + (i + warmup) + " (not counted)",
           Stats.millis(r.firstCancelled - sent),
           last,
           left > 0 ? ", " + left + " child processes still in /proc" : "");
