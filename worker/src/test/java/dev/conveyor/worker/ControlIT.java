@@ -170,6 +170,27 @@ class ControlIT {
     }
   }
 
+  @Test
+  void stopAsksAnExecChildToEndWithSigterm(TestBroker broker) throws Exception {
+    EventLog events = EventLog.open(broker);
+    start(broker, config(broker, "w1").withExecAllow(List.of(Path.of("/bin/sh"))));
+    String marker = "conveyor-stop-test-" + System.nanoTime();
+    // The child reports SIGTERM by its exit code and leaves a trace of it.
+    String id =
+        Broker.task(
+            broker,
+            "{\"type\":\"exec\",\"payload\":{\"command\":[\"/bin/sh\",\"-c\",\"trap 'echo got TERM; exit 0' TERM; while :; do sleep 0.05; done\",\""
+                + marker
+                + "\"]}}");
+    events.await(id, TaskState.RUNNING);
+    List<ProcessHandle> tree = Awaitility.await().until(() -> treeOf(marker), t -> !t.isEmpty());
+    Broker.control(broker, Broker.command(Command.STOP, new Target.Tasks(List.of(id)), false));
+    TaskEvent cancelled = events.await(id, TaskState.CANCELLED, Duration.ofSeconds(5));
+    assertThat(cancelled.cause()).isEqualTo(Cause.USER_STOP);
+    assertThat(cancelled.reason()).isNull();
+    assertThat(tree.getFirst().isAlive()).isFalse();
+  }
+
   /** The shell started for the marker and everything below it. */
   private static List<ProcessHandle> treeOf(String marker) {
     List<ProcessHandle> out = new ArrayList<>();
