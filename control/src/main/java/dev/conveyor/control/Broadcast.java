@@ -18,7 +18,18 @@ import java.util.List;
 final class Broadcast {
   private Broadcast() {}
 
-  static CommandReport run(
+  /** Runs the broadcast as the command-line options ask. */
+  static CommandReport run(ControlSession session, ControlMessage message, BroadcastOptions options)
+      throws IOException, InterruptedException {
+    return run(
+        session,
+        message,
+        options.discoverTimeout,
+        !options.noWait,
+        options.waitTimeout(message.command()));
+  }
+
+  private static CommandReport run(
       ControlSession session,
       ControlMessage message,
       Duration discoverFor,

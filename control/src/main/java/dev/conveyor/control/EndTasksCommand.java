@@ -34,14 +34,7 @@ abstract class EndTasksCommand implements Callable<Integer> {
     try (ControlSession session = ControlSession.open(broker, verb().wire())) {
       session.keepRevocations();
       ControlMessage message = ControlMessages.create(verb(), target, requeue);
-      CommandReport report =
-          Broadcast.run(
-              session,
-              message,
-              options.discoverTimeout,
-              !options.noWait,
-              options.waitTimeout(verb()));
-      return report.emit(spec.commandLine(), options.json);
+      return Broadcast.run(session, message, options).emit(spec.commandLine(), options.json);
     }
   }
 }

@@ -35,14 +35,7 @@ abstract class PauseResumeCommand implements Callable<Integer> {
         workers == null ? Target.all() : new Target.Workers(Targets.nonBlank("--worker", workers));
     try (ControlSession session = ControlSession.open(broker, verb().wire())) {
       ControlMessage message = ControlMessages.create(verb(), target, false);
-      CommandReport report =
-          Broadcast.run(
-              session,
-              message,
-              options.discoverTimeout,
-              !options.noWait,
-              options.waitTimeout(verb()));
-      return report.emit(spec.commandLine(), options.json);
+      return Broadcast.run(session, message, options).emit(spec.commandLine(), options.json);
     }
   }
 }
