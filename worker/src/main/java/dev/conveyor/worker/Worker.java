@@ -9,6 +9,7 @@ import dev.conveyor.protocol.ControlSigner;
 import dev.conveyor.protocol.ExitCodes;
 import dev.conveyor.protocol.broker.BrokerConnector;
 import dev.conveyor.protocol.broker.BrokerUnreachableException;
+import dev.conveyor.protocol.broker.Channels;
 import dev.conveyor.protocol.topology.Topology;
 import dev.conveyor.protocol.wire.Cause;
 import dev.conveyor.protocol.wire.TaskState;
@@ -80,6 +81,7 @@ public final class Worker implements AutoCloseable, Pausable {
   private volatile boolean connected;
   private volatile int exitCode = ExitCodes.OK;
   private Connection connection;
+  private Channel topologyChannel;
   private EventPublisher events;
   private Settler settler;
   private ControlListener control;
@@ -135,22 +137,17 @@ public final class Worker implements AutoCloseable, Pausable {
     Topology topology = new Topology(config.broker().names());
     // Declared on a channel that lives as long as the connection: amqp-client's topology recovery
     // replays declarations on the channel that made them.
-    Channel eventChannel = connection.createChannel();
-    topology.declareCore(eventChannel);
+    topologyChannel = connection.createChannel();
+    topology.declareCore(topologyChannel);
     for (String q : config.queues()) {
-      topology.declareTaskQueue(eventChannel, q);
+      topology.declareTaskQueue(topologyChannel, q);
       if (!config.retryDelay().isZero()) {
-        topology.declareRetryQueue(eventChannel, q);
+        topology.declareRetryQueue(topologyChannel, q);
       }
     }
-    events =
-        new EventPublisher(
-            eventChannel, topology.names().eventsExchange(), config.name(), metrics::taskEvent);
-    Channel confirms = connection.createChannel();
-    confirms.confirmSelect();
+    events = new EventPublisher(connection, topology, config.name(), metrics::taskEvent);
     settler =
-        new Settler(
-            confirms, topology.names(), events, running, config.retryDelay(), config.name());
+        new Settler(connection, topology, events, running, config.retryDelay(), config.name());
     Watchdog watchdog = new Watchdog(timer, ladder, config.defaultTimeout(), config.defaultGrace());
     TaskRunner runner = new TaskRunner(threads, watchdog, this::announceStart, settler::settle);
     CommandVerifier verifier = new CommandVerifier(signer);
@@ -451,6 +448,10 @@ public final class Worker implements AutoCloseable, Pausable {
     if (events != null) {
       events.close();
     }
+    if (settler != null) {
+      settler.close();
+    }
+    Channels.closeQuietly(topologyChannel);
     consumers.forEach(TaskConsumer::close);
     if (control != null) {
       control.close();

@@ -121,6 +121,34 @@ class WorkerIT {
   }
 
   @Test
+  void aPublishingChannelClosedByTheBrokerIsReopenedAndNothingStaysUnacked(TestBroker broker)
+      throws Exception {
+    EventLog events = EventLog.open(broker);
+    Worker w = worker(broker);
+    // An operator deletes the dead-letter exchange: the worker's next dead letter is refused (404)
+    // and the broker closes the channel it was published on.
+    String id = "doomed-" + System.nanoTime();
+    broker.withChannel(
+        ch -> {
+          ch.exchangeDelete(broker.names().deadExchange());
+          // Published without declaring anything, so that the exchange stays deleted.
+          ch.basicPublish(
+              broker.names().tasksExchange(),
+              "default",
+              new com.rabbitmq.client.AMQP.BasicProperties.Builder().messageId(id).build(),
+              "{\"type\":\"fail\"}".getBytes(StandardCharsets.UTF_8));
+          return null;
+        });
+    // The message is handed back, comes round again, and is dead-lettered on a reopened channel
+    // that declared the exchange again.
+    TaskEvent dead = events.await(id, TaskState.DEAD);
+    assertThat(dead.attempt()).isEqualTo(2);
+    assertThat(awaitDead(broker, 1).getFirst().getProps().getMessageId()).isEqualTo(id);
+    w.close();
+    assertThat(broker.messageCount(broker.names().taskQueue("default"))).isZero();
+  }
+
+  @Test
   void anExpiredTaskNeverRuns(TestBroker broker) throws Exception {
     EventLog events = EventLog.open(broker);
     worker(broker);

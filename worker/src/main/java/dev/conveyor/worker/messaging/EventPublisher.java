@@ -2,8 +2,9 @@ package dev.conveyor.worker.messaging;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.rabbitmq.client.AMQP;
-import com.rabbitmq.client.AlreadyClosedException;
-import com.rabbitmq.client.Channel;
+import com.rabbitmq.client.Connection;
+import com.rabbitmq.client.ShutdownSignalException;
+import dev.conveyor.protocol.topology.Topology;
 import dev.conveyor.protocol.wire.Cause;
 import dev.conveyor.protocol.wire.CommandApplied;
 import dev.conveyor.protocol.wire.TaskEvent;
@@ -18,6 +19,7 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import java.util.function.Consumer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -32,7 +34,7 @@ public final class EventPublisher implements AutoCloseable {
   private static final AMQP.BasicProperties JSON =
       new AMQP.BasicProperties.Builder().contentType(Wire.CONTENT_TYPE).build();
 
-  private final Channel channel;
+  private final PublishChannel channel;
   private final String exchange;
   private final String worker;
   private final Consumer<TaskEvent> observer;
@@ -48,9 +50,10 @@ public final class EventPublisher implements AutoCloseable {
    * @param observer sees every task event (metrics); called on the publishing thread
    */
   public EventPublisher(
-      Channel channel, String exchange, String worker, Consumer<TaskEvent> observer) {
-    this.channel = channel;
-    this.exchange = exchange;
+      Connection connection, Topology topology, String worker, Consumer<TaskEvent> observer)
+      throws IOException {
+    this.channel = new PublishChannel(connection, topology, false);
+    this.exchange = topology.names().eventsExchange();
     this.worker = worker;
     this.observer = observer;
   }
@@ -117,9 +120,11 @@ public final class EventPublisher implements AutoCloseable {
 
   private void send(String exchange, String routingKey, AMQP.BasicProperties props, byte[] body) {
     try {
-      channel.basicPublish(exchange, routingKey, props, body);
-    } catch (IOException | AlreadyClosedException e) {
+      channel.publish(exchange, routingKey, props, body);
+    } catch (IOException | ShutdownSignalException | TimeoutException e) {
       log.warn("event {} not published: {}", routingKey, e.getMessage());
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
     }
   }
 
@@ -136,5 +141,6 @@ public final class EventPublisher implements AutoCloseable {
       Thread.currentThread().interrupt();
       sender.shutdownNow();
     }
+    channel.close();
   }
 }

@@ -1,9 +1,10 @@
 package dev.conveyor.worker.messaging;
 
 import com.rabbitmq.client.AMQP;
-import com.rabbitmq.client.AlreadyClosedException;
-import com.rabbitmq.client.Channel;
+import com.rabbitmq.client.Connection;
+import com.rabbitmq.client.ShutdownSignalException;
 import dev.conveyor.protocol.topology.Names;
+import dev.conveyor.protocol.topology.Topology;
 import dev.conveyor.protocol.wire.Cause;
 import dev.conveyor.protocol.wire.Headers;
 import dev.conveyor.protocol.wire.TaskState;
@@ -32,9 +33,8 @@ import org.slf4j.LoggerFactory;
  */
 public final class Settler {
   private static final Logger log = LoggerFactory.getLogger(Settler.class);
-  private static final long CONFIRM_TIMEOUT_MS = 10_000;
 
-  private final Channel confirms;
+  private final PublishChannel confirms;
   private final Names names;
   private final EventPublisher events;
   private final RunningTasks running;
@@ -42,17 +42,18 @@ public final class Settler {
   private final String worker;
 
   /**
-   * @param confirms a channel in confirm mode, used only here
+   * @param connection where copies are published, with confirms, on a channel of the settler's own
    */
   public Settler(
-      Channel confirms,
-      Names names,
+      Connection connection,
+      Topology topology,
       EventPublisher events,
       RunningTasks running,
       Duration retryDelay,
-      String worker) {
-    this.confirms = confirms;
-    this.names = names;
+      String worker)
+      throws IOException {
+    this.confirms = new PublishChannel(connection, topology, true);
+    this.names = topology.names();
     this.events = events;
     this.running = running;
     this.retryDelay = retryDelay;
@@ -66,12 +67,14 @@ public final class Settler {
     }
     try {
       apply(run, outcome);
-    } catch (IOException | AlreadyClosedException | TimeoutException e) {
-      // Not acked: the broker gives the message back when this channel closes.
-      log.error("could not settle {} as {}: {}", run, outcome, e.toString());
+    } catch (IOException | ShutdownSignalException | TimeoutException e) {
+      // ShutdownSignalException: the broker closed a channel under us (AlreadyClosedException too).
+      log.error("could not settle {} as {}: {}; handing it back", run, outcome, e.toString());
+      handBack(run);
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
-      log.error("interrupted while settling {}", run);
+      log.error("interrupted while settling {}; handing it back", run);
+      handBack(run);
     } finally {
       running.remove(run);
       run.completed(outcome);
@@ -118,6 +121,27 @@ public final class Settler {
         announce(run, TaskState.DEAD, Cause.WORKER_LOST, x.reason(), null, null);
       }
     }
+  }
+
+  /**
+   * A message this worker could not settle must not stay unacked on a live channel, held by nobody:
+   * the broker gets it back (and counts the delivery).
+   */
+  private void handBack(TaskRun run) {
+    if (run.leaseLost()) {
+      return;
+    }
+    Lease lease = run.lease();
+    try {
+      lease.channel().basicNack(lease.deliveryTag(), false, true);
+    } catch (IOException | ShutdownSignalException e) {
+      log.warn("could not hand {} back either; the broker takes it back with its channel", run);
+    }
+  }
+
+  /** Closes the settler's own channel. */
+  public void close() {
+    confirms.close();
   }
 
   private void retryOrDeadLetter(TaskRun run, Cause cause, String reason)
@@ -199,10 +223,7 @@ public final class Settler {
   private void publishConfirmed(
       String exchange, String routingKey, AMQP.BasicProperties props, byte[] body)
       throws IOException, TimeoutException, InterruptedException {
-    synchronized (confirms) {
-      confirms.basicPublish(exchange, routingKey, props, body);
-      confirms.waitForConfirmsOrDie(CONFIRM_TIMEOUT_MS);
-    }
+    confirms.publish(exchange, routingKey, props, body);
   }
 
   /** The original headers without those the broker sets on delivery. */
