@@ -69,8 +69,12 @@ class OperationsIT {
       assertThat(producer.output().lines().filter(l -> l.contains("succeeded")).count())
           .isEqualTo(60);
     }
-    assertThat(events.workers())
-        .anyMatch(e -> e.worker().equals("w1") && e.state().equals(WorkerEvent.STOPPING));
+    Awaitility.await()
+        .until(
+            () ->
+                events.workers().stream()
+                    .anyMatch(
+                        e -> e.worker().equals("w1") && e.state().equals(WorkerEvent.STOPPING)));
     assertThat(broker.messageCount(broker.names().taskQueue("default"))).isZero();
   }
 
@@ -156,8 +160,10 @@ class OperationsIT {
                   .isEqualTo(7.0);
               assertThat(metrics).contains("rabbitmq_published_total");
             });
-    assertThat(events.tasks().stream().filter(e -> e.state() == TaskState.SUCCEEDED).count())
-        .isEqualTo(7);
+    Awaitility.await()
+        .until(
+            () ->
+                events.tasks().stream().filter(e -> e.state() == TaskState.SUCCEEDED).count() == 7);
 
     BrokerAdmin admin = new BrokerAdmin(broker.uri());
     Awaitility.await()
