@@ -78,7 +78,6 @@ public final class Worker implements AutoCloseable, Pausable {
   private final CountDownLatch closed = new CountDownLatch(1);
   private volatile boolean skipGrace;
   private volatile boolean paused;
-  private volatile boolean connected;
   private volatile int exitCode = ExitCodes.OK;
   private Connection connection;
   private Channel topologyChannel;
@@ -133,7 +132,6 @@ public final class Worker implements AutoCloseable, Pausable {
     connection =
         new BrokerConnector(config.broker(), metrics.amqpCollector())
             .connect("conveyor-worker " + config.name());
-    connected = true;
     Topology topology = new Topology(config.broker().names());
     // Declared on a channel that lives as long as the connection: amqp-client's topology recovery
     // replays declarations on the channel that made them.
@@ -183,7 +181,6 @@ public final class Worker implements AutoCloseable, Pausable {
           new RecoveryListener() {
             @Override
             public void handleRecovery(Recoverable recoverable) {
-              connected = true;
               log.info("reconnected to the broker; consuming again");
             }
 
@@ -234,9 +231,8 @@ public final class Worker implements AutoCloseable, Pausable {
 
   /** Ready: connected, consuming (unless paused) and not shutting down. */
   public boolean ready() {
-    return connected
+    return connection.isOpen()
         && !closing.get()
-        && connection.isOpen()
         && (paused || consumers.stream().allMatch(TaskConsumer::consuming));
   }
 
@@ -244,7 +240,7 @@ public final class Worker implements AutoCloseable, Pausable {
     Map<String, Object> h = new LinkedHashMap<>();
     h.put("status", ready() ? "ready" : "unready");
     h.put("worker", config.name());
-    h.put("connected", connected && connection.isOpen());
+    h.put("connected", connection.isOpen());
     h.put("paused", paused);
     h.put("running", running.size());
     return Wire.toJson(h);
@@ -308,7 +304,7 @@ public final class Worker implements AutoCloseable, Pausable {
   }
 
   private void heartbeat() {
-    if (connected) {
+    if (connection.isOpen()) {
       List<TaskRun> runs = running.all();
       events.worker(
           new WorkerEvent(
@@ -326,7 +322,6 @@ public final class Worker implements AutoCloseable, Pausable {
     if (cause.isInitiatedByApplication()) {
       return;
     }
-    connected = false;
     List<TaskRun> lost = running.all();
     log.warn(
         "lost the broker connection ({}); stopping {} running task(s), the broker redelivers them",
@@ -366,9 +361,7 @@ public final class Worker implements AutoCloseable, Pausable {
       ladder.kill(other, Ending.shutdown());
     }
     awaitRunning(config.killGrace());
-    for (TaskRun other : running.all()) {
-      settler.settle(other, new Outcome.Requeued(Cause.SHUTDOWN, null));
-    }
+    requeueWhatIsLeft();
     events.worker(WorkerEvent.TERMINATING, List.of(stuck.taskId()), host, pid);
     exitCode = ExitCodes.STUCK_TASK;
     release();
@@ -408,12 +401,20 @@ public final class Worker implements AutoCloseable, Pausable {
         }
         skipGrace = false;
         awaitRunning(config.killGrace().multipliedBy(2).plusMillis(100));
-        for (TaskRun run : running.all()) {
-          settler.settle(run, new Outcome.Requeued(Cause.SHUTDOWN, null));
-        }
+        requeueWhatIsLeft();
       }
     } finally {
       release();
+    }
+  }
+
+  /**
+   * Hands back every task still held, without using up its attempt; a task whose thread still runs
+   * is settled all the same (its own settlement later is a no-op).
+   */
+  private void requeueWhatIsLeft() {
+    for (TaskRun run : running.all()) {
+      settler.settle(run, new Outcome.Requeued(Cause.SHUTDOWN, null));
     }
   }
 
