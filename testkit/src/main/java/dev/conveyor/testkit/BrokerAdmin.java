@@ -1,6 +1,7 @@
 package dev.conveyor.testkit;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.conveyor.protocol.topology.Permissions;
 import dev.conveyor.protocol.wire.Wire;
 import java.io.IOException;
 import java.net.URI;
@@ -11,6 +12,7 @@ import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.Base64;
+import java.util.Map;
 
 /**
  * Does to the broker what an operator or a network fault would: closes connections from the
@@ -20,7 +22,11 @@ public final class BrokerAdmin {
 
   private final URI amqp;
   private final HttpClient http =
-      HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(3)).build();
+      HttpClient.newBuilder()
+          // HTTP/1.1: the management server drops the HTTP/2 upgrade of a request with a body.
+          .version(HttpClient.Version.HTTP_1_1)
+          .connectTimeout(Duration.ofSeconds(3))
+          .build();
 
   public BrokerAdmin(URI amqp) {
     this.amqp = amqp;
@@ -50,7 +56,48 @@ public final class BrokerAdmin {
     return closed;
   }
 
+  /**
+   * Creates (or replaces) a user with these permissions on the AMQP URI's vhost.
+   *
+   * @return an AMQP URI that logs in as that user
+   */
+  public URI createUser(String user, String password, Permissions permissions) {
+    call("PUT", "/api/users/" + user, Map.of("password", password, "tags", ""));
+    call(
+        "PUT",
+        "/api/permissions/" + vhostPath() + "/" + user,
+        Map.of(
+            "configure", permissions.configure(),
+            "write", permissions.write(),
+            "read", permissions.read()));
+    return URI.create(
+        "amqp://"
+            + user
+            + ":"
+            + password
+            + "@"
+            + amqp.getHost()
+            + ":"
+            + (amqp.getPort() > 0 ? amqp.getPort() : 5672)
+            + "/");
+  }
+
+  public void deleteUser(String user) {
+    call("DELETE", "/api/users/" + user, null);
+  }
+
+  /** The vhost of the AMQP URI, encoded for a path ("/" is "%2F"). */
+  private String vhostPath() {
+    String path = amqp.getPath();
+    String vhost = path == null || path.isEmpty() || path.equals("/") ? "/" : path.substring(1);
+    return URLEncoder.encode(vhost, StandardCharsets.UTF_8);
+  }
+
   private String call(String method, String path) {
+    return call(method, path, null);
+  }
+
+  private String call(String method, String path, Map<String, String> body) {
     String[] userInfo =
         (amqp.getUserInfo() == null ? "guest:guest" : amqp.getUserInfo()).split(":", 2);
     String auth =
@@ -60,7 +107,12 @@ public final class BrokerAdmin {
         HttpRequest.newBuilder(URI.create("http://" + amqp.getHost() + ":15672" + path))
             .timeout(Duration.ofSeconds(10))
             .header("Authorization", "Basic " + auth)
-            .method(method, HttpRequest.BodyPublishers.noBody())
+            .header("Content-Type", "application/json")
+            .method(
+                method,
+                body == null
+                    ? HttpRequest.BodyPublishers.noBody()
+                    : HttpRequest.BodyPublishers.ofString(Wire.toJson(body)))
             .build();
     try {
       HttpResponse<String> res = http.send(req, HttpResponse.BodyHandlers.ofString());
@@ -71,7 +123,7 @@ public final class BrokerAdmin {
       return res.body();
     } catch (IOException e) {
       throw new IllegalStateException(
-          "the management API is needed to close connections from the broker side"
+          "the management API is needed for this test"
               + " (rabbitmq-plugins enable rabbitmq_management): "
               + e,
           e);

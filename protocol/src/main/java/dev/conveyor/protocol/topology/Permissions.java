@@ -1,0 +1,65 @@
+package dev.conveyor.protocol.topology;
+
+/**
+ * RabbitMQ permissions (configure, write, read regexes on one vhost) for the three kinds of user
+ * (SPEC §7), derived from the namespace so that they follow the names in {@link Names}. A binding
+ * needs write on the queue and read on the exchange, which is why read is never empty: every
+ * program declares the topology it uses.
+ */
+public record Permissions(String configure, String write, String read) {
+
+  /**
+   * Publishes tasks only (and, for {@code --wait}, follows events). It cannot publish control
+   * messages. Its read on {@code ns.dead} is for binding the exchange, but the queue of the same
+   * name is readable too.
+   */
+  public static Permissions producer(Names names) {
+    String ns = quote(names);
+    return new Permissions(
+        "^(" + ns + "\\.(tasks|dead|control|events|q\\..+)|amq\\.gen-.*)$",
+        "^(" + ns + "\\.(tasks|dead|q\\..+)|amq\\.gen-.*)$",
+        "^(" + ns + "\\.(tasks|dead|events)|amq\\.gen-.*)$");
+  }
+
+  /**
+   * Publishes commands, follows events and status replies, manages dead letters. It cannot consume
+   * tasks. {@code control dead replay} publishes to {@code ns.tasks}; drop {@code tasks} from write
+   * for an operator who must not replay.
+   */
+  public static Permissions control(Names names) {
+    String ns = quote(names);
+    return new Permissions(
+        "^(" + ns + "\\.(tasks|dead|control|control\\.log|events|q\\..+)|amq\\.gen-.*)$",
+        "^(" + ns + "\\.(tasks|dead|control|control\\.log|q\\..+)|amq\\.gen-.*)$",
+        "^(" + ns + "\\.(tasks|dead|control|events)|amq\\.gen-.*)$");
+  }
+
+  /** Everything in the namespace, its private queues and the default exchange (replies). */
+  public static Permissions worker(Names names) {
+    String ns = quote(names);
+    return new Permissions(
+        "^(" + ns + "\\..+|amq\\.gen-.*)$",
+        "^(" + ns + "\\..+|amq\\.gen-.*|amq\\.default)$",
+        "^(" + ns + "\\..+|amq\\.gen-.*)$");
+  }
+
+  /** Names allow letters, digits, '_', '-' and '.': only the dots need escaping. */
+  private static String quote(Names names) {
+    return names.namespace().replace(".", "\\.");
+  }
+
+  /** The {@code rabbitmqctl set_permissions} line that grants these to a user on a vhost. */
+  public String rabbitmqctl(String vhost, String user) {
+    return "rabbitmqctl set_permissions -p "
+        + vhost
+        + " "
+        + user
+        + " '"
+        + configure
+        + "' '"
+        + write
+        + "' '"
+        + read
+        + "'";
+  }
+}
