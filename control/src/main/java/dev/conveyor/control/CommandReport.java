@@ -93,7 +93,8 @@ record CommandReport(
         revoked,
         notRunning,
         unsettled,
-        noAnswer.isEmpty() && unsettled.isEmpty());
+        // --no-wait asked not to follow the tasks: their settling is not this command's result.
+        noAnswer.isEmpty() && (!waited || unsettled.isEmpty()));
   }
 
   private static WorkerReport workerReport(

@@ -12,7 +12,8 @@ import java.util.concurrent.TimeUnit;
 
 /**
  * Collects status replies. There is no registry of workers, so a round lasts until the timeout, but
- * ends early once every expected worker answered, or once replies stop coming.
+ * ends early once every expected worker answered, or — when no worker was named — once replies stop
+ * coming. A named worker that answers late is still waited for, up to the timeout.
  */
 final class StatusRound {
   private StatusRound() {}
@@ -27,10 +28,11 @@ final class StatusRound {
         if (left <= 0) {
           break;
         }
-        long wait = byWorker.isEmpty() ? left : Math.min(left, quiet.toNanos());
+        boolean cutEarly = expected.isEmpty() && !byWorker.isEmpty();
+        long wait = cutEarly ? Math.min(left, quiet.toNanos()) : left;
         WorkerStatus reply = replies.poll(wait, TimeUnit.NANOSECONDS);
         if (reply == null) {
-          if (!byWorker.isEmpty()) {
+          if (cutEarly) {
             break;
           }
           continue;

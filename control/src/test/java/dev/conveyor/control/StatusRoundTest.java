@@ -8,7 +8,10 @@ import java.time.Duration;
 import java.util.List;
 import java.util.Set;
 import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.Executors;
 import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 
 class StatusRoundTest {
@@ -60,5 +63,20 @@ class StatusRoundTest {
                             q, Set.of("w1"), Duration.ofSeconds(10), Duration.ofSeconds(10))
                         .size()));
     assertTrue(ms < 5000, "returned after " + ms + " ms");
+  }
+
+  @Test
+  void aNamedWorkerThatAnswersAfterTheQuietWindowIsStillWaitedFor() throws Exception {
+    BlockingQueue<WorkerStatus> q = new LinkedBlockingQueue<>(List.of(status("w1")));
+    ScheduledExecutorService late = Executors.newSingleThreadScheduledExecutor();
+    try {
+      // w2 answers four quiet windows after w1.
+      late.schedule(() -> q.add(status("w2")), 200, TimeUnit.MILLISECONDS);
+      List<WorkerStatus> got =
+          StatusRound.collect(q, Set.of("w1", "w2"), Duration.ofSeconds(10), Duration.ofMillis(50));
+      assertEquals(List.of("w1", "w2"), got.stream().map(WorkerStatus::worker).toList());
+    } finally {
+      late.shutdownNow();
+    }
   }
 }
