@@ -107,10 +107,6 @@ final class CommandTracker {
     return list == null ? List.of() : list;
   }
 
-  synchronized Set<String> expectedWorkers() {
-    return Set.copyOf(expectedWorkers);
-  }
-
   /** Acknowledgements by worker name, in name order. */
   synchronized Map<String, Seen<CommandApplied>> applied() {
     return new TreeMap<>(applied);

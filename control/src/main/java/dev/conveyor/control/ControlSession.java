@@ -10,6 +10,7 @@ import dev.conveyor.protocol.broker.BrokerConnector;
 import dev.conveyor.protocol.broker.BrokerOptions;
 import dev.conveyor.protocol.broker.BrokerSettings;
 import dev.conveyor.protocol.broker.BrokerUnreachableException;
+import dev.conveyor.protocol.broker.Channels;
 import dev.conveyor.protocol.topology.Names;
 import dev.conveyor.protocol.topology.Topology;
 import dev.conveyor.protocol.wire.Command;
@@ -127,7 +128,7 @@ final class ControlSession implements AutoCloseable {
       Thread.currentThread().interrupt();
       throw new IOException("interrupted while publishing", e);
     } finally {
-      closeQuietly(ch);
+      Channels.closeQuietly(ch);
     }
   }
 
@@ -173,28 +174,12 @@ final class ControlSession implements AutoCloseable {
       Set<String> expected = target instanceof Target.Workers w ? Set.copyOf(w.names()) : Set.of();
       return StatusRound.collect(replies, expected, timeout, QUIET);
     } finally {
-      closeQuietly(ch);
-    }
-  }
-
-  private static void closeQuietly(Channel ch) {
-    try {
-      if (ch.isOpen()) {
-        ch.close();
-      }
-    } catch (IOException | TimeoutException | RuntimeException e) {
-      log.debug("closing channel", e);
+      Channels.closeQuietly(ch);
     }
   }
 
   @Override
   public void close() {
-    try {
-      if (connection.isOpen()) {
-        connection.close(2000);
-      }
-    } catch (IOException | RuntimeException e) {
-      log.debug("closing connection", e);
-    }
+    Channels.closeQuietly(connection);
   }
 }

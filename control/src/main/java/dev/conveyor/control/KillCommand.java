@@ -13,7 +13,7 @@ import picocli.CommandLine.ArgGroup;
       "Child processes get SIGKILL, threads are interrupted; a worker whose task still does not",
       "end settles its other tasks and exits with code 70.",
       "Waits until every matching task has settled and prints what happened per worker.",
-      "A named task that is not running is revoked: cancelled when it arrives (24 h)."
+      "A named task that is not running is revoked: cancelled when it arrives (for 25 h)."
     })
 final class KillCommand extends EndTasksCommand {
 

@@ -11,7 +11,7 @@ import picocli.CommandLine.ArgGroup;
     description = {
       "Asks tasks to stop (cooperative: the task's cancellation token is set).",
       "Waits until every matching task has settled and prints what happened per worker.",
-      "A named task that is not running is revoked: cancelled when it arrives (24 h)."
+      "A named task that is not running is revoked: cancelled when it arrives (for 25 h)."
     })
 final class StopCommand extends EndTasksCommand {
 

@@ -10,6 +10,7 @@ import dev.conveyor.protocol.ExitCodes;
 import dev.conveyor.protocol.broker.BrokerConnector;
 import dev.conveyor.protocol.broker.BrokerOptions;
 import dev.conveyor.protocol.broker.BrokerSettings;
+import dev.conveyor.protocol.broker.Channels;
 import dev.conveyor.protocol.cli.UsageException;
 import dev.conveyor.protocol.events.EventSubscription;
 import dev.conveyor.protocol.topology.Names;
@@ -196,17 +197,11 @@ final class PublishCommand implements Callable<Integer> {
   public Integer call() throws Exception {
     BrokerSettings settings = broker.settings();
     Plan plan = plan();
-    Connection connection = new BrokerConnector(settings).connect("conveyor-producer");
+    Connection connection = new BrokerConnector(settings).connect(TaskPublisher.CONNECTION_NAME);
     try {
       return run(connection, settings.names(), plan);
     } finally {
-      try {
-        if (connection.isOpen()) {
-          connection.close();
-        }
-      } catch (IOException e) {
-        log.debug("closing the connection", e);
-      }
+      Channels.closeQuietly(connection);
     }
   }
 

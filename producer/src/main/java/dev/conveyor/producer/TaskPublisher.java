@@ -10,6 +10,7 @@ import dev.conveyor.protocol.Durations;
 import dev.conveyor.protocol.broker.BrokerConnector;
 import dev.conveyor.protocol.broker.BrokerSettings;
 import dev.conveyor.protocol.broker.BrokerUnreachableException;
+import dev.conveyor.protocol.broker.Channels;
 import dev.conveyor.protocol.topology.Names;
 import dev.conveyor.protocol.topology.Topology;
 import dev.conveyor.protocol.wire.Ids;
@@ -31,7 +32,6 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
 import java.util.TreeMap;
-import java.util.concurrent.TimeoutException;
 import java.util.function.Consumer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -66,7 +66,7 @@ public final class TaskPublisher implements AutoCloseable {
 
   public static final Duration DEFAULT_CONFIRM_TIMEOUT = Duration.ofSeconds(30);
 
-  private static final String CONNECTION_NAME = "conveyor-producer";
+  static final String CONNECTION_NAME = "conveyor-producer";
 
   private final Connection connection;
   private final boolean ownsConnection;
@@ -108,7 +108,7 @@ public final class TaskPublisher implements AutoCloseable {
     try {
       return new TaskPublisher(connection, settings.names(), true);
     } catch (IOException | RuntimeException e) {
-      closeQuietly(connection);
+      Channels.closeQuietly(connection);
       throw e;
     }
   }
@@ -487,25 +487,9 @@ public final class TaskPublisher implements AutoCloseable {
     }
     closed = true;
     connection.removeBlockedListener(blockedListener);
-    if (channel != null && channel.isOpen()) {
-      try {
-        channel.close();
-      } catch (IOException | TimeoutException | AlreadyClosedException e) {
-        log.debug("closing publishing channel", e);
-      }
-    }
+    Channels.closeQuietly(channel);
     if (ownsConnection) {
-      closeQuietly(connection);
-    }
-  }
-
-  private static void closeQuietly(Connection connection) {
-    try {
-      if (connection.isOpen()) {
-        connection.close();
-      }
-    } catch (IOException | AlreadyClosedException e) {
-      log.debug("closing connection", e);
+      Channels.closeQuietly(connection);
     }
   }
 

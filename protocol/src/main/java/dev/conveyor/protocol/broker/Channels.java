@@ -2,12 +2,14 @@ package dev.conveyor.protocol.broker;
 
 import com.rabbitmq.client.AlreadyClosedException;
 import com.rabbitmq.client.Channel;
+import com.rabbitmq.client.Connection;
+import com.rabbitmq.client.ShutdownSignalException;
 import java.io.IOException;
 import java.util.concurrent.TimeoutException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
-/** Closing channels at shutdown, when the connection may already be gone. */
+/** Closing channels and connections at shutdown, when the broker may already be gone. */
 public final class Channels {
   private static final Logger log = LoggerFactory.getLogger(Channels.class);
 
@@ -22,6 +24,18 @@ public final class Channels {
       channel.close();
     } catch (IOException | TimeoutException | AlreadyClosedException e) {
       log.debug("closing channel {}", channel.getChannelNumber(), e);
+    }
+  }
+
+  /** Closes the connection if it is open, waiting a little for the broker's acknowledgement. */
+  public static void closeQuietly(Connection connection) {
+    if (connection == null || !connection.isOpen()) {
+      return;
+    }
+    try {
+      connection.close(2000);
+    } catch (IOException | ShutdownSignalException e) {
+      log.debug("closing connection", e);
     }
   }
 }
