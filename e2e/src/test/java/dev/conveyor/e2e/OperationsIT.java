@@ -146,7 +146,13 @@ class OperationsIT {
     Programs.Result r =
         Programs.run(broker, "producer", "publish", "--type", "noop", "--count", "7", "--wait");
     assertThat(r.exitCode()).as(r.output()).isZero();
-    Programs.run(broker, "producer", "publish", "--type", "fail", "--count", "2", "--wait");
+    Programs.Result failed =
+        Programs.run(broker, "producer", "publish", "--type", "fail", "--count", "2", "--wait");
+    // --wait prints each outcome and exits 1 when any task did not succeed (SPEC §6).
+    assertThat(failed.exitCode()).as(failed.output()).isEqualTo(1);
+    assertThat(failed.lines().stream().filter(l -> l.matches("[0-9a-f-]{36} dead handler .*")))
+        .as(failed.output())
+        .hasSize(2);
     Awaitility.await()
         .atMost(Duration.ofSeconds(10))
         .untilAsserted(
