@@ -1,9 +1,7 @@
 package dev.conveyor.producer;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
-import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectReader;
 import dev.conveyor.protocol.cli.UsageException;
 import dev.conveyor.protocol.wire.MalformedMessageException;
 import dev.conveyor.protocol.wire.TaskMessage;
@@ -35,10 +33,6 @@ final class TaskInput {
   /** Stdin, for {@code --from -} and {@code --payload-file -}. */
   static final String STDIN = "-";
 
-  // Jackson otherwise accepts '{"a":1} junk' by reading only the first value.
-  private static final ObjectReader STRICT =
-      Wire.JSON.reader().with(DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
-
   private TaskInput() {}
 
   /** Limits given on the command line, applied to lines that do not set their own. */
@@ -63,13 +57,13 @@ final class TaskInput {
    */
   static JsonNode parseJson(String text, String what) {
     try {
-      JsonNode node = STRICT.readTree(text);
+      JsonNode node = Wire.readDocument(text);
       if (node == null || node.isMissingNode()) {
         throw new UsageException(what + " is empty; give a JSON value such as {\"seconds\":5}");
       }
       return node;
     } catch (JsonProcessingException e) {
-      throw new UsageException(what + " is not valid JSON: " + describe(e));
+      throw new UsageException(what + " is not valid JSON: " + Wire.describe(e));
     }
   }
 
@@ -134,11 +128,6 @@ final class TaskInput {
 
   private static TaskMessage parseLine(String line, Defaults defaults, Clock clock)
       throws MalformedMessageException {
-    try {
-      STRICT.readTree(line);
-    } catch (JsonProcessingException e) {
-      throw new MalformedMessageException("not JSON: " + describe(e));
-    }
     // The worker's own decoder, so the file is judged exactly as the worker would judge it.
     TaskMessage task = Wire.decodeTask(line.getBytes(StandardCharsets.UTF_8), null);
     try {
@@ -173,14 +162,5 @@ final class TaskInput {
     } catch (IOException e) {
       throw new UsageException("cannot read " + what + ": " + e.getMessage());
     }
-  }
-
-  private static String describe(JsonProcessingException e) {
-    String msg = e.getOriginalMessage();
-    int nl = msg == null ? -1 : msg.indexOf('\n');
-    String first = msg == null ? "unreadable" : nl < 0 ? msg : msg.substring(0, nl);
-    return e.getLocation() == null
-        ? first
-        : first + " (column " + e.getLocation().getColumnNr() + ")";
   }
 }

@@ -260,18 +260,11 @@ public final class TaskPublisher implements AutoCloseable {
 
   static TaskMessage complete(TaskMessage task, Clock clock) {
     Objects.requireNonNull(task, "task");
-    if (task.type() == null || task.type().isBlank()) {
-      throw new IllegalArgumentException("task has no type");
-    }
-    if (task.timeoutMs() != null && task.timeoutMs() <= 0) {
-      throw new IllegalArgumentException("timeoutMs must be positive");
-    }
-    if (task.graceMs() != null && task.graceMs() < 0) {
-      throw new IllegalArgumentException("graceMs must not be negative");
-    }
-    if (task.maxAttempts() != null && task.maxAttempts() < 1) {
-      throw new IllegalArgumentException("maxAttempts must be at least 1");
-    }
+    task.problem()
+        .ifPresent(
+            p -> {
+              throw new IllegalArgumentException(p);
+            });
     if (task.id() != null && !task.id().isBlank() && task.createdAt() != null) {
       return task;
     }

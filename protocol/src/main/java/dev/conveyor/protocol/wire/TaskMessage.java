@@ -26,6 +26,26 @@ public record TaskMessage(
     return maxAttempts == null || maxAttempts < 1 ? DEFAULT_MAX_ATTEMPTS : maxAttempts;
   }
 
+  /**
+   * What makes this task unrunnable whatever the worker, or empty. The worker rejects such a task;
+   * producers refuse to publish it.
+   */
+  public java.util.Optional<String> problem() {
+    if (type == null || type.isBlank()) {
+      return java.util.Optional.of("task has no type");
+    }
+    if (timeoutMs != null && timeoutMs <= 0) {
+      return java.util.Optional.of("timeoutMs must be positive");
+    }
+    if (graceMs != null && graceMs < 0) {
+      return java.util.Optional.of("graceMs must not be negative");
+    }
+    if (maxAttempts != null && maxAttempts < 1) {
+      return java.util.Optional.of("maxAttempts must be at least 1");
+    }
+    return java.util.Optional.empty();
+  }
+
   public TaskMessage withId(String newId) {
     return new TaskMessage(
         newId, type, payload, timeoutMs, graceMs, maxAttempts, expiresAt, createdAt);

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.ObjectReader;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.datatype.jsr310.JavaTimeModule;
 import java.io.IOException;
@@ -23,7 +24,19 @@ public final class Wire {
           .disable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES)
           .disable(DeserializationFeature.ADJUST_DATES_TO_CONTEXT_TIME_ZONE);
 
+  /**
+   * For whole documents: '{"type":"noop"} junk' is malformed, not a task followed by noise. (Not on
+   * {@link #JSON} itself: nested tree reads inside a document would fail the check.)
+   */
+  private static final ObjectReader DOCUMENT =
+      JSON.reader().with(DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
+
   private Wire() {}
+
+  /** Parses one whole JSON document, refusing anything after the value. */
+  public static JsonNode readDocument(String text) throws JsonProcessingException {
+    return DOCUMENT.readTree(text);
+  }
 
   public static byte[] encode(Object value) {
     try {
@@ -60,11 +73,9 @@ public final class Wire {
     if (task.id() == null || task.id().isBlank()) {
       task = task.withId(messageId != null && !messageId.isBlank() ? messageId : Ids.newId());
     }
-    if (task.timeoutMs() != null && task.timeoutMs() <= 0) {
-      throw new MalformedMessageException("timeoutMs must be positive");
-    }
-    if (task.graceMs() != null && task.graceMs() < 0) {
-      throw new MalformedMessageException("graceMs must not be negative");
+    var problem = task.problem();
+    if (problem.isPresent()) {
+      throw new MalformedMessageException(problem.get());
     }
     return task;
   }
@@ -99,14 +110,26 @@ public final class Wire {
 
   private static JsonNode tree(byte[] body) throws MalformedMessageException {
     try {
-      JsonNode node = JSON.readTree(body);
+      JsonNode node = DOCUMENT.readTree(body);
       if (node == null || node.isMissingNode()) {
         throw new MalformedMessageException("empty body");
       }
       return node;
     } catch (IOException e) {
-      throw new MalformedMessageException("not JSON: " + firstLine(e.getMessage()));
+      throw new MalformedMessageException(
+          "not JSON: " + (e instanceof JsonProcessingException j ? describe(j) : e.getMessage()));
     }
+  }
+
+  /** A parse error in one line, with the column where it was found. */
+  public static String describe(JsonProcessingException e) {
+    String first = firstLine(e.getOriginalMessage());
+    if (first.isEmpty()) {
+      first = "unreadable";
+    }
+    return e.getLocation() == null
+        ? first
+        : first + " (column " + e.getLocation().getColumnNr() + ")";
   }
 
   private static String firstLine(String s) {

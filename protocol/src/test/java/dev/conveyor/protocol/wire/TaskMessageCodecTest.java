@@ -225,4 +225,24 @@ class TaskMessageCodecTest {
 
     assertEquals("graceMs must not be negative", e.getMessage());
   }
+
+  @ParameterizedTest
+  @ValueSource(strings = {"0", "-2"})
+  void maxAttemptsBelowOneIsMalformedAsTheProducerSays(String attempts) {
+    MalformedMessageException e =
+        assertThrows(
+            MalformedMessageException.class,
+            () -> decode("{\"type\":\"noop\",\"maxAttempts\":" + attempts + "}", "m"));
+
+    assertEquals("maxAttempts must be at least 1", e.getMessage());
+  }
+
+  @Test
+  void anythingAfterTheObjectIsMalformed() {
+    MalformedMessageException e =
+        assertThrows(
+            MalformedMessageException.class, () -> decode("{\"type\":\"noop\"} junk", "m"));
+
+    assertTrue(e.getMessage().startsWith("not JSON"), e.getMessage());
+  }
 }
