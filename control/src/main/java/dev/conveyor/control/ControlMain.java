@@ -1,12 +1,8 @@
 package dev.conveyor.control;
 
-import com.rabbitmq.client.AMQP;
-import com.rabbitmq.client.ShutdownSignalException;
 import dev.conveyor.protocol.cli.Cli;
-import java.io.IOException;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
-import picocli.CommandLine.IExecutionExceptionHandler;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.ParameterException;
 import picocli.CommandLine.Spec;
@@ -43,32 +39,7 @@ public final class ControlMain implements Runnable {
 
   /** The command line with Conveyor's exit-code mapping, for {@link #main} and for tests. */
   public static CommandLine commandLine() {
-    CommandLine commandLine = Cli.commandLine(new ControlMain());
-    IExecutionExceptionHandler handler = commandLine.getExecutionExceptionHandler();
-    commandLine.setExecutionExceptionHandler(
-        (ex, cl, parsed) -> handler.handleExecutionException(explain(ex), cl, parsed));
-    return commandLine;
-  }
-
-  /**
-   * The client reports a broker refusal (a missing queue, a declaration that conflicts) as an
-   * {@code IOException} without a message; name the broker's reason instead.
-   */
-  static Exception explain(Exception ex) {
-    Throwable cause = ex;
-    while (cause != null && !(cause instanceof ShutdownSignalException)) {
-      cause = cause.getCause();
-    }
-    if (!(cause instanceof ShutdownSignalException signal)) {
-      return ex;
-    }
-    String reason =
-        switch (signal.getReason()) {
-          case AMQP.Channel.Close close -> close.getReplyText();
-          case AMQP.Connection.Close close -> close.getReplyText();
-          case null, default -> signal.getMessage();
-        };
-    return new IOException("the broker refused: " + reason, ex);
+    return Cli.commandLine(new ControlMain());
   }
 
   public static void main(String[] args) {

@@ -8,6 +8,7 @@ import dev.conveyor.protocol.BrokerLease;
 import dev.conveyor.protocol.Durations;
 import dev.conveyor.protocol.ExitCodes;
 import dev.conveyor.protocol.broker.BrokerConnector;
+import dev.conveyor.protocol.broker.BrokerErrors;
 import dev.conveyor.protocol.broker.BrokerOptions;
 import dev.conveyor.protocol.broker.BrokerSettings;
 import dev.conveyor.protocol.broker.Channels;
@@ -349,7 +350,7 @@ final class PublishCommand implements Callable<Integer> {
 
   /** Ours name what failed; amqp-client's often have no message, only the broker's reason. */
   private static String reason(IOException e) {
-    return e.getMessage() != null ? e.getMessage() : "broker error: " + TaskPublisher.reason(e);
+    return e.getMessage() != null ? e.getMessage() : "broker error: " + BrokerErrors.reason(e);
   }
 
   private int awaitOutcomes(

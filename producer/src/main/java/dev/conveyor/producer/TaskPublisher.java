@@ -5,9 +5,9 @@ import com.rabbitmq.client.AlreadyClosedException;
 import com.rabbitmq.client.BlockedListener;
 import com.rabbitmq.client.Channel;
 import com.rabbitmq.client.Connection;
-import com.rabbitmq.client.ShutdownSignalException;
 import dev.conveyor.protocol.Durations;
 import dev.conveyor.protocol.broker.BrokerConnector;
+import dev.conveyor.protocol.broker.BrokerErrors;
 import dev.conveyor.protocol.broker.BrokerSettings;
 import dev.conveyor.protocol.broker.BrokerUnreachableException;
 import dev.conveyor.protocol.broker.Channels;
@@ -224,7 +224,7 @@ public final class TaskPublisher implements AutoCloseable {
         try {
           ch.basicPublish(exchange, queue, true, properties(task), Wire.encode(task));
         } catch (IOException | AlreadyClosedException e) {
-          settleOne(seq, "publish failed: " + reason(e));
+          settleOne(seq, "publish failed: " + BrokerErrors.reason(e));
         }
         drainSettled(failures, counting);
       }
@@ -306,7 +306,11 @@ public final class TaskPublisher implements AutoCloseable {
       topology.declareTaskQueue(ch, queue);
     } catch (IOException | AlreadyClosedException e) {
       throw new IOException(
-          "cannot declare queue " + topology.names().taskQueue(queue) + ": " + reason(e), e);
+          "cannot declare queue "
+              + topology.names().taskQueue(queue)
+              + ": "
+              + BrokerErrors.reason(e),
+          e);
     }
     declaredQueues.add(queue);
   }
@@ -345,7 +349,9 @@ public final class TaskPublisher implements AutoCloseable {
           }
         });
     ch.addShutdownListener(
-        sig -> abandonInFlight("channel closed before the broker confirmed: " + reason(sig)));
+        sig ->
+            abandonInFlight(
+                "channel closed before the broker confirmed: " + BrokerErrors.reason(sig)));
     if (channel != null && !declaredQueues.isEmpty()) {
       log.warn("publishing channel was closed by the broker; opened a new one");
     }
@@ -457,22 +463,6 @@ public final class TaskPublisher implements AutoCloseable {
   }
 
   /** A one-line reason for a client exception, using the broker's reply text when there is one. */
-  static String reason(Throwable e) {
-    for (Throwable t = e; t != null; t = t.getCause()) {
-      if (t instanceof ShutdownSignalException s) {
-        Object r = s.getReason();
-        if (r instanceof AMQP.Channel.Close c) {
-          return c.getReplyText();
-        }
-        if (r instanceof AMQP.Connection.Close c) {
-          return c.getReplyText();
-        }
-        return "connection lost";
-      }
-    }
-    return e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();
-  }
-
   @Override
   public synchronized void close() {
     if (closed) {

@@ -1,6 +1,7 @@
 package dev.conveyor.protocol.cli;
 
 import dev.conveyor.protocol.ExitCodes;
+import dev.conveyor.protocol.broker.BrokerErrors;
 import dev.conveyor.protocol.broker.BrokerUnreachableException;
 import java.io.PrintWriter;
 import picocli.CommandLine;
@@ -40,7 +41,12 @@ public final class Cli {
               yield ExitCodes.USAGE;
             }
             default -> {
-              err.println(name + ": " + ex);
+              err.println(
+                  name
+                      + ": "
+                      + BrokerErrors.refusal(ex)
+                          .map(reason -> "the broker refused: " + reason)
+                          .orElse(ex.toString()));
               yield ExitCodes.FAILURE;
             }
           };
