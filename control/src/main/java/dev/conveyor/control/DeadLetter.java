@@ -39,7 +39,7 @@ record DeadLetter(
     }
     String origin = text(h.get(Headers.ORIGIN_QUEUE));
     if (origin == null && death != null) {
-      origin = queueName(text(death.get("queue")), names);
+      origin = names.queueOf(text(death.get("queue"))).orElse(null);
     }
     return new DeadLetter(
         message.getProps().getMessageId(),
@@ -63,19 +63,6 @@ record DeadLetter(
         && !list.isEmpty()
         && list.getFirst() instanceof Map<?, ?> m) {
       return m;
-    }
-    return null;
-  }
-
-  /** The task queue name behind a broker queue name: {@code ns.q.default} is {@code default}. */
-  private static String queueName(String brokerName, Names names) {
-    if (brokerName == null) {
-      return null;
-    }
-    for (String prefix : List.of(names.namespace() + ".q.", names.namespace() + ".retry.")) {
-      if (brokerName.startsWith(prefix)) {
-        return brokerName.substring(prefix.length());
-      }
     }
     return null;
   }

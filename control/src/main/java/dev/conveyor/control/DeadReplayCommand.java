@@ -7,6 +7,7 @@ import dev.conveyor.protocol.ExitCodes;
 import dev.conveyor.protocol.broker.BrokerOptions;
 import dev.conveyor.protocol.topology.Names;
 import dev.conveyor.protocol.topology.Topology;
+import dev.conveyor.protocol.wire.Headers;
 import dev.conveyor.protocol.wire.Wire;
 import java.io.IOException;
 import java.io.PrintWriter;
@@ -140,11 +141,7 @@ final class DeadReplayCommand implements Callable<Integer> {
   }
 
   static boolean isHistory(String header) {
-    return header.startsWith("x-conveyor-")
-        || header.equals("x-death")
-        || header.equals("x-delivery-count")
-        || header.startsWith("x-first-death-")
-        || header.startsWith("x-last-death-");
+    return header.startsWith(Headers.PREFIX) || Headers.isBrokerBookkeeping(header);
   }
 
   private void print(Result result) {

@@ -27,7 +27,7 @@ final class WaitTracker {
   static final List<String> FINAL_KEYS =
       Arrays.stream(TaskState.values())
           .filter(TaskState::isFinal)
-          .map(s -> "task." + s.wire())
+          .map(TaskState::routingKey)
           .toList();
 
   // id -> publish order; written by the publishing thread only, read by the event thread.

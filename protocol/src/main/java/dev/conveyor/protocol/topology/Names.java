@@ -23,6 +23,21 @@ public record Names(String namespace) {
     return queue;
   }
 
+  /**
+   * The task queue behind a broker queue name ({@code ns.q.default} or {@code ns.retry.default} is
+   * {@code default}), or empty for a name that is neither.
+   */
+  public java.util.Optional<String> queueOf(String brokerName) {
+    if (brokerName != null) {
+      for (String prefix : java.util.List.of(namespace + ".q.", namespace + ".retry.")) {
+        if (brokerName.startsWith(prefix) && brokerName.length() > prefix.length()) {
+          return java.util.Optional.of(brokerName.substring(prefix.length()));
+        }
+      }
+    }
+    return java.util.Optional.empty();
+  }
+
   public String tasksExchange() {
     return namespace + ".tasks";
   }

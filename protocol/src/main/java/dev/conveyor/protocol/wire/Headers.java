@@ -4,6 +4,20 @@ package dev.conveyor.protocol.wire;
 public final class Headers {
   private Headers() {}
 
+  /** Every header Conveyor itself writes starts with this. */
+  public static final String PREFIX = "x-conveyor-";
+
+  /**
+   * Headers the broker adds while it redelivers or dead-letters a message: a copy published anew
+   * must not carry them, or its history would start over wrong.
+   */
+  public static boolean isBrokerBookkeeping(String header) {
+    return header.equals(DELIVERY_COUNT)
+        || header.equals("x-death")
+        || header.startsWith("x-first-death-")
+        || header.startsWith("x-last-death-");
+  }
+
   /** Set by quorum queues on redelivery: how many earlier deliveries were returned. */
   public static final String DELIVERY_COUNT = "x-delivery-count";
 

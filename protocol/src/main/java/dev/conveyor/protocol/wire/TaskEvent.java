@@ -21,6 +21,6 @@ public record TaskEvent(
     JsonNode result) {
 
   public String routingKey() {
-    return "task." + state.wire();
+    return state.routingKey();
   }
 }

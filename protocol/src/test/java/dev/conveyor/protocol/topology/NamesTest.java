@@ -61,4 +61,16 @@ class NamesTest {
   void acceptsValidQueueNames() {
     assertEquals("mail.high-prio_2", Names.checkQueueName("mail.high-prio_2"));
   }
+
+  @org.junit.jupiter.api.Test
+  void theTaskQueueBehindABrokerQueueName() {
+    Names n = new Names("ns");
+    org.junit.jupiter.api.Assertions.assertEquals(
+        java.util.Optional.of("default"), n.queueOf("ns.q.default"));
+    org.junit.jupiter.api.Assertions.assertEquals(
+        java.util.Optional.of("mail"), n.queueOf("ns.retry.mail"));
+    org.junit.jupiter.api.Assertions.assertEquals(java.util.Optional.empty(), n.queueOf("ns.dead"));
+    org.junit.jupiter.api.Assertions.assertEquals(java.util.Optional.empty(), n.queueOf("ns.q."));
+    org.junit.jupiter.api.Assertions.assertEquals(java.util.Optional.empty(), n.queueOf(null));
+  }
 }

@@ -232,11 +232,7 @@ public final class Settler {
     if (props.getHeaders() != null) {
       headers.putAll(props.getHeaders());
     }
-    headers.remove(Headers.DELIVERY_COUNT);
-    headers.remove("x-death");
-    headers.remove("x-first-death-exchange");
-    headers.remove("x-first-death-queue");
-    headers.remove("x-first-death-reason");
+    headers.keySet().removeIf(Headers::isBrokerBookkeeping);
     return headers;
   }
 
