@@ -45,13 +45,13 @@ final class ProcessTree {
    */
   synchronized void kill() {
     killed = true;
-    signalled.stream().filter(ProcessHandle::isAlive).forEach(ProcessHandle::destroyForcibly);
+    signalled.stream().filter(ProcessTree::running).forEach(ProcessHandle::destroyForcibly);
     signalLeavesFirst(true);
   }
 
   private void signalLeavesFirst(boolean force) {
     for (int round = 0; round < MAX_ROUNDS; round++) {
-      List<ProcessHandle> below = descendants().stream().filter(ProcessHandle::isAlive).toList();
+      List<ProcessHandle> below = descendants().stream().filter(ProcessTree::running).toList();
       if (below.isEmpty()) {
         break;
       }
@@ -133,9 +133,28 @@ final class ProcessTree {
   private static void awaitDead(List<ProcessHandle> processes, Duration timeout) {
     long end = System.nanoTime() + timeout.toNanos();
     for (ProcessHandle p : processes) {
-      while (p.isAlive() && System.nanoTime() < end) {
+      while (running(p) && System.nanoTime() < end) {
         LockSupport.parkNanos(500_000);
       }
+    }
+  }
+
+  /**
+   * Whether the process still runs. A zombie has finished — only its reaping is pending — though
+   * {@link ProcessHandle#isAlive()} says it is alive, so on Linux the state in {@code /proc}
+   * decides.
+   */
+  static boolean running(ProcessHandle p) {
+    if (!PROCFS) {
+      return p.isAlive();
+    }
+    try {
+      String stat = Files.readString(Path.of("/proc/" + p.pid() + "/stat"));
+      // "pid (comm) S …": the state follows the last ')', as comm may contain spaces or parens.
+      int close = stat.lastIndexOf(')');
+      return close > 0 && close + 2 < stat.length() && stat.charAt(close + 2) != 'Z' && p.isAlive();
+    } catch (java.io.IOException e) {
+      return false; // gone: reaped
     }
   }
 }
