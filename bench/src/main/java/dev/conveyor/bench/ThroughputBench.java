@@ -154,12 +154,7 @@ public final class ThroughputBench implements Callable<Integer> {
     factory.setUri(common.uri);
     factory.setVirtualHost("/");
     try (Connection rawConnection = factory.newConnection("conveyor-bench raw consumer");
-        EventSubscription sub =
-            EventSubscription.open(
-                h.connection(),
-                h.topology(),
-                List.of("task.succeeded", "task.failed", "task.rejected", "task.dead"),
-                this::onOutcome)) {
+        OutcomeCounter sub = OutcomeCounter.open(h, this::onOutcome)) {
       for (int run = 0; run <= runs; run++) {
         boolean warmup = run == 0;
         String label = warmup ? "warm-up" : "run " + run;
@@ -276,17 +271,15 @@ public final class ThroughputBench implements Callable<Integer> {
     }
   }
 
-  private void onOutcome(Event event) {
+  private void onOutcome(boolean succeeded) {
     Drain d = current;
-    if (d == null || !(event instanceof Event.Task t)) {
+    if (d == null) {
       return;
     }
-    if (t.event().state() == TaskState.SUCCEEDED) {
+    if (succeeded) {
       d.succeeded.incrementAndGet();
-    } else if (t.event().state().isFinal()) {
-      d.other.incrementAndGet();
     } else {
-      return;
+      d.other.incrementAndGet();
     }
     if (d.succeeded.get() + d.other.get() == d.expected) {
       d.end = System.nanoTime();

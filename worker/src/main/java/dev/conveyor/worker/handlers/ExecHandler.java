@@ -63,9 +63,10 @@ public final class ExecHandler implements TaskHandler {
           .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")));
       Process process = pb.start();
       ProcessTree tree = new ProcessTree(process);
-      // Signalling waits a little between generations: not on the watchdog's thread.
-      ctx.token().onCancel(() -> Thread.ofVirtual().name("exec-term").start(tree::terminate));
-      ctx.onKill(() -> Thread.ofVirtual().name("exec-kill").start(tree::kill));
+      // Both return at once: the signal is sent on the caller's thread, the generations of a tree
+      // are signalled in turn by a thread of the tree's own.
+      ctx.token().onCancel(tree::terminate);
+      ctx.onKill(tree::kill);
       int exit = waitUninterruptibly(process);
       tree.awaitGone(Duration.ofSeconds(5));
       String tail = tail(output);

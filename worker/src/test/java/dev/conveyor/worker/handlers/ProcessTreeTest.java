@@ -1,0 +1,122 @@
+package dev.conveyor.worker.handlers;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Real child processes: a kill or stop ends the whole tree and leaves nothing in {@code /proc},
+ * whether the tree cooperates or not.
+ */
+class ProcessTreeTest {
+
+  private final List<Process> started = new ArrayList<>();
+
+  @BeforeEach
+  void linuxOnly() {
+    assumeTrue(Files.isDirectory(Path.of("/proc/self")), "needs Linux /proc");
+  }
+
+  @AfterEach
+  void leaveNothingBehind() {
+    for (Process p : started) {
+      p.descendants().forEach(ProcessHandle::destroyForcibly);
+      p.destroyForcibly();
+    }
+  }
+
+  @Test
+  void killEndsALoneChildAndItIsReaped() throws Exception {
+    Process sleep = start("/bin/sleep", "600");
+    ProcessTree tree = new ProcessTree(sleep);
+
+    tree.kill();
+
+    assertThat(sleep.waitFor()).isEqualTo(137); // 128 + SIGKILL
+    tree.awaitGone(Duration.ofSeconds(5));
+    assertThat(Files.exists(Path.of("/proc/" + sleep.pid()))).isFalse();
+  }
+
+  @Test
+  void killEndsEveryGenerationOfATree() throws Exception {
+    Process sh = start("/bin/sh", "-c", "/bin/sleep 600 & (/bin/sleep 600 & wait) & wait");
+    List<ProcessHandle> all = awaitDescendants(sh, 3);
+    ProcessTree tree = new ProcessTree(sh);
+
+    tree.kill();
+
+    sh.waitFor();
+    tree.awaitGone(Duration.ofSeconds(5));
+    assertGone(sh.toHandle(), all);
+  }
+
+  @Test
+  void terminateEndsATreeThatHonoursSigterm() throws Exception {
+    Process sh = start("/bin/sh", "-c", "/bin/sleep 600 & /bin/sleep 600 & wait");
+    List<ProcessHandle> all = awaitDescendants(sh, 2);
+    ProcessTree tree = new ProcessTree(sh);
+
+    tree.terminate();
+
+    sh.waitFor();
+    tree.awaitGone(Duration.ofSeconds(5));
+    assertGone(sh.toHandle(), all);
+  }
+
+  @Test
+  void killOvertakesASigtermThatTheTreeIgnores() throws Exception {
+    // Ignored signals stay ignored across fork and exec: no process of this tree ends on SIGTERM,
+    // so the SIGTERM rounds are still going when the kill comes.
+    Process sh =
+        start("/bin/sh", "-c", "trap '' TERM; /bin/sleep 600 & (/bin/sleep 600 & wait) & wait");
+    List<ProcessHandle> all = awaitDescendants(sh, 3);
+    ProcessTree tree = new ProcessTree(sh);
+
+    tree.terminate();
+    tree.kill();
+
+    sh.waitFor();
+    tree.awaitGone(Duration.ofSeconds(5));
+    assertGone(sh.toHandle(), all);
+  }
+
+  private Process start(String... command) throws Exception {
+    Process p =
+        new ProcessBuilder(command)
+            .redirectErrorStream(true)
+            .redirectOutput(ProcessBuilder.Redirect.DISCARD)
+            .start();
+    started.add(p);
+    return p;
+  }
+
+  private static List<ProcessHandle> awaitDescendants(Process p, int count) {
+    return await()
+        .atMost(Duration.ofSeconds(10))
+        .until(
+            () -> p.descendants().filter(h -> h.info().command().isPresent()).toList(),
+            list -> list.size() >= count);
+  }
+
+  /** Dead and reaped: nothing left in {@code /proc}, not even a zombie. */
+  private static void assertGone(ProcessHandle root, List<ProcessHandle> descendants) {
+    List<ProcessHandle> all = new ArrayList<>(descendants);
+    all.add(root);
+    await()
+        .atMost(Duration.ofSeconds(10))
+        .untilAsserted(
+            () ->
+                assertThat(all)
+                    .allSatisfy(
+                        p -> assertThat(Files.exists(Path.of("/proc/" + p.pid()))).isFalse()));
+  }
+}
