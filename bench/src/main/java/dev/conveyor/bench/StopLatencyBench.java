@@ -66,8 +66,9 @@ public final class StopLatencyBench implements Callable<Integer> {
       names = "--warmup",
       defaultValue = "3",
       description =
-          "Rounds run first in every phase and not counted: the first stop or kill a worker ever"
-              + " applies loads classes and runs cold code (default: ${DEFAULT-VALUE}).")
+          "Rounds run first in every phase and not counted (their figures are reported apart):"
+              + " the first stop or kill a worker applies runs cold code (default:"
+              + " ${DEFAULT-VALUE}).")
   int warmup;
 
   @Option(
@@ -253,6 +254,7 @@ public final class StopLatencyBench implements Callable<Integer> {
     int tasks = workers * concurrency;
     List<Double> toLast = new ArrayList<>();
     List<Double> toFirst = new ArrayList<>();
+    List<Double> warmupToLast = new ArrayList<>();
     int wrongCause = 0;
     int unexpected = 0;
     int leftover = 0;
@@ -288,6 +290,8 @@ public final class StopLatencyBench implements Callable<Integer> {
       if (i >= 1) {
         toLast.add(last);
         toFirst.add(Stats.millis(r.firstCancelled - sent));
+      } else {
+        warmupToLast.add(last);
       }
       wrongCause += r.wrongCause.get();
       unexpected += r.unexpected.get();
@@ -319,6 +323,11 @@ public final class StopLatencyBench implements Callable<Integer> {
     report.text("%s:", v.title());
     report.text("  to last task.cancelled:  %s", s.line("ms"));
     report.text("  to first task.cancelled: %s", f.line("ms"));
+    report.text(
+        "  warm-up rounds, not counted, to last task.cancelled: %s ms",
+        warmupToLast.stream()
+            .map(x -> String.format(java.util.Locale.ROOT, "%.1f", x))
+            .collect(java.util.stream.Collectors.joining(" ")));
     if (!Double.isNaN(v.target())) {
       boolean met = s.percentile(99) <= v.target();
       report.text("  target p99 <= %.0f ms: %s", v.target(), met ? "met" : "NOT met");
@@ -334,6 +343,7 @@ public final class StopLatencyBench implements Callable<Integer> {
     j.put("tasksPerRound", tasks);
     j.put("toLastCancelledMs", s.summary());
     j.put("toFirstCancelledMs", f.summary());
+    j.put("warmupToLastCancelledMs", warmupToLast.stream().map(Stats::round1).toList());
     if (!Double.isNaN(v.target())) {
       j.put("targetP99Ms", v.target());
       j.put("met", s.percentile(99) <= v.target());

@@ -211,6 +211,8 @@ public final class Worker implements AutoCloseable, Pausable {
     long hb = config.heartbeat().toMillis();
     timer.scheduleAtFixedRate(this::heartbeat, hb, hb, TimeUnit.MILLISECONDS);
     events.worker(WorkerEvent.STARTED, List.of(), host, pid);
+    // Off the start path (it takes 100-200 ms in a fresh JVM), but before the first stop, usually.
+    Thread.ofPlatform().name("conveyor-prepare").daemon().start(Wire::prepare);
     log.info(
         "worker {} consuming {} with concurrency {} on {} (types: {})",
         config.name(),
