@@ -60,7 +60,7 @@ final class ProcessTree {
         killed = true;
         signalled.stream().filter(ProcessTree::running).forEach(ProcessHandle::destroyForcibly);
       }
-      if (descendants().stream().noneMatch(ProcessTree::running)) {
+      if (!rootHasChildren()) {
         signalRoot(force);
         return;
       }
@@ -151,6 +151,27 @@ final class ProcessTree {
       }
     }
     return out;
+  }
+
+  /**
+   * Whether the root has a child now: a directory listing and one small read per thread of the
+   * root, where {@link #descendants()} walks the whole tree — on the caller's thread, kept short.
+   */
+  private boolean rootHasChildren() {
+    if (!Files.isRegularFile(
+        Path.of("/proc/self/task/" + ProcessHandle.current().pid() + "/children"))) {
+      return root.children().findAny().isPresent();
+    }
+    try (var tasks = Files.newDirectoryStream(Path.of("/proc/" + root.pid() + "/task"))) {
+      for (Path task : tasks) {
+        if (!Files.readString(task.resolve("children")).isBlank()) {
+          return true;
+        }
+      }
+    } catch (java.io.IOException e) {
+      // The root went while we looked: it has no children to signal.
+    }
+    return false;
   }
 
   /** Waits, at most the timeout, until the processes' {@code /proc} entries are gone. */
