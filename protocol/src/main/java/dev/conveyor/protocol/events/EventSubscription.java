@@ -14,6 +14,7 @@ import dev.conveyor.protocol.wire.Wire;
 import dev.conveyor.protocol.wire.WorkerEvent;
 import java.io.IOException;
 import java.util.List;
+import java.util.function.BiConsumer;
 import java.util.function.Consumer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -41,6 +42,31 @@ public final class EventSubscription implements AutoCloseable {
   public static EventSubscription open(
       Connection connection, Topology topology, List<String> bindingKeys, Consumer<Event> listener)
       throws IOException {
+    return openRaw(
+        connection,
+        topology,
+        bindingKeys,
+        (routingKey, body) -> {
+          try {
+            listener.accept(decode(routingKey, body));
+          } catch (MalformedMessageException e) {
+            log.warn("ignoring undecodable event {}: {}", routingKey, e.getMessage());
+          }
+        });
+  }
+
+  /**
+   * The same, undecoded: for a follower that needs only the routing key ({@code task.<state>}) and
+   * should not spend CPU on JSON, such as a benchmark counting outcomes.
+   *
+   * @param listener given each event's routing key and body, on the connection's consumer thread
+   */
+  public static EventSubscription openRaw(
+      Connection connection,
+      Topology topology,
+      List<String> bindingKeys,
+      BiConsumer<String, byte[]> listener)
+      throws IOException {
     Channel ch = connection.createChannel();
     topology.declareCore(ch);
     String queue = ch.queueDeclare("", false, true, true, null).getQueue();
@@ -54,12 +80,7 @@ public final class EventSubscription implements AutoCloseable {
           @Override
           public void handleDelivery(
               String tag, Envelope envelope, AMQP.BasicProperties props, byte[] body) {
-            try {
-              listener.accept(decode(envelope.getRoutingKey(), body));
-            } catch (MalformedMessageException e) {
-              log.warn(
-                  "ignoring undecodable event {}: {}", envelope.getRoutingKey(), e.getMessage());
-            }
+            listener.accept(envelope.getRoutingKey(), body);
           }
         });
     return new EventSubscription(ch);

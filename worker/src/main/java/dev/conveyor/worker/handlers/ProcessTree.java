@@ -1,8 +1,10 @@
 package dev.conveyor.worker.handlers;
 
+import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
@@ -23,6 +25,11 @@ final class ProcessTree {
   private static final Duration ROUND_WAIT = Duration.ofMillis(50);
 
   private static final boolean PROCFS = Files.isDirectory(Path.of("/proc/self"));
+
+  /** Whether this kernel lists children per thread in {@code /proc} (CONFIG_PROC_CHILDREN). */
+  private static final boolean CHILDREN_FILES =
+      Files.isRegularFile(
+          Path.of("/proc/self/task/" + ProcessHandle.current().pid() + "/children"));
 
   private final Process root;
   private final Set<ProcessHandle> signalled = ConcurrentHashMap.newKeySet();
@@ -128,50 +135,45 @@ final class ProcessTree {
    * ProcessHandle#descendants()}'s scan of every process on the machine; the scan is the fallback.
    */
   private List<ProcessHandle> descendants() {
-    if (!Files.isRegularFile(
-        Path.of("/proc/self/task/" + ProcessHandle.current().pid() + "/children"))) {
+    if (!CHILDREN_FILES) {
       return root.descendants().toList();
     }
     List<ProcessHandle> out = new ArrayList<>();
-    java.util.ArrayDeque<Long> pending = new java.util.ArrayDeque<>(List.of(root.pid()));
+    ArrayDeque<Long> pending = new ArrayDeque<>(List.of(root.pid()));
     while (!pending.isEmpty()) {
-      long pid = pending.poll();
-      try (var tasks = Files.newDirectoryStream(Path.of("/proc/" + pid + "/task"))) {
-        for (Path task : tasks) {
-          for (String child : Files.readString(task.resolve("children")).trim().split("\\s+")) {
-            if (!child.isEmpty()) {
-              long c = Long.parseLong(child);
-              ProcessHandle.of(c).ifPresent(out::add);
-              pending.add(c);
-            }
-          }
-        }
-      } catch (java.io.IOException | NumberFormatException e) {
-        // The process went while we looked: it has no children to signal.
+      for (long child : childrenOf(pending.poll())) {
+        ProcessHandle.of(child).ifPresent(out::add);
+        pending.add(child);
       }
     }
     return out;
   }
 
   /**
-   * Whether the root has a child now: a directory listing and one small read per thread of the
-   * root, where {@link #descendants()} walks the whole tree — on the caller's thread, kept short.
+   * Whether the root has a child now: one generation read, where {@link #descendants()} walks the
+   * whole tree — this runs on the caller's thread and is kept short.
    */
   private boolean rootHasChildren() {
-    if (!Files.isRegularFile(
-        Path.of("/proc/self/task/" + ProcessHandle.current().pid() + "/children"))) {
-      return root.children().findAny().isPresent();
-    }
-    try (var tasks = Files.newDirectoryStream(Path.of("/proc/" + root.pid() + "/task"))) {
+    return CHILDREN_FILES
+        ? !childrenOf(root.pid()).isEmpty()
+        : root.children().findAny().isPresent();
+  }
+
+  /** The children of one process, from the children lists of all its threads. */
+  private static List<Long> childrenOf(long pid) {
+    List<Long> out = new ArrayList<>();
+    try (var tasks = Files.newDirectoryStream(Path.of("/proc/" + pid + "/task"))) {
       for (Path task : tasks) {
-        if (!Files.readString(task.resolve("children")).isBlank()) {
-          return true;
+        for (String child : Files.readString(task.resolve("children")).trim().split("\\s+")) {
+          if (!child.isEmpty()) {
+            out.add(Long.parseLong(child));
+          }
         }
       }
-    } catch (java.io.IOException e) {
-      // The root went while we looked: it has no children to signal.
+    } catch (IOException | NumberFormatException e) {
+      // The process went while we looked: it has no children to signal.
     }
-    return false;
+    return out;
   }
 
   /** Waits, at most the timeout, until the processes' {@code /proc} entries are gone. */
@@ -212,7 +214,7 @@ final class ProcessTree {
       // "pid (comm) S …": the state follows the last ')', as comm may contain spaces or parens.
       int close = stat.lastIndexOf(')');
       return close > 0 && close + 2 < stat.length() && stat.charAt(close + 2) != 'Z' && p.isAlive();
-    } catch (java.io.IOException e) {
+    } catch (IOException e) {
       return false; // gone: reaped
     }
   }
