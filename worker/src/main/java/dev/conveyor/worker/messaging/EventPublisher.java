@@ -47,7 +47,7 @@ public final class EventPublisher implements AutoCloseable {
           });
 
   /**
-   * @param observer sees every task event (metrics); called on the publishing thread
+   * @param observer sees every task event (metrics), in order, on the sending thread
    */
   public EventPublisher(
       Connection connection, Topology topology, String worker, Consumer<TaskEvent> observer)
@@ -83,8 +83,13 @@ public final class EventPublisher implements AutoCloseable {
             issuedBy,
             queue,
             resultNode);
-    observer.accept(event);
-    publish(exchange, event.routingKey(), JSON, Wire.encode(event));
+    // Metrics and encoding on the sender thread too: the running event precedes every handler.
+    execute(
+        event.routingKey(),
+        () -> {
+          observer.accept(event);
+          send(exchange, event.routingKey(), JSON, Wire.encode(event));
+        });
   }
 
   public void worker(String state, List<String> tasks, String host, long pid) {
@@ -111,8 +116,12 @@ public final class EventPublisher implements AutoCloseable {
 
   private void publish(
       String exchange, String routingKey, AMQP.BasicProperties props, byte[] body) {
+    execute(routingKey, () -> send(exchange, routingKey, props, body));
+  }
+
+  private void execute(String routingKey, Runnable sending) {
     try {
-      sender.execute(() -> send(exchange, routingKey, props, body));
+      sender.execute(sending);
     } catch (RejectedExecutionException e) {
       log.debug("event {} after close dropped", routingKey);
     }

@@ -188,16 +188,14 @@ public final class Settler {
       return;
     }
     Lease lease = run.lease();
-    Map<String, Object> headers = carriedHeaders(lease.props());
-    headers.put(Headers.ATTEMPTS_USED, attemptsUsed);
-    headers.put(Headers.HISTORY, history(run, lease.props(), note));
-    AMQP.BasicProperties.Builder props = lease.props().builder().headers(headers);
+    AMQP.BasicProperties.Builder props =
+        lease.props().builder().headers(copyHeaders(run, attemptsUsed, note));
     if (delayed) {
       props.expiration(Long.toString(retryDelay.toMillis()));
-      publishConfirmed("", names.retryQueue(lease.queue()), props.build(), lease.body());
+      confirms.publish("", names.retryQueue(lease.queue()), props.build(), lease.body());
     } else {
       props.expiration(null);
-      publishConfirmed(names.tasksExchange(), lease.queue(), props.build(), lease.body());
+      confirms.publish(names.tasksExchange(), lease.queue(), props.build(), lease.body());
     }
     ack(run);
   }
@@ -208,22 +206,26 @@ public final class Settler {
       return;
     }
     Lease lease = run.lease();
-    Map<String, Object> headers = carriedHeaders(lease.props());
+    Map<String, Object> headers = copyHeaders(run, run.attempt(), cause.wire() + ": " + reason);
     headers.put(Headers.DEAD_REASON, reason);
     headers.put(Headers.DEAD_CAUSE, cause.wire());
     headers.put(Headers.ORIGIN_QUEUE, lease.queue());
     headers.put(Headers.WORKER, worker);
-    headers.put(Headers.ATTEMPTS_USED, run.attempt());
-    headers.put(Headers.HISTORY, history(run, lease.props(), cause.wire() + ": " + reason));
     AMQP.BasicProperties props = lease.props().builder().headers(headers).expiration(null).build();
-    publishConfirmed(names.deadExchange(), lease.queue(), props, lease.body());
+    confirms.publish(names.deadExchange(), lease.queue(), props, lease.body());
     ack(run);
   }
 
-  private void publishConfirmed(
-      String exchange, String routingKey, AMQP.BasicProperties props, byte[] body)
-      throws IOException, TimeoutException, InterruptedException {
-    confirms.publish(exchange, routingKey, props, body);
+  /**
+   * The headers of a copy: the original's, less the broker's bookkeeping, with the attempts used so
+   * far and the history extended by this attempt.
+   */
+  private Map<String, Object> copyHeaders(TaskRun run, int attemptsUsed, String note) {
+    AMQP.BasicProperties original = run.lease().props();
+    Map<String, Object> headers = carriedHeaders(original);
+    headers.put(Headers.ATTEMPTS_USED, attemptsUsed);
+    headers.put(Headers.HISTORY, history(run, original, note));
+    return headers;
   }
 
   /** The original headers without those the broker sets on delivery. */
