@@ -3,16 +3,12 @@ package dev.conveyor.control;
 import com.rabbitmq.client.AMQP;
 import dev.conveyor.protocol.ControlSigner;
 import dev.conveyor.protocol.broker.BrokerSettings;
-import dev.conveyor.protocol.cli.UsageException;
 import dev.conveyor.protocol.wire.Command;
 import dev.conveyor.protocol.wire.ControlMessage;
 import dev.conveyor.protocol.wire.Headers;
 import dev.conveyor.protocol.wire.Ids;
 import dev.conveyor.protocol.wire.Target;
 import dev.conveyor.protocol.wire.Wire;
-import java.io.IOException;
-import java.nio.file.NoSuchFileException;
-import java.nio.file.Path;
 import java.time.Instant;
 import java.util.Date;
 import java.util.HashMap;
@@ -52,16 +48,6 @@ final class ControlMessages {
 
   /** The signer for the configured control key, if any; an unreadable key file is a usage error. */
   static Optional<ControlSigner> signer(BrokerSettings settings) {
-    if (settings.controlKeyFile().isEmpty()) {
-      return Optional.empty();
-    }
-    Path file = settings.controlKeyFile().get();
-    try {
-      return Optional.of(ControlSigner.fromFile(file));
-    } catch (NoSuchFileException e) {
-      throw new UsageException("cannot read control key file " + file + ": no such file");
-    } catch (IOException e) {
-      throw new UsageException("cannot read control key file " + file + ": " + e.getMessage());
-    }
+    return settings.controlKeyFile().map(ControlSigner::fromFile);
   }
 }

@@ -1,8 +1,10 @@
 package dev.conveyor.protocol;
 
+import dev.conveyor.protocol.cli.UsageException;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.security.GeneralSecurityException;
 import java.security.MessageDigest;
@@ -26,10 +28,21 @@ public final class ControlSigner {
   }
 
   /**
-   * @throws IOException when the key file cannot be read
+   * Reads the key from the file every program takes ({@code --control-key-file}), so that a missing
+   * or unreadable one is the same usage error (exit 2) for the worker and for control.
+   *
+   * @throws UsageException when the file cannot be read
+   * @throws IllegalArgumentException when it holds no key (also a usage error to the programs)
    */
-  public static ControlSigner fromFile(Path file) throws IOException {
-    String text = Files.readString(file, StandardCharsets.UTF_8).strip();
+  public static ControlSigner fromFile(Path file) {
+    String text;
+    try {
+      text = Files.readString(file, StandardCharsets.UTF_8).strip();
+    } catch (NoSuchFileException e) {
+      throw new UsageException("cannot read control key file " + file + ": no such file");
+    } catch (IOException e) {
+      throw new UsageException("cannot read control key file " + file + ": " + e.getMessage());
+    }
     return new ControlSigner(text.getBytes(StandardCharsets.UTF_8));
   }
 

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.conveyor.protocol.cli.UsageException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -94,5 +95,20 @@ class ControlSignerTest {
     Files.writeString(file, "  \n");
 
     assertThrows(IllegalArgumentException.class, () -> ControlSigner.fromFile(file));
+  }
+
+  @Test
+  void aMissingKeyFileIsAUsageErrorNamingTheFile(@TempDir Path dir) {
+    Path file = dir.resolve("missing.key");
+
+    UsageException e = assertThrows(UsageException.class, () -> ControlSigner.fromFile(file));
+    assertEquals("cannot read control key file " + file + ": no such file", e.getMessage());
+  }
+
+  @Test
+  void anUnreadableKeyFileIsAUsageError(@TempDir Path dir) {
+    // A directory cannot be read as a file, whoever runs the test (root reads any mode).
+    UsageException e = assertThrows(UsageException.class, () -> ControlSigner.fromFile(dir));
+    assertTrue(e.getMessage().startsWith("cannot read control key file " + dir), e.getMessage());
   }
 }

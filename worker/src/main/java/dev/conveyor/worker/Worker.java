@@ -124,10 +124,7 @@ public final class Worker implements AutoCloseable, Pausable {
 
   private void open() throws BrokerUnreachableException, IOException, InterruptedException {
     HandlerRegistry handlers = HandlerRegistry.load(config.execAllow(), config.handlersDir());
-    Optional<ControlSigner> signer = Optional.empty();
-    if (config.broker().controlKeyFile().isPresent()) {
-      signer = Optional.of(ControlSigner.fromFile(config.broker().controlKeyFile().get()));
-    }
+    Optional<ControlSigner> signer = config.broker().controlKeyFile().map(ControlSigner::fromFile);
     warnAboutBrokerLease();
     connection =
         new BrokerConnector(config.broker(), metrics.amqpCollector())

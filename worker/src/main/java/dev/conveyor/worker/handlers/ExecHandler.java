@@ -29,7 +29,18 @@ public final class ExecHandler implements TaskHandler {
   private static final int OUTPUT_TAIL_BYTES = 4096;
   private final Set<String> allowed;
 
+  /**
+   * @throws IllegalArgumentException for a relative path: it would mean a different program in each
+   *     working directory
+   */
   public ExecHandler(List<Path> allowed) {
+    allowed.stream()
+        .filter(p -> !p.isAbsolute())
+        .findFirst()
+        .ifPresent(
+            p -> {
+              throw new IllegalArgumentException("--exec-allow: not an absolute path: " + p);
+            });
     this.allowed =
         allowed.stream()
             .map(p -> p.toAbsolutePath().normalize().toString())

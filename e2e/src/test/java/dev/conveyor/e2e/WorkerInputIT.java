@@ -1,0 +1,60 @@
+package dev.conveyor.e2e;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.conveyor.testkit.BrokerExtension;
+import dev.conveyor.testkit.ProgramProcess;
+import dev.conveyor.testkit.TestBroker;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * {@code bin/worker} given bad input refuses to start with one clear line and the documented exit
+ * code (2 usage, 3 broker), instead of a stack trace or a worker that runs with a setting it
+ * misread.
+ */
+@ExtendWith(BrokerExtension.class)
+class WorkerInputIT {
+
+  @Test
+  void anUnknownFlagIsAUsageError(TestBroker broker) {
+    Programs.Result r = Programs.run(broker, "worker", "--concurency", "4");
+
+    assertThat(r.exitCode()).as(r.output()).isEqualTo(2);
+    assertThat(r.lines())
+        .containsExactly("worker: Unknown options: '--concurency', '4'", "Try 'worker --help'.");
+  }
+
+  @Test
+  void aMissingControlKeyFileIsAUsageErrorNamingTheFile(TestBroker broker, @TempDir Path dir) {
+    Path key = dir.resolve("control.key");
+
+    Programs.Result r = Programs.run(broker, "worker", "--control-key-file", key.toString());
+
+    assertThat(r.exitCode()).as(r.output()).isEqualTo(2);
+    assertThat(r.lines())
+        .containsExactly("worker: cannot read control key file " + key + ": no such file");
+  }
+
+  @Test
+  void aRelativeExecAllowIsAUsageError(TestBroker broker) {
+    Programs.Result r = Programs.run(broker, "worker", "--exec-allow", "bin/tool");
+
+    assertThat(r.exitCode()).as(r.output()).isEqualTo(2);
+    assertThat(r.lines()).containsExactly("worker: --exec-allow: not an absolute path: bin/tool");
+  }
+
+  @Test
+  void anUnreachableBrokerExitsThree(TestBroker broker) {
+    Map<String, String> env = new java.util.HashMap<>(Programs.env(broker));
+    env.put("CONVEYOR_URI", "amqp://guest:guest@127.0.0.1:1/");
+    try (ProgramProcess p = ProgramProcess.start("worker", env)) {
+      assertThat(p.waitFor(Duration.ofSeconds(60))).as(p.output()).isEqualTo(3);
+      assertThat(p.output()).contains("cannot connect to broker amqp://guest:****@127.0.0.1:1/");
+    }
+  }
+}
