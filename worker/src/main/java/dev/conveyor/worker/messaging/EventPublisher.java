@@ -47,7 +47,7 @@ public final class EventPublisher implements AutoCloseable {
           });
 
   /**
-   * @param observer sees every task event (metrics), in order, on the sending thread
+   * @param observer sees every task event (metrics); called on the publishing thread
    */
   public EventPublisher(
       Connection connection, Topology topology, String worker, Consumer<TaskEvent> observer)
@@ -83,13 +83,12 @@ public final class EventPublisher implements AutoCloseable {
             issuedBy,
             queue,
             resultNode);
-    // Metrics and encoding on the sender thread too: the running event precedes every handler.
-    execute(
-        event.routingKey(),
-        () -> {
-          observer.accept(event);
-          send(exchange, event.routingKey(), JSON, Wire.encode(event));
-        });
+    // Counted and encoded here, not on the sender thread, so that the running event is sent while
+    // the handler starts. With this work moved to the sender, a handler that killed its worker at
+    // once took the event down unsent (WatchdogIT); here it gets out first, though nothing
+    // guarantees it.
+    observer.accept(event);
+    publish(exchange, event.routingKey(), JSON, Wire.encode(event));
   }
 
   public void worker(String state, List<String> tasks, String host, long pid) {
@@ -116,12 +115,8 @@ public final class EventPublisher implements AutoCloseable {
 
   private void publish(
       String exchange, String routingKey, AMQP.BasicProperties props, byte[] body) {
-    execute(routingKey, () -> send(exchange, routingKey, props, body));
-  }
-
-  private void execute(String routingKey, Runnable sending) {
     try {
-      sender.execute(sending);
+      sender.execute(() -> send(exchange, routingKey, props, body));
     } catch (RejectedExecutionException e) {
       log.debug("event {} after close dropped", routingKey);
     }
