@@ -86,6 +86,7 @@ public final class Worker implements AutoCloseable, Pausable {
   private ControlListener control;
   private ControlLogReplay replay;
   private MetricsServer metricsServer;
+  private HandlerRegistry handlers;
 
   private Worker(WorkerConfig config) {
     this.config = config;
@@ -123,7 +124,7 @@ public final class Worker implements AutoCloseable, Pausable {
   }
 
   private void open() throws BrokerUnreachableException, IOException, InterruptedException {
-    HandlerRegistry handlers = HandlerRegistry.load(config.execAllow(), config.handlersDir());
+    handlers = HandlerRegistry.load(config.execAllow(), config.handlersDir());
     Optional<ControlSigner> signer = config.broker().controlKeyFile().map(ControlSigner::fromFile);
     warnAboutBrokerLease();
     connection =
@@ -468,6 +469,9 @@ public final class Worker implements AutoCloseable, Pausable {
     }
     threads.shutdownNow();
     timer.shutdownNow();
+    if (handlers != null) {
+      handlers.close();
+    }
     closed.countDown();
     if (connection != null) {
       log.info("worker {} closed", config.name());

@@ -7,7 +7,8 @@ package dev.conveyor.worker.api;
  *
  * <p>A handler that returns normally has succeeded; one that throws has failed and is retried while
  * attempts remain. A long handler should check {@link TaskContext#token()} so that stop and
- * deadlines can end it cleanly.
+ * deadlines can end it cleanly. A handler that is also {@link AutoCloseable} is closed once the
+ * worker has settled its tasks and stopped, so that what it holds (pools, clients) goes with it.
  */
 public interface TaskHandler {
 

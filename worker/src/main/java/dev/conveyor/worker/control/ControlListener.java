@@ -133,8 +133,6 @@ public final class ControlListener implements AutoCloseable {
     if (!addressed) {
       return;
     }
-    onCommand.accept(m.command().wire());
-    log.info("{} {} from {}", m.command().wire(), Wire.toJson(target), m.issuedBy());
     switch (m.command()) {
       case STOP, KILL -> end(m, target);
       case PAUSE -> {
@@ -152,6 +150,12 @@ public final class ControlListener implements AutoCloseable {
         }
       }
     }
+    // Counted and logged after acting: a log line written to a slow console must not hold up a
+    // kill.
+    onCommand.accept(m.command().wire());
+    if (log.isInfoEnabled()) {
+      log.info("{} {} from {}", m.command().wire(), Wire.toJson(target), m.issuedBy());
+    }
   }
 
   private void end(ControlMessage m, Target target) {
@@ -159,10 +163,13 @@ public final class ControlListener implements AutoCloseable {
     Ending ending = new Ending(kill ? Cause.USER_KILL : Cause.USER_STOP, m.requeue(), m.issuedBy());
     List<TaskRun> matched = running.matching(target);
     List<String> ended = new ArrayList<>();
-    for (TaskRun run : matched) {
-      boolean acted = kill ? ladder.kill(run, ending) : ladder.stop(run, ending, null);
-      if (acted) {
-        ended.add(run.taskId());
+    if (kill) {
+      ladder.kill(matched, ending).forEach(run -> ended.add(run.taskId()));
+    } else {
+      for (TaskRun run : matched) {
+        if (ladder.stop(run, ending, null)) {
+          ended.add(run.taskId());
+        }
       }
     }
     List<String> revoked = List.of();

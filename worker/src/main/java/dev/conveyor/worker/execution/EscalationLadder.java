@@ -1,6 +1,8 @@
 package dev.conveyor.worker.execution;
 
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
@@ -67,31 +69,54 @@ public final class EscalationLadder {
    * @return false if the task had already finished
    */
   public boolean kill(TaskRun run, Ending ending) {
-    run.requestEnding(ending);
-    if (run.isFinished()) {
-      return false;
-    }
-    if (run.stage().compareTo(Stage.KILLING) >= 0) {
-      return true;
-    }
-    run.stage(Stage.KILLING);
-    onStep.accept(Stage.KILLING, ending);
-    // Hooks before the token: a kill is not a polite request first.
-    for (Runnable hook : run.killHooks()) {
-      try {
-        hook.run();
-      } catch (RuntimeException e) {
-        log.warn("kill hook of {} failed", run, e);
+    return !kill(List.of(run), ending).isEmpty();
+  }
+
+  /**
+   * Kills several tasks at once: every task's signals go out before any of them is interrupted,
+   * counted or timed. Once the first child dies, its reaping and settling compete for the CPUs with
+   * this thread; signalling them one task at a time let the last signal of a {@code kill --all}
+   * wait many milliseconds behind the first tasks' aftermath.
+   *
+   * @return the tasks that were still running (already being killed counts)
+   */
+  public List<TaskRun> kill(List<TaskRun> runs, Ending ending) {
+    List<TaskRun> acted = new ArrayList<>(runs.size());
+    List<TaskRun> first = new ArrayList<>(runs.size());
+    for (TaskRun run : runs) {
+      run.requestEnding(ending);
+      if (run.isFinished()) {
+        continue;
+      }
+      acted.add(run);
+      if (run.stage().compareTo(Stage.KILLING) < 0) {
+        run.stage(Stage.KILLING);
+        first.add(run);
       }
     }
-    run.cancelToken(ending.cause().wire());
-    Thread t = run.thread();
-    if (t != null) {
-      t.interrupt();
+    // Hooks before the token: a kill is not a polite request first.
+    for (TaskRun run : first) {
+      for (Runnable hook : run.killHooks()) {
+        try {
+          hook.run();
+        } catch (RuntimeException e) {
+          log.warn("kill hook of {} failed", run, e);
+        }
+      }
     }
-    log.debug("kill {} ({})", run, ending.cause().wire());
-    timer.schedule(() -> checkStuck(run), killGrace.toNanos(), TimeUnit.NANOSECONDS);
-    return true;
+    for (TaskRun run : first) {
+      run.cancelToken(ending.cause().wire());
+      Thread t = run.thread();
+      if (t != null) {
+        t.interrupt();
+      }
+    }
+    for (TaskRun run : first) {
+      onStep.accept(Stage.KILLING, ending);
+      log.debug("kill {} ({})", run, ending.cause().wire());
+      timer.schedule(() -> checkStuck(run), killGrace.toNanos(), TimeUnit.NANOSECONDS);
+    }
+    return acted;
   }
 
   private void checkStuck(TaskRun run) {

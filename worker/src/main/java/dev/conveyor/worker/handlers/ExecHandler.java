@@ -17,6 +17,8 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
 import java.util.stream.Collectors;
 
 /**
@@ -24,10 +26,15 @@ import java.util.stream.Collectors;
  * --exec-allow} list. Stop sends SIGTERM to its process tree, kill sends SIGKILL; either way the
  * tree is reaped before the task is reported.
  */
-public final class ExecHandler implements TaskHandler {
+public final class ExecHandler implements TaskHandler, AutoCloseable {
 
   private static final int OUTPUT_TAIL_BYTES = 4096;
   private final Set<String> allowed;
+
+  /** Signals the generations of process trees; idle threads end after a minute. */
+  private final ExecutorService signaller =
+      Executors.newCachedThreadPool(
+          Thread.ofPlatform().name("conveyor-exec-signal-", 0).daemon().factory());
 
   /**
    * @throws IllegalArgumentException for a relative path: it would mean a different program in each
@@ -52,6 +59,12 @@ public final class ExecHandler implements TaskHandler {
     return "exec";
   }
 
+  /** Stops the signaller; called when the worker has settled its tasks. */
+  @Override
+  public void close() {
+    signaller.shutdownNow();
+  }
+
   @Override
   public Object handle(TaskContext ctx) throws Exception {
     List<String> command = command(ctx.payload());
@@ -73,17 +86,19 @@ public final class ExecHandler implements TaskHandler {
       pb.redirectOutput(output.toFile())
           .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")));
       Process process = pb.start();
-      ProcessTree tree = new ProcessTree(process);
+      ProcessTree tree = new ProcessTree(process, signaller);
       // Both return at once: the signal is sent on the caller's thread, the generations of a tree
-      // are signalled in turn by a thread of the tree's own.
+      // are signalled in turn on the signaller.
       ctx.token().onCancel(tree::terminate);
       ctx.onKill(tree::kill);
       int exit = waitUninterruptibly(process);
       tree.awaitGone(Duration.ofSeconds(5));
       String tail = tail(output);
-      if (ctx.token().isCancelled()) {
-        throw new TaskCancelledException(
-            "exec ended by " + ctx.token().reason() + ", exit " + exit);
+      // The tree's own flag too: a kill signals it before the token is set, and a shell whose
+      // children were killed can exit 0 in between.
+      if (ctx.token().isCancelled() || tree.wasSignalled()) {
+        String by = ctx.token().isCancelled() ? ctx.token().reason() : "kill";
+        throw new TaskCancelledException("exec ended by " + by + ", exit " + exit);
       }
       if (exit != 0) {
         throw new IllegalStateException("exit code " + exit + lastLine(tail));

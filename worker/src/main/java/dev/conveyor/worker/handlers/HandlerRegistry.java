@@ -14,9 +14,15 @@ import java.util.Optional;
 import java.util.ServiceLoader;
 import java.util.TreeMap;
 import java.util.stream.Stream;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
-/** The task types this worker can run: the built-ins plus user handlers from jars. */
-public final class HandlerRegistry {
+/**
+ * The task types this worker can run: the built-ins plus user handlers from jars. It owns them:
+ * closing it closes every handler that is {@link AutoCloseable}.
+ */
+public final class HandlerRegistry implements AutoCloseable {
+  private static final Logger log = LoggerFactory.getLogger(HandlerRegistry.class);
 
   private final Map<String, TaskHandler> byType;
 
@@ -79,5 +85,18 @@ public final class HandlerRegistry {
 
   public List<String> types() {
     return List.copyOf(byType.keySet());
+  }
+
+  @Override
+  public void close() {
+    for (TaskHandler h : byType.values()) {
+      if (h instanceof AutoCloseable c) {
+        try {
+          c.close();
+        } catch (Exception e) {
+          log.warn("closing the handler of type {} failed", h.type(), e);
+        }
+      }
+    }
   }
 }

@@ -6,9 +6,11 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.Executor;
 import java.util.concurrent.locks.LockSupport;
 
 /**
@@ -16,6 +18,10 @@ import java.util.concurrent.locks.LockSupport;
  *
  * <p>A kill ends the leaves first, while their parents still live and can reap them, and the root
  * last, which the JVM reaps. Only descendants whose parent does not reap them are left to init.
+ *
+ * <p>Everything here is kept cheap because a {@code kill --all} ends many trees at once on a few
+ * CPUs: the tree is read by process id from the children lists in {@code /proc}, each process is
+ * looked up and signalled once, and the waits for reaping poll ever less often.
  */
 final class ProcessTree {
 
@@ -23,6 +29,11 @@ final class ProcessTree {
 
   /** How long a living parent gets to reap the children we just signalled. */
   private static final Duration ROUND_WAIT = Duration.ofMillis(50);
+
+  /** The first pause between two looks at {@code /proc}; it doubles up to {@link #MAX_POLL}. */
+  private static final long FIRST_POLL = 250_000;
+
+  private static final long MAX_POLL = 1_000_000;
 
   private static final boolean PROCFS = Files.isDirectory(Path.of("/proc/self"));
 
@@ -32,11 +43,19 @@ final class ProcessTree {
           Path.of("/proc/self/task/" + ProcessHandle.current().pid() + "/children"));
 
   private final Process root;
+  private final Executor signaller;
   private final Set<ProcessHandle> signalled = ConcurrentHashMap.newKeySet();
   private volatile boolean killed;
+  private volatile boolean signalSent;
 
-  ProcessTree(Process root) {
+  /**
+   * @param signaller runs the generations of a tree, which wait for each other; a pool of platform
+   *     threads, as a thread started per kill cost 0.1-0.3 ms of CPU each when many trees end at
+   *     once, and a virtual thread waited for a carrier
+   */
+  ProcessTree(Process root, Executor signaller) {
     this.root = root;
+    this.signaller = signaller;
   }
 
   /**
@@ -50,15 +69,23 @@ final class ProcessTree {
   /**
    * SIGKILL to the whole tree, leaves first, and to anything signalled before that has outlived its
    * parent. Returns at once: a lone child is signalled on the caller's thread; a tree's
-   * generations, each given up to 50 ms to be reaped by its parent, are signalled by a thread of
-   * their own (not on a virtual thread: with 16 kills at once, some waited 10-15 ms for a free
-   * carrier).
+   * generations, each given up to 50 ms to be reaped by its parent, are signalled on the signaller.
    */
   void kill() {
     signal(true);
   }
 
+  /**
+   * Whether a stop or kill was sent to this tree. A root that outlives its killed children may
+   * still exit 0 (a shell's {@code wait} does), which says nothing about the task having finished.
+   */
+  boolean wasSignalled() {
+    return signalSent;
+  }
+
   private void signal(boolean force) {
+    signalSent = true;
+    List<Long> rootChildren;
     synchronized (this) {
       if (killed) {
         return; // after a kill, a SIGTERM is moot and a second kill has nothing to add
@@ -67,45 +94,51 @@ final class ProcessTree {
         killed = true;
         signalled.stream().filter(ProcessTree::running).forEach(ProcessHandle::destroyForcibly);
       }
-      if (!rootHasChildren()) {
+      rootChildren = childrenOf(root.pid());
+      if (rootChildren.isEmpty()) {
         signalRoot(force);
         return;
       }
     }
-    Thread.ofPlatform()
-        .name(force ? "conveyor-exec-kill" : "conveyor-exec-term")
-        .daemon()
-        .start(() -> signalLeavesFirst(force));
+    signaller.execute(() -> signalLeavesFirst(force, rootChildren));
   }
 
-  /** Signals generation after generation; the waits between them hold no lock. */
-  private void signalLeavesFirst(boolean force) {
-    for (int round = 0; round < MAX_ROUNDS; round++) {
-      List<ProcessHandle> below;
+  /**
+   * Signals generation after generation, each process once; the waits between them hold no lock.
+   * The root goes when nothing is left below it, or after {@link #MAX_ROUNDS}.
+   */
+  private void signalLeavesFirst(boolean force, List<Long> rootChildren) {
+    Set<Long> sent = new HashSet<>();
+    List<Long> below = descendants(rootChildren);
+    for (int round = 0; round < MAX_ROUNDS && !below.isEmpty(); round++) {
       synchronized (this) {
         if (!force && killed) {
           return; // a kill overtook this SIGTERM
         }
-        below = descendants().stream().filter(ProcessTree::running).toList();
-        if (below.isEmpty()) {
-          break;
-        }
-        signalled.addAll(below);
         for (int i = below.size() - 1; i >= 0; i--) {
-          if (force) {
-            below.get(i).destroyForcibly();
-          } else {
-            below.get(i).destroy();
+          long pid = below.get(i);
+          if (sent.add(pid)) {
+            ProcessHandle.of(pid).ifPresent(p -> send(p, force));
           }
         }
       }
       awaitReaped(below, ROUND_WAIT);
+      below = descendants(childrenOf(root.pid()));
     }
     synchronized (this) {
       if (!force && killed) {
         return;
       }
       signalRoot(force);
+    }
+  }
+
+  private void send(ProcessHandle p, boolean force) {
+    signalled.add(p);
+    if (force) {
+      p.destroyForcibly();
+    } else {
+      p.destroy();
     }
   }
 
@@ -119,48 +152,54 @@ final class ProcessTree {
   }
 
   /**
-   * Waits until every signalled process is dead and then, briefly, until it is reaped (its {@code
-   * /proc} entry gone; Java already calls a zombie dead). An orphan still unreaped after that is
-   * init's: containers need one ({@code init: true} in compose).
+   * Called once the root has been waited for (and so reaped): waits until every other signalled
+   * process is dead and then, briefly, until it is reaped (its {@code /proc} entry gone; Java
+   * already calls a zombie dead). An orphan still unreaped after that is init's: containers need
+   * one ({@code init: true} in compose). For a lone child there is nothing left to look at.
    */
   void awaitGone(Duration timeout) {
-    List<ProcessHandle> targets = List.copyOf(signalled);
-    awaitDead(targets, timeout);
-    awaitReaped(targets, Duration.ofMillis(200));
+    long rootPid = root.pid();
+    List<ProcessHandle> targets = signalled.stream().filter(p -> p.pid() != rootPid).toList();
+    if (targets.isEmpty()) {
+      return;
+    }
+    long end = System.nanoTime() + timeout.toNanos();
+    for (ProcessHandle p : targets) {
+      awaitNot(() -> running(p), end);
+    }
+    awaitReaped(targets.stream().map(ProcessHandle::pid).toList(), Duration.ofMillis(200));
   }
 
   /**
-   * The root's descendants, parents before children. Linux lists each thread's children in {@code
-   * /proc/<pid>/task/<tid>/children}, which is far cheaper than {@link
-   * ProcessHandle#descendants()}'s scan of every process on the machine; the scan is the fallback.
+   * The given children of the root and all their descendants, parents before children. Linux lists
+   * each thread's children in {@code /proc/<pid>/task/<tid>/children}, which is far cheaper than
+   * {@link ProcessHandle#descendants()}'s scan of every process on the machine; the scan is the
+   * fallback.
    */
-  private List<ProcessHandle> descendants() {
+  private List<Long> descendants(List<Long> rootChildren) {
     if (!CHILDREN_FILES) {
-      return root.descendants().toList();
+      return root.descendants().map(ProcessHandle::pid).toList();
     }
-    List<ProcessHandle> out = new ArrayList<>();
-    ArrayDeque<Long> pending = new ArrayDeque<>(List.of(root.pid()));
+    List<Long> out = new ArrayList<>(rootChildren);
+    ArrayDeque<Long> pending = new ArrayDeque<>(rootChildren);
     while (!pending.isEmpty()) {
-      for (long child : childrenOf(pending.poll())) {
-        ProcessHandle.of(child).ifPresent(out::add);
-        pending.add(child);
-      }
+      List<Long> children = childrenOf(pending.poll());
+      out.addAll(children);
+      pending.addAll(children);
     }
     return out;
   }
 
-  /**
-   * Whether the root has a child now: one generation read, where {@link #descendants()} walks the
-   * whole tree — this runs on the caller's thread and is kept short.
-   */
-  private boolean rootHasChildren() {
-    return CHILDREN_FILES
-        ? !childrenOf(root.pid()).isEmpty()
-        : root.children().findAny().isPresent();
-  }
-
   /** The children of one process, from the children lists of all its threads. */
-  private static List<Long> childrenOf(long pid) {
+  private List<Long> childrenOf(long pid) {
+    if (!CHILDREN_FILES) {
+      return pid == root.pid()
+          ? root.children().map(ProcessHandle::pid).toList()
+          : ProcessHandle.of(pid).stream()
+              .flatMap(ProcessHandle::children)
+              .map(ProcessHandle::pid)
+              .toList();
+    }
     List<Long> out = new ArrayList<>();
     try (var tasks = Files.newDirectoryStream(Path.of("/proc/" + pid + "/task"))) {
       for (Path task : tasks) {
@@ -177,26 +216,30 @@ final class ProcessTree {
   }
 
   /** Waits, at most the timeout, until the processes' {@code /proc} entries are gone. */
-  private static void awaitReaped(List<ProcessHandle> processes, Duration timeout) {
-    if (!PROCFS) {
-      awaitDead(processes, timeout);
-      return;
-    }
+  private static void awaitReaped(List<Long> pids, Duration timeout) {
     long end = System.nanoTime() + timeout.toNanos();
-    for (ProcessHandle p : processes) {
-      while (Files.exists(Path.of("/proc/" + p.pid())) && System.nanoTime() < end) {
-        // Not interruptible: a kill interrupts the handler thread, and the wait must still happen.
-        LockSupport.parkNanos(500_000);
-      }
+    for (long pid : pids) {
+      awaitNot(() -> exists(pid), end);
     }
   }
 
-  private static void awaitDead(List<ProcessHandle> processes, Duration timeout) {
-    long end = System.nanoTime() + timeout.toNanos();
-    for (ProcessHandle p : processes) {
-      while (running(p) && System.nanoTime() < end) {
-        LockSupport.parkNanos(500_000);
-      }
+  private static boolean exists(long pid) {
+    return PROCFS
+        ? Files.exists(Path.of("/proc/" + pid))
+        : ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false);
+  }
+
+  /**
+   * Polls until the condition is false or the deadline passes, a little less often each time: a
+   * parent busy on a loaded machine may take milliseconds to reap, and sixteen trees polling every
+   * half millisecond kept the CPUs it needed busy. Not interruptible: a kill interrupts the handler
+   * thread, and the wait must still happen.
+   */
+  private static void awaitNot(java.util.function.BooleanSupplier condition, long end) {
+    long pause = FIRST_POLL;
+    while (condition.getAsBoolean() && System.nanoTime() < end) {
+      LockSupport.parkNanos(pause);
+      pause = Math.min(pause * 2, MAX_POLL);
     }
   }
 
@@ -209,13 +252,17 @@ final class ProcessTree {
     if (!PROCFS) {
       return p.isAlive();
     }
+    Path stat = Path.of("/proc/" + p.pid() + "/stat");
+    if (!Files.exists(stat)) {
+      return false; // reaped: cheaper to ask than to catch the exception of reading it
+    }
     try {
-      String stat = Files.readString(Path.of("/proc/" + p.pid() + "/stat"));
+      String text = Files.readString(stat);
       // "pid (comm) S …": the state follows the last ')', as comm may contain spaces or parens.
-      int close = stat.lastIndexOf(')');
-      return close > 0 && close + 2 < stat.length() && stat.charAt(close + 2) != 'Z' && p.isAlive();
+      int close = text.lastIndexOf(')');
+      return close > 0 && close + 2 < text.length() && text.charAt(close + 2) != 'Z' && p.isAlive();
     } catch (IOException e) {
-      return false; // gone: reaped
+      return false; // reaped meanwhile
     }
   }
 }

@@ -9,6 +9,8 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -20,6 +22,7 @@ import org.junit.jupiter.api.Test;
 class ProcessTreeTest {
 
   private final List<Process> started = new ArrayList<>();
+  private final ExecutorService signaller = Executors.newCachedThreadPool();
 
   @BeforeEach
   void linuxOnly() {
@@ -28,6 +31,7 @@ class ProcessTreeTest {
 
   @AfterEach
   void leaveNothingBehind() {
+    signaller.shutdownNow();
     for (Process p : started) {
       p.descendants().forEach(ProcessHandle::destroyForcibly);
       p.destroyForcibly();
@@ -37,7 +41,7 @@ class ProcessTreeTest {
   @Test
   void killEndsALoneChildAndItIsReaped() throws Exception {
     Process sleep = start("/bin/sleep", "600");
-    ProcessTree tree = new ProcessTree(sleep);
+    ProcessTree tree = new ProcessTree(sleep, signaller);
 
     tree.kill();
 
@@ -50,7 +54,7 @@ class ProcessTreeTest {
   void killEndsEveryGenerationOfATree() throws Exception {
     Process sh = start("/bin/sh", "-c", "/bin/sleep 600 & (/bin/sleep 600 & wait) & wait");
     List<ProcessHandle> all = awaitDescendants(sh, 3);
-    ProcessTree tree = new ProcessTree(sh);
+    ProcessTree tree = new ProcessTree(sh, signaller);
 
     tree.kill();
 
@@ -63,7 +67,7 @@ class ProcessTreeTest {
   void terminateEndsATreeThatHonoursSigterm() throws Exception {
     Process sh = start("/bin/sh", "-c", "/bin/sleep 600 & /bin/sleep 600 & wait");
     List<ProcessHandle> all = awaitDescendants(sh, 2);
-    ProcessTree tree = new ProcessTree(sh);
+    ProcessTree tree = new ProcessTree(sh, signaller);
 
     tree.terminate();
 
@@ -79,7 +83,7 @@ class ProcessTreeTest {
     Process sh =
         start("/bin/sh", "-c", "trap '' TERM; /bin/sleep 600 & (/bin/sleep 600 & wait) & wait");
     List<ProcessHandle> all = awaitDescendants(sh, 3);
-    ProcessTree tree = new ProcessTree(sh);
+    ProcessTree tree = new ProcessTree(sh, signaller);
 
     tree.terminate();
     tree.kill();
