@@ -16,6 +16,7 @@ import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
@@ -185,6 +186,48 @@ class DeadLettersIT {
       GetResponse m = take("default");
       assertFresh(m.getProps().getHeaders());
     }
+  }
+
+  @Test
+  void aLetterWithoutAnOriginQueueIsSkippedAndKeptWhileTheOthersAreReplayed() throws Exception {
+    // Dead-lettered by some other client: no Conveyor headers and no broker death record.
+    broker.withChannel(
+        ch -> {
+          ch.basicPublish(
+              broker.names().deadExchange(),
+              "",
+              props("orphan-1", Map.of(Headers.DEAD_REASON, "hand-made")),
+              "{\"type\":\"noop\"}".getBytes(StandardCharsets.UTF_8));
+          ch.basicPublish(
+              broker.names().deadExchange(),
+              "",
+              props("bad-origin-1", Map.of(Headers.ORIGIN_QUEUE, "no/such queue")),
+              "{\"type\":\"noop\"}".getBytes(StandardCharsets.UTF_8));
+          return null;
+        });
+    awaitDead(5);
+
+    Control.Result r = Control.run(broker, "dead", "replay", "--all", "--json");
+
+    assertEquals(1, r.exit(), r::toString);
+    assertTrue(
+        r.err().contains("orphan-1 not replayed: no origin queue in its headers"), r::toString);
+    assertTrue(
+        r.err().contains("bad-origin-1 not replayed: invalid origin queue 'no/such queue'"),
+        r::toString);
+    JsonNode result = Wire.JSON.readTree(r.out());
+    assertEquals(3, result.get("replayed").size(), r::toString);
+    assertEquals(2, result.get("skipped").size(), r::toString);
+    // The skipped ones stay where they were; the three with an origin went home.
+    awaitDead(2);
+    await().until(() -> broker.messageCount(broker.names().taskQueue("default")) == 2);
+    await().until(() -> broker.messageCount(broker.names().taskQueue("emails")) == 1);
+    Control.Result left = Control.run(broker, "dead", "list", "--json");
+    JsonNode letters = Wire.JSON.readTree(left.out());
+    assertEquals(
+        Set.of("orphan-1", "bad-origin-1"),
+        Set.of(letters.get(0).get("id").asText(), letters.get(1).get("id").asText()),
+        left::toString);
   }
 
   @Test
