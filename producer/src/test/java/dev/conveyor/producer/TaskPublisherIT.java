@@ -3,18 +3,31 @@ package dev.conveyor.producer;
 import static org.awaitility.Awaitility.await;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.rabbitmq.client.Connection;
 import com.rabbitmq.client.GetResponse;
+import com.rabbitmq.client.Recoverable;
+import com.rabbitmq.client.RecoveryListener;
 import dev.conveyor.protocol.wire.TaskMessage;
 import dev.conveyor.protocol.wire.Wire;
+import dev.conveyor.testkit.BrokerAdmin;
 import dev.conveyor.testkit.BrokerExtension;
 import dev.conveyor.testkit.TestBroker;
 import java.io.IOException;
+import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Collections;
+import java.util.HashSet;
+import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
 import java.util.stream.IntStream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
@@ -33,6 +46,23 @@ class TaskPublisherIT {
             out.add(r);
           }
           return out;
+        });
+  }
+
+  /** Every message id in a queue, consumed; for queues too long to empty with basicGet. */
+  private static List<String> consumeIds(TestBroker broker, String queueName) {
+    long count = broker.messageCount(queueName);
+    List<String> ids = Collections.synchronizedList(new ArrayList<>());
+    return broker.withChannel(
+        ch -> {
+          String tag =
+              ch.basicConsume(
+                  queueName, true, (t, d) -> ids.add(d.getProperties().getMessageId()), t -> {});
+          await().atMost(Duration.ofSeconds(30)).until(() -> ids.size() >= count);
+          ch.basicCancel(tag);
+          synchronized (ids) {
+            return List.copyOf(ids);
+          }
         });
   }
 
@@ -184,5 +214,129 @@ class TaskPublisherIT {
     }
     assertTrue(connection.isOpen());
     await().until(() -> broker.messageCount(broker.names().taskQueue("default")) == 1);
+  }
+
+  @Test
+  void aConnectionCutMidBatchLeavesEveryTaskConfirmedAndQueuedOrNamedAsFailed(TestBroker broker)
+      throws Exception {
+    int window = 50;
+    // A name of this test's own, so that the cut cannot touch anyone else's connection.
+    String connectionName = "conveyor-producer " + broker.namespace();
+    Connection connection = broker.open(connectionName);
+    CountDownLatch recovered = new CountDownLatch(1);
+    ((Recoverable) connection)
+        .addRecoveryListener(
+            new RecoveryListener() {
+              @Override
+              public void handleRecovery(Recoverable r) {
+                recovered.countDown();
+              }
+
+              @Override
+              public void handleRecoveryStarted(Recoverable r) {}
+            });
+    BrokerAdmin admin = new BrokerAdmin(broker.uri());
+    CountDownLatch firstConfirmed = new CountDownLatch(1);
+    List<TaskMessage> confirmed = new ArrayList<>();
+    try (ExecutorService cutter = Executors.newSingleThreadExecutor();
+        TaskPublisher publisher =
+            TaskPublisher.open(connection, broker.names())
+                .window(window)
+                .confirmTimeout(Duration.ofMinutes(1))) {
+      // Once the first tasks are confirmed, the broker closes the connection from its side while
+      // the publisher keeps its window in flight. The management API lists a connection only once
+      // its first statistics are in (up to 5 s), hence the retry.
+      CompletableFuture<Long> cut =
+          CompletableFuture.supplyAsync(
+              () -> {
+                await().atMost(Duration.ofSeconds(20)).until(() -> firstConfirmed.getCount() == 0);
+                await()
+                    .atMost(Duration.ofSeconds(20))
+                    .until(() -> admin.closeConnections(connectionName) == 1);
+                return System.nanoTime();
+              },
+              cutter);
+      // Tasks t0, t1, ... for as long as the connection is up, and 20 000 more once it is cut: the
+      // batch cannot end before the cut however fast the broker, nor run on for ever after it.
+      Iterable<TaskMessage> tasks =
+          () ->
+              new Iterator<>() {
+                int next;
+                int end = Integer.MAX_VALUE;
+
+                @Override
+                public boolean hasNext() {
+                  if (cut.isCompletedExceptionally()) {
+                    cut.join(); // the management API failed: say so
+                  }
+                  if (cut.isDone() && end == Integer.MAX_VALUE) {
+                    end = next + 20_000;
+                  }
+                  return next < end;
+                }
+
+                @Override
+                public TaskMessage next() {
+                  return TaskSpec.of("noop").id("t" + next++).build();
+                }
+              };
+
+      PublishException e =
+          assertTimeoutPreemptively(
+              Duration.ofSeconds(45),
+              () ->
+                  assertThrows(
+                      PublishException.class,
+                      () ->
+                          publisher.publishAll(
+                              "default",
+                              tasks,
+                              batch -> {
+                                confirmed.addAll(batch);
+                                firstConfirmed.countDown();
+                              })));
+      Duration cutToThrow = Duration.ofNanos(System.nanoTime() - cut.join());
+
+      // The loss is noticed from the closed connection, not by waiting out the confirm timeout.
+      assertTrue(cutToThrow.compareTo(Duration.ofSeconds(5)) < 0, "thrown " + cutToThrow);
+      assertTrue(
+          e.failed().values().stream().allMatch(r -> r.contains("CONNECTION_FORCED")),
+          e.getMessage());
+
+      // The caller is told about a prefix of the batch without a gap: the confirmed tasks in order,
+      // then the ones that were not confirmed, at most a window of them; publishing stopped there.
+      int k = confirmed.size();
+      int f = e.failed().size();
+      assertTrue(k > 0, "the cut came after the first confirms");
+      assertTrue(f > 0 && f <= window, e.getMessage());
+      assertEquals(k, e.confirmedCount());
+      List<String> reported = new ArrayList<>(confirmed.stream().map(TaskMessage::id).toList());
+      reported.addAll(e.failed().keySet());
+      int gap =
+          IntStream.range(0, reported.size())
+              .filter(i -> !reported.get(i).equals("t" + i))
+              .findFirst()
+              .orElse(-1);
+      assertEquals(
+          -1,
+          gap,
+          () -> "at " + gap + ": " + reported.subList(Math.max(0, gap - 2), gap + 1) + " reported");
+
+      // Automatic recovery reconnects, and the same publisher carries on.
+      await().atMost(Duration.ofSeconds(30)).until(() -> recovered.getCount() == 0);
+      publisher.publish(TaskSpec.of("noop").id("after").build());
+
+      // Nothing reported as confirmed is lost, nothing is queued twice, and nothing the caller was
+      // not told about went out. The tasks named as failed may or may not have been queued.
+      List<String> queued = consumeIds(broker, broker.names().taskQueue("default"));
+      assertEquals(queued.size(), new HashSet<>(queued).size(), "a task was queued twice");
+      Set<String> missing = new HashSet<>(reported.subList(0, k));
+      missing.add("after");
+      queued.forEach(missing::remove);
+      assertEquals(Set.of(), missing, "confirmed but not queued");
+      Set<String> unreported = new HashSet<>(queued);
+      reported.forEach(unreported::remove);
+      assertEquals(Set.of("after"), unreported, "queued but not reported");
+    }
   }
 }
