@@ -65,6 +65,9 @@ final class Stats {
 
   /** "p50 1.234 p90 … p99 … max … (n=50)" */
   String line(String unit) {
+    if (count() == 0) {
+      return "no samples";
+    }
     return String.format(
         "p50 %.3f %s  p90 %.3f %s  p99 %.3f %s  max %.3f %s  min %.3f %s  (n=%d)",
         percentile(50),

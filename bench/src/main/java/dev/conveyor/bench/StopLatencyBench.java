@@ -8,6 +8,7 @@ import dev.conveyor.protocol.wire.Cause;
 import dev.conveyor.protocol.wire.Command;
 import dev.conveyor.protocol.wire.ControlMessage;
 import dev.conveyor.protocol.wire.Ids;
+import dev.conveyor.protocol.wire.MalformedMessageException;
 import dev.conveyor.protocol.wire.Target;
 import dev.conveyor.protocol.wire.TaskEvent;
 import dev.conveyor.protocol.wire.TaskState;
@@ -64,11 +65,11 @@ public final class StopLatencyBench implements Callable<Integer> {
 
   @Option(
       names = "--warmup",
-      defaultValue = "3",
+      defaultValue = "20",
       description =
           "Rounds run first in every phase and not counted (their figures are reported apart):"
-              + " the first stop or kill a worker applies runs cold code (default:"
-              + " ${DEFAULT-VALUE}).")
+              + " the first stop or kill a worker applies runs cold code, and for the next rounds"
+              + " the JIT compilers take CPU from the tasks (default: ${DEFAULT-VALUE}).")
   int warmup;
 
   @Option(
@@ -79,7 +80,7 @@ public final class StopLatencyBench implements Callable<Integer> {
 
   @Option(
       names = "--tree-rounds",
-      defaultValue = "10",
+      defaultValue = "50",
       description =
           "Rounds of kill --all of exec sh -c 'sleep & sleep; wait'; 0 = skip"
               + " (default: ${DEFAULT-VALUE}).")
@@ -136,8 +137,19 @@ public final class StopLatencyBench implements Callable<Integer> {
     }
   }
 
-  private void onEvent(Event event) {
+  /**
+   * Timed on receipt, before decoding: the measuring tool's own JSON work must not delay the events
+   * queued behind it on the consumer thread.
+   */
+  private void onEvent(String routingKey, byte[] body) {
     long now = System.nanoTime();
+    Event event;
+    try {
+      event = EventSubscription.decode(routingKey, body);
+    } catch (MalformedMessageException e) {
+      progress("undecodable event %s: %s", routingKey, e.getMessage());
+      return;
+    }
     Round r = current;
     if (r == null || !(event instanceof Event.Task t) || !r.ids.contains(t.event().task())) {
       return;
@@ -182,7 +194,8 @@ public final class StopLatencyBench implements Callable<Integer> {
     List<Worker> started = new ArrayList<>();
     try (Harness h = Harness.open(common.uri, "stop")) {
       try (EventSubscription sub =
-          EventSubscription.open(h.connection(), h.topology(), List.of("task.*"), this::onEvent)) {
+          EventSubscription.openRaw(
+              h.connection(), h.topology(), List.of("task.*"), this::onEvent)) {
         run(h, report, started);
       } finally {
         // Before the namespace is deleted under them.
@@ -241,7 +254,7 @@ public final class StopLatencyBench implements Callable<Integer> {
                 Command.KILL,
                 Cause.USER_KILL,
                 2,
-                Double.NaN));
+                20));
     int[] rounds = {stopRounds, killRounds, treeRounds};
     for (int v = 0; v < variants.size(); v++) {
       if (rounds[v] > 0) {
@@ -328,12 +341,8 @@ public final class StopLatencyBench implements Callable<Integer> {
         warmupToLast.stream()
             .map(x -> String.format(java.util.Locale.ROOT, "%.1f", x))
             .collect(java.util.stream.Collectors.joining(" ")));
-    if (!Double.isNaN(v.target())) {
-      boolean met = s.percentile(99) <= v.target();
-      report.text("  target p99 <= %.0f ms: %s", v.target(), met ? "met" : "NOT met");
-    } else {
-      report.text("  no target (grandchildren are reparented to init, which reaps them)");
-    }
+    boolean met = s.percentile(99) <= v.target();
+    report.text("  target p99 <= %.0f ms: %s", v.target(), met ? "met" : "NOT met");
     if (wrongCause + unexpected + leftover > 0 || abandoned != null) {
       report.text(
           "  anomalies: %d wrong causes, %d unexpected events, %d child processes left in /proc%s",
@@ -344,10 +353,8 @@ public final class StopLatencyBench implements Callable<Integer> {
     j.put("toLastCancelledMs", s.summary());
     j.put("toFirstCancelledMs", f.summary());
     j.put("warmupToLastCancelledMs", warmupToLast.stream().map(Stats::round1).toList());
-    if (!Double.isNaN(v.target())) {
-      j.put("targetP99Ms", v.target());
-      j.put("met", s.percentile(99) <= v.target());
-    }
+    j.put("targetP99Ms", v.target());
+    j.put("met", met);
     j.put("wrongCause", wrongCause);
     j.put("unexpectedEvents", unexpected);
     j.put("childProcessesLeft", leftover);
