@@ -59,10 +59,13 @@ public final class ExecHandler implements TaskHandler, AutoCloseable {
     return "exec";
   }
 
-  /** Stops the signaller; called when the worker has settled its tasks. */
+  /**
+   * Stops the signaller once the worker has settled its tasks. Not {@code shutdownNow}: a tree
+   * still being signalled (at most five rounds of 50 ms) is finished, not abandoned half-killed.
+   */
   @Override
   public void close() {
-    signaller.shutdownNow();
+    signaller.shutdown();
   }
 
   @Override
