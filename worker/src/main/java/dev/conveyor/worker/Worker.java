@@ -357,9 +357,7 @@ public final class Worker implements AutoCloseable, Pausable {
     closing.set(true);
     pause();
     settler.settle(stuck, TaskRunner.decide(stuck, null, new InterruptedException("stuck")));
-    for (TaskRun other : running.all()) {
-      ladder.kill(other, Ending.shutdown());
-    }
+    ladder.kill(running.all(), Ending.shutdown());
     awaitRunning(config.killGrace());
     requeueWhatIsLeft();
     events.worker(WorkerEvent.TERMINATING, List.of(stuck.taskId()), host, pid);
@@ -392,10 +390,10 @@ public final class Worker implements AutoCloseable, Pausable {
       List<TaskRun> left = running.all();
       if (!left.isEmpty()) {
         log.info("stopping {} task(s) that did not finish within the shutdown grace", left.size());
-        for (TaskRun run : left) {
-          if (skipGrace) {
-            ladder.kill(run, Ending.shutdown());
-          } else {
+        if (skipGrace) {
+          ladder.kill(left, Ending.shutdown());
+        } else {
+          for (TaskRun run : left) {
             ladder.stop(run, Ending.shutdown(), config.killGrace());
           }
         }
