@@ -30,6 +30,7 @@ import dev.conveyor.worker.execution.TaskRunner;
 import dev.conveyor.worker.execution.Watchdog;
 import dev.conveyor.worker.handlers.HandlerRegistry;
 import dev.conveyor.worker.messaging.EventPublisher;
+import dev.conveyor.worker.messaging.LostLeases;
 import dev.conveyor.worker.messaging.Settler;
 import dev.conveyor.worker.messaging.TaskConsumer;
 import dev.conveyor.worker.messaging.TaskIntake;
@@ -87,6 +88,7 @@ public final class Worker implements AutoCloseable, Pausable {
   private ControlLogReplay replay;
   private MetricsServer metricsServer;
   private HandlerRegistry handlers;
+  private final LostLeases lostLeases = new LostLeases();
 
   private Worker(WorkerConfig config) {
     this.config = config;
@@ -172,7 +174,8 @@ public final class Worker implements AutoCloseable, Pausable {
             runner,
             settler,
             config.maxPayloadBytes(),
-            config.consumerTimeout());
+            config.consumerTimeout(),
+            lostLeases);
     connection.addShutdownListener(this::connectionLost);
     if (connection instanceof Recoverable r) {
       r.addRecoveryListener(
@@ -327,6 +330,10 @@ public final class Worker implements AutoCloseable, Pausable {
         "lost the broker connection ({}); stopping {} running task(s), the broker redelivers them",
         cause.getMessage(),
         lost.size());
+    // Not counted as attempts when they come back here (SPEC §5); a channel the broker closed is
+    // not forgiven, as a task that outlives the delivery timeout would otherwise come back for
+    // ever.
+    lost.forEach(run -> lostLeases.record(run.taskId(), run.lease()));
     lost.forEach(this::writeOff);
   }
 

@@ -396,22 +396,24 @@ class ControlIT {
       throws Exception {
     EventLog events = EventLog.open(broker);
     start(broker, config(broker, "lossy-" + broker.namespace()));
-    String id =
-        Broker.task(broker, "{\"type\":\"sleep\",\"payload\":{\"seconds\":30},\"maxAttempts\":3}");
+    // maxAttempts 1 (the default): a requeue for a lost connection must not use it up.
+    String id = Broker.task(broker, "{\"type\":\"sleep\",\"payload\":{\"seconds\":30}}");
     events.await(id, TaskState.RUNNING);
     BrokerAdmin admin = new BrokerAdmin(broker.uri());
     // The management API lists a connection only once its first statistics are in.
     Awaitility.await()
         .atMost(Duration.ofSeconds(20))
         .until(() -> admin.closeConnections("conveyor-worker lossy-" + broker.namespace()) == 1);
-    // The broker redelivers the task to the reconnected worker, which runs it again. The broker
-    // cannot tell a dropped connection from a dead worker, so the redelivery counts as attempt 2.
+    // The broker redelivers the task to the reconnected worker, which runs it again: still attempt
+    // 1, as the worker knows it lost that delivery with its connection.
     Awaitility.await()
         .atMost(Duration.ofSeconds(20))
         .until(
-            () ->
-                events.of(id).stream()
-                    .anyMatch(e -> e.state() == TaskState.RUNNING && e.attempt() == 2));
+            () -> events.of(id).stream().filter(e -> e.state() == TaskState.RUNNING).count() == 2);
+    assertThat(events.of(id))
+        .filteredOn(e -> e.state() == TaskState.RUNNING)
+        .allMatch(e -> e.attempt() == 1);
+    assertThat(events.of(id)).noneMatch(e -> e.state() == TaskState.DEAD);
     Broker.control(broker, Broker.command(Command.STOP, Target.all(), false));
     events.await(id, TaskState.CANCELLED);
     events.await(Broker.task(broker, "{\"type\":\"noop\"}"), TaskState.SUCCEEDED);

@@ -34,7 +34,11 @@ public final class TaskIntake {
   private final Settler settler;
   private final long maxPayloadBytes;
   private final java.time.Duration consumerTimeout;
+  private final LostLeases lostLeases;
 
+  /**
+   * @param lostLeases deliveries this worker lost with its connection, not counted as attempts
+   */
   public TaskIntake(
       HandlerRegistry handlers,
       Revocations revocations,
@@ -42,7 +46,9 @@ public final class TaskIntake {
       TaskRunner runner,
       Settler settler,
       long maxPayloadBytes,
-      java.time.Duration consumerTimeout) {
+      java.time.Duration consumerTimeout,
+      LostLeases lostLeases) {
+    this.lostLeases = lostLeases;
     this.handlers = handlers;
     this.revocations = revocations;
     this.running = running;
@@ -74,7 +80,8 @@ public final class TaskIntake {
       reject(lease, task.id(), task.type(), "unknown type '" + task.type() + "'");
       return;
     }
-    TaskRun run = new TaskRun(task, lease, attemptOf(lease), handler.get());
+    int attempt = attemptOf(lease) - lostLeases.forgiven(task.id(), lease);
+    TaskRun run = new TaskRun(task, lease, attempt, handler.get());
     running.add(run);
     Optional<Revocations.Revocation> revoked = revocations.find(task.id());
     if (revoked.isPresent()) {
@@ -119,13 +126,19 @@ public final class TaskIntake {
    * worker that died or lost its connection holding the task), plus this one.
    */
   static int attemptOf(Lease lease) {
+    return 1 + attemptsUsed(lease) + deliveryCount(lease);
+  }
+
+  /** Attempts used by deliberate retries, which the retry's copy carries. */
+  static int attemptsUsed(Lease lease) {
     Map<String, Object> headers = lease.props().getHeaders();
-    if (headers == null) {
-      return 1;
-    }
-    return 1
-        + intHeader(headers.get(Headers.ATTEMPTS_USED))
-        + intHeader(headers.get(Headers.DELIVERY_COUNT));
+    return headers == null ? 0 : intHeader(headers.get(Headers.ATTEMPTS_USED));
+  }
+
+  /** Deliveries of this message the broker got back unsettled (quorum queues count them). */
+  static int deliveryCount(Lease lease) {
+    Map<String, Object> headers = lease.props().getHeaders();
+    return headers == null ? 0 : intHeader(headers.get(Headers.DELIVERY_COUNT));
   }
 
   private static int intHeader(Object value) {

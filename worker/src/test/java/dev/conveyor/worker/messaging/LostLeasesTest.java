@@ -1,0 +1,70 @@
+package dev.conveyor.worker.messaging;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.rabbitmq.client.AMQP;
+import dev.conveyor.protocol.wire.Headers;
+import dev.conveyor.worker.execution.Lease;
+import java.util.HashMap;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+
+class LostLeasesTest {
+
+  private static Lease delivery(Integer attemptsUsed, Long deliveryCount) {
+    Map<String, Object> headers = new HashMap<>();
+    if (attemptsUsed != null) {
+      headers.put(Headers.ATTEMPTS_USED, attemptsUsed);
+    }
+    if (deliveryCount != null) {
+      headers.put(Headers.DELIVERY_COUNT, deliveryCount);
+    }
+    return new Lease(
+        null,
+        1,
+        "default",
+        new AMQP.BasicProperties.Builder().headers(headers).build(),
+        new byte[0]);
+  }
+
+  private final LostLeases lost = new LostLeases();
+
+  @Test
+  void aDeliveryThisWorkerLostIsNotCountedWhenItComesBack() {
+    lost.record("t", delivery(null, null));
+
+    Lease back = delivery(null, 1L);
+    assertThat(lost.forgiven("t", back)).isEqualTo(1);
+    assertThat(TaskIntake.attemptOf(back) - lost.forgiven("t", back)).isEqualTo(1);
+  }
+
+  @Test
+  void deliveriesLostElsewhereStillCount() {
+    lost.record("t", delivery(null, null));
+
+    // Lost once here, once with a worker that died: the second is an attempt.
+    assertThat(lost.forgiven("t", delivery(null, 2L))).isEqualTo(1);
+    assertThat(lost.forgiven("other", delivery(null, 1L))).isZero();
+  }
+
+  @Test
+  void aRetrysCopyIsCountedAfresh() {
+    lost.record("t", delivery(null, null));
+
+    // The copy published for attempt 2 is a new message: its own deliveries start from zero.
+    assertThat(lost.forgiven("t", delivery(1, null))).isZero();
+    assertThat(lost.forgiven("t", delivery(1, 1L))).isZero();
+    lost.record("t", delivery(1, null));
+    assertThat(lost.forgiven("t", delivery(1, 1L))).isEqualTo(1);
+  }
+
+  @Test
+  void neverMoreThanTheBrokerCounted() {
+    lost.record("t", delivery(null, null));
+    lost.record("t", delivery(null, 1L));
+
+    assertThat(lost.forgiven("t", delivery(null, null))).isZero();
+    assertThat(lost.forgiven("t", delivery(null, 1L))).isEqualTo(1);
+    assertThat(lost.forgiven("t", delivery(null, 2L))).isEqualTo(2);
+  }
+}
