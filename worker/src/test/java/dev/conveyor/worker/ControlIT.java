@@ -414,6 +414,14 @@ class ControlIT {
         .filteredOn(e -> e.state() == TaskState.RUNNING)
         .allMatch(e -> e.attempt() == 1);
     assertThat(events.of(id)).noneMatch(e -> e.state() == TaskState.DEAD);
+    // The outcome of the lost attempt, held until the connection was back: sent before the second
+    // running event, on the same channel.
+    assertThat(events.of(id))
+        .anyMatch(
+            e ->
+                e.state() == TaskState.REQUEUED
+                    && e.cause() == Cause.CONNECTION_LOST
+                    && e.attempt() == 1);
     Broker.control(broker, Broker.command(Command.STOP, Target.all(), false));
     events.await(id, TaskState.CANCELLED);
     events.await(Broker.task(broker, "{\"type\":\"noop\"}"), TaskState.SUCCEEDED);

@@ -13,6 +13,7 @@ import dev.conveyor.protocol.wire.TaskState;
 import dev.conveyor.protocol.wire.Wire;
 import dev.conveyor.protocol.wire.WorkerEvent;
 import java.io.IOException;
+import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
 import java.util.concurrent.ExecutorService;
@@ -26,13 +27,19 @@ import org.slf4j.LoggerFactory;
 
 /**
  * Publishes this worker's events on {@code ns.events} and its replies, in order, from a thread of
- * its own so that a task thread never waits on a socket for a notification. While the broker is
- * unreachable events are logged and dropped, never allowed to block a task.
+ * its own so that a task thread never waits on a socket for a notification. While the connection is
+ * down, events wait (up to {@link #OUTAGE_WAIT} from the first one that failed) for amqp-client's
+ * recovery and then go out in order: the {@code requeued} outcomes of the tasks that a lost
+ * connection took away are among them. After that they are logged and dropped, never allowed to
+ * block a task.
  */
 public final class EventPublisher implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(EventPublisher.class);
   private static final AMQP.BasicProperties JSON =
       new AMQP.BasicProperties.Builder().contentType(Wire.CONTENT_TYPE).build();
+
+  /** How long events wait for a lost connection to come back before they are dropped. */
+  static final Duration OUTAGE_WAIT = Duration.ofSeconds(30);
 
   private final PublishChannel channel;
   private final String exchange;
@@ -122,14 +129,35 @@ public final class EventPublisher implements AutoCloseable {
     }
   }
 
+  /** When the events thread gives up waiting for the connection; 0 while it is up. */
+  private long giveUpAt;
+
   private void send(String exchange, String routingKey, AMQP.BasicProperties props, byte[] body) {
     try {
-      channel.publish(exchange, routingKey, props, body);
-    } catch (IOException | ShutdownSignalException | TimeoutException e) {
-      log.warn("event {} not published: {}", routingKey, e.getMessage());
+      while (true) {
+        try {
+          channel.publish(exchange, routingKey, props, body);
+          giveUpAt = 0;
+          return;
+        } catch (IOException | ShutdownSignalException | TimeoutException e) {
+          if (channel.connectionOpen() || !awaitRecovery()) {
+            log.warn("event {} not published: {}", routingKey, e.getMessage());
+            return;
+          }
+        }
+      }
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
     }
+  }
+
+  /** Waits for the lost connection, at most until {@link #OUTAGE_WAIT} after the first failure. */
+  private boolean awaitRecovery() throws InterruptedException {
+    long now = System.nanoTime();
+    if (giveUpAt == 0) {
+      giveUpAt = now + OUTAGE_WAIT.toNanos();
+    }
+    return now < giveUpAt && channel.awaitOpen(giveUpAt);
   }
 
   /** Sends what is queued (up to a few seconds), then stops. */

@@ -3,6 +3,8 @@ package dev.conveyor.worker.messaging;
 import com.rabbitmq.client.AMQP;
 import com.rabbitmq.client.Channel;
 import com.rabbitmq.client.Connection;
+import com.rabbitmq.client.Recoverable;
+import com.rabbitmq.client.RecoveryListener;
 import dev.conveyor.protocol.broker.Channels;
 import dev.conveyor.protocol.topology.Topology;
 import java.io.IOException;
@@ -19,6 +21,7 @@ final class PublishChannel implements AutoCloseable {
   private final Connection connection;
   private final Topology topology;
   private final boolean confirms;
+  private final Object recovered = new Object();
   private Channel channel;
 
   /**
@@ -29,6 +32,40 @@ final class PublishChannel implements AutoCloseable {
     this.topology = topology;
     this.confirms = confirms;
     this.channel = open();
+    if (connection instanceof Recoverable r) {
+      r.addRecoveryListener(
+          new RecoveryListener() {
+            @Override
+            public void handleRecovery(Recoverable recoverable) {
+              synchronized (recovered) {
+                recovered.notifyAll();
+              }
+            }
+
+            @Override
+            public void handleRecoveryStarted(Recoverable recoverable) {}
+          });
+    }
+  }
+
+  /**
+   * Waits, at most until the deadline ({@link System#nanoTime()}), for the connection to be open;
+   * amqp-client's recovery reopens it after a loss.
+   *
+   * @return whether it is open
+   */
+  boolean awaitOpen(long deadlineNanos) throws InterruptedException {
+    synchronized (recovered) {
+      long left;
+      while (!connection.isOpen() && (left = deadlineNanos - System.nanoTime()) > 0) {
+        recovered.wait(Math.max(1, left / 1_000_000));
+      }
+    }
+    return connection.isOpen();
+  }
+
+  boolean connectionOpen() {
+    return connection.isOpen();
   }
 
   private Channel open() throws IOException {
