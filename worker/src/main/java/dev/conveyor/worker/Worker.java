@@ -10,6 +10,8 @@ import dev.conveyor.protocol.ExitCodes;
 import dev.conveyor.protocol.broker.BrokerConnector;
 import dev.conveyor.protocol.broker.BrokerUnreachableException;
 import dev.conveyor.protocol.broker.Channels;
+import dev.conveyor.protocol.events.Event;
+import dev.conveyor.protocol.events.EventSubscription;
 import dev.conveyor.protocol.topology.Topology;
 import dev.conveyor.protocol.wire.Cause;
 import dev.conveyor.protocol.wire.TaskState;
@@ -88,6 +90,7 @@ public final class Worker implements AutoCloseable, Pausable {
   private ControlLogReplay replay;
   private MetricsServer metricsServer;
   private HandlerRegistry handlers;
+  private EventSubscription lostElsewhere;
   private final LostLeases lostLeases = new LostLeases();
 
   private Worker(WorkerConfig config) {
@@ -144,6 +147,13 @@ public final class Worker implements AutoCloseable, Pausable {
       }
     }
     events = new EventPublisher(connection, topology, config.name(), metrics::taskEvent);
+    // Before any task is consumed: a redelivery may need another worker's word (TaskIntake).
+    lostElsewhere =
+        EventSubscription.open(
+            connection,
+            topology,
+            List.of("task." + TaskState.REQUEUED.wire()),
+            this::requeuedElsewhere);
     settler =
         new Settler(connection, topology, events, running, config.retryDelay(), config.name());
     Watchdog watchdog = new Watchdog(timer, ladder, config.defaultTimeout(), config.defaultGrace());
@@ -175,7 +185,8 @@ public final class Worker implements AutoCloseable, Pausable {
             settler,
             config.maxPayloadBytes(),
             config.consumerTimeout(),
-            lostLeases);
+            lostLeases,
+            timer);
     connection.addShutdownListener(this::connectionLost);
     if (connection instanceof Recoverable r) {
       r.addRecoveryListener(
@@ -337,6 +348,15 @@ public final class Worker implements AutoCloseable, Pausable {
     lost.forEach(this::writeOff);
   }
 
+  /** Another worker lost a task with its connection: its next delivery is not an attempt. */
+  private void requeuedElsewhere(Event event) {
+    if (event instanceof Event.Task t
+        && t.event().cause() == Cause.CONNECTION_LOST
+        && !config.name().equals(t.event().worker())) {
+      lostLeases.recordElsewhere(t.event().task());
+    }
+  }
+
   private void channelLost(Channel channel) {
     running.all().stream().filter(r -> r.lease().channel() == channel).forEach(this::writeOff);
   }
@@ -450,6 +470,9 @@ public final class Worker implements AutoCloseable, Pausable {
     }
     if (metricsServer != null) {
       metricsServer.close();
+    }
+    if (lostElsewhere != null) {
+      lostElsewhere.close();
     }
     if (events != null) {
       events.close();

@@ -426,4 +426,45 @@ class ControlIT {
     events.await(id, TaskState.CANCELLED);
     events.await(Broker.task(broker, "{\"type\":\"noop\"}"), TaskState.SUCCEEDED);
   }
+
+  @Test
+  void aTaskLostWithOneWorkersConnectionRunsOnAnotherWithoutUsingAnAttempt(TestBroker broker)
+      throws Exception {
+    EventLog events = EventLog.open(broker);
+    String lossy = "lossy-a-" + broker.namespace();
+    start(broker, config(broker, lossy));
+    // maxAttempts 1 (the default): the redelivery the other worker gets is past it.
+    String id = Broker.task(broker, "{\"type\":\"sleep\",\"payload\":{\"seconds\":30}}");
+    events.await(id, TaskState.RUNNING);
+    start(broker, config(broker, "steady-b"));
+    BrokerAdmin admin = new BrokerAdmin(broker.uri());
+    Awaitility.await()
+        .atMost(Duration.ofSeconds(20))
+        .until(() -> admin.closeConnections("conveyor-worker " + lossy) == 1);
+
+    // The broker redelivers the task at once to the other worker, which holds it until the first
+    // worker, reconnected, says it lost that delivery with its connection; then it runs there as
+    // attempt 1 instead of being dead-lettered as worker-lost.
+    TaskEvent again =
+        Awaitility.await()
+            .atMost(Duration.ofSeconds(20))
+            .until(
+                () ->
+                    events.of(id).stream()
+                        .filter(
+                            e -> e.state() == TaskState.RUNNING && e.worker().equals("steady-b"))
+                        .findFirst()
+                        .orElse(null),
+                e -> e != null);
+    assertThat(again.attempt()).isEqualTo(1);
+    assertThat(events.of(id))
+        .anyMatch(
+            e ->
+                e.state() == TaskState.REQUEUED
+                    && e.cause() == Cause.CONNECTION_LOST
+                    && e.worker().equals(lossy));
+    assertThat(events.of(id)).noneMatch(e -> e.state() == TaskState.DEAD);
+    Broker.control(broker, Broker.command(Command.STOP, Target.all(), false));
+    events.await(id, TaskState.CANCELLED);
+  }
 }

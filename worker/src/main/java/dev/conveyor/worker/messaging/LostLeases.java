@@ -5,37 +5,45 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 
 /**
- * The deliveries this worker lost with its broker connection, by task and attempt. The broker
- * counts such a delivery like one whose worker died ({@code x-delivery-count}), but a requeue
- * caused by a lost connection must not use up an attempt (SPEC §5): when the task comes back to
- * this worker, the deliveries it lost itself are not counted. One that comes back to another worker
- * cannot be told from a delivery whose worker died, and still counts there.
+ * Deliveries lost with a broker connection, which must not use up an attempt (SPEC §5) although the
+ * broker counts them like those whose worker died ({@code x-delivery-count}). This worker records
+ * its own at once, by task and retry copy; other workers' arrive as their {@code task.requeued}
+ * events with cause {@code connection-lost}, which they send once they have reconnected.
  */
 public final class LostLeases {
 
   /** Enough for any burst of lost connections; the oldest entries go first. */
   private static final int CAPACITY = 10_000;
 
-  private final Map<String, Integer> lost =
-      new LinkedHashMap<>() {
-        @Override
-        protected boolean removeEldestEntry(Map.Entry<String, Integer> eldest) {
-          return size() > CAPACITY;
-        }
-      };
+  private final Map<String, Integer> lost = bounded();
+  private final Map<String, Integer> elsewhere = bounded();
+
+  private static Map<String, Integer> bounded() {
+    return new LinkedHashMap<>() {
+      @Override
+      protected boolean removeEldestEntry(Map.Entry<String, Integer> eldest) {
+        return size() > CAPACITY;
+      }
+    };
+  }
 
   /** This worker held the delivery when its connection went: the broker will count it. */
   public synchronized void record(String taskId, Lease lease) {
     lost.merge(key(taskId, lease), 1, Integer::sum);
   }
 
+  /** Another worker said it lost a delivery of this task with its connection. */
+  public synchronized void recordElsewhere(String taskId) {
+    elsewhere.merge(taskId, 1, Integer::sum);
+  }
+
   /**
-   * How many of the deliveries the broker counted for this message were lost by this worker: at
+   * How many of the deliveries the broker counted for this message were lost with a connection: at
    * most that count, as a retry's copy (a new message) starts counting again.
    */
   public synchronized int forgiven(String taskId, Lease lease) {
-    Integer mine = lost.get(key(taskId, lease));
-    return mine == null ? 0 : Math.min(mine, TaskIntake.deliveryCount(lease));
+    int recorded = lost.getOrDefault(key(taskId, lease), 0) + elsewhere.getOrDefault(taskId, 0);
+    return Math.min(recorded, TaskIntake.deliveryCount(lease));
   }
 
   /** A retry's copy is a new message whose deliveries are counted afresh: keyed apart. */

@@ -15,9 +15,12 @@ import dev.conveyor.worker.execution.RunningTasks;
 import dev.conveyor.worker.execution.TaskRun;
 import dev.conveyor.worker.execution.TaskRunner;
 import dev.conveyor.worker.handlers.HandlerRegistry;
+import java.time.Duration;
 import java.time.Instant;
 import java.util.Map;
 import java.util.Optional;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
 
 /**
  * Decides what happens to a delivered task before it runs: rejected (malformed, unknown type, too
@@ -33,11 +36,18 @@ public final class TaskIntake {
   private final TaskRunner runner;
   private final Settler settler;
   private final long maxPayloadBytes;
-  private final java.time.Duration consumerTimeout;
+  private final Duration consumerTimeout;
   private final LostLeases lostLeases;
+  private final ScheduledExecutorService timer;
+
+  /** How long a redelivery past its attempts waits for word of a lost connection. */
+  static final Duration LOST_CONNECTION_WAIT = Duration.ofSeconds(10);
+
+  private static final long LOST_CONNECTION_POLL = 100;
 
   /**
-   * @param lostLeases deliveries this worker lost with its connection, not counted as attempts
+   * @param lostLeases deliveries lost with a connection, not counted as attempts
+   * @param timer where a redelivery past its attempts waits for word of a lost connection
    */
   public TaskIntake(
       HandlerRegistry handlers,
@@ -46,9 +56,11 @@ public final class TaskIntake {
       TaskRunner runner,
       Settler settler,
       long maxPayloadBytes,
-      java.time.Duration consumerTimeout,
-      LostLeases lostLeases) {
+      Duration consumerTimeout,
+      LostLeases lostLeases,
+      ScheduledExecutorService timer) {
     this.lostLeases = lostLeases;
+    this.timer = timer;
     this.handlers = handlers;
     this.revocations = revocations;
     this.running = running;
@@ -89,19 +101,54 @@ public final class TaskIntake {
     } else if (task.expiresAt() != null && task.expiresAt().isBefore(Instant.now())) {
       settler.settle(run, new Outcome.Expired("expired at " + task.expiresAt()));
     } else if (run.attempt() > run.maxAttempts()) {
+      awaitLostConnection(run, System.nanoTime() + LOST_CONNECTION_WAIT.toNanos());
+    } else {
+      start(run);
+    }
+  }
+
+  private void start(TaskRun run) {
+    TaskMessage task = run.task();
+    BrokerLease.exceeded(task, consumerTimeout)
+        .ifPresent(why -> log.warn("task {} ({}): {}", task.id(), task.type(), why));
+    runner.submit(run);
+  }
+
+  /**
+   * A redelivery past {@code maxAttempts} may be one that another worker lost with its connection;
+   * that worker says so in a {@code task.requeued} event once it has reconnected (within a second
+   * or two). So the task is held, unacked and not run, for up to {@link #LOST_CONNECTION_WAIT}: it
+   * runs if such an event comes, and is dead-lettered as {@code worker-lost} if none does.
+   */
+  private void awaitLostConnection(TaskRun held, long deadline) {
+    if (held.ending() != null || held.leaseLost()) {
       settler.settle(
-          run,
+          held, TaskRunner.decide(held, null, new InterruptedException("ended before it started")));
+      return;
+    }
+    int attempt = attemptOf(held.lease()) - lostLeases.forgiven(held.taskId(), held.lease());
+    if (attempt <= held.maxAttempts()) {
+      TaskRun run = new TaskRun(held.task(), held.lease(), attempt, held.handler());
+      running.add(run);
+      running.remove(held);
+      log.info(
+          "task {}: a delivery lost with a connection is not counted; attempt {}",
+          run.taskId(),
+          attempt);
+      start(run);
+    } else if (System.nanoTime() >= deadline) {
+      settler.settle(
+          held,
           new Outcome.AttemptsExhausted(
               "delivered "
-                  + run.attempt()
+                  + held.attempt()
                   + " times; earlier deliveries were lost with their worker"
                   + " (max attempts "
-                  + run.maxAttempts()
+                  + held.maxAttempts()
                   + ")"));
     } else {
-      BrokerLease.exceeded(task, consumerTimeout)
-          .ifPresent(why -> log.warn("task {} ({}): {}", task.id(), task.type(), why));
-      runner.submit(run);
+      timer.schedule(
+          () -> awaitLostConnection(held, deadline), LOST_CONNECTION_POLL, TimeUnit.MILLISECONDS);
     }
   }
 

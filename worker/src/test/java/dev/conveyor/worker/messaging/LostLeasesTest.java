@@ -67,4 +67,14 @@ class LostLeasesTest {
     assertThat(lost.forgiven("t", delivery(null, 1L))).isEqualTo(1);
     assertThat(lost.forgiven("t", delivery(null, 2L))).isEqualTo(2);
   }
+
+  @Test
+  void anotherWorkersLostDeliveryIsNotCountedEither() {
+    lost.recordElsewhere("t");
+
+    assertThat(lost.forgiven("t", delivery(null, 1L))).isEqualTo(1);
+    assertThat(lost.forgiven("t", delivery(null, null))).isZero();
+    lost.record("t", delivery(null, 1L));
+    assertThat(lost.forgiven("t", delivery(null, 2L))).isEqualTo(2);
+  }
 }
