@@ -236,6 +236,9 @@ class TaskPublisherIT {
               public void handleRecoveryStarted(Recoverable r) {}
             });
     BrokerAdmin admin = new BrokerAdmin(broker.uri());
+    // Listed before the batch starts, so that the cut comes right after the first confirms: a few
+    // thousand tasks, not the 100 000 that 5 s of publishing would leave for the broker to write.
+    await().atMost(Duration.ofSeconds(20)).until(() -> admin.countConnections(connectionName) == 1);
     CountDownLatch firstConfirmed = new CountDownLatch(1);
     List<TaskMessage> confirmed = new ArrayList<>();
     try (ExecutorService cutter = Executors.newSingleThreadExecutor();
@@ -244,8 +247,7 @@ class TaskPublisherIT {
                 .window(window)
                 .confirmTimeout(Duration.ofMinutes(1))) {
       // Once the first tasks are confirmed, the broker closes the connection from its side while
-      // the publisher keeps its window in flight. The management API lists a connection only once
-      // its first statistics are in (up to 5 s), hence the retry.
+      // the publisher keeps its window in flight.
       CompletableFuture<Long> cut =
           CompletableFuture.supplyAsync(
               () -> {

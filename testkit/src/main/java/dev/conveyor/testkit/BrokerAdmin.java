@@ -11,7 +11,9 @@ import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.Base64;
+import java.util.List;
 import java.util.Map;
 
 /**
@@ -38,22 +40,37 @@ public final class BrokerAdmin {
    * @return how many were closed
    */
   public int closeConnections(String fragment) {
-    int closed = 0;
+    List<String> names = connections(fragment);
+    for (String name : names) {
+      String encoded = URLEncoder.encode(name, StandardCharsets.UTF_8);
+      call("DELETE", "/api/connections/" + encoded.replace("+", "%20"));
+    }
+    return names.size();
+  }
+
+  /**
+   * How many connections whose client-provided name contains {@code fragment} the management API
+   * lists: it lists one only once its first statistics are in (up to 5 s after it opened).
+   */
+  public int countConnections(String fragment) {
+    return connections(fragment).size();
+  }
+
+  private List<String> connections(String fragment) {
+    List<String> names = new ArrayList<>();
     try {
       JsonNode list =
           Wire.JSON.readTree(call("GET", "/api/connections?columns=name,client_properties"));
       for (JsonNode c : list) {
         String clientName = c.path("client_properties").path("connection_name").asText("");
         if (clientName.contains(fragment)) {
-          String name = URLEncoder.encode(c.path("name").asText(), StandardCharsets.UTF_8);
-          call("DELETE", "/api/connections/" + name.replace("+", "%20"));
-          closed++;
+          names.add(c.path("name").asText());
         }
       }
     } catch (IOException e) {
       throw new IllegalStateException(e);
     }
-    return closed;
+    return names;
   }
 
   /**
