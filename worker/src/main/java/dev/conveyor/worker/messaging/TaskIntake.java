@@ -47,7 +47,8 @@ public final class TaskIntake {
 
   /**
    * @param lostLeases deliveries lost with a connection, not counted as attempts
-   * @param timer where a redelivery past its attempts waits for word of a lost connection
+   * @param timer where a redelivery past its attempts waits for word of a lost connection (and is
+   *     then started, or dead-lettered with a confirmed publish of a few milliseconds)
    */
   public TaskIntake(
       HandlerRegistry handlers,
