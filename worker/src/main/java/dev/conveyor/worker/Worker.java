@@ -91,6 +91,10 @@ public final class Worker implements AutoCloseable, Pausable {
   private MetricsServer metricsServer;
   private HandlerRegistry handlers;
   private EventSubscription lostElsewhere;
+
+  /** How long the broker keeps a worker's queue of requeued events after its connection went. */
+  private static final Duration REQUEUED_KEPT_FOR = Duration.ofMinutes(1);
+
   private final LostLeases lostLeases = new LostLeases();
 
   private Worker(WorkerConfig config) {
@@ -147,11 +151,15 @@ public final class Worker implements AutoCloseable, Pausable {
       }
     }
     events = new EventPublisher(connection, topology, config.name(), metrics::taskEvent);
-    // Before any task is consumed: a redelivery may need another worker's word (TaskIntake).
+    // Before any task is consumed: a redelivery may need another worker's word (TaskIntake). A
+    // queue that outlives the connection: when all workers lose theirs at once, the word of those
+    // that reconnect first must wait for the others.
     lostElsewhere =
-        EventSubscription.open(
+        EventSubscription.openKept(
             connection,
             topology,
+            topology.names().requeuedFor(config.name()),
+            REQUEUED_KEPT_FOR,
             List.of("task." + TaskState.REQUEUED.wire()),
             this::requeuedElsewhere);
     settler =

@@ -467,4 +467,36 @@ class ControlIT {
     Broker.control(broker, Broker.command(Command.STOP, Target.all(), false));
     events.await(id, TaskState.CANCELLED);
   }
+
+  @Test
+  void whenEveryWorkerLosesItsConnectionAtOnceNoTaskUsesUpAnAttempt(TestBroker broker)
+      throws Exception {
+    EventLog events = EventLog.open(broker);
+    String prefix = "cut-" + broker.namespace();
+    start(broker, config(broker, prefix + "-a").withConcurrency(1));
+    start(broker, config(broker, prefix + "-b").withConcurrency(1));
+    List<String> ids = publish(broker, 2, "{\"type\":\"sleep\",\"payload\":{\"seconds\":30}}");
+    ids.forEach(id -> events.await(id, TaskState.RUNNING));
+    BrokerAdmin admin = new BrokerAdmin(broker.uri());
+    Awaitility.await()
+        .atMost(Duration.ofSeconds(20))
+        .until(() -> admin.closeConnections("conveyor-worker " + prefix) == 2);
+
+    // Each task comes back to either worker, maxAttempts 1 (the default) notwithstanding: a worker
+    // that gets the other's task holds it until the other, reconnected, says it lost it; that word
+    // waits in a queue that outlived the receiving worker's own connection.
+    for (String id : ids) {
+      Awaitility.await()
+          .atMost(Duration.ofSeconds(20))
+          .until(
+              () ->
+                  events.of(id).stream().filter(e -> e.state() == TaskState.RUNNING).count() == 2);
+      assertThat(events.of(id))
+          .filteredOn(e -> e.state() == TaskState.RUNNING)
+          .allMatch(e -> e.attempt() == 1);
+      assertThat(events.of(id)).noneMatch(e -> e.state() == TaskState.DEAD);
+    }
+    Broker.control(broker, Broker.command(Command.STOP, Target.all(), false));
+    ids.forEach(id -> events.await(id, TaskState.CANCELLED));
+  }
 }

@@ -13,15 +13,18 @@ import dev.conveyor.protocol.wire.TaskEvent;
 import dev.conveyor.protocol.wire.Wire;
 import dev.conveyor.protocol.wire.WorkerEvent;
 import java.io.IOException;
+import java.time.Duration;
 import java.util.List;
+import java.util.Map;
 import java.util.function.BiConsumer;
 import java.util.function.Consumer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * A private, auto-deleted queue on {@code ns.events}. Open it before publishing whatever you want
- * to follow, so that no event can slip past.
+ * A queue on {@code ns.events}: private and gone with the connection ({@link #open}), or named and
+ * kept a while after it ({@link #openKept}). Open it before publishing whatever you want to follow,
+ * so that no event can slip past.
  */
 public final class EventSubscription implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(EventSubscription.class);
@@ -30,9 +33,11 @@ public final class EventSubscription implements AutoCloseable {
   public static final List<String> ALL = List.of("#");
 
   private final Channel channel;
+  private final String keptQueue;
 
-  private EventSubscription(Channel channel) {
+  private EventSubscription(Channel channel, String keptQueue) {
     this.channel = channel;
+    this.keptQueue = keptQueue;
   }
 
   /**
@@ -42,17 +47,7 @@ public final class EventSubscription implements AutoCloseable {
   public static EventSubscription open(
       Connection connection, Topology topology, List<String> bindingKeys, Consumer<Event> listener)
       throws IOException {
-    return openRaw(
-        connection,
-        topology,
-        bindingKeys,
-        (routingKey, body) -> {
-          try {
-            listener.accept(decode(routingKey, body));
-          } catch (MalformedMessageException e) {
-            log.warn("ignoring undecodable event {}: {}", routingKey, e.getMessage());
-          }
-        });
+    return openRaw(connection, topology, bindingKeys, decoding(listener));
   }
 
   /**
@@ -70,6 +65,50 @@ public final class EventSubscription implements AutoCloseable {
     Channel ch = connection.createChannel();
     topology.declareCore(ch);
     String queue = ch.queueDeclare("", false, true, true, null).getQueue();
+    consume(ch, topology, queue, bindingKeys, listener);
+    return new EventSubscription(ch, null);
+  }
+
+  /**
+   * A named queue that outlives this client's connection by {@code keptFor}: events published while
+   * it reconnects wait there for it, where a private queue would have gone with the connection. It
+   * is deleted by the broker once unused for that long.
+   *
+   * @param queue a name of this client's own in the namespace, e.g. {@link
+   *     dev.conveyor.protocol.topology.Names#requeuedFor}
+   */
+  public static EventSubscription openKept(
+      Connection connection,
+      Topology topology,
+      String queue,
+      Duration keptFor,
+      List<String> bindingKeys,
+      Consumer<Event> listener)
+      throws IOException {
+    Channel ch = connection.createChannel();
+    topology.declareCore(ch);
+    ch.queueDeclare(queue, false, false, false, Map.of("x-expires", keptFor.toMillis()));
+    consume(ch, topology, queue, bindingKeys, decoding(listener));
+    return new EventSubscription(ch, queue);
+  }
+
+  private static BiConsumer<String, byte[]> decoding(Consumer<Event> listener) {
+    return (routingKey, body) -> {
+      try {
+        listener.accept(decode(routingKey, body));
+      } catch (MalformedMessageException e) {
+        log.warn("ignoring undecodable event {}: {}", routingKey, e.getMessage());
+      }
+    };
+  }
+
+  private static void consume(
+      Channel ch,
+      Topology topology,
+      String queue,
+      List<String> bindingKeys,
+      BiConsumer<String, byte[]> listener)
+      throws IOException {
     for (String key : bindingKeys) {
       ch.queueBind(queue, topology.names().eventsExchange(), key);
     }
@@ -83,7 +122,6 @@ public final class EventSubscription implements AutoCloseable {
             listener.accept(envelope.getRoutingKey(), body);
           }
         });
-    return new EventSubscription(ch);
   }
 
   public static Event decode(String routingKey, byte[] body) throws MalformedMessageException {
@@ -99,8 +137,16 @@ public final class EventSubscription implements AutoCloseable {
     throw new MalformedMessageException("unknown event routing key " + routingKey);
   }
 
+  /** Closes the channel; a kept queue is deleted first, as nobody will come back for it. */
   @Override
   public void close() {
+    if (keptQueue != null && channel.isOpen()) {
+      try {
+        channel.queueDelete(keptQueue);
+      } catch (IOException | RuntimeException e) {
+        log.debug("could not delete {}; it expires by itself", keptQueue, e);
+      }
+    }
     Channels.closeQuietly(channel);
   }
 }

@@ -70,6 +70,14 @@ public record Names(String namespace) {
     return namespace + ".events";
   }
 
+  /**
+   * A worker's queue of other workers' {@code task.requeued} events, which outlives its connection
+   * so that none published while it reconnects is missed.
+   */
+  public String requeuedFor(String worker) {
+    return namespace + ".requeued." + worker;
+  }
+
   /** Where a retry waits out its delay before it is dead-lettered back to its task queue. */
   public String retryQueue(String queue) {
     return namespace + ".retry." + checkQueueName(queue);
