@@ -7,6 +7,7 @@ import dev.conveyor.protocol.wire.Cause;
 import dev.conveyor.protocol.wire.TaskEvent;
 import dev.conveyor.protocol.wire.TaskState;
 import dev.conveyor.protocol.wire.WorkerEvent;
+import dev.conveyor.testkit.BrokerAdmin;
 import dev.conveyor.testkit.BrokerExtension;
 import dev.conveyor.testkit.EventLog;
 import dev.conveyor.testkit.ProgramProcess;
@@ -182,5 +183,33 @@ class ControlPlaneIT {
     Programs.Result table = Programs.run(broker, "control", "status");
     assertThat(table.output()).contains("w1").contains(id.substring(0, 8));
     assertThat(Set.of(0)).contains(Programs.run(broker, "control", "stop", "--all").exitCode());
+  }
+
+  @Test
+  void whenEveryWorkerLosesItsConnectionNoTaskIsLostAndNoAttemptUsed(TestBroker broker) {
+    EventLog events = EventLog.open(broker);
+    String prefix = "cut-" + broker.namespace();
+    Programs.worker(broker, prefix + "-1", "--concurrency", "1");
+    Programs.worker(broker, prefix + "-2", "--concurrency", "1");
+    awaitStarted(events, 2);
+    BrokerAdmin admin = new BrokerAdmin(broker.uri());
+    // Listed by the management API only once their first statistics are in.
+    Awaitility.await()
+        .atMost(Duration.ofSeconds(20))
+        .until(() -> admin.countConnections("conveyor-worker " + prefix) == 2);
+    // maxAttempts 1, the default: neither redelivery may count.
+    List<String> ids =
+        publish(broker, "--type", "sleep", "--payload", "{\"seconds\":5}", "--count", "2");
+    ids.forEach(id -> events.await(id, TaskState.RUNNING, Duration.ofSeconds(20)));
+
+    assertThat(admin.closeConnections("conveyor-worker " + prefix)).isEqualTo(2);
+
+    for (String id : ids) {
+      TaskEvent done = events.await(id, TaskState.SUCCEEDED, Duration.ofSeconds(60));
+      assertThat(done.attempt()).isEqualTo(1);
+      assertThat(events.of(id))
+          .anyMatch(e -> e.state() == TaskState.REQUEUED && e.cause() == Cause.CONNECTION_LOST)
+          .noneMatch(e -> e.state() == TaskState.DEAD);
+    }
   }
 }
