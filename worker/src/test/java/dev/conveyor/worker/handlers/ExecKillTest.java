@@ -5,10 +5,12 @@ import static org.awaitility.Awaitility.await;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.conveyor.protocol.wire.TaskMessage;
 import dev.conveyor.protocol.wire.Wire;
 import dev.conveyor.worker.api.CancellationToken;
 import dev.conveyor.worker.api.TaskCancelledException;
 import dev.conveyor.worker.api.TaskContext;
+import dev.conveyor.worker.execution.TaskRun;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -34,11 +36,19 @@ class ExecKillTest {
   }
 
   private void killedWhileTheTokenIsUnset(ExecHandler exec) throws Exception {
-    Context ctx =
-        new Context(
+    TaskMessage task =
+        new TaskMessage(
+            "t",
+            "exec",
             Wire.JSON.readTree(
                 """
-                {"command":["/bin/sh","-c","/bin/sleep 600; exit 0"]}"""));
+                {"command":["/bin/sh","-c","/bin/sleep 600; exit 0"]}"""),
+            null,
+            null,
+            null,
+            null,
+            null);
+    Context ctx = new Context(new TaskRun(task, null, 1, exec));
 
     CompletableFuture<Object> outcome =
         CompletableFuture.supplyAsync(
@@ -69,43 +79,46 @@ class ExecKillTest {
         .count();
   }
 
-  /** A task context whose token is never set: only the kill hooks end the task. */
+  /**
+   * The task's own context, whose token nobody sets, except that its kill hooks are kept here to be
+   * run by the test alone.
+   */
   private static final class Context implements TaskContext {
     final List<Runnable> killHooks = new CopyOnWriteArrayList<>();
-    private final JsonNode payload;
+    private final TaskRun run;
 
-    Context(JsonNode payload) {
-      this.payload = payload;
+    Context(TaskRun run) {
+      this.run = run;
     }
 
     @Override
     public String taskId() {
-      return "t";
+      return run.taskId();
     }
 
     @Override
     public String type() {
-      return "exec";
+      return run.type();
     }
 
     @Override
     public JsonNode payload() {
-      return payload;
+      return run.payload();
     }
 
     @Override
     public int attempt() {
-      return 1;
+      return run.attempt();
     }
 
     @Override
     public int maxAttempts() {
-      return 1;
+      return run.maxAttempts();
     }
 
     @Override
     public CancellationToken token() {
-      return NEVER;
+      return run.token();
     }
 
     @Override
@@ -114,31 +127,8 @@ class ExecKillTest {
     }
 
     @Override
-    public void progress(double fraction) {}
+    public void progress(double fraction) {
+      run.progress(fraction);
+    }
   }
-
-  private static final CancellationToken NEVER =
-      new CancellationToken() {
-        @Override
-        public boolean isCancelled() {
-          return false;
-        }
-
-        @Override
-        public void throwIfCancelled() {}
-
-        @Override
-        public boolean await(Duration timeout) throws InterruptedException {
-          Thread.sleep(timeout);
-          return false;
-        }
-
-        @Override
-        public void onCancel(Runnable action) {}
-
-        @Override
-        public String reason() {
-          return null;
-        }
-      };
 }
