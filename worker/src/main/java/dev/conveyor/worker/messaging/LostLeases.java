@@ -29,7 +29,7 @@ public final class LostLeases {
 
   /** This worker held the delivery when its connection went: the broker will count it. */
   public synchronized void record(String taskId, Lease lease) {
-    lost.merge(key(taskId, lease), 1, Integer::sum);
+    lost.merge(key(taskId, TaskIntake.attemptsUsed(lease)), 1, Integer::sum);
   }
 
   /** Another worker said it lost a delivery of this task with its connection. */
@@ -38,16 +38,23 @@ public final class LostLeases {
   }
 
   /**
-   * How many of the deliveries the broker counted for this message were lost with a connection: at
-   * most that count, as a retry's copy (a new message) starts counting again.
+   * How many of the deliveries the broker counted for this message ({@code deliveryCount}) were
+   * lost with a connection: at most that count, as a retry's copy (a new message) starts counting
+   * again.
+   *
+   * @param attemptsUsed the attempts the message's retry copy carries
    */
-  public synchronized int forgiven(String taskId, Lease lease) {
-    int recorded = lost.getOrDefault(key(taskId, lease), 0) + elsewhere.getOrDefault(taskId, 0);
-    return Math.min(recorded, TaskIntake.deliveryCount(lease));
+  public synchronized int forgiven(String taskId, int attemptsUsed, int deliveryCount) {
+    if (deliveryCount == 0) {
+      return 0;
+    }
+    int recorded =
+        lost.getOrDefault(key(taskId, attemptsUsed), 0) + elsewhere.getOrDefault(taskId, 0);
+    return Math.min(recorded, deliveryCount);
   }
 
   /** A retry's copy is a new message whose deliveries are counted afresh: keyed apart. */
-  private static String key(String taskId, Lease lease) {
-    return taskId + "#" + TaskIntake.attemptsUsed(lease);
+  private static String key(String taskId, int attemptsUsed) {
+    return taskId + "#" + attemptsUsed;
   }
 }

@@ -93,8 +93,7 @@ public final class TaskIntake {
       reject(lease, task.id(), task.type(), "unknown type '" + task.type() + "'");
       return;
     }
-    int attempt = attemptOf(lease) - lostLeases.forgiven(task.id(), lease);
-    TaskRun run = new TaskRun(task, lease, attempt, handler.get());
+    TaskRun run = new TaskRun(task, lease, attempt(task.id(), lease), handler.get());
     running.add(run);
     Optional<Revocations.Revocation> revoked = revocations.find(task.id());
     if (revoked.isPresent()) {
@@ -127,7 +126,7 @@ public final class TaskIntake {
           held, TaskRunner.decide(held, null, new InterruptedException("ended before it started")));
       return;
     }
-    int attempt = attemptOf(held.lease()) - lostLeases.forgiven(held.taskId(), held.lease());
+    int attempt = attempt(held.taskId(), held.lease());
     if (attempt <= held.maxAttempts()) {
       TaskRun run = new TaskRun(held.task(), held.lease(), attempt, held.handler());
       running.add(run);
@@ -175,6 +174,13 @@ public final class TaskIntake {
    */
   static int attemptOf(Lease lease) {
     return 1 + attemptsUsed(lease) + deliveryCount(lease);
+  }
+
+  /** {@link #attemptOf}, less the deliveries known to have been lost with a connection. */
+  private int attempt(String taskId, Lease lease) {
+    int used = attemptsUsed(lease);
+    int counted = deliveryCount(lease);
+    return 1 + used + counted - lostLeases.forgiven(taskId, used, counted);
   }
 
   /** Attempts used by deliberate retries, which the retry's copy carries. */

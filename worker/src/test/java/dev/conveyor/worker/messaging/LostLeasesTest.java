@@ -29,13 +29,18 @@ class LostLeasesTest {
 
   private final LostLeases lost = new LostLeases();
 
+  private int forgiven(String taskId, Lease delivery) {
+    return lost.forgiven(
+        taskId, TaskIntake.attemptsUsed(delivery), TaskIntake.deliveryCount(delivery));
+  }
+
   @Test
   void aDeliveryThisWorkerLostIsNotCountedWhenItComesBack() {
     lost.record("t", delivery(null, null));
 
     Lease back = delivery(null, 1L);
-    assertThat(lost.forgiven("t", back)).isEqualTo(1);
-    assertThat(TaskIntake.attemptOf(back) - lost.forgiven("t", back)).isEqualTo(1);
+    assertThat(forgiven("t", back)).isEqualTo(1);
+    assertThat(TaskIntake.attemptOf(back) - forgiven("t", back)).isEqualTo(1);
   }
 
   @Test
@@ -43,8 +48,8 @@ class LostLeasesTest {
     lost.record("t", delivery(null, null));
 
     // Lost once here, once with a worker that died: the second is an attempt.
-    assertThat(lost.forgiven("t", delivery(null, 2L))).isEqualTo(1);
-    assertThat(lost.forgiven("other", delivery(null, 1L))).isZero();
+    assertThat(forgiven("t", delivery(null, 2L))).isEqualTo(1);
+    assertThat(forgiven("other", delivery(null, 1L))).isZero();
   }
 
   @Test
@@ -52,10 +57,10 @@ class LostLeasesTest {
     lost.record("t", delivery(null, null));
 
     // The copy published for attempt 2 is a new message: its own deliveries start from zero.
-    assertThat(lost.forgiven("t", delivery(1, null))).isZero();
-    assertThat(lost.forgiven("t", delivery(1, 1L))).isZero();
+    assertThat(forgiven("t", delivery(1, null))).isZero();
+    assertThat(forgiven("t", delivery(1, 1L))).isZero();
     lost.record("t", delivery(1, null));
-    assertThat(lost.forgiven("t", delivery(1, 1L))).isEqualTo(1);
+    assertThat(forgiven("t", delivery(1, 1L))).isEqualTo(1);
   }
 
   @Test
@@ -63,18 +68,18 @@ class LostLeasesTest {
     lost.record("t", delivery(null, null));
     lost.record("t", delivery(null, 1L));
 
-    assertThat(lost.forgiven("t", delivery(null, null))).isZero();
-    assertThat(lost.forgiven("t", delivery(null, 1L))).isEqualTo(1);
-    assertThat(lost.forgiven("t", delivery(null, 2L))).isEqualTo(2);
+    assertThat(forgiven("t", delivery(null, null))).isZero();
+    assertThat(forgiven("t", delivery(null, 1L))).isEqualTo(1);
+    assertThat(forgiven("t", delivery(null, 2L))).isEqualTo(2);
   }
 
   @Test
   void anotherWorkersLostDeliveryIsNotCountedEither() {
     lost.recordElsewhere("t");
 
-    assertThat(lost.forgiven("t", delivery(null, 1L))).isEqualTo(1);
-    assertThat(lost.forgiven("t", delivery(null, null))).isZero();
+    assertThat(forgiven("t", delivery(null, 1L))).isEqualTo(1);
+    assertThat(forgiven("t", delivery(null, null))).isZero();
     lost.record("t", delivery(null, 1L));
-    assertThat(lost.forgiven("t", delivery(null, 2L))).isEqualTo(2);
+    assertThat(forgiven("t", delivery(null, 2L))).isEqualTo(2);
   }
 }
