@@ -14,11 +14,10 @@ public record Permissions(String configure, String write, String read) {
    * name is readable too.
    */
   public static Permissions producer(Names names) {
-    String ns = quote(names);
     return new Permissions(
-        "^(" + ns + "\\.(tasks|dead|control|events|q\\..+)|amq\\.gen-.*)$",
-        "^(" + ns + "\\.(tasks|dead|q\\..+)|amq\\.gen-.*)$",
-        "^(" + ns + "\\.(tasks|dead|events)|amq\\.gen-.*)$");
+        names(names, "tasks|dead|control|events|q\\..+"),
+        names(names, "tasks|dead|q\\..+"),
+        names(names, "tasks|dead|events"));
   }
 
   /**
@@ -27,20 +26,24 @@ public record Permissions(String configure, String write, String read) {
    * for an operator who must not replay.
    */
   public static Permissions control(Names names) {
-    String ns = quote(names);
     return new Permissions(
-        "^(" + ns + "\\.(tasks|dead|control|control\\.log|events|q\\..+)|amq\\.gen-.*)$",
-        "^(" + ns + "\\.(tasks|dead|control|control\\.log|q\\..+)|amq\\.gen-.*)$",
-        "^(" + ns + "\\.(tasks|dead|control|events)|amq\\.gen-.*)$");
+        names(names, "tasks|dead|control|control\\.log|events|q\\..+"),
+        names(names, "tasks|dead|control|control\\.log|q\\..+"),
+        names(names, "tasks|dead|control|events"));
   }
 
   /** Everything in the namespace, its private queues and the default exchange (replies). */
   public static Permissions worker(Names names) {
-    String ns = quote(names);
-    return new Permissions(
-        "^(" + ns + "\\..+|amq\\.gen-.*)$",
-        "^(" + ns + "\\..+|amq\\.gen-.*|amq\\.default)$",
-        "^(" + ns + "\\..+|amq\\.gen-.*)$");
+    String all = "^(" + quote(names) + "\\..+|amq\\.gen-.*)$";
+    return new Permissions(all, "^(" + quote(names) + "\\..+|amq\\.gen-.*|amq\\.default)$", all);
+  }
+
+  /**
+   * A regex for the names {@code ns.<one of alternatives>} and the private queues the broker names
+   * ({@code amq.gen-…}).
+   */
+  private static String names(Names names, String alternatives) {
+    return "^(" + quote(names) + "\\.(" + alternatives + ")|amq\\.gen-.*)$";
   }
 
   /** Names allow letters, digits, '_', '-' and '.': only the dots need escaping. */
