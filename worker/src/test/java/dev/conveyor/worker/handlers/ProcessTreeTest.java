@@ -58,9 +58,7 @@ class ProcessTreeTest {
 
     tree.kill();
 
-    sh.waitFor();
-    tree.awaitGone(Duration.ofSeconds(5));
-    assertGone(sh.toHandle(), all);
+    assertEndedAndReaped(sh, tree, all);
   }
 
   @Test
@@ -71,9 +69,7 @@ class ProcessTreeTest {
 
     tree.terminate();
 
-    sh.waitFor();
-    tree.awaitGone(Duration.ofSeconds(5));
-    assertGone(sh.toHandle(), all);
+    assertEndedAndReaped(sh, tree, all);
   }
 
   @Test
@@ -88,9 +84,7 @@ class ProcessTreeTest {
     tree.terminate();
     tree.kill();
 
-    sh.waitFor();
-    tree.awaitGone(Duration.ofSeconds(5));
-    assertGone(sh.toHandle(), all);
+    assertEndedAndReaped(sh, tree, all);
   }
 
   private Process start(String... command) throws Exception {
@@ -111,10 +105,16 @@ class ProcessTreeTest {
             list -> list.size() >= count);
   }
 
-  /** Dead and reaped: nothing left in {@code /proc}, not even a zombie. */
-  private static void assertGone(ProcessHandle root, List<ProcessHandle> descendants) {
+  /**
+   * The root ends and, once the tree says it is gone, the root and its descendants are dead and
+   * reaped: nothing left in {@code /proc}, not even a zombie.
+   */
+  private static void assertEndedAndReaped(
+      Process root, ProcessTree tree, List<ProcessHandle> descendants) throws Exception {
+    root.waitFor();
+    tree.awaitGone(Duration.ofSeconds(5));
     List<ProcessHandle> all = new ArrayList<>(descendants);
-    all.add(root);
+    all.add(root.toHandle());
     await()
         .atMost(Duration.ofSeconds(10))
         .untilAsserted(
