@@ -462,7 +462,6 @@ public final class TaskPublisher implements AutoCloseable {
     }
   }
 
-  /** A one-line reason for a client exception, using the broker's reply text when there is one. */
   @Override
   public synchronized void close() {
     if (closed) {

@@ -63,6 +63,10 @@ import org.slf4j.LoggerFactory;
  * SIGTERM.
  */
 public final class Worker implements AutoCloseable, Pausable {
+
+  /** How long the broker keeps a worker's queue of requeued events after its connection went. */
+  private static final Duration REQUEUED_KEPT_FOR = Duration.ofMinutes(1);
+
   private static final Logger log = LoggerFactory.getLogger(Worker.class);
 
   private final WorkerConfig config;
@@ -91,9 +95,6 @@ public final class Worker implements AutoCloseable, Pausable {
   private MetricsServer metricsServer;
   private HandlerRegistry handlers;
   private EventSubscription lostElsewhere;
-
-  /** How long the broker keeps a worker's queue of requeued events after its connection went. */
-  private static final Duration REQUEUED_KEPT_FOR = Duration.ofMinutes(1);
 
   private final LostLeases lostLeases = new LostLeases();
 

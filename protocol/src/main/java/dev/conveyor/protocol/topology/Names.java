@@ -1,5 +1,7 @@
 package dev.conveyor.protocol.topology;
 
+import java.util.List;
+import java.util.Optional;
 import java.util.regex.Pattern;
 
 /** Every name Conveyor uses on the broker, derived from one namespace (SPEC §3). */
@@ -27,15 +29,15 @@ public record Names(String namespace) {
    * The task queue behind a broker queue name ({@code ns.q.default} or {@code ns.retry.default} is
    * {@code default}), or empty for a name that is neither.
    */
-  public java.util.Optional<String> queueOf(String brokerName) {
+  public Optional<String> queueOf(String brokerName) {
     if (brokerName != null) {
-      for (String prefix : java.util.List.of(namespace + ".q.", namespace + ".retry.")) {
+      for (String prefix : List.of(namespace + ".q.", namespace + ".retry.")) {
         if (brokerName.startsWith(prefix) && brokerName.length() > prefix.length()) {
-          return java.util.Optional.of(brokerName.substring(prefix.length()));
+          return Optional.of(brokerName.substring(prefix.length()));
         }
       }
     }
-    return java.util.Optional.empty();
+    return Optional.empty();
   }
 
   public String tasksExchange() {
