@@ -39,10 +39,32 @@ class HandlersIT {
       }
       """;
 
-  /** Compiles one handler and packages it with its service entry, as a user would. */
+  /** Holds on to something until the worker closes it; the close leaves a mark in a file. */
+  private static final String CLOSEABLE =
+      """
+      package example;
+      import dev.conveyor.worker.api.TaskContext;
+      import dev.conveyor.worker.api.TaskHandler;
+      import java.nio.file.Files;
+      import java.nio.file.Path;
+      public class Greet implements TaskHandler, AutoCloseable {
+        public String type() { return "closeable"; }
+        public Object handle(TaskContext ctx) { return null; }
+        public void close() throws Exception { Files.writeString(Path.of("%s"), "closed"); }
+      }
+      """;
+
   private static Path handlerJar(Path dir, String type) throws IOException {
+    return compiledJar(dir, GREET.formatted(type));
+  }
+
+  /**
+   * Compiles one handler ({@code example.Greet}) and packages it with its service entry, as a user
+   * would.
+   */
+  private static Path compiledJar(Path dir, String source) throws IOException {
     Path src = Files.createDirectories(dir.resolve("src/example"));
-    Files.writeString(src.resolve("Greet.java"), GREET.formatted(type));
+    Files.writeString(src.resolve("Greet.java"), source);
     Path classes = Files.createDirectories(dir.resolve("classes"));
     JavaCompiler javac = ToolProvider.getSystemJavaCompiler();
     int rc =
@@ -80,6 +102,24 @@ class HandlersIT {
     String id = Broker.task(broker, "{\"type\":\"greet\",\"payload\":{\"name\":\"ada\"}}");
     TaskEvent done = events.await(id, TaskState.SUCCEEDED);
     assertThat(done.result().asText()).isEqualTo("hello ada on attempt 1");
+  }
+
+  @Test
+  void aHandlerThatIsAutoCloseableIsClosedWhenItsWorkerStops(TestBroker broker, @TempDir Path dir)
+      throws Exception {
+    Path mark = dir.resolve("closed");
+    Path jars = compiledJar(dir, CLOSEABLE.formatted(mark));
+    Worker worker =
+        broker.own(
+            Worker.start(
+                WorkerConfig.defaults(broker.settings())
+                    .withName("w1")
+                    .withHandlersDir(Optional.of(jars))));
+    assertThat(mark).doesNotExist();
+
+    worker.close();
+
+    assertThat(mark).hasContent("closed");
   }
 
   @Test
