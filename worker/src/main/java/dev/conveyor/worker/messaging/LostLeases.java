@@ -45,9 +45,6 @@ public final class LostLeases {
    * @param attemptsUsed the attempts the message's retry copy carries
    */
   public synchronized int forgiven(String taskId, int attemptsUsed, int deliveryCount) {
-    if (deliveryCount == 0) {
-      return 0;
-    }
     int recorded =
         lost.getOrDefault(key(taskId, attemptsUsed), 0) + elsewhere.getOrDefault(taskId, 0);
     return Math.min(recorded, deliveryCount);

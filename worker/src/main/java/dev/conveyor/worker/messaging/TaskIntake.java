@@ -176,11 +176,17 @@ public final class TaskIntake {
     return 1 + attemptsUsed(lease) + deliveryCount(lease);
   }
 
-  /** {@link #attemptOf}, less the deliveries known to have been lost with a connection. */
+  /**
+   * {@link #attemptOf}, less the deliveries known to have been lost with a connection. Almost every
+   * delivery is a first one, which has nothing to forgive: only a returned one asks {@link
+   * LostLeases}.
+   */
   private int attempt(String taskId, Lease lease) {
     int used = attemptsUsed(lease);
     int counted = deliveryCount(lease);
-    return 1 + used + counted - lostLeases.forgiven(taskId, used, counted);
+    return counted == 0
+        ? 1 + used
+        : 1 + used + counted - lostLeases.forgiven(taskId, used, counted);
   }
 
   /** Attempts used by deliberate retries, which the retry's copy carries. */
