@@ -193,12 +193,10 @@ final class ProcessTree {
   /** The children of one process, from the children lists of all its threads. */
   private List<Long> childrenOf(long pid) {
     if (!CHILDREN_FILES) {
-      return pid == root.pid()
-          ? root.children().map(ProcessHandle::pid).toList()
-          : ProcessHandle.of(pid).stream()
-              .flatMap(ProcessHandle::children)
-              .map(ProcessHandle::pid)
-              .toList();
+      return ProcessHandle.of(pid).stream()
+          .flatMap(ProcessHandle::children)
+          .map(ProcessHandle::pid)
+          .toList();
     }
     List<Long> out = new ArrayList<>();
     try (var tasks = Files.newDirectoryStream(Path.of("/proc/" + pid + "/task"))) {

@@ -27,8 +27,8 @@ public final class WorkerMetrics {
       new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
 
   private final Map<String, Counter> started = new ConcurrentHashMap<>();
-  private final Map<Outcome, Counter> finished = new ConcurrentHashMap<>();
-  private final Map<Outcome, Timer> durations = new ConcurrentHashMap<>();
+  private final Map<MeterKey, Counter> finished = new ConcurrentHashMap<>();
+  private final Map<MeterKey, Timer> durations = new ConcurrentHashMap<>();
 
   public WorkerMetrics(String worker) {
     registry.config().commonTags("worker", worker);
@@ -66,7 +66,7 @@ public final class WorkerMetrics {
     String cause = cause(e);
     finished
         .computeIfAbsent(
-            new Outcome(type, e.state(), cause),
+            new MeterKey(type, e.state(), cause),
             k ->
                 Counter.builder("conveyor.tasks.finished")
                     .description("task events after running, by outcome")
@@ -76,7 +76,7 @@ public final class WorkerMetrics {
     if (e.durationMs() != null && e.state() != TaskState.REQUEUED && e.state() != TaskState.DEAD) {
       durations
           .computeIfAbsent(
-              new Outcome(type, e.state(), null),
+              new MeterKey(type, e.state(), null),
               k ->
                   Timer.builder("conveyor.tasks.duration")
                       .tags("type", k.type(), "state", k.state().wire())
@@ -86,7 +86,7 @@ public final class WorkerMetrics {
   }
 
   /** The tags of a task meter: a handful of distinct values per worker. */
-  private record Outcome(String type, TaskState state, String cause) {}
+  private record MeterKey(String type, TaskState state, String cause) {}
 
   public void controlCommand(String command) {
     Counter.builder("conveyor.control.commands")
