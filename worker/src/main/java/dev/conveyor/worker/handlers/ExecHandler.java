@@ -19,7 +19,11 @@ import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.TimeUnit;
 import java.util.stream.Collectors;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Runs {@code {"command":[…],"env":{…},"cwd":"…"}} as a child process — only programs on the {@code
@@ -27,9 +31,11 @@ import java.util.stream.Collectors;
  * tree is reaped before the task is reported.
  */
 public final class ExecHandler implements TaskHandler, AutoCloseable {
+  private static final Logger log = LoggerFactory.getLogger(ExecHandler.class);
 
   private static final int OUTPUT_TAIL_BYTES = 4096;
   private final Set<String> allowed;
+  private final Path outputDir;
 
   /** Signals the generations of process trees; idle threads end after a minute. */
   private final ExecutorService signaller =
@@ -37,10 +43,26 @@ public final class ExecHandler implements TaskHandler, AutoCloseable {
           Thread.ofPlatform().name("conveyor-exec-signal-", 0).daemon().factory());
 
   /**
+   * Deletes the output files off the task's path. On ext4 an unlink can wait for the journal's
+   * commit, which the broker's fsyncs keep starting: during a {@code kill --all} the deletes took
+   * 8-10 ms, and every killed task was reported that much later.
+   */
+  private final ExecutorService janitor =
+      Executors.newSingleThreadExecutor(
+          Thread.ofPlatform().name("conveyor-exec-cleanup").daemon().factory());
+
+  /**
    * @throws IllegalArgumentException for a relative path: it would mean a different program in each
    *     working directory
    */
   public ExecHandler(List<Path> allowed) {
+    this(allowed, Path.of(System.getProperty("java.io.tmpdir")));
+  }
+
+  /**
+   * @param outputDir where each task's output is collected while it runs
+   */
+  ExecHandler(List<Path> allowed, Path outputDir) {
     allowed.stream()
         .filter(p -> !p.isAbsolute())
         .findFirst()
@@ -52,6 +74,7 @@ public final class ExecHandler implements TaskHandler, AutoCloseable {
         allowed.stream()
             .map(p -> p.toAbsolutePath().normalize().toString())
             .collect(Collectors.toSet());
+    this.outputDir = outputDir;
   }
 
   @Override
@@ -60,12 +83,21 @@ public final class ExecHandler implements TaskHandler, AutoCloseable {
   }
 
   /**
-   * Stops the signaller once the worker has settled its tasks. Not {@code shutdownNow}: a tree
-   * still being signalled (at most five rounds of 50 ms) is finished, not abandoned half-killed.
+   * Stops the signaller once the worker has settled its tasks, and waits for the last output files
+   * to be deleted. Not {@code shutdownNow}: a tree still being signalled (at most five rounds of 50
+   * ms) is finished, not abandoned half-killed.
    */
   @Override
   public void close() {
     signaller.shutdown();
+    janitor.shutdown();
+    try {
+      if (!janitor.awaitTermination(5, TimeUnit.SECONDS)) {
+        log.warn("exec output files not deleted within 5 s are left behind");
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
   }
 
   @Override
@@ -84,7 +116,7 @@ public final class ExecHandler implements TaskHandler, AutoCloseable {
         .path("env")
         .fields()
         .forEachRemaining(e -> pb.environment().put(e.getKey(), e.getValue().asText()));
-    Path output = Files.createTempFile("conveyor-exec-", ".out");
+    Path output = Files.createTempFile(outputDir, "conveyor-exec-", ".out");
     try {
       pb.redirectOutput(output.toFile())
           .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")));
@@ -111,7 +143,23 @@ public final class ExecHandler implements TaskHandler, AutoCloseable {
       result.put("output", tail);
       return result;
     } finally {
-      Files.deleteIfExists(output);
+      delete(output);
+    }
+  }
+
+  private void delete(Path output) {
+    try {
+      janitor.execute(() -> deleteQuietly(output));
+    } catch (RejectedExecutionException e) {
+      deleteQuietly(output); // closed: no hurry any more
+    }
+  }
+
+  private static void deleteQuietly(Path file) {
+    try {
+      Files.deleteIfExists(file);
+    } catch (IOException e) {
+      log.warn("could not delete {}: {}", file, e.toString());
     }
   }
 
