@@ -25,8 +25,12 @@ import java.util.Optional;
 import java.util.concurrent.Callable;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.Consumer;
 import java.util.stream.IntStream;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -36,8 +40,8 @@ import picocli.CommandLine.Option;
  * Noop tasks per second through one in-process Conveyor worker (concurrency 4) against a raw
  * amqp-client consumer with the same prefetch and manual acks, on the same quorum queue, runs
  * alternating; between them the same raw consumer publishing the two events per task that SPEC §4
- * requires, which shows how much of the gap any worker would pay; then start latency (in-process
- * and as an OS process) and idle resident memory.
+ * requires, and that consumer again with a worker's threads, which show how much of the gap any
+ * worker would pay; then start latency (in-process and as an OS process) and idle resident memory.
  */
 @Command(
     name = "throughput",
@@ -45,7 +49,8 @@ import picocli.CommandLine.Option;
     description = {
       "Noop tasks/s through one Conveyor worker (concurrency 4) vs a raw amqp-client consumer"
           + " (prefetch 4, manual ack) on the same quorum queue, and that consumer publishing the"
-          + " two events per task SPEC §4 requires; worker start latency; idle RSS."
+          + " two events per task SPEC §4 requires, with and without a worker's threads; worker"
+          + " start latency; idle RSS."
     })
 public final class ThroughputBench implements Callable<Integer> {
 
@@ -64,6 +69,30 @@ public final class ThroughputBench implements Callable<Integer> {
       new AMQP.BasicProperties.Builder().contentType("application/json").build();
   private static final byte[] RUNNING_EVENT = sampleEvent("running", "");
   private static final byte[] SUCCEEDED_EVENT = sampleEvent("succeeded", ",\"durationMs\":0");
+
+  /** What the bare consumer does besides acking each message in its delivery callback. */
+  private enum Bare {
+    /** Nothing: the baseline of the target. */
+    RAW("raw"),
+    /**
+     * Publishes a {@code task.running} before the ack and a {@code task.succeeded} after it, on a
+     * second channel: the broker's share of the events SPEC §4 requires of every worker.
+     */
+    EVENTS("raw+events"),
+    /**
+     * The same, on a worker's threads: each message is handed to one of {@code concurrency} task
+     * threads, which acks it, and the events go out from one events thread, as a worker that runs
+     * its tasks at once and never makes a task wait on a socket for a notification must do. What
+     * the two cost together, with none of a worker's own code.
+     */
+    THREADS("raw+threads");
+
+    final String label;
+
+    Bare(String label) {
+      this.label = label;
+    }
+  }
 
   /** An event body shaped and sized like a worker's for a noop task. */
   private static byte[] sampleEvent(String state, String extra) {
@@ -179,6 +208,7 @@ public final class ThroughputBench implements Callable<Integer> {
   private void throughput(Harness h, Report report) throws Exception {
     List<Double> raw = new ArrayList<>();
     List<Double> rawEvents = new ArrayList<>();
+    List<Double> rawThreads = new ArrayList<>();
     List<Double> conveyor = new ArrayList<>();
     List<Map<String, Object>> runsJson = new ArrayList<>();
     ConnectionFactory factory = new ConnectionFactory();
@@ -199,42 +229,47 @@ public final class ThroughputBench implements Callable<Integer> {
       for (int run = 0; run <= runs; run++) {
         boolean warmup = run == 0;
         String label = warmup ? "warm-up" : "run " + run;
-        double r = rawRun(h, rawConnection, label, false);
-        double e = rawRun(h, rawConnection, label, true);
+        double r = rawRun(h, rawConnection, label, Bare.RAW);
+        double e = rawRun(h, rawConnection, label, Bare.EVENTS);
+        double th = rawRun(h, rawConnection, label, Bare.THREADS);
         double c = conveyorRun(h, label);
         if (!warmup) {
           raw.add(r);
           rawEvents.add(e);
+          rawThreads.add(th);
           conveyor.add(c);
         }
         Map<String, Object> j = new LinkedHashMap<>();
         j.put("run", warmup ? "warm-up" : run);
         j.put("rawPerSecond", Stats.round1(r));
         j.put("rawWithEventsPerSecond", Stats.round1(e));
+        j.put("rawWithThreadsPerSecond", Stats.round1(th));
         j.put("conveyorPerSecond", Stats.round1(c));
         runsJson.add(j);
       }
     }
     Stats rs = new Stats(raw);
     Stats es = new Stats(rawEvents);
+    Stats ts = new Stats(rawThreads);
     Stats cs = new Stats(conveyor);
     double ratio = cs.median() / rs.median();
     report.text("");
     report.text(
         "throughput: %d noop tasks per run, one consumer with prefetch/concurrency %d, quorum queue,"
-            + " runs alternate raw / raw+events / Conveyor (warm-up discarded)",
+            + " runs alternate raw / raw+events / raw+threads / Conveyor (warm-up discarded)",
         messages, concurrency);
     for (Map<String, Object> j : runsJson) {
       report.text(
-          "  %-8s raw %9.1f msg/s   raw+events %9.1f msg/s   Conveyor %9.1f msg/s",
+          "  %-8s raw %8.1f   raw+events %8.1f   raw+threads %8.1f   Conveyor %8.1f msg/s",
           j.get("run"),
           j.get("rawPerSecond"),
           j.get("rawWithEventsPerSecond"),
+          j.get("rawWithThreadsPerSecond"),
           j.get("conveyorPerSecond"));
     }
     report.text(
-        "  median   raw %9.1f msg/s   raw+events %9.1f msg/s   Conveyor %9.1f msg/s",
-        rs.median(), es.median(), cs.median());
+        "  median   raw %8.1f   raw+events %8.1f   raw+threads %8.1f   Conveyor %8.1f msg/s",
+        rs.median(), es.median(), ts.median(), cs.median());
     report.text(
         "  ratio Conveyor/raw (medians): %.3f  (target >= 0.8: %s)",
         ratio, ratio >= 0.8 ? "met" : "NOT met");
@@ -247,23 +282,29 @@ public final class ThroughputBench implements Callable<Integer> {
         "  ratio per run pair: median %.3f  min %.3f  max %.3f",
         pairs.median(), pairs.min(), pairs.max());
     // What the two events per task that SPEC §4 requires cost any worker, before any work of its
-    // own.
+    // own, and then with a worker's threads.
     double floor = es.median() / rs.median();
+    double threadsFloor = ts.median() / rs.median();
     report.text(
         "  ratio raw+events/raw (medians): %.3f   Conveyor/(raw+events): %.3f",
         floor, cs.median() / es.median());
+    report.text(
+        "  ratio raw+threads/raw (medians): %.3f   Conveyor/(raw+threads): %.3f",
+        threadsFloor, cs.median() / ts.median());
     Map<String, Object> t = new LinkedHashMap<>();
     t.put("messagesPerRun", messages);
     t.put("concurrency", concurrency);
     t.put("runs", runsJson);
     t.put("rawMedianPerSecond", Stats.round1(rs.median()));
     t.put("rawWithEventsMedianPerSecond", Stats.round1(es.median()));
+    t.put("rawWithThreadsMedianPerSecond", Stats.round1(ts.median()));
     t.put("conveyorMedianPerSecond", Stats.round1(cs.median()));
     t.put("ratio", Stats.round3(ratio));
     t.put("pairRatioMedian", Stats.round3(pairs.median()));
     t.put("pairRatioMin", Stats.round3(pairs.min()));
     t.put("pairRatioMax", Stats.round3(pairs.max()));
     t.put("rawWithEventsRatio", Stats.round3(floor));
+    t.put("rawWithThreadsRatio", Stats.round3(threadsFloor));
     t.put("target", 0.8);
     t.put("met", ratio >= 0.8);
     report.put("throughput", t);
@@ -284,40 +325,65 @@ public final class ThroughputBench implements Callable<Integer> {
   }
 
   /**
-   * A raw amqp-client consumer: prefetch, manual ack of each message in the callback. With {@code
-   * events}, it also publishes what SPEC §4 asks of every worker for every task, a {@code
-   * task.running} before the ack and a {@code task.succeeded} after it, as fixed bodies of the size
-   * a worker's events have, on a channel of their own to {@code ns.events} (where this benchmark's
-   * subscription receives the {@code succeeded} ones, as it does a worker's): the broker's share of
-   * the events, without a worker's own work.
+   * A raw amqp-client consumer: prefetch, manual ack of each message, and whatever {@code bare}
+   * adds. The events are fixed bodies of the size a worker's have, published to {@code ns.events},
+   * where this benchmark's subscription receives the {@code succeeded} ones, as it does a worker's.
    */
-  private double rawRun(Harness h, Connection connection, String label, boolean events)
+  private double rawRun(Harness h, Connection connection, String label, Bare bare)
       throws Exception {
     publishNoops(h, messages);
     Channel ch = connection.createChannel();
-    Channel eventChannel = events ? connection.createChannel() : null;
+    Channel eventChannel = bare == Bare.RAW ? null : connection.createChannel();
+    ExecutorService taskThreads =
+        bare == Bare.THREADS
+            ? Executors.newFixedThreadPool(
+                concurrency, Thread.ofPlatform().name("bench-raw-task-", 1).factory())
+            : null;
+    ExecutorService eventThread =
+        bare == Bare.THREADS
+            ? Executors.newSingleThreadExecutor(
+                Thread.ofPlatform().name("bench-raw-events").factory())
+            : null;
     String exchange = h.topology().names().eventsExchange();
     ch.basicQos(concurrency);
     CountDownLatch done = new CountDownLatch(1);
     AtomicInteger acked = new AtomicInteger();
+    AtomicReference<IOException> failure = new AtomicReference<>();
+    Consumer<IOException> fail =
+        e -> {
+          failure.compareAndSet(null, e);
+          done.countDown(); // the run is over
+        };
     long[] end = new long[1];
     int n = messages;
+    IoAction publishRunning =
+        () -> eventChannel.basicPublish(exchange, RUNNING_KEY, EVENT_PROPS, RUNNING_EVENT);
+    IoAction publishSucceeded =
+        () -> eventChannel.basicPublish(exchange, SUCCEEDED_KEY, EVENT_PROPS, SUCCEEDED_EVENT);
     DefaultConsumer consumer =
         new DefaultConsumer(ch) {
           @Override
           public void handleDelivery(
               String tag, Envelope envelope, AMQP.BasicProperties props, byte[] body)
               throws IOException {
-            if (eventChannel != null) {
-              eventChannel.basicPublish(exchange, RUNNING_KEY, EVENT_PROPS, RUNNING_EVENT);
-            }
-            getChannel().basicAck(envelope.getDeliveryTag(), false);
-            if (eventChannel != null) {
-              eventChannel.basicPublish(exchange, SUCCEEDED_KEY, EVENT_PROPS, SUCCEEDED_EVENT);
-            }
-            if (acked.incrementAndGet() == n) {
-              end[0] = System.nanoTime();
-              done.countDown();
+            IoAction settle =
+                () -> {
+                  if (bare != Bare.RAW) {
+                    onEventThread(eventThread, publishRunning, fail);
+                  }
+                  ch.basicAck(envelope.getDeliveryTag(), false);
+                  if (bare != Bare.RAW) {
+                    onEventThread(eventThread, publishSucceeded, fail);
+                  }
+                  if (acked.incrementAndGet() == n) {
+                    end[0] = System.nanoTime();
+                    done.countDown();
+                  }
+                };
+            if (taskThreads == null) {
+              settle.run();
+            } else {
+              taskThreads.execute(() -> attempt(settle, fail));
             }
           }
         };
@@ -325,14 +391,22 @@ public final class ThroughputBench implements Callable<Integer> {
     String tag = ch.basicConsume(h.queue(), false, consumer);
     boolean complete = done.await(timeoutSeconds, TimeUnit.SECONDS);
     ch.basicCancel(tag);
+    if (taskThreads != null) {
+      taskThreads.shutdown();
+      eventThread.shutdown();
+      taskThreads.awaitTermination(10, TimeUnit.SECONDS);
+      eventThread.awaitTermination(10, TimeUnit.SECONDS);
+    }
     ch.close();
     if (eventChannel != null) {
       eventChannel.close();
     }
-    String name = events ? "raw+events" : "raw";
+    if (failure.get() != null) {
+      throw new IOException(bare.label + " " + label + " failed", failure.get());
+    }
     if (!complete) {
       throw new IllegalStateException(
-          name
+          bare.label
               + " "
               + label
               + ": only "
@@ -345,8 +419,34 @@ public final class ThroughputBench implements Callable<Integer> {
     }
     double rate = n / ((end[0] - t0) / 1e9);
     progress(
-        "%-10s %-8s %d acked in %.3f s: %.1f msg/s", name, label, n, (end[0] - t0) / 1e9, rate);
+        "%-11s %-8s %d acked in %.3f s: %.1f msg/s",
+        bare.label, label, n, (end[0] - t0) / 1e9, rate);
     return rate;
+  }
+
+  /** A step of the bare consumer; it writes to a socket. */
+  @FunctionalInterface
+  private interface IoAction {
+    void run() throws IOException;
+  }
+
+  /** Runs the action on the events thread if there is one, else here. */
+  private static void onEventThread(
+      ExecutorService eventThread, IoAction action, Consumer<IOException> fail) throws IOException {
+    if (eventThread == null) {
+      action.run();
+    } else {
+      eventThread.execute(() -> attempt(action, fail));
+    }
+  }
+
+  /** Runs the action on a thread that cannot throw it; a failure ends the run. */
+  private static void attempt(IoAction action, Consumer<IOException> fail) {
+    try {
+      action.run();
+    } catch (IOException e) {
+      fail.accept(e);
+    }
   }
 
   /** What a Conveyor run counts: outcomes of its tasks, received on the subscription thread. */
