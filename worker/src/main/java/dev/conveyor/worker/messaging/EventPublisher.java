@@ -45,6 +45,8 @@ public final class EventPublisher implements AutoCloseable {
   private final String exchange;
   private final String worker;
   private final Consumer<TaskEvent> observer;
+  private final Runnable onDropped;
+  private final Duration outageWait;
   private final ExecutorService sender =
       Executors.newSingleThreadExecutor(
           r -> {
@@ -55,14 +57,35 @@ public final class EventPublisher implements AutoCloseable {
 
   /**
    * @param observer sees every task event (metrics); called on the publishing thread
+   * @param onDropped told of every event given up (metrics); called on the events thread
    */
   public EventPublisher(
-      Connection connection, Topology topology, String worker, Consumer<TaskEvent> observer)
+      Connection connection,
+      Topology topology,
+      String worker,
+      Consumer<TaskEvent> observer,
+      Runnable onDropped)
+      throws IOException {
+    this(connection, topology, worker, observer, onDropped, OUTAGE_WAIT);
+  }
+
+  /**
+   * @param outageWait how long events wait for a lost connection
+   */
+  EventPublisher(
+      Connection connection,
+      Topology topology,
+      String worker,
+      Consumer<TaskEvent> observer,
+      Runnable onDropped,
+      Duration outageWait)
       throws IOException {
     this.channel = new PublishChannel(connection, topology, false);
     this.exchange = topology.names().eventsExchange();
     this.worker = worker;
     this.observer = observer;
+    this.onDropped = onDropped;
+    this.outageWait = outageWait;
   }
 
   public void task(
@@ -142,6 +165,7 @@ public final class EventPublisher implements AutoCloseable {
         } catch (IOException | ShutdownSignalException | TimeoutException e) {
           if (channel.connectionOpen() || !awaitRecovery()) {
             log.warn("event {} not published: {}", routingKey, e.getMessage());
+            onDropped.run();
             return;
           }
         }
@@ -151,11 +175,11 @@ public final class EventPublisher implements AutoCloseable {
     }
   }
 
-  /** Waits for the lost connection, at most until {@link #OUTAGE_WAIT} after the first failure. */
+  /** Waits for the lost connection, at most until the outage wait after the first failure. */
   private boolean awaitRecovery() throws InterruptedException {
     long now = System.nanoTime();
     if (giveUpAt == 0) {
-      giveUpAt = now + OUTAGE_WAIT.toNanos();
+      giveUpAt = now + outageWait.toNanos();
     }
     return now < giveUpAt && channel.awaitOpen(giveUpAt);
   }

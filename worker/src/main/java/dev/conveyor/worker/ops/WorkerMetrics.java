@@ -112,6 +112,13 @@ public final class WorkerMetrics {
         .increment();
   }
 
+  public void eventDropped() {
+    Counter.builder("conveyor.events.dropped")
+        .description("events given up: the broker stayed unreachable too long, or refused them")
+        .register(registry)
+        .increment();
+  }
+
   public String scrape() {
     return registry.scrape();
   }
