@@ -30,8 +30,8 @@ import org.slf4j.LoggerFactory;
  * its own so that a task thread never waits on a socket for a notification. While the connection is
  * down, events wait (up to {@link #OUTAGE_WAIT} from the first one that failed) for amqp-client's
  * recovery and then go out in order: the {@code requeued} outcomes of the tasks that a lost
- * connection took away are among them. After that they are logged and dropped, never allowed to
- * block a task.
+ * connection took away are among them. After that they are logged, counted and dropped, never
+ * allowed to block a task.
  */
 public final class EventPublisher implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(EventPublisher.class);
