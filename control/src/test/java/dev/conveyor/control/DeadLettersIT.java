@@ -39,7 +39,7 @@ class DeadLettersIT {
     this.broker = broker;
     this.dead = broker.names().deadQueue();
     broker.useQueue("emails");
-    broker.withChannel(
+    broker.withConfirms(
         ch -> {
           broker.topology().declareCore(ch);
           String q = broker.topology().declareTaskQueue(ch, "default");
@@ -191,7 +191,7 @@ class DeadLettersIT {
   @Test
   void aLetterWithoutAnOriginQueueIsSkippedAndKeptWhileTheOthersAreReplayed() throws Exception {
     // Dead-lettered by some other client: no Conveyor headers and no broker death record.
-    broker.withChannel(
+    broker.withConfirms(
         ch -> {
           ch.basicPublish(
               broker.names().deadExchange(),

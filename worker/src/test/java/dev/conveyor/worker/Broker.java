@@ -1,7 +1,6 @@
 package dev.conveyor.worker;
 
 import com.rabbitmq.client.AMQP;
-import com.rabbitmq.client.Channel;
 import dev.conveyor.protocol.wire.Command;
 import dev.conveyor.protocol.wire.ControlMessage;
 import dev.conveyor.protocol.wire.Ids;
@@ -30,12 +29,11 @@ final class Broker {
   }
 
   static String raw(TestBroker broker, String queue, byte[] body, String messageId) {
-    broker.withChannel(
+    broker.withConfirms(
         ch -> {
           broker.topology().declareCore(ch);
           broker.topology().declareTaskQueue(ch, queue);
-          publishConfirmed(
-              ch,
+          ch.basicPublish(
               broker.names().tasksExchange(),
               queue,
               new AMQP.BasicProperties.Builder()
@@ -58,11 +56,10 @@ final class Broker {
   }
 
   static void controlRaw(TestBroker broker, byte[] body, Map<String, Object> headers) {
-    broker.withChannel(
+    broker.withConfirms(
         ch -> {
           broker.topology().declareCore(ch);
-          publishConfirmed(
-              ch,
+          ch.basicPublish(
               broker.names().controlExchange(),
               "",
               new AMQP.BasicProperties.Builder()
@@ -72,17 +69,5 @@ final class Broker {
               body);
           return null;
         });
-  }
-
-  private static void publishConfirmed(
-      Channel ch, String exchange, String key, AMQP.BasicProperties props, byte[] body)
-      throws java.io.IOException {
-    ch.confirmSelect();
-    ch.basicPublish(exchange, key, props, body);
-    try {
-      ch.waitForConfirmsOrDie(5000);
-    } catch (InterruptedException | java.util.concurrent.TimeoutException e) {
-      throw new java.io.IOException(e);
-    }
   }
 }

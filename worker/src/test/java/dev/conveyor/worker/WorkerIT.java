@@ -128,7 +128,7 @@ class WorkerIT {
     // An operator deletes the dead-letter exchange: the worker's next dead letter is refused (404)
     // and the broker closes the channel it was published on.
     String id = "doomed-" + System.nanoTime();
-    broker.withChannel(
+    broker.withConfirms(
         ch -> {
           ch.exchangeDelete(broker.names().deadExchange());
           // Published without declaring anything, so that the exchange stays deleted.

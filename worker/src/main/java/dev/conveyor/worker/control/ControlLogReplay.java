@@ -84,12 +84,19 @@ public final class ControlLogReplay implements AutoCloseable {
         });
     AMQP.BasicProperties markerProps =
         new AMQP.BasicProperties.Builder().headers(Map.of(Headers.MARKER, marker)).build();
+    long deadline = System.nanoTime() + timeout.toNanos();
+    // Confirmed, so that the catch-up never waits out its timeout for a marker the broker did not
+    // take: a publish is known to have arrived only once confirmed.
     try (Channel pub = connection.createChannel()) {
+      pub.confirmSelect();
       pub.basicPublish("", stream, markerProps, new byte[0]);
+      if (!pub.waitForConfirms(timeout.toMillis())) {
+        log.warn("the broker refused the control log's marker");
+      }
     } catch (java.util.concurrent.TimeoutException e) {
-      throw new IOException(e);
+      log.warn("the control log's marker was not confirmed within {}", timeout);
     }
-    boolean done = caughtUp.await(timeout.toMillis(), TimeUnit.MILLISECONDS);
+    boolean done = caughtUp.await(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
     if (!done) {
       log.warn("control log not fully replayed within {}; continuing", timeout);
     }

@@ -41,7 +41,7 @@ class TaskConsumerIT {
             new TaskConsumer(
                 broker.connection(), queue, "default", 4, leases::add, lost::add, reopener));
     consumer.start();
-    broker.withChannel(
+    broker.withConfirms(
         ch -> {
           ch.basicPublish(
               broker.names().tasksExchange(),
