@@ -95,7 +95,6 @@ public final class Worker implements AutoCloseable, Pausable {
   private MetricsServer metricsServer;
   private HandlerRegistry handlers;
   private EventSubscription lostElsewhere;
-
   private final LostLeases lostLeases = new LostLeases();
 
   private Worker(WorkerConfig config) {

@@ -114,7 +114,7 @@ public final class WorkerMetrics {
 
   public void eventDropped() {
     Counter.builder("conveyor.events.dropped")
-        .description("events given up: the broker stayed unreachable too long, or refused them")
+        .description("events given up because the broker stayed unreachable too long")
         .register(registry)
         .increment();
   }
