@@ -333,6 +333,7 @@ public final class ThroughputBench implements Callable<Integer> {
       throws Exception {
     publishNoops(h, messages);
     Channel ch = connection.createChannel();
+    ch.basicQos(concurrency);
     Channel eventChannel = bare == Bare.RAW ? null : connection.createChannel();
     ExecutorService taskThreads =
         bare == Bare.THREADS
@@ -345,7 +346,6 @@ public final class ThroughputBench implements Callable<Integer> {
                 Thread.ofPlatform().name("bench-raw-events").factory())
             : null;
     String exchange = h.topology().names().eventsExchange();
-    ch.basicQos(concurrency);
     CountDownLatch done = new CountDownLatch(1);
     AtomicInteger acked = new AtomicInteger();
     AtomicReference<IOException> failure = new AtomicReference<>();
@@ -388,18 +388,23 @@ public final class ThroughputBench implements Callable<Integer> {
           }
         };
     long t0 = System.nanoTime();
-    String tag = ch.basicConsume(h.queue(), false, consumer);
-    boolean complete = done.await(timeoutSeconds, TimeUnit.SECONDS);
-    ch.basicCancel(tag);
-    if (taskThreads != null) {
-      taskThreads.shutdown();
-      eventThread.shutdown();
-      taskThreads.awaitTermination(10, TimeUnit.SECONDS);
-      eventThread.awaitTermination(10, TimeUnit.SECONDS);
-    }
-    ch.close();
-    if (eventChannel != null) {
-      eventChannel.close();
+    boolean complete;
+    try {
+      String tag = ch.basicConsume(h.queue(), false, consumer);
+      complete = done.await(timeoutSeconds, TimeUnit.SECONDS);
+      ch.basicCancel(tag);
+    } finally {
+      // Whatever happened: the threads finish what they hold, then the channels go.
+      for (ExecutorService threads : Arrays.asList(taskThreads, eventThread)) {
+        if (threads != null) {
+          threads.shutdown();
+          threads.awaitTermination(10, TimeUnit.SECONDS);
+        }
+      }
+      ch.close();
+      if (eventChannel != null) {
+        eventChannel.close();
+      }
     }
     if (failure.get() != null) {
       throw new IOException(bare.label + " " + label + " failed", failure.get());
