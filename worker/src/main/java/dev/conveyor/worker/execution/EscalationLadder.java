@@ -50,8 +50,7 @@ public final class EscalationLadder {
     if (run.isFinished()) {
       return false;
     }
-    if (run.stage().compareTo(Stage.STOPPING) < 0) {
-      run.stage(Stage.STOPPING);
+    if (run.advance(Stage.STOPPING)) {
       onStep.accept(Stage.STOPPING, ending);
     }
     run.cancelToken(ending.cause().wire());
@@ -74,9 +73,9 @@ public final class EscalationLadder {
 
   /**
    * Kills several tasks at once: every task's signals go out before any of them is interrupted,
-   * counted or timed. Once the first child dies, its reaping and settling compete for the CPUs with
-   * this thread; signalling them one task at a time let the last signal of a {@code kill --all}
-   * wait many milliseconds behind the first tasks' aftermath.
+   * counted or timed, so that the last signal of a {@code kill --all} does not wait behind the
+   * reaping and settling of the first tasks. Only the call that moves a task to {@link
+   * Stage#KILLING} acts on it: a second kill neither signals, counts nor times it again.
    *
    * @return the tasks that were still running (already being killed counts)
    */
@@ -89,27 +88,17 @@ public final class EscalationLadder {
         continue;
       }
       acted.add(run);
-      if (run.stage().compareTo(Stage.KILLING) < 0) {
-        run.stage(Stage.KILLING);
+      if (run.advance(Stage.KILLING)) {
         first.add(run);
       }
     }
     // Hooks before the token: a kill is not a polite request first.
     for (TaskRun run : first) {
-      for (Runnable hook : run.killHooks()) {
-        try {
-          hook.run();
-        } catch (RuntimeException e) {
-          log.warn("kill hook of {} failed", run, e);
-        }
-      }
+      run.runKillHooks();
     }
     for (TaskRun run : first) {
       run.cancelToken(ending.cause().wire());
-      Thread t = run.thread();
-      if (t != null) {
-        t.interrupt();
-      }
+      run.interruptHandler();
     }
     for (TaskRun run : first) {
       onStep.accept(Stage.KILLING, ending);
@@ -120,8 +109,7 @@ public final class EscalationLadder {
   }
 
   private void checkStuck(TaskRun run) {
-    if (!run.isFinished() && run.thread() != null) {
-      run.stage(Stage.STUCK);
+    if (!run.isFinished() && run.handlerRunning() && run.advance(Stage.STUCK)) {
       onStep.accept(Stage.STUCK, run.ending());
       log.error("{} did not end within the kill grace of {}", run, killGrace);
       onStuck.accept(run);

@@ -9,9 +9,7 @@ import dev.conveyor.worker.api.TaskContext;
 import dev.conveyor.worker.api.TaskHandler;
 import java.time.Duration;
 import java.time.Instant;
-import java.util.List;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicReference;
 
@@ -20,18 +18,23 @@ import java.util.concurrent.atomic.AtomicReference;
  * its cancellation token, the thread that runs it and how far it is up the escalation ladder.
  */
 public final class TaskRun implements TaskContext {
+  private static final org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(TaskRun.class);
 
   private final TaskMessage task;
   private final Lease lease;
   private final int attempt;
   private final TaskHandler handler;
   private final Token token = new Token();
-  private final List<Runnable> killHooks = new CopyOnWriteArrayList<>();
+  private final OneShot killHooks = new OneShot(e -> log.warn("kill hook of {} failed", this, e));
   private final AtomicReference<Ending> ending = new AtomicReference<>();
   private final AtomicBoolean settled = new AtomicBoolean();
   private final CompletableFuture<Outcome> done = new CompletableFuture<>();
-  private volatile Stage stage = Stage.WAITING;
-  private volatile Thread thread;
+  private final AtomicReference<Stage> stage = new AtomicReference<>(Stage.WAITING);
+
+  /** Guards {@link #thread} against an interrupt that arrives as the handler ends. */
+  private final Object threadLock = new Object();
+
+  private Thread thread;
   private volatile Instant startedAt;
   private volatile long startNanos;
   private volatile Instant deadline;
@@ -90,6 +93,7 @@ public final class TaskRun implements TaskContext {
     return token;
   }
 
+  /** Runs at once when the kill was already under way: a kill is never lost. */
   @Override
   public void onKill(Runnable action) {
     killHooks.add(action);
@@ -115,23 +119,53 @@ public final class TaskRun implements TaskContext {
     return token.cancel(why);
   }
 
-  List<Runnable> killHooks() {
-    return killHooks;
+  /** Runs the kill hooks registered so far, and from now on every one registered later. */
+  void runKillHooks() {
+    killHooks.fire();
   }
 
   void started(Thread t, Instant deadlineOrNull) {
-    thread = t;
+    synchronized (threadLock) {
+      thread = t;
+    }
     startedAt = Instant.now();
     startNanos = System.nanoTime();
     deadline = deadlineOrNull;
-    if (stage == Stage.WAITING) {
-      stage = Stage.RUNNING;
+    advance(Stage.RUNNING);
+  }
+
+  /**
+   * The handler returned or threw. After this no interrupt reaches its thread, so the caller may
+   * clear the thread's interrupt flag and settle without a stray interrupt breaking its waits (as
+   * {@code FutureTask.cancel(true)} guarantees its runner).
+   */
+  void handlerEnded() {
+    synchronized (threadLock) {
+      handlerEnded = true;
+      thread = null;
     }
   }
 
-  void handlerEnded() {
-    handlerEnded = true;
-    thread = null;
+  /**
+   * Interrupts the handler's thread if the handler is still running.
+   *
+   * @return whether a thread was interrupted
+   */
+  boolean interruptHandler() {
+    synchronized (threadLock) {
+      if (thread == null || handlerEnded) {
+        return false;
+      }
+      thread.interrupt();
+      return true;
+    }
+  }
+
+  /** Whether a handler thread still runs this task (it may ignore its kill). */
+  boolean handlerRunning() {
+    synchronized (threadLock) {
+      return thread != null && !handlerEnded;
+    }
   }
 
   /** True once the handler returned or threw, or the run was settled without it. */
@@ -139,16 +173,26 @@ public final class TaskRun implements TaskContext {
     return handlerEnded || settled.get();
   }
 
-  Thread thread() {
-    return thread;
-  }
-
-  void stage(Stage s) {
-    stage = s;
+  /**
+   * Moves the task up the ladder to {@code next}, never down: stages change only forward, so
+   * concurrent stops and kills each take a step at most once.
+   *
+   * @return whether this call made the move (false if the task was at or past it already)
+   */
+  boolean advance(Stage next) {
+    while (true) {
+      Stage current = stage.get();
+      if (current.compareTo(next) >= 0) {
+        return false;
+      }
+      if (stage.compareAndSet(current, next)) {
+        return true;
+      }
+    }
   }
 
   public Stage stage() {
-    return stage;
+    return stage.get();
   }
 
   /** The broker took the message back: this worker must not ack it any more. */
@@ -195,7 +239,7 @@ public final class TaskRun implements TaskContext {
         start,
         start == null ? 0 : Duration.between(start, Instant.now()).toMillis(),
         deadline,
-        stage.wire(),
+        stage.get().wire(),
         progress);
   }
 

@@ -3,8 +3,6 @@ package dev.conveyor.worker.execution;
 import dev.conveyor.worker.api.CancellationToken;
 import dev.conveyor.worker.api.TaskCancelledException;
 import java.time.Duration;
-import java.util.List;
-import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
@@ -15,7 +13,7 @@ final class Token implements CancellationToken {
   private static final Logger log = LoggerFactory.getLogger(Token.class);
 
   private final CountDownLatch cancelled = new CountDownLatch(1);
-  private final List<Runnable> listeners = new CopyOnWriteArrayList<>();
+  private final OneShot listeners = new OneShot(e -> log.warn("cancellation listener failed", e));
   private volatile String reason;
 
   /** Sets the flag; returns false if it was already set. */
@@ -27,7 +25,7 @@ final class Token implements CancellationToken {
       reason = why;
     }
     cancelled.countDown();
-    listeners.forEach(Token::runQuietly);
+    listeners.fire();
     return true;
   }
 
@@ -51,21 +49,10 @@ final class Token implements CancellationToken {
   @Override
   public void onCancel(Runnable action) {
     listeners.add(action);
-    if (reason != null && listeners.remove(action)) {
-      runQuietly(action);
-    }
   }
 
   @Override
   public String reason() {
     return reason;
-  }
-
-  private static void runQuietly(Runnable r) {
-    try {
-      r.run();
-    } catch (RuntimeException e) {
-      log.warn("cancellation listener failed", e);
-    }
   }
 }
