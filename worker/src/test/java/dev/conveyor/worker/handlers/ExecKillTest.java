@@ -5,11 +5,15 @@ import static org.awaitility.Awaitility.await;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.conveyor.protocol.wire.Cause;
 import dev.conveyor.protocol.wire.TaskMessage;
 import dev.conveyor.protocol.wire.Wire;
+import dev.conveyor.testkit.ManualScheduler;
 import dev.conveyor.worker.api.CancellationToken;
 import dev.conveyor.worker.api.TaskCancelledException;
 import dev.conveyor.worker.api.TaskContext;
+import dev.conveyor.worker.execution.Ending;
+import dev.conveyor.worker.execution.EscalationLadder;
 import dev.conveyor.worker.execution.TaskRun;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -18,6 +22,7 @@ import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -33,6 +38,55 @@ class ExecKillTest {
     try (ExecHandler exec = new ExecHandler(List.of(Path.of("/bin/sh")))) {
       killedWhileTheTokenIsUnset(exec);
     }
+  }
+
+  /**
+   * The window between the child's start and the registration of its kill hook, held open: the kill
+   * lands just as the handler registers its first hook. The child ignores SIGTERM, so only the kill
+   * ends it.
+   */
+  @Test
+  void aKillThatLandsWhileExecRegistersItsHooksStillKillsTheChild() throws Exception {
+    assumeTrue(Files.isDirectory(Path.of("/proc/self")), "needs Linux /proc");
+    ManualScheduler timer = new ManualScheduler();
+    EscalationLadder ladder =
+        new EscalationLadder(timer, Duration.ofSeconds(5), r -> {}, (s, e) -> {});
+    TaskMessage task =
+        new TaskMessage(
+            "t",
+            "exec",
+            Wire.JSON.readTree(
+                """
+                {"command":["/bin/sh","-c","trap '' TERM; exec /bin/sleep 600"]}"""),
+            null,
+            null,
+            null,
+            null,
+            null);
+    TaskRun run = new TaskRun(task, null, 1, null);
+    AtomicBoolean killed = new AtomicBoolean();
+    Runnable killOnce =
+        () -> {
+          if (killed.compareAndSet(false, true)) {
+            ladder.kill(run, new Ending(Cause.USER_KILL, false, "test"));
+          }
+        };
+    TaskContext ctx = new KillOnFirstHook(run, killOnce);
+    try (ExecHandler exec = new ExecHandler(List.of(Path.of("/bin/sh")))) {
+      CompletableFuture<Object> outcome =
+          CompletableFuture.supplyAsync(
+              () -> {
+                try {
+                  return exec.handle(ctx);
+                } catch (Exception e) {
+                  return e;
+                }
+              });
+      Object result = outcome.get(20, TimeUnit.SECONDS);
+      assertThat(killed).isTrue();
+      assertThat(result).isInstanceOf(TaskCancelledException.class);
+    }
+    await().atMost(Duration.ofSeconds(10)).until(() -> sleepsOf(ProcessHandle.current()) == 0);
   }
 
   private void killedWhileTheTokenIsUnset(ExecHandler exec) throws Exception {
@@ -77,6 +131,85 @@ class ExecKillTest {
     return root.descendants()
         .filter(p -> p.info().command().map(c -> c.endsWith("/sleep")).orElse(false))
         .count();
+  }
+
+  /** The task's own context, except that the first hook it is given fires the kill first. */
+  private static final class KillOnFirstHook implements TaskContext {
+    private final TaskRun run;
+    private final Runnable kill;
+
+    KillOnFirstHook(TaskRun run, Runnable kill) {
+      this.run = run;
+      this.kill = kill;
+    }
+
+    @Override
+    public String taskId() {
+      return run.taskId();
+    }
+
+    @Override
+    public String type() {
+      return run.type();
+    }
+
+    @Override
+    public JsonNode payload() {
+      return run.payload();
+    }
+
+    @Override
+    public int attempt() {
+      return run.attempt();
+    }
+
+    @Override
+    public int maxAttempts() {
+      return run.maxAttempts();
+    }
+
+    @Override
+    public CancellationToken token() {
+      CancellationToken token = run.token();
+      return new CancellationToken() {
+        @Override
+        public boolean isCancelled() {
+          return token.isCancelled();
+        }
+
+        @Override
+        public void throwIfCancelled() throws TaskCancelledException {
+          token.throwIfCancelled();
+        }
+
+        @Override
+        public boolean await(Duration timeout) throws InterruptedException {
+          return token.await(timeout);
+        }
+
+        @Override
+        public void onCancel(Runnable action) {
+          kill.run();
+          token.onCancel(action);
+        }
+
+        @Override
+        public String reason() {
+          return token.reason();
+        }
+      };
+    }
+
+    @Override
+    public void onKill(Runnable action) {
+      kill.run();
+      run.onKill(action);
+    }
+
+    @Override
+    public void progress(double fraction) {
+      run.progress(fraction);
+    }
   }
 
   /**
