@@ -25,6 +25,7 @@ import dev.conveyor.worker.control.Pausable;
 import dev.conveyor.worker.control.Revocations;
 import dev.conveyor.worker.execution.Ending;
 import dev.conveyor.worker.execution.EscalationLadder;
+import dev.conveyor.worker.execution.LeaseScope;
 import dev.conveyor.worker.execution.Outcome;
 import dev.conveyor.worker.execution.RunningTasks;
 import dev.conveyor.worker.execution.TaskRun;
@@ -76,6 +77,7 @@ public final class Worker implements AutoCloseable, Pausable {
   private final WorkerMetrics metrics;
   private final RunningTasks running;
   private final ScheduledExecutorService timer;
+  private final ScheduledExecutorService io;
   private final ExecutorService threads;
   private final EscalationLadder ladder;
   private final Revocations revocations = new Revocations();
@@ -101,7 +103,11 @@ public final class Worker implements AutoCloseable, Pausable {
     this.config = config;
     this.metrics = new WorkerMetrics(config.name());
     this.running = new RunningTasks(config.name());
+    // The watchdog's thread only signals, interrupts and times: nothing on it waits for the broker,
+    // so a deadline or a kill fires on time while the broker is slow, blocked or gone. Broker work
+    // that is scheduled (heartbeats, reopening channels, held redeliveries) runs on the io thread.
     this.timer = Executors.newSingleThreadScheduledExecutor(named("conveyor-watchdog", false));
+    this.io = Executors.newSingleThreadScheduledExecutor(named("conveyor-io", true));
     this.threads = Executors.newFixedThreadPool(config.concurrency(), named("conveyor-task", true));
     this.ladder =
         new EscalationLadder(
@@ -165,7 +171,8 @@ public final class Worker implements AutoCloseable, Pausable {
             List.of("task." + TaskState.REQUEUED.wire()),
             this::requeuedElsewhere);
     settler =
-        new Settler(connection, topology, events, running, config.retryDelay(), config.name());
+        new Settler(
+            connection, topology, events, running, config.retryDelay(), config.name(), lostLeases);
     Watchdog watchdog = new Watchdog(timer, ladder, config.defaultTimeout(), config.defaultGrace());
     TaskRunner runner = new TaskRunner(threads, watchdog, this::announceStart, settler::settle);
     CommandVerifier verifier = new CommandVerifier(signer);
@@ -196,7 +203,7 @@ public final class Worker implements AutoCloseable, Pausable {
             config.maxPayloadBytes(),
             config.consumerTimeout(),
             lostLeases,
-            timer);
+            io);
     connection.addShutdownListener(this::connectionLost);
     if (connection instanceof Recoverable r) {
       r.addRecoveryListener(
@@ -220,8 +227,8 @@ public final class Worker implements AutoCloseable, Pausable {
               q,
               config.concurrency(),
               intake::accept,
-              this::channelLost,
-              timer);
+              this::leasesLost,
+              io);
       consumers.add(consumer);
       consumer.start();
     }
@@ -231,7 +238,7 @@ public final class Worker implements AutoCloseable, Pausable {
           new MetricsServer(config.metricsPort(), metrics::scrape, this::ready, this::health);
     }
     long hb = config.heartbeat().toMillis();
-    timer.scheduleAtFixedRate(this::heartbeat, hb, hb, TimeUnit.MILLISECONDS);
+    io.scheduleAtFixedRate(this::heartbeat, hb, hb, TimeUnit.MILLISECONDS);
     events.worker(WorkerEvent.STARTED, List.of(), host, pid);
     // Off the start path (it takes 100-200 ms in a fresh JVM), but before the first stop, usually.
     Thread.ofPlatform().name("conveyor-prepare").daemon().start(Wire::prepare);
@@ -343,19 +350,32 @@ public final class Worker implements AutoCloseable, Pausable {
   }
 
   private void connectionLost(ShutdownSignalException cause) {
-    if (cause.isInitiatedByApplication()) {
+    if (!cause.isInitiatedByApplication()) {
+      log.warn(
+          "lost the broker connection ({}); stopping {} running task(s), the broker redelivers them",
+          cause.getMessage(),
+          running.size());
+    }
+  }
+
+  /**
+   * The broker took back every delivery of a channel or connection that is gone: the tasks it had
+   * given us are stopped. After a lost connection their next delivery is not counted as an attempt;
+   * after a channel the broker closed it is, as a task that outlives the delivery timeout would
+   * otherwise come back for ever.
+   */
+  private void leasesLost(LeaseScope scope) {
+    if (closing.get()) {
       return;
     }
-    List<TaskRun> lost = running.all();
-    log.warn(
-        "lost the broker connection ({}); stopping {} running task(s), the broker redelivers them",
-        cause.getMessage(),
-        lost.size());
-    // Not counted as attempts when they come back here (SPEC §5); a channel the broker closed is
-    // not forgiven, as a task that outlives the delivery timeout would otherwise come back for
-    // ever.
-    lost.forEach(run -> lostLeases.record(run.taskId(), run.lease()));
-    lost.forEach(this::writeOff);
+    for (TaskRun run : running.all()) {
+      if (run.lease().scope() == scope) {
+        if (scope.lostWithConnection()) {
+          lostLeases.record(run.taskId(), run.lease());
+        }
+        ladder.stop(run, Ending.connectionLost(), config.killGrace());
+      }
+    }
   }
 
   /** Another worker lost a task with its connection: its next delivery is not an attempt. */
@@ -365,16 +385,6 @@ public final class Worker implements AutoCloseable, Pausable {
         && !config.name().equals(t.event().worker())) {
       lostLeases.recordElsewhere(t.event().task());
     }
-  }
-
-  private void channelLost(Channel channel) {
-    running.all().stream().filter(r -> r.lease().channel() == channel).forEach(this::writeOff);
-  }
-
-  /** The broker has the task back: stop it, it must not be settled by us any more. */
-  private void writeOff(TaskRun run) {
-    run.loseLease();
-    ladder.stop(run, Ending.connectionLost(), config.killGrace());
   }
 
   /**
@@ -507,6 +517,7 @@ public final class Worker implements AutoCloseable, Pausable {
     }
     threads.shutdownNow();
     timer.shutdownNow();
+    io.shutdownNow();
     if (handlers != null) {
       handlers.close();
     }

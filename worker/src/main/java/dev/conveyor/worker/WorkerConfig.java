@@ -29,7 +29,9 @@ import java.util.function.IntConsumer;
  * @param maxPayloadBytes larger task bodies are rejected
  * @param heartbeat interval of worker.heartbeat events
  * @param consumerTimeout the broker's delivery acknowledgement timeout
- * @param exit ends the process; tests replace it
+ * @param exit told the exit code when the worker ends itself because a task could not be killed
+ *     (70); {@code bin/worker} makes it the process's exit status. The default does nothing: an
+ *     embedded worker never ends the JVM that hosts it (see also {@link Worker#exitCode})
  */
 public record WorkerConfig(
     BrokerSettings broker,
@@ -81,7 +83,7 @@ public record WorkerConfig(
         1024 * 1024,
         Duration.ofSeconds(10),
         Duration.ofMinutes(30),
-        System::exit);
+        code -> {});
   }
 
   /** host-pid: unique on a host, recognisable in {@code control status}. */

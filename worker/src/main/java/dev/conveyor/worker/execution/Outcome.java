@@ -20,9 +20,6 @@ public sealed interface Outcome {
   /** Ended and handed back to the queue without using up an attempt. */
   record Requeued(Cause cause, String issuedBy) implements Outcome {}
 
-  /** The broker already took the message back (connection or channel lost): nothing to settle. */
-  record LeaseLost(Cause cause) implements Outcome {}
-
   /** Can never run: malformed, unknown type, too large, or refused by its handler. */
   record Rejected(String reason) implements Outcome {}
 

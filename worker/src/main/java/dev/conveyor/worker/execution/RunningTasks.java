@@ -3,6 +3,7 @@ package dev.conveyor.worker.execution;
 import dev.conveyor.protocol.wire.Target;
 import java.time.Duration;
 import java.util.List;
+import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 
@@ -37,6 +38,16 @@ public final class RunningTasks {
 
   public List<String> ids() {
     return runs.stream().map(TaskRun::taskId).sorted().toList();
+  }
+
+  /** A run of this task whose message the broker took back while the handler still runs. */
+  public Optional<TaskRun> stillRunningAfterLoss(String taskId) {
+    for (TaskRun run : runs) {
+      if (run.leaseLost() && !run.isFinished() && run.taskId().equals(taskId)) {
+        return Optional.of(run);
+      }
+    }
+    return Optional.empty();
   }
 
   /** The tasks a stop or kill with this target ends on this worker. */

@@ -38,7 +38,6 @@ public final class TaskRun implements TaskContext {
   private volatile Instant startedAt;
   private volatile long startNanos;
   private volatile Instant deadline;
-  private volatile boolean leaseLost;
   private volatile boolean handlerEnded;
   private volatile Double progress;
 
@@ -195,13 +194,9 @@ public final class TaskRun implements TaskContext {
     return stage.get();
   }
 
-  /** The broker took the message back: this worker must not ack it any more. */
-  public void loseLease() {
-    leaseLost = true;
-  }
-
+  /** Whether the broker took the message back: this worker must not settle it on its tag. */
   public boolean leaseLost() {
-    return leaseLost;
+    return lease != null && lease.lost();
   }
 
   /** Claims the one settlement of this run; only the caller that gets true may settle. */

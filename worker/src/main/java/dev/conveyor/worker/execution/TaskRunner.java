@@ -1,6 +1,5 @@
 package dev.conveyor.worker.execution;
 
-import dev.conveyor.protocol.wire.Cause;
 import dev.conveyor.worker.api.TaskRejectedException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.ScheduledFuture;
@@ -79,11 +78,16 @@ public final class TaskRunner {
     settle.accept(run, decide(run, result, error));
   }
 
-  /** The outcome of an attempt, from how the handler ended and why it was asked to end. */
+  /**
+   * The outcome of an attempt, from how the handler ended and why it was asked to end. Whether the
+   * lease is still held is the settler's to find out, at the moment it settles: an outcome is what
+   * happened to the task, not to its message.
+   */
   public static Outcome decide(TaskRun run, Object result, Throwable error) {
     Ending ending = run.ending();
-    if (run.leaseLost()) {
-      return new Outcome.LeaseLost(ending != null ? ending.cause() : Cause.CONNECTION_LOST);
+    if (ending == null && run.leaseLost()) {
+      // Not yet told of the loss (its write-off comes next): the loss is why it ended.
+      ending = Ending.connectionLost();
     }
     if (error == null) {
       return new Outcome.Succeeded(result);

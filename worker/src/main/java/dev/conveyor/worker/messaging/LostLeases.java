@@ -1,8 +1,10 @@
 package dev.conveyor.worker.messaging;
 
 import dev.conveyor.worker.execution.Lease;
+import dev.conveyor.worker.execution.Outcome;
 import java.util.LinkedHashMap;
 import java.util.Map;
+import java.util.Optional;
 
 /**
  * Deliveries lost with a broker connection, which must not use up an attempt (SPEC §5) although the
@@ -15,16 +17,70 @@ public final class LostLeases {
   /** Enough for any burst of lost connections; the oldest entries go first. */
   private static final int CAPACITY = 10_000;
 
-  private final Map<String, Integer> lost = bounded();
-  private final Map<String, Integer> elsewhere = bounded();
+  /** Recent settlements remembered: longer than any connection takes to be noticed lost. */
+  private static final int SETTLED_CAPACITY = 4096;
 
-  private static Map<String, Integer> bounded() {
+  private final Map<String, Integer> lost = bounded(CAPACITY);
+  private final Map<String, Integer> elsewhere = bounded(CAPACITY);
+  private final Map<String, Known> known = bounded(CAPACITY);
+
+  /** When each was settled ({@link System#nanoTime()}). */
+  private final Map<String, Long> settled = bounded(SETTLED_CAPACITY);
+
+  /**
+   * A redelivery comes seconds after the loss; an older settlement of the same id and attempt is
+   * another message (e.g. a dead letter replayed since), not this one.
+   */
+  private static final long SETTLED_KEPT_NANOS = java.util.concurrent.TimeUnit.MINUTES.toNanos(5);
+
+  /** What this worker knows of a message that the broker may deliver again. */
+  public sealed interface Known {
+
+    /** Settled here; the ack may have been lost with the connection. */
+    record Settled() implements Known {}
+
+    /**
+     * Ran to this outcome here, but the broker took the message back before it was settled.
+     *
+     * @param copyPublished a retry or dead-letter copy exists already: only the ack was missing
+     */
+    record Finished(int attempt, Outcome outcome, boolean copyPublished) implements Known {}
+  }
+
+  private static <V> Map<String, V> bounded(int capacity) {
     return new LinkedHashMap<>() {
       @Override
-      protected boolean removeEldestEntry(Map.Entry<String, Integer> eldest) {
-        return size() > CAPACITY;
+      protected boolean removeEldestEntry(Map.Entry<String, V> eldest) {
+        return size() > capacity;
       }
     };
+  }
+
+  /** This worker settled the message (an ack was sent, which a lost connection may drop). */
+  public synchronized void settled(String taskId, int attemptsUsed) {
+    settled.put(key(taskId, attemptsUsed), System.nanoTime());
+  }
+
+  /** The task ended here after the broker took its message back. */
+  public synchronized void finishedUnsettled(
+      String taskId, int attemptsUsed, int attempt, Outcome outcome, boolean copyPublished) {
+    known.put(key(taskId, attemptsUsed), new Known.Finished(attempt, outcome, copyPublished));
+  }
+
+  /**
+   * What this worker knows of a redelivered message, once: a second redelivery of it is treated as
+   * a first one would be.
+   */
+  public synchronized Optional<Known> takeKnown(String taskId, int attemptsUsed) {
+    String key = key(taskId, attemptsUsed);
+    Known finished = known.remove(key);
+    if (finished != null) {
+      return Optional.of(finished);
+    }
+    Long at = settled.remove(key);
+    return at != null && System.nanoTime() - at < SETTLED_KEPT_NANOS
+        ? Optional.of(new Known.Settled())
+        : Optional.empty();
   }
 
   /** This worker held the delivery when its connection went: the broker will count it. */

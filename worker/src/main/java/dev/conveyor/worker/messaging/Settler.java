@@ -40,6 +40,7 @@ public final class Settler {
   private final RunningTasks running;
   private final Duration retryDelay;
   private final String worker;
+  private final LostLeases lostLeases;
 
   /**
    * @param connection where copies are published, with confirms, on a channel of the settler's own
@@ -50,7 +51,8 @@ public final class Settler {
       EventPublisher events,
       RunningTasks running,
       Duration retryDelay,
-      String worker)
+      String worker,
+      LostLeases lostLeases)
       throws IOException {
     this.confirms = new PublishChannel(connection, topology, true);
     this.names = topology.names();
@@ -58,6 +60,7 @@ public final class Settler {
     this.running = running;
     this.retryDelay = retryDelay;
     this.worker = worker;
+    this.lostLeases = lostLeases;
   }
 
   /** Settles a run once; a second call for the same run does nothing. */
@@ -67,10 +70,21 @@ public final class Settler {
     }
     try {
       apply(run, outcome);
+      if (!(outcome instanceof Outcome.Requeued)) {
+        // Its ack may yet be lost with the connection; a redelivery here is then not run again.
+        // (A requeued task's copy is the same message to this memory: it must run.)
+        lostLeases.settled(run.taskId(), TaskIntake.attemptsUsed(run.lease()));
+      }
+    } catch (LeaseLost e) {
+      reportLost(run, outcome, e.copyPublished);
     } catch (IOException | ShutdownSignalException | TimeoutException e) {
       // ShutdownSignalException: the broker closed a channel under us (AlreadyClosedException too).
-      log.error("could not settle {} as {}: {}; handing it back", run, outcome, e.toString());
-      handBack(run);
+      if (run.leaseLost()) {
+        reportLost(run, outcome, false);
+      } else {
+        log.error("could not settle {} as {}: {}; handing it back", run, outcome, e.toString());
+        handBack(run);
+      }
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       log.error("interrupted while settling {}; handing it back", run);
@@ -81,11 +95,75 @@ public final class Settler {
     }
   }
 
+  /**
+   * Acknowledges a redelivery of a task this worker has already settled (the ack of its first
+   * delivery was lost with the connection): it is not run, nor announced, again.
+   */
+  public void settleRedelivery(TaskRun run) {
+    if (!run.claimSettlement()) {
+      return;
+    }
+    try {
+      ack(run, false);
+      log.info("{}: delivered again after it was settled here; acknowledged, not run again", run);
+    } catch (LeaseLost | IOException e) {
+      log.info("{}: a redelivery of a settled task was lost too", run);
+    } finally {
+      running.remove(run);
+      run.completed(new Outcome.Requeued(Cause.CONNECTION_LOST, null));
+    }
+  }
+
+  /**
+   * The broker took the task back before its settlement: say what became of it and that it will be
+   * delivered again, and remember the outcome so that a redelivery to this worker is settled with
+   * it instead of running again.
+   */
+  private void reportLost(TaskRun run, Outcome outcome, boolean copyPublished) {
+    if (outcome instanceof Outcome.Requeued r) {
+      announce(run, TaskState.REQUEUED, r.cause(), "the broker took the task back", null, null);
+      return;
+    }
+    lostLeases.finishedUnsettled(
+        run.taskId(), TaskIntake.attemptsUsed(run.lease()), run.attempt(), outcome, copyPublished);
+    Object result = outcome instanceof Outcome.Succeeded s ? s.result() : null;
+    announce(
+        run,
+        TaskState.REQUEUED,
+        Cause.CONNECTION_LOST,
+        describe(outcome) + " after the broker took the task back; it will be delivered again",
+        null,
+        result);
+  }
+
+  private static String describe(Outcome outcome) {
+    return switch (outcome) {
+      case Outcome.Succeeded s -> "succeeded";
+      case Outcome.Failed f -> "failed (" + f.reason() + ")";
+      case Outcome.TimedOut t -> "timed out";
+      case Outcome.Cancelled c -> "cancelled (" + c.cause().wire() + ")";
+      case Outcome.Requeued r -> "requeued (" + r.cause().wire() + ")";
+      case Outcome.Rejected r -> "rejected (" + r.reason() + ")";
+      case Outcome.Expired e -> "expired";
+      case Outcome.AttemptsExhausted x -> "out of attempts";
+    };
+  }
+
+  /** The broker has the delivery back: this worker must not settle it on its tag. */
+  private static final class LeaseLost extends Exception {
+    final boolean copyPublished;
+
+    LeaseLost(boolean copyPublished) {
+      super(null, null, false, false);
+      this.copyPublished = copyPublished;
+    }
+  }
+
   private void apply(TaskRun run, Outcome outcome)
-      throws IOException, TimeoutException, InterruptedException {
+      throws IOException, TimeoutException, InterruptedException, LeaseLost {
     switch (outcome) {
       case Outcome.Succeeded s -> {
-        ack(run);
+        ack(run, false);
         announce(run, TaskState.SUCCEEDED, null, null, null, s.result());
       }
       case Outcome.Failed f -> {
@@ -97,7 +175,7 @@ public final class Settler {
         retryOrDeadLetter(run, Cause.DEADLINE, t.reason());
       }
       case Outcome.Cancelled c -> {
-        ack(run);
+        ack(run, false);
         announce(run, TaskState.CANCELLED, c.cause(), null, c.issuedBy(), null);
       }
       case Outcome.Requeued r -> {
@@ -106,8 +184,6 @@ public final class Settler {
         // Not the task's fault: this attempt is given back.
         republish(run, run.attempt() - 1, r.cause().wire(), false);
       }
-      case Outcome.LeaseLost l ->
-          announce(run, TaskState.REQUEUED, l.cause(), "the broker took the task back", null, null);
       case Outcome.Rejected r -> {
         deadLetter(run, Cause.REJECTED, r.reason());
         announce(run, TaskState.REJECTED, Cause.REJECTED, r.reason(), null, null);
@@ -145,7 +221,7 @@ public final class Settler {
   }
 
   private void retryOrDeadLetter(TaskRun run, Cause cause, String reason)
-      throws IOException, TimeoutException, InterruptedException {
+      throws IOException, TimeoutException, InterruptedException, LeaseLost {
     if (run.attempt() < run.maxAttempts()) {
       announce(run, TaskState.REQUEUED, cause, reason, null, null);
       republish(run, run.attempt(), cause.wire() + ": " + reason, !retryDelay.isZero());
@@ -169,12 +245,29 @@ public final class Settler {
         result);
   }
 
-  private void ack(TaskRun run) throws IOException {
+  /**
+   * Acknowledges the delivery, unless the broker has taken it back: amqp-client would drop an ack
+   * with a tag from before a recovery without a word.
+   *
+   * @param copyPublished whether a copy of the message was published before (a retry, a dead
+   *     letter), for the report when the lease turns out lost
+   */
+  private void ack(TaskRun run, boolean copyPublished) throws IOException, LeaseLost {
     if (run.leaseLost()) {
-      return;
+      throw new LeaseLost(copyPublished);
     }
     Lease lease = run.lease();
-    lease.channel().basicAck(lease.deliveryTag(), false);
+    try {
+      lease.channel().basicAck(lease.deliveryTag(), false);
+    } catch (ShutdownSignalException e) {
+      throw new LeaseLost(copyPublished);
+    }
+  }
+
+  private static void checkLease(TaskRun run) throws LeaseLost {
+    if (run.leaseLost()) {
+      throw new LeaseLost(false);
+    }
   }
 
   /**
@@ -183,10 +276,8 @@ public final class Settler {
    * @param attemptsUsed attempts that count against {@code maxAttempts} so far
    */
   private void republish(TaskRun run, int attemptsUsed, String note, boolean delayed)
-      throws IOException, TimeoutException, InterruptedException {
-    if (run.leaseLost()) {
-      return;
-    }
+      throws IOException, TimeoutException, InterruptedException, LeaseLost {
+    checkLease(run);
     Lease lease = run.lease();
     AMQP.BasicProperties.Builder props =
         lease.props().builder().headers(copyHeaders(run, attemptsUsed, note));
@@ -197,14 +288,12 @@ public final class Settler {
       props.expiration(null);
       confirms.publish(names.tasksExchange(), lease.queue(), props.build(), lease.body());
     }
-    ack(run);
+    ack(run, true);
   }
 
   private void deadLetter(TaskRun run, Cause cause, String reason)
-      throws IOException, TimeoutException, InterruptedException {
-    if (run.leaseLost()) {
-      return;
-    }
+      throws IOException, TimeoutException, InterruptedException, LeaseLost {
+    checkLease(run);
     Lease lease = run.lease();
     Map<String, Object> headers = copyHeaders(run, run.attempt(), cause.wire() + ": " + reason);
     headers.put(Headers.DEAD_REASON, reason);
@@ -213,7 +302,7 @@ public final class Settler {
     headers.put(Headers.WORKER, worker);
     AMQP.BasicProperties props = lease.props().builder().headers(headers).expiration(null).build();
     confirms.publish(names.deadExchange(), lease.queue(), props, lease.body());
-    ack(run);
+    ack(run, true);
   }
 
   /**

@@ -8,8 +8,10 @@ import com.rabbitmq.client.Envelope;
 import com.rabbitmq.client.ShutdownSignalException;
 import dev.conveyor.protocol.broker.Channels;
 import dev.conveyor.worker.execution.Lease;
+import dev.conveyor.worker.execution.LeaseScope;
 import java.io.IOException;
 import java.util.concurrent.Executor;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Consumer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -29,8 +31,9 @@ public final class TaskConsumer implements AutoCloseable {
   private final String queue;
   private final int prefetch;
   private final Consumer<Lease> intake;
-  private final Consumer<Channel> onChannelLost;
+  private final Consumer<LeaseScope> onLeasesLost;
   private final Executor reopener;
+  private final AtomicReference<LeaseScope> scope = new AtomicReference<>(new LeaseScope());
   private volatile Channel channel;
   private volatile String consumerTag;
   private volatile boolean paused;
@@ -39,8 +42,10 @@ public final class TaskConsumer implements AutoCloseable {
   /**
    * @param queueName the broker name of the queue
    * @param queue the task queue's own name (the routing key)
-   * @param onChannelLost told which channel the broker closed, so its leases can be written off
-   * @param reopener where to reopen a channel (not on the closing channel's thread)
+   * @param onLeasesLost told, after the last delivery of a channel or connection that is gone, that
+   *     the broker has taken back every lease of that scope
+   * @param reopener where to reopen a channel (not on the closing channel's thread, and not on a
+   *     thread that must be punctual: it waits for the broker)
    */
   public TaskConsumer(
       Connection connection,
@@ -48,14 +53,14 @@ public final class TaskConsumer implements AutoCloseable {
       String queue,
       int prefetch,
       Consumer<Lease> intake,
-      Consumer<Channel> onChannelLost,
+      Consumer<LeaseScope> onLeasesLost,
       Executor reopener) {
     this.connection = connection;
     this.queueName = queueName;
     this.queue = queue;
     this.prefetch = prefetch;
     this.intake = intake;
-    this.onChannelLost = onChannelLost;
+    this.onLeasesLost = onLeasesLost;
     this.reopener = reopener;
   }
 
@@ -100,19 +105,45 @@ public final class TaskConsumer implements AutoCloseable {
               @Override
               public void handleDelivery(
                   String tag, Envelope envelope, AMQP.BasicProperties props, byte[] body) {
-                intake.accept(new Lease(ch, envelope.getDeliveryTag(), queue, props, body));
+                intake.accept(
+                    new Lease(ch, envelope.getDeliveryTag(), queue, props, body, scope.get()));
+              }
+
+              /**
+               * Dispatched after every delivery that came before the loss, on the same thread:
+               * every lease of the ended scope is known to the worker by now, and none that comes
+               * later belongs to it. (A shutdown listener on the connection runs on another thread
+               * and may see a snapshot that misses deliveries still being dispatched.)
+               */
+              @Override
+              public void handleShutdownSignal(String tag, ShutdownSignalException sig) {
+                endScope(sig.isHardError());
               }
             });
   }
 
   private void channelClosed(Channel lost, ShutdownSignalException cause) {
-    if (closed || cause.isInitiatedByApplication() || cause.isHardError()) {
+    if (closed) {
+      return;
+    }
+    if (consumerTag == null) {
+      endScope(
+          cause
+              .isHardError()); // paused: no consumer hears of the loss, but the leases are gone all
+      // the same
+    }
+    if (cause.isInitiatedByApplication() || cause.isHardError()) {
       // Ours, or the whole connection: amqp-client's recovery handles the latter.
       return;
     }
     log.warn("broker closed the channel of queue {}: {}", queue, cause.getMessage());
-    onChannelLost.accept(lost);
     reopener.execute(this::reopen);
+  }
+
+  private void endScope(boolean withConnection) {
+    LeaseScope ended = scope.getAndSet(new LeaseScope());
+    ended.markLost(withConnection);
+    onLeasesLost.accept(ended);
   }
 
   private void reopen() {

@@ -17,6 +17,7 @@ import dev.conveyor.worker.execution.TaskRunner;
 import dev.conveyor.worker.handlers.HandlerRegistry;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.ScheduledExecutorService;
@@ -88,15 +89,51 @@ public final class TaskIntake {
       reject(lease, messageId, null, "malformed: " + e.getMessage());
       return;
     }
+    Optional<String> badHeader = badCountHeader(lease);
+    if (badHeader.isPresent()) {
+      reject(lease, task.id(), task.type(), "malformed: " + badHeader.get());
+      return;
+    }
     Optional<TaskHandler> handler = handlers.find(task.type());
     if (handler.isEmpty()) {
       reject(lease, task.id(), task.type(), "unknown type '" + task.type() + "'");
       return;
     }
-    TaskRun run = new TaskRun(task, lease, attempt(task.id(), lease), handler.get());
+    if (deliveryCount(lease) > 0) {
+      Optional<TaskRun> stillRunning = running.stillRunningAfterLoss(task.id());
+      if (stillRunning.isPresent()) {
+        // The broker gave it back while it still runs here: its outcome decides, once it is known.
+        TaskHandler h = handler.get();
+        stillRunning
+            .get()
+            .done()
+            .whenComplete((o, e) -> timer.execute(() -> acceptRedelivery(task, lease, h)));
+        return;
+      }
+      if (settleKnown(task, lease, handler.get())) {
+        return;
+      }
+    }
+    run(task, lease, handler.get());
+  }
+
+  private void acceptRedelivery(TaskMessage task, Lease lease, TaskHandler handler) {
+    if (!settleKnown(task, lease, handler)) {
+      run(task, lease, handler);
+    }
+  }
+
+  private void run(TaskMessage task, Lease lease, TaskHandler handler) {
+    TaskRun run = new TaskRun(task, lease, attempt(task.id(), lease), handler);
     running.add(run);
     Optional<Revocations.Revocation> revoked = revocations.find(task.id());
-    if (revoked.isPresent()) {
+    if (lease.lost()) {
+      // Dispatched after its channel or connection was gone: the broker has it back already.
+      if (lease.scope().lostWithConnection()) {
+        lostLeases.record(task.id(), lease);
+      }
+      settler.settle(run, new Outcome.Requeued(Cause.CONNECTION_LOST, null));
+    } else if (revoked.isPresent()) {
       settler.settle(run, new Outcome.Cancelled(Cause.REVOKED, revoked.get().issuedBy()));
     } else if (task.expiresAt() != null && task.expiresAt().isBefore(Instant.now())) {
       settler.settle(run, new Outcome.Expired("expired at " + task.expiresAt()));
@@ -105,6 +142,38 @@ public final class TaskIntake {
     } else {
       start(run);
     }
+  }
+
+  /**
+   * A redelivery of a message this worker already ran: it is settled with what is known, not run a
+   * second time.
+   *
+   * @return whether it was
+   */
+  private boolean settleKnown(TaskMessage task, Lease lease, TaskHandler handler) {
+    Optional<LostLeases.Known> known = lostLeases.takeKnown(task.id(), attemptsUsed(lease));
+    if (known.isEmpty()) {
+      return false;
+    }
+    switch (known.get()) {
+      case LostLeases.Known.Settled s -> {
+        TaskRun run = new TaskRun(task, lease, attempt(task.id(), lease), handler);
+        running.add(run);
+        settler.settleRedelivery(run);
+      }
+      case LostLeases.Known.Finished f -> {
+        TaskRun run = new TaskRun(task, lease, f.attempt(), handler);
+        running.add(run);
+        if (f.copyPublished()) {
+          settler.settleRedelivery(run);
+        } else {
+          log.info(
+              "{}: delivered again after it ended here as {}; not run again", run, f.outcome());
+          settler.settle(run, f.outcome());
+        }
+      }
+    }
+    return true;
   }
 
   private void start(TaskRun run) {
@@ -199,6 +268,41 @@ public final class TaskIntake {
   static int deliveryCount(Lease lease) {
     Map<String, Object> headers = lease.props().getHeaders();
     return headers == null ? 0 : intHeader(headers.get(Headers.DELIVERY_COUNT));
+  }
+
+  /** A count header that is there but not a whole number, described; nothing when all are fine. */
+  static Optional<String> badCountHeader(Lease lease) {
+    Map<String, Object> headers = lease.props().getHeaders();
+    if (headers == null) {
+      return Optional.empty();
+    }
+    for (String name : List.of(Headers.ATTEMPTS_USED, Headers.DELIVERY_COUNT)) {
+      Object value = headers.get(name);
+      if (value != null && !isCount(value)) {
+        String text = String.valueOf(value);
+        return Optional.of(
+            "header "
+                + name
+                + " is not a whole number >= 0: '"
+                + (text.length() > 40 ? text.substring(0, 40) + "…" : text)
+                + "'");
+      }
+    }
+    return Optional.empty();
+  }
+
+  private static boolean isCount(Object value) {
+    if (value instanceof Integer
+        || value instanceof Long
+        || value instanceof Short
+        || value instanceof Byte) {
+      return ((Number) value).longValue() >= 0;
+    }
+    try {
+      return Long.parseLong(value.toString()) >= 0;
+    } catch (NumberFormatException e) {
+      return false;
+    }
   }
 
   private static int intHeader(Object value) {

@@ -16,7 +16,7 @@ class TaskRunnerTest {
   static TaskRun run(String id, String type) {
     return new TaskRun(
         new TaskMessage(id, type, null, null, null, 2, null, null),
-        new Lease(null, 1, "default", new AMQP.BasicProperties(), new byte[0]),
+        new Lease(null, 1, "default", new AMQP.BasicProperties(), new byte[0], new LeaseScope()),
         1,
         null);
   }
@@ -56,13 +56,20 @@ class TaskRunnerTest {
   }
 
   @Test
-  void shutdownRequeuesAndALostLeaseOverridesEverything() {
+  void shutdownRequeues() {
     TaskRun r = run("a", "x");
     r.requestEnding(Ending.shutdown());
     assertThat(TaskRunner.decide(r, null, new InterruptedException()))
         .isEqualTo(new Outcome.Requeued(Cause.SHUTDOWN, null));
-    r.loseLease();
-    assertThat(TaskRunner.decide(r, "ok", null)).isEqualTo(new Outcome.LeaseLost(Cause.SHUTDOWN));
+  }
+
+  @Test
+  void aTaskThatFinishesAfterItsLeaseWasLostKeepsItsOutcome() {
+    TaskRun r = run("a", "x");
+    r.lease().scope().markLost(true);
+    assertThat(TaskRunner.decide(r, "ok", null)).isEqualTo(new Outcome.Succeeded("ok"));
+    assertThat(TaskRunner.decide(r, null, new InterruptedException("stopped")))
+        .isEqualTo(new Outcome.Requeued(Cause.CONNECTION_LOST, null));
   }
 
   @Test

@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import com.rabbitmq.client.AMQP;
 import dev.conveyor.protocol.wire.Headers;
 import dev.conveyor.worker.execution.Lease;
+import dev.conveyor.worker.execution.LeaseScope;
 import java.util.HashMap;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
@@ -24,7 +25,8 @@ class LostLeasesTest {
         1,
         "default",
         new AMQP.BasicProperties.Builder().headers(headers).build(),
-        new byte[0]);
+        new byte[0],
+        new LeaseScope());
   }
 
   private final LostLeases lost = new LostLeases();

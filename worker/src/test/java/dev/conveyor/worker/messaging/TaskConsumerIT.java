@@ -4,9 +4,11 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.rabbitmq.client.Channel;
 import dev.conveyor.protocol.wire.Headers;
+import dev.conveyor.testkit.BrokerAdmin;
 import dev.conveyor.testkit.BrokerExtension;
 import dev.conveyor.testkit.TestBroker;
 import dev.conveyor.worker.execution.Lease;
+import dev.conveyor.worker.execution.LeaseScope;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.List;
@@ -34,7 +36,7 @@ class TaskConsumerIT {
               return broker.topology().declareTaskQueue(ch, "default");
             });
     List<Lease> leases = new CopyOnWriteArrayList<>();
-    List<Channel> lost = new CopyOnWriteArrayList<>();
+    List<LeaseScope> lost = new CopyOnWriteArrayList<>();
     ExecutorService reopener = broker.own(Executors.newSingleThreadExecutor());
     TaskConsumer consumer =
         broker.own(
@@ -57,14 +59,67 @@ class TaskConsumerIT {
     first.basicAck(424242, false);
 
     Awaitility.await().atMost(Duration.ofSeconds(10)).until(() -> lost.size() == 1);
-    assertThat(lost.getFirst()).isSameAs(first);
+    assertThat(lost.getFirst()).isSameAs(leases.getFirst().scope());
+    assertThat(leases.getFirst().lost()).isTrue();
+    assertThat(lost.getFirst().lostWithConnection()).isFalse();
     // The unacked delivery comes back, counted by the quorum queue, on a new channel.
     Awaitility.await().atMost(Duration.ofSeconds(10)).until(() -> leases.size() == 2);
     Lease again = leases.get(1);
     assertThat(again.channel()).isNotSameAs(first);
     assertThat(again.channel().isOpen()).isTrue();
     assertThat(again.props().getHeaders()).containsEntry(Headers.DELIVERY_COUNT, 1L);
+    assertThat(again.lost()).isFalse();
     assertThat(consumer.consuming()).isTrue();
     again.channel().basicAck(again.deliveryTag(), false);
+  }
+
+  /**
+   * After amqp-client recovers a connection, an ack with a delivery tag from before the loss is
+   * dropped without a word; the lease knows it is lost, and the redelivery comes with a new one.
+   */
+  @Test
+  void leasesOfALostConnectionAreKnownLostAndTheRedeliveryHoldsANewOne(TestBroker broker)
+      throws Exception {
+    String queue =
+        broker.withChannel(
+            ch -> {
+              broker.topology().declareCore(ch);
+              return broker.topology().declareTaskQueue(ch, "default");
+            });
+    List<Lease> leases = new CopyOnWriteArrayList<>();
+    List<LeaseScope> lost = new CopyOnWriteArrayList<>();
+    ExecutorService reopener = broker.own(Executors.newSingleThreadExecutor());
+    String name = "lossy-consumer-" + broker.namespace();
+    TaskConsumer consumer =
+        broker.own(
+            new TaskConsumer(
+                broker.open(name), queue, "default", 4, leases::add, lost::add, reopener));
+    consumer.start();
+    broker.withConfirms(
+        ch -> {
+          ch.basicPublish(
+              broker.names().tasksExchange(),
+              "default",
+              null,
+              "{\"type\":\"noop\"}".getBytes(StandardCharsets.UTF_8));
+          return null;
+        });
+    Awaitility.await().until(() -> leases.size() == 1);
+    Lease first = leases.getFirst();
+
+    BrokerAdmin admin = new BrokerAdmin(broker.uri());
+    Awaitility.await()
+        .atMost(Duration.ofSeconds(30))
+        .until(() -> admin.closeConnections(name) == 1);
+
+    Awaitility.await().atMost(Duration.ofSeconds(30)).until(() -> leases.size() == 2);
+    assertThat(lost).containsExactly(first.scope());
+    assertThat(first.lost()).isTrue();
+    assertThat(first.scope().lostWithConnection()).isTrue();
+    Lease again = leases.get(1);
+    assertThat(again.lost()).isFalse();
+    assertThat(again.props().getHeaders()).containsEntry(Headers.DELIVERY_COUNT, 1L);
+    again.channel().basicAck(again.deliveryTag(), false);
+    Awaitility.await().atMost(Duration.ofSeconds(10)).until(() -> broker.messageCount(queue) == 0);
   }
 }
