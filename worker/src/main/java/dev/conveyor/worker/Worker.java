@@ -176,7 +176,8 @@ public final class Worker implements AutoCloseable, Pausable {
     Watchdog watchdog = new Watchdog(timer, ladder, config.defaultTimeout(), config.defaultGrace());
     TaskRunner runner = new TaskRunner(threads, watchdog, this::announceStart, settler::settle);
     CommandVerifier verifier = new CommandVerifier(signer);
-    replay = new ControlLogReplay(connection, topology, revocations, verifier);
+    replay =
+        new ControlLogReplay(connection, topology, revocations, verifier, metrics::controlRefused);
     replay.startAndCatchUp(Duration.ofSeconds(10));
     control =
         new ControlListener(

@@ -18,9 +18,11 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.Date;
 import java.util.Map;
+import java.util.Optional;
 import java.util.UUID;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -38,14 +40,23 @@ public final class ControlLogReplay implements AutoCloseable {
   private final Topology topology;
   private final Revocations revocations;
   private final CommandVerifier verifier;
+  private final Consumer<String> onRefused;
   private Channel channel;
 
+  /**
+   * @param onRefused told of every entry not honoured, by reason (malformed, unsigned, …): metrics
+   */
   public ControlLogReplay(
-      Connection connection, Topology topology, Revocations revocations, CommandVerifier verifier) {
+      Connection connection,
+      Topology topology,
+      Revocations revocations,
+      CommandVerifier verifier,
+      Consumer<String> onRefused) {
     this.connection = connection;
     this.topology = topology;
     this.revocations = revocations;
     this.verifier = verifier;
+    this.onRefused = onRefused;
   }
 
   /**
@@ -103,17 +114,29 @@ public final class ControlLogReplay implements AutoCloseable {
     return done;
   }
 
-  private void remember(byte[] body, Map<String, Object> headers) {
+  void remember(byte[] body, Map<String, Object> headers) {
     ControlMessage m;
     try {
       m = Wire.decodeControl(body);
     } catch (MalformedMessageException e) {
+      log.warn("control log: skipping a malformed entry: {}", e.getMessage());
+      onRefused.accept("malformed");
       return;
     }
     if ((m.command() == Command.STOP || m.command() == Command.KILL)
         && !m.requeue()
-        && m.target() instanceof Target.Tasks tasks
-        && verifier.refusal(body, headers, m, false).isEmpty()) {
+        && m.target() instanceof Target.Tasks tasks) {
+      Optional<String> refusal = verifier.refusal(body, headers, m, false);
+      if (refusal.isPresent()) {
+        log.warn(
+            "control log: not honouring {} {} from {}: {}",
+            m.command().wire(),
+            m.id(),
+            m.issuedBy(),
+            refusal.get());
+        onRefused.accept(refusal.get().startsWith("stale") ? "stale" : refusal.get());
+        return;
+      }
       revocations.revoke(tasks.ids(), m.issuedBy(), m.issuedAt());
     }
   }

@@ -1,5 +1,6 @@
 package dev.conveyor.worker.control;
 
+import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.Collection;
@@ -20,22 +21,40 @@ public final class Revocations {
   public record Revocation(String issuedBy, Instant at) {}
 
   private final Map<String, Revocation> byTask = new ConcurrentHashMap<>();
+  private final Clock clock;
+
+  public Revocations() {
+    this(Clock.systemUTC());
+  }
+
+  Revocations(Clock clock) {
+    this.clock = clock;
+    this.prunedAt = clock.instant();
+  }
+
+  /** The size at which expired entries are next pruned: twice what was left after the last. */
+  private volatile int pruneAt = 1024;
+
+  /** Expired entries go at least this often, however slowly revocations come. */
+  private static final Duration PRUNE_EVERY = Duration.ofHours(1);
+
+  private volatile Instant prunedAt;
 
   public void revoke(Collection<String> taskIds, String issuedBy, Instant at) {
-    Instant when = at == null ? Instant.now() : at;
-    if (when.isBefore(Instant.now().minus(TTL))) {
+    Instant when = at == null ? clock.instant() : at;
+    if (when.isBefore(clock.instant().minus(TTL))) {
       return;
     }
     Revocation r = new Revocation(issuedBy, when);
     taskIds.forEach(id -> byTask.put(id, r));
-    if (byTask.size() % 1024 == 0) {
+    if (byTask.size() >= pruneAt || clock.instant().isAfter(prunedAt.plus(PRUNE_EVERY))) {
       prune();
     }
   }
 
   public Optional<Revocation> find(String taskId) {
     Revocation r = byTask.get(taskId);
-    if (r != null && r.at().isBefore(Instant.now().minus(TTL))) {
+    if (r != null && r.at().isBefore(clock.instant().minus(TTL))) {
       byTask.remove(taskId, r);
       return Optional.empty();
     }
@@ -46,8 +65,15 @@ public final class Revocations {
     return byTask.size();
   }
 
-  private void prune() {
-    Instant cutoff = Instant.now().minus(TTL);
+  /** Amortised: a prune at most every hour, or when the map has doubled since the last one. */
+  private synchronized void prune() {
+    Instant now = clock.instant();
+    if (byTask.size() < pruneAt && !now.isAfter(prunedAt.plus(PRUNE_EVERY))) {
+      return; // another thread just did
+    }
+    Instant cutoff = now.minus(TTL);
     byTask.values().removeIf(r -> r.at().isBefore(cutoff));
+    pruneAt = Math.max(1024, byTask.size() * 2);
+    prunedAt = now;
   }
 }

@@ -17,10 +17,12 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
 import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
+import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Consumer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -47,17 +49,32 @@ public final class EventPublisher implements AutoCloseable {
   private final Consumer<TaskEvent> observer;
   private final Runnable onDropped;
   private final Duration outageWait;
+
+  /**
+   * Events waiting for the events thread, at most: during a long outage a busy worker would
+   * otherwise queue them without bound. Past it, new events are dropped and counted.
+   */
+  static final int QUEUE_CAPACITY = 100_000;
+
   private final ExecutorService sender =
-      Executors.newSingleThreadExecutor(
+      new ThreadPoolExecutor(
+          1,
+          1,
+          0,
+          TimeUnit.MILLISECONDS,
+          new LinkedBlockingQueue<>(QUEUE_CAPACITY),
           r -> {
             Thread t = new Thread(r, "conveyor-events");
             t.setDaemon(true);
             return t;
           });
 
+  private final AtomicLong overflowed = new AtomicLong();
+
   /**
    * @param observer sees every task event (metrics); called on the publishing thread
-   * @param onDropped told of every event given up (metrics); called on the events thread
+   * @param onDropped told of every event given up (metrics): on the events thread after an outage
+   *     too long, on the publishing thread when the queue is full
    */
   public EventPublisher(
       Connection connection,
@@ -148,7 +165,19 @@ public final class EventPublisher implements AutoCloseable {
     try {
       sender.execute(() -> send(exchange, routingKey, props, body));
     } catch (RejectedExecutionException e) {
-      log.debug("event {} after close dropped", routingKey);
+      if (sender.isShutdown()) {
+        log.debug("event {} after close dropped", routingKey);
+        return;
+      }
+      long n = overflowed.incrementAndGet();
+      if (n == 1 || n % 10_000 == 0) {
+        log.warn(
+            "{} event(s) dropped: {} are waiting for the broker already (latest: {})",
+            n,
+            QUEUE_CAPACITY,
+            routingKey);
+      }
+      onDropped.run();
     }
   }
 
