@@ -57,5 +57,20 @@ class SupervisorIT {
     assertThat(took).isGreaterThanOrEqualTo(Duration.ofSeconds(3));
     assertThat(out)
         .contains("3 times in a row: giving up on the broker at amqp://guest:****@127.0.0.1:1/");
+    assertThat(out).as("the password is masked everywhere").doesNotContain("s3cret-pw");
+  }
+
+  @Test
+  void theDemoMasksThePasswordWhenItsWorkersDoNotComeUp(TestBroker broker) {
+    Map<String, String> env = new HashMap<>(Programs.env(broker));
+    env.put("CONVEYOR_URI", "amqp://guest:s3cret-pw@127.0.0.1:1/");
+    env.put("CONVEYOR_GIVE_UP_AFTER", "1");
+    try (ProgramProcess demo = ProgramProcess.start("demo", env, List.of("1", "1"))) {
+      assertThat(demo.waitFor(Duration.ofSeconds(90))).as(demo.output()).isEqualTo(1);
+      String out = demo.output();
+      assertThat(out)
+          .contains("the workers did not come up (is RabbitMQ reachable at amqp://guest:****@");
+      assertThat(out).as("the password is masked everywhere").doesNotContain("s3cret-pw");
+    }
   }
 }
