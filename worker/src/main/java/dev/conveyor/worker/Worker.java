@@ -351,7 +351,7 @@ public final class Worker implements AutoCloseable, Pausable {
         "lost the broker connection ({}); stopping {} running task(s), the broker redelivers them",
         cause.getMessage(),
         lost.size());
-    // Not counted as attempts when they come back here (SPEC §5); a channel the broker closed is
+    // Not counted as attempts when they come back here; a channel the broker closed is
     // not forgiven, as a task that outlives the delivery timeout would otherwise come back for
     // ever.
     lost.forEach(run -> lostLeases.record(run.taskId(), run.lease()));
@@ -379,7 +379,7 @@ public final class Worker implements AutoCloseable, Pausable {
 
   /**
    * A task survived its kill: settle everything, say so, and end the process with 70 so that the
-   * supervisor starts a fresh worker (SPEC §5).
+   * supervisor starts a fresh worker (docs/design.md).
    */
   private void stuck(TaskRun run) {
     if (closing.get() || !terminating.compareAndSet(false, true)) {
