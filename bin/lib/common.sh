@@ -1,5 +1,6 @@
 # shellcheck shell=bash
-# Shared by bin/producer, bin/worker, bin/control, bin/workers and .ci/run; sourced, never run.
+# Shared by bin/producer, bin/worker, bin/control, bin/workers, bin/demo, bin/test and .ci/run;
+# sourced, never run.
 #
 # Finding Java (conveyor_find_java): the first that is 21 or newer of
 #   1. $JAVA_HOME
@@ -21,6 +22,63 @@ CONVEYOR_ROOT=$(cd -P -- "$(dirname -- "${BASH_SOURCE[0]}")/../.." && pwd)
 
 conveyor_err() {
   printf 'conveyor: %s\n' "$*" >&2
+}
+
+# Prints $1 with the password of every URI in it replaced by ****: what any script prints about a
+# broker goes through here (the programs themselves mask the same way, Redaction.java).
+conveyor_mask_uri() {
+  printf '%s\n' "$1" | sed -E 's#([A-Za-z][A-Za-z0-9+.-]*://[^:/@[:space:]]*:)[^@[:space:]]*@#\1****@#g'
+}
+
+# Sets CONVEYOR_URI_HOST and CONVEYOR_URI_PORT from the AMQP URI $1 (the first one of a
+# comma-separated list); the port defaults to 5672, 5671 for amqps.
+conveyor_uri_host_port() {
+  local uri=${1%%,*} rest host port=""
+  rest=${uri#*://}
+  rest=${rest##*@}
+  rest=${rest%%[/?#]*}
+  if [[ $rest == \[* ]]; then # [::1]:5672
+    host=${rest%%]*}
+    host=${host#[}
+    rest=${rest#*]}
+    [[ $rest == :* ]] && port=${rest#:}
+  elif [[ $rest == *:* ]]; then
+    host=${rest%:*}
+    port=${rest##*:}
+  else
+    host=$rest
+  fi
+  if [[ -z $port ]]; then
+    port=5672
+    [[ ${uri,,} == amqps://* ]] && port=5671
+  fi
+  # shellcheck disable=SC2034 # read by the scripts that call this
+  CONVEYOR_URI_HOST=${host:-localhost} CONVEYOR_URI_PORT=$port
+}
+
+# Whether host $1 is this machine.
+conveyor_is_local_host() {
+  case ${1,,} in
+    localhost | 127.* | ::1 | "$(hostname 2>/dev/null)") return 0 ;;
+    *) return 1 ;;
+  esac
+}
+
+# Whether something accepts TCP connections on host $1, port $2 (within 2 s).
+conveyor_port_open() {
+  # shellcheck disable=SC2016 # expanded by the inner shell, which gets host and port as $1, $2
+  timeout 2 bash -c 'exec 3<>"/dev/tcp/$1/$2"' _ "$1" "$2" 2>/dev/null
+}
+
+# Runs "$@" as root: directly when root, else through `sudo -n` (never prompts).
+conveyor_as_root() {
+  if ((EUID == 0)); then
+    "$@"
+  elif command -v sudo >/dev/null 2>&1; then
+    sudo -n "$@"
+  else
+    return 1
+  fi
 }
 
 # Prints the major version of the Java installation at $1 (a home directory), or nothing.

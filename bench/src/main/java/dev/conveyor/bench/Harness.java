@@ -26,7 +26,7 @@ import java.util.concurrent.TimeoutException;
 /**
  * One benchmark's own corner of the broker: a random namespace {@code bench-<label>-<hex>}, a
  * connection, a confirming publisher, and the clean-up that deletes every queue and exchange of the
- * namespace at the end. Publishing is raw, as any AMQP 0-9-1 client following SPEC §4 would.
+ * namespace at the end. Publishing is raw, as any AMQP 0-9-1 client following docs/protocol.md.
  */
 final class Harness implements AutoCloseable {
 

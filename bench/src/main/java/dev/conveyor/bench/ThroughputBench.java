@@ -39,7 +39,7 @@ import picocli.CommandLine.Option;
 /**
  * Noop tasks per second through one in-process Conveyor worker (concurrency 4) against a raw
  * amqp-client consumer with the same prefetch and manual acks, on the same quorum queue, runs
- * alternating; between them the same raw consumer publishing the two events per task that SPEC §4
+ * alternating; between them the same raw consumer publishing the two events per task the protocol
  * requires, and that consumer again with a worker's threads, which show how much of the gap any
  * worker would pay; then start latency (in-process and as an OS process) and idle resident memory.
  */
@@ -49,7 +49,7 @@ import picocli.CommandLine.Option;
     description = {
       "Noop tasks/s through one Conveyor worker (concurrency 4) vs a raw amqp-client consumer"
           + " (prefetch 4, manual ack) on the same quorum queue, and that consumer publishing the"
-          + " two events per task SPEC §4 requires, with and without a worker's threads; worker"
+          + " two events per task the protocol requires, with and without a worker's threads; worker"
           + " start latency; idle RSS."
     })
 public final class ThroughputBench implements Callable<Integer> {
@@ -76,7 +76,7 @@ public final class ThroughputBench implements Callable<Integer> {
     RAW("raw"),
     /**
      * Publishes a {@code task.running} before the ack and a {@code task.succeeded} after it, on a
-     * second channel: the broker's share of the events SPEC §4 requires of every worker.
+     * second channel: the broker's share of the events the protocol requires of every worker.
      */
     EVENTS("raw+events"),
     /**
@@ -281,7 +281,7 @@ public final class ThroughputBench implements Callable<Integer> {
     report.text(
         "  ratio per run pair: median %.3f  min %.3f  max %.3f",
         pairs.median(), pairs.min(), pairs.max());
-    // What the two events per task that SPEC §4 requires cost any worker, before any work of its
+    // What the two events per task the protocol requires cost any worker, before any work of its
     // own, and then with a worker's threads.
     double floor = es.median() / rs.median();
     double threadsFloor = ts.median() / rs.median();

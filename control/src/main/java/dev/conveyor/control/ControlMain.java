@@ -7,7 +7,7 @@ import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.ParameterException;
 import picocli.CommandLine.Spec;
 
-/** The {@code control} program: one subcommand per operator action (SPEC §6). */
+/** The {@code control} program: one subcommand per operator action (README.md). */
 @Command(
     name = "control",
     mixinStandardHelpOptions = true,

@@ -15,7 +15,7 @@ import java.util.HashMap;
 import java.util.Map;
 import java.util.Optional;
 
-/** Builds control messages and their AMQP properties (SPEC §4, §7). */
+/** Builds control messages and their AMQP properties (docs/protocol.md). */
 final class ControlMessages {
   private ControlMessages() {}
 

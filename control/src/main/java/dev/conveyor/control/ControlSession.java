@@ -57,7 +57,7 @@ final class ControlSession implements AutoCloseable {
   }
 
   /**
-   * Connects and declares the core topology (SPEC §3: any start order works).
+   * Connects and declares the core topology (any start order works).
    *
    * @throws BrokerUnreachableException when the broker cannot be reached (exit 3)
    */

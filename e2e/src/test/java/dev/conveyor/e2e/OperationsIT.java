@@ -148,7 +148,7 @@ class OperationsIT {
     assertThat(r.exitCode()).as(r.output()).isZero();
     Programs.Result failed =
         Programs.run(broker, "producer", "publish", "--type", "fail", "--count", "2", "--wait");
-    // --wait prints each outcome and exits 1 when any task did not succeed (SPEC §6).
+    // --wait prints each outcome and exits 1 when any task did not succeed.
     assertThat(failed.exitCode()).as(failed.output()).isEqualTo(1);
     assertThat(failed.lines().stream().filter(l -> l.matches("[0-9a-f-]{36} dead handler .*")))
         .as(failed.output())

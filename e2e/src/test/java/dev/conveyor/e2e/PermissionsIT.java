@@ -32,8 +32,8 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
 
 /**
- * SPEC §7: the permissions the README shows let a producer only publish tasks and a control user
- * only send commands — and still let every program do its work.
+ * The permissions the README (Restricting users) shows let a producer only publish tasks and a
+ * control user only send commands — and still let every program do its work.
  */
 @ExtendWith(BrokerExtension.class)
 class PermissionsIT {

@@ -16,7 +16,7 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.ParameterException;
 import picocli.CommandLine.Spec;
 
-/** The {@code producer} program: enqueues tasks (SPEC §6). */
+/** The {@code producer} program: enqueues tasks (README.md). */
 @Command(
     name = "producer",
     description = "Enqueue Conveyor tasks on RabbitMQ, with publisher confirms.",

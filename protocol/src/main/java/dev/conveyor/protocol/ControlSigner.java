@@ -13,7 +13,7 @@ import javax.crypto.Mac;
 import javax.crypto.spec.SecretKeySpec;
 
 /**
- * HMAC-SHA256 over a control message body (SPEC §7): with a shared key, only holders of the key can
+ * HMAC-SHA256 over a control message body (docs/design.md): with a shared key, only key holders can
  * stop or kill tasks.
  */
 public final class ControlSigner {

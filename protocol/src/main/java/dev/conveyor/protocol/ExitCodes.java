@@ -1,6 +1,6 @@
 package dev.conveyor.protocol;
 
-/** Exit codes shared by every program (SPEC §6). */
+/** Exit codes shared by every program (docs/design.md, Exit codes). */
 public final class ExitCodes {
   private ExitCodes() {}
 
@@ -13,6 +13,6 @@ public final class ExitCodes {
 
   public static final int BROKER_UNREACHABLE = 3;
 
-  /** A worker ended itself because a task could not be killed (SPEC §5). */
+  /** A worker ended itself because a task could not be killed (docs/design.md). */
   public static final int STUCK_TASK = 70;
 }

@@ -12,7 +12,7 @@ import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-/** HMAC-SHA256 signatures of control messages (SPEC §7). */
+/** HMAC-SHA256 signatures of control messages (docs/design.md, Security). */
 class ControlSignerTest {
 
   private static final byte[] BODY =

@@ -4,7 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import org.junit.jupiter.api.Test;
 
-/** The exit codes are a contract with scripts and supervisors (SPEC §5, §6; bin/workers). */
+/** The exit codes are a contract with scripts and supervisors (docs/design.md; bin/workers). */
 class ExitCodesTest {
 
   @Test

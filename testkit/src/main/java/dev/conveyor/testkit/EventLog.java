@@ -77,7 +77,7 @@ public final class EventLog implements AutoCloseable {
     return await(taskId, state, Duration.ofSeconds(20));
   }
 
-  /** Waits for the task's final event (SPEC §5) and returns it. */
+  /** Waits for the task's final event (docs/design.md) and returns it. */
   public TaskEvent awaitFinal(String taskId, Duration timeout) {
     return Awaitility.await()
         .atMost(timeout)

@@ -390,7 +390,7 @@ public final class Worker implements AutoCloseable, Pausable {
 
   /**
    * A task survived its kill: settle everything, say so, and end the process with 70 so that the
-   * supervisor starts a fresh worker (SPEC §5).
+   * supervisor starts a fresh worker (docs/design.md).
    */
   private void stuck(TaskRun run) {
     if (closing.get() || !terminating.compareAndSet(false, true)) {

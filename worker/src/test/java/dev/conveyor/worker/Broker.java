@@ -12,7 +12,7 @@ import java.time.Instant;
 import java.util.Map;
 
 /**
- * Publishes the way any AMQP 0-9-1 client following SPEC §4 would: raw bodies and properties, no
+ * Publishes like any AMQP 0-9-1 client following docs/protocol.md: raw bodies and properties, no
  * Conveyor library in between.
  */
 final class Broker {

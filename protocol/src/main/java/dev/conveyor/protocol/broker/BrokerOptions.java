@@ -4,7 +4,7 @@ import java.nio.file.Path;
 import java.util.Optional;
 import picocli.CommandLine.Option;
 
-/** The connection flags every program shares; flags override the environment (SPEC §2). */
+/** The connection flags every program shares; flags override the environment. */
 public class BrokerOptions {
 
   @Option(

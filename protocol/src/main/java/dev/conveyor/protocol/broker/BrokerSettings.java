@@ -9,7 +9,7 @@ import java.util.List;
 import java.util.Optional;
 
 /**
- * Where the broker is and which namespace to use (SPEC §2). Built from flags that default to the
+ * The broker and the namespace to use (docs/design.md). Built from flags that default to the
  * environment; immutable.
  */
 public record BrokerSettings(List<URI> uris, String namespace, Optional<Path> controlKeyFile) {

@@ -2,7 +2,7 @@ package dev.conveyor.protocol.broker;
 
 import java.util.regex.Pattern;
 
-/** Hides passwords in anything that may reach a log or a terminal (SPEC §2). */
+/** Hides passwords in anything that may reach a log or a terminal (docs/design.md). */
 public final class Redaction {
   /** Any scheme, not only amqp(s): a mistyped one ("ampq://u:p@h") must not leak either. */
   private static final Pattern USERINFO_PASSWORD =

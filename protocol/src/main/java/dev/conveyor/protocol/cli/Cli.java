@@ -7,7 +7,7 @@ import java.io.PrintWriter;
 import picocli.CommandLine;
 
 /**
- * Runs a picocli command with the exit codes of SPEC §6: usage errors exit 2 with one clear line,
+ * Runs a picocli command with the exit codes in docs/design.md: usage errors exit 2 with one line,
  * an unreachable broker exits 3, anything else that escapes exits 1.
  */
 public final class Cli {

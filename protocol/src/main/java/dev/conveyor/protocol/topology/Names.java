@@ -4,7 +4,7 @@ import java.util.List;
 import java.util.Optional;
 import java.util.regex.Pattern;
 
-/** Every name Conveyor uses on the broker, derived from one namespace (SPEC §3). */
+/** Every name Conveyor uses on the broker, derived from one namespace (docs/design.md). */
 public record Names(String namespace) {
 
   private static final Pattern VALID = Pattern.compile("[A-Za-z0-9_.\\-]{1,100}");

@@ -2,7 +2,7 @@ package dev.conveyor.protocol.topology;
 
 /**
  * RabbitMQ permissions (configure, write, read regexes on one vhost) for the three kinds of user
- * (SPEC §7), derived from the namespace so that they follow the names in {@link Names}. A binding
+ * (README.md), derived from the namespace so that they follow the names in {@link Names}. A binding
  * needs write on the queue and read on the exchange, which is why read is never empty: every
  * program declares the topology it uses.
  */

@@ -2,7 +2,7 @@ package dev.conveyor.protocol.wire;
 
 import com.fasterxml.jackson.annotation.JsonValue;
 
-/** Why a task attempt ended the way it did; every outcome event names one (SPEC §5). */
+/** Why a task attempt ended the way it did; every outcome event names one (docs/design.md). */
 public enum Cause {
   HANDLER("handler"),
   USER_STOP("user-stop"),

@@ -27,7 +27,7 @@ public final class Headers {
   /** Why a message is in {@code ns.dead}. */
   public static final String DEAD_REASON = "x-conveyor-reason";
 
-  /** The cause word of SPEC §5 for a dead letter. */
+  /** The cause word (docs/design.md) of a dead letter. */
   public static final String DEAD_CAUSE = "x-conveyor-cause";
 
   /** The task queue a dead letter came from, so that replay knows where to send it back. */
@@ -39,7 +39,7 @@ public final class Headers {
   /** The worker that dead-lettered the message. */
   public static final String WORKER = "x-conveyor-worker";
 
-  /** HMAC-SHA256 of a control message body, hex (SPEC §7). */
+  /** HMAC-SHA256 of a control message body, hex (docs/protocol.md). */
   public static final String SIGNATURE = "x-conveyor-signature";
 
   /** Marks a sync marker in the control log; workers use it to know they have replayed it all. */

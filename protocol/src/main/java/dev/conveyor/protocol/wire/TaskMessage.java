@@ -19,7 +19,7 @@ public record TaskMessage(
     Instant expiresAt,
     Instant createdAt) {
 
-  /** One attempt unless the producer asks for retries (SPEC §5). */
+  /** One attempt unless the producer asks for retries (docs/design.md). */
   public static final int DEFAULT_MAX_ATTEMPTS = 1;
 
   public int effectiveMaxAttempts() {

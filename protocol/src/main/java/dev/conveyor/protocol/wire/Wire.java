@@ -12,7 +12,7 @@ import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.util.List;
 
-/** The one JSON codec for everything Conveyor puts on the broker (SPEC §4). */
+/** The one JSON codec for everything Conveyor puts on the broker (docs/protocol.md). */
 public final class Wire {
 
   public static final String CONTENT_TYPE = "application/json";

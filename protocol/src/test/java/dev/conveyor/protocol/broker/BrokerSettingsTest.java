@@ -12,7 +12,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
-/** Broker URIs and namespace (SPEC §2). */
+/** Broker URIs and namespace (docs/design.md, Configuration). */
 class BrokerSettingsTest {
 
   @Test

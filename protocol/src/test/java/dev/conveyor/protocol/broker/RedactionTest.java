@@ -7,7 +7,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
-/** Passwords never appear in logs or output (SPEC §2). */
+/** Passwords never appear in logs or output (docs/design.md). */
 class RedactionTest {
 
   @ParameterizedTest

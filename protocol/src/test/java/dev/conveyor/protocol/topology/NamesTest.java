@@ -8,7 +8,7 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.NullAndEmptySource;
 import org.junit.jupiter.params.provider.ValueSource;
 
-/** The names on the broker (SPEC §3). */
+/** The names on the broker (docs/design.md). */
 class NamesTest {
 
   @Test

@@ -18,7 +18,7 @@ import org.junit.jupiter.params.provider.EnumSource;
 import org.junit.jupiter.params.provider.MethodSource;
 import org.junit.jupiter.params.provider.ValueSource;
 
-/** Control messages of SPEC §4, with every kind of target. */
+/** Control messages of docs/protocol.md, with every kind of target. */
 class ControlMessageCodecTest {
 
   private static ControlMessage decode(String json) throws MalformedMessageException {

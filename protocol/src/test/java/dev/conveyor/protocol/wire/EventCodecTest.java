@@ -17,7 +17,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 
-/** Task events, worker events, command acknowledgements and status replies (SPEC §4, §6). */
+/** Task events, worker events, command acknowledgements and status replies (docs/protocol.md). */
 class EventCodecTest {
 
   private static final Instant AT = Instant.parse("2026-11-21T12:00:00.250Z");

@@ -15,7 +15,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
-/** The task message of SPEC §4: what third-party producers may send and what workers accept. */
+/** The task message (docs/protocol.md): what third-party producers may send and workers accept. */
 class TaskMessageCodecTest {
 
   private static byte[] utf8(String s) {

@@ -9,7 +9,7 @@ import java.util.Map;
 import java.util.Optional;
 
 /**
- * With a control key, only signed and fresh commands are obeyed (SPEC §7); without one, every
+ * With a control key, only signed, fresh commands are obeyed (docs/design.md); without one, every
  * well-formed command is.
  */
 public final class CommandVerifier {

@@ -7,7 +7,7 @@ import java.util.Map;
 import java.util.Optional;
 
 /**
- * Deliveries lost with a broker connection, which must not use up an attempt (SPEC §5) although the
+ * Deliveries lost with a broker connection must not use up an attempt (docs/design.md) although the
  * broker counts them like those whose worker died ({@code x-delivery-count}). This worker records
  * its own at once, by task and retry copy; other workers' arrive as their {@code task.requeued}
  * events with cause {@code connection-lost}, which they send once they have reconnected.
