@@ -11,9 +11,12 @@ import dev.conveyor.protocol.broker.BrokerOptions;
 import dev.conveyor.protocol.broker.BrokerSettings;
 import dev.conveyor.protocol.broker.BrokerUnreachableException;
 import dev.conveyor.protocol.broker.Channels;
+import dev.conveyor.protocol.events.Event;
+import dev.conveyor.protocol.events.EventSubscription;
 import dev.conveyor.protocol.topology.Names;
 import dev.conveyor.protocol.topology.Topology;
 import dev.conveyor.protocol.wire.Command;
+import dev.conveyor.protocol.wire.CommandRefused;
 import dev.conveyor.protocol.wire.ControlMessage;
 import dev.conveyor.protocol.wire.MalformedMessageException;
 import dev.conveyor.protocol.wire.Target;
@@ -142,17 +145,28 @@ final class ControlSession implements AutoCloseable {
   }
 
   /**
-   * A status round: broadcasts {@code status} and collects the replies of live workers until {@code
-   * timeout}, or earlier once every expected worker answered or replies stopped coming.
+   * A status round: broadcasts {@code status} and collects the answers of live workers until {@code
+   * timeout}, or earlier once every expected worker answered or answers stopped coming. A worker
+   * that refuses the request (a control key) answers with {@code command.refused} on the events
+   * exchange, so that is followed too.
    *
    * @param target {@link Target.All} or {@link Target.Workers}
-   * @return the replies, one per worker, ordered by worker name
+   * @return the replies, one per worker, ordered by worker name, and the refusals
    */
-  List<WorkerStatus> status(Target target, Duration timeout) throws IOException {
+  StatusRound.Result status(Target target, Duration timeout) throws IOException {
     ControlMessage message = ControlMessages.create(Command.STATUS, target, false);
-    BlockingQueue<WorkerStatus> replies = new LinkedBlockingQueue<>();
+    BlockingQueue<StatusRound.Answer> answers = new LinkedBlockingQueue<>();
     Channel ch = connection.createChannel();
-    try {
+    try (EventSubscription refusals =
+        EventSubscription.open(
+            connection,
+            topology,
+            List.of(CommandRefused.ROUTING_KEY),
+            event -> {
+              if (event instanceof Event.Refused r && message.id().equals(r.event().command())) {
+                answers.add(new StatusRound.Refusal(r.event()));
+              }
+            })) {
       ch.basicConsume(
           DIRECT_REPLY_TO,
           true,
@@ -164,7 +178,7 @@ final class ControlSession implements AutoCloseable {
                 return;
               }
               try {
-                replies.add(Wire.decode(body, WorkerStatus.class));
+                answers.add(new StatusRound.Reply(Wire.decode(body, WorkerStatus.class)));
               } catch (MalformedMessageException e) {
                 log.warn("ignoring an undecodable status reply: {}", e.getMessage());
               }
@@ -172,7 +186,7 @@ final class ControlSession implements AutoCloseable {
           });
       publishOn(ch, message, DIRECT_REPLY_TO);
       Set<String> expected = target instanceof Target.Workers w ? Set.copyOf(w.names()) : Set.of();
-      return StatusRound.collect(replies, expected, timeout, QUIET);
+      return StatusRound.collect(answers, expected, timeout, QUIET);
     } finally {
       Channels.closeQuietly(ch);
     }

@@ -9,6 +9,7 @@ import dev.conveyor.protocol.wire.WorkerStatus;
 import java.io.PrintWriter;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
@@ -23,7 +24,9 @@ import picocli.CommandLine.Spec;
     mixinStandardHelpOptions = true,
     description = {
       "Shows the live workers and their running tasks: age, deadline and escalation stage.",
-      "Workers answer a broadcast; whoever has not answered within --timeout is not listed."
+      "Workers answer a broadcast; whoever has not answered within --timeout is not listed.",
+      "Exit 1 if a worker refused the request (a control key is needed) or a named one did not",
+      "answer."
     })
 final class StatusCommand implements Callable<Integer> {
 
@@ -53,29 +56,32 @@ final class StatusCommand implements Callable<Integer> {
   public Integer call() throws Exception {
     Target target =
         workers == null ? Target.all() : new Target.Workers(Targets.nonBlank("--worker", workers));
-    List<WorkerStatus> statuses;
+    StatusRound.Result round;
     try (ControlSession session = ControlSession.open(broker, "status")) {
-      statuses = session.status(target, timeout);
+      round = session.status(target, timeout);
     }
+    List<WorkerStatus> statuses = round.statuses();
     PrintWriter out = spec.commandLine().getOut();
     if (json) {
       out.println(Wire.toJson(statuses));
-    } else if (statuses.isEmpty()) {
+    } else if (statuses.isEmpty() && round.refusals().isEmpty()) {
       out.println("no live workers");
-    } else {
+    } else if (!statuses.isEmpty()) {
       print(statuses, out);
     }
     out.flush();
+    List<String> answered = round.answered();
     List<String> silent =
         workers == null
             ? List.of()
-            : workers.stream()
-                .filter(w -> statuses.stream().noneMatch(s -> w.equals(s.worker())))
-                .distinct()
-                .toList();
+            : workers.stream().filter(w -> !answered.contains(w)).distinct().toList();
+    List<String> problems = new ArrayList<>(Refusals.of(round.refusals()));
     if (!silent.isEmpty()) {
+      problems.add("no answer from " + String.join(", ", silent));
+    }
+    if (!problems.isEmpty()) {
       PrintWriter err = spec.commandLine().getErr();
-      err.println("control status: no answer from " + String.join(", ", silent));
+      problems.forEach(p -> err.println("control status: " + p));
       err.flush();
       return ExitCodes.FAILURE;
     }

@@ -9,6 +9,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import dev.conveyor.producer.TaskPublisher;
 import dev.conveyor.producer.TaskSpec;
 import dev.conveyor.protocol.ExitCodes;
+import dev.conveyor.protocol.broker.BrokerSettings;
 import dev.conveyor.protocol.wire.Cause;
 import dev.conveyor.protocol.wire.TaskState;
 import dev.conveyor.protocol.wire.Wire;
@@ -16,11 +17,14 @@ import dev.conveyor.testkit.BrokerExtension;
 import dev.conveyor.testkit.TestBroker;
 import dev.conveyor.worker.Worker;
 import dev.conveyor.worker.WorkerConfig;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
@@ -28,10 +32,13 @@ import java.util.function.IntConsumer;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
+import org.junit.jupiter.api.io.TempDir;
 
 /** {@code control} against real workers running in this JVM. */
 @ExtendWith(BrokerExtension.class)
 class WorkersIT {
+
+  @TempDir Path dir;
 
   private TestBroker broker;
   private Events events;
@@ -57,6 +64,20 @@ class WorkersIT {
                 .withShutdownGrace(Duration.ofMillis(500))
                 .withKillGrace(Duration.ofMillis(500))
                 .withExit(exit)));
+  }
+
+  /** A worker that obeys only commands signed with {@code secret}. */
+  private Worker keyedWorker(String name, String secret) throws Exception {
+    Path key = Files.writeString(dir.resolve(name + ".key"), secret);
+    var s = broker.settings();
+    return broker.own(
+        Worker.start(
+            WorkerConfig.defaults(new BrokerSettings(s.uris(), s.namespace(), Optional.of(key)))
+                .withName(name)
+                .withConcurrency(1)
+                .withShutdownGrace(Duration.ofMillis(500))
+                .withKillGrace(Duration.ofMillis(500))
+                .withExit(code -> {})));
   }
 
   private String publish(String type, int seconds) throws Exception {
@@ -264,5 +285,51 @@ class WorkersIT {
     JsonNode json = Wire.JSON.readTree(Control.run(broker, "status", "--json").out());
     assertEquals("w1", json.get(0).get("worker").asText());
     assertEquals(id, json.get(0).get("tasks").get(0).get("id").asText());
+  }
+
+  @Test
+  void aStopWithoutTheWorkersKeyIsReportedAsRefusedNotAsRevoked() throws Exception {
+    keyedWorker("s1", "s3cret");
+    String id = running(1).getFirst();
+
+    Control.Result r = Control.run(broker, "stop", "--task", id);
+
+    assertEquals(1, r.exit(), r::toString);
+    assertTrue(r.err().contains("refused by s1: unsigned — set CONVEYOR_CONTROL_KEY"), r::toString);
+    assertFalse(r.out().contains("revoked"), r::toString);
+    assertFalse(r.out().contains("no live workers"), r::toString);
+    assertEquals(List.of(TaskState.RUNNING), events.states(id));
+  }
+
+  @Test
+  void aStopSignedWithAnotherKeyIsReportedAsRefused() throws Exception {
+    keyedWorker("s1", "s3cret");
+    String id = running(1).getFirst();
+    Path wrong = Files.writeString(dir.resolve("wrong.key"), "not-the-key");
+
+    Control.Result r =
+        Control.run(broker, "stop", "--task", id, "--control-key-file", wrong.toString());
+
+    assertEquals(1, r.exit(), r::toString);
+    assertTrue(r.err().contains("refused by s1: bad signature"), r::toString);
+    assertFalse(r.out().contains("revoked"), r::toString);
+    assertEquals(List.of(TaskState.RUNNING), events.states(id));
+
+    Path right = Files.writeString(dir.resolve("right.key"), "s3cret");
+    Control.Result ok =
+        Control.run(broker, "stop", "--task", id, "--control-key-file", right.toString());
+    assertEquals(0, ok.exit(), ok::toString);
+    events.await(id, TaskState.CANCELLED);
+  }
+
+  @Test
+  void statusWithoutTheWorkersKeyIsRefusedNotEmpty() throws Exception {
+    keyedWorker("s1", "s3cret");
+
+    Control.Result r = Control.run(broker, "status");
+
+    assertEquals(1, r.exit(), r::toString);
+    assertFalse(r.out().contains("no live workers"), r::toString);
+    assertTrue(r.err().contains("refused by s1: unsigned — set CONVEYOR_CONTROL_KEY"), r::toString);
   }
 }

@@ -8,6 +8,7 @@ import com.rabbitmq.client.Envelope;
 import dev.conveyor.protocol.broker.Channels;
 import dev.conveyor.protocol.topology.Topology;
 import dev.conveyor.protocol.wire.CommandApplied;
+import dev.conveyor.protocol.wire.CommandRefused;
 import dev.conveyor.protocol.wire.MalformedMessageException;
 import dev.conveyor.protocol.wire.TaskEvent;
 import dev.conveyor.protocol.wire.Wire;
@@ -133,6 +134,9 @@ public final class EventSubscription implements AutoCloseable {
     }
     if (routingKey.equals(CommandApplied.ROUTING_KEY)) {
       return new Event.Applied(Wire.decode(body, CommandApplied.class));
+    }
+    if (routingKey.equals(CommandRefused.ROUTING_KEY)) {
+      return new Event.Refused(Wire.decode(body, CommandRefused.class));
     }
     throw new MalformedMessageException("unknown event routing key " + routingKey);
   }
