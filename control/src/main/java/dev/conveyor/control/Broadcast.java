@@ -59,6 +59,6 @@ final class Broadcast {
         tracker.await(waitTimeout);
       }
     }
-    return CommandReport.of(message, live, round.refusals(), tracker, wait);
+    return CommandReport.of(message, live, round.refusals(), tracker, wait, waitTimeout);
   }
 }

@@ -2,6 +2,7 @@ package dev.conveyor.control;
 
 import com.fasterxml.jackson.annotation.JsonInclude;
 import dev.conveyor.control.CommandTracker.Seen;
+import dev.conveyor.protocol.Durations;
 import dev.conveyor.protocol.ExitCodes;
 import dev.conveyor.protocol.wire.Command;
 import dev.conveyor.protocol.wire.CommandApplied;
@@ -11,6 +12,7 @@ import dev.conveyor.protocol.wire.Target;
 import dev.conveyor.protocol.wire.TaskEvent;
 import dev.conveyor.protocol.wire.Wire;
 import java.io.PrintWriter;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -29,6 +31,7 @@ record CommandReport(
     boolean requeue,
     String issuedBy,
     boolean waited,
+    String waitedFor,
     List<String> live,
     List<WorkerReport> workers,
     List<String> noAnswer,
@@ -65,7 +68,8 @@ record CommandReport(
       List<String> discovered,
       List<CommandRefused> discoveryRefusals,
       CommandTracker tracker,
-      boolean waited) {
+      boolean waited,
+      Duration waitTimeout) {
     Map<String, Seen<CommandApplied>> applied = tracker.applied();
     Map<String, CommandRefused> refusals = new TreeMap<>();
     (waited ? tracker.refused() : discoveryRefusals)
@@ -111,6 +115,7 @@ record CommandReport(
         message.requeue(),
         message.issuedBy(),
         waited,
+        waited ? Durations.format(waitTimeout) : null,
         List.copyOf(discovered),
         reports,
         noAnswer,
@@ -198,7 +203,7 @@ record CommandReport(
       out.println(r.worker() + ": refused (" + r.reason() + ")");
     }
     for (String w : noAnswer) {
-      out.println(w + ": did not answer");
+      out.println(w + ": did not answer" + (waitedFor == null ? "" : " within " + waitedFor));
     }
     for (String task : revoked) {
       out.println(task + ": not running; revoked, will be cancelled when it arrives");

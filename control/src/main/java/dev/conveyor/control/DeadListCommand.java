@@ -3,6 +3,7 @@ package dev.conveyor.control;
 import com.rabbitmq.client.Channel;
 import dev.conveyor.protocol.ExitCodes;
 import dev.conveyor.protocol.broker.BrokerOptions;
+import dev.conveyor.protocol.cli.FlagChecks;
 import dev.conveyor.protocol.wire.Wire;
 import java.io.PrintWriter;
 import java.util.List;
@@ -36,9 +37,7 @@ final class DeadListCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
-    if (limit < 1) {
-      throw new IllegalArgumentException("--limit must be at least 1");
-    }
+    FlagChecks.atLeast("--limit", limit, 1);
     PrintWriter out = spec.commandLine().getOut();
     try (ControlSession session = ControlSession.open(broker, "dead list");
         Channel ch = session.connection().createChannel()) {

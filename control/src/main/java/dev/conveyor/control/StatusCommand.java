@@ -3,6 +3,7 @@ package dev.conveyor.control;
 import dev.conveyor.protocol.Durations;
 import dev.conveyor.protocol.ExitCodes;
 import dev.conveyor.protocol.broker.BrokerOptions;
+import dev.conveyor.protocol.cli.FlagChecks;
 import dev.conveyor.protocol.wire.Target;
 import dev.conveyor.protocol.wire.Wire;
 import dev.conveyor.protocol.wire.WorkerStatus;
@@ -54,6 +55,7 @@ final class StatusCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
+    FlagChecks.positive("--timeout", timeout);
     Target target =
         workers == null ? Target.all() : new Target.Workers(Targets.nonBlank("--worker", workers));
     StatusRound.Result round;

@@ -74,7 +74,8 @@ class CommandReportTest {
     assertTrue(tracker.await(Duration.ofSeconds(1)));
 
     CommandReport report =
-        CommandReport.of(STOP_TASKS, List.of("w1", "w2"), List.of(), tracker, true);
+        CommandReport.of(
+            STOP_TASKS, List.of("w1", "w2"), List.of(), tracker, true, Duration.ofSeconds(5));
     assertTrue(report.ok());
     assertEquals(List.of("queued"), report.revoked());
     List<String> lines = text(report).lines().toList();
@@ -96,13 +97,14 @@ class CommandReportTest {
     tracker.publishing();
     tracker.accept(applied("w1", List.of("a"), List.of()));
     CommandReport report =
-        CommandReport.of(STOP_TASKS, List.of("w1", "w2"), List.of(), tracker, true);
+        CommandReport.of(
+            STOP_TASKS, List.of("w1", "w2"), List.of(), tracker, true, Duration.ofSeconds(5));
     assertFalse(report.ok());
     assertEquals(List.of("w2"), report.noAnswer());
     assertEquals(List.of("a"), report.unsettled());
     String text = text(report);
     assertTrue(text.contains("w1: stopped 1 task(s): a not settled"), text);
-    assertTrue(text.contains("w2: did not answer"), text);
+    assertTrue(text.contains("w2: did not answer within 5s"), text);
   }
 
   @Test
@@ -111,7 +113,9 @@ class CommandReportTest {
     tracker.publishing();
     // The acknowledgement came in before the subscription closed; the task settles later.
     tracker.accept(applied("w1", List.of("a"), List.of()));
-    CommandReport report = CommandReport.of(STOP_TASKS, List.of("w1"), List.of(), tracker, false);
+    CommandReport report =
+        CommandReport.of(
+            STOP_TASKS, List.of("w1"), List.of(), tracker, false, Duration.ofSeconds(5));
     assertTrue(report.ok(), text(report));
   }
 
@@ -131,7 +135,8 @@ class CommandReportTest {
   void withoutWorkersItSaysSo() {
     CommandTracker tracker = new CommandTracker("c1", List.of());
     tracker.publishing();
-    CommandReport report = CommandReport.of(STOP_TASKS, List.of(), List.of(), tracker, true);
+    CommandReport report =
+        CommandReport.of(STOP_TASKS, List.of(), List.of(), tracker, true, Duration.ofSeconds(5));
     assertTrue(report.ok());
     String text = text(report);
     assertTrue(text.startsWith("no live workers answered; stop c1 published"), text);
@@ -144,7 +149,8 @@ class CommandReportTest {
         new ControlMessage(
             "c1", Command.KILL, new Target.Workers(List.of("w9")), false, Instant.now(), "u@h");
     CommandTracker tracker = new CommandTracker("c1", List.of());
-    CommandReport report = CommandReport.of(m, List.of(), List.of(), tracker, false);
+    CommandReport report =
+        CommandReport.of(m, List.of(), List.of(), tracker, false, Duration.ofSeconds(5));
     assertFalse(report.ok());
     assertEquals(List.of("w9"), report.noAnswer());
   }
@@ -159,7 +165,8 @@ class CommandReportTest {
         new Event.Applied(
             new CommandApplied(
                 "c1", Command.PAUSE, "w1", List.of(), List.of(), List.of(), true, null, null)));
-    String text = text(CommandReport.of(m, List.of("w1"), List.of(), tracker, true));
+    String text =
+        text(CommandReport.of(m, List.of("w1"), List.of(), tracker, true, Duration.ofSeconds(5)));
     assertTrue(text.lines().anyMatch(l -> l.matches("w1: paused \\(\\d+ ms\\)")), text);
   }
 
@@ -170,7 +177,8 @@ class CommandReportTest {
             "c1", Command.STOP, new Target.Tasks(List.of("q1")), true, Instant.now(), "u@h");
     CommandTracker tracker = new CommandTracker("c1", List.of());
     tracker.publishing();
-    CommandReport report = CommandReport.of(m, List.of(), List.of(), tracker, true);
+    CommandReport report =
+        CommandReport.of(m, List.of(), List.of(), tracker, true, Duration.ofSeconds(5));
     assertEquals(List.of(), report.revoked());
     assertEquals(List.of("q1"), report.notRunning());
     assertTrue(text(report).contains("q1: not running; nothing to requeue"));
@@ -190,7 +198,8 @@ class CommandReportTest {
         new Event.Worker(
             new WorkerEvent("w1", WorkerEvent.TERMINATING, Instant.now(), List.of("s"), null, 1L)));
     tracker.accept(task("s", TaskState.CANCELLED));
-    String text = text(CommandReport.of(m, List.of("w1"), List.of(), tracker, true));
+    String text =
+        text(CommandReport.of(m, List.of("w1"), List.of(), tracker, true, Duration.ofSeconds(5)));
     assertTrue(
         text.contains("w1: killed 1 task(s): s cancelled (user-stop) ")
             && text.contains("; worker terminating: a task did not end within its kill grace"),
@@ -217,7 +226,8 @@ class CommandReportTest {
     tracker.accept(refused("s2", "stale (issued 75 s ago)"));
     assertTrue(tracker.await(Duration.ofSeconds(1)));
 
-    CommandReport report = CommandReport.of(STOP_TASKS, List.of(), List.of(), tracker, true);
+    CommandReport report =
+        CommandReport.of(STOP_TASKS, List.of(), List.of(), tracker, true, Duration.ofSeconds(5));
 
     assertFalse(report.ok());
     assertEquals(List.of(), report.revoked());
@@ -242,7 +252,8 @@ class CommandReportTest {
     assertTrue(tracker.await(Duration.ofSeconds(1)));
 
     CommandReport report =
-        CommandReport.of(STOP_TASKS, List.of("w1", "s1"), List.of(), tracker, true);
+        CommandReport.of(
+            STOP_TASKS, List.of("w1", "s1"), List.of(), tracker, true, Duration.ofSeconds(5));
 
     assertFalse(report.ok());
     assertEquals(List.of("a", "b", "queued"), report.revoked(), "w1 revoked them");
@@ -259,7 +270,8 @@ class CommandReportTest {
             List.of(),
             List.of(new CommandRefused("st", Command.STATUS, "s1", "unsigned", null, null)),
             tracker,
-            false);
+            false,
+            Duration.ofSeconds(5));
     assertFalse(report.ok());
     assertEquals(List.of(new CommandReport.Refused("s1", "unsigned")), report.refused());
   }
