@@ -5,6 +5,7 @@ import com.rabbitmq.client.Channel;
 import com.rabbitmq.client.Connection;
 import com.rabbitmq.client.DefaultConsumer;
 import com.rabbitmq.client.Envelope;
+import com.rabbitmq.client.ShutdownSignalException;
 import dev.conveyor.protocol.ControlSigner;
 import dev.conveyor.protocol.broker.BrokerConnector;
 import dev.conveyor.protocol.broker.BrokerOptions;
@@ -24,6 +25,7 @@ import dev.conveyor.protocol.wire.Wire;
 import dev.conveyor.protocol.wire.WorkerStatus;
 import java.io.IOException;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 import java.util.Set;
@@ -79,6 +81,83 @@ final class ControlSession implements AutoCloseable {
       throw e;
     }
     return session;
+  }
+
+  /** Something a read-only command needs on the broker. */
+  record Need(String kind, String name) {
+    static Need exchange(String name) {
+      return new Need("exchange", name);
+    }
+
+    static Need queue(String name) {
+      return new Need("queue", name);
+    }
+  }
+
+  /**
+   * Connects for a command that only reads (status, watch, dead letters): nothing is declared, so a
+   * mistyped {@code --namespace} is reported instead of created. The namespace exists when its
+   * control exchange does; {@code needs} are checked after it.
+   *
+   * @throws NamespaceMissingException when the namespace or something the command reads is missing
+   */
+  static ControlSession openExisting(BrokerOptions options, String purpose, List<Need> needs)
+      throws BrokerUnreachableException, IOException {
+    BrokerSettings settings = options.settings();
+    Connection connection = new BrokerConnector(settings).connect("conveyor-control " + purpose);
+    ControlSession session = new ControlSession(settings, connection);
+    try {
+      List<Need> all = new ArrayList<>();
+      all.add(Need.exchange(settings.names().controlExchange()));
+      all.addAll(needs);
+      for (Need need : all) {
+        if (!session.exists(need)) {
+          throw new NamespaceMissingException(
+              "namespace '"
+                  + settings.names().namespace()
+                  + "' does not exist on the broker (no "
+                  + need.kind()
+                  + " "
+                  + need.name()
+                  + ")");
+        }
+      }
+    } catch (IOException | RuntimeException e) {
+      session.close();
+      throw e;
+    }
+    return session;
+  }
+
+  /** A passive declaration on a channel of its own, since a failed one closes its channel. */
+  private boolean exists(Need need) throws IOException {
+    Channel probe = connection.createChannel();
+    try {
+      if (need.kind().equals("exchange")) {
+        probe.exchangeDeclarePassive(need.name());
+      } else {
+        probe.queueDeclarePassive(need.name());
+      }
+      return true;
+    } catch (IOException e) {
+      if (notFound(e)) {
+        return false;
+      }
+      throw e;
+    } finally {
+      Channels.closeQuietly(probe);
+    }
+  }
+
+  private static boolean notFound(Throwable e) {
+    for (Throwable t = e; t != null; t = t.getCause()) {
+      if (t instanceof ShutdownSignalException s
+          && s.getReason() instanceof AMQP.Channel.Close close
+          && close.getReplyCode() == AMQP.NOT_FOUND) {
+        return true;
+      }
+    }
+    return false;
   }
 
   Connection connection() {
@@ -158,7 +237,7 @@ final class ControlSession implements AutoCloseable {
     BlockingQueue<StatusRound.Answer> answers = new LinkedBlockingQueue<>();
     Channel ch = connection.createChannel();
     try (EventSubscription refusals =
-        EventSubscription.open(
+        EventSubscription.openExisting(
             connection,
             topology,
             List.of(CommandRefused.ROUTING_KEY),

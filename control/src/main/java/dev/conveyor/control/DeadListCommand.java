@@ -1,6 +1,7 @@
 package dev.conveyor.control;
 
 import com.rabbitmq.client.Channel;
+import dev.conveyor.control.ControlSession.Need;
 import dev.conveyor.protocol.ExitCodes;
 import dev.conveyor.protocol.broker.BrokerOptions;
 import dev.conveyor.protocol.cli.FlagChecks;
@@ -39,7 +40,9 @@ final class DeadListCommand implements Callable<Integer> {
   public Integer call() throws Exception {
     FlagChecks.atLeast("--limit", limit, 1);
     PrintWriter out = spec.commandLine().getOut();
-    try (ControlSession session = ControlSession.open(broker, "dead list");
+    try (ControlSession session =
+            ControlSession.openExisting(
+                broker, "dead list", List.of(Need.queue(broker.settings().names().deadQueue())));
         Channel ch = session.connection().createChannel()) {
       String queue = session.names().deadQueue();
       long total = ch.queueDeclarePassive(queue).getMessageCount();

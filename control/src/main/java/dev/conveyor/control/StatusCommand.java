@@ -1,5 +1,6 @@
 package dev.conveyor.control;
 
+import dev.conveyor.control.ControlSession.Need;
 import dev.conveyor.protocol.Durations;
 import dev.conveyor.protocol.ExitCodes;
 import dev.conveyor.protocol.broker.BrokerOptions;
@@ -59,7 +60,9 @@ final class StatusCommand implements Callable<Integer> {
     Target target =
         workers == null ? Target.all() : new Target.Workers(Targets.nonBlank("--worker", workers));
     StatusRound.Result round;
-    try (ControlSession session = ControlSession.open(broker, "status")) {
+    try (ControlSession session =
+        ControlSession.openExisting(
+            broker, "status", List.of(Need.exchange(broker.settings().names().eventsExchange())))) {
       round = session.status(target, timeout);
     }
     List<WorkerStatus> statuses = round.statuses();

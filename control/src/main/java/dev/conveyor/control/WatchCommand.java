@@ -1,5 +1,6 @@
 package dev.conveyor.control;
 
+import dev.conveyor.control.ControlSession.Need;
 import dev.conveyor.protocol.Durations;
 import dev.conveyor.protocol.ExitCodes;
 import dev.conveyor.protocol.broker.BrokerOptions;
@@ -64,9 +65,13 @@ final class WatchCommand implements Callable<Integer> {
     List<String> patterns = Targets.nonBlank("--filter", filters);
     PrintWriter out = spec.commandLine().getOut();
     CountDownLatch enough = new CountDownLatch(1);
-    try (ControlSession session = ControlSession.open(broker, "watch");
+    try (ControlSession session =
+            ControlSession.openExisting(
+                broker,
+                "watch",
+                List.of(Need.exchange(broker.settings().names().eventsExchange())));
         EventSubscription events =
-            EventSubscription.open(
+            EventSubscription.openExisting(
                 session.connection(),
                 session.topology(),
                 patterns,

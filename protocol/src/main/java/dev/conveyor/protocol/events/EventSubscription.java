@@ -52,6 +52,24 @@ public final class EventSubscription implements AutoCloseable {
   }
 
   /**
+   * Like {@link #open}, but declares nothing: for a reader that checked that the namespace exists
+   * and must not create one that a typo named. Binding fails if the events exchange is missing.
+   */
+  public static EventSubscription openExisting(
+      Connection connection, Topology topology, List<String> bindingKeys, Consumer<Event> listener)
+      throws IOException {
+    Channel ch = connection.createChannel();
+    try {
+      String queue = ch.queueDeclare("", false, true, true, null).getQueue();
+      consume(ch, topology, queue, bindingKeys, decoding(listener));
+    } catch (IOException | RuntimeException e) {
+      Channels.closeQuietly(ch);
+      throw e;
+    }
+    return new EventSubscription(ch, null);
+  }
+
+  /**
    * The same, undecoded: for a follower that needs only the routing key ({@code task.<state>}) and
    * should not spend CPU on JSON, such as a benchmark counting outcomes.
    *
