@@ -1,5 +1,7 @@
 package dev.conveyor.control;
 
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.conveyor.control.ControlSession.Need;
 import dev.conveyor.protocol.Durations;
 import dev.conveyor.protocol.ExitCodes;
@@ -13,6 +15,7 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Set;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -66,15 +69,37 @@ final class StatusCommand implements Callable<Integer> {
       round = session.status(target, timeout);
     }
     List<WorkerStatus> statuses = round.statuses();
+    Set<String> duplicates = round.duplicateNames();
     PrintWriter out = spec.commandLine().getOut();
     if (json) {
-      out.println(Wire.toJson(statuses));
+      out.println(json(statuses, duplicates));
     } else if (statuses.isEmpty() && round.refusals().isEmpty()) {
       out.println("no live workers");
     } else if (!statuses.isEmpty()) {
-      print(statuses, out);
+      print(statuses, duplicates, out);
     }
     out.flush();
+    if (!duplicates.isEmpty()) {
+      PrintWriter err = spec.commandLine().getErr();
+      for (String name : duplicates) {
+        List<String> who =
+            statuses.stream()
+                .filter(s -> name.equals(s.worker()))
+                .map(s -> s.host() + " pid " + s.pid())
+                .toList();
+        err.println(
+            "control status: "
+                + who.size()
+                + " workers answer to the name "
+                + name
+                + " ("
+                + String.join(", ", who)
+                + "); a command for --worker "
+                + name
+                + " reaches all of them");
+      }
+      err.flush();
+    }
     List<String> answered = round.answered();
     List<String> silent =
         workers == null
@@ -93,12 +118,28 @@ final class StatusCommand implements Callable<Integer> {
     return ExitCodes.OK;
   }
 
-  static void print(List<WorkerStatus> statuses, PrintWriter out) {
+  /**
+   * The statuses as JSON, each one that shares its name with another marked {@code duplicateName}.
+   */
+  static String json(List<WorkerStatus> statuses, Set<String> duplicates) {
+    ArrayNode array = Wire.JSON.createArrayNode();
+    for (WorkerStatus s : statuses) {
+      ObjectNode node = Wire.JSON.valueToTree(s);
+      if (duplicates.contains(s.worker())) {
+        node.put("duplicateName", true);
+      }
+      array.add(node);
+    }
+    return array.toString();
+  }
+
+  /** A worker whose name another one shares is marked with {@code *}. */
+  static void print(List<WorkerStatus> statuses, Set<String> duplicates, PrintWriter out) {
     Table workers =
         new Table("", "WORKER", "HOST", "PID", "QUEUES", "CONCURRENCY", "PAUSED", "TASKS");
     for (WorkerStatus s : statuses) {
       workers.row(
-          s.worker(),
+          duplicates.contains(s.worker()) ? s.worker() + "*" : s.worker(),
           s.host(),
           s.pid(),
           s.queues() == null ? null : String.join(",", s.queues()),
@@ -113,7 +154,11 @@ final class StatusCommand implements Callable<Integer> {
         continue;
       }
       out.println();
-      out.println(s.worker() + ":");
+      out.println(
+          (duplicates.contains(s.worker())
+                  ? s.worker() + " (" + s.host() + " pid " + s.pid() + ")"
+                  : s.worker())
+              + ":");
       Table tasks = new Table("  ", "TASK", "TYPE", "ATTEMPT", "AGE", "DEADLINE", "STAGE");
       for (WorkerStatus.RunningTask t : s.tasks()) {
         tasks.row(

@@ -9,8 +9,10 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
+import java.util.TreeSet;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.TimeUnit;
+import java.util.stream.Collectors;
 
 /**
  * Collects the answers to a status broadcast: status replies, and refusals from workers that would
@@ -40,9 +42,22 @@ final class StatusRound {
     }
   }
 
-  /** The replies ordered by worker name, and the refusals. */
+  /**
+   * The replies ordered by worker name (then host and pid: two workers may answer to one name), and
+   * the refusals.
+   */
   record Result(List<WorkerStatus> statuses, List<CommandRefused> refusals) {
-    static final Result NONE = new Result(List.of(), List.of());
+
+    /** Names that more than one worker answered to. */
+    Set<String> duplicateNames() {
+      Map<String, Long> counts =
+          statuses.stream()
+              .collect(Collectors.groupingBy(WorkerStatus::worker, Collectors.counting()));
+      return counts.entrySet().stream()
+          .filter(e -> e.getValue() > 1)
+          .map(Map.Entry::getKey)
+          .collect(Collectors.toCollection(TreeSet::new));
+    }
 
     /** Every worker that answered, either way. */
     List<String> answered() {
@@ -54,7 +69,9 @@ final class StatusRound {
 
   static Result collect(
       BlockingQueue<Answer> answers, Set<String> expected, Duration timeout, Duration quiet) {
-    Map<String, WorkerStatus> byWorker = new TreeMap<>();
+    // Keyed by who answered, not by name: a second worker with the same name must not hide the
+    // first. The same worker's reply delivered twice is one.
+    Map<Identity, WorkerStatus> byWorker = new TreeMap<>(Identity.ORDER);
     Map<String, CommandRefused> refusals = new TreeMap<>();
     long deadline = System.nanoTime() + timeout.toNanos();
     try {
@@ -76,7 +93,7 @@ final class StatusRound {
           continue;
         }
         switch (answer) {
-          case Reply r -> byWorker.put(r.worker(), r.status());
+          case Reply r -> byWorker.put(Identity.of(r.status()), r.status());
           case Refusal r -> refusals.put(r.worker(), r.refused());
         }
         if (!expected.isEmpty() && answeredAll(expected, byWorker, refusals)) {
@@ -92,7 +109,25 @@ final class StatusRound {
   }
 
   private static boolean answeredAll(
-      Set<String> expected, Map<String, ?> replies, Map<String, ?> refusals) {
-    return expected.stream().allMatch(w -> replies.containsKey(w) || refusals.containsKey(w));
+      Set<String> expected, Map<Identity, ?> replies, Map<String, ?> refusals) {
+    return expected.stream()
+        .allMatch(
+            w ->
+                refusals.containsKey(w)
+                    || replies.keySet().stream().anyMatch(id -> id.worker().equals(w)));
+  }
+
+  /** Who answered: a name is not enough to tell two workers apart. */
+  private record Identity(String worker, String host, long pid, String startedAt) {
+    static final Comparator<Identity> ORDER =
+        Comparator.comparing(Identity::worker)
+            .thenComparing(Identity::host, Comparator.nullsFirst(Comparator.naturalOrder()))
+            .thenComparingLong(Identity::pid)
+            .thenComparing(Identity::startedAt, Comparator.nullsFirst(Comparator.naturalOrder()));
+
+    static Identity of(WorkerStatus s) {
+      return new Identity(
+          s.worker(), s.host(), s.pid(), s.startedAt() == null ? null : s.startedAt().toString());
+    }
   }
 }

@@ -110,4 +110,34 @@ class StatusRoundTest {
             });
     assertTrue(ms < 5000, "returned after " + ms + " ms");
   }
+
+  private static StatusRound.Answer status(String worker, String host, long pid) {
+    return new StatusRound.Reply(
+        new WorkerStatus(
+            worker,
+            host,
+            pid,
+            List.of("default"),
+            1,
+            false,
+            java.time.Instant.parse("2026-01-01T00:00:00Z"),
+            List.of()));
+  }
+
+  @Test
+  void twoWorkersWithOneNameAreBothKeptAndTheSameReplyTwiceIsOne() {
+    BlockingQueue<StatusRound.Answer> q =
+        new LinkedBlockingQueue<>(
+            List.of(
+                status("dup", "h2", 2),
+                status("w1", "h1", 1),
+                status("dup", "h1", 7),
+                status("dup", "h2", 2)));
+    StatusRound.Result r =
+        StatusRound.collect(q, Set.of(), Duration.ofSeconds(10), Duration.ofMillis(50));
+    assertEquals(
+        List.of("dup h1 7", "dup h2 2", "w1 h1 1"),
+        r.statuses().stream().map(s -> s.worker() + " " + s.host() + " " + s.pid()).toList());
+    assertEquals(java.util.Set.of("dup"), r.duplicateNames());
+  }
 }

@@ -6,6 +6,11 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import com.rabbitmq.client.AMQP;
+import com.rabbitmq.client.Channel;
+import com.rabbitmq.client.Connection;
+import com.rabbitmq.client.DefaultConsumer;
+import com.rabbitmq.client.Envelope;
 import dev.conveyor.producer.TaskPublisher;
 import dev.conveyor.producer.TaskSpec;
 import dev.conveyor.protocol.ExitCodes;
@@ -13,6 +18,7 @@ import dev.conveyor.protocol.broker.BrokerSettings;
 import dev.conveyor.protocol.wire.Cause;
 import dev.conveyor.protocol.wire.TaskState;
 import dev.conveyor.protocol.wire.Wire;
+import dev.conveyor.protocol.wire.WorkerStatus;
 import dev.conveyor.testkit.BrokerExtension;
 import dev.conveyor.testkit.TestBroker;
 import dev.conveyor.worker.Worker;
@@ -331,5 +337,52 @@ class WorkersIT {
     assertEquals(1, r.exit(), r::toString);
     assertFalse(r.out().contains("no live workers"), r::toString);
     assertTrue(r.err().contains("refused by s1: unsigned — set CONVEYOR_CONTROL_KEY"), r::toString);
+  }
+
+  @Test
+  void statusShowsEveryWorkerThatAnswersToTheSameNameAndFlagsThem() throws Exception {
+    worker("dup", 1);
+    // A second process answering to the same name, as one started elsewhere would: it answers
+    // status requests on the control exchange like a worker.
+    Connection other = broker.open("impostor");
+    Channel ch = other.createChannel();
+    String q = ch.queueDeclare("", false, true, true, null).getQueue();
+    ch.queueBind(q, broker.names().controlExchange(), "");
+    ch.basicConsume(
+        q,
+        true,
+        new DefaultConsumer(ch) {
+          @Override
+          public void handleDelivery(
+              String tag, Envelope envelope, AMQP.BasicProperties props, byte[] body)
+              throws java.io.IOException {
+            if (props.getReplyTo() == null) {
+              return;
+            }
+            WorkerStatus me =
+                new WorkerStatus(
+                    "dup", "elsewhere", 4242, List.of("default"), 1, false, null, List.of());
+            ch.basicPublish(
+                "",
+                props.getReplyTo(),
+                new AMQP.BasicProperties.Builder().correlationId(props.getCorrelationId()).build(),
+                Wire.encode(me));
+          }
+        });
+
+    Control.Result r = Control.run(broker, "status");
+
+    assertEquals(0, r.exit(), r::toString);
+    List<String> rows = r.lines().stream().filter(l -> l.startsWith("dup")).toList();
+    assertEquals(2, rows.size(), r::toString);
+    assertTrue(rows.stream().anyMatch(l -> l.matches("dup\\* +elsewhere +4242 .*")), r::toString);
+    assertTrue(r.err().contains("control status: 2 workers answer to the name dup"), r::toString);
+
+    JsonNode json = Wire.JSON.readTree(Control.run(broker, "status", "--json").out());
+    assertEquals(2, json.size(), json::toString);
+    for (JsonNode w : json) {
+      assertEquals("dup", w.get("worker").asText());
+      assertTrue(w.get("duplicateName").asBoolean(), json::toString);
+    }
   }
 }
