@@ -2,6 +2,7 @@ package dev.conveyor.control;
 
 import dev.conveyor.protocol.events.EventSubscription;
 import dev.conveyor.protocol.wire.CommandApplied;
+import dev.conveyor.protocol.wire.CommandRefused;
 import dev.conveyor.protocol.wire.ControlMessage;
 import dev.conveyor.protocol.wire.Target;
 import dev.conveyor.protocol.wire.WorkerEvent;
@@ -37,14 +38,20 @@ final class Broadcast {
       Duration waitTimeout)
       throws IOException, InterruptedException {
     Target whom = message.target() instanceof Target.Workers w ? w : Target.all();
-    List<String> live =
-        session.status(whom, discoverFor).stream().map(WorkerStatus::worker).toList();
-    CommandTracker tracker = new CommandTracker(message.id(), live);
+    StatusRound.Result round = session.status(whom, discoverFor);
+    List<String> live = round.statuses().stream().map(WorkerStatus::worker).toList();
+    // A worker that refused the status request will refuse the command too; its refusal of the
+    // command is what is reported, waited for like an acknowledgement.
+    CommandTracker tracker = new CommandTracker(message.id(), round.answered());
     try (EventSubscription events =
         EventSubscription.open(
             session.connection(),
             session.topology(),
-            List.of("task.*", CommandApplied.ROUTING_KEY, "worker." + WorkerEvent.TERMINATING),
+            List.of(
+                "task.*",
+                CommandApplied.ROUTING_KEY,
+                CommandRefused.ROUTING_KEY,
+                "worker." + WorkerEvent.TERMINATING),
             tracker::accept)) {
       tracker.publishing();
       session.publish(message);
@@ -52,6 +59,6 @@ final class Broadcast {
         tracker.await(waitTimeout);
       }
     }
-    return CommandReport.of(message, live, tracker, wait);
+    return CommandReport.of(message, live, round.refusals(), tracker, wait, waitTimeout);
   }
 }

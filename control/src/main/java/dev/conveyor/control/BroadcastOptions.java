@@ -1,6 +1,8 @@
 package dev.conveyor.control;
 
 import dev.conveyor.protocol.Durations;
+import dev.conveyor.protocol.cli.FlagChecks;
+import dev.conveyor.protocol.cli.UsageException;
 import dev.conveyor.protocol.wire.Command;
 import java.time.Duration;
 import picocli.CommandLine.Option;
@@ -42,6 +44,19 @@ final class BroadcastOptions {
 
   @Option(names = "--json", description = "Print one JSON document instead of text.")
   boolean json;
+
+  /**
+   * Refuses values that parse but mean nothing: a zero wait reports every worker as silent.
+   *
+   * @throws dev.conveyor.protocol.cli.UsageException naming the flag and its range
+   */
+  void validate() {
+    if (noWait && waitTimeout != null) {
+      throw new UsageException("--wait-timeout cannot be used with --no-wait, which does not wait");
+    }
+    FlagChecks.positive("--wait-timeout", waitTimeout);
+    FlagChecks.positive("--discover-timeout", discoverTimeout);
+  }
 
   Duration waitTimeout(Command verb) {
     if (waitTimeout != null) {

@@ -2,18 +2,22 @@ package dev.conveyor.control;
 
 import com.fasterxml.jackson.annotation.JsonInclude;
 import dev.conveyor.control.CommandTracker.Seen;
+import dev.conveyor.protocol.Durations;
 import dev.conveyor.protocol.ExitCodes;
 import dev.conveyor.protocol.wire.Command;
 import dev.conveyor.protocol.wire.CommandApplied;
+import dev.conveyor.protocol.wire.CommandRefused;
 import dev.conveyor.protocol.wire.ControlMessage;
 import dev.conveyor.protocol.wire.Target;
 import dev.conveyor.protocol.wire.TaskEvent;
 import dev.conveyor.protocol.wire.Wire;
 import java.io.PrintWriter;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.TreeMap;
 import java.util.TreeSet;
 import java.util.stream.Collectors;
 import picocli.CommandLine;
@@ -27,9 +31,11 @@ record CommandReport(
     boolean requeue,
     String issuedBy,
     boolean waited,
+    String waitedFor,
     List<String> live,
     List<WorkerReport> workers,
     List<String> noAnswer,
+    List<Refused> refused,
     List<String> revoked,
     List<String> notRunning,
     List<String> unsettled,
@@ -46,18 +52,34 @@ record CommandReport(
       Boolean paused,
       Boolean terminating) {}
 
+  /** A worker that would not obey the command, and why. */
+  record Refused(String worker, String reason) {}
+
   /** How a task the worker ended settled; {@code state} is null if it did not within the wait. */
   @JsonInclude(JsonInclude.Include.NON_NULL)
   record TaskOutcome(String task, String state, String cause, Long elapsedMs) {}
 
+  /**
+   * @param discoveryRefusals workers that refused the status round before the command; with {@code
+   *     --no-wait} they stand for the command's refusal, which is not waited for
+   */
   static CommandReport of(
-      ControlMessage message, List<String> discovered, CommandTracker tracker, boolean waited) {
+      ControlMessage message,
+      List<String> discovered,
+      List<CommandRefused> discoveryRefusals,
+      CommandTracker tracker,
+      boolean waited,
+      Duration waitTimeout) {
     Map<String, Seen<CommandApplied>> applied = tracker.applied();
+    Map<String, CommandRefused> refusals = new TreeMap<>();
+    (waited ? tracker.refused() : discoveryRefusals)
+        .forEach(r -> refusals.putIfAbsent(r.worker(), r));
     Set<String> workers = new TreeSet<>(discovered);
     workers.addAll(applied.keySet());
     List<String> named =
         message.target() instanceof Target.Workers w ? w.names() : List.<String>of();
     workers.addAll(named);
+    discoveryRefusals.forEach(r -> workers.add(r.worker()));
 
     List<WorkerReport> reports = new ArrayList<>();
     List<String> noAnswer = new ArrayList<>();
@@ -68,14 +90,20 @@ record CommandReport(
       if (seen != null) {
         reports.add(workerReport(message.command(), seen, tracker, unsettled));
         CommandTracker.endedTasks(seen.event()).forEach(ended::add);
+      } else if (refusals.containsKey(worker)) {
+        continue;
       } else if (waited || !discovered.contains(worker)) {
         noAnswer.add(worker);
       }
     }
+    List<Refused> refused =
+        refusals.values().stream().map(r -> new Refused(r.worker(), r.reason())).toList();
     // Named tasks that ran nowhere: a stop or kill revokes them for when they arrive; with
-    // --requeue there is nothing to requeue and nothing is revoked.
+    // --requeue there is nothing to requeue and nothing is revoked. Not when every worker that
+    // answered refused the command: none of them will honour it.
     List<String> idle = List.of();
-    if (waited && message.target() instanceof Target.Tasks tasks) {
+    boolean someoneObeys = !reports.isEmpty() || refused.isEmpty();
+    if (waited && someoneObeys && message.target() instanceof Target.Tasks tasks) {
       idle = tasks.ids().stream().filter(id -> !ended.contains(id)).distinct().toList();
     }
     List<String> revoked = message.requeue() ? List.of() : idle;
@@ -87,14 +115,16 @@ record CommandReport(
         message.requeue(),
         message.issuedBy(),
         waited,
+        waited ? Durations.format(waitTimeout) : null,
         List.copyOf(discovered),
         reports,
         noAnswer,
+        refused,
         revoked,
         notRunning,
         unsettled,
         // --no-wait asked not to follow the tasks: their settling is not this command's result.
-        noAnswer.isEmpty() && (!waited || unsettled.isEmpty()));
+        noAnswer.isEmpty() && refused.isEmpty() && (!waited || unsettled.isEmpty()));
   }
 
   private static WorkerReport workerReport(
@@ -134,7 +164,7 @@ record CommandReport(
 
   /**
    * Prints the report (JSON or text) and returns the exit code: 0 when every worker answered and
-   * every task settled, else 1.
+   * obeyed and every task settled, else 1.
    */
   int emit(CommandLine commandLine, boolean json) {
     if (json) {
@@ -161,7 +191,7 @@ record CommandReport(
                   + live.size()
                   + " live worker(s): "
                   + String.join(", ", live));
-    } else if (workers.isEmpty() && noAnswer.isEmpty()) {
+    } else if (workers.isEmpty() && noAnswer.isEmpty() && refused.isEmpty()) {
       out.println("no live workers answered; " + verbWord + " " + command + " published");
     } else {
       out.println(verbWord + " " + command + " (issued by " + issuedBy + ")");
@@ -169,8 +199,11 @@ record CommandReport(
     for (WorkerReport w : workers) {
       out.println(w.worker() + ": " + describe(w));
     }
+    for (Refused r : refused) {
+      out.println(r.worker() + ": refused (" + r.reason() + ")");
+    }
     for (String w : noAnswer) {
-      out.println(w + ": did not answer");
+      out.println(w + ": did not answer" + (waitedFor == null ? "" : " within " + waitedFor));
     }
     for (String task : revoked) {
       out.println(task + ": not running; revoked, will be cancelled when it arrives");
@@ -186,6 +219,7 @@ record CommandReport(
       if (!unsettled.isEmpty()) {
         problems.add("not settled in time: " + String.join(", ", unsettled));
       }
+      problems.addAll(Refusals.lines(refused));
       err.println("control " + verbWord + ": " + String.join("; ", problems));
     }
     out.flush();

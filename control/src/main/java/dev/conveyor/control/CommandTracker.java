@@ -2,6 +2,7 @@ package dev.conveyor.control;
 
 import dev.conveyor.protocol.events.Event;
 import dev.conveyor.protocol.wire.CommandApplied;
+import dev.conveyor.protocol.wire.CommandRefused;
 import dev.conveyor.protocol.wire.TaskEvent;
 import dev.conveyor.protocol.wire.TaskState;
 import dev.conveyor.protocol.wire.WorkerEvent;
@@ -19,9 +20,9 @@ import java.util.stream.Stream;
 
 /**
  * Follows one control command after it is published: which workers acknowledged it ({@code
- * command.applied}), how each task they ended settled, and whether a worker ends itself over a task
- * that ignored a kill ({@code worker.terminating}). Fed from the event consumer thread; read from
- * the command's thread.
+ * command.applied}) or refused it ({@code command.refused}), how each task they ended settled, and
+ * whether a worker ends itself over a task that ignored a kill ({@code worker.terminating}). Fed
+ * from the event consumer thread; read from the command's thread.
  */
 final class CommandTracker {
 
@@ -31,6 +32,7 @@ final class CommandTracker {
   private final String commandId;
   private final Set<String> expectedWorkers;
   private final Map<String, Seen<CommandApplied>> applied = new TreeMap<>();
+  private final Map<String, CommandRefused> refused = new TreeMap<>();
   private final Map<String, Seen<TaskEvent>> settled = new HashMap<>();
   private final Set<String> terminating = new TreeSet<>();
   private long publishedAt = -1;
@@ -54,6 +56,9 @@ final class CommandTracker {
       case Event.Applied a
           when commandId.equals(a.event().command()) && a.event().worker() != null ->
           applied.putIfAbsent(a.event().worker(), seen(a.event()));
+      case Event.Refused r
+          when commandId.equals(r.event().command()) && r.event().worker() != null ->
+          refused.putIfAbsent(r.event().worker(), r.event());
       case Event.Task t when t.event().task() != null && settles(t.event().state()) ->
           settled.putIfAbsent(t.event().task(), seen(t.event()));
       case Event.Worker w
@@ -76,7 +81,8 @@ final class CommandTracker {
   }
 
   /**
-   * Waits until every expected worker acknowledged and every task they ended has settled.
+   * Waits until every expected worker acknowledged (or refused) and every task they ended has
+   * settled.
    *
    * @return whether that happened within {@code timeout}
    */
@@ -93,7 +99,7 @@ final class CommandTracker {
   }
 
   private boolean done() {
-    return applied.keySet().containsAll(expectedWorkers)
+    return expectedWorkers.stream().allMatch(w -> applied.containsKey(w) || refused.containsKey(w))
         && applied.values().stream()
             .flatMap(a -> endedTasks(a.event()))
             .allMatch(settled::containsKey);
@@ -110,6 +116,11 @@ final class CommandTracker {
   /** Acknowledgements by worker name, in name order. */
   synchronized Map<String, Seen<CommandApplied>> applied() {
     return new TreeMap<>(applied);
+  }
+
+  /** Refusals by worker name, in name order. */
+  synchronized List<CommandRefused> refused() {
+    return List.copyOf(refused.values());
   }
 
   /** Whether the worker announced that it ends itself (a task ignored a kill). */

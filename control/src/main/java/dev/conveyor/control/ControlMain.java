@@ -1,5 +1,6 @@
 package dev.conveyor.control;
 
+import dev.conveyor.protocol.ExitCodes;
 import dev.conveyor.protocol.cli.Cli;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -39,7 +40,18 @@ public final class ControlMain implements Runnable {
 
   /** The command line with Conveyor's exit-code mapping, for {@link #main} and for tests. */
   public static CommandLine commandLine() {
-    return Cli.commandLine(new ControlMain());
+    CommandLine cl = Cli.commandLine(new ControlMain());
+    CommandLine.IExecutionExceptionHandler standard = cl.getExecutionExceptionHandler();
+    cl.setExecutionExceptionHandler(
+        (ex, commandLine, parseResult) -> {
+          if (ex instanceof NamespaceMissingException missing) {
+            commandLine.getErr().println("control: " + missing.getMessage());
+            commandLine.getErr().flush();
+            return ExitCodes.FAILURE;
+          }
+          return standard.handleExecutionException(ex, commandLine, parseResult);
+        });
+    return cl;
   }
 
   public static void main(String[] args) {

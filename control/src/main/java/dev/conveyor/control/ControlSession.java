@@ -5,15 +5,19 @@ import com.rabbitmq.client.Channel;
 import com.rabbitmq.client.Connection;
 import com.rabbitmq.client.DefaultConsumer;
 import com.rabbitmq.client.Envelope;
+import com.rabbitmq.client.ShutdownSignalException;
 import dev.conveyor.protocol.ControlSigner;
 import dev.conveyor.protocol.broker.BrokerConnector;
 import dev.conveyor.protocol.broker.BrokerOptions;
 import dev.conveyor.protocol.broker.BrokerSettings;
 import dev.conveyor.protocol.broker.BrokerUnreachableException;
 import dev.conveyor.protocol.broker.Channels;
+import dev.conveyor.protocol.events.Event;
+import dev.conveyor.protocol.events.EventSubscription;
 import dev.conveyor.protocol.topology.Names;
 import dev.conveyor.protocol.topology.Topology;
 import dev.conveyor.protocol.wire.Command;
+import dev.conveyor.protocol.wire.CommandRefused;
 import dev.conveyor.protocol.wire.ControlMessage;
 import dev.conveyor.protocol.wire.MalformedMessageException;
 import dev.conveyor.protocol.wire.Target;
@@ -21,6 +25,7 @@ import dev.conveyor.protocol.wire.Wire;
 import dev.conveyor.protocol.wire.WorkerStatus;
 import java.io.IOException;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 import java.util.Set;
@@ -76,6 +81,83 @@ final class ControlSession implements AutoCloseable {
       throw e;
     }
     return session;
+  }
+
+  /** Something a read-only command needs on the broker. */
+  record Need(String kind, String name) {
+    static Need exchange(String name) {
+      return new Need("exchange", name);
+    }
+
+    static Need queue(String name) {
+      return new Need("queue", name);
+    }
+  }
+
+  /**
+   * Connects for a command that only reads (status, watch, dead letters): nothing is declared, so a
+   * mistyped {@code --namespace} is reported instead of created. The namespace exists when its
+   * control exchange does; {@code needs} are checked after it.
+   *
+   * @throws NamespaceMissingException when the namespace or something the command reads is missing
+   */
+  static ControlSession openExisting(BrokerOptions options, String purpose, List<Need> needs)
+      throws BrokerUnreachableException, IOException {
+    BrokerSettings settings = options.settings();
+    Connection connection = new BrokerConnector(settings).connect("conveyor-control " + purpose);
+    ControlSession session = new ControlSession(settings, connection);
+    try {
+      List<Need> all = new ArrayList<>();
+      all.add(Need.exchange(settings.names().controlExchange()));
+      all.addAll(needs);
+      for (Need need : all) {
+        if (!session.exists(need)) {
+          throw new NamespaceMissingException(
+              "namespace '"
+                  + settings.names().namespace()
+                  + "' does not exist on the broker (no "
+                  + need.kind()
+                  + " "
+                  + need.name()
+                  + ")");
+        }
+      }
+    } catch (IOException | RuntimeException e) {
+      session.close();
+      throw e;
+    }
+    return session;
+  }
+
+  /** A passive declaration on a channel of its own, since a failed one closes its channel. */
+  private boolean exists(Need need) throws IOException {
+    Channel probe = connection.createChannel();
+    try {
+      if (need.kind().equals("exchange")) {
+        probe.exchangeDeclarePassive(need.name());
+      } else {
+        probe.queueDeclarePassive(need.name());
+      }
+      return true;
+    } catch (IOException e) {
+      if (notFound(e)) {
+        return false;
+      }
+      throw e;
+    } finally {
+      Channels.closeQuietly(probe);
+    }
+  }
+
+  private static boolean notFound(Throwable e) {
+    for (Throwable t = e; t != null; t = t.getCause()) {
+      if (t instanceof ShutdownSignalException s
+          && s.getReason() instanceof AMQP.Channel.Close close
+          && close.getReplyCode() == AMQP.NOT_FOUND) {
+        return true;
+      }
+    }
+    return false;
   }
 
   Connection connection() {
@@ -142,17 +224,28 @@ final class ControlSession implements AutoCloseable {
   }
 
   /**
-   * A status round: broadcasts {@code status} and collects the replies of live workers until {@code
-   * timeout}, or earlier once every expected worker answered or replies stopped coming.
+   * A status round: broadcasts {@code status} and collects the answers of live workers until {@code
+   * timeout}, or earlier once every expected worker answered or answers stopped coming. A worker
+   * that refuses the request (a control key) answers with {@code command.refused} on the events
+   * exchange, so that is followed too.
    *
    * @param target {@link Target.All} or {@link Target.Workers}
-   * @return the replies, one per worker, ordered by worker name
+   * @return the replies, one per worker, ordered by worker name, and the refusals
    */
-  List<WorkerStatus> status(Target target, Duration timeout) throws IOException {
+  StatusRound.Result status(Target target, Duration timeout) throws IOException {
     ControlMessage message = ControlMessages.create(Command.STATUS, target, false);
-    BlockingQueue<WorkerStatus> replies = new LinkedBlockingQueue<>();
+    BlockingQueue<StatusRound.Answer> answers = new LinkedBlockingQueue<>();
     Channel ch = connection.createChannel();
-    try {
+    try (EventSubscription refusals =
+        EventSubscription.openExisting(
+            connection,
+            topology,
+            List.of(CommandRefused.ROUTING_KEY),
+            event -> {
+              if (event instanceof Event.Refused r && message.id().equals(r.event().command())) {
+                answers.add(new StatusRound.Refusal(r.event()));
+              }
+            })) {
       ch.basicConsume(
           DIRECT_REPLY_TO,
           true,
@@ -164,7 +257,7 @@ final class ControlSession implements AutoCloseable {
                 return;
               }
               try {
-                replies.add(Wire.decode(body, WorkerStatus.class));
+                answers.add(new StatusRound.Reply(Wire.decode(body, WorkerStatus.class)));
               } catch (MalformedMessageException e) {
                 log.warn("ignoring an undecodable status reply: {}", e.getMessage());
               }
@@ -172,7 +265,7 @@ final class ControlSession implements AutoCloseable {
           });
       publishOn(ch, message, DIRECT_REPLY_TO);
       Set<String> expected = target instanceof Target.Workers w ? Set.copyOf(w.names()) : Set.of();
-      return StatusRound.collect(replies, expected, timeout, QUIET);
+      return StatusRound.collect(answers, expected, timeout, QUIET);
     } finally {
       Channels.closeQuietly(ch);
     }

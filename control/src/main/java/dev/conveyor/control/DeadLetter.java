@@ -15,10 +15,16 @@ import java.util.Map;
 /**
  * A message in {@code ns.dead}, described from its headers: ours ({@code x-conveyor-*}) where a
  * worker dead-lettered it, else the broker's {@code x-death}.
+ *
+ * @param id the task's id, by which list, replay and purge all know it: the body's {@code id} when
+ *     it has a usable one (a non-blank string), as the worker names the task in its events; else
+ *     the AMQP {@code message_id}; null if neither
+ * @param messageId the AMQP {@code message_id} when it is not {@code id}, else null
  */
 @JsonInclude(JsonInclude.Include.NON_NULL)
 record DeadLetter(
     String id,
+    String messageId,
     String type,
     String reason,
     String cause,
@@ -41,9 +47,16 @@ record DeadLetter(
     if (origin == null && death != null) {
       origin = names.queueOf(text(death.get("queue"))).orElse(null);
     }
+    JsonNode body = body(message.getBody());
+    String messageId = message.getProps().getMessageId();
+    String id = text(body, "id");
+    if (id == null || id.isBlank()) {
+      id = messageId == null || messageId.isBlank() ? null : messageId;
+    }
     return new DeadLetter(
-        message.getProps().getMessageId(),
-        type(message.getBody()),
+        id,
+        messageId == null || messageId.equals(id) ? null : messageId,
+        text(body, "type"),
         reason,
         text(h.get(Headers.DEAD_CAUSE)),
         origin,
@@ -67,14 +80,19 @@ record DeadLetter(
     return null;
   }
 
-  private static String type(byte[] body) {
+  /** The body as JSON, or null when it is not a JSON object (a rejected, malformed task). */
+  private static JsonNode body(byte[] body) {
     try {
-      JsonNode node = Wire.JSON.readTree(body);
-      JsonNode type = node == null ? null : node.get("type");
-      return type != null && type.isTextual() ? type.asText() : null;
+      JsonNode node = body == null ? null : Wire.JSON.readTree(body);
+      return node != null && node.isObject() ? node : null;
     } catch (IOException | RuntimeException e) {
       return null;
     }
+  }
+
+  private static String text(JsonNode object, String field) {
+    JsonNode value = object == null ? null : object.get(field);
+    return value != null && value.isTextual() ? value.asText() : null;
   }
 
   private static String text(Object value) {

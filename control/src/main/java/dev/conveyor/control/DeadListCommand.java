@@ -1,8 +1,10 @@
 package dev.conveyor.control;
 
 import com.rabbitmq.client.Channel;
+import dev.conveyor.control.ControlSession.Need;
 import dev.conveyor.protocol.ExitCodes;
 import dev.conveyor.protocol.broker.BrokerOptions;
+import dev.conveyor.protocol.cli.FlagChecks;
 import dev.conveyor.protocol.wire.Wire;
 import java.io.PrintWriter;
 import java.util.List;
@@ -36,11 +38,11 @@ final class DeadListCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
-    if (limit < 1) {
-      throw new IllegalArgumentException("--limit must be at least 1");
-    }
+    FlagChecks.atLeast("--limit", limit, 1);
     PrintWriter out = spec.commandLine().getOut();
-    try (ControlSession session = ControlSession.open(broker, "dead list");
+    try (ControlSession session =
+            ControlSession.openExisting(
+                broker, "dead list", List.of(Need.queue(broker.settings().names().deadQueue())));
         Channel ch = session.connection().createChannel()) {
       String queue = session.names().deadQueue();
       long total = ch.queueDeclarePassive(queue).getMessageCount();

@@ -1,6 +1,7 @@
 package dev.conveyor.control;
 
 import com.rabbitmq.client.Channel;
+import dev.conveyor.control.ControlSession.Need;
 import dev.conveyor.protocol.ExitCodes;
 import dev.conveyor.protocol.broker.BrokerOptions;
 import dev.conveyor.protocol.wire.Wire;
@@ -39,7 +40,9 @@ final class DeadPurgeCommand implements Callable<Integer> {
     Set<String> ids = selection.ids();
     long purged;
     List<String> notFound = List.of();
-    try (ControlSession session = ControlSession.open(broker, "dead purge");
+    try (ControlSession session =
+            ControlSession.openExisting(
+                broker, "dead purge", List.of(Need.queue(broker.settings().names().deadQueue())));
         Channel ch = session.connection().createChannel()) {
       if (selection.all) {
         purged = ch.queuePurge(session.names().deadQueue()).getMessageCount();

@@ -3,6 +3,7 @@ package dev.conveyor.control;
 import com.rabbitmq.client.AMQP;
 import com.rabbitmq.client.Channel;
 import com.rabbitmq.client.Connection;
+import dev.conveyor.control.ControlSession.Need;
 import dev.conveyor.protocol.ExitCodes;
 import dev.conveyor.protocol.broker.BrokerOptions;
 import dev.conveyor.protocol.topology.Names;
@@ -59,7 +60,9 @@ final class DeadReplayCommand implements Callable<Integer> {
   public Integer call() throws Exception {
     Set<String> ids = selection.ids();
     Result result;
-    try (ControlSession session = ControlSession.open(broker, "dead replay");
+    try (ControlSession session =
+            ControlSession.openExisting(
+                broker, "dead replay", List.of(Need.queue(broker.settings().names().deadQueue())));
         Channel ch = session.connection().createChannel()) {
       ch.confirmSelect();
       List<DeadLetter> letters = DeadQueue.select(ch, session.names(), selection.all, ids);

@@ -15,7 +15,9 @@ final class DeadSelection {
       arity = "1..*",
       paramLabel = "ID",
       required = true,
-      description = "The messages with these ids (message_id).")
+      description =
+          "The letters with these task ids, as dead list shows them (the body's id, else"
+              + " the message_id).")
   List<String> ids;
 
   Set<String> ids() {

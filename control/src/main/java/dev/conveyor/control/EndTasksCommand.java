@@ -30,6 +30,7 @@ abstract class EndTasksCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
+    options.validate();
     Target target = target();
     try (ControlSession session = ControlSession.open(broker, verb().wire())) {
       session.keepRevocations();

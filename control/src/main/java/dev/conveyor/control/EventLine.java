@@ -3,6 +3,7 @@ package dev.conveyor.control;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.conveyor.protocol.events.Event;
 import dev.conveyor.protocol.wire.CommandApplied;
+import dev.conveyor.protocol.wire.CommandRefused;
 import dev.conveyor.protocol.wire.TaskEvent;
 import dev.conveyor.protocol.wire.Wire;
 import dev.conveyor.protocol.wire.WorkerEvent;
@@ -30,6 +31,7 @@ final class EventLine {
       case Event.Task t -> t.event();
       case Event.Worker w -> w.event();
       case Event.Applied a -> a.event();
+      case Event.Refused r -> r.event();
     };
   }
 
@@ -39,6 +41,7 @@ final class EventLine {
       case Event.Task t -> task(line, t.event());
       case Event.Worker w -> worker(line, w.event());
       case Event.Applied a -> applied(line, a.event());
+      case Event.Refused r -> refused(line, r.event());
     }
     return line.toString();
   }
@@ -70,6 +73,14 @@ final class EventLine {
     field(line, "killed", list(e.killed()));
     field(line, "revoked", list(e.revoked()));
     field(line, "paused", e.paused());
+    field(line, "issuedBy", e.issuedBy());
+  }
+
+  private static void refused(StringBuilder line, CommandRefused e) {
+    start(line, e.at(), CommandRefused.ROUTING_KEY, e.command());
+    field(line, "verb", e.verb() == null ? null : e.verb().wire());
+    field(line, "worker", e.worker());
+    field(line, "reason", e.reason());
     field(line, "issuedBy", e.issuedBy());
   }
 

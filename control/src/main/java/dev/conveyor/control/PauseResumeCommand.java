@@ -31,6 +31,7 @@ abstract class PauseResumeCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
+    options.validate();
     Target target =
         workers == null ? Target.all() : new Target.Workers(Targets.nonBlank("--worker", workers));
     try (ControlSession session = ControlSession.open(broker, verb().wire())) {

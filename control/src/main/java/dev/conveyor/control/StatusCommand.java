@@ -1,15 +1,21 @@
 package dev.conveyor.control;
 
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.conveyor.control.ControlSession.Need;
 import dev.conveyor.protocol.Durations;
 import dev.conveyor.protocol.ExitCodes;
 import dev.conveyor.protocol.broker.BrokerOptions;
+import dev.conveyor.protocol.cli.FlagChecks;
 import dev.conveyor.protocol.wire.Target;
 import dev.conveyor.protocol.wire.Wire;
 import dev.conveyor.protocol.wire.WorkerStatus;
 import java.io.PrintWriter;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.ArrayList;
 import java.util.List;
+import java.util.Set;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -23,7 +29,9 @@ import picocli.CommandLine.Spec;
     mixinStandardHelpOptions = true,
     description = {
       "Shows the live workers and their running tasks: age, deadline and escalation stage.",
-      "Workers answer a broadcast; whoever has not answered within --timeout is not listed."
+      "Workers answer a broadcast; whoever has not answered within --timeout is not listed.",
+      "Exit 1 if a worker refused the request (a control key is needed) or a named one did not",
+      "answer."
     })
 final class StatusCommand implements Callable<Integer> {
 
@@ -51,43 +59,87 @@ final class StatusCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
+    FlagChecks.positive("--timeout", timeout);
     Target target =
         workers == null ? Target.all() : new Target.Workers(Targets.nonBlank("--worker", workers));
-    List<WorkerStatus> statuses;
-    try (ControlSession session = ControlSession.open(broker, "status")) {
-      statuses = session.status(target, timeout);
+    StatusRound.Result round;
+    try (ControlSession session =
+        ControlSession.openExisting(
+            broker, "status", List.of(Need.exchange(broker.settings().names().eventsExchange())))) {
+      round = session.status(target, timeout);
     }
+    List<WorkerStatus> statuses = round.statuses();
+    Set<String> duplicates = round.duplicateNames();
     PrintWriter out = spec.commandLine().getOut();
     if (json) {
-      out.println(Wire.toJson(statuses));
-    } else if (statuses.isEmpty()) {
+      out.println(json(statuses, duplicates));
+    } else if (statuses.isEmpty() && round.refusals().isEmpty()) {
       out.println("no live workers");
-    } else {
-      print(statuses, out);
+    } else if (!statuses.isEmpty()) {
+      print(statuses, duplicates, out);
     }
     out.flush();
+    if (!duplicates.isEmpty()) {
+      PrintWriter err = spec.commandLine().getErr();
+      for (String name : duplicates) {
+        List<String> who =
+            statuses.stream()
+                .filter(s -> name.equals(s.worker()))
+                .map(s -> s.host() + " pid " + s.pid())
+                .toList();
+        err.println(
+            "control status: "
+                + who.size()
+                + " workers answer to the name "
+                + name
+                + " ("
+                + String.join(", ", who)
+                + "); a command for --worker "
+                + name
+                + " reaches all of them");
+      }
+      err.flush();
+    }
+    List<String> answered = round.answered();
     List<String> silent =
         workers == null
             ? List.of()
-            : workers.stream()
-                .filter(w -> statuses.stream().noneMatch(s -> w.equals(s.worker())))
-                .distinct()
-                .toList();
+            : workers.stream().filter(w -> !answered.contains(w)).distinct().toList();
+    List<String> problems = new ArrayList<>(Refusals.of(round.refusals()));
     if (!silent.isEmpty()) {
+      problems.add("no answer from " + String.join(", ", silent));
+    }
+    if (!problems.isEmpty()) {
       PrintWriter err = spec.commandLine().getErr();
-      err.println("control status: no answer from " + String.join(", ", silent));
+      problems.forEach(p -> err.println("control status: " + p));
       err.flush();
       return ExitCodes.FAILURE;
     }
     return ExitCodes.OK;
   }
 
-  static void print(List<WorkerStatus> statuses, PrintWriter out) {
+  /**
+   * The statuses as JSON, each one that shares its name with another marked {@code duplicateName}.
+   */
+  static String json(List<WorkerStatus> statuses, Set<String> duplicates) {
+    ArrayNode array = Wire.JSON.createArrayNode();
+    for (WorkerStatus s : statuses) {
+      ObjectNode node = Wire.JSON.valueToTree(s);
+      if (duplicates.contains(s.worker())) {
+        node.put("duplicateName", true);
+      }
+      array.add(node);
+    }
+    return array.toString();
+  }
+
+  /** A worker whose name another one shares is marked with {@code *}. */
+  static void print(List<WorkerStatus> statuses, Set<String> duplicates, PrintWriter out) {
     Table workers =
         new Table("", "WORKER", "HOST", "PID", "QUEUES", "CONCURRENCY", "PAUSED", "TASKS");
     for (WorkerStatus s : statuses) {
       workers.row(
-          s.worker(),
+          duplicates.contains(s.worker()) ? s.worker() + "*" : s.worker(),
           s.host(),
           s.pid(),
           s.queues() == null ? null : String.join(",", s.queues()),
@@ -102,7 +154,11 @@ final class StatusCommand implements Callable<Integer> {
         continue;
       }
       out.println();
-      out.println(s.worker() + ":");
+      out.println(
+          (duplicates.contains(s.worker())
+                  ? s.worker() + " (" + s.host() + " pid " + s.pid() + ")"
+                  : s.worker())
+              + ":");
       Table tasks = new Table("  ", "TASK", "TYPE", "ATTEMPT", "AGE", "DEADLINE", "STAGE");
       for (WorkerStatus.RunningTask t : s.tasks()) {
         tasks.row(

@@ -1,26 +1,78 @@
 package dev.conveyor.control;
 
+import dev.conveyor.protocol.wire.CommandRefused;
 import dev.conveyor.protocol.wire.WorkerStatus;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
+import java.util.TreeSet;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.TimeUnit;
+import java.util.stream.Collectors;
 
 /**
- * Collects status replies. There is no registry of workers, so a round lasts until the timeout, but
- * ends early once every expected worker answered, or — when no worker was named — once replies stop
- * coming. A named worker that answers late is still waited for, up to the timeout.
+ * Collects the answers to a status broadcast: status replies, and refusals from workers that would
+ * not obey it (a control key). There is no registry of workers, so a round lasts until the timeout,
+ * but ends early once every expected worker answered, or — when no worker was named — once answers
+ * stop coming. A named worker that answers late is still waited for, up to the timeout.
  */
 final class StatusRound {
   private StatusRound() {}
 
-  static List<WorkerStatus> collect(
-      BlockingQueue<WorkerStatus> replies, Set<String> expected, Duration timeout, Duration quiet) {
-    Map<String, WorkerStatus> byWorker = new TreeMap<>();
+  /** What a worker said. */
+  sealed interface Answer {
+    String worker();
+  }
+
+  record Reply(WorkerStatus status) implements Answer {
+    @Override
+    public String worker() {
+      return status.worker();
+    }
+  }
+
+  record Refusal(CommandRefused refused) implements Answer {
+    @Override
+    public String worker() {
+      return refused.worker();
+    }
+  }
+
+  /**
+   * The replies ordered by worker name (then host and pid: two workers may answer to one name), and
+   * the refusals.
+   */
+  record Result(List<WorkerStatus> statuses, List<CommandRefused> refusals) {
+
+    /** Names that more than one worker answered to. */
+    Set<String> duplicateNames() {
+      Map<String, Long> counts =
+          statuses.stream()
+              .collect(Collectors.groupingBy(WorkerStatus::worker, Collectors.counting()));
+      return counts.entrySet().stream()
+          .filter(e -> e.getValue() > 1)
+          .map(Map.Entry::getKey)
+          .collect(Collectors.toCollection(TreeSet::new));
+    }
+
+    /** Every worker that answered, either way. */
+    List<String> answered() {
+      List<String> names = new ArrayList<>(statuses.stream().map(WorkerStatus::worker).toList());
+      refusals.stream().map(CommandRefused::worker).forEach(names::add);
+      return names.stream().distinct().toList();
+    }
+  }
+
+  static Result collect(
+      BlockingQueue<Answer> answers, Set<String> expected, Duration timeout, Duration quiet) {
+    // Keyed by who answered, not by name: a second worker with the same name must not hide the
+    // first. The same worker's reply delivered twice is one.
+    Map<Identity, WorkerStatus> byWorker = new TreeMap<>(Identity.ORDER);
+    Map<String, CommandRefused> refusals = new TreeMap<>();
     long deadline = System.nanoTime() + timeout.toNanos();
     try {
       while (true) {
@@ -28,26 +80,54 @@ final class StatusRound {
         if (left <= 0) {
           break;
         }
-        boolean cutEarly = expected.isEmpty() && !byWorker.isEmpty();
+        boolean cutEarly = expected.isEmpty() && !(byWorker.isEmpty() && refusals.isEmpty());
         long wait = cutEarly ? Math.min(left, quiet.toNanos()) : left;
-        WorkerStatus reply = replies.poll(wait, TimeUnit.NANOSECONDS);
-        if (reply == null) {
+        Answer answer = answers.poll(wait, TimeUnit.NANOSECONDS);
+        if (answer == null) {
           if (cutEarly) {
             break;
           }
           continue;
         }
-        if (reply.worker() == null) {
+        if (answer.worker() == null) {
           continue;
         }
-        byWorker.put(reply.worker(), reply);
-        if (!expected.isEmpty() && byWorker.keySet().containsAll(expected)) {
+        switch (answer) {
+          case Reply r -> byWorker.put(Identity.of(r.status()), r.status());
+          case Refusal r -> refusals.put(r.worker(), r.refused());
+        }
+        if (!expected.isEmpty() && answeredAll(expected, byWorker, refusals)) {
           break;
         }
       }
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
     }
-    return new ArrayList<>(byWorker.values());
+    List<CommandRefused> refused = new ArrayList<>(refusals.values());
+    refused.sort(Comparator.comparing(CommandRefused::worker));
+    return new Result(new ArrayList<>(byWorker.values()), refused);
+  }
+
+  private static boolean answeredAll(
+      Set<String> expected, Map<Identity, ?> replies, Map<String, ?> refusals) {
+    return expected.stream()
+        .allMatch(
+            w ->
+                refusals.containsKey(w)
+                    || replies.keySet().stream().anyMatch(id -> id.worker().equals(w)));
+  }
+
+  /** Who answered: a name is not enough to tell two workers apart. */
+  private record Identity(String worker, String host, long pid, String startedAt) {
+    static final Comparator<Identity> ORDER =
+        Comparator.comparing(Identity::worker)
+            .thenComparing(Identity::host, Comparator.nullsFirst(Comparator.naturalOrder()))
+            .thenComparingLong(Identity::pid)
+            .thenComparing(Identity::startedAt, Comparator.nullsFirst(Comparator.naturalOrder()));
+
+    static Identity of(WorkerStatus s) {
+      return new Identity(
+          s.worker(), s.host(), s.pid(), s.startedAt() == null ? null : s.startedAt().toString());
+    }
   }
 }

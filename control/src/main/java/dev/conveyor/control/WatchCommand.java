@@ -1,8 +1,10 @@
 package dev.conveyor.control;
 
+import dev.conveyor.control.ControlSession.Need;
 import dev.conveyor.protocol.Durations;
 import dev.conveyor.protocol.ExitCodes;
 import dev.conveyor.protocol.broker.BrokerOptions;
+import dev.conveyor.protocol.cli.FlagChecks;
 import dev.conveyor.protocol.events.Event;
 import dev.conveyor.protocol.events.EventSubscription;
 import java.io.PrintWriter;
@@ -58,15 +60,18 @@ final class WatchCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
-    if (count != null && count < 1) {
-      throw new IllegalArgumentException("--count must be at least 1");
-    }
+    FlagChecks.atLeast("--count", count, 1);
+    FlagChecks.positive("--for", duration);
     List<String> patterns = Targets.nonBlank("--filter", filters);
     PrintWriter out = spec.commandLine().getOut();
     CountDownLatch enough = new CountDownLatch(1);
-    try (ControlSession session = ControlSession.open(broker, "watch");
+    try (ControlSession session =
+            ControlSession.openExisting(
+                broker,
+                "watch",
+                List.of(Need.exchange(broker.settings().names().eventsExchange())));
         EventSubscription events =
-            EventSubscription.open(
+            EventSubscription.openExisting(
                 session.connection(),
                 session.topology(),
                 patterns,

@@ -9,6 +9,7 @@ import java.time.Duration;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
 import org.junit.jupiter.params.provider.ValueSource;
 import picocli.CommandLine;
 
@@ -91,6 +92,35 @@ class ArgumentsTest {
     assertEquals(2, r.exit(), r::toString);
     assertEquals("", r.out(), r::toString);
     assertFalse(r.err().isBlank(), r::toString);
+  }
+
+  @ParameterizedTest
+  @CsvSource(
+      delimiter = '|',
+      value = {
+        "status --timeout 0s | --timeout must be between 1ms and 365d (got 0s)",
+        "status --timeout 366d | --timeout must be between 1ms and 365d (got 366d)",
+        "stop --all --wait-timeout 0s | --wait-timeout must be between 1ms and 365d (got 0s)",
+        "kill --task t --wait-timeout 0ms | --wait-timeout must be between 1ms and 365d",
+        "pause --wait-timeout 0s | --wait-timeout must be between 1ms and 365d",
+        "stop --all --discover-timeout 0s | --discover-timeout must be between 1ms and 365d",
+        "resume --discover-timeout 0ms | --discover-timeout must be between 1ms and 365d",
+        "stop --all --no-wait --wait-timeout 2s | --wait-timeout cannot be used with --no-wait",
+        "watch --for 0s | --for must be between 1ms and 365d (got 0s)",
+        "watch --count 0 | --count must be at least 1 (got 0)",
+        "watch --count -3 | --count must be at least 1 (got -3)",
+        "dead list --limit 0 | --limit must be at least 1 (got 0)",
+        "dead list --limit -1 | --limit must be at least 1 (got -1)",
+      })
+  void meaninglessNumbersAreRefusedBeforeTheBrokerIsContacted(String line, String message) {
+    // An unreachable broker: a check that came after connecting would exit 3 instead.
+    List<String> args = new java.util.ArrayList<>(List.of(line.strip().split(" ")));
+    args.add("--uri=amqp://guest:guest@127.0.0.1:1");
+    Control.Result r = Control.run(args.toArray(String[]::new));
+    assertEquals(2, r.exit(), r::toString);
+    assertEquals("", r.out(), r::toString);
+    assertEquals(1, r.err().lines().count(), r::toString);
+    assertTrue(r.err().startsWith("control: " + message.strip()), r::toString);
   }
 
   @ParameterizedTest

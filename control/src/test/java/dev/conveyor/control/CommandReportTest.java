@@ -8,6 +8,7 @@ import dev.conveyor.protocol.events.Event;
 import dev.conveyor.protocol.wire.Cause;
 import dev.conveyor.protocol.wire.Command;
 import dev.conveyor.protocol.wire.CommandApplied;
+import dev.conveyor.protocol.wire.CommandRefused;
 import dev.conveyor.protocol.wire.ControlMessage;
 import dev.conveyor.protocol.wire.Target;
 import dev.conveyor.protocol.wire.TaskEvent;
@@ -72,7 +73,9 @@ class CommandReportTest {
     tracker.accept(applied("w2", List.of(), List.of("queued")));
     assertTrue(tracker.await(Duration.ofSeconds(1)));
 
-    CommandReport report = CommandReport.of(STOP_TASKS, List.of("w1", "w2"), tracker, true);
+    CommandReport report =
+        CommandReport.of(
+            STOP_TASKS, List.of("w1", "w2"), List.of(), tracker, true, Duration.ofSeconds(5));
     assertTrue(report.ok());
     assertEquals(List.of("queued"), report.revoked());
     List<String> lines = text(report).lines().toList();
@@ -93,13 +96,15 @@ class CommandReportTest {
     CommandTracker tracker = new CommandTracker("c1", List.of("w1", "w2"));
     tracker.publishing();
     tracker.accept(applied("w1", List.of("a"), List.of()));
-    CommandReport report = CommandReport.of(STOP_TASKS, List.of("w1", "w2"), tracker, true);
+    CommandReport report =
+        CommandReport.of(
+            STOP_TASKS, List.of("w1", "w2"), List.of(), tracker, true, Duration.ofSeconds(5));
     assertFalse(report.ok());
     assertEquals(List.of("w2"), report.noAnswer());
     assertEquals(List.of("a"), report.unsettled());
     String text = text(report);
     assertTrue(text.contains("w1: stopped 1 task(s): a not settled"), text);
-    assertTrue(text.contains("w2: did not answer"), text);
+    assertTrue(text.contains("w2: did not answer within 5s"), text);
   }
 
   @Test
@@ -108,7 +113,9 @@ class CommandReportTest {
     tracker.publishing();
     // The acknowledgement came in before the subscription closed; the task settles later.
     tracker.accept(applied("w1", List.of("a"), List.of()));
-    CommandReport report = CommandReport.of(STOP_TASKS, List.of("w1"), tracker, false);
+    CommandReport report =
+        CommandReport.of(
+            STOP_TASKS, List.of("w1"), List.of(), tracker, false, Duration.ofSeconds(5));
     assertTrue(report.ok(), text(report));
   }
 
@@ -128,7 +135,8 @@ class CommandReportTest {
   void withoutWorkersItSaysSo() {
     CommandTracker tracker = new CommandTracker("c1", List.of());
     tracker.publishing();
-    CommandReport report = CommandReport.of(STOP_TASKS, List.of(), tracker, true);
+    CommandReport report =
+        CommandReport.of(STOP_TASKS, List.of(), List.of(), tracker, true, Duration.ofSeconds(5));
     assertTrue(report.ok());
     String text = text(report);
     assertTrue(text.startsWith("no live workers answered; stop c1 published"), text);
@@ -141,7 +149,8 @@ class CommandReportTest {
         new ControlMessage(
             "c1", Command.KILL, new Target.Workers(List.of("w9")), false, Instant.now(), "u@h");
     CommandTracker tracker = new CommandTracker("c1", List.of());
-    CommandReport report = CommandReport.of(m, List.of(), tracker, false);
+    CommandReport report =
+        CommandReport.of(m, List.of(), List.of(), tracker, false, Duration.ofSeconds(5));
     assertFalse(report.ok());
     assertEquals(List.of("w9"), report.noAnswer());
   }
@@ -156,7 +165,8 @@ class CommandReportTest {
         new Event.Applied(
             new CommandApplied(
                 "c1", Command.PAUSE, "w1", List.of(), List.of(), List.of(), true, null, null)));
-    String text = text(CommandReport.of(m, List.of("w1"), tracker, true));
+    String text =
+        text(CommandReport.of(m, List.of("w1"), List.of(), tracker, true, Duration.ofSeconds(5)));
     assertTrue(text.lines().anyMatch(l -> l.matches("w1: paused \\(\\d+ ms\\)")), text);
   }
 
@@ -167,7 +177,8 @@ class CommandReportTest {
             "c1", Command.STOP, new Target.Tasks(List.of("q1")), true, Instant.now(), "u@h");
     CommandTracker tracker = new CommandTracker("c1", List.of());
     tracker.publishing();
-    CommandReport report = CommandReport.of(m, List.of(), tracker, true);
+    CommandReport report =
+        CommandReport.of(m, List.of(), List.of(), tracker, true, Duration.ofSeconds(5));
     assertEquals(List.of(), report.revoked());
     assertEquals(List.of("q1"), report.notRunning());
     assertTrue(text(report).contains("q1: not running; nothing to requeue"));
@@ -187,10 +198,81 @@ class CommandReportTest {
         new Event.Worker(
             new WorkerEvent("w1", WorkerEvent.TERMINATING, Instant.now(), List.of("s"), null, 1L)));
     tracker.accept(task("s", TaskState.CANCELLED));
-    String text = text(CommandReport.of(m, List.of("w1"), tracker, true));
+    String text =
+        text(CommandReport.of(m, List.of("w1"), List.of(), tracker, true, Duration.ofSeconds(5)));
     assertTrue(
         text.contains("w1: killed 1 task(s): s cancelled (user-stop) ")
             && text.contains("; worker terminating: a task did not end within its kill grace"),
         text);
+  }
+
+  private static Event refused(String worker, String reason) {
+    return new Event.Refused(
+        new CommandRefused("c1", Command.STOP, worker, reason, Instant.now(), "u@h"));
+  }
+
+  private static String err(CommandReport report) {
+    StringWriter err = new StringWriter();
+    report.print(new PrintWriter(new StringWriter()), new PrintWriter(err));
+    return err.toString();
+  }
+
+  @Test
+  void whenEveryWorkerRefusesNothingIsClaimedRevokedAndItFails() throws Exception {
+    CommandTracker tracker = new CommandTracker("c1", List.of("s1", "s2"));
+    tracker.publishing();
+    tracker.accept(refused("s1", "unsigned"));
+    assertFalse(tracker.await(Duration.ofMillis(10)), "s2 has not answered yet");
+    tracker.accept(refused("s2", "stale (issued 75 s ago)"));
+    assertTrue(tracker.await(Duration.ofSeconds(1)));
+
+    CommandReport report =
+        CommandReport.of(STOP_TASKS, List.of(), List.of(), tracker, true, Duration.ofSeconds(5));
+
+    assertFalse(report.ok());
+    assertEquals(List.of(), report.revoked());
+    assertEquals(List.of(), report.noAnswer());
+    String text = text(report);
+    assertFalse(text.contains("revoked"), text);
+    assertFalse(text.contains("no live workers"), text);
+    assertTrue(text.contains("s1: refused (unsigned)"), text);
+    String err = err(report);
+    assertTrue(
+        err.contains("refused by s1: unsigned — set CONVEYOR_CONTROL_KEY (or --control-key-file)"),
+        err);
+    assertTrue(err.contains("refused by s2: stale (issued 75 s ago) — the clocks"), err);
+  }
+
+  @Test
+  void oneWorkerRefusingFailsTheCommandButWhatTheOthersDidIsReported() throws Exception {
+    CommandTracker tracker = new CommandTracker("c1", List.of("w1", "s1"));
+    tracker.publishing();
+    tracker.accept(applied("w1", List.of(), List.of("a", "b", "queued")));
+    tracker.accept(refused("s1", "bad signature"));
+    assertTrue(tracker.await(Duration.ofSeconds(1)));
+
+    CommandReport report =
+        CommandReport.of(
+            STOP_TASKS, List.of("w1", "s1"), List.of(), tracker, true, Duration.ofSeconds(5));
+
+    assertFalse(report.ok());
+    assertEquals(List.of("a", "b", "queued"), report.revoked(), "w1 revoked them");
+    assertTrue(err(report).contains("refused by s1: bad signature — this control key"));
+  }
+
+  @Test
+  void withoutWaitingARefusedStatusRoundStandsForTheRefusal() {
+    CommandTracker tracker = new CommandTracker("c1", List.of("s1"));
+    tracker.publishing();
+    CommandReport report =
+        CommandReport.of(
+            STOP_TASKS,
+            List.of(),
+            List.of(new CommandRefused("st", Command.STATUS, "s1", "unsigned", null, null)),
+            tracker,
+            false,
+            Duration.ofSeconds(5));
+    assertFalse(report.ok());
+    assertEquals(List.of(new CommandReport.Refused("s1", "unsigned")), report.refused());
   }
 }

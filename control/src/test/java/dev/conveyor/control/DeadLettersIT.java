@@ -251,4 +251,65 @@ class DeadLettersIT {
     assertEquals("{\"purged\":1,\"notFound\":[]}\n", all.out());
     awaitDead(0);
   }
+
+  /** Three letters whose AMQP message_id is not the task's id: different, missing, and absent. */
+  private void lettersWithConfusingIds() {
+    broker.withConfirms(
+        ch -> {
+          ch.basicPublish(
+              broker.names().deadExchange(),
+              "",
+              props("amqp-1", Map.of(Headers.ORIGIN_QUEUE, "default")),
+              "{\"id\":\"body-1\",\"type\":\"noop\"}".getBytes(StandardCharsets.UTF_8));
+          ch.basicPublish(
+              broker.names().deadExchange(),
+              "",
+              new AMQP.BasicProperties.Builder()
+                  .headers(Map.of(Headers.ORIGIN_QUEUE, "default"))
+                  .deliveryMode(2)
+                  .build(),
+              "{\"id\":\"body-2\",\"type\":\"noop\"}".getBytes(StandardCharsets.UTF_8));
+          ch.basicPublish(
+              broker.names().deadExchange(),
+              "",
+              props("amqp-3", Map.of(Headers.ORIGIN_QUEUE, "default")),
+              "{\"id\":\"\",\"type\":\"noop\"}".getBytes(StandardCharsets.UTF_8));
+          return null;
+        });
+    awaitDead(6);
+  }
+
+  @Test
+  void aLetterIsKnownByItsTaskIdInListReplayAndPurge() throws Exception {
+    lettersWithConfusingIds();
+
+    JsonNode letters = Wire.JSON.readTree(Control.run(broker, "dead", "list", "--json").out());
+    Set<String> ids = new java.util.HashSet<>();
+    letters.forEach(l -> ids.add(l.get("id").asText()));
+    // The body's id where it has a usable one (as the worker names the task), else message_id.
+    assertEquals(Set.of("rej-1", "fail-1", "exp-1", "body-1", "body-2", "amqp-3"), ids);
+    for (JsonNode l : letters) {
+      if (l.get("id").asText().equals("body-1")) {
+        assertEquals("amqp-1", l.get("messageId").asText(), l::toString);
+      }
+    }
+    String text = Control.run(broker, "dead", "list").out();
+    assertTrue(text.lines().anyMatch(l -> l.startsWith("body-1 ")), text);
+    assertTrue(text.lines().anyMatch(l -> l.startsWith("body-2 ")), text);
+
+    Control.Result byMessageId = Control.run(broker, "dead", "replay", "--id", "amqp-1");
+    assertEquals(1, byMessageId.exit(), byMessageId::toString);
+    assertTrue(byMessageId.err().contains("amqp-1 is not in the dead-letter queue"));
+
+    Control.Result replay = Control.run(broker, "dead", "replay", "--id", "body-1", "body-2");
+    assertEquals(0, replay.exit(), replay::toString);
+    assertTrue(replay.out().contains("body-1 -> default"), replay::toString);
+    assertTrue(replay.out().contains("body-2 -> default"), replay::toString);
+    awaitDead(4);
+
+    Control.Result purge = Control.run(broker, "dead", "purge", "--id", "amqp-3");
+    assertEquals(0, purge.exit(), purge::toString);
+    assertEquals("purged 1 message(s)\n", purge.out());
+    awaitDead(3);
+  }
 }

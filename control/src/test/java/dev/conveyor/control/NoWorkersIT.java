@@ -7,12 +7,23 @@ import com.fasterxml.jackson.databind.JsonNode;
 import dev.conveyor.protocol.wire.Wire;
 import dev.conveyor.testkit.BrokerExtension;
 import dev.conveyor.testkit.TestBroker;
+import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
 
 /** What control says, and how fast, when no worker is running. */
 @ExtendWith(BrokerExtension.class)
 class NoWorkersIT {
+
+  /** The namespace exists, as after any worker or producer ran; only no worker is live. */
+  @BeforeEach
+  void namespace(TestBroker broker) {
+    broker.withChannel(
+        ch -> {
+          broker.topology().declareCore(ch);
+          return null;
+        });
+  }
 
   @Test
   void statusSaysNoLiveWorkersQuickly(TestBroker broker) {

@@ -20,11 +20,22 @@ import java.time.Instant;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
 
 @ExtendWith(BrokerExtension.class)
 class WatchIT {
+
+  /** The namespace exists, as after any worker or producer ran; the events come from the test. */
+  @BeforeEach
+  void namespace(TestBroker broker) {
+    broker.withChannel(
+        ch -> {
+          broker.topology().declareCore(ch);
+          return null;
+        });
+  }
 
   private static TaskEvent task(String id, TaskState state, Cause cause) {
     return new TaskEvent(

@@ -6,21 +6,31 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import com.rabbitmq.client.AMQP;
+import com.rabbitmq.client.Channel;
+import com.rabbitmq.client.Connection;
+import com.rabbitmq.client.DefaultConsumer;
+import com.rabbitmq.client.Envelope;
 import dev.conveyor.producer.TaskPublisher;
 import dev.conveyor.producer.TaskSpec;
 import dev.conveyor.protocol.ExitCodes;
+import dev.conveyor.protocol.broker.BrokerSettings;
 import dev.conveyor.protocol.wire.Cause;
 import dev.conveyor.protocol.wire.TaskState;
 import dev.conveyor.protocol.wire.Wire;
+import dev.conveyor.protocol.wire.WorkerStatus;
 import dev.conveyor.testkit.BrokerExtension;
 import dev.conveyor.testkit.TestBroker;
 import dev.conveyor.worker.Worker;
 import dev.conveyor.worker.WorkerConfig;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
@@ -28,10 +38,13 @@ import java.util.function.IntConsumer;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
+import org.junit.jupiter.api.io.TempDir;
 
 /** {@code control} against real workers running in this JVM. */
 @ExtendWith(BrokerExtension.class)
 class WorkersIT {
+
+  @TempDir Path dir;
 
   private TestBroker broker;
   private Events events;
@@ -57,6 +70,20 @@ class WorkersIT {
                 .withShutdownGrace(Duration.ofMillis(500))
                 .withKillGrace(Duration.ofMillis(500))
                 .withExit(exit)));
+  }
+
+  /** A worker that obeys only commands signed with {@code secret}. */
+  private Worker keyedWorker(String name, String secret) throws Exception {
+    Path key = Files.writeString(dir.resolve(name + ".key"), secret);
+    var s = broker.settings();
+    return broker.own(
+        Worker.start(
+            WorkerConfig.defaults(new BrokerSettings(s.uris(), s.namespace(), Optional.of(key)))
+                .withName(name)
+                .withConcurrency(1)
+                .withShutdownGrace(Duration.ofMillis(500))
+                .withKillGrace(Duration.ofMillis(500))
+                .withExit(code -> {})));
   }
 
   private String publish(String type, int seconds) throws Exception {
@@ -264,5 +291,98 @@ class WorkersIT {
     JsonNode json = Wire.JSON.readTree(Control.run(broker, "status", "--json").out());
     assertEquals("w1", json.get(0).get("worker").asText());
     assertEquals(id, json.get(0).get("tasks").get(0).get("id").asText());
+  }
+
+  @Test
+  void aStopWithoutTheWorkersKeyIsReportedAsRefusedNotAsRevoked() throws Exception {
+    keyedWorker("s1", "s3cret");
+    String id = running(1).getFirst();
+
+    Control.Result r = Control.run(broker, "stop", "--task", id);
+
+    assertEquals(1, r.exit(), r::toString);
+    assertTrue(r.err().contains("refused by s1: unsigned — set CONVEYOR_CONTROL_KEY"), r::toString);
+    assertFalse(r.out().contains("revoked"), r::toString);
+    assertFalse(r.out().contains("no live workers"), r::toString);
+    assertEquals(List.of(TaskState.RUNNING), events.states(id));
+  }
+
+  @Test
+  void aStopSignedWithAnotherKeyIsReportedAsRefused() throws Exception {
+    keyedWorker("s1", "s3cret");
+    String id = running(1).getFirst();
+    Path wrong = Files.writeString(dir.resolve("wrong.key"), "not-the-key");
+
+    Control.Result r =
+        Control.run(broker, "stop", "--task", id, "--control-key-file", wrong.toString());
+
+    assertEquals(1, r.exit(), r::toString);
+    assertTrue(r.err().contains("refused by s1: bad signature"), r::toString);
+    assertFalse(r.out().contains("revoked"), r::toString);
+    assertEquals(List.of(TaskState.RUNNING), events.states(id));
+
+    Path right = Files.writeString(dir.resolve("right.key"), "s3cret");
+    Control.Result ok =
+        Control.run(broker, "stop", "--task", id, "--control-key-file", right.toString());
+    assertEquals(0, ok.exit(), ok::toString);
+    events.await(id, TaskState.CANCELLED);
+  }
+
+  @Test
+  void statusWithoutTheWorkersKeyIsRefusedNotEmpty() throws Exception {
+    keyedWorker("s1", "s3cret");
+
+    Control.Result r = Control.run(broker, "status");
+
+    assertEquals(1, r.exit(), r::toString);
+    assertFalse(r.out().contains("no live workers"), r::toString);
+    assertTrue(r.err().contains("refused by s1: unsigned — set CONVEYOR_CONTROL_KEY"), r::toString);
+  }
+
+  @Test
+  void statusShowsEveryWorkerThatAnswersToTheSameNameAndFlagsThem() throws Exception {
+    worker("dup", 1);
+    // A second process answering to the same name, as one started elsewhere would: it answers
+    // status requests on the control exchange like a worker.
+    Connection other = broker.open("impostor");
+    Channel ch = other.createChannel();
+    String q = ch.queueDeclare("", false, true, true, null).getQueue();
+    ch.queueBind(q, broker.names().controlExchange(), "");
+    ch.basicConsume(
+        q,
+        true,
+        new DefaultConsumer(ch) {
+          @Override
+          public void handleDelivery(
+              String tag, Envelope envelope, AMQP.BasicProperties props, byte[] body)
+              throws java.io.IOException {
+            if (props.getReplyTo() == null) {
+              return;
+            }
+            WorkerStatus me =
+                new WorkerStatus(
+                    "dup", "elsewhere", 4242, List.of("default"), 1, false, null, List.of());
+            ch.basicPublish(
+                "",
+                props.getReplyTo(),
+                new AMQP.BasicProperties.Builder().correlationId(props.getCorrelationId()).build(),
+                Wire.encode(me));
+          }
+        });
+
+    Control.Result r = Control.run(broker, "status");
+
+    assertEquals(0, r.exit(), r::toString);
+    List<String> rows = r.lines().stream().filter(l -> l.startsWith("dup")).toList();
+    assertEquals(2, rows.size(), r::toString);
+    assertTrue(rows.stream().anyMatch(l -> l.matches("dup\\* +elsewhere +4242 .*")), r::toString);
+    assertTrue(r.err().contains("control status: 2 workers answer to the name dup"), r::toString);
+
+    JsonNode json = Wire.JSON.readTree(Control.run(broker, "status", "--json").out());
+    assertEquals(2, json.size(), json::toString);
+    for (JsonNode w : json) {
+      assertEquals("dup", w.get("worker").asText());
+      assertTrue(w.get("duplicateName").asBoolean(), json::toString);
+    }
   }
 }

@@ -12,6 +12,7 @@ import dev.conveyor.protocol.broker.BrokerErrors;
 import dev.conveyor.protocol.broker.BrokerOptions;
 import dev.conveyor.protocol.broker.BrokerSettings;
 import dev.conveyor.protocol.broker.Channels;
+import dev.conveyor.protocol.cli.FlagChecks;
 import dev.conveyor.protocol.cli.UsageException;
 import dev.conveyor.protocol.events.EventSubscription;
 import dev.conveyor.protocol.topology.Names;
@@ -215,15 +216,13 @@ final class PublishCommand implements Callable<Integer> {
     if (!wait && spec.commandLine().getParseResult().hasMatchedOption("--wait-timeout")) {
       throw new UsageException("--wait-timeout needs --wait");
     }
-    if (waitTimeout.toMillis() < 1) {
-      throw new UsageException("--wait-timeout must be at least 1ms");
-    }
+    FlagChecks.positive("--wait-timeout", waitTimeout);
+    FlagChecks.positive("--consumer-timeout", consumerTimeout);
     Names.checkQueueName(queue);
     atLeastOneMilli("--timeout", timeout);
     atLeastOneMilli("--expires-in", expiresIn);
-    if (maxAttempts != null && maxAttempts < 1) {
-      throw new UsageException("--max-attempts must be at least 1");
-    }
+    FlagChecks.atLeast("--max-attempts", maxAttempts, 1);
+    FlagChecks.atLeast("--count", count, 1);
     if (from != null) {
       List<String> clash = new ArrayList<>();
       addIfSet(clash, "--type", type);
@@ -263,9 +262,6 @@ final class PublishCommand implements Callable<Integer> {
       throw new UsageException("give --payload or --payload-file, not both");
     }
     int n = count == null ? 1 : count;
-    if (n < 1) {
-      throw new UsageException("--count must be at least 1");
-    }
     if (id != null && n > 1) {
       throw new UsageException("--id can only be used with --count 1: task ids must be unique");
     }

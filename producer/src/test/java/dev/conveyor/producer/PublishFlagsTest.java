@@ -178,6 +178,20 @@ class PublishFlagsTest {
         Arguments.of(List.of("--type=x", "--timeout=0s"), "--timeout must be at least 1ms"),
         Arguments.of(List.of("--type=x", "--expires-in=0m"), "--expires-in must be at least 1ms"),
         Arguments.of(List.of("--type=x", "--max-attempts=0"), "--max-attempts must be at least 1"),
+        Arguments.of(List.of("--type=x", "--max-attempts=-2"), "--max-attempts must be at least 1"),
+        Arguments.of(List.of("--type=x", "--count=-1"), "--count must be at least 1 (got -1)"),
+        Arguments.of(
+            List.of("--type=x", "--wait", "--wait-timeout=0s"),
+            "--wait-timeout must be between 1ms and 365d (got 0s)"),
+        Arguments.of(
+            List.of("--type=x", "--wait", "--wait-timeout=400d"),
+            "--wait-timeout must be between 1ms and 365d (got 400d)"),
+        Arguments.of(
+            List.of("--type=x", "--consumer-timeout=0s"),
+            "--consumer-timeout must be between 1ms and 365d (got 0s)"),
+        Arguments.of(List.of("--from=f.jsonl", "--timeout=0s"), "--timeout must be at least 1ms"),
+        Arguments.of(
+            List.of("--from=f.jsonl", "--max-attempts=0"), "--max-attempts must be at least 1"),
         Arguments.of(List.of("--type=x", "--wait-timeout=1m"), "--wait-timeout needs --wait"),
         Arguments.of(List.of("--type=x", "--queue=no spaces"), "queue name"),
         Arguments.of(

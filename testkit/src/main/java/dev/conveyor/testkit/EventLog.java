@@ -3,6 +3,7 @@ package dev.conveyor.testkit;
 import dev.conveyor.protocol.events.Event;
 import dev.conveyor.protocol.events.EventSubscription;
 import dev.conveyor.protocol.wire.CommandApplied;
+import dev.conveyor.protocol.wire.CommandRefused;
 import dev.conveyor.protocol.wire.TaskEvent;
 import dev.conveyor.protocol.wire.TaskState;
 import dev.conveyor.protocol.wire.WorkerEvent;
@@ -60,6 +61,14 @@ public final class EventLog implements AutoCloseable {
         .filter(e -> e instanceof Event.Applied)
         .map(e -> ((Event.Applied) e).event())
         .filter(a -> commandId.equals(a.command()))
+        .toList();
+  }
+
+  public List<CommandRefused> refused(String commandId) {
+    return events.stream()
+        .filter(e -> e instanceof Event.Refused)
+        .map(e -> ((Event.Refused) e).event())
+        .filter(r -> commandId.equals(r.command()))
         .toList();
   }
 

@@ -389,6 +389,23 @@ class ControlIT {
     assertThat(events.applied(unsigned.id())).isEmpty();
     assertThat(events.applied(forged.id())).isEmpty();
     assertThat(events.applied("stale")).isEmpty();
+    // Each refusal is answered, so that the sender learns why.
+    Awaitility.await().until(() -> !events.refused("stale").isEmpty());
+    assertThat(events.refused(unsigned.id()))
+        .singleElement()
+        .satisfies(
+            r -> {
+              assertThat(r.reason()).isEqualTo("unsigned");
+              assertThat(r.worker()).isEqualTo("w1");
+              assertThat(r.verb()).isEqualTo(Command.STOP);
+            });
+    assertThat(events.refused(forged.id()))
+        .singleElement()
+        .satisfies(r -> assertThat(r.reason()).isEqualTo("bad signature"));
+    assertThat(events.refused("stale"))
+        .singleElement()
+        .satisfies(r -> assertThat(r.reason()).startsWith("stale (issued 1"));
+    assertThat(events.refused(good.id())).isEmpty();
   }
 
   @Test

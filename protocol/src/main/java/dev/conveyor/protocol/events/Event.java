@@ -1,6 +1,7 @@
 package dev.conveyor.protocol.events;
 
 import dev.conveyor.protocol.wire.CommandApplied;
+import dev.conveyor.protocol.wire.CommandRefused;
 import dev.conveyor.protocol.wire.TaskEvent;
 import dev.conveyor.protocol.wire.WorkerEvent;
 
@@ -26,6 +27,13 @@ public sealed interface Event {
     @Override
     public String routingKey() {
       return CommandApplied.ROUTING_KEY;
+    }
+  }
+
+  record Refused(CommandRefused event) implements Event {
+    @Override
+    public String routingKey() {
+      return CommandRefused.ROUTING_KEY;
     }
   }
 }

@@ -8,6 +8,7 @@ import com.rabbitmq.client.Envelope;
 import dev.conveyor.protocol.broker.Channels;
 import dev.conveyor.protocol.topology.Topology;
 import dev.conveyor.protocol.wire.CommandApplied;
+import dev.conveyor.protocol.wire.CommandRefused;
 import dev.conveyor.protocol.wire.MalformedMessageException;
 import dev.conveyor.protocol.wire.TaskEvent;
 import dev.conveyor.protocol.wire.Wire;
@@ -48,6 +49,24 @@ public final class EventSubscription implements AutoCloseable {
       Connection connection, Topology topology, List<String> bindingKeys, Consumer<Event> listener)
       throws IOException {
     return openRaw(connection, topology, bindingKeys, decoding(listener));
+  }
+
+  /**
+   * Like {@link #open}, but declares nothing: for a reader that checked that the namespace exists
+   * and must not create one that a typo named. Binding fails if the events exchange is missing.
+   */
+  public static EventSubscription openExisting(
+      Connection connection, Topology topology, List<String> bindingKeys, Consumer<Event> listener)
+      throws IOException {
+    Channel ch = connection.createChannel();
+    try {
+      String queue = ch.queueDeclare("", false, true, true, null).getQueue();
+      consume(ch, topology, queue, bindingKeys, decoding(listener));
+    } catch (IOException | RuntimeException e) {
+      Channels.closeQuietly(ch);
+      throw e;
+    }
+    return new EventSubscription(ch, null);
   }
 
   /**
@@ -133,6 +152,9 @@ public final class EventSubscription implements AutoCloseable {
     }
     if (routingKey.equals(CommandApplied.ROUTING_KEY)) {
       return new Event.Applied(Wire.decode(body, CommandApplied.class));
+    }
+    if (routingKey.equals(CommandRefused.ROUTING_KEY)) {
+      return new Event.Refused(Wire.decode(body, CommandRefused.class));
     }
     throw new MalformedMessageException("unknown event routing key " + routingKey);
   }

@@ -246,6 +246,21 @@ class EventCodecTest {
   }
 
   @Test
+  void aRefusalIsItsOwnEventSoThatNoReaderTakesItForAnApplication() throws Exception {
+    CommandRefused refused = new CommandRefused("c", Command.STOP, "s1", "unsigned", AT, "u@h");
+    byte[] body = Wire.encode(refused);
+
+    Event event = EventSubscription.decode("command.refused", body);
+
+    assertEquals(new Event.Refused(refused), event);
+    assertEquals("command.refused", event.routingKey());
+    assertEquals(
+        "{\"command\":\"c\",\"verb\":\"stop\",\"worker\":\"s1\",\"reason\":\"unsigned\","
+            + "\"at\":\"2026-11-21T12:00:00.250Z\",\"issuedBy\":\"u@h\"}",
+        new String(body, StandardCharsets.UTF_8));
+  }
+
+  @Test
   void undecodableEventsAreMalformed() {
     assertThrows(
         MalformedMessageException.class, () -> EventSubscription.decode("other.thing", utf8("{}")));

@@ -10,6 +10,7 @@ import dev.conveyor.protocol.topology.Topology;
 import dev.conveyor.protocol.wire.Cause;
 import dev.conveyor.protocol.wire.Command;
 import dev.conveyor.protocol.wire.CommandApplied;
+import dev.conveyor.protocol.wire.CommandRefused;
 import dev.conveyor.protocol.wire.ControlMessage;
 import dev.conveyor.protocol.wire.MalformedMessageException;
 import dev.conveyor.protocol.wire.Target;
@@ -32,8 +33,9 @@ import org.slf4j.LoggerFactory;
 
 /**
  * This worker's ear on {@code ns.control}: a private queue bound to the fanout exchange, so every
- * worker hears every command within milliseconds. Malformed, unknown or unverified commands are
- * logged and dropped; the worker keeps serving.
+ * worker hears every command within milliseconds. Malformed or unknown commands are logged and
+ * dropped; unverified ones are also answered with {@code command.refused}; the worker keeps
+ * serving.
  */
 public final class ControlListener implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(ControlListener.class);
@@ -118,6 +120,20 @@ public final class ControlListener implements AutoCloseable {
           message.issuedBy(),
           refusal.get());
       onRefused.accept(refusal.get().startsWith("stale") ? "stale" : refusal.get());
+      // Answered, so that the sender learns why instead of hearing silence; only what was
+      // addressed to this worker and has an id to answer to.
+      if (message.id() != null
+          && !message.id().isBlank()
+          && (!(message.target() instanceof Target.Workers w) || w.names().contains(worker))) {
+        events.refused(
+            new CommandRefused(
+                message.id(),
+                message.command(),
+                worker,
+                refusal.get(),
+                Instant.now(),
+                message.issuedBy()));
+      }
       return;
     }
     try {

@@ -7,6 +7,7 @@ import com.rabbitmq.client.ShutdownSignalException;
 import dev.conveyor.protocol.topology.Topology;
 import dev.conveyor.protocol.wire.Cause;
 import dev.conveyor.protocol.wire.CommandApplied;
+import dev.conveyor.protocol.wire.CommandRefused;
 import dev.conveyor.protocol.wire.TaskEvent;
 import dev.conveyor.protocol.wire.TaskMessage;
 import dev.conveyor.protocol.wire.TaskState;
@@ -148,6 +149,10 @@ public final class EventPublisher implements AutoCloseable {
 
   public void applied(CommandApplied applied) {
     publish(exchange, CommandApplied.ROUTING_KEY, JSON, Wire.encode(applied));
+  }
+
+  public void refused(CommandRefused refused) {
+    publish(exchange, CommandRefused.ROUTING_KEY, JSON, Wire.encode(refused));
   }
 
   /** Answers a request that named a reply-to queue (direct reply-to). */
