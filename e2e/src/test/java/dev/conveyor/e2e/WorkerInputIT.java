@@ -48,6 +48,15 @@ class WorkerInputIT {
     assertThat(r.lines()).containsExactly("worker: --exec-allow: not an absolute path: bin/tool");
   }
 
+  /** Once said only "worker: null" (the scheduler's exception), after connecting. */
+  @Test
+  void aZeroHeartbeatIsAUsageErrorNamingTheFlag(TestBroker broker) {
+    Programs.Result r = Programs.run(broker, "worker", "--heartbeat", "0s");
+
+    assertThat(r.exitCode()).as(r.output()).isEqualTo(2);
+    assertThat(r.lines()).containsExactly("worker: --heartbeat must be at least 100ms");
+  }
+
   @Test
   void anUnreachableBrokerExitsThree(TestBroker broker) {
     Map<String, String> env = new java.util.HashMap<>(Programs.env(broker));

@@ -49,6 +49,8 @@ public record WorkerConfig(
     Duration consumerTimeout,
     IntConsumer exit) {
 
+  public static final int MAX_CONCURRENCY = 1000;
+
   public WorkerConfig {
     queues = List.copyOf(queues);
     execAllow = List.copyOf(execAllow);
@@ -56,11 +58,37 @@ public record WorkerConfig(
       throw new IllegalArgumentException("at least one queue is needed");
     }
     queues.forEach(dev.conveyor.protocol.topology.Names::checkQueueName);
-    if (concurrency < 1 || concurrency > 1000) {
-      throw new IllegalArgumentException("concurrency must be between 1 and 1000");
+    if (concurrency < 1 || concurrency > MAX_CONCURRENCY) {
+      throw new IllegalArgumentException("concurrency must be between 1 and " + MAX_CONCURRENCY);
     }
     if (name == null || name.isBlank()) {
       throw new IllegalArgumentException("worker name must not be empty");
+    }
+    // An embedding application gets the same refusals as the command line, in its own words.
+    positive("heartbeat", heartbeat);
+    positive("killGrace", killGrace);
+    positive("consumerTimeout", consumerTimeout);
+    defaultTimeout.ifPresent(t -> positive("defaultTimeout", t));
+    notNegative("shutdownGrace", shutdownGrace);
+    notNegative("defaultGrace", defaultGrace);
+    notNegative("retryDelay", retryDelay);
+    if (maxPayloadBytes < 1) {
+      throw new IllegalArgumentException("maxPayloadBytes must be at least 1");
+    }
+    if (metricsPort < -1 || metricsPort > 65_535) {
+      throw new IllegalArgumentException("metricsPort must be -1 (off) or between 0 and 65535");
+    }
+  }
+
+  private static void positive(String setting, Duration value) {
+    if (value.isNegative() || value.isZero()) {
+      throw new IllegalArgumentException(setting + " must be positive: " + value);
+    }
+  }
+
+  private static void notNegative(String setting, Duration value) {
+    if (value.isNegative()) {
+      throw new IllegalArgumentException(setting + " must not be negative: " + value);
     }
   }
 

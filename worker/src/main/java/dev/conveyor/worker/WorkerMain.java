@@ -3,7 +3,10 @@ package dev.conveyor.worker;
 import dev.conveyor.protocol.Durations;
 import dev.conveyor.protocol.broker.BrokerOptions;
 import dev.conveyor.protocol.cli.Cli;
+import dev.conveyor.protocol.cli.UsageException;
+import dev.conveyor.protocol.topology.Names;
 import dev.conveyor.worker.ops.TerminationSignals;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
@@ -29,6 +32,14 @@ import picocli.CommandLine.Option;
       "Exit codes: 0 ok, 2 usage, 3 broker unreachable, 70 a task could not be killed."
     })
 public final class WorkerMain implements Callable<Integer> {
+
+  private static final Duration MAX_DURATION = Duration.ofDays(365);
+
+  /** RabbitMQ refuses larger messages whatever its configuration. */
+  private static final long MAX_PAYLOAD = 512L * 1024 * 1024;
+
+  /** The name is part of queue names, which the broker limits to 255 bytes. */
+  private static final int MAX_NAME_BYTES = 100;
 
   @Mixin BrokerOptions broker = new BrokerOptions();
 
@@ -131,25 +142,7 @@ public final class WorkerMain implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
-    WorkerConfig config =
-        WorkerConfig.defaults(broker.settings())
-            .withQueues(queues)
-            .withConcurrency(concurrency)
-            .withShutdownGrace(shutdownGrace)
-            .withKillGrace(killGrace)
-            .withExecAllow(execAllow)
-            .withHandlersDir(Optional.ofNullable(handlers))
-            .withMetricsPort(metricsPort)
-            .withDefaultTimeout(Optional.ofNullable(defaultTimeout))
-            .withDefaultGrace(defaultGrace)
-            .withRetryDelay(retryDelay)
-            .withMaxPayloadBytes(maxPayload)
-            .withHeartbeat(heartbeat)
-            .withConsumerTimeout(consumerTimeout)
-            .withExit(code -> {});
-    if (name != null) {
-      config = config.withName(name);
-    }
+    WorkerConfig config = config();
     // Signals first: a SIGTERM that arrives while the worker starts must still be graceful.
     AtomicReference<Worker> started = new AtomicReference<>();
     AtomicBoolean stopRequested = new AtomicBoolean();
@@ -174,6 +167,81 @@ public final class WorkerMain implements Callable<Integer> {
     }
     worker.awaitClosed();
     return worker.exitCode();
+  }
+
+  /**
+   * Checks every flag and builds the configuration.
+   *
+   * @throws UsageException (exit 2) naming the flag and what it allows
+   */
+  WorkerConfig config() {
+    checkFlags();
+    WorkerConfig config =
+        WorkerConfig.defaults(broker.settings())
+            .withQueues(queues)
+            .withConcurrency(concurrency)
+            .withShutdownGrace(shutdownGrace)
+            .withKillGrace(killGrace)
+            .withExecAllow(execAllow)
+            .withHandlersDir(Optional.ofNullable(handlers))
+            .withMetricsPort(metricsPort)
+            .withDefaultTimeout(Optional.ofNullable(defaultTimeout))
+            .withDefaultGrace(defaultGrace)
+            .withRetryDelay(retryDelay)
+            .withMaxPayloadBytes(maxPayload)
+            .withHeartbeat(heartbeat)
+            .withConsumerTimeout(consumerTimeout)
+            .withExit(code -> {});
+    return name == null ? config : config.withName(name);
+  }
+
+  /**
+   * A value the worker would accept and then misuse (every task dead-lettered as too large or timed
+   * out, a heartbeat that floods the broker) is refused before anything starts.
+   */
+  private void checkFlags() {
+    for (String q : queues) {
+      try {
+        Names.checkQueueName(q);
+      } catch (IllegalArgumentException e) {
+        throw new UsageException("--queues: " + e.getMessage());
+      }
+    }
+    between("--concurrency", concurrency, 1, WorkerConfig.MAX_CONCURRENCY, "");
+    if (name != null
+        && (name.isBlank() || name.getBytes(StandardCharsets.UTF_8).length > MAX_NAME_BYTES)) {
+      throw new UsageException("--name must be 1-" + MAX_NAME_BYTES + " characters, not blank");
+    }
+    if (metricsPort != -1) {
+      between("--metrics-port", metricsPort, 0, 65_535, " (0 = any free port)");
+    }
+    between(
+        "--max-payload", maxPayload, 1, MAX_PAYLOAD, " bytes (RabbitMQ's own limit is 512 MiB)");
+    duration("--shutdown-grace", shutdownGrace, Duration.ZERO);
+    duration("--kill-grace", killGrace, Duration.ofMillis(1));
+    if (defaultTimeout != null) {
+      duration("--default-timeout", defaultTimeout, Duration.ofMillis(1));
+    }
+    duration("--default-grace", defaultGrace, Duration.ZERO);
+    duration("--retry-delay", retryDelay, Duration.ZERO);
+    duration("--heartbeat", heartbeat, Duration.ofMillis(100));
+    duration("--consumer-timeout", consumerTimeout, Duration.ofSeconds(1));
+  }
+
+  private static void between(String flag, long value, long min, long max, String unit) {
+    if (value < min || value > max) {
+      throw new UsageException(flag + " must be between " + min + " and " + max + unit);
+    }
+  }
+
+  private static void duration(String flag, Duration value, Duration min) {
+    if (value.compareTo(min) < 0) {
+      throw new UsageException(
+          flag + " must be at least " + (min.isZero() ? "0s" : Durations.format(min)));
+    }
+    if (value.compareTo(MAX_DURATION) > 0) {
+      throw new UsageException(flag + " must be at most " + MAX_DURATION.toDays() + "d");
+    }
   }
 
   public static void main(String[] args) {
