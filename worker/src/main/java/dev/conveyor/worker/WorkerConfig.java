@@ -23,6 +23,7 @@ import java.util.function.IntConsumer;
  * @param execAllow programs the exec type may run
  * @param handlersDir jars with user handlers
  * @param metricsPort port of /metrics and /health; 0 = any free port, -1 = off
+ * @param metricsBind address /metrics and /health listen on; loopback unless told otherwise
  * @param defaultTimeout deadline for tasks that set none
  * @param defaultGrace grace between stop and kill for tasks that set none
  * @param retryDelay wait before a failed or timed-out task runs again
@@ -41,6 +42,7 @@ public record WorkerConfig(
     List<Path> execAllow,
     Optional<Path> handlersDir,
     int metricsPort,
+    String metricsBind,
     Optional<Duration> defaultTimeout,
     Duration defaultGrace,
     Duration retryDelay,
@@ -50,6 +52,9 @@ public record WorkerConfig(
     IntConsumer exit) {
 
   public static final int MAX_CONCURRENCY = 1000;
+
+  /** Metrics and health say what runs where: not for every network the host is on by default. */
+  public static final String DEFAULT_METRICS_BIND = "127.0.0.1";
 
   public WorkerConfig {
     queues = List.copyOf(queues);
@@ -74,6 +79,9 @@ public record WorkerConfig(
     notNegative("retryDelay", retryDelay);
     if (maxPayloadBytes < 1) {
       throw new IllegalArgumentException("maxPayloadBytes must be at least 1");
+    }
+    if (metricsBind == null || metricsBind.isBlank()) {
+      throw new IllegalArgumentException("metricsBind must name an address");
     }
     if (metricsPort < -1 || metricsPort > 65_535) {
       throw new IllegalArgumentException("metricsPort must be -1 (off) or between 0 and 65535");
@@ -103,6 +111,7 @@ public record WorkerConfig(
         List.of(),
         Optional.empty(),
         -1,
+        DEFAULT_METRICS_BIND,
         Optional.empty(),
         Duration.ofSeconds(5),
         Duration.ZERO,
@@ -161,6 +170,10 @@ public record WorkerConfig(
     return change(b -> b.metricsPort = value);
   }
 
+  public WorkerConfig withMetricsBind(String value) {
+    return change(b -> b.metricsBind = value);
+  }
+
   public WorkerConfig withDefaultTimeout(Optional<Duration> value) {
     return change(b -> b.defaultTimeout = value);
   }
@@ -206,6 +219,7 @@ public record WorkerConfig(
     private List<Path> execAllow;
     private Optional<Path> handlersDir;
     private int metricsPort;
+    private String metricsBind;
     private Optional<Duration> defaultTimeout;
     private Duration defaultGrace;
     private Duration retryDelay;
@@ -224,6 +238,7 @@ public record WorkerConfig(
       execAllow = c.execAllow();
       handlersDir = c.handlersDir();
       metricsPort = c.metricsPort();
+      metricsBind = c.metricsBind();
       defaultTimeout = c.defaultTimeout();
       defaultGrace = c.defaultGrace();
       retryDelay = c.retryDelay();
@@ -244,6 +259,7 @@ public record WorkerConfig(
           execAllow,
           handlersDir,
           metricsPort,
+          metricsBind,
           defaultTimeout,
           defaultGrace,
           retryDelay,

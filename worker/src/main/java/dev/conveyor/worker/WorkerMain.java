@@ -16,7 +16,9 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicReference;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
 
 /** {@code worker}: consumes tasks until SIGTERM. */
 @Command(
@@ -43,6 +45,8 @@ public final class WorkerMain implements Callable<Integer> {
 
   @Mixin BrokerOptions broker = new BrokerOptions();
 
+  @Spec CommandSpec spec;
+
   @Option(
       names = "--queues",
       split = ",",
@@ -65,6 +69,15 @@ public final class WorkerMain implements Callable<Integer> {
       defaultValue = "-1",
       description = "Serve /metrics and /health on this port (0 = any free port; default: off).")
   int metricsPort;
+
+  @Option(
+      names = "--metrics-bind",
+      defaultValue = WorkerConfig.DEFAULT_METRICS_BIND,
+      paramLabel = "ADDR",
+      description =
+          "Address /metrics and /health listen on (default: ${DEFAULT-VALUE}; 0.0.0.0 = every"
+              + " interface).")
+  String metricsBind;
 
   @Option(
       names = "--shutdown-grace",
@@ -185,6 +198,7 @@ public final class WorkerMain implements Callable<Integer> {
             .withExecAllow(execAllow)
             .withHandlersDir(Optional.ofNullable(handlers))
             .withMetricsPort(metricsPort)
+            .withMetricsBind(metricsBind)
             .withDefaultTimeout(Optional.ofNullable(defaultTimeout))
             .withDefaultGrace(defaultGrace)
             .withRetryDelay(retryDelay)
@@ -211,6 +225,10 @@ public final class WorkerMain implements Callable<Integer> {
     if (name != null
         && (name.isBlank() || name.getBytes(StandardCharsets.UTF_8).length > MAX_NAME_BYTES)) {
       throw new UsageException("--name must be 1-" + MAX_NAME_BYTES + " characters, not blank");
+    }
+    if (metricsPort == -1
+        && spec.commandLine().getParseResult().hasMatchedOption("--metrics-bind")) {
+      throw new UsageException("--metrics-bind needs --metrics-port");
     }
     if (metricsPort != -1) {
       between("--metrics-port", metricsPort, 0, 65_535, " (0 = any free port)");

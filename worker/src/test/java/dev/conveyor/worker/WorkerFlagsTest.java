@@ -5,6 +5,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 import dev.conveyor.protocol.cli.Cli;
 import java.io.PrintWriter;
 import java.io.StringWriter;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -77,6 +80,38 @@ class WorkerFlagsTest {
         .startsWith(
             "worker: Invalid value for option '--heartbeat': invalid duration 'soon' (use e.g."
                 + " 500ms, 30s, 10m, 2h, 1d)");
+  }
+
+  /** Bound before connecting: the port is refused although no broker would answer. */
+  @Test
+  void aBusyMetricsPortIsAUsageErrorBeforeTheBrokerIsTried() throws Exception {
+    try (ServerSocket taken = new ServerSocket()) {
+      taken.bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0));
+      int port = taken.getLocalPort();
+
+      Run r = run(NOWHERE, "--metrics-port=" + port);
+
+      assertThat(r.code).as(r.err).isEqualTo(2);
+      assertThat(r.err.lines().toList())
+          .containsExactly(
+              "worker: --metrics-port " + port + " is already in use on 127.0.0.1; choose another");
+    }
+  }
+
+  @Test
+  void metricsBindWithoutAPortIsAUsageError() {
+    Run r = run(NOWHERE, "--metrics-bind=0.0.0.0");
+
+    assertThat(r.code).as(r.err).isEqualTo(2);
+    assertThat(r.err.lines().toList())
+        .containsExactly("worker: --metrics-bind needs --metrics-port");
+  }
+
+  @Test
+  void metricsListenOnLoopbackUnlessToldOtherwise() {
+    assertThat(config().metricsBind()).isEqualTo("127.0.0.1");
+    assertThat(config("--metrics-port=9400", "--metrics-bind=0.0.0.0").metricsBind())
+        .isEqualTo("0.0.0.0");
   }
 
   @Test
