@@ -50,7 +50,8 @@ ENV CONVEYOR_JAR_DIR=/app \
 USER conveyor
 # A writable working directory for `exec` tasks.
 WORKDIR /home/conveyor
-# 9400: the worker's /metrics and /health (--metrics-port 9400)
+# 9400: the worker's /metrics and /health (--metrics-port 9400 --metrics-bind 0.0.0.0; the worker
+# listens on 127.0.0.1 only unless told otherwise)
 EXPOSE 9400
 ENTRYPOINT ["/app/docker-entrypoint.sh"]
 CMD ["worker", "--help"]

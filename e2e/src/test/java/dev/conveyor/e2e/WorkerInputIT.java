@@ -5,6 +5,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 import dev.conveyor.testkit.BrokerExtension;
 import dev.conveyor.testkit.ProgramProcess;
 import dev.conveyor.testkit.TestBroker;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Map;
@@ -46,6 +49,31 @@ class WorkerInputIT {
 
     assertThat(r.exitCode()).as(r.output()).isEqualTo(2);
     assertThat(r.lines()).containsExactly("worker: --exec-allow: not an absolute path: bin/tool");
+  }
+
+  /** Once said only "worker: null" (the scheduler's exception), after connecting. */
+  @Test
+  void aZeroHeartbeatIsAUsageErrorNamingTheFlag(TestBroker broker) {
+    Programs.Result r = Programs.run(broker, "worker", "--heartbeat", "0s");
+
+    assertThat(r.exitCode()).as(r.output()).isEqualTo(2);
+    assertThat(r.lines()).containsExactly("worker: --heartbeat must be at least 100ms");
+  }
+
+  /** Once "java.net.BindException: Address already in use", exit 1, after taking tasks. */
+  @Test
+  void aMetricsPortInUseIsAUsageErrorNamingFlagAndPort(TestBroker broker) throws Exception {
+    try (ServerSocket taken = new ServerSocket()) {
+      taken.bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0));
+      int port = taken.getLocalPort();
+
+      Programs.Result r = Programs.run(broker, "worker", "--metrics-port", Integer.toString(port));
+
+      assertThat(r.exitCode()).as(r.output()).isEqualTo(2);
+      assertThat(r.lines())
+          .containsExactly(
+              "worker: --metrics-port " + port + " is already in use on 127.0.0.1; choose another");
+    }
   }
 
   @Test

@@ -140,6 +140,9 @@ public final class Worker implements AutoCloseable, Pausable {
 
   private void open() throws BrokerUnreachableException, IOException, InterruptedException {
     handlers = HandlerRegistry.load(config.execAllow(), config.handlersDir());
+    if (config.metricsPort() >= 0) { // bound before connecting: a busy port takes no task
+      metricsServer = MetricsServer.bind(config.metricsBind(), config.metricsPort());
+    }
     Optional<ControlSigner> signer = config.broker().controlKeyFile().map(ControlSigner::fromFile);
     warnAboutBrokerLease();
     connection =
@@ -234,9 +237,8 @@ public final class Worker implements AutoCloseable, Pausable {
       consumer.start();
     }
     metrics.runningGauge(running::size);
-    if (config.metricsPort() >= 0) {
-      metricsServer =
-          new MetricsServer(config.metricsPort(), metrics::scrape, this::ready, this::health);
+    if (metricsServer != null) {
+      metricsServer.start(metrics::scrape, this::ready, this::health);
     }
     long hb = config.heartbeat().toMillis();
     io.scheduleAtFixedRate(this::heartbeat, hb, hb, TimeUnit.MILLISECONDS);

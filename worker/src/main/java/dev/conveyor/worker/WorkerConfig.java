@@ -23,6 +23,7 @@ import java.util.function.IntConsumer;
  * @param execAllow programs the exec type may run
  * @param handlersDir jars with user handlers
  * @param metricsPort port of /metrics and /health; 0 = any free port, -1 = off
+ * @param metricsBind address /metrics and /health listen on; loopback unless told otherwise
  * @param defaultTimeout deadline for tasks that set none
  * @param defaultGrace grace between stop and kill for tasks that set none
  * @param retryDelay wait before a failed or timed-out task runs again
@@ -43,6 +44,7 @@ public record WorkerConfig(
     List<Path> execAllow,
     Optional<Path> handlersDir,
     int metricsPort,
+    String metricsBind,
     Optional<Duration> defaultTimeout,
     Duration defaultGrace,
     Duration retryDelay,
@@ -51,6 +53,11 @@ public record WorkerConfig(
     Duration consumerTimeout,
     IntConsumer exit) {
 
+  public static final int MAX_CONCURRENCY = 1000;
+
+  /** Metrics and health say what runs where: not for every network the host is on by default. */
+  public static final String DEFAULT_METRICS_BIND = "127.0.0.1";
+
   public WorkerConfig {
     queues = List.copyOf(queues);
     execAllow = List.copyOf(execAllow);
@@ -58,11 +65,40 @@ public record WorkerConfig(
       throw new IllegalArgumentException("at least one queue is needed");
     }
     queues.forEach(dev.conveyor.protocol.topology.Names::checkQueueName);
-    if (concurrency < 1 || concurrency > 1000) {
-      throw new IllegalArgumentException("concurrency must be between 1 and 1000");
+    if (concurrency < 1 || concurrency > MAX_CONCURRENCY) {
+      throw new IllegalArgumentException("concurrency must be between 1 and " + MAX_CONCURRENCY);
     }
     if (name == null || name.isBlank()) {
       throw new IllegalArgumentException("worker name must not be empty");
+    }
+    // An embedding application gets the same refusals as the command line, in its own words.
+    positive("heartbeat", heartbeat);
+    positive("killGrace", killGrace);
+    positive("consumerTimeout", consumerTimeout);
+    defaultTimeout.ifPresent(t -> positive("defaultTimeout", t));
+    notNegative("shutdownGrace", shutdownGrace);
+    notNegative("defaultGrace", defaultGrace);
+    notNegative("retryDelay", retryDelay);
+    if (maxPayloadBytes < 1) {
+      throw new IllegalArgumentException("maxPayloadBytes must be at least 1");
+    }
+    if (metricsBind == null || metricsBind.isBlank()) {
+      throw new IllegalArgumentException("metricsBind must name an address");
+    }
+    if (metricsPort < -1 || metricsPort > 65_535) {
+      throw new IllegalArgumentException("metricsPort must be -1 (off) or between 0 and 65535");
+    }
+  }
+
+  private static void positive(String setting, Duration value) {
+    if (value.isNegative() || value.isZero()) {
+      throw new IllegalArgumentException(setting + " must be positive: " + value);
+    }
+  }
+
+  private static void notNegative(String setting, Duration value) {
+    if (value.isNegative()) {
+      throw new IllegalArgumentException(setting + " must not be negative: " + value);
     }
   }
 
@@ -77,6 +113,7 @@ public record WorkerConfig(
         List.of(),
         Optional.empty(),
         -1,
+        DEFAULT_METRICS_BIND,
         Optional.empty(),
         Duration.ofSeconds(5),
         Duration.ZERO,
@@ -135,6 +172,10 @@ public record WorkerConfig(
     return change(b -> b.metricsPort = value);
   }
 
+  public WorkerConfig withMetricsBind(String value) {
+    return change(b -> b.metricsBind = value);
+  }
+
   public WorkerConfig withDefaultTimeout(Optional<Duration> value) {
     return change(b -> b.defaultTimeout = value);
   }
@@ -180,6 +221,7 @@ public record WorkerConfig(
     private List<Path> execAllow;
     private Optional<Path> handlersDir;
     private int metricsPort;
+    private String metricsBind;
     private Optional<Duration> defaultTimeout;
     private Duration defaultGrace;
     private Duration retryDelay;
@@ -198,6 +240,7 @@ public record WorkerConfig(
       execAllow = c.execAllow();
       handlersDir = c.handlersDir();
       metricsPort = c.metricsPort();
+      metricsBind = c.metricsBind();
       defaultTimeout = c.defaultTimeout();
       defaultGrace = c.defaultGrace();
       retryDelay = c.retryDelay();
@@ -218,6 +261,7 @@ public record WorkerConfig(
           execAllow,
           handlersDir,
           metricsPort,
+          metricsBind,
           defaultTimeout,
           defaultGrace,
           retryDelay,

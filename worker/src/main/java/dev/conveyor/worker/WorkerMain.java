@@ -3,7 +3,10 @@ package dev.conveyor.worker;
 import dev.conveyor.protocol.Durations;
 import dev.conveyor.protocol.broker.BrokerOptions;
 import dev.conveyor.protocol.cli.Cli;
+import dev.conveyor.protocol.cli.UsageException;
+import dev.conveyor.protocol.topology.Names;
 import dev.conveyor.worker.ops.TerminationSignals;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
@@ -13,7 +16,9 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicReference;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
 
 /** {@code worker}: consumes tasks until SIGTERM. */
 @Command(
@@ -30,7 +35,17 @@ import picocli.CommandLine.Option;
     })
 public final class WorkerMain implements Callable<Integer> {
 
+  private static final Duration MAX_DURATION = Duration.ofDays(365);
+
+  /** RabbitMQ refuses larger messages whatever its configuration. */
+  private static final long MAX_PAYLOAD = 512L * 1024 * 1024;
+
+  /** The name is part of queue names, which the broker limits to 255 bytes. */
+  private static final int MAX_NAME_BYTES = 100;
+
   @Mixin BrokerOptions broker = new BrokerOptions();
+
+  @Spec CommandSpec spec;
 
   @Option(
       names = "--queues",
@@ -54,6 +69,15 @@ public final class WorkerMain implements Callable<Integer> {
       defaultValue = "-1",
       description = "Serve /metrics and /health on this port (0 = any free port; default: off).")
   int metricsPort;
+
+  @Option(
+      names = "--metrics-bind",
+      defaultValue = WorkerConfig.DEFAULT_METRICS_BIND,
+      paramLabel = "ADDR",
+      description =
+          "Address /metrics and /health listen on (default: ${DEFAULT-VALUE}; 0.0.0.0 = every"
+              + " interface).")
+  String metricsBind;
 
   @Option(
       names = "--shutdown-grace",
@@ -131,25 +155,7 @@ public final class WorkerMain implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
-    WorkerConfig config =
-        WorkerConfig.defaults(broker.settings())
-            .withQueues(queues)
-            .withConcurrency(concurrency)
-            .withShutdownGrace(shutdownGrace)
-            .withKillGrace(killGrace)
-            .withExecAllow(execAllow)
-            .withHandlersDir(Optional.ofNullable(handlers))
-            .withMetricsPort(metricsPort)
-            .withDefaultTimeout(Optional.ofNullable(defaultTimeout))
-            .withDefaultGrace(defaultGrace)
-            .withRetryDelay(retryDelay)
-            .withMaxPayloadBytes(maxPayload)
-            .withHeartbeat(heartbeat)
-            .withConsumerTimeout(consumerTimeout)
-            .withExit(code -> {});
-    if (name != null) {
-      config = config.withName(name);
-    }
+    WorkerConfig config = config();
     // Signals first: a SIGTERM that arrives while the worker starts must still be graceful.
     AtomicReference<Worker> started = new AtomicReference<>();
     AtomicBoolean stopRequested = new AtomicBoolean();
@@ -174,6 +180,86 @@ public final class WorkerMain implements Callable<Integer> {
     }
     worker.awaitClosed();
     return worker.exitCode();
+  }
+
+  /**
+   * Checks every flag and builds the configuration.
+   *
+   * @throws UsageException (exit 2) naming the flag and what it allows
+   */
+  WorkerConfig config() {
+    checkFlags();
+    WorkerConfig config =
+        WorkerConfig.defaults(broker.settings())
+            .withQueues(queues)
+            .withConcurrency(concurrency)
+            .withShutdownGrace(shutdownGrace)
+            .withKillGrace(killGrace)
+            .withExecAllow(execAllow)
+            .withHandlersDir(Optional.ofNullable(handlers))
+            .withMetricsPort(metricsPort)
+            .withMetricsBind(metricsBind)
+            .withDefaultTimeout(Optional.ofNullable(defaultTimeout))
+            .withDefaultGrace(defaultGrace)
+            .withRetryDelay(retryDelay)
+            .withMaxPayloadBytes(maxPayload)
+            .withHeartbeat(heartbeat)
+            .withConsumerTimeout(consumerTimeout)
+            .withExit(code -> {});
+    return name == null ? config : config.withName(name);
+  }
+
+  /**
+   * A value the worker would accept and then misuse (every task dead-lettered as too large or timed
+   * out, a heartbeat that floods the broker) is refused before anything starts.
+   */
+  private void checkFlags() {
+    for (String q : queues) {
+      try {
+        Names.checkQueueName(q);
+      } catch (IllegalArgumentException e) {
+        throw new UsageException("--queues: " + e.getMessage());
+      }
+    }
+    between("--concurrency", concurrency, 1, WorkerConfig.MAX_CONCURRENCY, "");
+    if (name != null
+        && (name.isBlank() || name.getBytes(StandardCharsets.UTF_8).length > MAX_NAME_BYTES)) {
+      throw new UsageException("--name must be 1-" + MAX_NAME_BYTES + " characters, not blank");
+    }
+    if (metricsPort == -1
+        && spec.commandLine().getParseResult().hasMatchedOption("--metrics-bind")) {
+      throw new UsageException("--metrics-bind needs --metrics-port");
+    }
+    if (metricsPort != -1) {
+      between("--metrics-port", metricsPort, 0, 65_535, " (0 = any free port)");
+    }
+    between(
+        "--max-payload", maxPayload, 1, MAX_PAYLOAD, " bytes (RabbitMQ's own limit is 512 MiB)");
+    duration("--shutdown-grace", shutdownGrace, Duration.ZERO);
+    duration("--kill-grace", killGrace, Duration.ofMillis(1));
+    if (defaultTimeout != null) {
+      duration("--default-timeout", defaultTimeout, Duration.ofMillis(1));
+    }
+    duration("--default-grace", defaultGrace, Duration.ZERO);
+    duration("--retry-delay", retryDelay, Duration.ZERO);
+    duration("--heartbeat", heartbeat, Duration.ofMillis(100));
+    duration("--consumer-timeout", consumerTimeout, Duration.ofSeconds(1));
+  }
+
+  private static void between(String flag, long value, long min, long max, String unit) {
+    if (value < min || value > max) {
+      throw new UsageException(flag + " must be between " + min + " and " + max + unit);
+    }
+  }
+
+  private static void duration(String flag, Duration value, Duration min) {
+    if (value.compareTo(min) < 0) {
+      throw new UsageException(
+          flag + " must be at least " + (min.isZero() ? "0s" : Durations.format(min)));
+    }
+    if (value.compareTo(MAX_DURATION) > 0) {
+      throw new UsageException(flag + " must be at most " + MAX_DURATION.toDays() + "d");
+    }
   }
 
   public static void main(String[] args) {

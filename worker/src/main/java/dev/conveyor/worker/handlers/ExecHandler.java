@@ -75,6 +75,17 @@ public final class ExecHandler implements TaskHandler, AutoCloseable {
             .map(p -> p.toAbsolutePath().normalize().toString())
             .collect(Collectors.toSet());
     this.outputDir = outputDir;
+    allowed.forEach(ExecHandler::warnIfNotRunnable);
+  }
+
+  /** A missing program is the operator's typo, found at start rather than by the first task. */
+  private static void warnIfNotRunnable(Path program) {
+    if (!Files.exists(program)) {
+      log.warn("--exec-allow: {} does not exist; exec tasks that name it will fail", program);
+    } else if (!Files.isRegularFile(program) || !Files.isExecutable(program)) {
+      log.warn(
+          "--exec-allow: {} is not an executable file; exec tasks that name it will fail", program);
+    }
   }
 
   @Override

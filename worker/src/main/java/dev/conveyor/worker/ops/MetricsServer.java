@@ -2,9 +2,13 @@ package dev.conveyor.worker.ops;
 
 import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;
+import dev.conveyor.protocol.cli.UsageException;
 import java.io.IOException;
 import java.io.OutputStream;
+import java.net.BindException;
+import java.net.InetAddress;
 import java.net.InetSocketAddress;
+import java.net.UnknownHostException;
 import java.nio.charset.StandardCharsets;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -14,16 +18,56 @@ import java.util.function.Supplier;
 /**
  * Serves {@code /metrics} (Prometheus text) and {@code /health} (200 while connected and consuming,
  * 503 otherwise) with the JDK's own HTTP server.
+ *
+ * <p>Bound in two steps: {@link #bind} before the worker connects, so that a busy port or a wrong
+ * address is a usage error before any task is taken, and {@link #start} once there is something to
+ * report. Connections in between wait in the backlog.
  */
 public final class MetricsServer implements AutoCloseable {
 
   private final HttpServer server;
-  private final ExecutorService executor;
+  private final String address;
+  private ExecutorService executor;
 
-  public MetricsServer(
-      int port, Supplier<String> metrics, BooleanSupplier ready, Supplier<String> health)
-      throws IOException {
-    server = HttpServer.create(new InetSocketAddress(port), 16);
+  private MetricsServer(HttpServer server, String address) {
+    this.server = server;
+    this.address = address;
+  }
+
+  /**
+   * Listens on the address and port (0 = any free port) without serving yet.
+   *
+   * @param address a host name or IP literal; {@code 0.0.0.0} for every interface
+   * @throws UsageException for an unknown address, one not on this machine, or a busy port
+   */
+  public static MetricsServer bind(String address, int port) {
+    InetAddress ip;
+    try {
+      ip = InetAddress.getByName(address);
+    } catch (UnknownHostException e) {
+      throw new UsageException("--metrics-bind: unknown address " + address);
+    }
+    try {
+      return new MetricsServer(HttpServer.create(new InetSocketAddress(ip, port), 16), address);
+    } catch (BindException e) {
+      if (String.valueOf(e.getMessage()).contains("in use")) {
+        throw new UsageException(
+            "--metrics-port " + port + " is already in use on " + address + "; choose another");
+      }
+      throw new UsageException(
+          "--metrics-bind " + address + ": cannot listen there (" + e.getMessage() + ")");
+    } catch (IOException e) {
+      throw new UsageException(
+          "--metrics-port " + port + " on " + address + ": cannot listen (" + e + ")");
+    }
+  }
+
+  /** Starts answering on the bound address; the suppliers are asked on every request. */
+  public synchronized void start(
+      Supplier<String> metrics, BooleanSupplier ready, Supplier<String> health) {
+    if (executor != null) {
+      throw new IllegalStateException("already started");
+    }
     executor =
         Executors.newSingleThreadExecutor(
             r -> {
@@ -45,6 +89,11 @@ public final class MetricsServer implements AutoCloseable {
     return server.getAddress().getPort();
   }
 
+  /** The address as given ({@code --metrics-bind}). */
+  public String address() {
+    return address;
+  }
+
   private static void respond(HttpExchange ex, int code, String type, String body)
       throws IOException {
     byte[] bytes = body.getBytes(StandardCharsets.UTF_8);
@@ -55,9 +104,12 @@ public final class MetricsServer implements AutoCloseable {
     }
   }
 
+  /** Stops listening, whether or not it was started. */
   @Override
-  public void close() {
+  public synchronized void close() {
     server.stop(0);
-    executor.shutdownNow();
+    if (executor != null) {
+      executor.shutdownNow();
+    }
   }
 }

@@ -1,0 +1,190 @@
+package dev.conveyor.worker;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.conveyor.protocol.cli.Cli;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
+import picocli.CommandLine;
+
+/**
+ * Every numeric and duration flag of {@code worker} is checked before anything starts: a value the
+ * worker would misuse is refused with one line naming the flag and what it allows, exit 2.
+ */
+class WorkerFlagsTest {
+
+  /** A broker nobody listens on: a flag that got through would end in exit 3, not 2. */
+  private static final String NOWHERE = "--uri=amqp://guest:secret@127.0.0.1:1/";
+
+  static Stream<Arguments> refused() {
+    return Stream.of(
+        Arguments.of("--concurrency=0", "--concurrency must be between 1 and 1000"),
+        Arguments.of("--concurrency=1001", "--concurrency must be between 1 and 1000"),
+        Arguments.of("--concurrency=-4", "--concurrency must be between 1 and 1000"),
+        Arguments.of(
+            "--metrics-port=65536",
+            "--metrics-port must be between 0 and 65535 (0 = any free port)"),
+        Arguments.of(
+            "--metrics-port=-2", "--metrics-port must be between 0 and 65535 (0 = any free port)"),
+        Arguments.of(
+            "--max-payload=0",
+            "--max-payload must be between 1 and 536870912 bytes (RabbitMQ's own limit is 512 MiB)"),
+        Arguments.of(
+            "--max-payload=-1",
+            "--max-payload must be between 1 and 536870912 bytes (RabbitMQ's own limit is 512 MiB)"),
+        Arguments.of("--default-timeout=0s", "--default-timeout must be at least 1ms"),
+        Arguments.of("--default-timeout=366d", "--default-timeout must be at most 365d"),
+        Arguments.of("--heartbeat=0s", "--heartbeat must be at least 100ms"),
+        Arguments.of("--heartbeat=99ms", "--heartbeat must be at least 100ms"),
+        Arguments.of("--kill-grace=0s", "--kill-grace must be at least 1ms"),
+        Arguments.of("--kill-grace=9999999999d", "--kill-grace must be at most 365d"),
+        Arguments.of("--shutdown-grace=400d", "--shutdown-grace must be at most 365d"),
+        Arguments.of("--default-grace=400d", "--default-grace must be at most 365d"),
+        Arguments.of("--retry-delay=400d", "--retry-delay must be at most 365d"),
+        Arguments.of("--consumer-timeout=0s", "--consumer-timeout must be at least 1s"),
+        Arguments.of(
+            "--queues=default,a b",
+            "--queues: queue name must be 1-100 characters of letters, digits, '.', '_' or '-': a"
+                + " b"),
+        Arguments.of("--name= ", "--name must be 1-100 characters, not blank"),
+        Arguments.of("--name=" + "n".repeat(101), "--name must be 1-100 characters, not blank"));
+  }
+
+  @ParameterizedTest
+  @MethodSource("refused")
+  void aValueTheWorkerWouldMisuseIsAUsageErrorNamingTheFlag(String flag, String message) {
+    Run r = run(NOWHERE, flag);
+
+    assertThat(r.code).as(r.err).isEqualTo(2);
+    assertThat(r.err.lines().toList()).containsExactly("worker: " + message);
+  }
+
+  @Test
+  void aBadDurationIsAUsageErrorNamingTheFlag() {
+    Run r = run(NOWHERE, "--heartbeat=soon");
+
+    assertThat(r.code).as(r.err).isEqualTo(2);
+    assertThat(r.err)
+        .startsWith(
+            "worker: Invalid value for option '--heartbeat': invalid duration 'soon' (use e.g."
+                + " 500ms, 30s, 10m, 2h, 1d)");
+  }
+
+  /** Bound before connecting: the port is refused although no broker would answer. */
+  @Test
+  void aBusyMetricsPortIsAUsageErrorBeforeTheBrokerIsTried() throws Exception {
+    try (ServerSocket taken = new ServerSocket()) {
+      taken.bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0));
+      int port = taken.getLocalPort();
+
+      Run r = run(NOWHERE, "--metrics-port=" + port);
+
+      assertThat(r.code).as(r.err).isEqualTo(2);
+      assertThat(r.err.lines().toList())
+          .containsExactly(
+              "worker: --metrics-port " + port + " is already in use on 127.0.0.1; choose another");
+    }
+  }
+
+  @Test
+  void metricsBindWithoutAPortIsAUsageError() {
+    Run r = run(NOWHERE, "--metrics-bind=0.0.0.0");
+
+    assertThat(r.code).as(r.err).isEqualTo(2);
+    assertThat(r.err.lines().toList())
+        .containsExactly("worker: --metrics-bind needs --metrics-port");
+  }
+
+  @Test
+  void metricsListenOnLoopbackUnlessToldOtherwise() {
+    assertThat(config().metricsBind()).isEqualTo("127.0.0.1");
+    assertThat(config("--metrics-port=9400", "--metrics-bind=0.0.0.0").metricsBind())
+        .isEqualTo("0.0.0.0");
+  }
+
+  @Test
+  void theSmallestAllowedValuesAreAccepted() {
+    WorkerConfig config =
+        config(
+            "--concurrency=1",
+            "--metrics-port=0",
+            "--max-payload=1",
+            "--shutdown-grace=0s",
+            "--kill-grace=1ms",
+            "--default-timeout=1ms",
+            "--default-grace=0s",
+            "--retry-delay=0s",
+            "--heartbeat=100ms",
+            "--consumer-timeout=1s");
+
+    assertThat(config.concurrency()).isEqualTo(1);
+    assertThat(config.metricsPort()).isZero();
+    assertThat(config.maxPayloadBytes()).isEqualTo(1);
+    assertThat(config.shutdownGrace()).isZero();
+    assertThat(config.killGrace()).isEqualTo(Duration.ofMillis(1));
+    assertThat(config.defaultTimeout()).contains(Duration.ofMillis(1));
+    assertThat(config.defaultGrace()).isZero();
+    assertThat(config.retryDelay()).isZero();
+    assertThat(config.heartbeat()).isEqualTo(Duration.ofMillis(100));
+    assertThat(config.consumerTimeout()).isEqualTo(Duration.ofSeconds(1));
+  }
+
+  @Test
+  void theLargestAllowedValuesAreAccepted() {
+    WorkerConfig config =
+        config(
+            "--concurrency=1000",
+            "--metrics-port=65535",
+            "--max-payload=536870912",
+            "--shutdown-grace=365d",
+            "--retry-delay=365d");
+
+    assertThat(config.concurrency()).isEqualTo(1000);
+    assertThat(config.metricsPort()).isEqualTo(65_535);
+    assertThat(config.maxPayloadBytes()).isEqualTo(536_870_912L);
+    assertThat(config.shutdownGrace()).isEqualTo(Duration.ofDays(365));
+    assertThat(config.retryDelay()).isEqualTo(Duration.ofDays(365));
+  }
+
+  @Test
+  void theDefaultsAreTheDocumentedOnes() {
+    WorkerConfig config = config();
+
+    assertThat(config.concurrency()).isEqualTo(4);
+    assertThat(config.metricsPort()).isEqualTo(-1);
+    assertThat(config.maxPayloadBytes()).isEqualTo(1_048_576L);
+    assertThat(config.defaultTimeout()).isEqualTo(Optional.empty());
+    assertThat(config.heartbeat()).isEqualTo(Duration.ofSeconds(10));
+  }
+
+  private static WorkerConfig config(String... args) {
+    WorkerMain main = new WorkerMain();
+    List<String> all = new ArrayList<>(List.of(NOWHERE));
+    all.addAll(List.of(args));
+    Cli.commandLine(main).parseArgs(all.toArray(String[]::new));
+    return main.config();
+  }
+
+  private record Run(int code, String err) {}
+
+  private static Run run(String... args) {
+    StringWriter err = new StringWriter();
+    CommandLine cl = Cli.commandLine(new WorkerMain());
+    cl.setErr(new PrintWriter(err, true));
+    cl.setOut(new PrintWriter(new StringWriter(), true));
+    int code = cl.execute(args);
+    return new Run(code, err.toString());
+  }
+}
