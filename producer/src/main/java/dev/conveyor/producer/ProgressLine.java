@@ -8,7 +8,8 @@ import java.nio.file.Path;
 
 /**
  * One status line on stderr that rewrites itself, for people watching a long run. It is drawn only
- * on a terminal: in a pipe or a log file carriage returns are noise.
+ * on a terminal: in a pipe or a log file carriage returns are noise. Thread-safe: a notice from the
+ * connection's thread ({@link #message}) may come while the main thread redraws.
  */
 final class ProgressLine {
 
@@ -34,7 +35,7 @@ final class ProgressLine {
   }
 
   /** Redraws at most ten times a second unless {@code force}d. */
-  void update(String newText, boolean force) {
+  synchronized void update(String newText, boolean force) {
     text = newText;
     if (!enabled) {
       return;
@@ -49,7 +50,7 @@ final class ProgressLine {
   }
 
   /** Takes the line off the screen before other output is written (stdout may share it). */
-  void hide() {
+  synchronized void hide() {
     if (enabled && drawn) {
       err.print(CLEAR);
       err.flush();
@@ -57,8 +58,15 @@ final class ProgressLine {
     }
   }
 
+  /** Prints a line of its own on stderr; the progress line comes back with the next update. */
+  synchronized void message(String line) {
+    hide();
+    err.println(line);
+    err.flush();
+  }
+
   /** Leaves the last state on the screen and ends the line. */
-  void finish() {
+  synchronized void finish() {
     if (enabled && text != null) {
       err.print(CLEAR + text + System.lineSeparator());
       err.flush();

@@ -317,6 +317,11 @@ final class PublishCommand implements Callable<Integer> {
       }
       long[] published = {0};
       try (TaskPublisher publisher = TaskPublisher.open(connection, names)) {
+        publisher.onBlocked(
+            reason ->
+                progress.message(
+                    prog + ": the broker is blocking publishers (" + reason + "); waiting"),
+            () -> progress.message(prog + ": the broker unblocked publishers; continuing"));
         publisher.publishAll(
             plan.queue(),
             tasks,

@@ -5,6 +5,7 @@ import com.rabbitmq.client.AlreadyClosedException;
 import com.rabbitmq.client.BlockedListener;
 import com.rabbitmq.client.Channel;
 import com.rabbitmq.client.Connection;
+import com.rabbitmq.client.ShutdownListener;
 import dev.conveyor.protocol.Durations;
 import dev.conveyor.protocol.broker.BrokerConnector;
 import dev.conveyor.protocol.broker.BrokerErrors;
@@ -72,6 +73,17 @@ public final class TaskPublisher implements AutoCloseable {
   private final boolean ownsConnection;
   private final Topology topology;
   private final BlockedListener blockedListener;
+  private final ShutdownListener unblockOnShutdown = sig -> blockedFor = null;
+
+  /**
+   * Why the broker blocks this connection's publishes (a memory or disk alarm), or null. While it
+   * does, waiting for confirms does not time out: the broker said why nothing moves.
+   */
+  private volatile String blockedFor;
+
+  private volatile Consumer<String> onBlocked =
+      reason -> log.warn("the broker is blocking publishers ({}); waiting", reason);
+  private volatile Runnable onUnblocked = () -> log.warn("the broker unblocked publishers");
 
   // Guarded by this: one publishing call at a time.
   private final Set<String> declaredQueues = new HashSet<>();
@@ -93,9 +105,19 @@ public final class TaskPublisher implements AutoCloseable {
     this.ownsConnection = ownsConnection;
     this.blockedListener =
         connection.addBlockedListener(
-            reason ->
-                log.warn("the broker is blocking publishers ({}); waiting for confirms", reason),
-            () -> log.warn("the broker unblocked publishers"));
+            reason -> {
+              blockedFor = reason == null || reason.isBlank() ? "resource alarm" : reason;
+              onBlocked.accept(blockedFor);
+            },
+            () -> {
+              blockedFor = null;
+              synchronized (lock) {
+                lock.notifyAll(); // the confirm timeout starts again from now
+              }
+              onUnblocked.run();
+            });
+    // A block belongs to the connection: a recovered one starts unblocked.
+    connection.addShutdownListener(unblockOnShutdown);
     synchronized (this) {
       channel();
     }
@@ -130,7 +152,22 @@ public final class TaskPublisher implements AutoCloseable {
     return this;
   }
 
-  /** How long to wait for the broker to confirm anything at all before giving up. */
+  /**
+   * Who hears that the broker blocks publishers (a memory or disk alarm: {@code reason} is the
+   * broker's, e.g. {@code low on memory}) and that it stopped; called on the connection's thread.
+   * By default both are logged.
+   */
+  public TaskPublisher onBlocked(Consumer<String> blocked, Runnable unblocked) {
+    this.onBlocked = Objects.requireNonNull(blocked, "blocked");
+    this.onUnblocked = Objects.requireNonNull(unblocked, "unblocked");
+    return this;
+  }
+
+  /**
+   * How long to wait for the broker to confirm anything at all before giving up. It does not run
+   * while the broker blocks publishers ({@link #onBlocked}): then the wait lasts until the alarm
+   * clears.
+   */
   public synchronized TaskPublisher confirmTimeout(Duration timeout) {
     if (timeout.isNegative() || timeout.isZero()) {
       throw new IllegalArgumentException("confirm timeout must be positive");
@@ -396,7 +433,7 @@ public final class TaskPublisher implements AutoCloseable {
    * Waits until at most {@code limit} messages are in flight, handing on settled ones as they come.
    * A message counts as in flight until it has been handed on, so with {@code limit} 0 every
    * outcome has been reported when this returns. The timeout counts from the last confirm, so a
-   * slow but moving broker is not a failure.
+   * slow but moving broker is not a failure, nor is one that blocks publishers for an alarm.
    */
   private void awaitInFlightAtMost(
       int limit, Map<String, String> failures, Consumer<List<TaskMessage>> onConfirmed) {
@@ -412,7 +449,7 @@ public final class TaskPublisher implements AutoCloseable {
         if (inFlight.firstEntry().getValue().outcome != null) {
           continue; // settled since the drain: hand it on first
         }
-        if (pending != lastPending) {
+        if (pending != lastPending || blockedFor != null) {
           lastPending = pending;
           deadline = System.nanoTime() + timeoutNanos;
         }
@@ -469,6 +506,7 @@ public final class TaskPublisher implements AutoCloseable {
     }
     closed = true;
     connection.removeBlockedListener(blockedListener);
+    connection.removeShutdownListener(unblockOnShutdown);
     Channels.closeQuietly(channel);
     if (ownsConnection) {
       Channels.closeQuietly(connection);

@@ -1,16 +1,23 @@
 package dev.conveyor.testkit;
 
+import com.rabbitmq.client.AMQP;
+import com.rabbitmq.client.Channel;
+import com.rabbitmq.client.DefaultConsumer;
+import com.rabbitmq.client.Envelope;
 import dev.conveyor.protocol.events.Event;
 import dev.conveyor.protocol.events.EventSubscription;
 import dev.conveyor.protocol.wire.CommandApplied;
 import dev.conveyor.protocol.wire.CommandRefused;
+import dev.conveyor.protocol.wire.MalformedMessageException;
 import dev.conveyor.protocol.wire.TaskEvent;
 import dev.conveyor.protocol.wire.TaskState;
 import dev.conveyor.protocol.wire.WorkerEvent;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.time.Duration;
+import java.util.Collection;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.CopyOnWriteArrayList;
 import org.awaitility.Awaitility;
 
@@ -18,20 +25,55 @@ import org.awaitility.Awaitility;
 public final class EventLog implements AutoCloseable {
 
   private final List<Event> events = new CopyOnWriteArrayList<>();
-  private final EventSubscription subscription;
+  private AutoCloseable subscription;
 
-  private EventLog(TestBroker broker) {
+  private EventLog() {}
+
+  public static EventLog open(TestBroker broker) {
+    EventLog log = new EventLog();
     try {
-      subscription =
+      EventSubscription sub =
           EventSubscription.open(
-              broker.connection(), broker.topology(), EventSubscription.ALL, events::add);
+              broker.connection(), broker.topology(), EventSubscription.ALL, log.events::add);
+      log.subscription = sub::close;
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     }
+    return broker.own(log);
   }
 
-  public static EventLog open(TestBroker broker) {
-    return broker.own(new EventLog(broker));
+  /**
+   * Records from a durable quorum queue of the test's namespace, so that the log survives a broker
+   * restart: what the workers publish while the test's own connection recovers waits there for it,
+   * where a private queue would have gone with the connection.
+   */
+  public static EventLog openDurable(TestBroker broker) {
+    EventLog log = new EventLog();
+    try {
+      Channel ch = broker.connection().createChannel();
+      broker.topology().declareCore(ch);
+      String queue = broker.namespace() + ".test-events";
+      ch.queueDeclare(queue, true, false, false, Map.of("x-queue-type", "quorum"));
+      ch.queueBind(queue, broker.names().eventsExchange(), "#");
+      ch.basicConsume(
+          queue,
+          true,
+          new DefaultConsumer(ch) {
+            @Override
+            public void handleDelivery(
+                String tag, Envelope envelope, AMQP.BasicProperties props, byte[] body) {
+              try {
+                log.events.add(EventSubscription.decode(envelope.getRoutingKey(), body));
+              } catch (MalformedMessageException e) {
+                throw new IllegalStateException("undecodable event " + envelope, e);
+              }
+            }
+          });
+      log.subscription = ch::close;
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+    return broker.own(log);
   }
 
   public List<TaskEvent> tasks() {
@@ -96,8 +138,24 @@ public final class EventLog implements AutoCloseable {
             e -> e != null);
   }
 
+  /**
+   * Which of these tasks ran more than once, and why, as far as the events tell; printed to the
+   * test's output.
+   *
+   * @param scenario names the test in what is printed
+   */
+  public Duplicates duplicates(String scenario, Collection<String> taskIds) {
+    Duplicates d = Duplicates.of(tasks(), taskIds);
+    System.out.println(d.report(scenario));
+    return d;
+  }
+
   @Override
   public void close() {
-    subscription.close();
+    try {
+      subscription.close();
+    } catch (Exception e) {
+      // its connection is gone already: nothing left to close
+    }
   }
 }

@@ -27,10 +27,20 @@ public final class TestBroker implements AutoCloseable {
   private final String namespace;
   private final Set<String> queues = new LinkedHashSet<>(List.of("default"));
   private final List<AutoCloseable> owned = new ArrayList<>();
+  private final boolean deleteNamespace;
   private Connection admin;
 
   TestBroker(URI uri) {
+    this(uri, true);
+  }
+
+  /**
+   * @param deleteNamespace whether {@link #close()} deletes the namespace: not on a {@link
+   *     PrivateBroker}, which goes as a whole
+   */
+  TestBroker(URI uri, boolean deleteNamespace) {
     this.uri = uri;
+    this.deleteNamespace = deleteNamespace;
     this.namespace = "t" + UUID.randomUUID().toString().replace("-", "").substring(0, 12);
   }
 
@@ -165,7 +175,9 @@ public final class TestBroker implements AutoCloseable {
         // best effort: the test is over
       }
     }
-    deleteNamespace();
+    if (deleteNamespace) {
+      deleteNamespace();
+    }
     try {
       if (admin != null && admin.isOpen()) {
         admin.close();
