@@ -66,7 +66,7 @@ class OperationsIT {
       w1.terminate();
       assertThat(w1.waitFor(Duration.ofSeconds(30))).as(w1.output()).isZero();
       assertThat(producer.waitFor(Duration.ofSeconds(120))).as(producer.output()).isZero();
-      assertThat(producer.output().lines().filter(l -> l.contains("succeeded")).count())
+      assertThat(producer.output().lines().filter(l -> l.endsWith(" succeeded")).count())
           .isEqualTo(60);
     }
     Awaitility.await()
@@ -153,6 +153,8 @@ class OperationsIT {
     assertThat(failed.lines().stream().filter(l -> l.matches("[0-9a-f-]{36} dead handler .*")))
         .as(failed.output())
         .hasSize(2);
+    assertThat(failed.lines())
+        .anyMatch(l -> l.matches("producer: waited 2 tasks: 2 dead \\(.+ s\\)"));
     Awaitility.await()
         .atMost(Duration.ofSeconds(10))
         .untilAsserted(

@@ -33,9 +33,11 @@ class QuickstartIT {
         Programs.run(broker, "producer", "publish", "--type", "noop", "--count", "1000", "--wait");
 
     assertThat(publish.exitCode()).as(publish.output()).isZero();
-    assertThat(publish.lines().stream().filter(l -> l.contains("succeeded")).count())
+    assertThat(publish.lines().stream().filter(l -> l.endsWith(" succeeded")).count())
         .as(publish.output())
         .isEqualTo(1000);
+    assertThat(publish.lines())
+        .anyMatch(l -> l.matches("producer: waited 1000 tasks: 1000 succeeded \\(.+ s\\)"));
     // The test's own subscription is another queue: it may still be catching up.
     Awaitility.await()
         .atMost(Duration.ofSeconds(30))

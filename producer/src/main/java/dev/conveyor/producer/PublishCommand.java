@@ -27,6 +27,7 @@ import java.time.Instant;
 import java.time.temporal.ChronoUnit;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.Callable;
 import java.util.stream.Collectors;
 import java.util.stream.Stream;
@@ -169,8 +170,8 @@ final class PublishCommand implements Callable<Integer> {
   @Option(
       names = "--wait",
       description =
-          "Then follow events until every task has a final outcome and print each one;"
-              + " exit 1 unless all succeeded.")
+          "Then follow events until every task has a final outcome, print each one and a"
+              + " summary (on stderr); exit 1 unless all succeeded.")
   boolean wait;
 
   @Option(
@@ -293,6 +294,7 @@ final class PublishCommand implements Callable<Integer> {
     PrintWriter err = spec.commandLine().getErr();
     String prog = spec.root().name();
     boolean terminal = main.stderrIsTerminal.getAsBoolean();
+    long started = System.nanoTime();
 
     WaitTracker tracker = new WaitTracker();
     EventSubscription events = null;
@@ -337,7 +339,9 @@ final class PublishCommand implements Callable<Integer> {
             });
       }
       progress.finish();
-      return wait ? awaitOutcomes(tracker, out, err, prog, plan.total(), terminal) : ExitCodes.OK;
+      return wait
+          ? awaitOutcomes(tracker, out, err, prog, plan.total(), terminal, started)
+          : ExitCodes.OK;
     } catch (IOException e) {
       progress.finish();
       err.println(prog + ": " + reason(e));
@@ -360,10 +364,11 @@ final class PublishCommand implements Callable<Integer> {
       PrintWriter err,
       String prog,
       long total,
-      boolean terminal)
+      boolean terminal,
+      long started)
       throws InterruptedException {
     ProgressLine progress = ProgressLine.forRun(err, total, terminal);
-    progress.update(finished(new WaitTracker.Result((int) total, 0, 0, List.of())), true);
+    progress.update(finished(new WaitTracker.Result((int) total, Map.of(), List.of())), true);
     WaitTracker.Result result =
         tracker.await(
             waitTimeout,
@@ -374,6 +379,7 @@ final class PublishCommand implements Callable<Integer> {
             },
             p -> progress.update(finished(p), false));
     progress.finish();
+    int code = result.allSucceeded() ? ExitCodes.OK : ExitCodes.FAILURE;
     if (!result.missing().isEmpty()) {
       List<String> missing = result.missing();
       String listed =
@@ -391,13 +397,11 @@ final class PublishCommand implements Callable<Integer> {
               + total
               + " tasks have no final outcome yet: "
               + listed);
-      return ExitCodes.FAILURE;
     }
-    if (!result.allSucceeded()) {
-      err.println(prog + ": " + result.other() + " of " + total + " tasks did not succeed");
-      return ExitCodes.FAILURE;
-    }
-    return ExitCodes.OK;
+    // Always the last line, so that a log ends with what the run came to.
+    err.println(prog + ": " + result.summary(Duration.ofNanos(System.nanoTime() - started)));
+    err.flush();
+    return code;
   }
 
   /** {@code <id> <state> [cause] [reason]}, on one line whatever the reason contains. */

@@ -5,9 +5,12 @@ import dev.conveyor.protocol.wire.TaskEvent;
 import dev.conveyor.protocol.wire.TaskState;
 import java.time.Duration;
 import java.util.Arrays;
+import java.util.Collections;
 import java.util.Comparator;
+import java.util.EnumMap;
 import java.util.HashSet;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.BlockingQueue;
@@ -60,8 +63,7 @@ final class WaitTracker {
       throws InterruptedException {
     Set<String> waiting = new HashSet<>(expected.keySet());
     int total = waiting.size();
-    int succeeded = 0;
-    int other = 0;
+    Map<TaskState, Integer> outcomes = new EnumMap<>(TaskState.class);
     long deadline = System.nanoTime() + timeout.toNanos();
     while (!waiting.isEmpty()) {
       long left = deadline - System.nanoTime();
@@ -70,29 +72,61 @@ final class WaitTracker {
         break;
       }
       if (waiting.remove(e.task())) {
-        if (e.state() == TaskState.SUCCEEDED) {
-          succeeded++;
-        } else {
-          other++;
-        }
+        outcomes.merge(e.state(), 1, Integer::sum);
         onOutcome.accept(e);
-        onProgress.accept(new Result(total, succeeded, other, List.of()));
+        onProgress.accept(new Result(total, outcomes, List.of()));
       }
     }
     List<String> missing = waiting.stream().sorted(Comparator.comparing(expected::get)).toList();
-    return new Result(total, succeeded, other, missing);
+    return new Result(total, outcomes, missing);
   }
 
   /**
+   * @param outcomes how many tasks ended in each final state
    * @param missing tasks without a final event when the wait ended, in publish order
    */
-  record Result(int total, int succeeded, int other, List<String> missing) {
+  record Result(int total, Map<TaskState, Integer> outcomes, List<String> missing) {
+    Result {
+      EnumMap<TaskState, Integer> copy = new EnumMap<>(TaskState.class);
+      copy.putAll(outcomes);
+      outcomes = Collections.unmodifiableMap(copy);
+      missing = List.copyOf(missing);
+    }
+
+    int succeeded() {
+      return outcomes.getOrDefault(TaskState.SUCCEEDED, 0);
+    }
+
     int finished() {
-      return succeeded + other;
+      return outcomes.values().stream().mapToInt(Integer::intValue).sum();
+    }
+
+    int other() {
+      return finished() - succeeded();
     }
 
     boolean allSucceeded() {
-      return succeeded == total;
+      return succeeded() == total;
+    }
+
+    /**
+     * One line for the end of a wait, e.g. {@code waited 12 tasks: 10 succeeded, 1 dead, 1
+     * cancelled (3.2 s)}: the count of each final state (in the order of {@link TaskState}), then
+     * the tasks that had none.
+     */
+    String summary(Duration took) {
+      StringBuilder sb =
+          new StringBuilder("waited ").append(total).append(total == 1 ? " task" : " tasks");
+      String sep = ": ";
+      for (Map.Entry<TaskState, Integer> e : outcomes.entrySet()) {
+        sb.append(sep).append(e.getValue()).append(' ').append(e.getKey().wire());
+        sep = ", ";
+      }
+      if (!missing.isEmpty()) {
+        sb.append(sep).append(missing.size()).append(" without an outcome");
+      }
+      return sb.append(String.format(Locale.ROOT, " (%.1f s)", took.toMillis() / 1000.0))
+          .toString();
     }
   }
 }

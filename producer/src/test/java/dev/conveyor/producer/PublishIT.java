@@ -288,10 +288,16 @@ class PublishIT {
     CliRun r = publish(broker, "--type=noop", "--id=lonely", "--wait", "--wait-timeout=1s");
     assertEquals(1, r.exitCode(), r.toString());
     assertEquals(List.of("lonely"), r.outLines(), "the id is printed once confirmed");
+    assertEquals(2, r.errLines().size(), r.toString());
     assertEquals(
-        List.of(
-            "producer: gave up waiting after 1s: 1 of 1 tasks have no final outcome yet: lonely"),
-        r.errLines());
+        "producer: gave up waiting after 1s: 1 of 1 tasks have no final outcome yet: lonely",
+        r.errLines().get(0));
+    // The last line sums the wait up.
+    assertTrue(
+        r.errLines()
+            .get(1)
+            .matches("producer: waited 1 task: 1 without an outcome \\(\\d+\\.\\d s\\)"),
+        r.toString());
   }
 
   @Test

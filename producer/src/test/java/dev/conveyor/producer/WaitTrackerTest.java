@@ -13,6 +13,7 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import org.junit.jupiter.api.Test;
 
@@ -61,8 +62,39 @@ class WaitTrackerTest {
         List.of(TaskState.SUCCEEDED, TaskState.DEAD, TaskState.CANCELLED),
         outcomes.stream().map(TaskEvent::state).toList());
     assertEquals(List.of(1, 2, 3), progress);
-    assertEquals(new WaitTracker.Result(3, 1, 2, List.of()), r);
+    assertEquals(
+        new WaitTracker.Result(
+            3,
+            Map.of(TaskState.SUCCEEDED, 1, TaskState.DEAD, 1, TaskState.CANCELLED, 1),
+            List.of()),
+        r);
     assertFalse(r.allSucceeded());
+    assertEquals(
+        "waited 3 tasks: 1 succeeded, 1 cancelled, 1 dead (3.2 s)",
+        r.summary(Duration.ofMillis(3210)));
+  }
+
+  @Test
+  void theSummaryCountsEachFinalStateThenTheTasksWithoutOne() {
+    assertEquals(
+        "waited 12 tasks: 9 succeeded, 1 cancelled, 1 rejected, 1 dead (0.0 s)",
+        new WaitTracker.Result(
+                12,
+                Map.of(
+                    TaskState.DEAD, 1,
+                    TaskState.REJECTED, 1,
+                    TaskState.SUCCEEDED, 9,
+                    TaskState.CANCELLED, 1),
+                List.of())
+            .summary(Duration.ofMillis(40)));
+    assertEquals(
+        "waited 1 task: 1 succeeded (61.5 s)",
+        new WaitTracker.Result(1, Map.of(TaskState.SUCCEEDED, 1), List.of())
+            .summary(Duration.ofMillis(61_500)));
+    assertEquals(
+        "waited 4 tasks: 1 expired, 3 without an outcome (5.0 s)",
+        new WaitTracker.Result(4, Map.of(TaskState.EXPIRED, 1), List.of("a", "b", "c"))
+            .summary(Duration.ofSeconds(5)));
   }
 
   @Test
@@ -87,6 +119,9 @@ class WaitTrackerTest {
     WaitTracker.Result r = tracker.await(Duration.ofMillis(50), e -> {}, p -> {});
     assertEquals(List.of("z", "x", "w"), r.missing());
     assertEquals(1, r.succeeded());
+    assertEquals(
+        "waited 4 tasks: 1 succeeded, 3 without an outcome (0.1 s)",
+        r.summary(Duration.ofMillis(50)));
   }
 
   @Test
