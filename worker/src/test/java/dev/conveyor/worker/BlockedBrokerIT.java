@@ -37,6 +37,9 @@ class BlockedBrokerIT {
                 WorkerConfig.defaults(broker.settings())
                     .withName(name)
                     .withConcurrency(2)
+                    // Its heartbeats publish: the first publish after the alarm still goes through,
+                    // the next ones find the connection blocked.
+                    .withHeartbeat(Duration.ofSeconds(1))
                     .withKillGrace(Duration.ofSeconds(30))));
     String queue = broker.names().taskQueue("default");
 
@@ -71,6 +74,10 @@ class BlockedBrokerIT {
     node.setMemoryWatermark(0.00001);
     try {
       Awaitility.await().atMost(Duration.ofSeconds(20)).until(node::alarmed);
+      Awaitility.await()
+          .atMost(Duration.ofSeconds(8))
+          .pollInterval(Duration.ofMillis(200))
+          .until(() -> "blocked".equals(node.connectionStates().get("conveyor-worker " + name)));
       // A's deadline falls while the worker is blocked (events cannot go out): the worker's own
       // status shows it stopped, or already gone from its running tasks.
       Awaitility.await()
@@ -86,7 +93,9 @@ class BlockedBrokerIT {
     TaskEvent timedOut = events.await(a, TaskState.TIMED_OUT, Duration.ofSeconds(60));
     // Stopped within the deadline plus scheduling noise; a watchdog stuck behind the blocked
     // confirm (up to 10 s) would have stopped it seconds late.
+    TaskEvent held = events.awaitFinal(b, Duration.ofSeconds(60));
+    System.err.println("A: " + events.of(a) + "\nB: " + events.of(b));
+    assertThat(held.state()).isEqualTo(TaskState.DEAD);
     assertThat(timedOut.durationMs()).isBetween(TIMEOUT_MS, TIMEOUT_MS + 1_500);
-    events.awaitFinal(b, Duration.ofSeconds(60));
   }
 }
