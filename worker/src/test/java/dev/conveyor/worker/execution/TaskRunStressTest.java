@@ -71,6 +71,7 @@ class TaskRunStressTest {
       Action b = Action.values()[random.nextInt(Action.values().length)];
       // One round in eight, the racers do not wait for the handler: they race its start.
       boolean early = random.nextInt(8) == 0;
+      long spin = random.nextLong(10_000);
       Round round =
           new Round(
               "round "
@@ -83,9 +84,10 @@ class TaskRunStressTest {
                   + b
                   + (early ? ", early" : "")
                   + ")",
-              random.nextLong(20_000),
+              spin,
               early);
-      round.play(a, b, random.nextLong(5_000), random.nextLong(5_000));
+      // The racers' delays span the handler's run, so that many land just as it ends.
+      round.play(a, b, random.nextLong(spin + 3_000), random.nextLong(spin + 3_000));
       seen.merge(round.summary(), 1, Integer::sum);
     }
     System.out.println("TaskRunStressTest seed " + seed + ": " + new java.util.TreeMap<>(seen));
