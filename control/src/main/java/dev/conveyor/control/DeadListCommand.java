@@ -3,9 +3,11 @@ package dev.conveyor.control;
 import com.rabbitmq.client.Channel;
 import dev.conveyor.control.ControlSession.Need;
 import dev.conveyor.protocol.ExitCodes;
+import dev.conveyor.protocol.broker.BrokerErrors;
 import dev.conveyor.protocol.broker.BrokerOptions;
 import dev.conveyor.protocol.cli.FlagChecks;
 import dev.conveyor.protocol.wire.Wire;
+import java.io.IOException;
 import java.io.PrintWriter;
 import java.util.List;
 import java.util.concurrent.Callable;
@@ -19,7 +21,11 @@ import picocli.CommandLine.Spec;
 @Command(
     name = "list",
     mixinStandardHelpOptions = true,
-    description = "Shows dead letters (id, type, reason, cause, origin queue); consumes nothing.")
+    description = {
+      "Shows dead letters (id, type, reason, cause, origin queue); consumes nothing.",
+      "Each letter is read and an identical copy put back, in the same order, so that",
+      "the broker does not count the listing as a delivery."
+    })
 final class DeadListCommand implements Callable<Integer> {
 
   @Mixin BrokerOptions broker;
@@ -40,25 +46,44 @@ final class DeadListCommand implements Callable<Integer> {
   public Integer call() throws Exception {
     FlagChecks.atLeast("--limit", limit, 1);
     PrintWriter out = spec.commandLine().getOut();
+    String problem = null;
+    List<DeadLetter> letters;
+    String queue;
     try (ControlSession session =
             ControlSession.openExisting(
                 broker, "dead list", List.of(Need.queue(broker.settings().names().deadQueue())));
         Channel ch = session.connection().createChannel()) {
-      String queue = session.names().deadQueue();
-      long total = ch.queueDeclarePassive(queue).getMessageCount();
-      // Held unacknowledged until the channel closes, then all of them go back.
-      List<DeadLetter> letters = DeadQueue.take(ch, session.names(), limit);
-      if (json) {
-        out.println(Wire.toJson(letters));
-      } else if (letters.isEmpty()) {
-        out.println("no dead letters in " + queue);
-      } else {
-        print(letters, out);
-        if (total > letters.size()) {
-          out.println("showing " + letters.size() + " of " + total + " (use --limit)");
-        }
+      queue = session.names().deadQueue();
+      ch.confirmSelect();
+      // All of them, even past --limit: putting back only some would change the order.
+      letters = DeadQueue.takeAll(ch, session.names());
+      try {
+        DeadQueue.putBack(ch, session.names(), letters);
+        DeadQueue.confirmAndAck(ch, letters);
+      } catch (IOException | RuntimeException e) {
+        problem = BrokerErrors.reason(e);
       }
-      out.flush();
+    }
+    List<DeadLetter> shown = letters.subList(0, Math.min(limit, letters.size()));
+    if (json) {
+      out.println(Wire.toJson(shown));
+    } else if (shown.isEmpty()) {
+      out.println("no dead letters in " + queue);
+    } else {
+      print(shown, out);
+      if (letters.size() > shown.size()) {
+        out.println("showing " + shown.size() + " of " + letters.size() + " (use --limit)");
+      }
+    }
+    out.flush();
+    if (problem != null) {
+      PrintWriter err = spec.commandLine().getErr();
+      err.println(
+          "control dead list: could not put the letters back unchanged ("
+              + problem
+              + "); they went back to the queue as read, which the broker counts as a delivery");
+      err.flush();
+      return ExitCodes.FAILURE;
     }
     return ExitCodes.OK;
   }

@@ -47,10 +47,13 @@ final class DeadPurgeCommand implements Callable<Integer> {
       if (selection.all) {
         purged = ch.queuePurge(session.names().deadQueue()).getMessageCount();
       } else {
-        List<DeadLetter> letters = DeadQueue.select(ch, session.names(), false, ids);
-        for (DeadLetter d : letters) {
-          ch.basicAck(d.deliveryTag(), false);
-        }
+        ch.confirmSelect();
+        List<DeadLetter> all = DeadQueue.takeAll(ch, session.names());
+        List<DeadLetter> letters = DeadQueue.select(all, false, ids);
+        // The others stay as they were, in their order (see DeadQueue); every original is acked
+        // once the copies of those are confirmed.
+        DeadQueue.putBack(ch, session.names(), DeadQueue.except(all, letters));
+        DeadQueue.confirmAndAck(ch, all);
         purged = letters.size();
         notFound = DeadQueue.missing(ids, letters);
       }

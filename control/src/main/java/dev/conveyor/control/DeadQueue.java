@@ -1,40 +1,104 @@
 package dev.conveyor.control;
 
+import com.rabbitmq.client.AMQP;
 import com.rabbitmq.client.Channel;
 import com.rabbitmq.client.GetResponse;
 import dev.conveyor.protocol.topology.Names;
+import dev.conveyor.protocol.wire.Headers;
 import java.io.IOException;
 import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.TimeoutException;
 
 /**
- * Reads {@code ns.dead} without consuming it: messages are fetched unacknowledged and stay with the
- * channel, so whatever is not acknowledged returns to the queue when the channel closes.
+ * Reads {@code ns.dead} without changing it. A quorum queue has no way to peek: a message read and
+ * handed back (a closed channel, a requeue) counts as a delivery — RabbitMQ before 4.3 raises its
+ * {@code x-delivery-count}, and where a delivery limit applies (the default of 20 on RabbitMQ 4.x)
+ * the queue would in the end drop it — and one handed back while others stay out changes the order.
+ * So every letter is read, held unacknowledged, and what must stay is {@link #putBack put back}: an
+ * identical copy is published in the original order, and the originals are acknowledged only once
+ * the broker confirmed the copies.
  */
 final class DeadQueue {
   private DeadQueue() {}
 
-  /** Up to {@code limit} messages, held unacknowledged by {@code ch}. */
-  static List<DeadLetter> take(Channel ch, Names names, int limit) throws IOException {
+  private static final long CONFIRM_TIMEOUT_MS = 30_000;
+
+  /**
+   * Every message that was in the queue when called, in queue order, held unacknowledged by {@code
+   * ch}. Letters that arrive meanwhile stay in the queue, ahead of whatever is put back.
+   */
+  static List<DeadLetter> takeAll(Channel ch, Names names) throws IOException {
+    long present = ch.queueDeclarePassive(names.deadQueue()).getMessageCount();
     List<DeadLetter> out = new ArrayList<>();
     GetResponse r;
-    while (out.size() < limit && (r = ch.basicGet(names.deadQueue(), false)) != null) {
+    while (out.size() < present && (r = ch.basicGet(names.deadQueue(), false)) != null) {
       out.add(DeadLetter.of(r, names));
     }
     return out;
   }
 
-  /** The dead letters that {@code --all} or {@code --id} selects, fetched as by {@link #take}. */
-  static List<DeadLetter> select(Channel ch, Names names, boolean all, Set<String> ids)
-      throws IOException {
-    return take(ch, names, Integer.MAX_VALUE).stream()
-        .filter(d -> all || (d.id() != null && ids.contains(d.id())))
-        .toList();
+  /**
+   * The dead letters that {@code --all} or {@code --id} selects, of those {@link #takeAll} read.
+   */
+  static List<DeadLetter> select(List<DeadLetter> letters, boolean all, Set<String> ids) {
+    return letters.stream().filter(d -> all || (d.id() != null && ids.contains(d.id()))).toList();
+  }
+
+  /** {@code letters} without {@code taken}, in their order. */
+  static List<DeadLetter> except(List<DeadLetter> letters, List<DeadLetter> taken) {
+    Set<Long> tags = new HashSet<>();
+    taken.forEach(d -> tags.add(d.deliveryTag()));
+    return letters.stream().filter(d -> !tags.contains(d.deliveryTag())).toList();
   }
 
   /** Ids asked for that are not in the queue. */
   static List<String> missing(Set<String> ids, List<DeadLetter> found) {
     return ids.stream().filter(id -> found.stream().noneMatch(d -> id.equals(d.id()))).toList();
+  }
+
+  /**
+   * Publishes a copy of each letter to {@code ns.dead} in the given order; call {@link
+   * #confirmAndAck} after. The copies are the originals but for the broker's delivery count, so a
+   * letter read by {@code control} looks as if it had never been read.
+   *
+   * @param ch a channel in confirm mode, the one that holds the originals
+   */
+  static void putBack(Channel ch, Names names, List<DeadLetter> letters) throws IOException {
+    for (DeadLetter d : letters) {
+      ch.basicPublish(
+          names.deadExchange(), "", unread(d.message().getProps()), d.message().getBody());
+    }
+  }
+
+  /**
+   * Waits until the broker confirmed everything published on {@code ch}, then acknowledges {@code
+   * originals}. A failure leaves the originals unacknowledged: they return to the queue when the
+   * channel closes, and copies already confirmed may then be there twice.
+   */
+  static void confirmAndAck(Channel ch, List<DeadLetter> originals)
+      throws IOException, InterruptedException {
+    try {
+      ch.waitForConfirmsOrDie(CONFIRM_TIMEOUT_MS);
+    } catch (TimeoutException e) {
+      throw new IOException("the broker did not confirm within " + CONFIRM_TIMEOUT_MS + " ms", e);
+    }
+    for (DeadLetter d : originals) {
+      ch.basicAck(d.deliveryTag(), false);
+    }
+  }
+
+  /** The properties without the delivery count that reading the letter added. */
+  static AMQP.BasicProperties unread(AMQP.BasicProperties props) {
+    if (props.getHeaders() == null || !props.getHeaders().containsKey(Headers.DELIVERY_COUNT)) {
+      return props;
+    }
+    Map<String, Object> headers = new HashMap<>(props.getHeaders());
+    headers.remove(Headers.DELIVERY_COUNT);
+    return props.builder().headers(headers).build();
   }
 }

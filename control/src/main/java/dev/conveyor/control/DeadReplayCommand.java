@@ -38,8 +38,6 @@ import picocli.CommandLine.Spec;
     })
 final class DeadReplayCommand implements Callable<Integer> {
 
-  private static final long CONFIRM_TIMEOUT_MS = 30_000;
-
   @Mixin BrokerOptions broker;
 
   @ArgGroup(exclusive = true, multiplicity = "1", heading = "Selection (exactly one):%n")
@@ -65,7 +63,8 @@ final class DeadReplayCommand implements Callable<Integer> {
                 broker, "dead replay", List.of(Need.queue(broker.settings().names().deadQueue())));
         Channel ch = session.connection().createChannel()) {
       ch.confirmSelect();
-      List<DeadLetter> letters = DeadQueue.select(ch, session.names(), selection.all, ids);
+      List<DeadLetter> all = DeadQueue.takeAll(ch, session.names());
+      List<DeadLetter> letters = DeadQueue.select(all, selection.all, ids);
       List<DeadLetter> published = new ArrayList<>();
       List<Skipped> skipped = new ArrayList<>();
       Set<String> ready = new HashSet<>();
@@ -85,10 +84,12 @@ final class DeadReplayCommand implements Callable<Integer> {
             d.message().getBody());
         published.add(d);
       }
-      ch.waitForConfirmsOrDie(CONFIRM_TIMEOUT_MS);
-      for (DeadLetter d : published) {
-        ch.basicAck(d.deliveryTag(), false);
-      }
+      // The others stay as they were, in their order (see DeadQueue).
+      List<DeadLetter> kept = DeadQueue.except(all, published);
+      DeadQueue.putBack(ch, session.names(), kept);
+      List<DeadLetter> originals = new ArrayList<>(published);
+      originals.addAll(kept);
+      DeadQueue.confirmAndAck(ch, originals);
       result =
           new Result(
               published.stream().map(d -> new Replayed(d.id(), d.origin())).toList(),

@@ -312,4 +312,71 @@ class DeadLettersIT {
     assertEquals("purged 1 message(s)\n", purge.out());
     awaitDead(3);
   }
+
+  /** Replaces the fixtures with letters d0…d(n-1), published in that order. */
+  private List<String> lettersInOrder(int n) {
+    broker.drainDead();
+    List<String> ids = new java.util.ArrayList<>();
+    broker.withConfirms(
+        ch -> {
+          for (int i = 0; i < n; i++) {
+            ids.add("d" + i);
+            ch.basicPublish(
+                broker.names().deadExchange(),
+                "",
+                props("d" + i, Map.of(Headers.ORIGIN_QUEUE, "default")),
+                ("{\"type\":\"noop\",\"n\":" + i + "}").getBytes(StandardCharsets.UTF_8));
+          }
+          return null;
+        });
+    awaitDead(n);
+    return ids;
+  }
+
+  /** Takes everything out (acked, so this read is the last one) and checks it is as published. */
+  private void assertUntouched(List<String> expected) {
+    List<GetResponse> left = broker.drainDead();
+    assertEquals(expected, left.stream().map(m -> m.getProps().getMessageId()).toList(), "order");
+    for (GetResponse m : left) {
+      Map<String, Object> h = m.getProps().getHeaders();
+      Object count = h == null ? null : h.get(Headers.DELIVERY_COUNT);
+      assertTrue(
+          count == null || ((Number) count).longValue() == 0,
+          m.getProps().getMessageId() + " delivery count " + count);
+      assertEquals(false, m.getEnvelope().isRedeliver(), m.getProps().getMessageId());
+    }
+  }
+
+  @Test
+  void listingLeavesEveryLetterAsItWasInTheSameOrder() {
+    List<String> ids = lettersInOrder(5);
+
+    for (String[] args :
+        List.of(
+            new String[] {"dead", "list"},
+            new String[] {"dead", "list", "--json"},
+            new String[] {"dead", "list", "--limit", "2"})) {
+      Control.Result r = Control.run(broker, args);
+      assertEquals(0, r.exit(), r::toString);
+      awaitDead(5);
+    }
+    Control.Result limited = Control.run(broker, "dead", "list", "--limit", "2");
+    assertTrue(limited.out().contains("showing 2 of 5"), limited::toString);
+    assertTrue(limited.out().contains("d0 ") && limited.out().contains("d1 "), limited::toString);
+
+    assertUntouched(ids);
+  }
+
+  @Test
+  void replayAndPurgeOfSomeLeaveTheOthersAsTheyWere() {
+    List<String> ids = lettersInOrder(5);
+
+    Control.Result replay = Control.run(broker, "dead", "replay", "--id", "d1");
+    assertEquals(0, replay.exit(), replay::toString);
+    Control.Result purge = Control.run(broker, "dead", "purge", "--id", "d3");
+    assertEquals(0, purge.exit(), purge::toString);
+    awaitDead(3);
+
+    assertUntouched(List.of(ids.get(0), ids.get(2), ids.get(4)));
+  }
 }

@@ -244,16 +244,15 @@ final class PublishCommand implements Callable<Integer> {
               grace == null ? null : grace.toMillis(),
               maxAttempts,
               expiresIn == null ? null : now.plus(expiresIn));
-      List<TaskMessage> tasks = TaskInput.readTasks(from, main.stdin, defaults, main.clock);
-      for (int i = 0; i < tasks.size(); i++) {
-        int line = i + 1;
-        BrokerLease.exceeded(tasks.get(i), consumerTimeout)
-            .ifPresent(
-                why -> {
-                  throw new UsageException(
-                      "task " + line + ": " + why + " (see --consumer-timeout); nothing published");
-                });
-      }
+      List<TaskMessage> tasks =
+          TaskInput.readTasks(
+              from,
+              main.stdin,
+              defaults,
+              main.clock,
+              task ->
+                  BrokerLease.exceeded(task, consumerTimeout)
+                      .map(why -> why + " (see --consumer-timeout)"));
       return new Plan(queue, tasks.size(), tasks);
     }
     if (type == null) {

@@ -22,6 +22,10 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
+import java.util.SortedMap;
+import java.util.TreeMap;
+import java.util.function.Function;
 
 /**
  * Reads what users hand the CLI (a payload, a JSON Lines file) and turns every mistake into one
@@ -72,12 +76,28 @@ final class TaskInput {
     return parseJson(readAll(file, stdin, what), what);
   }
 
+  /** How many bad lines of a file are described one by one; the others are only numbered. */
+  static final int DESCRIBED = 20;
+
   /** Reads JSON Lines: one task per line in the wire format, blank lines ignored. */
   static List<TaskMessage> readTasks(
       String file, InputStream stdin, Defaults defaults, Clock clock) {
+    return readTasks(file, stdin, defaults, clock, task -> Optional.empty());
+  }
+
+  /**
+   * @param check what else makes a task unpublishable (e.g. a deadline beyond the broker's lease),
+   *     reported against its line like any other mistake
+   */
+  static List<TaskMessage> readTasks(
+      String file,
+      InputStream stdin,
+      Defaults defaults,
+      Clock clock,
+      Function<TaskMessage, Optional<String>> check) {
     String source = STDIN.equals(file) ? "stdin" : file;
     try (BufferedReader reader = open(file, stdin)) {
-      return parseTasks(reader, source, defaults, clock);
+      return parseTasks(reader, source, defaults, clock, check);
     } catch (CharacterCodingException e) {
       throw new UsageException(source + " is not valid UTF-8");
     } catch (NoSuchFileException e) {
@@ -89,10 +109,20 @@ final class TaskInput {
 
   static List<TaskMessage> parseTasks(
       BufferedReader reader, String source, Defaults defaults, Clock clock) throws IOException {
+    return parseTasks(reader, source, defaults, clock, task -> Optional.empty());
+  }
+
+  static List<TaskMessage> parseTasks(
+      BufferedReader reader,
+      String source,
+      Defaults defaults,
+      Clock clock,
+      Function<TaskMessage, Optional<String>> check)
+      throws IOException {
     List<TaskMessage> tasks = new ArrayList<>();
     Map<String, Integer> lineOfId = new HashMap<>();
-    String firstError = null;
-    int errors = 0;
+    // Every bad line, by number: a file is fixed in one go, not one error per run.
+    SortedMap<Integer, String> errors = new TreeMap<>();
     int lineNo = 0;
     for (String line = reader.readLine(); line != null; line = reader.readLine()) {
       lineNo++;
@@ -106,19 +136,22 @@ final class TaskInput {
           throw new MalformedMessageException(
               "duplicate id " + task.id() + " (also on line " + earlier + ")");
         }
+        Optional<String> problem = check.apply(task);
+        if (problem.isPresent()) {
+          throw new MalformedMessageException(problem.get());
+        }
         tasks.add(task);
       } catch (MalformedMessageException e) {
-        errors++;
-        if (firstError == null) {
-          firstError = source + " line " + lineNo + ": " + e.getMessage();
-        }
+        errors.put(lineNo, e.getMessage());
       }
     }
-    if (firstError != null) {
+    if (errors.size() == 1) {
+      var only = errors.entrySet().iterator().next();
       throw new UsageException(
-          firstError
-              + (errors > 1 ? " (and " + (errors - 1) + " more bad lines)" : "")
-              + "; nothing was published");
+          source + " line " + only.getKey() + ": " + only.getValue() + "; nothing was published");
+    }
+    if (!errors.isEmpty()) {
+      throw new UsageException(describe(source, errors));
     }
     if (tasks.isEmpty()) {
       throw new UsageException(source + " has no tasks");
@@ -126,10 +159,72 @@ final class TaskInput {
     return tasks;
   }
 
+  /** A summary line with every bad line's number, then the first ones with what is wrong. */
+  private static String describe(String source, SortedMap<Integer, String> errors) {
+    StringBuilder text =
+        new StringBuilder(source)
+            .append(" has ")
+            .append(errors.size())
+            .append(" bad lines (")
+            .append(ranges(errors.keySet()))
+            .append("); nothing was published");
+    List<Integer> rest = new ArrayList<>();
+    for (var error : errors.entrySet()) {
+      if (rest.isEmpty() && errors.headMap(error.getKey()).size() < DESCRIBED) {
+        text.append("\n  line ").append(error.getKey()).append(": ").append(error.getValue());
+      } else {
+        rest.add(error.getKey());
+      }
+    }
+    if (!rest.isEmpty()) {
+      text.append("\n  … and ").append(rest.size()).append(" more: lines ").append(ranges(rest));
+    }
+    return text.toString();
+  }
+
+  /** {@code 2-29, 31, 33, 34, 36-40}: runs of three or more as ranges. */
+  static String ranges(Iterable<Integer> sorted) {
+    List<String> parts = new ArrayList<>();
+    Integer from = null;
+    Integer to = null;
+    for (int n : sorted) {
+      if (to != null && n == to + 1) {
+        to = n;
+        continue;
+      }
+      if (from != null) {
+        parts.add(range(from, to));
+      }
+      from = n;
+      to = n;
+    }
+    if (from != null) {
+      parts.add(range(from, to));
+    }
+    return String.join(", ", parts);
+  }
+
+  private static String range(int from, int to) {
+    return from == to ? "" + from : to == from + 1 ? from + ", " + to : from + "-" + to;
+  }
+
   private static TaskMessage parseLine(String line, Defaults defaults, Clock clock)
       throws MalformedMessageException {
+    JsonNode node;
+    try {
+      node = Wire.readDocument(line);
+    } catch (JsonProcessingException e) {
+      throw new MalformedMessageException("not JSON: " + Wire.describe(e));
+    }
+    // On the wire an empty id means "none"; written in a file it is a mistake, not a request for
+    // a generated one.
+    JsonNode id = node == null ? null : node.get("id");
+    if (id != null && id.isTextual() && id.asText().isBlank()) {
+      throw new MalformedMessageException(
+          "id must not be empty (leave it out to have one generated)");
+    }
     // The worker's own decoder, so the file is judged exactly as the worker would judge it.
-    TaskMessage task = Wire.decodeTask(line.getBytes(StandardCharsets.UTF_8), null);
+    TaskMessage task = Wire.decodeTask(node, null);
     try {
       return TaskPublisher.complete(defaults.applyTo(task), clock);
     } catch (IllegalArgumentException e) {

@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.conveyor.protocol.cli.Cli;
+import dev.conveyor.protocol.cli.UsageException;
 import dev.conveyor.protocol.wire.TaskMessage;
 import java.io.ByteArrayInputStream;
 import java.nio.charset.StandardCharsets;
@@ -153,6 +154,22 @@ class PublishFlagsTest {
     assertEquals(4, tasks.get(0).maxAttempts());
     assertEquals(1_000L, tasks.get(1).timeoutMs());
     assertEquals(1, tasks.get(1).maxAttempts());
+  }
+
+  @Test
+  void aDeadlineBeyondTheLeaseInAFileNamesItsLine() throws Exception {
+    Path file =
+        Files.writeString(
+            dir.resolve("t.jsonl"), "{\"type\":\"a\"}\n\n{\"type\":\"b\",\"timeoutMs\":2700000}\n");
+    UsageException e =
+        org.junit.jupiter.api.Assertions.assertThrows(
+            UsageException.class, () -> plan("", "--from=" + file));
+    assertEquals(
+        file
+            + " line 3: timeout 45m plus grace 5s exceeds the broker's consumer_timeout of 30m:"
+            + " the broker would take the task back while it runs (see --consumer-timeout);"
+            + " nothing was published",
+        e.getMessage());
   }
 
   static Stream<Arguments> usageErrors() {

@@ -18,6 +18,7 @@ import java.time.Clock;
 import java.time.Instant;
 import java.time.ZoneOffset;
 import java.util.List;
+import java.util.Optional;
 import java.util.UUID;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -98,11 +99,16 @@ class TaskInputTest {
         "{\"type\":\"x\"}\\n{\"type\":\"x\"\\n{\"type\":\"y\"} | tasks.jsonl line 2: not JSON",
         "{\"type\":\"x\"}\\n{\"payload\":{}} | tasks.jsonl line 2: task has no 'type'",
         "{\"type\":\"\"} | tasks.jsonl line 1: task has no 'type'",
-        "{\"type\":42} | tasks.jsonl line 1: task has no 'type'",
+        "{\"type\":42} | tasks.jsonl line 1: type must be a string",
+        "{\"type\":5} | tasks.jsonl line 1: type must be a string",
+        "{\"type\":\"x\",\"id\":\"\"} | tasks.jsonl line 1: id must not be empty (leave it out to have one generated)",
+        "{\"type\":\"x\",\"id\":\" \"} | tasks.jsonl line 1: id must not be empty",
+        "{\"type\":\"x\",\"timeoutMs\":1.5} | tasks.jsonl line 1: timeoutMs must be a whole number (got 1.5)",
+        "{\"type\":\"x\",\"maxAttempts\":\"3\"} | tasks.jsonl line 1: maxAttempts must be a number, not a string",
         "[{\"type\":\"x\"}] | tasks.jsonl line 1: task body must be a JSON object",
         "{\"type\":\"x\"} {\"type\":\"y\"} | tasks.jsonl line 1: not JSON",
         "{\"type\":\"x\",\"timeoutMs\":0} | tasks.jsonl line 1: timeoutMs must be positive",
-        "{\"type\":\"x\",\"timeoutMs\":\"soon\"} | tasks.jsonl line 1: invalid task",
+        "{\"type\":\"x\",\"timeoutMs\":\"soon\"} | tasks.jsonl line 1: timeoutMs must be a number",
         "{\"type\":\"x\",\"graceMs\":-1} | tasks.jsonl line 1: graceMs must not be negative",
         "{\"type\":\"x\",\"maxAttempts\":0} | tasks.jsonl line 1: maxAttempts must be at least 1",
         "{\"type\":\"x\",\"expiresAt\":\"tomorrow\"} | tasks.jsonl line 1: invalid task",
@@ -117,16 +123,51 @@ class TaskInputTest {
   }
 
   @Test
-  void reportsTheFirstBadLineAndCountsTheRest() {
+  void reportsEveryBadLineByItsNumber() {
     UsageException e =
         assertThrows(
             UsageException.class,
-            () -> parse("{\"type\":\"x\"}\nnope\n{}\n{\"type\":\"y\"}\n[]\n"));
+            () -> parse("{\"type\":\"x\"}\nnope\n{}\n\n{\"type\":\"y\"}\n[]\n{\"type\":5}\n"));
     assertEquals(
-        "tasks.jsonl line 2: not JSON: Unrecognized token 'nope': was expecting (JSON String,"
-            + " Number, Array, Object or token 'null', 'true' or 'false') (column 5)"
-            + " (and 2 more bad lines); nothing was published",
+        """
+        tasks.jsonl has 4 bad lines (2, 3, 6, 7); nothing was published
+          line 2: not JSON: Unrecognized token 'nope': was expecting (JSON String, Number, \
+        Array, Object or token 'null', 'true' or 'false') (column 5)
+          line 3: task has no 'type'
+          line 6: task body must be a JSON object
+          line 7: type must be a string""",
         e.getMessage());
+  }
+
+  @Test
+  void manyBadLinesAreAllNumberedThoughOnlyTheFirstAreDescribed() {
+    StringBuilder text = new StringBuilder("{\"type\":\"ok\"}\n");
+    for (int i = 2; i <= 40; i++) {
+      text.append(i == 30 ? "{\"type\":\"ok\"}" : "{}").append('\n');
+    }
+    UsageException e = assertThrows(UsageException.class, () -> parse(text.toString()));
+    List<String> lines = e.getMessage().lines().toList();
+    assertEquals(
+        "tasks.jsonl has 38 bad lines (2-29, 31-40); nothing was published", lines.getFirst());
+    assertEquals(1 + TaskInput.DESCRIBED + 1, lines.size(), e.getMessage());
+    assertEquals("  line 2: task has no 'type'", lines.get(1));
+    assertEquals("  … and 18 more: lines 22-29, 31-40", lines.getLast());
+  }
+
+  @Test
+  void aCheckOnEachTaskNamesItsLine() {
+    UsageException e =
+        assertThrows(
+            UsageException.class,
+            () ->
+                TaskInput.parseTasks(
+                    new BufferedReader(
+                        new StringReader("{\"type\":\"x\"}\n\n{\"type\":\"slow\"}\n")),
+                    "tasks.jsonl",
+                    TaskInput.Defaults.NONE,
+                    CLOCK,
+                    t -> t.type().equals("slow") ? Optional.of("too slow") : Optional.empty()));
+    assertEquals("tasks.jsonl line 3: too slow; nothing was published", e.getMessage());
   }
 
   @Test

@@ -96,10 +96,12 @@ class WorkerIT {
     Broker.raw(broker, "default", new byte[] {(byte) 0xff, 0x00, 0x13, 0x37}, "garbage");
     Broker.raw(broker, "default", "{\"type\": ".getBytes(StandardCharsets.UTF_8), "badjson");
     Broker.task(broker, "default", "{\"type\":\"no-such-type\"}", "unknown");
+    // Not silently read as 1 ms: refused, with the reason.
+    Broker.task(broker, "default", "{\"type\":\"noop\",\"timeoutMs\":1.5}", "fractional");
     String big = "x".repeat(2 * 1024 * 1024);
     Broker.task(
         broker, "default", "{\"type\":\"noop\",\"payload\":{\"s\":\"" + big + "\"}}", "big");
-    for (String id : List.of("garbage", "badjson", "unknown", "big")) {
+    for (String id : List.of("garbage", "badjson", "unknown", "big", "fractional")) {
       TaskEvent rejected = events.await(id, TaskState.REJECTED);
       assertThat(rejected.cause()).isEqualTo(Cause.REJECTED);
       assertThat(events.states(id)).containsExactly(TaskState.REJECTED);
@@ -107,10 +109,12 @@ class WorkerIT {
     assertThat(events.of("garbage").getFirst().reason()).startsWith("malformed");
     assertThat(events.of("unknown").getFirst().reason()).contains("unknown type");
     assertThat(events.of("big").getFirst().reason()).contains("too large");
-    List<GetResponse> dlq = awaitDead(broker, 4);
+    assertThat(events.of("fractional").getFirst().reason())
+        .isEqualTo("malformed: timeoutMs must be a whole number (got 1.5)");
+    List<GetResponse> dlq = awaitDead(broker, 5);
     assertThat(dlq)
         .extracting(r -> r.getProps().getMessageId())
-        .containsExactlyInAnyOrder("garbage", "badjson", "unknown", "big");
+        .containsExactlyInAnyOrder("garbage", "badjson", "unknown", "big", "fractional");
     assertThat(dlq).allSatisfy(r -> assertThat(header(r, Headers.DEAD_REASON)).isNotBlank());
     // The garbage survives byte for byte, so that nothing is lost.
     GetResponse garbage =

@@ -115,14 +115,27 @@ public final class Wire {
    */
   public static TaskMessage decodeTask(byte[] body, String messageId)
       throws MalformedMessageException {
-    JsonNode node = tree(body);
-    if (!node.isObject()) {
+    return decodeTask(tree(body), messageId);
+  }
+
+  /**
+   * Decodes a task already parsed as JSON (see {@link #readDocument}). Every field must have its
+   * JSON type: a value that Jackson would convert (1.5 to 1, "3" to 3, a number to epoch seconds)
+   * is refused with what it should be, since converting it would silently change the task.
+   */
+  public static TaskMessage decodeTask(JsonNode node, String messageId)
+      throws MalformedMessageException {
+    if (node == null || !node.isObject()) {
       throw new MalformedMessageException("task body must be a JSON object");
     }
     JsonNode type = node.get("type");
-    if (type == null || !type.isTextual() || type.asText().isBlank()) {
+    if (type == null || type.isNull() || (type.isTextual() && type.asText().isBlank())) {
       throw new MalformedMessageException("task has no 'type'");
     }
+    if (!type.isTextual()) {
+      throw new MalformedMessageException("type must be a string");
+    }
+    checkTypes(node);
     TaskMessage task;
     try {
       task = JSON.treeToValue(node, TaskMessage.class);
@@ -137,6 +150,44 @@ public final class Wire {
       throw new MalformedMessageException(problem.get());
     }
     return task;
+  }
+
+  private static void checkTypes(JsonNode task) throws MalformedMessageException {
+    JsonNode id = task.get("id");
+    if (id != null && !id.isNull() && !id.isTextual()) {
+      throw new MalformedMessageException("id must be a string");
+    }
+    wholeNumber(task, "timeoutMs", Long.MAX_VALUE);
+    wholeNumber(task, "graceMs", Long.MAX_VALUE);
+    wholeNumber(task, "maxAttempts", Integer.MAX_VALUE);
+    for (String instant : List.of("expiresAt", "createdAt")) {
+      JsonNode value = task.get(instant);
+      if (value != null && !value.isNull() && !value.isTextual()) {
+        throw new MalformedMessageException(
+            instant + " must be an ISO-8601 string such as 2026-11-21T12:00:00Z");
+      }
+    }
+  }
+
+  private static void wholeNumber(JsonNode task, String field, long max)
+      throws MalformedMessageException {
+    JsonNode value = task.get(field);
+    if (value == null || value.isNull()) {
+      return;
+    }
+    if (value.isTextual()) {
+      throw new MalformedMessageException(field + " must be a number, not a string");
+    }
+    if (!value.isIntegralNumber()) {
+      throw new MalformedMessageException(
+          field + " must be a whole number (got " + value.toString() + ")");
+    }
+    if (value.bigIntegerValue().compareTo(java.math.BigInteger.valueOf(max)) > 0) {
+      throw new MalformedMessageException(field + " must be at most " + max);
+    }
+    if (value.bigIntegerValue().compareTo(java.math.BigInteger.valueOf(-max - 1)) < 0) {
+      throw new MalformedMessageException(field + " is out of range (got " + value + ")");
+    }
   }
 
   /** Decodes a control message, refusing one without a command or target. */
