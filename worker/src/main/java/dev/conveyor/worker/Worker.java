@@ -139,7 +139,7 @@ public final class Worker implements AutoCloseable, Pausable {
   }
 
   private void open() throws BrokerUnreachableException, IOException, InterruptedException {
-    handlers = HandlerRegistry.load(config.execAllow(), config.handlersDir());
+    handlers = HandlerRegistry.load(config.execPolicy(), config.handlersDir());
     if (config.metricsPort() >= 0) { // bound before connecting: a busy port takes no task
       metricsServer = MetricsServer.bind(config.metricsBind(), config.metricsPort());
     }

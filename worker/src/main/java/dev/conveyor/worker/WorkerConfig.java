@@ -1,6 +1,7 @@
 package dev.conveyor.worker;
 
 import dev.conveyor.protocol.broker.BrokerSettings;
+import dev.conveyor.worker.handlers.ExecPolicy;
 import java.lang.management.ManagementFactory;
 import java.net.InetAddress;
 import java.net.UnknownHostException;
@@ -21,6 +22,8 @@ import java.util.function.IntConsumer;
  * @param shutdownGrace how long SIGTERM lets running tasks finish
  * @param killGrace how long a killed task may take to end before the worker ends itself
  * @param execAllow programs the exec type may run
+ * @param execEnvAllow environment variables an exec task may set
+ * @param execCwdAllow directories an exec task may run in (or below)
  * @param handlersDir jars with user handlers
  * @param metricsPort port of /metrics and /health; 0 = any free port, -1 = off
  * @param metricsBind address /metrics and /health listen on; loopback unless told otherwise
@@ -42,6 +45,8 @@ public record WorkerConfig(
     Duration shutdownGrace,
     Duration killGrace,
     List<Path> execAllow,
+    List<String> execEnvAllow,
+    List<Path> execCwdAllow,
     Optional<Path> handlersDir,
     int metricsPort,
     String metricsBind,
@@ -61,6 +66,8 @@ public record WorkerConfig(
   public WorkerConfig {
     queues = List.copyOf(queues);
     execAllow = List.copyOf(execAllow);
+    execEnvAllow = List.copyOf(execEnvAllow);
+    execCwdAllow = List.copyOf(execCwdAllow);
     if (queues.isEmpty()) {
       throw new IllegalArgumentException("at least one queue is needed");
     }
@@ -110,6 +117,8 @@ public record WorkerConfig(
         4,
         Duration.ofSeconds(30),
         Duration.ofSeconds(5),
+        List.of(),
+        List.of(),
         List.of(),
         Optional.empty(),
         -1,
@@ -162,6 +171,23 @@ public record WorkerConfig(
 
   public WorkerConfig withExecAllow(List<Path> value) {
     return change(b -> b.execAllow = value);
+  }
+
+  public WorkerConfig withExecEnvAllow(List<String> value) {
+    return change(b -> b.execEnvAllow = value);
+  }
+
+  public WorkerConfig withExecCwdAllow(List<Path> value) {
+    return change(b -> b.execCwdAllow = value);
+  }
+
+  /**
+   * What exec tasks may ask for.
+   *
+   * @throws IllegalArgumentException for a relative path or a malformed variable name
+   */
+  public ExecPolicy execPolicy() {
+    return new ExecPolicy(execAllow, execEnvAllow, execCwdAllow);
   }
 
   public WorkerConfig withHandlersDir(Optional<Path> value) {
@@ -219,6 +245,8 @@ public record WorkerConfig(
     private Duration shutdownGrace;
     private Duration killGrace;
     private List<Path> execAllow;
+    private List<String> execEnvAllow;
+    private List<Path> execCwdAllow;
     private Optional<Path> handlersDir;
     private int metricsPort;
     private String metricsBind;
@@ -238,6 +266,8 @@ public record WorkerConfig(
       shutdownGrace = c.shutdownGrace();
       killGrace = c.killGrace();
       execAllow = c.execAllow();
+      execEnvAllow = c.execEnvAllow();
+      execCwdAllow = c.execCwdAllow();
       handlersDir = c.handlersDir();
       metricsPort = c.metricsPort();
       metricsBind = c.metricsBind();
@@ -259,6 +289,8 @@ public record WorkerConfig(
           shutdownGrace,
           killGrace,
           execAllow,
+          execEnvAllow,
+          execCwdAllow,
           handlersDir,
           metricsPort,
           metricsBind,

@@ -103,6 +103,24 @@ public final class WorkerMain implements Callable<Integer> {
   List<Path> execAllow = List.of();
 
   @Option(
+      names = "--exec-env-allow",
+      split = ",",
+      paramLabel = "VAR[,…]",
+      description =
+          "Environment variables an exec task's env may set; none by default (a task that sets"
+              + " another is rejected).")
+  List<String> execEnvAllow = List.of();
+
+  @Option(
+      names = "--exec-cwd-allow",
+      split = ",",
+      paramLabel = "DIR[,…]",
+      description =
+          "Directories (absolute) an exec task's cwd must be in; none by default (a task with a"
+              + " cwd is rejected).")
+  List<Path> execCwdAllow = List.of();
+
+  @Option(
       names = "--handlers",
       paramLabel = "JAR_DIR",
       description = "Load user task handlers from the jars in this directory.")
@@ -196,6 +214,8 @@ public final class WorkerMain implements Callable<Integer> {
             .withShutdownGrace(shutdownGrace)
             .withKillGrace(killGrace)
             .withExecAllow(execAllow)
+            .withExecEnvAllow(execEnvAllow)
+            .withExecCwdAllow(execCwdAllow)
             .withHandlersDir(Optional.ofNullable(handlers))
             .withMetricsPort(metricsPort)
             .withMetricsBind(metricsBind)

@@ -8,6 +8,7 @@ import java.io.StringWriter;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -59,6 +60,9 @@ class WorkerFlagsTest {
             "--queues: queue name must be 1-100 characters of letters, digits, '.', '_' or '-': a"
                 + " b"),
         Arguments.of("--name= ", "--name must be 1-100 characters, not blank"),
+        Arguments.of("--exec-cwd-allow=jobs", "--exec-cwd-allow: not an absolute path: jobs"),
+        Arguments.of(
+            "--exec-env-allow=GREETING,A=B", "--exec-env-allow: not a variable name: 'A=B'"),
         Arguments.of("--name=" + "n".repeat(101), "--name must be 1-100 characters, not blank"));
   }
 
@@ -156,6 +160,20 @@ class WorkerFlagsTest {
     assertThat(config.maxPayloadBytes()).isEqualTo(536_870_912L);
     assertThat(config.shutdownGrace()).isEqualTo(Duration.ofDays(365));
     assertThat(config.retryDelay()).isEqualTo(Duration.ofDays(365));
+  }
+
+  @Test
+  void theExecAllowListsReachTheConfiguration() {
+    WorkerConfig config =
+        config(
+            "--exec-allow=/bin/sh",
+            "--exec-env-allow=GREETING,LANG",
+            "--exec-cwd-allow=/srv/jobs,/tmp");
+
+    assertThat(config.execEnvAllow()).containsExactly("GREETING", "LANG");
+    assertThat(config.execCwdAllow()).containsExactly(Path.of("/srv/jobs"), Path.of("/tmp"));
+    assertThat(config().execEnvAllow()).isEmpty();
+    assertThat(config().execCwdAllow()).isEmpty();
   }
 
   @Test

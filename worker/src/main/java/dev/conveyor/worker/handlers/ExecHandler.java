@@ -1,10 +1,8 @@
 package dev.conveyor.worker.handlers;
 
-import com.fasterxml.jackson.databind.JsonNode;
 import dev.conveyor.worker.api.TaskCancelledException;
 import dev.conveyor.worker.api.TaskContext;
 import dev.conveyor.worker.api.TaskHandler;
-import dev.conveyor.worker.api.TaskRejectedException;
 import java.io.File;
 import java.io.IOException;
 import java.io.RandomAccessFile;
@@ -12,29 +10,26 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
-import java.util.stream.Collectors;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Runs {@code {"command":[…],"env":{…},"cwd":"…"}} as a child process — only programs on the {@code
- * --exec-allow} list. Stop sends SIGTERM to its process tree, kill sends SIGKILL; either way the
+ * Runs {@code {"command":[…],"env":{…},"cwd":"…"}} as a child process — only what the {@link
+ * ExecPolicy} allows. Stop sends SIGTERM to its process tree, kill sends SIGKILL; either way the
  * tree is reaped before the task is reported.
  */
 public final class ExecHandler implements TaskHandler, AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(ExecHandler.class);
 
   private static final int OUTPUT_TAIL_BYTES = 4096;
-  private final Set<String> allowed;
+  private final ExecPolicy policy;
   private final Path outputDir;
 
   /** Signals the generations of process trees; idle threads end after a minute. */
@@ -56,26 +51,24 @@ public final class ExecHandler implements TaskHandler, AutoCloseable {
    *     working directory
    */
   public ExecHandler(List<Path> allowed) {
-    this(allowed, Path.of(System.getProperty("java.io.tmpdir")));
+    this(ExecPolicy.programsOnly(allowed));
+  }
+
+  public ExecHandler(ExecPolicy policy) {
+    this(policy, Path.of(System.getProperty("java.io.tmpdir")));
   }
 
   /**
    * @param outputDir where each task's output is collected while it runs
    */
   ExecHandler(List<Path> allowed, Path outputDir) {
-    allowed.stream()
-        .filter(p -> !p.isAbsolute())
-        .findFirst()
-        .ifPresent(
-            p -> {
-              throw new IllegalArgumentException("--exec-allow: not an absolute path: " + p);
-            });
-    this.allowed =
-        allowed.stream()
-            .map(p -> p.toAbsolutePath().normalize().toString())
-            .collect(Collectors.toSet());
+    this(ExecPolicy.programsOnly(allowed), outputDir);
+  }
+
+  ExecHandler(ExecPolicy policy, Path outputDir) {
+    this.policy = policy;
     this.outputDir = outputDir;
-    allowed.forEach(ExecHandler::warnIfNotRunnable);
+    policy.programs().forEach(ExecHandler::warnIfNotRunnable);
   }
 
   /** A missing program is the operator's typo, found at start rather than by the first task. */
@@ -113,20 +106,7 @@ public final class ExecHandler implements TaskHandler, AutoCloseable {
 
   @Override
   public Object handle(TaskContext ctx) throws Exception {
-    List<String> command = command(ctx.payload());
-    ProcessBuilder pb = new ProcessBuilder(command).redirectErrorStream(true);
-    JsonNode cwd = ctx.payload().get("cwd");
-    if (cwd != null && !cwd.isNull()) {
-      File dir = new File(cwd.asText());
-      if (!dir.isDirectory()) {
-        throw new TaskRejectedException("exec: cwd is not a directory: " + dir);
-      }
-      pb.directory(dir);
-    }
-    ctx.payload()
-        .path("env")
-        .fields()
-        .forEachRemaining(e -> pb.environment().put(e.getKey(), e.getValue().asText()));
+    ProcessBuilder pb = policy.processFor(ctx.payload()).redirectErrorStream(true);
     Path output = Files.createTempFile(outputDir, "conveyor-exec-", ".out");
     try {
       pb.redirectOutput(output.toFile())
@@ -193,22 +173,6 @@ public final class ExecHandler implements TaskHandler, AutoCloseable {
         Thread.currentThread().interrupt();
       }
     }
-  }
-
-  private List<String> command(JsonNode payload) throws TaskRejectedException {
-    JsonNode cmd = payload.get("command");
-    if (cmd == null || !cmd.isArray() || cmd.isEmpty()) {
-      throw new TaskRejectedException(
-          "exec needs a payload {\"command\": [\"/path/to/program\", …]}");
-    }
-    List<String> out = new ArrayList<>();
-    cmd.forEach(n -> out.add(n.asText()));
-    String program = Path.of(out.getFirst()).toAbsolutePath().normalize().toString();
-    if (!allowed.contains(program)) {
-      throw new TaskRejectedException(
-          "exec: " + out.getFirst() + " is not allowed (worker --exec-allow)");
-    }
-    return out;
   }
 
   private static String tail(Path file) throws IOException {

@@ -41,6 +41,16 @@ public final class HandlerRegistry implements AutoCloseable {
    *     type defined twice; a jar that cannot be read is skipped with a warning
    */
   public static HandlerRegistry load(List<Path> execAllow, Optional<Path> handlersDir) {
+    return load(ExecPolicy.programsOnly(execAllow), handlersDir);
+  }
+
+  /**
+   * @param exec what {@code exec} tasks may ask for
+   * @param handlersDir jars whose {@code META-INF/services} list {@link TaskHandler}s
+   * @throws IllegalArgumentException for a missing directory, a handler that cannot be loaded or a
+   *     type defined twice; a jar that cannot be read is skipped with a warning
+   */
+  public static HandlerRegistry load(ExecPolicy exec, Optional<Path> handlersDir) {
     Map<String, TaskHandler> map = new TreeMap<>();
     for (TaskHandler h :
         List.of(
@@ -48,7 +58,7 @@ public final class HandlerRegistry implements AutoCloseable {
             new SleepHandler(),
             new SpinHandler(),
             new FailHandler(),
-            new ExecHandler(execAllow))) {
+            new ExecHandler(exec))) {
       map.put(h.type(), h);
     }
     if (handlersDir.isEmpty()) {
