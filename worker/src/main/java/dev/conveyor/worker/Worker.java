@@ -18,6 +18,7 @@ import dev.conveyor.protocol.wire.TaskState;
 import dev.conveyor.protocol.wire.Wire;
 import dev.conveyor.protocol.wire.WorkerEvent;
 import dev.conveyor.protocol.wire.WorkerStatus;
+import dev.conveyor.worker.control.CommandHandler;
 import dev.conveyor.worker.control.CommandVerifier;
 import dev.conveyor.worker.control.ControlListener;
 import dev.conveyor.worker.control.ControlLogReplay;
@@ -182,20 +183,28 @@ public final class Worker implements AutoCloseable, Pausable {
     replay =
         new ControlLogReplay(connection, topology, revocations, verifier, metrics::controlRefused);
     replay.startAndCatchUp(Duration.ofSeconds(10));
-    control =
-        new ControlListener(
-            connection,
-            topology,
+    CommandHandler commands =
+        new CommandHandler(
             config.name(),
             running,
             ladder,
             revocations,
             verifier,
-            events,
             this,
             this::status,
-            metrics::controlCommand,
-            metrics::controlRefused);
+            events,
+            new CommandHandler.Observer() {
+              @Override
+              public void applied(String command) {
+                metrics.controlCommand(command);
+              }
+
+              @Override
+              public void refused(String reason) {
+                metrics.controlRefused(reason);
+              }
+            });
+    control = new ControlListener(connection, topology, commands);
     control.start();
     TaskIntake intake =
         new TaskIntake(

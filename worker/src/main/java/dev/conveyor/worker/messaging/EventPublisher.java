@@ -13,6 +13,7 @@ import dev.conveyor.protocol.wire.TaskMessage;
 import dev.conveyor.protocol.wire.TaskState;
 import dev.conveyor.protocol.wire.Wire;
 import dev.conveyor.protocol.wire.WorkerEvent;
+import dev.conveyor.worker.control.CommandHandler;
 import java.io.IOException;
 import java.time.Duration;
 import java.time.Instant;
@@ -36,7 +37,7 @@ import org.slf4j.LoggerFactory;
  * connection took away are among them. After that they are logged, counted and dropped, never
  * allowed to block a task.
  */
-public final class EventPublisher implements AutoCloseable {
+public final class EventPublisher implements AutoCloseable, CommandHandler.Answers {
   private static final Logger log = LoggerFactory.getLogger(EventPublisher.class);
   private static final AMQP.BasicProperties JSON =
       new AMQP.BasicProperties.Builder().contentType(Wire.CONTENT_TYPE).build();
@@ -147,15 +148,18 @@ public final class EventPublisher implements AutoCloseable {
     publish(exchange, event.routingKey(), JSON, Wire.encode(event));
   }
 
+  @Override
   public void applied(CommandApplied applied) {
     publish(exchange, CommandApplied.ROUTING_KEY, JSON, Wire.encode(applied));
   }
 
+  @Override
   public void refused(CommandRefused refused) {
     publish(exchange, CommandRefused.ROUTING_KEY, JSON, Wire.encode(refused));
   }
 
   /** Answers a request that named a reply-to queue (direct reply-to). */
+  @Override
   public void reply(String replyTo, String correlationId, Object body) {
     AMQP.BasicProperties props =
         new AMQP.BasicProperties.Builder()

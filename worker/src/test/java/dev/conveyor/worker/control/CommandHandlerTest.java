@@ -1,0 +1,216 @@
+package dev.conveyor.worker.control;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.rabbitmq.client.AMQP;
+import dev.conveyor.protocol.ControlSigner;
+import dev.conveyor.protocol.wire.Command;
+import dev.conveyor.protocol.wire.CommandApplied;
+import dev.conveyor.protocol.wire.CommandRefused;
+import dev.conveyor.protocol.wire.ControlMessage;
+import dev.conveyor.protocol.wire.Headers;
+import dev.conveyor.protocol.wire.Target;
+import dev.conveyor.protocol.wire.TaskMessage;
+import dev.conveyor.protocol.wire.Wire;
+import dev.conveyor.protocol.wire.WorkerStatus;
+import dev.conveyor.testkit.ManualScheduler;
+import dev.conveyor.worker.execution.EscalationLadder;
+import dev.conveyor.worker.execution.Lease;
+import dev.conveyor.worker.execution.LeaseScope;
+import dev.conveyor.worker.execution.RunningTasks;
+import dev.conveyor.worker.execution.Stage;
+import dev.conveyor.worker.execution.TaskRun;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.junit.jupiter.api.Test;
+
+/** Commands applied to a worker's tasks, with no broker: the ladder runs on a manual clock. */
+class CommandHandlerTest {
+
+  private final ManualScheduler timer = new ManualScheduler();
+  private final EscalationLadder ladder =
+      new EscalationLadder(timer, Duration.ofSeconds(5), r -> {}, (s, e) -> {});
+  private final RunningTasks running = new RunningTasks("w1");
+  private final Revocations revocations = new Revocations();
+  private final List<CommandApplied> applied = new CopyOnWriteArrayList<>();
+  private final List<CommandRefused> refused = new CopyOnWriteArrayList<>();
+  private final List<Object> replies = new CopyOnWriteArrayList<>();
+  private final List<String> counted = new CopyOnWriteArrayList<>();
+  private final AtomicBoolean paused = new AtomicBoolean();
+
+  private final Pausable intake =
+      new Pausable() {
+        @Override
+        public void pause() {
+          paused.set(true);
+        }
+
+        @Override
+        public void resume() {
+          paused.set(false);
+        }
+
+        @Override
+        public boolean paused() {
+          return paused.get();
+        }
+      };
+
+  private CommandHandler handler(Optional<ControlSigner> key) {
+    return new CommandHandler(
+        "w1",
+        running,
+        ladder,
+        revocations,
+        new CommandVerifier(key),
+        intake,
+        () -> new WorkerStatus("w1", "h", 1, List.of("default"), 4, paused.get(), null, List.of()),
+        new CommandHandler.Answers() {
+          @Override
+          public void applied(CommandApplied a) {
+            applied.add(a);
+          }
+
+          @Override
+          public void refused(CommandRefused r) {
+            refused.add(r);
+          }
+
+          @Override
+          public void reply(String replyTo, String correlationId, Object body) {
+            replies.add(body);
+          }
+        },
+        new CommandHandler.Observer() {
+          @Override
+          public void applied(String command) {
+            counted.add("applied " + command);
+          }
+
+          @Override
+          public void refused(String reason) {
+            counted.add("refused " + reason);
+          }
+        });
+  }
+
+  private TaskRun running(String id, String type) {
+    TaskRun run =
+        new TaskRun(
+            new TaskMessage(id, type, null, null, null, null, null, null),
+            new Lease(
+                null, 1, "default", new AMQP.BasicProperties(), new byte[0], new LeaseScope()),
+            1,
+            null);
+    running.add(run);
+    return run;
+  }
+
+  private static ControlMessage command(Command c, Target target) {
+    return new ControlMessage("c-" + c.wire(), c, target, false, Instant.now(), "me@host");
+  }
+
+  private static byte[] body(ControlMessage m) {
+    return Wire.encode(m);
+  }
+
+  @Test
+  void aStopOfNamedTasksStopsTheRunningOneAndRevokesTheOther() {
+    TaskRun a = running("a", "sleep");
+    handler(Optional.empty())
+        .handle(
+            body(command(Command.STOP, new Target.Tasks(List.of("a", "later")))),
+            Map.of(),
+            null,
+            null);
+    assertThat(a.token().isCancelled()).isTrue();
+    assertThat(a.stage()).isEqualTo(Stage.STOPPING);
+    assertThat(applied)
+        .singleElement()
+        .satisfies(
+            x -> {
+              assertThat(x.stopped()).containsExactly("a");
+              assertThat(x.revoked()).containsExactly("later");
+            });
+    assertThat(revocations.find("later")).isPresent();
+    assertThat(counted).containsExactly("applied stop");
+  }
+
+  @Test
+  void aKillByTypeRunsKillHooksOfThatTypeOnly() {
+    TaskRun spin = running("a", "spin");
+    TaskRun sleep = running("b", "sleep");
+    AtomicInteger hooks = new AtomicInteger();
+    spin.onKill(hooks::incrementAndGet);
+    sleep.onKill(() -> hooks.addAndGet(100));
+    handler(Optional.empty())
+        .handle(
+            body(command(Command.KILL, new Target.Types(List.of("spin")))), Map.of(), null, null);
+    assertThat(hooks).hasValue(1);
+    assertThat(applied.getFirst().killed()).containsExactly("a");
+    assertThat(timer.pending()).as("one stuck check").isOne();
+  }
+
+  @Test
+  void aCommandForAnotherWorkerIsNeitherAppliedNorAnswered() {
+    TaskRun a = running("a", "sleep");
+    handler(Optional.empty())
+        .handle(
+            body(command(Command.STOP, new Target.Workers(List.of("w2")))), Map.of(), null, null);
+    assertThat(a.token().isCancelled()).isFalse();
+    assertThat(applied).isEmpty();
+  }
+
+  @Test
+  void pauseAndResumeAreAppliedAndAnswered() {
+    CommandHandler h = handler(Optional.empty());
+    h.handle(body(command(Command.PAUSE, Target.all())), Map.of(), null, null);
+    assertThat(paused).isTrue();
+    h.handle(body(command(Command.RESUME, Target.all())), Map.of(), null, null);
+    assertThat(paused).isFalse();
+    assertThat(applied)
+        .extracting(CommandApplied::verb)
+        .containsExactly(Command.PAUSE, Command.RESUME);
+  }
+
+  @Test
+  void aStatusRequestIsAnsweredToItsReplyQueue() {
+    handler(Optional.empty())
+        .handle(
+            body(command(Command.STATUS, Target.all())), Map.of(), "amq.rabbitmq.reply-to", "x");
+    assertThat(replies).singleElement().isInstanceOf(WorkerStatus.class);
+  }
+
+  @Test
+  void anUnsignedCommandUnderAKeyIsRefusedAnsweredAndCounted() {
+    TaskRun a = running("a", "sleep");
+    ControlSigner signer =
+        new ControlSigner("a-key-of-some-length".getBytes(StandardCharsets.UTF_8));
+    CommandHandler h = handler(Optional.of(signer));
+    h.handle(body(command(Command.STOP, Target.all())), Map.of(), null, null);
+    assertThat(a.token().isCancelled()).isFalse();
+    assertThat(refused)
+        .singleElement()
+        .satisfies(r -> assertThat(r.reason()).isEqualTo("unsigned"));
+    assertThat(counted).containsExactly("refused unsigned");
+
+    byte[] signed = body(command(Command.STOP, Target.all()));
+    h.handle(signed, Map.of(Headers.SIGNATURE, signer.sign(signed)), null, null);
+    assertThat(a.token().isCancelled()).isTrue();
+  }
+
+  @Test
+  void aMalformedCommandIsCountedAndDropped() {
+    handler(Optional.empty()).handle("{]".getBytes(StandardCharsets.UTF_8), Map.of(), null, null);
+    assertThat(applied).isEmpty();
+    assertThat(refused).isEmpty();
+    assertThat(counted).containsExactly("refused malformed");
+  }
+}
