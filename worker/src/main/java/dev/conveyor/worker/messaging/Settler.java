@@ -161,6 +161,8 @@ public final class Settler {
 
   private void apply(TaskRun run, Outcome outcome)
       throws IOException, TimeoutException, InterruptedException, LeaseLost {
+    // Before anything is announced: a lost lease is reported once, as what it is.
+    checkLease(run);
     switch (outcome) {
       case Outcome.Succeeded s -> {
         ack(run, false);
