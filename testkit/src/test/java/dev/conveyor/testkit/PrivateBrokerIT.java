@@ -39,15 +39,17 @@ class PrivateBrokerIT {
           });
       // A quorum queue's counts reach list_queues a moment after the confirm.
       Awaitility.await()
-          .atMost(Duration.ofSeconds(10))
+          .atMost(Duration.ofSeconds(60))
           .until(() -> rabbit.queue(queue).equals(new PrivateBroker.QueueCounts(1, 0)));
 
       rabbit.stopApp();
       assertThat(acceptsAmqp(port)).isFalse();
       rabbit.startApp();
       assertThat(acceptsAmqp(port)).isTrue();
+      // After start_app the quorum queue recovers, and rabbitmqctl answers in seconds on a busy
+      // machine: generous, as only a lost message would never come.
       Awaitility.await("a quorum queue keeps its messages")
-          .atMost(Duration.ofSeconds(10))
+          .atMost(Duration.ofSeconds(60))
           .until(() -> rabbit.queue(queue).ready() == 1);
 
       rabbit.setMemoryWatermark(0.00001);
