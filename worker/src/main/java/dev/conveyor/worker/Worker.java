@@ -29,6 +29,7 @@ import dev.conveyor.worker.execution.EscalationLadder;
 import dev.conveyor.worker.execution.LeaseScope;
 import dev.conveyor.worker.execution.Outcome;
 import dev.conveyor.worker.execution.RunningTasks;
+import dev.conveyor.worker.execution.Stage;
 import dev.conveyor.worker.execution.TaskRun;
 import dev.conveyor.worker.execution.TaskRunner;
 import dev.conveyor.worker.execution.Watchdog;
@@ -99,6 +100,7 @@ public final class Worker implements AutoCloseable, Pausable {
   private HandlerRegistry handlers;
   private EventSubscription lostElsewhere;
   private final LostLeases lostLeases = new LostLeases();
+  private TaskRunner runner;
 
   private Worker(WorkerConfig config) {
     this.config = config;
@@ -117,7 +119,17 @@ public final class Worker implements AutoCloseable, Pausable {
             this::stuck,
             (stage, ending) ->
                 metrics.escalation(
-                    stage.wire(), ending == null ? "unknown" : ending.cause().wire()));
+                    stage.wire(), ending == null ? "unknown" : ending.cause().wire()),
+            this::endedBeforeStart);
+  }
+
+  /** A prefetched task that a stop or kill ended: settled now, off the stopping thread. */
+  private void endedBeforeStart(TaskRun run) {
+    try {
+      io.execute(() -> runner.settleUnstarted(run));
+    } catch (java.util.concurrent.RejectedExecutionException e) {
+      // Closing: its task thread, or the final hand-back, settles it.
+    }
   }
 
   /**
@@ -178,7 +190,7 @@ public final class Worker implements AutoCloseable, Pausable {
         new Settler(
             connection, topology, events, running, config.retryDelay(), config.name(), lostLeases);
     Watchdog watchdog = new Watchdog(timer, ladder, config.defaultTimeout(), config.defaultGrace());
-    TaskRunner runner = new TaskRunner(threads, watchdog, this::announceStart, settler::settle);
+    runner = new TaskRunner(threads, watchdog, this::announceStart, settler::settle);
     CommandVerifier verifier = new CommandVerifier(signer);
     replay =
         new ControlLogReplay(connection, topology, revocations, verifier, metrics::controlRefused);
@@ -238,7 +250,7 @@ public final class Worker implements AutoCloseable, Pausable {
               connection,
               topology.names().taskQueue(q),
               q,
-              config.concurrency(),
+              config.effectivePrefetch(),
               intake::accept,
               this::leasesLost,
               io);
@@ -444,6 +456,7 @@ public final class Worker implements AutoCloseable, Pausable {
     try {
       pause();
       events.worker(WorkerEvent.STOPPING, running.ids(), host, pid);
+      handBackPrefetched();
       log.info("shutting down; {} task(s) running", running.size());
       awaitRunning(config.shutdownGrace());
       List<TaskRun> left = running.all();
@@ -462,6 +475,18 @@ public final class Worker implements AutoCloseable, Pausable {
       }
     } finally {
       release();
+    }
+  }
+
+  /**
+   * Tasks that wait for a thread have not started: they go back to the queue at once (their attempt
+   * not used), for another worker to run now rather than after this one's shutdown grace.
+   */
+  private void handBackPrefetched() {
+    for (TaskRun run : running.all()) {
+      if (run.stage() == Stage.PREFETCHED && ladder.stop(run, Ending.shutdown(), null)) {
+        runner.settleUnstarted(run);
+      }
     }
   }
 

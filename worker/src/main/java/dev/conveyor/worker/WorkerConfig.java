@@ -18,7 +18,9 @@ import java.util.function.IntConsumer;
  * @param broker where the broker is
  * @param name how control targets this worker; unique per process
  * @param queues task queues to consume
- * @param concurrency tasks run at once; also the prefetch
+ * @param concurrency tasks run at once
+ * @param prefetch deliveries held at once, running or waiting for a thread (at least {@code
+ *     concurrency}); 0 = as many as {@code concurrency}
  * @param shutdownGrace how long SIGTERM lets running tasks finish
  * @param killGrace how long a killed task may take to end before the worker ends itself
  * @param execAllow programs the exec type may run
@@ -42,6 +44,7 @@ public record WorkerConfig(
     String name,
     List<String> queues,
     int concurrency,
+    int prefetch,
     Duration shutdownGrace,
     Duration killGrace,
     List<Path> execAllow,
@@ -60,6 +63,14 @@ public record WorkerConfig(
 
   public static final int MAX_CONCURRENCY = 1000;
 
+  /** The most deliveries one consumer holds; beyond it a slow worker only hoards tasks. */
+  public static final int MAX_PREFETCH = 10_000;
+
+  /** Deliveries held at once: {@link #prefetch}, or {@link #concurrency} when that is 0. */
+  public int effectivePrefetch() {
+    return prefetch == 0 ? concurrency : prefetch;
+  }
+
   /** Metrics and health say what runs where: not for every network the host is on by default. */
   public static final String DEFAULT_METRICS_BIND = "127.0.0.1";
 
@@ -74,6 +85,10 @@ public record WorkerConfig(
     queues.forEach(dev.conveyor.protocol.topology.Names::checkQueueName);
     if (concurrency < 1 || concurrency > MAX_CONCURRENCY) {
       throw new IllegalArgumentException("concurrency must be between 1 and " + MAX_CONCURRENCY);
+    }
+    if (prefetch != 0 && (prefetch < concurrency || prefetch > MAX_PREFETCH)) {
+      throw new IllegalArgumentException(
+          "prefetch must be between concurrency (" + concurrency + ") and " + MAX_PREFETCH);
     }
     if (name == null || name.isBlank()) {
       throw new IllegalArgumentException("worker name must not be empty");
@@ -115,6 +130,7 @@ public record WorkerConfig(
         defaultName(),
         List.of("default"),
         4,
+        0,
         Duration.ofSeconds(30),
         Duration.ofSeconds(5),
         List.of(),
@@ -159,6 +175,11 @@ public record WorkerConfig(
 
   public WorkerConfig withConcurrency(int value) {
     return change(b -> b.concurrency = value);
+  }
+
+  /** 0 = as many as the concurrency. */
+  public WorkerConfig withPrefetch(int value) {
+    return change(b -> b.prefetch = value);
   }
 
   public WorkerConfig withShutdownGrace(Duration value) {
@@ -242,6 +263,7 @@ public record WorkerConfig(
     private String name;
     private List<String> queues;
     private int concurrency;
+    private int prefetch;
     private Duration shutdownGrace;
     private Duration killGrace;
     private List<Path> execAllow;
@@ -263,6 +285,7 @@ public record WorkerConfig(
       name = c.name();
       queues = c.queues();
       concurrency = c.concurrency();
+      prefetch = c.prefetch();
       shutdownGrace = c.shutdownGrace();
       killGrace = c.killGrace();
       execAllow = c.execAllow();
@@ -286,6 +309,7 @@ public record WorkerConfig(
           name,
           queues,
           concurrency,
+          prefetch,
           shutdownGrace,
           killGrace,
           execAllow,

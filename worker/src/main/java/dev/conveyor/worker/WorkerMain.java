@@ -58,8 +58,17 @@ public final class WorkerMain implements Callable<Integer> {
   @Option(
       names = "--concurrency",
       defaultValue = "4",
-      description = "Tasks run at once; also the prefetch (default: ${DEFAULT-VALUE}).")
+      description = "Tasks run at once (default: ${DEFAULT-VALUE}).")
   int concurrency;
+
+  @Option(
+      names = "--prefetch",
+      description =
+          "Deliveries held at once, running or waiting for a thread; at least --concurrency"
+              + " (default: as many as --concurrency). More lets short tasks start without"
+              + " waiting for the broker; a waiting task has no deadline yet and is handed back"
+              + " at once on SIGTERM.")
+  Integer prefetch;
 
   @Option(names = "--name", description = "Worker name for control targets (default: host-pid).")
   String name;
@@ -211,6 +220,7 @@ public final class WorkerMain implements Callable<Integer> {
         WorkerConfig.defaults(broker.settings())
             .withQueues(queues)
             .withConcurrency(concurrency)
+            .withPrefetch(prefetch == null ? 0 : prefetch)
             .withShutdownGrace(shutdownGrace)
             .withKillGrace(killGrace)
             .withExecAllow(execAllow)
@@ -242,6 +252,14 @@ public final class WorkerMain implements Callable<Integer> {
       }
     }
     between("--concurrency", concurrency, 1, WorkerConfig.MAX_CONCURRENCY, "");
+    if (prefetch != null) {
+      between(
+          "--prefetch",
+          prefetch,
+          concurrency,
+          WorkerConfig.MAX_PREFETCH,
+          " (at least --concurrency)");
+    }
     if (name != null
         && (name.isBlank() || name.getBytes(StandardCharsets.UTF_8).length > MAX_NAME_BYTES)) {
       throw new UsageException("--name must be 1-" + MAX_NAME_BYTES + " characters, not blank");

@@ -21,6 +21,7 @@ public final class EscalationLadder {
   private final Duration killGrace;
   private final Consumer<TaskRun> onStuck;
   private final java.util.function.BiConsumer<Stage, Ending> onStep;
+  private final Consumer<TaskRun> onNotStarted;
 
   /**
    * @param timer runs escalations; kill hooks run on it and must not block
@@ -33,10 +34,25 @@ public final class EscalationLadder {
       Duration killGrace,
       Consumer<TaskRun> onStuck,
       java.util.function.BiConsumer<Stage, Ending> onStep) {
+    this(timer, killGrace, onStuck, onStep, run -> {});
+  }
+
+  /**
+   * @param onNotStarted told of a prefetched task that a stop or kill ended before it started: it
+   *     will never run and can be settled at once (its task thread, when one frees up, skips it).
+   *     Called on the stopping thread; must not block
+   */
+  public EscalationLadder(
+      ScheduledExecutorService timer,
+      Duration killGrace,
+      Consumer<TaskRun> onStuck,
+      java.util.function.BiConsumer<Stage, Ending> onStep,
+      Consumer<TaskRun> onNotStarted) {
     this.timer = timer;
     this.killGrace = killGrace;
     this.onStuck = onStuck;
     this.onStep = onStep;
+    this.onNotStarted = onNotStarted;
   }
 
   /**
@@ -50,7 +66,12 @@ public final class EscalationLadder {
     if (run.isFinished()) {
       return false;
     }
-    if (run.advance(Stage.STOPPING)) {
+    Stage from = run.advanceFrom(Stage.STOPPING);
+    if (from == Stage.PREFETCHED) {
+      onNotStarted.accept(run);
+      return true;
+    }
+    if (from != null) {
       onStep.accept(Stage.STOPPING, ending);
     }
     run.cancelToken(ending.cause().wire());
@@ -88,7 +109,10 @@ public final class EscalationLadder {
         continue;
       }
       acted.add(run);
-      if (run.advance(Stage.KILLING)) {
+      Stage from = run.advanceFrom(Stage.KILLING);
+      if (from == Stage.PREFETCHED) {
+        onNotStarted.accept(run);
+      } else if (from != null) {
         first.add(run);
       }
     }

@@ -1,8 +1,11 @@
 package dev.conveyor.worker.execution;
 
-/** How far a task has gone up the escalation ladder; shown by {@code control status}. */
+/**
+ * How far a task has gone, from delivery up the escalation ladder; shown by {@code control status}.
+ */
 public enum Stage {
-  WAITING,
+  /** Delivered (prefetched) and waiting for a free task thread: not running, no deadline yet. */
+  PREFETCHED,
   RUNNING,
   STOPPING,
   KILLING,

@@ -29,7 +29,7 @@ public final class TaskRun implements TaskContext {
   private final AtomicReference<Ending> ending = new AtomicReference<>();
   private final AtomicBoolean settled = new AtomicBoolean();
   private final CompletableFuture<Outcome> done = new CompletableFuture<>();
-  private final AtomicReference<Stage> stage = new AtomicReference<>(Stage.WAITING);
+  private final AtomicReference<Stage> stage = new AtomicReference<>(Stage.PREFETCHED);
 
   /** Guards {@link #thread} against an interrupt that arrives as the handler ends. */
   private final Object threadLock = new Object();
@@ -123,14 +123,30 @@ public final class TaskRun implements TaskContext {
     killHooks.fire();
   }
 
-  void started(Thread t, Instant deadlineOrNull) {
+  /**
+   * Claims the start of this prefetched task for thread {@code t}. Fails if a stop or kill got to
+   * it first: it is then never run. The thread is known before the stage says running, so a kill
+   * that sees the task running can always interrupt it.
+   *
+   * @param deadlineOrNull when its deadline falls, for {@code control status}
+   * @return whether the caller may run the handler
+   */
+  public boolean start(Thread t, Instant deadlineOrNull) {
     synchronized (threadLock) {
       thread = t;
     }
     startedAt = Instant.now();
     startNanos = System.nanoTime();
     deadline = deadlineOrNull;
-    advance(Stage.RUNNING);
+    if (stage.compareAndSet(Stage.PREFETCHED, Stage.RUNNING)) {
+      return true;
+    }
+    synchronized (threadLock) {
+      thread = null;
+    }
+    startedAt = null;
+    deadline = null;
+    return false;
   }
 
   /**
@@ -179,13 +195,22 @@ public final class TaskRun implements TaskContext {
    * @return whether this call made the move (false if the task was at or past it already)
    */
   boolean advance(Stage next) {
+    return advanceFrom(next) != null;
+  }
+
+  /**
+   * {@link #advance}, telling from where.
+   *
+   * @return the stage the task was at when this call moved it, or null if it did not
+   */
+  Stage advanceFrom(Stage next) {
     while (true) {
       Stage current = stage.get();
       if (current.compareTo(next) >= 0) {
-        return false;
+        return null;
       }
       if (stage.compareAndSet(current, next)) {
-        return true;
+        return current;
       }
     }
   }

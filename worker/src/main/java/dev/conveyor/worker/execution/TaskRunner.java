@@ -51,12 +51,13 @@ public final class TaskRunner {
   }
 
   private void run(TaskRun run) {
-    if (run.ending() != null || run.leaseLost()) {
+    if (run.ending() != null
+        || run.leaseLost()
+        || !run.start(Thread.currentThread(), watchdog.deadlineFromNow(run))) {
       // Stopped while it waited for a thread: it never runs.
-      settle.accept(run, decide(run, null, new InterruptedException("ended before it started")));
+      settleUnstarted(run);
       return;
     }
-    run.started(Thread.currentThread(), watchdog.deadlineFromNow(run));
     ScheduledFuture<?> deadline = watchdog.arm(run);
     onStart.accept(run);
     Object result = null;
@@ -76,6 +77,14 @@ public final class TaskRunner {
       log.error("{} threw {}", run, e.toString());
     }
     settle.accept(run, decide(run, result, error));
+  }
+
+  /**
+   * Settles a task that was ended before it started (usually already done by whoever ended it; a
+   * second settlement is a no-op).
+   */
+  public void settleUnstarted(TaskRun run) {
+    settle.accept(run, decide(run, null, new InterruptedException("ended before it started")));
   }
 
   /**

@@ -35,8 +35,9 @@ import org.junit.jupiter.api.Test;
 class CommandHandlerTest {
 
   private final ManualScheduler timer = new ManualScheduler();
+  private final List<TaskRun> notStarted = new CopyOnWriteArrayList<>();
   private final EscalationLadder ladder =
-      new EscalationLadder(timer, Duration.ofSeconds(5), r -> {}, (s, e) -> {});
+      new EscalationLadder(timer, Duration.ofSeconds(5), r -> {}, (s, e) -> {}, notStarted::add);
   private final RunningTasks running = new RunningTasks("w1");
   private final Revocations revocations = new Revocations();
   private final List<CommandApplied> applied = new CopyOnWriteArrayList<>();
@@ -110,6 +111,7 @@ class CommandHandlerTest {
             1,
             null);
     running.add(run);
+    run.start(new Thread(() -> {}), null);
     return run;
   }
 
@@ -141,6 +143,27 @@ class CommandHandlerTest {
             });
     assertThat(revocations.find("later")).isPresent();
     assertThat(counted).containsExactly("applied stop");
+  }
+
+  /** Prefetched, waiting for a thread: a stop ends it at once, and it never starts. */
+  @Test
+  void aStopOfAPrefetchedTaskEndsItBeforeItStarts() {
+    TaskRun waiting =
+        new TaskRun(
+            new TaskMessage("p", "sleep", null, null, null, null, null, null),
+            new Lease(
+                null, 2, "default", new AMQP.BasicProperties(), new byte[0], new LeaseScope()),
+            1,
+            null);
+    running.add(waiting);
+    assertThat(waiting.stage()).isEqualTo(Stage.PREFETCHED);
+    handler(Optional.empty())
+        .handle(body(command(Command.STOP, Target.all())), Map.of(), null, null);
+    assertThat(notStarted).containsExactly(waiting);
+    assertThat(applied.getFirst().stopped()).containsExactly("p");
+    assertThat(waiting.start(Thread.currentThread(), null))
+        .as("it may not start any more")
+        .isFalse();
   }
 
   @Test

@@ -42,7 +42,7 @@ class EscalationLadderTest {
 
   private static TaskRun started() {
     TaskRun run = TaskRunnerTest.run("t", "x");
-    run.started(new Thread(() -> {}), null);
+    run.start(new Thread(() -> {}), null);
     return run;
   }
 
@@ -133,7 +133,7 @@ class EscalationLadderTest {
   @Test
   void anInterruptNeverReachesTheThreadAfterItsHandlerEnded() {
     TaskRun run = TaskRunnerTest.run("t", "x");
-    run.started(Thread.currentThread(), null);
+    run.start(Thread.currentThread(), null);
     run.handlerEnded();
     ladder.kill(run, USER_KILL);
     assertThat(Thread.interrupted()).isFalse();

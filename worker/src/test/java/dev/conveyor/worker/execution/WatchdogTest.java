@@ -54,7 +54,7 @@ class WatchdogTest {
   /** A run whose handler is "running" on a thread that is never interrupted for real. */
   private static TaskRun started(Long timeoutMs, Long graceMs, AtomicInteger killHookRuns) {
     TaskRun run = run(timeoutMs, graceMs, null);
-    run.started(new Thread(() -> {}), null);
+    run.start(new Thread(() -> {}), null);
     run.onKill(killHookRuns::incrementAndGet);
     return run;
   }

@@ -76,6 +76,7 @@ class ExecKillTest {
       CompletableFuture<Object> outcome =
           CompletableFuture.supplyAsync(
               () -> {
+                run.start(Thread.currentThread(), null);
                 try {
                   return exec.handle(ctx);
                 } catch (Exception e) {
