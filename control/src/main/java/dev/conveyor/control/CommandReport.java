@@ -183,7 +183,11 @@ record CommandReport(
     if (!waited) {
       out.println(
           live.isEmpty()
-              ? "no live workers answered; " + verbWord + " " + command + " published"
+              ? (refused.isEmpty() ? "no live workers answered; " : "")
+                  + verbWord
+                  + " "
+                  + command
+                  + " published"
               : verbWord
                   + " "
                   + command

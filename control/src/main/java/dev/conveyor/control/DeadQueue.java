@@ -17,9 +17,9 @@ import java.util.concurrent.TimeoutException;
 /**
  * Reads {@code ns.dead} without changing it. A quorum queue has no way to peek: a message read and
  * handed back (a closed channel, a requeue) counts as a delivery — RabbitMQ before 4.3 raises its
- * {@code x-delivery-count}, and where a delivery limit applies (the default of 20 on RabbitMQ 4.x)
- * the queue would in the end drop it — and one handed back while others stay out changes the order.
- * So every letter is read, held unacknowledged, and what must stay is {@link #putBack put back}: an
+ * {@code x-delivery-count}, and 4.0–4.2 count it towards the default delivery limit of 20, past
+ * which the letter is dropped — and one handed back while others stay out changes the order. So
+ * every letter is read, held unacknowledged, and what must stay is {@link #putBack put back}: an
  * identical copy is published in the original order, and the originals are acknowledged only once
  * the broker confirmed the copies.
  */

@@ -274,5 +274,8 @@ class CommandReportTest {
             Duration.ofSeconds(5));
     assertFalse(report.ok());
     assertEquals(List.of(new CommandReport.Refused("s1", "unsigned")), report.refused());
+    String text = text(report);
+    assertFalse(text.contains("no live workers"), text);
+    assertTrue(text.contains("s1: refused (unsigned)"), text);
   }
 }

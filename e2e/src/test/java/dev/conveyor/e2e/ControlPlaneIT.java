@@ -212,4 +212,36 @@ class ControlPlaneIT {
           .noneMatch(e -> e.state() == TaskState.DEAD);
     }
   }
+
+  /**
+   * Issue 12: without the workers' key a stop is refused, and control says so instead of "revoked".
+   */
+  @Test
+  void aStopWithoutTheWorkersKeyIsReportedRefusedAndTheTaskRunsOn(
+      TestBroker broker, @TempDir Path dir) throws Exception {
+    Path key = Files.writeString(dir.resolve("control.key"), "s3cret\n");
+    EventLog events = EventLog.open(broker);
+    Programs.worker(broker, "s1", "--control-key-file", key.toString());
+    awaitStarted(events, 1);
+    String id = publish(broker, "--type", "sleep", "--payload", "{\"seconds\":30}").getFirst();
+    events.await(id, TaskState.RUNNING, Duration.ofSeconds(20));
+
+    Programs.Result refused = Programs.run(broker, "control", "stop", "--task", id);
+
+    assertThat(refused.exitCode()).as(refused.output()).isEqualTo(ExitCodes.FAILURE);
+    assertThat(refused.output())
+        .contains("refused by s1: unsigned — set CONVEYOR_CONTROL_KEY")
+        .doesNotContain("revoked")
+        .doesNotContain("no live workers");
+    assertThat(events.states(id)).containsExactly(TaskState.RUNNING);
+
+    Programs.Result status = Programs.run(broker, "control", "status");
+    assertThat(status.exitCode()).as(status.output()).isEqualTo(ExitCodes.FAILURE);
+    assertThat(status.output()).contains("refused by s1: unsigned").doesNotContain("no live");
+
+    Programs.Result signed =
+        Programs.run(broker, "control", "stop", "--task", id, "--control-key-file", key.toString());
+    assertThat(signed.exitCode()).as(signed.output()).isZero();
+    assertThat(events.await(id, TaskState.CANCELLED).cause()).isEqualTo(Cause.USER_STOP);
+  }
 }
