@@ -3,6 +3,7 @@ package dev.conveyor.e2e;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.conveyor.testkit.BrokerExtension;
+import dev.conveyor.testkit.EventLog;
 import dev.conveyor.testkit.ProgramProcess;
 import dev.conveyor.testkit.TestBroker;
 import java.net.InetAddress;
@@ -11,6 +12,7 @@ import java.net.ServerSocket;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Map;
+import org.awaitility.Awaitility;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.io.TempDir;
@@ -74,6 +76,25 @@ class WorkerInputIT {
           .containsExactly(
               "worker: --metrics-port " + port + " is already in use on 127.0.0.1; choose another");
     }
+  }
+
+  @Test
+  void aSecondWorkerWithTheNameOfAConnectedOneRefusesToStart(TestBroker broker) {
+    EventLog events = EventLog.open(broker);
+    Programs.worker(broker, "twin");
+    Awaitility.await()
+        .atMost(Duration.ofSeconds(60))
+        .until(() -> events.workers().stream().anyMatch(e -> e.worker().equals("twin")));
+
+    Programs.Result r = Programs.run(broker, "worker", "--name", "twin");
+
+    assertThat(r.exitCode()).as(r.output()).isEqualTo(2);
+    assertThat(r.lines())
+        .contains(
+            "worker: a worker named twin is already connected to namespace "
+                + broker.namespace()
+                + "; give this one another --name (`control status --worker twin` shows where it"
+                + " runs)");
   }
 
   @Test

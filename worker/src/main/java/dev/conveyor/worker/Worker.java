@@ -40,6 +40,7 @@ import dev.conveyor.worker.messaging.Settler;
 import dev.conveyor.worker.messaging.TaskConsumer;
 import dev.conveyor.worker.messaging.TaskIntake;
 import dev.conveyor.worker.ops.MetricsServer;
+import dev.conveyor.worker.ops.NameClaim;
 import dev.conveyor.worker.ops.WorkerMetrics;
 import java.io.IOException;
 import java.time.Duration;
@@ -161,6 +162,7 @@ public final class Worker implements AutoCloseable, Pausable {
     connection =
         new BrokerConnector(config.broker(), metrics.amqpCollector())
             .connect("conveyor-worker " + config.name());
+    NameClaim.claim(connection, config.broker().names(), config.name());
     Topology topology = new Topology(config.broker().names());
     // Declared on a channel that lives as long as the connection: amqp-client's topology recovery
     // replays declarations on the channel that made them.

@@ -80,6 +80,14 @@ public record Names(String namespace) {
     return namespace + ".requeued." + worker;
   }
 
+  /**
+   * An exclusive queue a worker holds while it is connected: its claim on its name, which a second
+   * worker of the same name cannot take.
+   */
+  public String workerName(String worker) {
+    return namespace + ".worker." + worker;
+  }
+
   /** Where a retry waits out its delay before it is dead-lettered back to its task queue. */
   public String retryQueue(String queue) {
     return namespace + ".retry." + checkQueueName(queue);

@@ -23,6 +23,7 @@ class NamesTest {
     assertEquals("conveyor.events", n.eventsExchange());
     assertEquals("conveyor.control.log", n.controlLog());
     assertEquals("conveyor.retry.mail", n.retryQueue("mail"));
+    assertEquals("conveyor.worker.host-42", n.workerName("host-42"));
   }
 
   @ParameterizedTest

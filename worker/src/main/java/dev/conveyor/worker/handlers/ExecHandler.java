@@ -23,7 +23,8 @@ import org.slf4j.LoggerFactory;
 /**
  * Runs {@code {"command":[…],"env":{…},"cwd":"…"}} as a child process — only what the {@link
  * ExecPolicy} allows. Stop sends SIGTERM to its process tree, kill sends SIGKILL; either way the
- * tree is reaped before the task is reported.
+ * tree is reaped before the task is reported. Whatever still runs of the task once its process has
+ * ended, and whatever a killed worker left running, is ended too ({@link ExecContainment}).
  */
 public final class ExecHandler implements TaskHandler, AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(ExecHandler.class);
@@ -31,6 +32,7 @@ public final class ExecHandler implements TaskHandler, AutoCloseable {
   private static final int OUTPUT_TAIL_BYTES = 4096;
   private final ExecPolicy policy;
   private final Path outputDir;
+  private final ExecContainment containment = new ExecContainment();
 
   /** Signals the generations of process trees; idle threads end after a minute. */
   private final ExecutorService signaller =
@@ -69,6 +71,7 @@ public final class ExecHandler implements TaskHandler, AutoCloseable {
     this.policy = policy;
     this.outputDir = outputDir;
     policy.programs().forEach(ExecHandler::warnIfNotRunnable);
+    containment.endOrphans(); // of a worker on this host that was killed or crashed
   }
 
   /** A missing program is the operator's typo, found at start rather than by the first task. */
@@ -107,6 +110,7 @@ public final class ExecHandler implements TaskHandler, AutoCloseable {
   @Override
   public Object handle(TaskContext ctx) throws Exception {
     ProcessBuilder pb = policy.processFor(ctx.payload()).redirectErrorStream(true);
+    String mark = containment.mark(pb);
     Path output = Files.createTempFile(outputDir, "conveyor-exec-", ".out");
     try {
       pb.redirectOutput(output.toFile())
@@ -119,6 +123,7 @@ public final class ExecHandler implements TaskHandler, AutoCloseable {
       ctx.onKill(tree::kill);
       int exit = waitUninterruptibly(process);
       tree.awaitGone(Duration.ofSeconds(5));
+      containment.endLeftovers(mark, ctx.taskId()); // what left the tree: daemons, orphans
       String tail = tail(output);
       // The tree's own flag too: a kill signals it before the token is set, and a shell whose
       // children were killed can exit 0 in between.

@@ -2,6 +2,7 @@ package dev.conveyor.worker.handlers;
 
 import java.io.IOException;
 import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayDeque;
@@ -12,6 +13,8 @@ import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executor;
 import java.util.concurrent.locks.LockSupport;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * A child process and everything it started: signalled together, waited for together.
@@ -42,8 +45,12 @@ final class ProcessTree {
       Files.isRegularFile(
           Path.of("/proc/self/task/" + ProcessHandle.current().pid() + "/children"));
 
+  private static final Logger log = LoggerFactory.getLogger(ProcessTree.class);
+
   private final Process root;
   private final Executor signaller;
+  private final Path proc;
+  private volatile boolean walkFailureLogged;
   private final Set<ProcessHandle> signalled = ConcurrentHashMap.newKeySet();
   private volatile boolean killed;
   private volatile boolean signalSent;
@@ -54,8 +61,16 @@ final class ProcessTree {
    *     once, and a virtual thread waited for a carrier
    */
   ProcessTree(Process root, Executor signaller) {
+    this(root, signaller, Path.of("/proc"));
+  }
+
+  /**
+   * @param proc where the children lists are read: {@code /proc}, or in a test one that fails
+   */
+  ProcessTree(Process root, Executor signaller, Path proc) {
     this.root = root;
     this.signaller = signaller;
+    this.proc = proc;
   }
 
   /**
@@ -199,18 +214,53 @@ final class ProcessTree {
           .toList();
     }
     List<Long> out = new ArrayList<>();
-    try (var tasks = Files.newDirectoryStream(Path.of("/proc/" + pid + "/task"))) {
+    try (var tasks = Files.newDirectoryStream(proc.resolve(pid + "/task"))) {
       for (Path task : tasks) {
-        for (String child : Files.readString(task.resolve("children")).trim().split("\\s+")) {
+        String children;
+        try {
+          children = Files.readString(task.resolve("children"));
+        } catch (IOException e) {
+          if (!Files.exists(task)) {
+            continue; // the thread ended; its children are listed under another one
+          }
+          throw e;
+        }
+        for (String child : children.trim().split("\\s+")) {
           if (!child.isEmpty()) {
             out.add(Long.parseLong(child));
           }
         }
       }
+    } catch (NoSuchFileException e) {
+      return List.of(); // the process went while we looked: it has no children to signal
     } catch (IOException | NumberFormatException e) {
-      // The process went while we looked: it has no children to signal.
+      if (!Files.exists(proc.resolve(Long.toString(pid)))) {
+        return List.of(); // went meanwhile
+      }
+      return walkFailed(pid, e);
     }
     return out;
+  }
+
+  /**
+   * The children list of a live process could not be read: rather than signal the root alone and
+   * leave its descendants running, find them by the slower scan of every process, and say so.
+   */
+  private List<Long> walkFailed(long pid, Exception e) {
+    ExecStats.TREE_WALK_FAILURES.increment();
+    if (!walkFailureLogged) {
+      walkFailureLogged = true;
+      log.warn(
+          "exec: cannot read the children of process {} in {} ({}); scanning every process"
+              + " instead",
+          pid,
+          proc,
+          e.toString());
+    }
+    return ProcessHandle.of(pid).stream()
+        .flatMap(ProcessHandle::children)
+        .map(ProcessHandle::pid)
+        .toList();
   }
 
   /** Waits, at most the timeout, until the processes' {@code /proc} entries are gone. */

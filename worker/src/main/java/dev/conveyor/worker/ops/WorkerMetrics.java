@@ -4,7 +4,9 @@ import com.rabbitmq.client.MetricsCollector;
 import com.rabbitmq.client.impl.MicrometerMetricsCollector;
 import dev.conveyor.protocol.wire.TaskEvent;
 import dev.conveyor.protocol.wire.TaskState;
+import dev.conveyor.worker.handlers.ExecStats;
 import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.FunctionCounter;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.Timer;
 import io.micrometer.core.instrument.binder.jvm.JvmMemoryMetrics;
@@ -35,6 +37,20 @@ public final class WorkerMetrics {
     new JvmMemoryMetrics().bindTo(registry);
     new JvmThreadMetrics().bindTo(registry);
     new ProcessorMetrics().bindTo(registry);
+    FunctionCounter.builder(
+            "conveyor.exec.tree.walk.failures", ExecStats.class, c -> ExecStats.treeWalkFailures())
+        .description("exec process trees that /proc could not list; every process was scanned")
+        .register(registry);
+    FunctionCounter.builder(
+            "conveyor.exec.leftovers", ExecStats.class, c -> ExecStats.leftoversEnded())
+        .description("processes an exec task left running when it ended, killed")
+        .tag("of", "task")
+        .register(registry);
+    FunctionCounter.builder(
+            "conveyor.exec.leftovers", ExecStats.class, c -> ExecStats.orphansEnded())
+        .description("processes an exec task left running when it ended, killed")
+        .tag("of", "dead-worker")
+        .register(registry);
   }
 
   /** amqp-client's own collector (connections, channels, published/consumed/acked messages). */

@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
+import dev.conveyor.worker.LogCapture;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -14,6 +15,7 @@ import java.util.concurrent.Executors;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /**
  * Real child processes: a kill or stop ends the whole tree and leaves nothing in {@code /proc},
@@ -85,6 +87,32 @@ class ProcessTreeTest {
     tree.kill();
 
     assertEndedAndReaped(sh, tree, all);
+  }
+
+  /**
+   * A children list that cannot be read (here a directory where the file should be) once made a
+   * tree kill a kill of the root alone, in silence: the child lived on. Now the tree is found by
+   * the slower scan, with a warning and a count.
+   */
+  @Test
+  void aChildrenListThatCannotBeReadFallsBackToTheSlowWalkAndSaysSo(@TempDir Path fakeProc)
+      throws Exception {
+    Process sh = start("/bin/sh", "-c", "/bin/sleep 600 & wait");
+    List<ProcessHandle> all = awaitDescendants(sh, 1);
+    Files.createDirectories(fakeProc.resolve(sh.pid() + "/task/" + sh.pid() + "/children"));
+    ProcessTree tree = new ProcessTree(sh, signaller, fakeProc);
+    long failuresBefore = ExecStats.treeWalkFailures();
+
+    try (LogCapture log = LogCapture.of(ProcessTree.class)) {
+      tree.kill();
+
+      assertEndedAndReaped(sh, tree, all);
+      assertThat(log.warnings())
+          .singleElement()
+          .asString()
+          .startsWith("WARN exec: cannot read the children of process " + sh.pid() + " in ");
+    }
+    assertThat(ExecStats.treeWalkFailures()).isGreaterThan(failuresBefore);
   }
 
   private Process start(String... command) throws Exception {

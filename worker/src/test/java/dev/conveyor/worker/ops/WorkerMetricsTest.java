@@ -15,4 +15,14 @@ class WorkerMetricsTest {
 
     assertThat(metrics.scrape()).contains("conveyor_events_dropped_total{worker=\"w1\"} 2.0");
   }
+
+  @Test
+  void execCleanupIsCountedUnderTheDocumentedNames() {
+    String scrape = new WorkerMetrics("w1").scrape();
+
+    assertThat(scrape)
+        .contains("conveyor_exec_tree_walk_failures_total{worker=\"w1\"}")
+        .contains("conveyor_exec_leftovers_total{of=\"task\",worker=\"w1\"}")
+        .contains("conveyor_exec_leftovers_total{of=\"dead-worker\",worker=\"w1\"}");
+  }
 }

@@ -1,0 +1,324 @@
+package dev.conveyor.worker.handlers;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.DirectoryStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.locks.LockSupport;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Makes an {@code exec} task's processes end with the task, including those that left its process
+ * tree.
+ *
+ * <p>Why a mark in the environment: a process that daemonises ({@code setsid prog &}, a double
+ * fork) leaves both the task's process group and its tree — it is re-parented to init, so no walk
+ * from the task's root finds it — and after a SIGKILL of the worker every child of the worker is
+ * re-parented the same way. What such processes keep is their environment, which every child
+ * inherits. So each task's process starts with {@value #VARIABLE}{@code =<pid namespace>:<worker
+ * pid>:<worker start time>:<run>} and:
+ *
+ * <ul>
+ *   <li>when the task's main process has ended, whatever the outcome, every process still carrying
+ *       that run's mark is killed (SIGKILL), before the task is reported;
+ *   <li>when a worker starts, and at each such sweep, every process carrying the mark of a worker
+ *       that no longer runs (its pid gone or reused, judged by its start time) is killed: the
+ *       orphans of a worker that was killed or crashed end when the next worker on the host starts.
+ * </ul>
+ *
+ * <p>Other designs did not hold here: a cgroup per task needs a writable, delegated cgroup tree
+ * (not the case for the non-root user of the image), Java cannot make the worker a child subreaper
+ * ({@code prctl}), and a process group or session is escaped by {@code setsid}. The mark's limit: a
+ * process that clears or rewrites its own environment ({@code env -i}, some daemons) is not found.
+ * Linux only ({@code /proc}); elsewhere nothing is swept.
+ *
+ * <p>Finding marked processes reads the environment of every process of the user, a millisecond or
+ * two for a hundred processes; tasks that end together share one scan.
+ */
+final class ExecContainment {
+  private static final Logger log = LoggerFactory.getLogger(ExecContainment.class);
+
+  static final String VARIABLE = "CONVEYOR_EXEC";
+
+  private static final byte[] KEY = (VARIABLE + "=").getBytes(StandardCharsets.US_ASCII);
+
+  private static final Path PROC = Path.of("/proc");
+
+  private static final boolean PROCFS = Files.isDirectory(PROC.resolve("self"));
+
+  private static final String NAMESPACE = namespace();
+
+  /** Rounds of scanning until no marked process is left: each catches what forked meanwhile. */
+  private static final int MAX_ROUNDS = 20;
+
+  private static final long SELF_PID = ProcessHandle.current().pid();
+
+  /** This worker process: pid namespace, pid and start time, so that pid reuse is no match. */
+  private static final String SELF = NAMESPACE + ":" + SELF_PID + ":" + startTime(SELF_PID);
+
+  private static final AtomicLong RUNS = new AtomicLong();
+
+  /** The key under which a sweep counts the orphans of workers that are gone. */
+  private static final String ORPHAN = "";
+
+  /** Marks of ended runs whose processes a sweep has yet to end. */
+  private final Set<String> pending = ConcurrentHashMap.newKeySet();
+
+  private final Object scanning = new Object();
+
+  /** Marks the process about to start with a mark of its own and returns the mark. */
+  String mark(ProcessBuilder pb) {
+    String mark = SELF + ":" + RUNS.incrementAndGet();
+    pb.environment().put(VARIABLE, mark);
+    return mark;
+  }
+
+  /**
+   * Kills every process that still carries the mark; returns once none runs. Called when the task's
+   * main process has ended and been reaped.
+   */
+  void endLeftovers(String mark, String taskId) {
+    if (!PROCFS) {
+      return;
+    }
+    pending.add(mark);
+    synchronized (scanning) {
+      if (!pending.contains(mark)) {
+        return; // a sweep that began after ours was added has covered it
+      }
+      Set<String> marks = Set.copyOf(pending);
+      Map<String, Integer> ended = sweep(marks);
+      pending.removeAll(marks);
+      int n = ended.getOrDefault(mark, 0);
+      if (n > 0) {
+        log.info("exec task {}: ended {} process(es) it left running", taskId, n);
+      }
+    }
+  }
+
+  /**
+   * Kills the processes of exec tasks whose worker no longer runs: called when a worker starts.
+   *
+   * @return how many were killed
+   */
+  int endOrphans() {
+    if (!PROCFS) {
+      return 0;
+    }
+    synchronized (scanning) {
+      return sweep(Set.of()).getOrDefault(ORPHAN, 0);
+    }
+  }
+
+  /**
+   * Kills, round after round, every running process marked with one of the marks or by a worker
+   * that is gone, until a scan finds none. Returns the count per mark ({@link #ORPHAN} for the
+   * orphans).
+   */
+  private Map<String, Integer> sweep(Set<String> marks) {
+    Map<String, Integer> ended = new HashMap<>();
+    Map<String, Boolean> workerAlive = new HashMap<>();
+    Set<Long> orphanWorkers = new HashSet<>();
+    for (int round = 0; round < MAX_ROUNDS; round++) {
+      List<ProcessHandle> found = new ArrayList<>();
+      for (Marked m : scan()) {
+        String key;
+        if (marks.contains(m.mark)) {
+          key = m.mark;
+        } else if (orphan(m.mark, workerAlive)) {
+          key = ORPHAN;
+          orphanWorkers.add(workerPid(m.mark));
+        } else {
+          continue;
+        }
+        ProcessHandle p = m.process;
+        if (ProcessTree.running(p)) {
+          p.destroyForcibly();
+          found.add(p);
+          ended.merge(key, 1, Integer::sum);
+        }
+      }
+      if (found.isEmpty()) {
+        break;
+      }
+      awaitEnded(found);
+      if (round == MAX_ROUNDS - 1) {
+        log.warn("exec: marked processes kept appearing after {} rounds of kills", MAX_ROUNDS);
+      }
+    }
+    int tasks =
+        ended.entrySet().stream()
+            .filter(e -> !e.getKey().equals(ORPHAN))
+            .mapToInt(Map.Entry::getValue)
+            .sum();
+    ExecStats.LEFTOVERS_ENDED.add(tasks);
+    int orphans = ended.getOrDefault(ORPHAN, 0);
+    if (orphans > 0) {
+      ExecStats.ORPHANS_ENDED.add(orphans);
+      log.warn(
+          "exec: ended {} process(es) of tasks of a worker that is gone (pid {})",
+          orphans,
+          orphanWorkers);
+    }
+    return ended;
+  }
+
+  /** Whether the mark names a worker of this pid namespace that no longer runs. */
+  private static boolean orphan(String mark, Map<String, Boolean> workerAlive) {
+    int last = mark.lastIndexOf(':');
+    if (last < 0) {
+      return false;
+    }
+    String worker = mark.substring(0, last);
+    if (worker.equals(SELF)) {
+      return false; // one of ours still running: its own task's sweep ends it
+    }
+    String[] parts = worker.split(":");
+    if (parts.length != 3 || !parts[0].equals(NAMESPACE)) {
+      return false; // another pid namespace: its pids mean other processes here
+    }
+    return !workerAlive.computeIfAbsent(
+        worker,
+        w -> {
+          try {
+            return startTime(Long.parseLong(parts[1])).equals(parts[2]);
+          } catch (NumberFormatException e) {
+            return true; // not a mark we made: leave it alone
+          }
+        });
+  }
+
+  private static long workerPid(String mark) {
+    try {
+      return Long.parseLong(mark.split(":")[1]);
+    } catch (RuntimeException e) {
+      return -1;
+    }
+  }
+
+  private record Marked(ProcessHandle process, String mark) {}
+
+  /** Every process (but this one) whose environment carries a mark, and the mark. */
+  private static List<Marked> scan() {
+    List<Marked> out = new ArrayList<>();
+    byte[] buf = new byte[64 * 1024];
+    try (DirectoryStream<Path> all = Files.newDirectoryStream(PROC)) {
+      for (Path dir : all) {
+        String name = dir.getFileName().toString();
+        if (name.isEmpty() || !Character.isDigit(name.charAt(0))) {
+          continue;
+        }
+        long pid;
+        try {
+          pid = Long.parseLong(name);
+        } catch (NumberFormatException e) {
+          continue;
+        }
+        if (pid == SELF_PID) {
+          continue;
+        }
+        String mark = markOf(dir.resolve("environ"), buf);
+        if (mark != null) {
+          // The handle keeps the start time: should the pid be reused before the kill, the kill
+          // is refused rather than sent to a stranger.
+          ProcessHandle.of(pid).ifPresent(handle -> out.add(new Marked(handle, mark)));
+        }
+      }
+    } catch (IOException e) {
+      log.warn("exec: cannot list /proc to find leftover processes: {}", e.toString());
+    }
+    return out;
+  }
+
+  /** The value of the mark in a process's environment, or null (none, gone, not ours to read). */
+  private static String markOf(Path environ, byte[] buf) {
+    int len = 0;
+    try (InputStream in = Files.newInputStream(environ)) {
+      int n;
+      while (len < buf.length && (n = in.read(buf, len, buf.length - len)) > 0) {
+        len += n;
+      }
+      if (len == buf.length) {
+        // Larger than the buffer: read it whole, rarely.
+        byte[] rest = in.readAllBytes();
+        byte[] all = new byte[len + rest.length];
+        System.arraycopy(buf, 0, all, 0, len);
+        System.arraycopy(rest, 0, all, len, rest.length);
+        return find(all, all.length);
+      }
+    } catch (IOException | SecurityException e) {
+      return null;
+    }
+    return find(buf, len);
+  }
+
+  private static String find(byte[] env, int len) {
+    int start = 0;
+    while (start < len) {
+      int end = start;
+      while (end < len && env[end] != 0) {
+        end++;
+      }
+      if (end - start > KEY.length && startsWithKey(env, start)) {
+        return new String(
+            env, start + KEY.length, end - start - KEY.length, StandardCharsets.UTF_8);
+      }
+      start = end + 1;
+    }
+    return null;
+  }
+
+  private static boolean startsWithKey(byte[] env, int at) {
+    for (int i = 0; i < KEY.length; i++) {
+      if (env[at + i] != KEY[i]) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  /** Waits briefly until the killed processes have ended (a SIGKILL is not instant). */
+  private static void awaitEnded(List<ProcessHandle> killed) {
+    long end = System.nanoTime() + 1_000_000_000L;
+    long pause = 100_000;
+    for (ProcessHandle p : killed) {
+      while (ProcessTree.running(p) && System.nanoTime() < end) {
+        LockSupport.parkNanos(pause);
+        pause = Math.min(pause * 2, 5_000_000);
+      }
+    }
+  }
+
+  /** The pid namespace of this process, so that pids from other namespaces are not misread. */
+  private static String namespace() {
+    try {
+      String link = Files.readSymbolicLink(PROC.resolve("self/ns/pid")).toString();
+      return link.replaceAll("\\D", "");
+    } catch (IOException | UnsupportedOperationException | SecurityException e) {
+      return "0";
+    }
+  }
+
+  /** The process's start time in clock ticks since boot, or "" if it does not exist. */
+  static String startTime(long pid) {
+    try {
+      String stat = Files.readString(PROC.resolve(pid + "/stat"));
+      // "pid (comm) S ppid …": fields after the last ')', the start time is field 22.
+      String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
+      return f.length > 19 ? f[19] : "";
+    } catch (IOException | RuntimeException e) {
+      return "";
+    }
+  }
+}

@@ -1,0 +1,139 @@
+package dev.conveyor.worker.handlers;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import dev.conveyor.worker.api.TaskCancelledException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * A task's processes end with the task, also those that left its process tree: a daemon ({@code
+ * setsid}), a double fork, a background job the shell did not wait for.
+ */
+class ExecContainmentTest {
+
+  private static final Path SETSID = Path.of("/usr/bin/setsid");
+
+  @TempDir Path dir;
+
+  private final List<ProcessHandle> spawned = new ArrayList<>();
+
+  @BeforeEach
+  void linuxOnly() {
+    assumeTrue(Files.isDirectory(Path.of("/proc/self")), "needs Linux /proc");
+    assumeTrue(Files.isExecutable(SETSID), "needs util-linux setsid");
+  }
+
+  @AfterEach
+  void leaveNothingBehind() {
+    spawned.forEach(ProcessHandle::destroyForcibly);
+  }
+
+  @Test
+  void whatATaskLeftRunningEndsBeforeItIsReportedSucceeded() throws Exception {
+    try (ExecHandler exec = new ExecHandler(List.of(Path.of("/bin/sh")))) {
+      Object result =
+          exec.handle(
+              ExecContext.shell(
+                  // a daemon in a session of its own, a double fork, a job nobody waits for
+                  SETSID
+                      + " /bin/sleep 600 & echo $! > "
+                      + dir.resolve("daemon")
+                      + "; (/bin/sleep 600 & echo $! > "
+                      + dir.resolve("orphan")
+                      + ") ; /bin/sleep 600 & echo $! > "
+                      + dir.resolve("job")
+                      + "; echo done"));
+
+      assertThat(((Map<?, ?>) result).get("output")).isEqualTo("done\n");
+      for (String name : List.of("daemon", "orphan", "job")) {
+        assertThat(running(pidIn(name))).as(name).isFalse();
+      }
+    }
+  }
+
+  @Test
+  void aDaemonOfAKilledTaskEndsWithIt() throws Exception {
+    try (ExecHandler exec = new ExecHandler(List.of(Path.of("/bin/sh")))) {
+      ExecContext ctx =
+          ExecContext.shell(
+              SETSID + " /bin/sleep 600 & echo $! > " + dir.resolve("daemon") + "; exec sleep 600");
+      CompletableFuture<Object> outcome =
+          CompletableFuture.supplyAsync(
+              () -> {
+                try {
+                  return exec.handle(ctx);
+                } catch (Exception e) {
+                  return e;
+                }
+              });
+      Path pidFile = dir.resolve("daemon");
+      await()
+          .atMost(Duration.ofSeconds(10))
+          .until(() -> Files.exists(pidFile) && Files.size(pidFile) > 0);
+      ProcessHandle daemon = ProcessHandle.of(pidIn("daemon")).orElseThrow();
+      await().atMost(Duration.ofSeconds(10)).until(() -> !ctx.killHooks.isEmpty());
+
+      ctx.killHooks.forEach(Runnable::run);
+
+      assertThat(outcome.get(10, TimeUnit.SECONDS)).isInstanceOf(TaskCancelledException.class);
+      assertThat(ProcessTree.running(daemon)).isFalse();
+    }
+  }
+
+  /**
+   * What a worker that is gone (kill -9) left running carries that worker's mark; the next worker
+   * on the host ends it. What a live worker runs is left alone.
+   */
+  @Test
+  void theNextWorkerEndsTheProcessesOfAWorkerThatIsGoneButNotThoseOfALiveOne() throws Exception {
+    Process gone = new ProcessBuilder("/bin/true").start();
+    gone.waitFor();
+    String namespace =
+        Files.readSymbolicLink(Path.of("/proc/self/ns/pid")).toString().replaceAll("\\D", "");
+    assertThat(ExecContainment.startTime(gone.pid())).isEmpty();
+    ProcessHandle orphan = marked(namespace + ":" + gone.pid() + ":12345:7");
+    Process liveWorker = new ProcessBuilder("/bin/sleep", "600").start();
+    spawned.add(liveWorker.toHandle());
+    String liveStart = ExecContainment.startTime(liveWorker.pid());
+    ProcessHandle ofLiveWorker =
+        marked(namespace + ":" + liveWorker.pid() + ":" + liveStart + ":7");
+    ProcessHandle ofAnotherNamespace = marked("1:" + gone.pid() + ":1:7");
+
+    new ExecHandler(List.of(Path.of("/bin/sh"))).close();
+
+    assertThat(ProcessTree.running(orphan)).isFalse();
+    assertThat(ProcessTree.running(ofLiveWorker)).isTrue();
+    assertThat(ProcessTree.running(ofAnotherNamespace)).isTrue();
+  }
+
+  private ProcessHandle marked(String mark) throws Exception {
+    ProcessBuilder pb = new ProcessBuilder("/bin/sleep", "600");
+    pb.environment().put(ExecContainment.VARIABLE, mark);
+    ProcessHandle p = pb.start().toHandle();
+    spawned.add(p);
+    return p;
+  }
+
+  private long pidIn(String name) throws Exception {
+    return Long.parseLong(Files.readString(dir.resolve(name)).trim());
+  }
+
+  private static boolean running(long pid) {
+    Optional<ProcessHandle> p = ProcessHandle.of(pid);
+    return p.isPresent() && ProcessTree.running(p.get());
+  }
+}
