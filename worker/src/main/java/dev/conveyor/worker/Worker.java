@@ -4,13 +4,11 @@ import com.rabbitmq.client.Channel;
 import com.rabbitmq.client.Connection;
 import com.rabbitmq.client.Recoverable;
 import com.rabbitmq.client.RecoveryListener;
-import com.rabbitmq.client.ShutdownSignalException;
 import dev.conveyor.protocol.ControlSigner;
 import dev.conveyor.protocol.ExitCodes;
 import dev.conveyor.protocol.broker.BrokerConnector;
 import dev.conveyor.protocol.broker.BrokerUnreachableException;
 import dev.conveyor.protocol.broker.Channels;
-import dev.conveyor.protocol.events.Event;
 import dev.conveyor.protocol.events.EventSubscription;
 import dev.conveyor.protocol.topology.Topology;
 import dev.conveyor.protocol.wire.Cause;
@@ -26,7 +24,6 @@ import dev.conveyor.worker.control.Pausable;
 import dev.conveyor.worker.control.Revocations;
 import dev.conveyor.worker.execution.Ending;
 import dev.conveyor.worker.execution.EscalationLadder;
-import dev.conveyor.worker.execution.LeaseScope;
 import dev.conveyor.worker.execution.Outcome;
 import dev.conveyor.worker.execution.RunningTasks;
 import dev.conveyor.worker.execution.Stage;
@@ -34,7 +31,9 @@ import dev.conveyor.worker.execution.TaskRun;
 import dev.conveyor.worker.execution.TaskRunner;
 import dev.conveyor.worker.execution.Watchdog;
 import dev.conveyor.worker.handlers.HandlerRegistry;
+import dev.conveyor.worker.messaging.Consumers;
 import dev.conveyor.worker.messaging.EventPublisher;
+import dev.conveyor.worker.messaging.LeaseLoss;
 import dev.conveyor.worker.messaging.LostLeases;
 import dev.conveyor.worker.messaging.Settler;
 import dev.conveyor.worker.messaging.TaskConsumer;
@@ -84,12 +83,10 @@ public final class Worker implements AutoCloseable, Pausable {
   private final ExecutorService threads;
   private final EscalationLadder ladder;
   private final Revocations revocations = new Revocations();
-  private final List<TaskConsumer> consumers = new ArrayList<>();
   private final AtomicBoolean closing = new AtomicBoolean();
   private final AtomicBoolean terminating = new AtomicBoolean();
   private final CountDownLatch closed = new CountDownLatch(1);
   private volatile boolean skipGrace;
-  private volatile boolean paused;
   private volatile int exitCode = ExitCodes.OK;
   private Connection connection;
   private Channel topologyChannel;
@@ -102,6 +99,8 @@ public final class Worker implements AutoCloseable, Pausable {
   private EventSubscription lostElsewhere;
   private final LostLeases lostLeases = new LostLeases();
   private TaskRunner runner;
+  private Consumers intake = new Consumers(List.of());
+  private LeaseLoss leaseLoss;
 
   private Worker(WorkerConfig config) {
     this.config = config;
@@ -177,6 +176,8 @@ public final class Worker implements AutoCloseable, Pausable {
     events =
         new EventPublisher(
             connection, topology, config.name(), metrics::taskEvent, metrics::eventDropped);
+    leaseLoss =
+        new LeaseLoss(config.name(), running, ladder, lostLeases, config.killGrace(), closing::get);
     // Before any task is consumed: a redelivery may need another worker's word (TaskIntake). A
     // queue that outlives the connection: when all workers lose theirs at once, the word of those
     // that reconnect first must wait for the others.
@@ -187,7 +188,7 @@ public final class Worker implements AutoCloseable, Pausable {
             topology.names().requeuedFor(config.name()),
             REQUEUED_KEPT_FOR,
             List.of("task." + TaskState.REQUEUED.wire()),
-            this::requeuedElsewhere);
+            leaseLoss::requeuedElsewhere);
     settler =
         new Settler(
             connection, topology, events, running, config.retryDelay(), config.name(), lostLeases);
@@ -220,7 +221,7 @@ public final class Worker implements AutoCloseable, Pausable {
             });
     control = new ControlListener(connection, topology, commands);
     control.start();
-    TaskIntake intake =
+    TaskIntake accept =
         new TaskIntake(
             handlers,
             revocations,
@@ -231,7 +232,7 @@ public final class Worker implements AutoCloseable, Pausable {
             config.consumerTimeout(),
             lostLeases,
             io);
-    connection.addShutdownListener(this::connectionLost);
+    connection.addShutdownListener(leaseLoss::connectionLost);
     if (connection instanceof Recoverable r) {
       r.addRecoveryListener(
           new RecoveryListener() {
@@ -246,19 +247,20 @@ public final class Worker implements AutoCloseable, Pausable {
             }
           });
     }
+    List<TaskConsumer> consumers = new ArrayList<>();
     for (String q : config.queues()) {
-      TaskConsumer consumer =
+      consumers.add(
           new TaskConsumer(
               connection,
               topology.names().taskQueue(q),
               q,
               config.effectivePrefetch(),
-              intake::accept,
-              this::leasesLost,
-              io);
-      consumers.add(consumer);
-      consumer.start();
+              accept::accept,
+              leaseLoss::leasesLost,
+              io));
     }
+    intake = new Consumers(consumers);
+    intake.start();
     metrics.runningGauge(running::size);
     if (metricsServer != null) {
       metricsServer.start(metrics::scrape, this::ready, this::health);
@@ -288,9 +290,7 @@ public final class Worker implements AutoCloseable, Pausable {
 
   /** Ready: connected, consuming (unless paused) and not shutting down. */
   public boolean ready() {
-    return connection.isOpen()
-        && !closing.get()
-        && (paused || consumers.stream().allMatch(TaskConsumer::consuming));
+    return connection.isOpen() && !closing.get() && intake.healthy();
   }
 
   private String health() {
@@ -298,7 +298,7 @@ public final class Worker implements AutoCloseable, Pausable {
     h.put("status", ready() ? "ready" : "unready");
     h.put("worker", config.name());
     h.put("connected", connection.isOpen());
-    h.put("paused", paused);
+    h.put("paused", intake.paused());
     h.put("running", running.size());
     return Wire.toJson(h);
   }
@@ -310,41 +310,24 @@ public final class Worker implements AutoCloseable, Pausable {
         pid,
         config.queues(),
         config.concurrency(),
-        paused,
+        intake.paused(),
         startedAt,
         running.all().stream().map(TaskRun::status).toList());
   }
 
   @Override
-  public synchronized void pause() {
-    paused = true;
-    for (TaskConsumer c : consumers) {
-      try {
-        c.pause();
-      } catch (IOException | RuntimeException e) {
-        log.warn("could not pause consumer: {}", e.toString());
-      }
-    }
+  public void pause() {
+    intake.pause();
   }
 
   @Override
-  public synchronized void resume() {
-    if (closing.get()) {
-      return;
-    }
-    paused = false;
-    for (TaskConsumer c : consumers) {
-      try {
-        c.resume();
-      } catch (IOException | RuntimeException e) {
-        log.warn("could not resume consumer: {}", e.toString());
-      }
-    }
+  public void resume() {
+    intake.resume();
   }
 
   @Override
   public boolean paused() {
-    return paused;
+    return intake.paused();
   }
 
   private void announceStart(TaskRun run) {
@@ -375,44 +358,6 @@ public final class Worker implements AutoCloseable, Pausable {
     }
   }
 
-  private void connectionLost(ShutdownSignalException cause) {
-    if (!cause.isInitiatedByApplication()) {
-      log.warn(
-          "lost the broker connection ({}); stopping {} running task(s), the broker redelivers them",
-          cause.getMessage(),
-          running.size());
-    }
-  }
-
-  /**
-   * The broker took back every delivery of a channel or connection that is gone: the tasks it had
-   * given us are stopped. After a lost connection their next delivery is not counted as an attempt;
-   * after a channel the broker closed it is, as a task that outlives the delivery timeout would
-   * otherwise come back for ever.
-   */
-  private void leasesLost(LeaseScope scope) {
-    if (closing.get()) {
-      return;
-    }
-    for (TaskRun run : running.all()) {
-      if (run.lease().scope() == scope) {
-        if (scope.lostWithConnection()) {
-          lostLeases.record(run.taskId(), run.lease());
-        }
-        ladder.stop(run, Ending.connectionLost(), config.killGrace());
-      }
-    }
-  }
-
-  /** Another worker lost a task with its connection: its next delivery is not an attempt. */
-  private void requeuedElsewhere(Event event) {
-    if (event instanceof Event.Task t
-        && t.event().cause() == Cause.CONNECTION_LOST
-        && !config.name().equals(t.event().worker())) {
-      lostLeases.recordElsewhere(t.event().task());
-    }
-  }
-
   /**
    * A task survived its kill: settle everything, say so, and end the process with 70 so that the
    * supervisor starts a fresh worker (docs/design.md).
@@ -428,7 +373,7 @@ public final class Worker implements AutoCloseable, Pausable {
   private void terminate(TaskRun stuck) {
     log.error("terminating worker {}: task {} cannot be killed", config.name(), stuck);
     closing.set(true);
-    pause();
+    intake.stopForGood();
     settler.settle(stuck, TaskRunner.decide(stuck, null, new InterruptedException("stuck")));
     ladder.kill(running.all(), Ending.shutdown());
     awaitRunning(config.killGrace());
@@ -456,7 +401,7 @@ public final class Worker implements AutoCloseable, Pausable {
       return;
     }
     try {
-      pause();
+      intake.stopForGood();
       events.worker(WorkerEvent.STOPPING, running.ids(), host, pid);
       handBackPrefetched();
       log.info("shutting down; {} task(s) running", running.size());
@@ -540,7 +485,7 @@ public final class Worker implements AutoCloseable, Pausable {
       settler.close();
     }
     Channels.closeQuietly(topologyChannel);
-    consumers.forEach(TaskConsumer::close);
+    intake.close();
     if (control != null) {
       control.close();
     }
