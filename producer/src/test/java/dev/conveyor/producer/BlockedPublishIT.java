@@ -34,7 +34,7 @@ class BlockedPublishIT {
       publisher.publish(TaskSpec.of("noop").build()); // declared and confirmed before the alarm
 
       rabbit.setMemoryWatermark(0.00001);
-      Awaitility.await().atMost(Duration.ofSeconds(20)).until(rabbit::alarmed);
+      Awaitility.await().atMost(Duration.ofSeconds(60)).until(rabbit::alarmed);
       CompletableFuture<TaskMessage> blocked =
           CompletableFuture.supplyAsync(
               () -> {
@@ -60,8 +60,10 @@ class BlockedPublishIT {
           .atMost(Duration.ofSeconds(10))
           .until(() -> notices.equals(List.of("blocked: low on memory", "unblocked")));
       String queue = broker.names().taskQueue("default");
+      // rabbitmqctl answers in seconds on a busy machine: generous, only a lost task never comes.
       Awaitility.await()
-          .atMost(Duration.ofSeconds(10))
+          .atMost(Duration.ofSeconds(60))
+          .pollInterval(Duration.ofSeconds(1))
           .until(() -> rabbit.queue(queue).ready() == 2);
     } finally {
       thread.shutdownNow();

@@ -53,9 +53,9 @@ class PrivateBrokerIT {
           .until(() -> rabbit.queue(queue).ready() == 1);
 
       rabbit.setMemoryWatermark(0.00001);
-      Awaitility.await().atMost(Duration.ofSeconds(20)).until(rabbit::alarmed);
+      Awaitility.await().atMost(Duration.ofSeconds(60)).until(rabbit::alarmed);
       rabbit.setMemoryWatermark(0.4);
-      Awaitility.await().atMost(Duration.ofSeconds(20)).until(() -> !rabbit.alarmed());
+      Awaitility.await().atMost(Duration.ofSeconds(60)).until(() -> !rabbit.alarmed());
     }
     assertThat(dir).doesNotExist();
     assertThat(listening(port)).isFalse();
