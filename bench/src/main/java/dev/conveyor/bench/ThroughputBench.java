@@ -144,6 +144,9 @@ public final class ThroughputBench implements Callable<Integer> {
 
   /** Null when the worker refuses the flags (a flag it does not have yet, say). */
   private Rounds.Measure conveyor(Drains drains, Harness h, String label, List<String> flags) {
+    if (eventsNone(flags)) {
+      return null;
+    }
     WorkerConfig config;
     try {
       config = BenchWorkerFlags.config(h.settings(), flags);
@@ -160,7 +163,14 @@ public final class ThroughputBench implements Callable<Integer> {
             messages);
   }
 
+  private static boolean eventsNone(List<String> flags) {
+    return String.join(" ", flags).matches(".*--events[ =]none\\b.*");
+  }
+
   private static String refusal(Harness h, List<String> flags) {
+    if (eventsNone(flags)) {
+      return "--events none sends no outcome event to time the drain by";
+    }
     try {
       BenchWorkerFlags.config(h.settings(), flags);
       return "?";
