@@ -17,7 +17,11 @@ import picocli.CommandLine.Command;
     },
     subcommands = {
       ThroughputBench.class,
+      StartBench.class,
+      ScalingBench.class,
+      ProducerBench.class,
       StopLatencyBench.class,
+      CliStopBench.class,
       DeadlinePrecisionBench.class,
       ShutdownBench.class
     })

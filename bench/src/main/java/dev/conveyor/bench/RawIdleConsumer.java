@@ -20,7 +20,7 @@ import java.util.concurrent.TimeUnit;
 /**
  * The smallest useful consumer JVM, for comparing idle memory with the worker's: one amqp-client
  * connection, one channel, prefetch, manual acks, nothing else. Run as its own process by {@link
- * ThroughputBench}: {@code java -cp bench-all.jar dev.conveyor.bench.RawIdleConsumer URI QUEUE
+ * StartBench}: {@code java -cp bench-all.jar dev.conveyor.bench.RawIdleConsumer URI QUEUE
  * PREFETCH}; prints {@code ready} once it consumes and runs until it is terminated.
  */
 public final class RawIdleConsumer {

@@ -20,6 +20,7 @@ final class Report {
   private final Map<String, Object> json = new LinkedHashMap<>();
 
   private final String loadAtStart = Machine.loadAverage();
+  private final Conditions.Meter whole = Conditions.start();
 
   Report(String benchmark) {
     json.put("benchmark", benchmark);
@@ -40,13 +41,17 @@ final class Report {
 
   void print(PrintStream out, boolean asJson) {
     String loadAtEnd = Machine.loadAverage();
+    Conditions c = whole.end();
     json.put("loadAverage", Map.of("start", loadAtStart, "end", loadAtEnd));
+    json.put("conditions", c.json());
     lines.add("");
     lines.add(
         "load average (1/5/15 min) at start: "
             + loadAtStart
             + ", at end: "
             + loadAtEnd
+            + "; over the whole run "
+            + c
             + " — whatever else runs on the machine competes for its CPUs");
     if (asJson) {
       try {

@@ -14,10 +14,11 @@ import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 
 /**
- * Starts {@code bin/worker} as an OS process against a benchmark's namespace, the way an operator
- * would, with the bench's own JDK (JAVA_HOME) and without building anything. With a {@code jarDir}
- * (see {@link #snapshot}) the launcher runs {@code jarDir/worker.jar} (CONVEYOR_JAR_DIR) instead of
- * the jar in worker/target.
+ * Starts {@code bin/worker} (or {@code bin/producer}, {@code bin/control}: {@link #find(Path,
+ * String)}) as an OS process against a benchmark's namespace, the way an operator would, with the
+ * bench's own JDK (JAVA_HOME) and without building anything. With a {@code jarDir} (see {@link
+ * #snapshot}) the launcher runs {@code jarDir/worker.jar} (CONVEYOR_JAR_DIR) instead of the jar in
+ * worker/target.
  */
 record WorkerLauncher(Path script, Path jar, Path jarDir) {
 
@@ -51,13 +52,18 @@ record WorkerLauncher(Path script, Path jar, Path jarDir) {
 
   /** The launcher and the already built worker jar of the repository, if both are there. */
   static Optional<WorkerLauncher> find(Path repo) throws IOException {
+    return find(repo, "worker");
+  }
+
+  /** {@code bin/<program>} and its built jar, if both are there. */
+  static Optional<WorkerLauncher> find(Path repo, String program) throws IOException {
     Path root = repo.toAbsolutePath().normalize();
-    Path script = root.resolve("bin/worker");
+    Path script = root.resolve("bin/" + program);
     if (!Files.isExecutable(script)) {
       return Optional.empty();
     }
-    Path target = root.resolve("worker/target");
-    Path exact = target.resolve("worker-all.jar");
+    Path target = root.resolve(program + "/target");
+    Path exact = target.resolve(program + "-all.jar");
     if (Files.isRegularFile(exact)) {
       return Optional.of(new WorkerLauncher(script, exact));
     }
@@ -66,7 +72,7 @@ record WorkerLauncher(Path script, Path jar, Path jarDir) {
     }
     try (Stream<Path> files = Files.list(target)) {
       return files
-          .filter(f -> f.getFileName().toString().matches("worker-.*-all\\.jar"))
+          .filter(f -> f.getFileName().toString().matches(program + "-.*-all\\.jar"))
           .max((a, b) -> Long.compare(a.toFile().lastModified(), b.toFile().lastModified()))
           .map(jar -> new WorkerLauncher(script, jar));
     }
@@ -111,6 +117,15 @@ record WorkerLauncher(Path script, Path jar, Path jarDir) {
         progress("could not delete %s: %s", log, e);
       }
       return process.exitValue();
+    }
+
+    /**
+     * Waits for the process to end by itself, then {@link #reap}s it; -1 if it had to be killed.
+     */
+    int awaitExit(long seconds) throws InterruptedException {
+      boolean ended = process.waitFor(seconds, TimeUnit.SECONDS);
+      int code = reap();
+      return ended ? code : -1;
     }
 
     String logTail() {

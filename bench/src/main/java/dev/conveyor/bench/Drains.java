@@ -1,0 +1,442 @@
+package dev.conveyor.bench;
+
+import static dev.conveyor.bench.Harness.progress;
+
+import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.core.JsonToken;
+import com.rabbitmq.client.AMQP;
+import com.rabbitmq.client.Channel;
+import com.rabbitmq.client.Connection;
+import com.rabbitmq.client.ConnectionFactory;
+import com.rabbitmq.client.DefaultConsumer;
+import com.rabbitmq.client.Envelope;
+import dev.conveyor.protocol.events.EventSubscription;
+import dev.conveyor.protocol.wire.Ids;
+import dev.conveyor.protocol.wire.TaskState;
+import dev.conveyor.protocol.wire.Wire;
+import dev.conveyor.worker.Worker;
+import dev.conveyor.worker.WorkerConfig;
+import java.io.IOException;
+import java.net.URI;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.stream.IntStream;
+
+/**
+ * Timed drains of a queue of pre-published noop tasks by the consumers that {@code throughput} and
+ * {@code scaling} compare: bare amqp-client consumers ({@link Raw}), in-process Conveyor workers
+ * and {@code bin/worker} processes. A Conveyor drain ends at the receipt of the last outcome event,
+ * counted by routing key and by a streaming count of the events in each message (one object, or an
+ * array of a batch) without decoding them: the measuring JVM takes no more CPU from the worker it
+ * may host than it must.
+ */
+final class Drains implements AutoCloseable {
+
+  static final String NOOP = "{\"type\":\"noop\"}";
+  private static final String STARTED_KEY = "worker.started";
+  private static final String RUNNING_KEY = TaskState.RUNNING.routingKey();
+  private static final String SUCCEEDED_KEY = TaskState.SUCCEEDED.routingKey();
+  private static final List<String> KEYS =
+      List.of(
+          SUCCEEDED_KEY,
+          TaskState.FAILED.routingKey(),
+          TaskState.REJECTED.routingKey(),
+          TaskState.DEAD.routingKey(),
+          STARTED_KEY);
+  private static final AMQP.BasicProperties EVENT_PROPS =
+      new AMQP.BasicProperties.Builder().contentType(Wire.CONTENT_TYPE).build();
+  private static final byte[] RUNNING_EVENT = sampleEvent("running", "");
+  private static final byte[] SUCCEEDED_EVENT = sampleEvent("succeeded", ",\"durationMs\":0");
+
+  /**
+   * A bare amqp-client consumer on its own connection: {@code basicQos(prefetch)}, an ack with
+   * {@code multiple=true} every {@code ackEvery} deliveries (1: one ack per message), and with
+   * {@code events} the two events per task the protocol asks of a worker ({@code task.running}
+   * before the ack, {@code task.succeeded} after it: fixed bodies of a worker's size, on a second
+   * channel). With {@code threads}, each delivery is handed to one of {@code prefetch} task threads
+   * that acks it, and the events go out from one events thread: the shape of a worker, with none of
+   * its code.
+   */
+  record Raw(String label, int prefetch, int ackEvery, boolean events, boolean threads) {
+    Raw {
+      if (ackEvery < 1 || ackEvery > prefetch || (threads && ackEvery != 1)) {
+        throw new IllegalArgumentException(
+            label + ": ack every 1.." + prefetch + " deliveries, and 1 with task threads");
+      }
+    }
+  }
+
+  private final Harness h;
+  private final int timeoutSeconds;
+  private final Connection rawConnection;
+  private final EventSubscription sub;
+  private final AtomicInteger workersStarted = new AtomicInteger();
+  private volatile Drain current;
+
+  /** What a Conveyor drain counts, on the subscription's thread. */
+  private static final class Drain {
+    final int expected;
+    final AtomicInteger outcomes = new AtomicInteger();
+    final AtomicInteger notSucceeded = new AtomicInteger();
+    final CountDownLatch done = new CountDownLatch(1);
+    volatile long end;
+
+    Drain(int expected) {
+      this.expected = expected;
+    }
+  }
+
+  Drains(Harness h, URI uri, int timeoutSeconds) throws Exception {
+    this.h = h;
+    this.timeoutSeconds = timeoutSeconds;
+    ConnectionFactory factory = new ConnectionFactory();
+    factory.setUri(uri);
+    factory.setVirtualHost("/");
+    this.rawConnection = factory.newConnection("conveyor-bench raw consumer");
+    this.sub = EventSubscription.openRaw(h.connection(), h.topology(), KEYS, this::onEvent);
+  }
+
+  private void onEvent(String routingKey, byte[] body) {
+    long now = System.nanoTime();
+    int n = count(body);
+    if (routingKey.equals(STARTED_KEY)) {
+      workersStarted.addAndGet(n);
+      return;
+    }
+    Drain d = current;
+    if (d == null) {
+      return; // a raw consumer's stand-in events, or stragglers
+    }
+    if (!routingKey.equals(SUCCEEDED_KEY)) {
+      d.notSucceeded.addAndGet(n);
+    }
+    if (d.outcomes.addAndGet(n) >= d.expected && d.done.getCount() > 0) {
+      d.end = now;
+      d.done.countDown();
+    }
+  }
+
+  /** Events in one message: 1 for a plain object, the elements of an array (a batch). */
+  static int count(byte[] body) {
+    if (!isArray(body)) {
+      return 1;
+    }
+    try (JsonParser p = Wire.JSON.getFactory().createParser(body)) {
+      p.nextToken();
+      int n = 0;
+      while (p.nextToken() == JsonToken.START_OBJECT) {
+        n++;
+        p.skipChildren();
+      }
+      return n;
+    } catch (IOException e) {
+      return 1;
+    }
+  }
+
+  private static boolean isArray(byte[] body) {
+    for (byte b : body) {
+      if (!Character.isWhitespace(b)) {
+        return b == '[';
+      }
+    }
+    return false;
+  }
+
+  /** The events of one message, each as its own JSON body (a batch is a JSON array of them). */
+  static List<byte[]> elements(byte[] body) {
+    if (!isArray(body)) {
+      return List.of(body);
+    }
+    try {
+      List<byte[]> out = new ArrayList<>();
+      for (com.fasterxml.jackson.databind.JsonNode e : Wire.JSON.readTree(body)) {
+        out.add(Wire.JSON.writeValueAsBytes(e));
+      }
+      return out;
+    } catch (IOException e) {
+      return List.of(body); // let the decoder name what is wrong
+    }
+  }
+
+  /** Publishes n noop tasks (confirmed) into an empty queue. */
+  void publishNoops(int n) throws IOException {
+    long ready = h.depth();
+    if (ready != 0) {
+      progress("queue not empty before a run (%d ready): purging", ready);
+      h.purge();
+    }
+    long t0 = System.nanoTime();
+    h.publishTasks(IntStream.range(0, n).mapToObj(i -> Ids.newId()).toList(), NOOP);
+    double s = (System.nanoTime() - t0) / 1e9;
+    progress("published %d tasks with confirms in %.2f s (%.0f msg/s)", n, s, n / s);
+  }
+
+  /** Drains n tasks with a bare consumer; timed from just before basicConsume to the n-th ack. */
+  Rounds.Measured raw(Raw spec, int n) throws Exception {
+    publishNoops(n);
+    Channel ch = rawConnection.createChannel();
+    ch.basicQos(spec.prefetch());
+    Channel eventChannel = spec.events() ? rawConnection.createChannel() : null;
+    ExecutorService taskThreads =
+        spec.threads()
+            ? Executors.newFixedThreadPool(
+                spec.prefetch(), Thread.ofPlatform().name("bench-raw-task-", 1).factory())
+            : null;
+    ExecutorService eventThread =
+        spec.threads()
+            ? Executors.newSingleThreadExecutor(
+                Thread.ofPlatform().name("bench-raw-events").factory())
+            : null;
+    String exchange = h.names().eventsExchange();
+    CountDownLatch done = new CountDownLatch(1);
+    AtomicInteger acked = new AtomicInteger();
+    AtomicReference<IOException> failure = new AtomicReference<>();
+    long[] end = new long[1];
+    int[] unacked = new int[1]; // only touched by the connection's delivery thread (no threads)
+    IoAction running =
+        () -> eventChannel.basicPublish(exchange, RUNNING_KEY, EVENT_PROPS, RUNNING_EVENT);
+    IoAction succeeded =
+        () -> eventChannel.basicPublish(exchange, SUCCEEDED_KEY, EVENT_PROPS, SUCCEEDED_EVENT);
+    DefaultConsumer consumer =
+        new DefaultConsumer(ch) {
+          @Override
+          public void handleDelivery(
+              String tag, Envelope envelope, AMQP.BasicProperties props, byte[] body) {
+            long deliveryTag = envelope.getDeliveryTag();
+            IoAction settle =
+                () -> {
+                  if (spec.events()) {
+                    on(eventThread, running);
+                  }
+                  int settled = 1;
+                  if (spec.ackEvery() == 1) {
+                    ch.basicAck(deliveryTag, false);
+                  } else if (++unacked[0] >= spec.ackEvery() || acked.get() + unacked[0] == n) {
+                    ch.basicAck(deliveryTag, true);
+                    settled = unacked[0];
+                    unacked[0] = 0;
+                  } else {
+                    settled = 0;
+                  }
+                  if (spec.events()) {
+                    on(eventThread, succeeded);
+                  }
+                  if (settled > 0 && acked.addAndGet(settled) == n) {
+                    end[0] = System.nanoTime();
+                    done.countDown();
+                  }
+                };
+            Runnable guarded =
+                () -> {
+                  try {
+                    settle.run();
+                  } catch (IOException e) {
+                    failure.compareAndSet(null, e);
+                    done.countDown();
+                  }
+                };
+            if (taskThreads == null) {
+              guarded.run();
+            } else {
+              taskThreads.execute(guarded);
+            }
+          }
+
+          private void on(ExecutorService thread, IoAction action) throws IOException {
+            if (thread == null) {
+              action.run();
+              return;
+            }
+            thread.execute(
+                () -> {
+                  try {
+                    action.run();
+                  } catch (IOException e) {
+                    failure.compareAndSet(null, e);
+                    done.countDown();
+                  }
+                });
+          }
+        };
+    Conditions.Meter meter = Conditions.start();
+    long t0 = System.nanoTime();
+    boolean complete;
+    try {
+      String tag = ch.basicConsume(h.queue(), false, consumer);
+      complete = done.await(timeoutSeconds, TimeUnit.SECONDS);
+      ch.basicCancel(tag);
+    } finally {
+      for (ExecutorService threads : new ExecutorService[] {taskThreads, eventThread}) {
+        if (threads != null) {
+          threads.shutdown();
+          threads.awaitTermination(10, TimeUnit.SECONDS);
+        }
+      }
+      ch.close();
+      if (eventChannel != null) {
+        eventChannel.close();
+      }
+    }
+    Conditions c = meter.end();
+    if (failure.get() != null) {
+      throw new IOException(spec.label() + " failed", failure.get());
+    }
+    if (!complete) {
+      throw new IllegalStateException(
+          spec.label()
+              + ": only "
+              + acked.get()
+              + " of "
+              + n
+              + " acked in "
+              + timeoutSeconds
+              + " s");
+    }
+    double s = (end[0] - t0) / 1e9;
+    progress("%-14s %d acked in %.3f s: %.1f msg/s %s", spec.label(), n, s, n / s, c);
+    return new Rounds.Measured(n / s, c);
+  }
+
+  /** Drains n tasks with one in-process worker, timed from the return of Worker.start. */
+  Rounds.Measured inProcess(String label, WorkerConfig config, int n) throws Exception {
+    return timed(
+        label,
+        n,
+        () -> {
+          Worker w = Worker.start(config);
+          return w::close;
+        });
+  }
+
+  /**
+   * Drains n tasks with {@code count} {@code bin/worker} processes, timed from the receipt of the
+   * last one's {@code worker.started}.
+   */
+  Rounds.Measured processes(
+      String label, WorkerLauncher launcher, int count, List<String> flags, int n)
+      throws Exception {
+    return timed(
+        label,
+        n,
+        () -> {
+          int before = workersStarted.get();
+          List<WorkerLauncher.Running> started = new ArrayList<>();
+          AutoCloseable stopAll =
+              () -> {
+                started.forEach(p -> p.process().destroy()); // SIGTERM to all, then reap each
+                for (WorkerLauncher.Running p : started) {
+                  p.stop();
+                }
+              };
+          try {
+            for (int i = 1; i <= count; i++) {
+              List<String> args = new ArrayList<>(List.of("--name", label + "-" + i));
+              args.addAll(flags);
+              started.add(launcher.start(h, args.toArray(String[]::new)));
+            }
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+            while (workersStarted.get() < before + count) {
+              for (WorkerLauncher.Running p : started) {
+                if (!p.process().isAlive()) {
+                  throw new IllegalStateException(
+                      "worker process exited with "
+                          + p.process().exitValue()
+                          + ":\n"
+                          + p.logTail());
+                }
+              }
+              if (System.nanoTime() > deadline) {
+                throw new IllegalStateException("no worker.started from every process in 60 s");
+              }
+              Harness.sleep(1);
+            }
+            return stopAll;
+          } catch (Exception | Error e) {
+            stopAll.close();
+            throw e;
+          }
+        });
+  }
+
+  /** Something that consumes once {@link Starter#start} returns, and stops on close. */
+  @FunctionalInterface
+  interface Starter {
+    AutoCloseable start() throws Exception;
+  }
+
+  /**
+   * The outcomes received between the return of {@code starter} and the last of the n tasks'
+   * outcomes, per second; the tasks that ended while it was starting are left out of the count.
+   */
+  private Rounds.Measured timed(String label, int n, Starter starter) throws Exception {
+    publishNoops(n);
+    Drain d = new Drain(n);
+    current = d;
+    long t0 = System.nanoTime();
+    AutoCloseable consumer = starter.start();
+    long ready = System.nanoTime();
+    Conditions.Meter meter = Conditions.start();
+    int early = d.outcomes.get();
+    boolean complete;
+    try {
+      complete = d.done.await(timeoutSeconds, TimeUnit.SECONDS);
+    } finally {
+      consumer.close();
+      current = null;
+    }
+    Conditions c = meter.end();
+    if (!complete) {
+      throw new IllegalStateException(
+          label
+              + ": only "
+              + d.outcomes.get()
+              + " of "
+              + n
+              + " outcomes in "
+              + timeoutSeconds
+              + " s");
+    }
+    if (d.notSucceeded.get() > 0) {
+      progress("%s: %d tasks did not succeed", label, d.notSucceeded.get());
+    }
+    double s = (d.end - ready) / 1e9;
+    double rate = (n - early) / s;
+    progress(
+        "%-14s %d outcomes in %.3f s after start (start %.0f ms, %d done during it): %.1f msg/s %s",
+        label, n - early, s, (ready - t0) / 1e6, early, rate, c);
+    return new Rounds.Measured(rate, c);
+  }
+
+  @Override
+  public void close() throws Exception {
+    try (sub) {
+      rawConnection.close(5000);
+    }
+  }
+
+  /** A step of the bare consumer; it writes to a socket. */
+  @FunctionalInterface
+  private interface IoAction {
+    void run() throws IOException;
+  }
+
+  /** An event body shaped and sized like a worker's for a noop task. */
+  private static byte[] sampleEvent(String state, String extra) {
+    return ("{\"task\":\""
+            + Ids.newId()
+            + "\",\"type\":\"noop\",\"state\":\""
+            + state
+            + "\",\"worker\":\"bench-raw-events\",\"attempt\":1,\"at\":\"2026-11-22T02:00:00.123456Z\""
+            + extra
+            + ",\"queue\":\"default\"}")
+        .getBytes(StandardCharsets.UTF_8);
+  }
+}
