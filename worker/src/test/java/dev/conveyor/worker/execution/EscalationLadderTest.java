@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.conveyor.protocol.wire.Cause;
 import dev.conveyor.testkit.ManualScheduler;
+import dev.conveyor.testkit.SpinBarrier;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
@@ -151,7 +152,7 @@ class EscalationLadderTest {
       steps.clear();
       TaskRun run = started();
       AtomicInteger hookRuns = new AtomicInteger();
-      SpinBarrier go = new SpinBarrier(2);
+      SpinBarrier go = new SpinBarrier(2, Duration.ofMillis(1));
       boolean stopFirst = i % 2 == 0;
       Future<?> one =
           racers.submit(
@@ -178,27 +179,6 @@ class EscalationLadderTest {
       run.handlerEnded();
       timer.advance(KILL_GRACE);
       assertThat(stuck).isEmpty();
-    }
-  }
-
-  /**
-   * Releases its parties within nanoseconds of each other (a parked thread takes tens of
-   * microseconds to wake, longer than the windows raced for); a party that arrives when the others
-   * are gone never waits.
-   */
-  private static final class SpinBarrier {
-    private final AtomicInteger waiting;
-
-    SpinBarrier(int parties) {
-      waiting = new AtomicInteger(parties);
-    }
-
-    void await() {
-      waiting.decrementAndGet();
-      long until = System.nanoTime() + 1_000_000;
-      while (waiting.get() > 0 && System.nanoTime() < until) {
-        Thread.onSpinWait();
-      }
     }
   }
 }

@@ -6,6 +6,7 @@ import com.rabbitmq.client.AMQP;
 import dev.conveyor.protocol.wire.Cause;
 import dev.conveyor.protocol.wire.TaskMessage;
 import dev.conveyor.testkit.ManualScheduler;
+import dev.conveyor.testkit.SpinBarrier;
 import dev.conveyor.worker.api.TaskContext;
 import dev.conveyor.worker.api.TaskHandler;
 import java.time.Duration;
@@ -119,7 +120,7 @@ class TaskRunStressTest {
       this.name = name;
       this.handlerSpinNanos = handlerSpinNanos;
       this.early = early;
-      this.go = new SpinBarrier(early ? 2 : 3);
+      this.go = new SpinBarrier(early ? 2 : 3, Duration.ofNanos(200_000));
       this.run =
           new TaskRun(
               new TaskMessage(
@@ -351,25 +352,5 @@ class TaskRunStressTest {
       t.setDaemon(true);
       return t;
     };
-  }
-
-  /**
-   * Releases its parties within nanoseconds of each other; a party that arrives when the others are
-   * late by more than a millisecond goes on alone.
-   */
-  private static final class SpinBarrier {
-    private final AtomicInteger waiting;
-
-    SpinBarrier(int parties) {
-      waiting = new AtomicInteger(parties);
-    }
-
-    void await() {
-      waiting.decrementAndGet();
-      long until = System.nanoTime() + 200_000;
-      while (waiting.get() > 0 && System.nanoTime() < until) {
-        Thread.onSpinWait();
-      }
-    }
   }
 }

@@ -134,14 +134,12 @@ class ExecKillTest {
         .count();
   }
 
-  /** The task's own context, except that the first hook it is given fires the kill first. */
-  private static final class KillOnFirstHook implements TaskContext {
-    private final TaskRun run;
-    private final Runnable kill;
+  /** The task's own context: the two tests below change only how hooks are registered. */
+  private abstract static class Delegating implements TaskContext {
+    final TaskRun run;
 
-    KillOnFirstHook(TaskRun run, Runnable kill) {
+    Delegating(TaskRun run) {
       this.run = run;
-      this.kill = kill;
     }
 
     @Override
@@ -167,6 +165,26 @@ class ExecKillTest {
     @Override
     public int maxAttempts() {
       return run.maxAttempts();
+    }
+
+    @Override
+    public CancellationToken token() {
+      return run.token();
+    }
+
+    @Override
+    public void progress(double fraction) {
+      run.progress(fraction);
+    }
+  }
+
+  /** The first hook the handler registers, of either kind, fires the kill first. */
+  private static final class KillOnFirstHook extends Delegating {
+    private final Runnable kill;
+
+    KillOnFirstHook(TaskRun run, Runnable kill) {
+      super(run);
+      this.kill = kill;
     }
 
     @Override
@@ -206,63 +224,19 @@ class ExecKillTest {
       kill.run();
       run.onKill(action);
     }
-
-    @Override
-    public void progress(double fraction) {
-      run.progress(fraction);
-    }
   }
 
-  /**
-   * The task's own context, whose token nobody sets, except that its kill hooks are kept here to be
-   * run by the test alone.
-   */
-  private static final class Context implements TaskContext {
+  /** The token nobody sets; the kill hooks are kept here, to be run by the test alone. */
+  private static final class Context extends Delegating {
     final List<Runnable> killHooks = new CopyOnWriteArrayList<>();
-    private final TaskRun run;
 
     Context(TaskRun run) {
-      this.run = run;
-    }
-
-    @Override
-    public String taskId() {
-      return run.taskId();
-    }
-
-    @Override
-    public String type() {
-      return run.type();
-    }
-
-    @Override
-    public JsonNode payload() {
-      return run.payload();
-    }
-
-    @Override
-    public int attempt() {
-      return run.attempt();
-    }
-
-    @Override
-    public int maxAttempts() {
-      return run.maxAttempts();
-    }
-
-    @Override
-    public CancellationToken token() {
-      return run.token();
+      super(run);
     }
 
     @Override
     public void onKill(Runnable action) {
       killHooks.add(action);
-    }
-
-    @Override
-    public void progress(double fraction) {
-      run.progress(fraction);
     }
   }
 }
