@@ -8,6 +8,7 @@ import dev.conveyor.testkit.EventLog;
 import dev.conveyor.testkit.PrivateBroker;
 import dev.conveyor.testkit.PrivateBrokerExtension;
 import dev.conveyor.testkit.ProgramProcess;
+import dev.conveyor.testkit.QueueCounts;
 import dev.conveyor.testkit.TestBroker;
 import java.io.IOException;
 import java.io.PrintWriter;
@@ -119,7 +120,7 @@ class BrokerRestartIT {
       Awaitility.await("the task queue empty, nothing unacked")
           .atMost(Duration.ofSeconds(90))
           .pollInterval(Duration.ofSeconds(1))
-          .until(() -> rabbit.queue(taskQueue).equals(new PrivateBroker.QueueCounts(0, 0)));
+          .until(() -> rabbit.queue(taskQueue).equals(QueueCounts.EMPTY));
       lap("task queue empty");
       Awaitility.await("every task's final event")
           .atMost(Duration.ofSeconds(30))

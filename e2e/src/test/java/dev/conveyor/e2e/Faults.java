@@ -43,6 +43,7 @@ final class Faults {
       TestBroker broker,
       EventLog events,
       List<ProgramProcess> workers) {
+    Set<String> ackLost = ackLost(workers);
     return new Figures(
         scenario,
         runs.ids().size(),
@@ -50,8 +51,8 @@ final class Faults {
         runs.moreThanOnce(),
         runs.neverRan(),
         deadLetters(broker),
-        ackLost(workers),
-        events.duplicates(scenario, runs.ids()));
+        ackLost,
+        events.duplicates(scenario, runs.ids(), ackLost));
   }
 
   static void print(Figures f) {
