@@ -9,6 +9,7 @@ import dev.conveyor.protocol.wire.TaskState;
 import dev.conveyor.protocol.wire.WorkerEvent;
 import dev.conveyor.testkit.BrokerAdmin;
 import dev.conveyor.testkit.BrokerExtension;
+import dev.conveyor.testkit.Duplicates;
 import dev.conveyor.testkit.EventLog;
 import dev.conveyor.testkit.ProgramProcess;
 import dev.conveyor.testkit.TestBroker;
@@ -211,6 +212,12 @@ class ControlPlaneIT {
           .anyMatch(e -> e.state() == TaskState.REQUEUED && e.cause() == Cause.CONNECTION_LOST)
           .noneMatch(e -> e.state() == TaskState.DEAD);
     }
+    Duplicates d = events.duplicates("the broker closes every worker's connection", ids);
+    assertThat(d.reruns())
+        .extracting(Duplicates.Rerun::why)
+        .as("no task runs again after it finished")
+        .doesNotContain(Duplicates.Why.FINISHED_SAME_WORKER, Duplicates.Why.FINISHED_OTHER_WORKER);
+    assertThat(d.succeededTwice()).isEmpty();
   }
 
   /**

@@ -3,6 +3,8 @@ package dev.conveyor.e2e;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.rabbitmq.client.AMQP;
+import com.rabbitmq.client.Channel;
+import com.rabbitmq.client.Connection;
 import com.rabbitmq.client.GetResponse;
 import dev.conveyor.protocol.wire.Cause;
 import dev.conveyor.protocol.wire.TaskEvent;
@@ -14,6 +16,7 @@ import dev.conveyor.testkit.EventLog;
 import dev.conveyor.testkit.PrivateBroker;
 import dev.conveyor.testkit.PrivateBrokerExtension;
 import dev.conveyor.testkit.ProgramProcess;
+import dev.conveyor.testkit.QueueCounts;
 import dev.conveyor.testkit.TestBroker;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -23,6 +26,7 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.TimeoutException;
 import org.awaitility.Awaitility;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
@@ -68,8 +72,9 @@ class MemoryAlarmIT {
       lap("worker started");
 
       // The task must start while the broker blocks the worker, and nothing can be published
-      // then. So it waits out a TTL in the retry queue: the broker's own dead-lettering moves it
-      // to the task queue during the alarm, as it does for a retry that comes due.
+      // then. So it waits in the retry queue until the test, on a connection that publishes
+      // nothing (which an alarm does not block), rejects it: the broker itself then dead-letters
+      // it into the task queue, as it does with a retry that comes due.
       Path started = dir.resolve("started");
       Path stopped = dir.resolve("stopped");
       // Builtins only, timed by the files' modification times: the stop signals the whole tree,
@@ -88,28 +93,30 @@ class MemoryAlarmIT {
               null,
               null,
               Instant.now());
+      String held = broker.names().retryQueue("default");
       broker.withConfirms(
           ch -> {
             ch.basicPublish(
                 "",
-                broker.names().retryQueue("default"),
+                held,
                 new AMQP.BasicProperties.Builder()
                     .messageId(task.id())
                     .contentType(Wire.CONTENT_TYPE)
                     .deliveryMode(2)
-                    .expiration("15000")
                     .build(),
                 Wire.encode(task));
             return null;
           });
-      lap("task waiting 15 s in the retry queue");
+      Connection releaser = broker.open("conveyor-test alarm releaser");
 
       rabbit.setMemoryWatermark(0.00001);
-      Awaitility.await("the alarm").atMost(Duration.ofSeconds(30)).until(rabbit::alarmed);
+      Awaitility.await("the alarm").atMost(Duration.ofSeconds(60)).until(rabbit::alarmed);
       lap("memory alarm in force");
-      assertThat(started)
-          .as("precondition: the task has not started before the alarm")
-          .doesNotExist();
+      // The worker publishes a heartbeat every second, after which the broker stops reading it.
+      Awaitility.await("the worker's connection blocked")
+          .atMost(Duration.ofSeconds(60))
+          .until(() -> "blocked".equals(rabbit.connectionStates().get("conveyor-worker a1")));
+      lap("worker blocked");
 
       producer =
           ProgramProcess.start(
@@ -128,6 +135,14 @@ class MemoryAlarmIT {
       lap("producer reports the block");
 
       // The task arrives during the alarm, on a worker whose connection the broker no longer reads.
+      try (Channel ch = releaser.createChannel()) {
+        GetResponse got = ch.basicGet(held, false);
+        assertThat(got).as("the held task").isNotNull();
+        ch.basicNack(got.getEnvelope().getDeliveryTag(), false, false);
+      } catch (TimeoutException e) {
+        throw new IllegalStateException(e);
+      }
+      lap("task released");
       Awaitility.await("the task started")
           .atMost(Duration.ofSeconds(30))
           .pollInterval(Duration.ofMillis(20))
@@ -139,13 +154,13 @@ class MemoryAlarmIT {
           .until(() -> Files.exists(stopped));
       long ranMs = (nanos(stopped) - nanos(started)) / 1_000_000;
       lap("task stopped after " + ranMs + " ms");
-      assertThat(rabbit.alarmed()).as("the alarm still in force after the stop").isTrue();
-      assertThat(rabbit.connectionStates())
-          .as("the worker's connection blocked")
-          .containsEntry("conveyor-worker a1", "blocked");
       assertThat(ranMs)
           .as("SIGTERM at the deadline (%d ms) while the broker blocks the worker", TIMEOUT_MS)
           .isLessThanOrEqualTo(TIMEOUT_MS + MARGIN_MS);
+      assertThat(rabbit.alarmed()).as("the alarm still in force after the stop").isTrue();
+      assertThat(rabbit.connectionStates())
+          .as("the worker's connection still blocked")
+          .containsEntry("conveyor-worker a1", "blocked");
 
       // The alarm outlasts the worker's wait for a publish confirm (10 s), and the producer's
       // confirm timeout is no reason to give up either: it waits, and prints nothing yet.
@@ -178,11 +193,7 @@ class MemoryAlarmIT {
       Awaitility.await("the task queue empty, nothing unacked")
           .atMost(Duration.ofSeconds(30))
           .pollInterval(Duration.ofSeconds(1))
-          .until(
-              () ->
-                  rabbit
-                      .queue(broker.names().taskQueue("default"))
-                      .equals(new PrivateBroker.QueueCounts(0, 0)));
+          .until(() -> rabbit.queue(broker.names().taskQueue("default")).equals(QueueCounts.EMPTY));
       List<GetResponse> dlq = broker.drainDead();
       assertThat(dlq).extracting(r -> r.getProps().getMessageId()).containsExactly(task.id());
       assertThat(worker.process().isAlive()).as(worker.output()).isTrue();

@@ -9,6 +9,7 @@ import dev.conveyor.protocol.wire.TaskEvent;
 import dev.conveyor.protocol.wire.TaskState;
 import dev.conveyor.protocol.wire.WorkerEvent;
 import dev.conveyor.testkit.BrokerExtension;
+import dev.conveyor.testkit.Duplicates;
 import dev.conveyor.testkit.EventLog;
 import dev.conveyor.testkit.ProgramProcess;
 import dev.conveyor.testkit.TestBroker;
@@ -75,6 +76,11 @@ class WatchdogIT {
     Awaitility.await().until(() -> dlq.addAll(broker.drainDead()) || !dlq.isEmpty());
     assertThat(dlq.getFirst().getProps().getHeaders().get(Headers.DEAD_CAUSE).toString())
         .isEqualTo("worker-lost");
+    Duplicates d = events.duplicates("kill -9 of the worker running the task, twice", List.of(id));
+    assertThat(d.reruns())
+        .extracting(Duplicates.Rerun::why)
+        .as("no task runs again after it finished")
+        .doesNotContain(Duplicates.Why.FINISHED_SAME_WORKER, Duplicates.Why.FINISHED_OTHER_WORKER);
   }
 
   @Test
@@ -154,6 +160,11 @@ class WatchdogIT {
         .extracting(TaskEvent::attempt)
         .containsExactly(1, 2);
     assertThat(started(events)).isGreaterThanOrEqualTo(3);
+    Duplicates d = events.duplicates("a task that kills its worker (kill -9)", List.of(id));
+    assertThat(d.reruns())
+        .extracting(Duplicates.Rerun::why)
+        .as("no task runs again after it finished")
+        .doesNotContain(Duplicates.Why.FINISHED_SAME_WORKER, Duplicates.Why.FINISHED_OTHER_WORKER);
     String next = publishOne(broker, "--type", "noop");
     events.await(next, TaskState.SUCCEEDED, Duration.ofSeconds(60));
     supervisor.terminate();

@@ -74,6 +74,30 @@ public final class BrokerAdmin {
   }
 
   /**
+   * A queue's ready and unacknowledged messages, from the management API's statistics, which lag up
+   * to 5 s behind: wait for the figures you expect.
+   *
+   * @param queue the queue's broker name
+   */
+  public QueueCounts queue(String queue) {
+    try {
+      JsonNode q =
+          Wire.JSON.readTree(
+              call(
+                  "GET",
+                  "/api/queues/"
+                      + vhostPath()
+                      + "/"
+                      + URLEncoder.encode(queue, StandardCharsets.UTF_8).replace("+", "%20")
+                      + "?columns=messages_ready,messages_unacknowledged"));
+      return new QueueCounts(
+          q.path("messages_ready").asLong(), q.path("messages_unacknowledged").asLong());
+    } catch (IOException e) {
+      throw new IllegalStateException(e);
+    }
+  }
+
+  /**
    * Creates (or replaces) a user with these permissions on the AMQP URI's vhost.
    *
    * @return an AMQP URI that logs in as that user

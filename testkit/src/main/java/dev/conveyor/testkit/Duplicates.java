@@ -12,6 +12,7 @@ import java.util.EnumMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.stream.Collectors;
 
 /**
@@ -31,7 +32,8 @@ public record Duplicates(
   public enum Why {
     /**
      * The earlier run had succeeded and the task ran again where it had finished: the broker
-     * redelivered it because the ack never reached it (lost with the connection).
+     * redelivered it because the ack never reached it (lost with the connection). Without an
+     * outcome event, the worker's log tells (see {@link #of(List, Collection, Set)}).
      */
     FINISHED_SAME_WORKER("succeeded, then ran again on the same worker"),
     /** The same, but the redelivery went to another worker. */
@@ -66,6 +68,15 @@ public record Duplicates(
    * @param taskIds the tasks the test published
    */
   public static Duplicates of(List<TaskEvent> events, Collection<String> taskIds) {
+    return of(events, taskIds, Set.of());
+  }
+
+  /**
+   * @param finishedUnannounced tasks known (from a worker's log) to have succeeded without their
+   *     success being settled or announced: a run of theirs without an outcome event had finished
+   */
+  public static Duplicates of(
+      List<TaskEvent> events, Collection<String> taskIds, Set<String> finishedUnannounced) {
     Map<String, List<TaskEvent>> byTask = new LinkedHashMap<>();
     for (String id : taskIds) {
       byTask.put(id, new ArrayList<>());
@@ -86,7 +97,12 @@ public record Duplicates(
       history.sort(Comparator.comparing(e -> e.at() == null ? Instant.MIN : e.at()));
       long runs = count(history, TaskState.RUNNING);
       if (runs > 1) {
-        reruns.add(new Rerun(entry.getKey(), (int) runs, why(history), describe(history)));
+        reruns.add(
+            new Rerun(
+                entry.getKey(),
+                (int) runs,
+                why(history, finishedUnannounced.contains(entry.getKey())),
+                describe(history)));
       }
       if (count(history, TaskState.SUCCEEDED) > 1) {
         succeededTwice.add(entry.getKey());
@@ -102,8 +118,12 @@ public record Duplicates(
     return history.stream().filter(e -> e.state() == state).count();
   }
 
-  /** The worst of the reasons for each run after the first. */
-  private static Why why(List<TaskEvent> history) {
+  /**
+   * The worst of the reasons for each run after the first.
+   *
+   * @param finishedUnannounced whether a run without an outcome event is known to have succeeded
+   */
+  private static Why why(List<TaskEvent> history, boolean finishedUnannounced) {
     Why worst = null;
     for (int i = 0; i < history.size(); i++) {
       TaskEvent run = history.get(i);
@@ -116,9 +136,9 @@ public record Duplicates(
       }
       TaskEvent outcome = outcome(history, i);
       Why why;
-      if (outcome == null) {
+      if (outcome == null && !finishedUnannounced) {
         why = Why.NO_OUTCOME;
-      } else if (outcome.state() == TaskState.SUCCEEDED) {
+      } else if (outcome == null || outcome.state() == TaskState.SUCCEEDED) {
         why =
             next.worker() != null && next.worker().equals(run.worker())
                 ? Why.FINISHED_SAME_WORKER

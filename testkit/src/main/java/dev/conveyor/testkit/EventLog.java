@@ -18,6 +18,7 @@ import java.time.Duration;
 import java.util.Collection;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.CopyOnWriteArrayList;
 import org.awaitility.Awaitility;
 
@@ -145,7 +146,16 @@ public final class EventLog implements AutoCloseable {
    * @param scenario names the test in what is printed
    */
   public Duplicates duplicates(String scenario, Collection<String> taskIds) {
-    Duplicates d = Duplicates.of(tasks(), taskIds);
+    return duplicates(scenario, taskIds, Set.of());
+  }
+
+  /**
+   * @param finishedUnannounced tasks a worker logged as finished but not settled (see {@link
+   *     Duplicates#of(List, Collection, Set)})
+   */
+  public Duplicates duplicates(
+      String scenario, Collection<String> taskIds, Set<String> finishedUnannounced) {
+    Duplicates d = Duplicates.of(tasks(), taskIds, finishedUnannounced);
     System.out.println(d.report(scenario));
     return d;
   }

@@ -41,10 +41,14 @@ public final class PrivateBroker implements AutoCloseable {
 
   private static final String DIR_PREFIX = "conveyor-rabbit-";
 
-  /** A cold start takes 5-12 s on a busy 2-CPU machine; far more means something is wrong. */
-  private static final Duration BOOT_TIMEOUT = Duration.ofSeconds(90);
+  /**
+   * A cold start takes 5-12 s on a 2-CPU machine, and over 30 s when other builds load it; far more
+   * means something is wrong.
+   */
+  private static final Duration BOOT_TIMEOUT = Duration.ofSeconds(120);
 
-  private static final Duration CTL_TIMEOUT = Duration.ofSeconds(60);
+  /** rabbitmqctl starts a VM of its own: 1-2 s, and a stop_app took over a minute under load. */
+  private static final Duration CTL_TIMEOUT = Duration.ofSeconds(150);
 
   private final Path dir;
   private final Path nodeDir;
@@ -188,12 +192,9 @@ public final class PrivateBroker implements AutoCloseable {
   }
 
   /**
-   * Ready and unacknowledged messages of a queue, as the broker counts them: a quorum queue's
-   * counts lag up to a few seconds behind, so wait for the figures you expect.
-   */
-  public record QueueCounts(long ready, long unacked) {}
-
-  /**
+   * Ready and unacknowledged messages of a queue, from {@code rabbitmqctl list_queues}: a quorum
+   * queue's counts lag up to a few seconds behind, so wait for the figures you expect.
+   *
    * @param queue the queue's broker name
    * @throws IllegalStateException if there is no such queue
    */
@@ -269,7 +270,14 @@ public final class PrivateBroker implements AutoCloseable {
           p.destroyForcibly();
           p.waitFor(5, TimeUnit.SECONDS);
           throw new IllegalStateException(
-              "rabbitmqctl " + String.join(" ", args) + " did not end within " + CTL_TIMEOUT);
+              "rabbitmqctl "
+                  + String.join(" ", args)
+                  + " did not end within "
+                  + CTL_TIMEOUT
+                  + "; its output:\n"
+                  + tail(Files.readString(out, StandardCharsets.UTF_8))
+                  + "\nthe node's log:\n"
+                  + tail(log()));
         }
         String text = Files.readString(out, StandardCharsets.UTF_8);
         if (p.exitValue() != 0) {

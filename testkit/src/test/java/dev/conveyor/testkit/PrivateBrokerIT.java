@@ -40,7 +40,7 @@ class PrivateBrokerIT {
       // A quorum queue's counts reach list_queues a moment after the confirm.
       Awaitility.await()
           .atMost(Duration.ofSeconds(60))
-          .until(() -> rabbit.queue(queue).equals(new PrivateBroker.QueueCounts(1, 0)));
+          .until(() -> rabbit.queue(queue).equals(new QueueCounts(1, 0)));
 
       rabbit.stopApp();
       assertThat(acceptsAmqp(port)).isFalse();

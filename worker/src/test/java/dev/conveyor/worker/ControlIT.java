@@ -21,6 +21,7 @@ import dev.conveyor.protocol.wire.WorkerEvent;
 import dev.conveyor.protocol.wire.WorkerStatus;
 import dev.conveyor.testkit.BrokerAdmin;
 import dev.conveyor.testkit.BrokerExtension;
+import dev.conveyor.testkit.Duplicates;
 import dev.conveyor.testkit.EventLog;
 import dev.conveyor.testkit.TestBroker;
 import java.nio.charset.StandardCharsets;
@@ -442,6 +443,12 @@ class ControlIT {
     Broker.control(broker, Broker.command(Command.STOP, Target.all(), false));
     events.await(id, TaskState.CANCELLED);
     events.await(Broker.task(broker, "{\"type\":\"noop\"}"), TaskState.SUCCEEDED);
+    Duplicates d = events.duplicates("the broker closes a worker's connection", List.of(id));
+    assertThat(d.reruns())
+        .extracting(Duplicates.Rerun::why)
+        .as("no task runs again after it finished")
+        .doesNotContain(Duplicates.Why.FINISHED_SAME_WORKER, Duplicates.Why.FINISHED_OTHER_WORKER);
+    assertThat(d.succeededTwice()).isEmpty();
   }
 
   @Test
@@ -483,6 +490,13 @@ class ControlIT {
     assertThat(events.of(id)).noneMatch(e -> e.state() == TaskState.DEAD);
     Broker.control(broker, Broker.command(Command.STOP, Target.all(), false));
     events.await(id, TaskState.CANCELLED);
+    Duplicates d =
+        events.duplicates("the broker closes one of two workers' connections", List.of(id));
+    assertThat(d.reruns())
+        .extracting(Duplicates.Rerun::why)
+        .as("no task runs again after it finished")
+        .doesNotContain(Duplicates.Why.FINISHED_SAME_WORKER, Duplicates.Why.FINISHED_OTHER_WORKER);
+    assertThat(d.succeededTwice()).isEmpty();
   }
 
   @Test
@@ -515,5 +529,11 @@ class ControlIT {
     }
     Broker.control(broker, Broker.command(Command.STOP, Target.all(), false));
     ids.forEach(id -> events.await(id, TaskState.CANCELLED));
+    Duplicates d = events.duplicates("the broker closes every worker's connection at once", ids);
+    assertThat(d.reruns())
+        .extracting(Duplicates.Rerun::why)
+        .as("no task runs again after it finished")
+        .doesNotContain(Duplicates.Why.FINISHED_SAME_WORKER, Duplicates.Why.FINISHED_OTHER_WORKER);
+    assertThat(d.succeededTwice()).isEmpty();
   }
 }

@@ -1,0 +1,180 @@
+package dev.conveyor.e2e;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.conveyor.protocol.wire.TaskEvent;
+import dev.conveyor.protocol.wire.TaskState;
+import dev.conveyor.protocol.wire.WorkerEvent;
+import dev.conveyor.testkit.BrokerAdmin;
+import dev.conveyor.testkit.BrokerExtension;
+import dev.conveyor.testkit.EventLog;
+import dev.conveyor.testkit.ProgramProcess;
+import dev.conveyor.testkit.QueueCounts;
+import dev.conveyor.testkit.TestBroker;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Set;
+import java.util.function.Function;
+import org.awaitility.Awaitility;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Faults that leave the broker up, in the middle of 500 short {@code exec} tasks over three worker
+ * processes: a worker killed with SIGKILL, every worker's connection closed by the broker. Nothing
+ * may be lost; the tasks that ran more than once are counted and printed (docs/reliability.md).
+ */
+@ExtendWith(BrokerExtension.class)
+class ChaosIT {
+
+  private static final int TASKS = 500;
+
+  @Test
+  void killingOneOfThreeWorkersInTheMiddleOfARunLosesNothing(TestBroker broker, @TempDir Path dir) {
+    // Two attempts: a delivery lost with a killed worker counts as one (a task that kills its
+    // worker must not come back for ever), so with one it would be dead-lettered by design.
+    run(
+        broker,
+        dir,
+        "kill -9 of one of three workers",
+        "\"maxAttempts\":2",
+        workers -> {
+          ProgramProcess victim = workers.getFirst();
+          victim.process().destroyForcibly();
+          victim.waitFor(Duration.ofSeconds(10));
+          return Set.of(workerName(broker, 1));
+        });
+  }
+
+  @Test
+  void theBrokerClosingEveryWorkersConnectionInTheMiddleOfARunLosesNothing(
+      TestBroker broker, @TempDir Path dir) {
+    BrokerAdmin admin = new BrokerAdmin(broker.uri());
+    String prefix = "conveyor-worker " + broker.namespace();
+    run(
+        broker,
+        dir,
+        "the broker closes every worker's connection",
+        "",
+        workers -> {
+          assertThat(admin.closeConnections(prefix)).isEqualTo(workers.size());
+          return Set.of();
+        });
+  }
+
+  private static String workerName(TestBroker broker, int i) {
+    return broker.namespace() + "-" + i;
+  }
+
+  /**
+   * The tasks without a final event, but for those whose last event is a start on a worker that was
+   * killed: the broker has them settled (it holds nothing), so their outcome went down with that
+   * worker.
+   */
+  private static List<String> withoutOutcome(EventLog events, ExecRuns runs, Set<String> killed) {
+    Set<String> finished = Faults.finished(events);
+    return runs.ids().stream()
+        .filter(id -> !finished.contains(id))
+        .filter(
+            id -> {
+              List<TaskEvent> history = events.of(id);
+              TaskEvent last = history.isEmpty() ? null : history.getLast();
+              return last == null
+                  || last.state() != TaskState.RUNNING
+                  || !killed.contains(last.worker());
+            })
+        .toList();
+  }
+
+  /**
+   * Starts three workers, publishes the tasks, lets a tenth of them start, applies the fault, and
+   * checks that every task ran and ended {@code succeeded}.
+   *
+   * @param fault does the damage; returns the names of the workers it took away for good, which are
+   *     the first ones
+   */
+  private static void run(
+      TestBroker broker,
+      Path dir,
+      String scenario,
+      String taskFields,
+      Function<List<ProgramProcess>, Set<String>> fault) {
+    EventLog events = EventLog.open(broker);
+    broker.withChannel(
+        ch -> {
+          broker.topology().declareCore(ch);
+          return broker.topology().declareTaskQueue(ch, "default");
+        });
+    ExecRuns runs = ExecRuns.create(dir, TASKS, 0.1, taskFields);
+    List<ProgramProcess> workers = new ArrayList<>();
+    for (int i = 1; i <= 3; i++) {
+      workers.add(
+          Programs.worker(
+              broker, workerName(broker, i), "--concurrency", "4", "--exec-allow", "/bin/sh"));
+    }
+    try {
+      Awaitility.await("every worker started")
+          .atMost(Duration.ofSeconds(90))
+          .until(
+              () ->
+                  events.workers().stream()
+                          .filter(e -> e.state().equals(WorkerEvent.STARTED))
+                          .count()
+                      == workers.size());
+      if (scenario.contains("connection")) {
+        // The management API lists a connection only once its first statistics are in.
+        BrokerAdmin admin = new BrokerAdmin(broker.uri());
+        Awaitility.await()
+            .atMost(Duration.ofSeconds(20))
+            .until(
+                () ->
+                    admin.countConnections("conveyor-worker " + broker.namespace())
+                        == workers.size());
+      }
+      Programs.Result published =
+          Programs.run(broker, "producer", "publish", "--from", runs.tasksFile().toString());
+      assertThat(published.exitCode()).as(published.output()).isZero();
+      Awaitility.await()
+          .atMost(Duration.ofSeconds(60))
+          .pollInterval(Duration.ofMillis(10))
+          .until(() -> runs.started() >= TASKS / 10);
+      int before = runs.started();
+      Set<String> killed = fault.apply(workers);
+      assertThat(runs.started()).as("tasks left after the fault").isLessThan(TASKS);
+
+      // Done when every task has run and the broker holds nothing of them any more.
+      BrokerAdmin admin = new BrokerAdmin(broker.uri());
+      String taskQueue = broker.names().taskQueue("default");
+      Awaitility.await("every task started, the broker holding none")
+          .atMost(Duration.ofSeconds(120))
+          .pollInterval(Duration.ofSeconds(1))
+          .until(
+              () -> runs.neverRan().isEmpty() && admin.queue(taskQueue).equals(QueueCounts.EMPTY));
+      // A worker acks a success before it sends the event, so a worker killed in between takes
+      // the event with it: every other task has its final event.
+      Awaitility.await("every task's final event")
+          .atMost(Duration.ofSeconds(30))
+          .until(() -> withoutOutcome(events, runs, killed).isEmpty());
+      List<ProgramProcess> survivors = workers.subList(killed.size(), workers.size());
+      for (ProgramProcess w : survivors) {
+        assertThat(w.process().isAlive()).as(w + " still running:\n" + w.output()).isTrue();
+      }
+      Faults.Figures figures = Faults.figures(scenario, runs, before, broker, events, workers);
+      Faults.print(figures);
+      assertThat(figures.neverRan()).as("tasks that never ran").isEmpty();
+      assertThat(figures.deadLettered()).as("dead-lettered tasks").isEmpty();
+      assertThat(Faults.succeeded(events))
+          .as("tasks that succeeded")
+          .containsAll(
+              runs.ids().stream()
+                  .filter(id -> !figures.duplicates().withoutFinal().contains(id))
+                  .toList());
+    } catch (RuntimeException | AssertionError e) {
+      Faults.explain(events, runs, workers);
+      throw e;
+    }
+  }
+}
