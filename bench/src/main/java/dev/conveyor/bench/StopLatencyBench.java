@@ -151,24 +151,30 @@ public final class StopLatencyBench implements Callable<Integer> {
     long now = System.nanoTime();
     Round r = current;
     if (r != null && routingKey.equals("task." + TaskState.CANCELLED.wire())) {
-      int n = r.cancelledCount.incrementAndGet();
+      // A worker sends the events that queued up as one array per routing key.
+      int events = Wire.countEvents(body);
+      int n = r.cancelledCount.addAndGet(events);
       r.cancelledBodies.add(body);
-      if (n == 1) {
+      if (n == events) {
         r.firstCancelled = now;
       }
-      if (n <= r.ids.size()) {
+      for (int i = n - events + 1; i <= n && i <= r.ids.size(); i++) {
         r.lastCancelled = now;
         r.allCancelled.countDown();
       }
       return;
     }
-    Event event;
+    List<Event> events;
     try {
-      event = EventSubscription.decode(routingKey, body);
+      events = EventSubscription.decodeAll(routingKey, body);
     } catch (MalformedMessageException e) {
       progress("undecodable event %s: %s", routingKey, e.getMessage());
       return;
     }
+    events.forEach(event -> onEvent(r, event));
+  }
+
+  private static void onEvent(Round r, Event event) {
     if (r == null || !(event instanceof Event.Task t) || !r.ids.contains(t.event().task())) {
       return;
     }
@@ -189,15 +195,16 @@ public final class StopLatencyBench implements Callable<Integer> {
    * of the round, once, with the expected cause.
    */
   private static void verifyCancelled(Round r) {
+    List<TaskEvent> events = new ArrayList<>();
     for (byte[] body : r.cancelledBodies) {
-      TaskEvent e;
       try {
-        e = Wire.decode(body, TaskEvent.class);
+        events.addAll(Wire.decodeBatch(body, TaskEvent.class));
       } catch (MalformedMessageException ex) {
         r.unexpected.incrementAndGet();
         progress("undecodable task.cancelled event: %s", ex.getMessage());
-        continue;
       }
+    }
+    for (TaskEvent e : events) {
       if (!r.ids.contains(e.task()) || !r.cancelled.add(e.task())) {
         r.unexpected.incrementAndGet();
         progress("task.cancelled for %s, not a task of this round or a second time", e.task());

@@ -12,6 +12,7 @@ import dev.conveyor.protocol.events.Event;
 import dev.conveyor.protocol.events.EventSubscription;
 import dev.conveyor.protocol.wire.Ids;
 import dev.conveyor.protocol.wire.TaskState;
+import dev.conveyor.protocol.wire.Wire;
 import dev.conveyor.protocol.wire.WorkerEvent;
 import dev.conveyor.worker.Worker;
 import java.io.IOException;
@@ -223,7 +224,8 @@ public final class ThroughputBench implements Callable<Integer> {
                 (routingKey, body) -> {
                   // The raw+events consumer's stand-ins are counted by nobody.
                   if (!Arrays.equals(body, SUCCEEDED_EVENT)) {
-                    onOutcome(SUCCEEDED_KEY.equals(routingKey));
+                    // A worker sends the events that queued up as one array per routing key.
+                    onOutcome(SUCCEEDED_KEY.equals(routingKey), Wire.countEvents(body));
                   }
                 })) {
       for (int run = 0; run <= runs; run++) {
@@ -467,15 +469,15 @@ public final class ThroughputBench implements Callable<Integer> {
     }
   }
 
-  private void onOutcome(boolean succeeded) {
+  private void onOutcome(boolean succeeded, int events) {
     Drain d = current;
     if (d == null) {
       return;
     }
     if (succeeded) {
-      d.succeeded.incrementAndGet();
+      d.succeeded.addAndGet(events);
     } else {
-      d.other.incrementAndGet();
+      d.other.addAndGet(events);
     }
     if (d.succeeded.get() + d.other.get() == d.expected) {
       d.end = System.nanoTime();

@@ -176,7 +176,12 @@ public final class Worker implements AutoCloseable, Pausable {
     }
     events =
         new EventPublisher(
-            connection, topology, config.name(), metrics::taskEvent, metrics::eventDropped);
+            connection,
+            topology,
+            config.name(),
+            config.events(),
+            metrics::taskEvent,
+            metrics::eventDropped);
     // Before any task is consumed: a redelivery may need another worker's word (TaskIntake). A
     // queue that outlives the connection: when all workers lose theirs at once, the word of those
     // that reconnect first must wait for the others.
