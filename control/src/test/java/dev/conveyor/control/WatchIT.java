@@ -123,6 +123,33 @@ class WatchIT {
         line);
   }
 
+  /** A busy worker sends an array of events sharing a routing key: each is its own line. */
+  @Test
+  void anArrayOfEventsIsPrintedAsOneLinePerEvent(TestBroker broker) throws Exception {
+    CompletableFuture<Control.Result> watch = watch(broker, "watch", "--json", "--count", "4");
+
+    publish(
+        broker,
+        "task.succeeded",
+        List.of(
+            task("a", TaskState.SUCCEEDED, null),
+            task("b", TaskState.SUCCEEDED, null),
+            task("c", TaskState.SUCCEEDED, null)));
+    publish(broker, "task.running", task("d", TaskState.RUNNING, null));
+
+    Control.Result r = watch.get(10, TimeUnit.SECONDS);
+    assertEquals(0, r.exit(), r::toString);
+    List<String> tasks = new java.util.ArrayList<>();
+    for (String line : r.lines()) {
+      JsonNode event = Wire.JSON.readTree(line);
+      tasks.add(event.get("event").asText() + " " + event.get("task").asText());
+    }
+    assertEquals(
+        List.of("task.succeeded a", "task.succeeded b", "task.succeeded c", "task.running d"),
+        tasks,
+        r::toString);
+  }
+
   @Test
   void forEndsTheWatchAfterADuration(TestBroker broker) throws Exception {
     Control.Result r = watch(broker, "watch", "--for", "300ms").get(10, TimeUnit.SECONDS);

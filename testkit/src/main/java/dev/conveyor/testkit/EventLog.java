@@ -64,7 +64,7 @@ public final class EventLog implements AutoCloseable {
             public void handleDelivery(
                 String tag, Envelope envelope, AMQP.BasicProperties props, byte[] body) {
               try {
-                log.events.add(EventSubscription.decode(envelope.getRoutingKey(), body));
+                log.events.addAll(EventSubscription.decodeAll(envelope.getRoutingKey(), body));
               } catch (MalformedMessageException e) {
                 throw new IllegalStateException("undecodable event " + envelope, e);
               }

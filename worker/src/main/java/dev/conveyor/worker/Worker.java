@@ -175,7 +175,12 @@ public final class Worker implements AutoCloseable, Pausable {
     }
     events =
         new EventPublisher(
-            connection, topology, config.name(), metrics::taskEvent, metrics::eventDropped);
+            connection,
+            topology,
+            config.name(),
+            config.events(),
+            metrics::taskEvent,
+            metrics::eventDropped);
     leaseLoss =
         new LeaseLoss(config.name(), running, ladder, lostLeases, config.killGrace(), closing::get);
     // Before any task is consumed: a redelivery may need another worker's word (TaskIntake). A

@@ -2,6 +2,7 @@ package dev.conveyor.worker;
 
 import dev.conveyor.protocol.broker.BrokerSettings;
 import dev.conveyor.worker.handlers.ExecPolicy;
+import dev.conveyor.worker.messaging.EventLevel;
 import java.lang.management.ManagementFactory;
 import java.net.InetAddress;
 import java.net.UnknownHostException;
@@ -35,6 +36,7 @@ import java.util.function.IntConsumer;
  * @param maxPayloadBytes larger task bodies are rejected
  * @param heartbeat interval of worker.heartbeat events
  * @param consumerTimeout the broker's delivery acknowledgement timeout
+ * @param events which task events are published (worker events and command answers always are)
  * @param exit told the exit code when the worker ends itself because a task could not be killed
  *     (70); {@code bin/worker} makes it the process's exit status. The default does nothing: an
  *     embedded worker never ends the JVM that hosts it (see also {@link Worker#exitCode})
@@ -59,6 +61,7 @@ public record WorkerConfig(
     long maxPayloadBytes,
     Duration heartbeat,
     Duration consumerTimeout,
+    EventLevel events,
     IntConsumer exit) {
 
   public static final int MAX_CONCURRENCY = 1000;
@@ -104,6 +107,9 @@ public record WorkerConfig(
     if (maxPayloadBytes < 1) {
       throw new IllegalArgumentException("maxPayloadBytes must be at least 1");
     }
+    if (events == null) {
+      throw new IllegalArgumentException("events must name a level");
+    }
     if (metricsBind == null || metricsBind.isBlank()) {
       throw new IllegalArgumentException("metricsBind must name an address");
     }
@@ -145,6 +151,7 @@ public record WorkerConfig(
         1024 * 1024,
         Duration.ofSeconds(10),
         Duration.ofMinutes(30),
+        EventLevel.ALL,
         code -> {});
   }
 
@@ -247,6 +254,10 @@ public record WorkerConfig(
     return change(b -> b.consumerTimeout = value);
   }
 
+  public WorkerConfig withEvents(EventLevel value) {
+    return change(b -> b.events = value);
+  }
+
   public WorkerConfig withExit(IntConsumer value) {
     return change(b -> b.exit = value);
   }
@@ -278,6 +289,7 @@ public record WorkerConfig(
     private long maxPayloadBytes;
     private Duration heartbeat;
     private Duration consumerTimeout;
+    private EventLevel events;
     private IntConsumer exit;
 
     Copy(WorkerConfig c) {
@@ -300,6 +312,7 @@ public record WorkerConfig(
       maxPayloadBytes = c.maxPayloadBytes();
       heartbeat = c.heartbeat();
       consumerTimeout = c.consumerTimeout();
+      events = c.events();
       exit = c.exit();
     }
 
@@ -324,6 +337,7 @@ public record WorkerConfig(
           maxPayloadBytes,
           heartbeat,
           consumerTimeout,
+          events,
           exit);
     }
   }

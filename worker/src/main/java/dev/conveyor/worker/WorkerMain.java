@@ -5,6 +5,7 @@ import dev.conveyor.protocol.broker.BrokerOptions;
 import dev.conveyor.protocol.cli.Cli;
 import dev.conveyor.protocol.cli.UsageException;
 import dev.conveyor.protocol.topology.Names;
+import dev.conveyor.worker.messaging.EventLevel;
 import dev.conveyor.worker.ops.TerminationSignals;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
@@ -14,6 +15,7 @@ import java.util.Optional;
 import java.util.concurrent.Callable;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicReference;
+import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
@@ -180,6 +182,32 @@ public final class WorkerMain implements Callable<Integer> {
               + " ${DEFAULT-VALUE}).")
   Duration consumerTimeout;
 
+  @Option(
+      names = "--events",
+      defaultValue = "all",
+      paramLabel = "all|final|none",
+      converter = EventLevelConverter.class,
+      description =
+          "Task events to publish: all; final (outcomes, no task.running: enough for producer"
+              + " --wait and control stop); none (only requeued after a lost connection, which"
+              + " other workers need). Worker events and command answers are always published"
+              + " (default: ${DEFAULT-VALUE}).")
+  EventLevel events;
+
+  /** all, final or none; anything else is a usage error naming the choices. */
+  static final class EventLevelConverter implements CommandLine.ITypeConverter<EventLevel> {
+    @Override
+    public EventLevel convert(String value) {
+      for (EventLevel level : EventLevel.values()) {
+        if (level.word().equals(value)) {
+          return level;
+        }
+      }
+      throw new CommandLine.TypeConversionException(
+          "'" + value + "' is not one of all, final, none");
+    }
+  }
+
   @Override
   public Integer call() throws Exception {
     WorkerConfig config = config();
@@ -235,6 +263,7 @@ public final class WorkerMain implements Callable<Integer> {
             .withMaxPayloadBytes(maxPayload)
             .withHeartbeat(heartbeat)
             .withConsumerTimeout(consumerTimeout)
+            .withEvents(events)
             .withExit(code -> {});
     return name == null ? config : config.withName(name);
   }

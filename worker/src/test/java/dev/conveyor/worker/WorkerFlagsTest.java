@@ -3,6 +3,7 @@ package dev.conveyor.worker;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.conveyor.protocol.cli.Cli;
+import dev.conveyor.worker.messaging.EventLevel;
 import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.net.InetAddress;
@@ -185,6 +186,20 @@ class WorkerFlagsTest {
     assertThat(config.maxPayloadBytes()).isEqualTo(1_048_576L);
     assertThat(config.defaultTimeout()).isEqualTo(Optional.empty());
     assertThat(config.heartbeat()).isEqualTo(Duration.ofSeconds(10));
+  }
+
+  @Test
+  void eventsIsAllFinalOrNoneAndAllByDefault() {
+    assertThat(config().events()).isEqualTo(EventLevel.ALL);
+    assertThat(config("--events=final").events()).isEqualTo(EventLevel.FINAL);
+    assertThat(config("--events=none").events()).isEqualTo(EventLevel.NONE);
+
+    Run r = run(NOWHERE, "--events=some");
+
+    assertThat(r.code).as(r.err).isEqualTo(2);
+    assertThat(r.err)
+        .startsWith(
+            "worker: Invalid value for option '--events': 'some' is not one of all, final, none");
   }
 
   private static WorkerConfig config(String... args) {

@@ -71,7 +71,8 @@ public final class EventSubscription implements AutoCloseable {
 
   /**
    * The same, undecoded: for a follower that needs only the routing key ({@code task.<state>}) and
-   * should not spend CPU on JSON, such as a benchmark counting outcomes.
+   * should not spend CPU on JSON, such as a benchmark counting outcomes. A body may hold several
+   * events ({@link Wire#countEvents} says how many; {@link #decodeAll} decodes them).
    *
    * @param listener given each event's routing key and body, on the connection's consumer thread
    */
@@ -114,7 +115,7 @@ public final class EventSubscription implements AutoCloseable {
   private static BiConsumer<String, byte[]> decoding(Consumer<Event> listener) {
     return (routingKey, body) -> {
       try {
-        listener.accept(decode(routingKey, body));
+        decodeAll(routingKey, body).forEach(listener);
       } catch (MalformedMessageException e) {
         log.warn("ignoring undecodable event {}: {}", routingKey, e.getMessage());
       }
@@ -143,18 +144,43 @@ public final class EventSubscription implements AutoCloseable {
         });
   }
 
+  /**
+   * Decodes a message that holds one event.
+   *
+   * @throws MalformedMessageException also for a batch (an array): use {@link #decodeAll}
+   */
   public static Event decode(String routingKey, byte[] body) throws MalformedMessageException {
+    List<Event> events = decodeAll(routingKey, body);
+    if (events.size() != 1) {
+      throw new MalformedMessageException(
+          "expected one event, got an array of " + events.size() + " on " + routingKey);
+    }
+    return events.getFirst();
+  }
+
+  /**
+   * Decodes a message on {@code ns.events}: one event (a JSON object) or a batch of events sharing
+   * the routing key (a JSON array of objects), in the order they were published.
+   */
+  public static List<Event> decodeAll(String routingKey, byte[] body)
+      throws MalformedMessageException {
     if (routingKey.startsWith("task.")) {
-      return new Event.Task(Wire.decode(body, TaskEvent.class));
+      return Wire.decodeBatch(body, TaskEvent.class).stream().<Event>map(Event.Task::new).toList();
     }
     if (routingKey.startsWith("worker.")) {
-      return new Event.Worker(Wire.decode(body, WorkerEvent.class));
+      return Wire.decodeBatch(body, WorkerEvent.class).stream()
+          .<Event>map(Event.Worker::new)
+          .toList();
     }
     if (routingKey.equals(CommandApplied.ROUTING_KEY)) {
-      return new Event.Applied(Wire.decode(body, CommandApplied.class));
+      return Wire.decodeBatch(body, CommandApplied.class).stream()
+          .<Event>map(Event.Applied::new)
+          .toList();
     }
     if (routingKey.equals(CommandRefused.ROUTING_KEY)) {
-      return new Event.Refused(Wire.decode(body, CommandRefused.class));
+      return Wire.decodeBatch(body, CommandRefused.class).stream()
+          .<Event>map(Event.Refused::new)
+          .toList();
     }
     throw new MalformedMessageException("unknown event routing key " + routingKey);
   }

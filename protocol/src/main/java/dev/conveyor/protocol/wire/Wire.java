@@ -1,6 +1,8 @@
 package dev.conveyor.protocol.wire;
 
+import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.core.JsonToken;
 import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -216,6 +218,61 @@ public final class Wire {
       throw new MalformedMessageException(
           "invalid " + type.getSimpleName() + ": " + firstLine(e.getMessage()));
     }
+  }
+
+  /**
+   * Decodes an event message, which holds one event (a JSON object) or several sharing its routing
+   * key (a JSON array of objects), as a worker sends when events queue up (docs/protocol.md).
+   */
+  public static <T> List<T> decodeBatch(byte[] body, Class<T> type)
+      throws MalformedMessageException {
+    if (!isArray(body)) {
+      return List.of(decode(body, type));
+    }
+    try {
+      List<T> events =
+          JSON.readerForListOf(type)
+              .with(DeserializationFeature.FAIL_ON_TRAILING_TOKENS)
+              .readValue(body);
+      if (events.contains(null)) {
+        throw new MalformedMessageException("invalid " + type.getSimpleName() + ": null in array");
+      }
+      return events;
+    } catch (IOException e) {
+      throw new MalformedMessageException(
+          "invalid " + type.getSimpleName() + " array: " + firstLine(e.getMessage()));
+    }
+  }
+
+  /**
+   * How many events an event message holds, without decoding them: 1 for an object, the number of
+   * elements for an array (0 if the array is unreadable).
+   */
+  public static int countEvents(byte[] body) {
+    if (!isArray(body)) {
+      return 1;
+    }
+    try (JsonParser p = JSON.createParser(body)) {
+      p.nextToken();
+      int n = 0;
+      while (p.nextToken() != null && p.currentToken() != JsonToken.END_ARRAY) {
+        p.skipChildren();
+        n++;
+      }
+      return n;
+    } catch (IOException e) {
+      return 0;
+    }
+  }
+
+  /** Whether the first character that is not white space opens an array. */
+  private static boolean isArray(byte[] body) {
+    for (byte b : body) {
+      if (b != ' ' && b != '\n' && b != '\r' && b != '\t') {
+        return b == '[';
+      }
+    }
+    return false;
   }
 
   private static JsonNode tree(byte[] body) throws MalformedMessageException {

@@ -246,6 +246,44 @@ class EventCodecTest {
   }
 
   @Test
+  void aMessageHoldsOneEventOrAnArrayOfEventsSharingItsRoutingKey() throws Exception {
+    byte[] one = utf8("{\"task\":\"a\",\"state\":\"succeeded\"}");
+    byte[] many =
+        utf8(
+            " [{\"task\":\"a\",\"state\":\"succeeded\"},"
+                + "{\"task\":\"b\",\"state\":\"succeeded\"},"
+                + "{\"task\":\"c\",\"state\":\"succeeded\",\"result\":[1,{\"x\":[2]}]}]");
+
+    List<Event> single = EventSubscription.decodeAll("task.succeeded", one);
+    List<Event> batch = EventSubscription.decodeAll("task.succeeded", many);
+
+    assertEquals(List.of("a"), single.stream().map(e -> ((Event.Task) e).event().task()).toList());
+    assertEquals(
+        List.of("a", "b", "c"), batch.stream().map(e -> ((Event.Task) e).event().task()).toList());
+    assertEquals(1, Wire.countEvents(one));
+    assertEquals(3, Wire.countEvents(many));
+    assertEquals(single.getFirst(), EventSubscription.decode("task.succeeded", one));
+    assertThrows(
+        MalformedMessageException.class, () -> EventSubscription.decode("task.succeeded", many));
+    List<Event> workers =
+        EventSubscription.decodeAll(
+            "worker.heartbeat",
+            utf8("[{\"worker\":\"w\",\"state\":\"heartbeat\"},{\"worker\":\"v\"}]"));
+    assertEquals(2, workers.size());
+    assertInstanceOf(Event.Worker.class, workers.get(1));
+  }
+
+  @Test
+  void aBatchWithAnElementThatIsNotAnEventIsMalformed() {
+    for (String body : List.of("[1]", "[{\"task\":\"a\"},null]", "[{\"task\":\"a\"}", "[]x")) {
+      assertThrows(
+          MalformedMessageException.class,
+          () -> EventSubscription.decodeAll("task.running", utf8(body)),
+          body);
+    }
+  }
+
+  @Test
   void aRefusalIsItsOwnEventSoThatNoReaderTakesItForAnApplication() throws Exception {
     CommandRefused refused = new CommandRefused("c", Command.STOP, "s1", "unsigned", AT, "u@h");
     byte[] body = Wire.encode(refused);

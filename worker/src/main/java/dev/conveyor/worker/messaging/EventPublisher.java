@@ -17,11 +17,10 @@ import dev.conveyor.worker.control.CommandHandler;
 import java.io.IOException;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.ExecutorService;
+import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.LinkedBlockingQueue;
-import java.util.concurrent.RejectedExecutionException;
-import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicLong;
@@ -31,7 +30,10 @@ import org.slf4j.LoggerFactory;
 
 /**
  * Publishes this worker's events on {@code ns.events} and its replies, in order, from a thread of
- * its own so that a task thread never waits on a socket for a notification. While the connection is
+ * its own so that a task thread never waits on a socket for a notification. Whenever that thread is
+ * free it takes everything queued and sends the task events that share a routing key as one message
+ * ({@link EventBatches}, which also says how order is kept): an idle worker sends each event at
+ * once, alone, and a busy one few, larger messages, with no timer anywhere. While the connection is
  * down, events wait (up to {@link #OUTAGE_WAIT} from the first one that failed) for amqp-client's
  * recovery and then go out in order: the {@code requeued} outcomes of the tasks that a lost
  * connection took away are among them. After that they are logged, counted and dropped, never
@@ -48,6 +50,7 @@ public final class EventPublisher implements AutoCloseable, CommandHandler.Answe
   private final PublishChannel channel;
   private final String exchange;
   private final String worker;
+  private final EventLevel level;
   private final Consumer<TaskEvent> observer;
   private final Runnable onDropped;
   private final Duration outageWait;
@@ -58,23 +61,22 @@ public final class EventPublisher implements AutoCloseable, CommandHandler.Answe
    */
   static final int QUEUE_CAPACITY = 100_000;
 
-  private final ExecutorService sender =
-      new ThreadPoolExecutor(
-          1,
-          1,
-          0,
-          TimeUnit.MILLISECONDS,
-          new LinkedBlockingQueue<>(QUEUE_CAPACITY),
-          r -> {
-            Thread t = new Thread(r, "conveyor-events");
-            t.setDaemon(true);
-            return t;
-          });
+  /** The most queued items the events thread takes at once. */
+  private static final int MAX_DRAIN = 5_000;
+
+  /** Put in the queue by {@link #close}: everything before it is sent, then the thread ends. */
+  private static final EventBatches.Item STOP = new EventBatches.Item("", "", null, null, null);
+
+  private final BlockingQueue<EventBatches.Item> queue = new LinkedBlockingQueue<>(QUEUE_CAPACITY);
+  private final Thread sender;
+  private volatile boolean closed;
 
   private final AtomicLong overflowed = new AtomicLong();
 
   /**
-   * @param observer sees every task event (metrics); called on the publishing thread
+   * @param level which task events are published
+   * @param observer sees every task event, published or not (metrics); called on the publishing
+   *     thread
    * @param onDropped told of every event given up (metrics): on the events thread after an outage
    *     too long, on the publishing thread when the queue is full
    */
@@ -82,10 +84,11 @@ public final class EventPublisher implements AutoCloseable, CommandHandler.Answe
       Connection connection,
       Topology topology,
       String worker,
+      EventLevel level,
       Consumer<TaskEvent> observer,
       Runnable onDropped)
       throws IOException {
-    this(connection, topology, worker, observer, onDropped, OUTAGE_WAIT);
+    this(connection, topology, worker, level, observer, onDropped, OUTAGE_WAIT);
   }
 
   /**
@@ -95,6 +98,7 @@ public final class EventPublisher implements AutoCloseable, CommandHandler.Answe
       Connection connection,
       Topology topology,
       String worker,
+      EventLevel level,
       Consumer<TaskEvent> observer,
       Runnable onDropped,
       Duration outageWait)
@@ -102,9 +106,11 @@ public final class EventPublisher implements AutoCloseable, CommandHandler.Answe
     this.channel = new PublishChannel(connection, topology, false);
     this.exchange = topology.names().eventsExchange();
     this.worker = worker;
+    this.level = level;
     this.observer = observer;
     this.onDropped = onDropped;
     this.outageWait = outageWait;
+    this.sender = Thread.ofPlatform().name("conveyor-events").daemon().start(this::run);
   }
 
   public void task(
@@ -137,7 +143,15 @@ public final class EventPublisher implements AutoCloseable, CommandHandler.Answe
     // once took the event down unsent (WatchdogIT); here it gets out first, though nothing
     // guarantees it.
     observer.accept(event);
-    publish(exchange, event.routingKey(), JSON, Wire.encode(event));
+    if (level.publishes(state, cause)) {
+      enqueue(
+          new EventBatches.Item(
+              exchange,
+              event.routingKey(),
+              JSON,
+              Wire.encode(event),
+              task.id() == null ? "" : task.id()));
+    }
   }
 
   public void worker(String state, List<String> tasks, String host, long pid) {
@@ -171,45 +185,66 @@ public final class EventPublisher implements AutoCloseable, CommandHandler.Answe
 
   private void publish(
       String exchange, String routingKey, AMQP.BasicProperties props, byte[] body) {
-    try {
-      sender.execute(() -> send(exchange, routingKey, props, body));
-    } catch (RejectedExecutionException e) {
-      if (sender.isShutdown()) {
-        log.debug("event {} after close dropped", routingKey);
-        return;
-      }
+    enqueue(new EventBatches.Item(exchange, routingKey, props, body, null));
+  }
+
+  private void enqueue(EventBatches.Item item) {
+    if (closed) {
+      log.debug("event {} after close dropped", item.routingKey());
+      return;
+    }
+    if (!queue.offer(item)) {
       long n = overflowed.incrementAndGet();
       if (n == 1 || n % 10_000 == 0) {
         log.warn(
             "{} event(s) dropped: {} are waiting for the broker already (latest: {})",
             n,
             QUEUE_CAPACITY,
-            routingKey);
+            item.routingKey());
       }
       onDropped.run();
+    }
+  }
+
+  /** The events thread: takes what is queued, as soon as it is free, and sends it. */
+  private void run() {
+    List<EventBatches.Item> taken = new ArrayList<>();
+    try {
+      while (true) {
+        taken.add(queue.take());
+        queue.drainTo(taken, MAX_DRAIN - 1);
+        boolean stop = taken.removeIf(item -> item == STOP);
+        for (EventBatches.Message m : EventBatches.of(taken)) {
+          send(m);
+        }
+        taken.clear();
+        if (stop) {
+          return;
+        }
+      }
+    } catch (InterruptedException e) {
+      // close() gave up waiting: what is left is dropped
     }
   }
 
   /** When the events thread gives up waiting for the connection; 0 while it is up. */
   private long giveUpAt;
 
-  private void send(String exchange, String routingKey, AMQP.BasicProperties props, byte[] body) {
-    try {
-      while (true) {
-        try {
-          channel.publish(exchange, routingKey, props, body);
-          giveUpAt = 0;
-          return;
-        } catch (IOException | ShutdownSignalException | TimeoutException e) {
-          if (channel.connectionOpen() || !awaitRecovery()) {
-            log.warn("event {} not published: {}", routingKey, e.getMessage());
+  private void send(EventBatches.Message m) throws InterruptedException {
+    while (true) {
+      try {
+        channel.publish(m.exchange(), m.routingKey(), m.props(), m.body());
+        giveUpAt = 0;
+        return;
+      } catch (IOException | ShutdownSignalException | TimeoutException e) {
+        if (channel.connectionOpen() || !awaitRecovery()) {
+          log.warn("{} event(s) {} not published: {}", m.events(), m.routingKey(), e.getMessage());
+          for (int i = 0; i < m.events(); i++) {
             onDropped.run();
-            return;
           }
+          return;
         }
       }
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
     }
   }
 
@@ -225,16 +260,22 @@ public final class EventPublisher implements AutoCloseable, CommandHandler.Answe
   /** Sends what is queued (up to a few seconds), then stops. */
   @Override
   public void close() {
-    sender.shutdown();
+    closed = true;
     try {
-      if (!sender.awaitTermination(5, TimeUnit.SECONDS)) {
-        log.warn("events still queued at close were dropped");
-        sender.shutdownNow();
+      long deadline = System.nanoTime() + CLOSE_WAIT.toNanos();
+      if (queue.offer(STOP, CLOSE_WAIT.toNanos(), TimeUnit.NANOSECONDS)) {
+        sender.join(Duration.ofNanos(Math.max(1, deadline - System.nanoTime())));
       }
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
-      sender.shutdownNow();
+    }
+    if (sender.isAlive()) {
+      log.warn("events still queued at close were dropped");
+      sender.interrupt();
     }
     channel.close();
   }
+
+  /** How long {@link #close} waits for what is queued to be sent. */
+  private static final Duration CLOSE_WAIT = Duration.ofSeconds(5);
 }

@@ -6,7 +6,12 @@ import static org.awaitility.Awaitility.await;
 import com.rabbitmq.client.Connection;
 import dev.conveyor.protocol.broker.BrokerConnector;
 import dev.conveyor.protocol.broker.BrokerSettings;
+import dev.conveyor.protocol.events.EventSubscription;
 import dev.conveyor.protocol.topology.Permissions;
+import dev.conveyor.protocol.wire.Cause;
+import dev.conveyor.protocol.wire.TaskEvent;
+import dev.conveyor.protocol.wire.TaskMessage;
+import dev.conveyor.protocol.wire.TaskState;
 import dev.conveyor.protocol.wire.WorkerEvent;
 import dev.conveyor.testkit.BrokerAdmin;
 import dev.conveyor.testkit.BrokerExtension;
@@ -52,6 +57,7 @@ class EventPublisherIT {
                 connection,
                 broker.topology(),
                 "patient",
+                EventLevel.ALL,
                 e -> {},
                 dropped::incrementAndGet,
                 Duration.ofSeconds(60)));
@@ -61,6 +67,7 @@ class EventPublisherIT {
                 connection,
                 broker.topology(),
                 "hasty",
+                EventLevel.ALL,
                 e -> {},
                 dropped::incrementAndGet,
                 Duration.ofMillis(300)));
@@ -84,6 +91,90 @@ class EventPublisherIT {
     // Published in order on one channel: had "lost" gone out, it would have arrived before "after".
     assertThat(received(log)).containsExactly("before", "kept", "after");
     assertThat(dropped).hasValue(1);
+  }
+
+  /**
+   * Events that queue up while the events thread cannot send (here: the connection is down) go out
+   * as one array per routing key, and every reader decodes them as the events they were, each
+   * task's in order.
+   */
+  @Test
+  void queuedEventsGoOutAsFewMessagesAndReadersSeeEachEvent(TestBroker broker) throws Exception {
+    BrokerAdmin admin = new BrokerAdmin(broker.uri());
+    String user = "batch-" + broker.namespace();
+    Permissions permissions = Permissions.worker(broker.names());
+    URI uri = admin.createUser(user, "pw", permissions);
+    broker.own(() -> admin.deleteUser(user));
+    String name = "events-batch-" + broker.namespace();
+    Connection connection =
+        broker.own(
+            new BrokerConnector(
+                    new BrokerSettings(List.of(uri), broker.namespace(), Optional.empty()))
+                .connect(name));
+    EventLog log = EventLog.open(broker);
+    AtomicInteger messages = new AtomicInteger();
+    broker.own(
+        EventSubscription.openRaw(
+            broker.connection(),
+            broker.topology(),
+            List.of("task.*"),
+            (key, body) -> messages.incrementAndGet()));
+    EventPublisher events =
+        broker.own(
+            new EventPublisher(
+                connection, broker.topology(), "w", EventLevel.ALL, e -> {}, () -> {}));
+
+    cutOff(admin, user, name, connection);
+    int tasks = 600;
+    for (int i = 0; i < tasks; i += 2) {
+      // Two threads' worth of tasks: each one's running, then its succeeded, interleaved.
+      events.task(task("t" + i), "default", 1, TaskState.RUNNING, null, null, null, null, null);
+      events.task(
+          task("t" + (i + 1)), "default", 1, TaskState.RUNNING, null, null, null, null, null);
+      events.task(task("t" + i), "default", 1, TaskState.SUCCEEDED, 0L, null, null, null, null);
+      events.task(
+          task("t" + (i + 1)), "default", 1, TaskState.SUCCEEDED, 0L, null, null, null, null);
+    }
+    admin.createUser(user, "pw", permissions);
+
+    await().atMost(Duration.ofSeconds(30)).until(() -> log.tasks().size() == 2 * tasks);
+    for (int i = 0; i < tasks; i++) {
+      assertThat(log.states("t" + i)).containsExactly(TaskState.RUNNING, TaskState.SUCCEEDED);
+    }
+    // The first event may go alone (taken before the rest queued); then at most 500 per message.
+    assertThat(messages.get()).isBetween(3, 6);
+  }
+
+  /** {@code --events none}: no task event but the word other workers count attempts by. */
+  @Test
+  void levelNoneSendsOnlyTheRequeuedOfALostConnection(TestBroker broker) throws Exception {
+    EventLog log = EventLog.open(broker);
+    AtomicInteger observed = new AtomicInteger();
+    EventPublisher events =
+        broker.own(
+            new EventPublisher(
+                broker.connection(),
+                broker.topology(),
+                "quiet",
+                EventLevel.NONE,
+                e -> observed.incrementAndGet(),
+                () -> {}));
+
+    events.task(task("a"), "default", 1, TaskState.RUNNING, null, null, null, null, null);
+    events.task(task("a"), "default", 1, TaskState.SUCCEEDED, 1L, null, null, null, null);
+    events.task(
+        task("b"), "default", 1, TaskState.REQUEUED, null, Cause.SHUTDOWN, null, null, null);
+    events.task(
+        task("c"), "default", 1, TaskState.REQUEUED, null, Cause.CONNECTION_LOST, null, null, null);
+    publish(events, "last");
+
+    awaitReceived(log, "last");
+    assertThat(log.tasks()).extracting(TaskEvent::task).containsExactly("c");
+    assertThat(observed).as("metrics see every event").hasValue(4);
+  }
+
+  private static TaskMessage task(String id) {
+    return new TaskMessage(id, "noop", null, null, null, null, null, null);
   }
 
   /**

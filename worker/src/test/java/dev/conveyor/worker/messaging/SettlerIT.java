@@ -50,7 +50,8 @@ class SettlerIT {
     events = EventLog.open(broker);
     EventPublisher publisher =
         broker.own(
-            new EventPublisher(broker.connection(), broker.topology(), "w", e -> {}, () -> {}));
+            new EventPublisher(
+                broker.connection(), broker.topology(), "w", EventLevel.ALL, e -> {}, () -> {}));
     settler =
         new Settler(
             broker.connection(),
