@@ -46,7 +46,25 @@ COPY bin/ /app/bin/
 COPY deploy/docker-entrypoint.sh /app/docker-entrypoint.sh
 # The launchers take the jars from here instead of building them, and the JDK from JAVA_HOME.
 ENV CONVEYOR_JAR_DIR=/app \
-    CONVEYOR_JAVA_OPTS="-XX:MaxRAMPercentage=75"
+    CONVEYOR_JAVA_OPTS="-XX:MaxRAMPercentage=75" \
+    CONVEYOR_CDS_DIR=/app/cds
+# Class-data-sharing archives (bin/lib/common.sh), made now by one training run of each program
+# through its launcher, so that every container starts from them. There is no broker at build
+# time, so each run goes as far as a real start goes without one: options parsed, configuration
+# read, logging up, the AMQP client connecting (to a closed port, exit 3), the error reported.
+# That covers most of the classes of a start; what a run loads later is loaded as usual. /app/cds
+# stays root's: at run time the launchers only map the archives.
+RUN mkdir -p /app/cds \
+ && for p in producer worker control; do \
+      case $p in \
+        producer) args="publish --type noop" ;; \
+        worker) args="--name cds-training" ;; \
+        control) args="status --timeout 1s" ;; \
+      esac; \
+      "/app/bin/$p" $args --uri amqp://127.0.0.1:1 >/dev/null 2>&1; \
+      ls /app/cds/"$p"-*.jsa >/dev/null || { echo "no CDS archive for $p" >&2; exit 1; }; \
+    done \
+ && chmod -R a+rX /app/cds
 USER conveyor
 # A writable working directory for `exec` tasks.
 WORKDIR /home/conveyor

@@ -14,8 +14,17 @@
 # It never builds inside a Maven build (MAVEN_PROJECTBASEDIR set, e.g. a test running a launcher)
 # nor with CONVEYOR_NO_BUILD=1: a missing jar is then an error.
 #
+# Class-data sharing (conveyor_cds_opts): the JVM maps the classes of an earlier start from an
+# archive instead of loading and verifying them again. The archive is <program>-<key>.jsa, the key
+# naming the jar (path, size, time) and the JVM (home, runtime version), so a rebuilt jar or another
+# JDK gets an archive of its own. It lives in $CONVEYOR_CDS_DIR, else next to the jar (target/), else
+# in ${XDG_CACHE_HOME:-~/.cache}/conveyor: the first writable one, where the JVM creates it on the
+# first run (-XX:+AutoCreateSharedArchive, written at exit) and refreshes it when it no longer
+# fits. A directory that cannot be written but holds the archive (the Docker image's) is read only;
+# without either, the program runs without one. CONVEYOR_CDS=0 turns it off.
+#
 # Environment: JAVA_HOME, CONVEYOR_JAVA_DIRS, CONVEYOR_JAVA_OPTS (extra JVM flags, word-split),
-# CONVEYOR_JAR_DIR, CONVEYOR_REBUILD, CONVEYOR_NO_BUILD.
+# CONVEYOR_JAR_DIR, CONVEYOR_REBUILD, CONVEYOR_NO_BUILD, CONVEYOR_CDS, CONVEYOR_CDS_DIR.
 
 CONVEYOR_MIN_JAVA=21
 CONVEYOR_ROOT=$(cd -P -- "$(dirname -- "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -236,6 +245,72 @@ conveyor_built_jar() {
   [[ -z $best ]] || printf '%s\n' "$best"
 }
 
+# The runtime version of the Java home $1 (e.g. 25+36-LTS), from its release file; else its major.
+conveyor_java_runtime_version() {
+  local version=""
+  if [[ -r $1/release ]]; then
+    version=$(sed -n 's/^JAVA_RUNTIME_VERSION="\([^"]*\)".*/\1/p' "$1/release" 2>/dev/null | head -n 1)
+  fi
+  [[ -n $version ]] || version=$(conveyor_java_major "$1") || return 1
+  printf '%s\n' "$version"
+}
+
+# The archive file of program $1 with jar $2 for the JVM in CONVEYOR_JAVA_HOME, in directory $3.
+conveyor_cds_file() {
+  local program=$1 jar=$2 dir=$3 stamp version key
+  stamp=$(stat -L -c '%s.%Y' -- "$jar" 2>/dev/null || stat -L -f '%z.%m' -- "$jar" 2>/dev/null) || return 1
+  version=$(conveyor_java_runtime_version "$CONVEYOR_JAVA_HOME") || return 1
+  key=$(printf '%s|%s|%s|%s' "$jar" "$stamp" "$CONVEYOR_JAVA_HOME" "$version" | cksum | cut -d' ' -f1)
+  printf '%s/%s-%s.jsa\n' "$dir" "$program" "$key"
+}
+
+# Sets the array CONVEYOR_CDS_OPTS to the JVM flags that use (and, where it may, create) the
+# class-data-sharing archive of program $1 with jar $2 run with arguments $3…; empty when there is
+# none to be had. The JVM's own CDS messages are silenced: they go to stdout, which the producer's
+# callers parse. The archive holds the classes of the run that created it, so a run that only prints
+# help or the version (which loads few of them) uses an archive but does not create one.
+conveyor_cds_opts() {
+  local program=$1 jar=$2 dir file old arg create=1
+  shift 2
+  CONVEYOR_CDS_OPTS=()
+  for arg in "$@"; do
+    case $arg in
+      -h | --help | help | -V | --version) create=0 ;;
+    esac
+  done
+  [[ ${CONVEYOR_CDS:-1} != 0 ]] || return 0
+  # Flags given by hand win: an archive of their own, or CDS turned off.
+  [[ " ${CONVEYOR_JAVA_OPTS:-} " != *" -XX:SharedArchiveFile="* ]] || return 0
+  [[ " ${CONVEYOR_JAVA_OPTS:-} " != *" -Xshare:off "* ]] || return 0
+  local dirs=()
+  if [[ -n ${CONVEYOR_CDS_DIR:-} ]]; then
+    dirs=("$CONVEYOR_CDS_DIR")
+  else
+    dirs=("$(dirname -- "$jar")")
+    [[ -n ${HOME:-} || -n ${XDG_CACHE_HOME:-} ]] && dirs+=("${XDG_CACHE_HOME:-$HOME/.cache}/conveyor")
+  fi
+  for dir in "${dirs[@]}"; do
+    file=$(conveyor_cds_file "$program" "$jar" "$dir") || return 0
+    if ((create)) && { [[ -d $dir && -w $dir ]] || { [[ ! -e $dir ]] && mkdir -p -- "$dir" 2>/dev/null; }; }; then
+      if [[ ! -e $file ]]; then
+        # Archives of earlier builds of this jar are of no further use.
+        for old in "$dir/$program"-*.jsa; do
+          [[ -f $old && $old -ot $jar ]] && rm -f -- "$old" 2>/dev/null
+        done
+      fi
+      if [[ ! -e $file || -w $file ]]; then
+        CONVEYOR_CDS_OPTS=(-XX:+AutoCreateSharedArchive "-XX:SharedArchiveFile=$file" '-Xlog:cds*=off')
+        return 0
+      fi
+    fi
+    # Read only: the JVM would fail writing a refreshed archive at exit, so it only maps this one.
+    if [[ -f $file && -r $file ]]; then
+      CONVEYOR_CDS_OPTS=("-XX:SharedArchiveFile=$file" '-Xlog:cds*=off')
+      return 0
+    fi
+  done
+}
+
 # Finds Java and the jar, then replaces this shell with the program so that signals reach the
 # JVM directly and its exit code is the launcher's.
 conveyor_exec() {
@@ -243,6 +318,7 @@ conveyor_exec() {
   shift
   jar=$(conveyor_jar "$program") || exit $?
   conveyor_find_java
+  conveyor_cds_opts "$program" "$jar" "$@"
   # shellcheck disable=SC2086 # CONVEYOR_JAVA_OPTS is a list of flags, split on purpose
-  exec "$CONVEYOR_JAVA" ${CONVEYOR_JAVA_OPTS:-} -jar "$jar" "$@"
+  exec "$CONVEYOR_JAVA" ${CONVEYOR_CDS_OPTS[@]+"${CONVEYOR_CDS_OPTS[@]}"} ${CONVEYOR_JAVA_OPTS:-} -jar "$jar" "$@"
 }

@@ -12,9 +12,11 @@ import java.time.Duration;
 import java.util.List;
 
 /**
- * Sends one stop, kill, pause or resume and follows what the workers make of it: find the live
- * workers with a status round, subscribe to the acknowledgements before publishing, publish, then
- * wait until every one of them acknowledged and every task they ended has settled.
+ * Sends one stop, kill, pause or resume and follows what the workers make of it. The command acts
+ * first: the acknowledgements are subscribed to and the command published before anything else; the
+ * status round that finds the live workers (whom to wait for) runs beside it. The command then
+ * waits until that round ended, every worker it found acknowledged and every task they ended has
+ * settled, or the wait is over.
  */
 final class Broadcast {
   private Broadcast() {}
@@ -38,27 +40,32 @@ final class Broadcast {
       Duration waitTimeout)
       throws IOException, InterruptedException {
     Target whom = message.target() instanceof Target.Workers w ? w : Target.all();
-    StatusRound.Result round = session.status(whom, discoverFor);
-    List<String> live = round.statuses().stream().map(WorkerStatus::worker).toList();
-    // A worker that refused the status request will refuse the command too; its refusal of the
-    // command is what is reported, waited for like an acknowledgement.
-    CommandTracker tracker = new CommandTracker(message.id(), round.answered());
+    CommandTracker tracker = new CommandTracker(message.id());
+    StatusRound.Result round;
+    // The core topology was declared when the session opened: the subscription declares nothing.
     try (EventSubscription events =
-        EventSubscription.open(
-            session.connection(),
-            session.topology(),
-            List.of(
-                "task.*",
-                CommandApplied.ROUTING_KEY,
-                CommandRefused.ROUTING_KEY,
-                "worker." + WorkerEvent.TERMINATING),
-            tracker::accept)) {
+            EventSubscription.openExisting(
+                session.connection(),
+                session.topology(),
+                List.of(
+                    "task.*",
+                    CommandApplied.ROUTING_KEY,
+                    CommandRefused.ROUTING_KEY,
+                    "worker." + WorkerEvent.TERMINATING),
+                tracker::accept);
+        Discovery discovery = new Discovery(session, whom, discoverFor, tracker)) {
       tracker.publishing();
-      session.publish(message);
+      session.publish(message, discovery::start);
       if (wait) {
+        // A worker that refused the status request refuses the command too; its refusal of the
+        // command is what is reported, waited for like an acknowledgement. When the wait is over
+        // the round ends with whoever it found.
         tracker.await(waitTimeout);
+        discovery.close();
       }
+      round = discovery.finish();
     }
+    List<String> live = round.statuses().stream().map(WorkerStatus::worker).toList();
     return CommandReport.of(message, live, round.refusals(), tracker, wait, waitTimeout);
   }
 }

@@ -39,7 +39,8 @@ final class BroadcastOptions {
       defaultValue = "1s",
       converter = Durations.class,
       description =
-          "How long to look for live workers before publishing (default: ${DEFAULT-VALUE}).")
+          "How long to look for live workers, whose answers are waited for; the command is"
+              + " published first and does not wait for this (default: ${DEFAULT-VALUE}).")
   Duration discoverTimeout;
 
   @Option(names = "--json", description = "Print one JSON document instead of text.")

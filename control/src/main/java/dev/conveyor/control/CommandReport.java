@@ -60,8 +60,8 @@ record CommandReport(
   record TaskOutcome(String task, String state, String cause, Long elapsedMs) {}
 
   /**
-   * @param discoveryRefusals workers that refused the status round before the command; with {@code
-   *     --no-wait} they stand for the command's refusal, which is not waited for
+   * @param discoveryRefusals workers that refused the status round run beside the command; with
+   *     {@code --no-wait} they stand for the command's refusal, which is not waited for
    */
   static CommandReport of(
       ControlMessage message,

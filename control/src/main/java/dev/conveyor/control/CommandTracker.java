@@ -21,8 +21,9 @@ import java.util.stream.Stream;
 /**
  * Follows one control command after it is published: which workers acknowledged it ({@code
  * command.applied}) or refused it ({@code command.refused}), how each task they ended settled, and
- * whether a worker ends itself over a task that ignored a kill ({@code worker.terminating}). Fed
- * from the event consumer thread; read from the command's thread.
+ * whether a worker ends itself over a task that ignored a kill ({@code worker.terminating}). Whom
+ * to wait for is learnt while the command is already out ({@link #discovered}). Fed from the event
+ * consumer thread and the discovery thread; read from the command's thread.
  */
 final class CommandTracker {
 
@@ -30,16 +31,26 @@ final class CommandTracker {
   record Seen<T>(T event, long elapsedMs) {}
 
   private final String commandId;
-  private final Set<String> expectedWorkers;
+  private final Set<String> expectedWorkers = new LinkedHashSet<>();
+  private boolean discovered;
   private final Map<String, Seen<CommandApplied>> applied = new TreeMap<>();
   private final Map<String, CommandRefused> refused = new TreeMap<>();
   private final Map<String, Seen<TaskEvent>> settled = new HashMap<>();
   private final Set<String> terminating = new TreeSet<>();
   private long publishedAt = -1;
 
-  CommandTracker(String commandId, List<String> expectedWorkers) {
+  CommandTracker(String commandId) {
     this.commandId = commandId;
-    this.expectedWorkers = new LinkedHashSet<>(expectedWorkers);
+  }
+
+  /**
+   * The live workers are known: each of them is waited for. Until this is called the command is not
+   * done, whatever has answered.
+   */
+  synchronized void discovered(List<String> workers) {
+    expectedWorkers.addAll(workers);
+    discovered = true;
+    notifyAll();
   }
 
   /** Starts the clock; call right before publishing. Events seen before are ignored. */
@@ -81,8 +92,8 @@ final class CommandTracker {
   }
 
   /**
-   * Waits until every expected worker acknowledged (or refused) and every task they ended has
-   * settled.
+   * Waits until the live workers are known, every one of them acknowledged (or refused) and every
+   * task they ended has settled.
    *
    * @return whether that happened within {@code timeout}
    */
@@ -99,7 +110,8 @@ final class CommandTracker {
   }
 
   private boolean done() {
-    return expectedWorkers.stream().allMatch(w -> applied.containsKey(w) || refused.containsKey(w))
+    return discovered
+        && expectedWorkers.stream().allMatch(w -> applied.containsKey(w) || refused.containsKey(w))
         && applied.values().stream()
             .flatMap(a -> endedTasks(a.event()))
             .allMatch(settled::containsKey);

@@ -197,12 +197,18 @@ final class ControlSession implements AutoCloseable {
     }
   }
 
-  /** Publishes a stop/kill/pause/resume and waits for the broker's confirm. */
-  void publish(ControlMessage message) throws IOException {
+  /**
+   * Publishes a stop/kill/pause/resume and waits for the broker's confirm.
+   *
+   * @param sent run once the message is on its way, before the confirm is awaited: what may follow
+   *     the publish but must not delay it
+   */
+  void publish(ControlMessage message, Runnable sent) throws IOException {
     Channel ch = connection.createChannel();
     try {
       ch.confirmSelect();
       publishOn(ch, message, null);
+      sent.run();
       ch.waitForConfirmsOrDie(CONFIRM_TIMEOUT.toMillis());
     } catch (TimeoutException e) {
       throw new IOException("the broker did not confirm the control message", e);

@@ -61,9 +61,29 @@ class CommandReportTest {
     return out.toString();
   }
 
+  /** A tracker whose discovery round found {@code workers}. */
+  private static CommandTracker discovered(String command, List<String> workers) {
+    CommandTracker tracker = new CommandTracker(command);
+    tracker.discovered(workers);
+    return tracker;
+  }
+
+  @Test
+  void aCommandIsNotDoneBeforeItsDiscoveryRoundEndedEvenIfTheFirstWorkerAnswered()
+      throws Exception {
+    CommandTracker tracker = new CommandTracker("c1");
+    tracker.publishing();
+    tracker.accept(applied("w1", List.of(), List.of()));
+    assertFalse(tracker.await(Duration.ofMillis(10)), "whom to wait for is not known yet");
+    tracker.discovered(List.of("w1", "w2"));
+    assertFalse(tracker.await(Duration.ofMillis(10)), "w2 has not answered");
+    tracker.accept(applied("w2", List.of(), List.of()));
+    assertTrue(tracker.await(Duration.ofSeconds(1)));
+  }
+
   @Test
   void reportsPerWorkerWhatSettledAndRevokesTasksThatRanNowhere() throws Exception {
-    CommandTracker tracker = new CommandTracker("c1", List.of("w1", "w2"));
+    CommandTracker tracker = discovered("c1", List.of("w1", "w2"));
     tracker.publishing();
     tracker.accept(applied("w1", List.of("a", "b"), List.of("queued")));
     tracker.accept(task("a", TaskState.RUNNING));
@@ -93,7 +113,7 @@ class CommandReportTest {
 
   @Test
   void aSilentWorkerOrAnUnsettledTaskIsAFailure() {
-    CommandTracker tracker = new CommandTracker("c1", List.of("w1", "w2"));
+    CommandTracker tracker = discovered("c1", List.of("w1", "w2"));
     tracker.publishing();
     tracker.accept(applied("w1", List.of("a"), List.of()));
     CommandReport report =
@@ -109,7 +129,7 @@ class CommandReportTest {
 
   @Test
   void withNoWaitATaskNotYetSettledIsNoFailure() {
-    CommandTracker tracker = new CommandTracker("c1", List.of("w1"));
+    CommandTracker tracker = discovered("c1", List.of("w1"));
     tracker.publishing();
     // The acknowledgement came in before the subscription closed; the task settles later.
     tracker.accept(applied("w1", List.of("a"), List.of()));
@@ -121,7 +141,7 @@ class CommandReportTest {
 
   @Test
   void acknowledgementsForOtherCommandsAndEarlierEventsAreIgnored() throws Exception {
-    CommandTracker tracker = new CommandTracker("c1", List.of("w1"));
+    CommandTracker tracker = discovered("c1", List.of("w1"));
     tracker.accept(applied("w1", List.of(), List.of()));
     tracker.publishing();
     tracker.accept(
@@ -133,7 +153,7 @@ class CommandReportTest {
 
   @Test
   void withoutWorkersItSaysSo() {
-    CommandTracker tracker = new CommandTracker("c1", List.of());
+    CommandTracker tracker = discovered("c1", List.of());
     tracker.publishing();
     CommandReport report =
         CommandReport.of(STOP_TASKS, List.of(), List.of(), tracker, true, Duration.ofSeconds(5));
@@ -148,7 +168,7 @@ class CommandReportTest {
     ControlMessage m =
         new ControlMessage(
             "c1", Command.KILL, new Target.Workers(List.of("w9")), false, Instant.now(), "u@h");
-    CommandTracker tracker = new CommandTracker("c1", List.of());
+    CommandTracker tracker = discovered("c1", List.of());
     CommandReport report =
         CommandReport.of(m, List.of(), List.of(), tracker, false, Duration.ofSeconds(5));
     assertFalse(report.ok());
@@ -159,7 +179,7 @@ class CommandReportTest {
   void pauseReportsWhoIsPausedNow() {
     ControlMessage m =
         new ControlMessage("c1", Command.PAUSE, Target.all(), false, Instant.now(), "u@h");
-    CommandTracker tracker = new CommandTracker("c1", List.of("w1"));
+    CommandTracker tracker = discovered("c1", List.of("w1"));
     tracker.publishing();
     tracker.accept(
         new Event.Applied(
@@ -175,7 +195,7 @@ class CommandReportTest {
     ControlMessage m =
         new ControlMessage(
             "c1", Command.STOP, new Target.Tasks(List.of("q1")), true, Instant.now(), "u@h");
-    CommandTracker tracker = new CommandTracker("c1", List.of());
+    CommandTracker tracker = discovered("c1", List.of());
     tracker.publishing();
     CommandReport report =
         CommandReport.of(m, List.of(), List.of(), tracker, true, Duration.ofSeconds(5));
@@ -188,7 +208,7 @@ class CommandReportTest {
   void aWorkerThatEndsItselfOverAKillIsNamed() {
     ControlMessage m =
         new ControlMessage("c1", Command.KILL, Target.all(), false, Instant.now(), "u@h");
-    CommandTracker tracker = new CommandTracker("c1", List.of("w1"));
+    CommandTracker tracker = discovered("c1", List.of("w1"));
     tracker.publishing();
     tracker.accept(
         new Event.Applied(
@@ -219,7 +239,7 @@ class CommandReportTest {
 
   @Test
   void whenEveryWorkerRefusesNothingIsClaimedRevokedAndItFails() throws Exception {
-    CommandTracker tracker = new CommandTracker("c1", List.of("s1", "s2"));
+    CommandTracker tracker = discovered("c1", List.of("s1", "s2"));
     tracker.publishing();
     tracker.accept(refused("s1", "unsigned"));
     assertFalse(tracker.await(Duration.ofMillis(10)), "s2 has not answered yet");
@@ -245,7 +265,7 @@ class CommandReportTest {
 
   @Test
   void oneWorkerRefusingFailsTheCommandButWhatTheOthersDidIsReported() throws Exception {
-    CommandTracker tracker = new CommandTracker("c1", List.of("w1", "s1"));
+    CommandTracker tracker = discovered("c1", List.of("w1", "s1"));
     tracker.publishing();
     tracker.accept(applied("w1", List.of(), List.of("a", "b", "queued")));
     tracker.accept(refused("s1", "bad signature"));
@@ -262,7 +282,7 @@ class CommandReportTest {
 
   @Test
   void withoutWaitingARefusedStatusRoundStandsForTheRefusal() {
-    CommandTracker tracker = new CommandTracker("c1", List.of("s1"));
+    CommandTracker tracker = discovered("c1", List.of("s1"));
     tracker.publishing();
     CommandReport report =
         CommandReport.of(

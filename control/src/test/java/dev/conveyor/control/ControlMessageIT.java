@@ -72,17 +72,17 @@ class ControlMessageIT {
     assertEquals(0, r.exit(), r::toString);
 
     List<GetResponse> messages = drain(broker, queue);
-    assertEquals(2, messages.size(), "a status round, then the stop");
+    assertEquals(2, messages.size(), "the stop, then the status round that finds live workers");
     ControlSigner signer = new ControlSigner("k3y".getBytes());
     for (GetResponse m : messages) {
       assertEquals("application/json", m.getProps().getContentType());
       assertTrue(signer.verify(m.getBody(), m.getProps().getHeaders().get(Headers.SIGNATURE)));
     }
-    GetResponse status = messages.get(0);
+    GetResponse status = messages.get(1);
     assertEquals("status", Wire.JSON.readTree(status.getBody()).get("command").asText());
     assertTrue(status.getProps().getReplyTo().startsWith("amq.rabbitmq.reply-to"));
 
-    GetResponse stop = messages.get(1);
+    GetResponse stop = messages.get(0);
     JsonNode body = Wire.JSON.readTree(stop.getBody());
     assertEquals(stop.getProps().getMessageId(), body.get("id").asText());
     assertEquals("stop", body.get("command").asText());
@@ -103,9 +103,10 @@ class ControlMessageIT {
 
     List<GetResponse> messages = drain(broker, queue);
     assertEquals(2, messages.size());
-    JsonNode status = Wire.JSON.readTree(messages.get(0).getBody());
+    JsonNode status = Wire.JSON.readTree(messages.get(1).getBody());
+    assertEquals("status", status.get("command").asText(), "the command goes out first");
     assertEquals("{\"workers\":[\"w1\"]}", status.get("target").toString());
-    GetResponse pause = messages.get(1);
+    GetResponse pause = messages.get(0);
     JsonNode body = Wire.JSON.readTree(pause.getBody());
     assertEquals("pause", body.get("command").asText());
     assertFalse(body.get("requeue").asBoolean());

@@ -37,6 +37,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.function.IntConsumer;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -154,6 +155,41 @@ class WorkersIT {
 
     String next = publisher.publish(TaskSpec.of("noop").build()).id();
     events.await(next, TaskState.SUCCEEDED);
+  }
+
+  /**
+   * "ghost" never answers the status round, so finding the live workers lasts the whole
+   * --discover-timeout (10 minutes): the stop must be published before that round ends, and the
+   * command ends with its wait, reporting the cancelled task and the silent ghost.
+   */
+  @Test
+  @Timeout(value = 90, unit = TimeUnit.SECONDS)
+  void aStopIsPublishedBeforeDiscoveryEndsAndReachesARunningTask() throws Exception {
+    worker("w1", 1);
+    String id = running(1).getFirst();
+
+    Control.Result r =
+        Control.run(
+            broker,
+            "stop",
+            "--worker",
+            "w1",
+            "ghost",
+            "--discover-timeout",
+            "10m",
+            "--wait-timeout",
+            "20s",
+            "--json");
+
+    assertEquals(Cause.USER_STOP, events.await(id, TaskState.CANCELLED).cause());
+    assertEquals(1, r.exit(), r::toString);
+    JsonNode report = Wire.JSON.readTree(r.out());
+    assertEquals("[\"ghost\"]", report.get("noAnswer").toString(), r::toString);
+    JsonNode w1 = report.get("workers").get(0);
+    assertEquals("w1", w1.get("worker").asText(), r::toString);
+    assertEquals(id, w1.get("stopped").get(0).get("task").asText(), r::toString);
+    assertEquals("cancelled", w1.get("stopped").get(0).get("state").asText(), r::toString);
+    assertEquals("[]", report.get("unsettled").toString(), r::toString);
   }
 
   @Test
