@@ -199,7 +199,8 @@ class MemoryAlarmIT {
       assertThat(worker.process().isAlive()).as(worker.output()).isTrue();
       events.duplicates("memory alarm", List.of(task.id()));
     } catch (RuntimeException | AssertionError e) {
-      System.out.println("--- events of the task: " + events.tasks());
+      System.out.println("--- events: " + events.tasks());
+      System.out.println("--- dead letters: " + Faults.deadLetters(broker));
       System.out.println("--- " + worker + " output:\n" + worker.output());
       if (producer != null) {
         System.out.println("--- " + producer + " output:\n" + producer.output());
