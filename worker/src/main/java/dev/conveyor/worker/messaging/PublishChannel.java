@@ -8,6 +8,7 @@ import com.rabbitmq.client.RecoveryListener;
 import dev.conveyor.protocol.broker.Channels;
 import dev.conveyor.protocol.topology.Topology;
 import java.io.IOException;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 
 /**
@@ -25,6 +26,14 @@ final class PublishChannel implements AutoCloseable {
   private Channel channel;
 
   /**
+   * While the broker blocks the connection (a resource alarm), a confirm's timeout stands still.
+   */
+  private volatile boolean blocked;
+
+  /** How long a confirm may take while the broker is not blocking us. */
+  private static final long CONFIRM_TIMEOUT_NANOS = TimeUnit.SECONDS.toNanos(10);
+
+  /**
    * @param confirms whether publishes wait for the broker's confirm
    */
   PublishChannel(Connection connection, Topology topology, boolean confirms) throws IOException {
@@ -32,6 +41,9 @@ final class PublishChannel implements AutoCloseable {
     this.topology = topology;
     this.confirms = confirms;
     this.channel = open();
+    connection.addBlockedListener(reason -> blocked = true, () -> blocked = false);
+    // A block belongs to the connection: a recovered one starts unblocked.
+    connection.addShutdownListener(cause -> blocked = false);
     if (connection instanceof Recoverable r) {
       r.addRecoveryListener(
           new RecoveryListener() {
@@ -86,7 +98,34 @@ final class PublishChannel implements AutoCloseable {
     }
     channel.basicPublish(exchange, routingKey, props, body);
     if (confirms) {
-      channel.waitForConfirmsOrDie(10_000);
+      awaitConfirm();
+    }
+  }
+
+  /**
+   * Waits for the confirm; the timeout counts only time the broker was not blocking us. Giving up
+   * during an alarm would hand the task back while the broker still holds the copy it is about to
+   * confirm: once the alarm cleared, the task would be delivered again and settled twice.
+   */
+  private void awaitConfirm() throws IOException, TimeoutException, InterruptedException {
+    long waited = 0;
+    long slice = TimeUnit.MILLISECONDS.toNanos(500);
+    while (true) {
+      long start = System.nanoTime();
+      try {
+        // Not waitForConfirmsOrDie: it closes the channel when its timeout passes.
+        if (!channel.waitForConfirms(TimeUnit.NANOSECONDS.toMillis(slice))) {
+          throw new IOException("the broker refused (nacked) the publish");
+        }
+        return;
+      } catch (TimeoutException e) {
+        if (!blocked) {
+          waited += System.nanoTime() - start;
+          if (waited >= CONFIRM_TIMEOUT_NANOS) {
+            throw e;
+          }
+        }
+      }
     }
   }
 
