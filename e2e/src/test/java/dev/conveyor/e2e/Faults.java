@@ -102,6 +102,20 @@ final class Faults {
         .collect(Collectors.toSet());
   }
 
+  /**
+   * Dead letters of tasks that had run and succeeded: the worker acked them, the ack was still in
+   * flight when the broker went down, and the broker delivered them again to another worker, which
+   * could not tell them from a worker's crash and dead-lettered them as {@code worker-lost}. No
+   * worker can rule that out (AMQP does not confirm acks); docs/reliability.md explains it. Any
+   * other dead letter in a fault test is a lost task.
+   */
+  static List<String> deadButNotSucceeded(Figures figures, EventLog events) {
+    Set<String> succeeded = succeeded(events);
+    return figures.deadLettered().stream()
+        .filter(d -> !succeeded.contains(d.replaceFirst(" \\(.*$", "")))
+        .toList();
+  }
+
   static Set<String> succeeded(EventLog events) {
     return events.tasks().stream()
         .filter(e -> e.state() == TaskState.SUCCEEDED)

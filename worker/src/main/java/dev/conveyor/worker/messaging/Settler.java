@@ -79,7 +79,10 @@ public final class Settler {
       reportLost(run, outcome, e.copyPublished);
     } catch (IOException | ShutdownSignalException | TimeoutException e) {
       // ShutdownSignalException: the broker closed a channel under us (AlreadyClosedException too).
-      if (run.leaseLost()) {
+      if (run.leaseLost() || connectionGone(e)) {
+        // The loss is known before the consumer hears of it (a write failed first): the broker
+        // takes the delivery back all the same, so it is reported and remembered as lost.
+        log.warn("{}: the connection went while settling it as {}: {}", run, outcome, e.toString());
         reportLost(run, outcome, false);
       } else {
         log.error("could not settle {} as {}: {}; handing it back", run, outcome, e.toString());
@@ -147,6 +150,19 @@ public final class Settler {
       case Outcome.Expired e -> "expired";
       case Outcome.AttemptsExhausted x -> "out of attempts";
     };
+  }
+
+  /**
+   * Whether a failure means the connection is gone: a write to its socket failed, or the broker or
+   * the network closed it. Anything else (a channel the broker closed, a confirm that did not come)
+   * leaves the lease held.
+   */
+  private static boolean connectionGone(Exception e) {
+    if (e instanceof ShutdownSignalException s) {
+      return s.isHardError();
+    }
+    return e instanceof IOException
+        && !(e.getCause() instanceof ShutdownSignalException soft && !soft.isHardError());
   }
 
   /** The broker has the delivery back: this worker must not settle it on its tag. */
@@ -261,7 +277,8 @@ public final class Settler {
     Lease lease = run.lease();
     try {
       lease.channel().basicAck(lease.deliveryTag(), false);
-    } catch (ShutdownSignalException e) {
+    } catch (ShutdownSignalException | IOException e) {
+      // An ack that cannot be written: its channel or connection is gone, and the delivery with it.
       throw new LeaseLost(copyPublished);
     }
   }
