@@ -40,15 +40,17 @@ class LeaseLossIT {
         Worker.start(
             WorkerConfig.defaults(broker.settings())
                 .withName(name)
-                .withKillGrace(Duration.ofSeconds(10))));
-    String id = Broker.task(broker, "{\"type\":\"spin\",\"payload\":{\"seconds\":2}}");
+                .withKillGrace(Duration.ofSeconds(30))));
+    // Longer than the management API takes to list a new connection (its statistics come every
+    // 5 s), so that the connection is closed while the task runs; shorter than the kill grace.
+    String id = Broker.task(broker, "{\"type\":\"spin\",\"payload\":{\"seconds\":10}}");
     events.await(id, TaskState.RUNNING);
     BrokerAdmin admin = new BrokerAdmin(broker.uri());
     Awaitility.await()
         .atMost(Duration.ofSeconds(20))
         .until(() -> admin.closeConnections("conveyor-worker " + name) == 1);
 
-    events.await(id, TaskState.SUCCEEDED, Duration.ofSeconds(30));
+    events.await(id, TaskState.SUCCEEDED, Duration.ofSeconds(60));
     List<TaskEvent> of = events.of(id);
     assertThat(of).filteredOn(e -> e.state() == TaskState.RUNNING).hasSize(1);
     assertThat(of)
