@@ -54,6 +54,7 @@ public final class EventLog implements AutoCloseable {
       Channel ch = broker.connection().createChannel();
       broker.topology().declareCore(ch);
       String queue = broker.namespace() + ".test-events";
+      broker.deleteAfterwards(queue);
       ch.queueDeclare(queue, true, false, false, Map.of("x-queue-type", "quorum"));
       ch.queueBind(queue, broker.names().eventsExchange(), "#");
       ch.basicConsume(

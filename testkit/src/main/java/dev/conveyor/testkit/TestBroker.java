@@ -26,6 +26,7 @@ public final class TestBroker implements AutoCloseable {
   private final URI uri;
   private final String namespace;
   private final Set<String> queues = new LinkedHashSet<>(List.of("default"));
+  private final Set<String> extraQueues = new LinkedHashSet<>();
   private final List<AutoCloseable> owned = new ArrayList<>();
   private final boolean deleteNamespace;
   private Connection admin;
@@ -62,6 +63,11 @@ public final class TestBroker implements AutoCloseable {
 
   public Topology topology() {
     return new Topology(names());
+  }
+
+  /** Remembers a queue of the test's own (a broker name) so that it is deleted after the test. */
+  public synchronized void deleteAfterwards(String queueName) {
+    extraQueues.add(queueName);
   }
 
   /** Remembers a task queue so that it is deleted after the test; returns its broker name. */
@@ -196,6 +202,7 @@ public final class TestBroker implements AutoCloseable {
     }
     qs.add(n.deadQueue());
     qs.add(n.controlLog());
+    qs.addAll(extraQueues);
     for (String q : qs) {
       quietly(ch -> ch.queueDelete(q));
     }
