@@ -9,6 +9,8 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -17,6 +19,16 @@ import java.util.concurrent.TimeUnit;
  * {@link #close()} kills and reaps it.
  */
 public final class ProgramProcess implements AutoCloseable {
+
+  /** Not yet closed: killed if the test JVM ends first (a killed or timed-out test run). */
+  private static final Set<ProgramProcess> LIVE = ConcurrentHashMap.newKeySet();
+
+  static {
+    Runtime.getRuntime()
+        .addShutdownHook(
+            new Thread(
+                () -> LIVE.forEach(ProgramProcess::kill), "conveyor-program-processes-kill"));
+  }
 
   private final Process process;
   private final Path output;
@@ -57,7 +69,9 @@ public final class ProgramProcess implements AutoCloseable {
               .redirectOutput(out.toFile())
               .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")));
       pb.environment().putAll(env);
-      return new ProgramProcess(program, pb.start(), out);
+      ProgramProcess started = new ProgramProcess(program, pb.start(), out);
+      LIVE.add(started);
+      return started;
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     }
@@ -98,12 +112,17 @@ public final class ProgramProcess implements AutoCloseable {
     process.destroy();
   }
 
-  @Override
-  public void close() {
+  private void kill() {
     if (process.isAlive()) {
       process.descendants().forEach(ProcessHandle::destroyForcibly);
       process.destroyForcibly();
     }
+  }
+
+  @Override
+  public void close() {
+    LIVE.remove(this);
+    kill();
     try {
       process.waitFor(10, TimeUnit.SECONDS);
     } catch (InterruptedException e) {
