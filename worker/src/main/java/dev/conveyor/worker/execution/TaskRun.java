@@ -125,28 +125,26 @@ public final class TaskRun implements TaskContext {
 
   /**
    * Claims the start of this prefetched task for thread {@code t}. Fails if a stop or kill got to
-   * it first: it is then never run. The thread is known before the stage says running, so a kill
-   * that sees the task running can always interrupt it.
+   * it first: it is then never run. The stage and the thread change together, so a kill that sees
+   * the task running can always interrupt it, and one that does not never interrupts this thread.
    *
    * @param deadlineOrNull when its deadline falls, for {@code control status}
    * @return whether the caller may run the handler
    */
   public boolean start(Thread t, Instant deadlineOrNull) {
+    // One step under the lock that interrupts take: a kill either finds the task not started
+    // (and it never runs) or running with its thread known. Setting the thread first and the
+    // stage after let a kill in between interrupt a thread that then never ran the handler.
     synchronized (threadLock) {
+      if (!stage.compareAndSet(Stage.PREFETCHED, Stage.RUNNING)) {
+        return false;
+      }
       thread = t;
     }
     startedAt = Instant.now();
     startNanos = System.nanoTime();
     deadline = deadlineOrNull;
-    if (stage.compareAndSet(Stage.PREFETCHED, Stage.RUNNING)) {
-      return true;
-    }
-    synchronized (threadLock) {
-      thread = null;
-    }
-    startedAt = null;
-    deadline = null;
-    return false;
+    return true;
   }
 
   /**
