@@ -176,8 +176,8 @@ class ChaosIT {
       Faults.Figures figures = Faults.figures(scenario, runs, before, broker, events, workers);
       Faults.print(figures);
       assertThat(figures.neverRan()).as("tasks that never ran").isEmpty();
-      assertThat(Faults.deadButNotSucceeded(figures, events))
-          .as("dead-lettered tasks that had not succeeded")
+      assertThat(Faults.deadThatNeverRan(figures, runs))
+          .as("dead-lettered tasks that never ran")
           .isEmpty();
       assertThat(Faults.succeeded(events))
           .as("tasks that succeeded")

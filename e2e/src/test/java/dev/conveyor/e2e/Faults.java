@@ -102,18 +102,20 @@ final class Faults {
         .collect(Collectors.toSet());
   }
 
+  /** The ids of the dead letters, without their causes. */
+  static List<String> deadIds(Figures figures) {
+    return figures.deadLettered().stream().map(d -> d.replaceFirst(" \\(.*$", "")).toList();
+  }
+
   /**
-   * Dead letters of tasks that had run and succeeded: the worker acked them, the ack was still in
-   * flight when the broker went down, and the broker delivered them again to another worker, which
-   * could not tell them from a worker's crash and dead-lettered them as {@code worker-lost}. No
-   * worker can rule that out (AMQP does not confirm acks); docs/reliability.md explains it. Any
-   * other dead letter in a fault test is a lost task.
+   * Dead letters of tasks that never ran. A task that ran and was acked just as the broker stopped
+   * may have lost both its ack and its outcome event with the connection (neither is confirmed);
+   * the broker then delivers it again to another worker, which cannot tell it from a crash and
+   * dead-letters it as {@code worker-lost}. docs/reliability.md explains it. A dead letter of a
+   * task that never ran would be a lost task.
    */
-  static List<String> deadButNotSucceeded(Figures figures, EventLog events) {
-    Set<String> succeeded = succeeded(events);
-    return figures.deadLettered().stream()
-        .filter(d -> !succeeded.contains(d.replaceFirst(" \\(.*$", "")))
-        .toList();
+  static List<String> deadThatNeverRan(Figures figures, ExecRuns runs) {
+    return deadIds(figures).stream().filter(id -> !runs.runs().containsKey(id)).toList();
   }
 
   static Set<String> succeeded(EventLog events) {
