@@ -65,6 +65,12 @@ class ChaosIT {
         });
   }
 
+  private static List<String> history(EventLog events, String id) {
+    return events.of(id).stream()
+        .map(e -> e.state().wire() + "/" + e.worker() + "/" + e.cause() + "/" + e.reason())
+        .toList();
+  }
+
   private static String workerName(TestBroker broker, int i) {
     return broker.namespace() + "-" + i;
   }
@@ -148,11 +154,31 @@ class ChaosIT {
       // Done when every task has run and the broker holds nothing of them any more.
       BrokerAdmin admin = new BrokerAdmin(broker.uri());
       String taskQueue = broker.names().taskQueue("default");
-      Awaitility.await("every task started, the broker holding none")
-          .atMost(Duration.ofSeconds(120))
-          .pollInterval(Duration.ofSeconds(1))
-          .until(
-              () -> runs.neverRan().isEmpty() && admin.queue(taskQueue).equals(QueueCounts.EMPTY));
+      // A task dead-lettered without running ends the wait too: the assertions below name it.
+      String deadQueue = broker.names().deadQueue();
+      try {
+        Awaitility.await("every task started or dead-lettered, the broker holding none")
+            .atMost(Duration.ofSeconds(120))
+            .pollInterval(Duration.ofSeconds(1))
+            .until(
+                () ->
+                    admin.queue(taskQueue).equals(QueueCounts.EMPTY)
+                        && runs.neverRan().size() <= admin.queue(deadQueue).ready());
+      } catch (org.awaitility.core.ConditionTimeoutException e) {
+        throw new AssertionError(
+            "["
+                + scenario
+                + "] not done after 120 s: task queue "
+                + admin.queue(taskQueue)
+                + ", dead-letter queue "
+                + admin.queue(deadQueue)
+                + "; never ran "
+                + runs.neverRan().stream()
+                    .limit(5)
+                    .map(id -> id + " " + history(events, id))
+                    .toList(),
+            e);
+      }
       // Events are published without confirms: one written to a connection just before the broker
       // closed it, or a worker killed between its ack and its event, is lost with it. The task
       // itself ran and was settled (the broker holds nothing of it); its missing outcome event is

@@ -192,8 +192,8 @@ public final class Worker implements AutoCloseable, Pausable {
             topology,
             topology.names().requeuedFor(config.name()),
             REQUEUED_KEPT_FOR,
-            List.of("task." + TaskState.REQUEUED.wire()),
-            leaseLoss::requeuedElsewhere);
+            List.of("task." + TaskState.REQUEUED.wire(), "worker." + WorkerEvent.RECONNECTED),
+            leaseLoss::wordFromElsewhere);
     settler =
         new Settler(
             connection, topology, events, running, config.retryDelay(), config.name(), lostLeases);
@@ -244,6 +244,8 @@ public final class Worker implements AutoCloseable, Pausable {
             @Override
             public void handleRecovery(Recoverable recoverable) {
               log.info("reconnected to the broker; consuming again");
+              // Other workers holding a redelivery past its attempts wait for this word.
+              events.worker(WorkerEvent.RECONNECTED, running.ids(), host, pid);
             }
 
             @Override

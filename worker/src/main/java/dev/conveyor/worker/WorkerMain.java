@@ -2,6 +2,7 @@ package dev.conveyor.worker;
 
 import dev.conveyor.protocol.Durations;
 import dev.conveyor.protocol.broker.BrokerOptions;
+import dev.conveyor.protocol.broker.BrokerSettings;
 import dev.conveyor.protocol.cli.Cli;
 import dev.conveyor.protocol.cli.UsageException;
 import dev.conveyor.protocol.topology.Names;
@@ -235,6 +236,25 @@ public final class WorkerMain implements Callable<Integer> {
     }
     worker.awaitClosed();
     return worker.exitCode();
+  }
+
+  /**
+   * The configuration {@code bin/worker <flags>} would run with, on {@code broker} (flags naming a
+   * broker are overridden): for in-process workers that an embedding program or a benchmark sets as
+   * an operator would ({@code --prefetch 64 --events final}).
+   *
+   * @throws UsageException (exit 2) naming the flag the worker refuses
+   */
+  public static WorkerConfig configFromFlags(BrokerSettings broker, List<String> flags) {
+    WorkerMain main = new WorkerMain();
+    try {
+      new CommandLine(main)
+          .setCaseInsensitiveEnumValuesAllowed(true)
+          .parseArgs(flags.toArray(String[]::new));
+    } catch (CommandLine.ParameterException e) {
+      throw new UsageException(e.getMessage());
+    }
+    return main.config().withBroker(broker);
   }
 
   /**

@@ -4,6 +4,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.rabbitmq.client.AMQP;
 import com.rabbitmq.client.Channel;
+import com.rabbitmq.client.Connection;
+import com.rabbitmq.client.ConnectionFactory;
 import com.rabbitmq.client.DefaultConsumer;
 import com.rabbitmq.client.Envelope;
 import dev.conveyor.protocol.ControlSigner;
@@ -34,6 +36,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import org.awaitility.Awaitility;
 import org.junit.jupiter.api.Test;
@@ -535,5 +538,71 @@ class ControlIT {
         .as("no task runs again after it finished")
         .doesNotContain(Duplicates.Why.FINISHED_SAME_WORKER, Duplicates.Why.FINISHED_OTHER_WORKER);
     assertThat(d.succeededTwice()).isEmpty();
+  }
+
+  @Test
+  void aDeliveryNoWorkerSawIsNotCountedWhenAWorkerLostItsConnectionMeanwhile(TestBroker broker)
+      throws Exception {
+    EventLog events = EventLog.open(broker);
+    // A worker of another queue, whose connection the broker closes at the same moment.
+    String lossy = "lossy-c-" + broker.namespace();
+    start(broker, config(broker, lossy).withQueues(List.of("other")));
+    // The task's delivery is held by a channel that never passed it on, as a worker's channel
+    // holds the deliveries the broker had checked out to it but not yet written to its socket
+    // when the connection was closed: the broker counts them returned, and no worker ever saw
+    // them, so none can say it lost them.
+    String id = Broker.task(broker, "{\"type\":\"noop\"}");
+    ConnectionFactory factory = new ConnectionFactory();
+    factory.setUri(broker.uri());
+    if (broker.uri().getRawPath() == null || broker.uri().getRawPath().length() <= 1) {
+      factory.setVirtualHost("/");
+    }
+    factory.setAutomaticRecoveryEnabled(false);
+    String holderName = "holder-" + broker.namespace();
+    Connection holder = factory.newConnection(holderName);
+    try {
+      Channel ch = holder.createChannel();
+      ch.basicQos(1);
+      CountDownLatch delivered = new CountDownLatch(1);
+      ch.basicConsume(
+          broker.names().taskQueue("default"),
+          false,
+          new DefaultConsumer(ch) {
+            @Override
+            public void handleDelivery(
+                String tag, Envelope envelope, AMQP.BasicProperties props, byte[] body) {
+              delivered.countDown();
+            }
+          });
+      assertThat(delivered.await(20, TimeUnit.SECONDS)).as("the holder got the task").isTrue();
+      start(broker, config(broker, "steady-b"));
+      BrokerAdmin admin = new BrokerAdmin(broker.uri());
+      Awaitility.await()
+          .atMost(Duration.ofSeconds(20))
+          .until(() -> admin.countConnections(holderName) == 1);
+      Awaitility.await()
+          .atMost(Duration.ofSeconds(20))
+          .until(() -> admin.closeConnections("conveyor-worker " + lossy) == 1);
+      assertThat(admin.closeConnections(holderName)).isEqualTo(1);
+    } finally {
+      holder.abort();
+    }
+
+    // Delivered again with x-delivery-count 1, past maxAttempts 1: the worker holds it, and the
+    // other worker's word that it lost its connection lets it run as attempt 1 instead of being
+    // dead-lettered as worker-lost.
+    TaskEvent last =
+        Awaitility.await()
+            .atMost(Duration.ofSeconds(60))
+            .until(
+                () ->
+                    events.of(id).stream()
+                        .filter(e -> e.state().isFinal())
+                        .findFirst()
+                        .orElse(null),
+                e -> e != null);
+    assertThat(last.state()).as(events.of(id).toString()).isEqualTo(TaskState.SUCCEEDED);
+    assertThat(last.attempt()).isEqualTo(1);
+    assertThat(last.worker()).isEqualTo("steady-b");
   }
 }

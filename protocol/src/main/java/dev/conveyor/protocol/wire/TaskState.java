@@ -26,15 +26,15 @@ public enum TaskState {
     return wire;
   }
 
-  /**
-   * Whether no further event will follow for this task. {@code failed} and {@code timed-out} are
-   * always followed by {@code requeued} or {@code dead}, so a waiter must not stop at them.
-   */
   /** The routing key of events in this state on {@code ns.events}. */
   public String routingKey() {
     return "task." + wire;
   }
 
+  /**
+   * Whether no further event will follow for this task. {@code failed} and {@code timed-out} are
+   * always followed by {@code requeued} or {@code dead}, so a waiter must not stop at them.
+   */
   public boolean isFinal() {
     return switch (this) {
       case SUCCEEDED, CANCELLED, EXPIRED, REJECTED, DEAD -> true;

@@ -5,9 +5,9 @@ import java.time.Instant;
 import java.util.List;
 
 /**
- * A worker lifecycle event: {@code worker.started|heartbeat|stopping|terminating}. Heartbeats also
- * carry {@code running}: each task's type, attempt, age, deadline, stage and progress, so that
- * watchers see progress without asking.
+ * A worker lifecycle event: {@code worker.started|heartbeat|reconnected|stopping|terminating}.
+ * Heartbeats also carry {@code running}: each task's type, attempt, age, deadline, stage and
+ * progress, so that watchers see progress without asking.
  */
 @JsonInclude(JsonInclude.Include.NON_NULL)
 public record WorkerEvent(
@@ -26,6 +26,14 @@ public record WorkerEvent(
 
   public static final String STARTED = "started";
   public static final String HEARTBEAT = "heartbeat";
+
+  /**
+   * The worker lost its broker connection and has it back. Deliveries the broker had given to that
+   * connection came back counted ({@code x-delivery-count}), including some the worker never saw;
+   * {@code tasks} are those it was running.
+   */
+  public static final String RECONNECTED = "reconnected";
+
   public static final String STOPPING = "stopping";
   public static final String TERMINATING = "terminating";
 

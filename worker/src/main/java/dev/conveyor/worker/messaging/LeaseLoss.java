@@ -3,6 +3,7 @@ package dev.conveyor.worker.messaging;
 import com.rabbitmq.client.ShutdownSignalException;
 import dev.conveyor.protocol.events.Event;
 import dev.conveyor.protocol.wire.Cause;
+import dev.conveyor.protocol.wire.WorkerEvent;
 import dev.conveyor.worker.execution.Ending;
 import dev.conveyor.worker.execution.EscalationLadder;
 import dev.conveyor.worker.execution.LeaseScope;
@@ -49,7 +50,8 @@ public final class LeaseLoss {
 
   /** The connection went (amqp-client's recovery brings it back); the consumers end the leases. */
   public void connectionLost(ShutdownSignalException cause) {
-    if (!cause.isInitiatedByApplication()) {
+    if (!cause.isInitiatedByApplication() && !closing.getAsBoolean()) {
+      lostLeases.connectionLost();
       log.warn(
           "lost the broker connection ({}); stopping {} running task(s), the broker redelivers them",
           cause.getMessage(),
@@ -77,12 +79,25 @@ public final class LeaseLoss {
     }
   }
 
-  /** Another worker lost a task with its connection: its next delivery is not an attempt. */
-  public void requeuedElsewhere(Event event) {
-    if (event instanceof Event.Task t
-        && t.event().cause() == Cause.CONNECTION_LOST
-        && !worker.equals(t.event().worker())) {
-      lostLeases.recordElsewhere(t.event().task());
+  /**
+   * Another worker's word: it lost a task with its connection (that task's next delivery is not an
+   * attempt), or it lost its connection and is back (a redelivery no worker saw may be one of its).
+   */
+  public void wordFromElsewhere(Event event) {
+    switch (event) {
+      case Event.Task t -> {
+        if (t.event().cause() == Cause.CONNECTION_LOST && !worker.equals(t.event().worker())) {
+          lostLeases.recordElsewhere(t.event().task());
+        }
+      }
+      case Event.Worker w -> {
+        if (WorkerEvent.RECONNECTED.equals(w.event().state())
+            && !worker.equals(w.event().worker())) {
+          lostLeases.connectionLost();
+        }
+      }
+      case Event.Applied a -> {}
+      case Event.Refused r -> {}
     }
   }
 }

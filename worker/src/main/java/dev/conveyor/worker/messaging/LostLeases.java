@@ -2,15 +2,25 @@ package dev.conveyor.worker.messaging;
 
 import dev.conveyor.worker.execution.Lease;
 import dev.conveyor.worker.execution.Outcome;
+import java.time.Duration;
+import java.util.ArrayDeque;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Optional;
+import java.util.function.LongSupplier;
 
 /**
  * Deliveries lost with a broker connection must not use up an attempt (docs/design.md) although the
  * broker counts them like those whose worker died ({@code x-delivery-count}). This worker records
  * its own at once, by task and retry copy; other workers' arrive as their {@code task.requeued}
  * events with cause {@code connection-lost}, which they send once they have reconnected.
+ *
+ * <p>A lost connection also returns deliveries its worker never saw: the broker had checked them
+ * out to the channel but not yet written them to the socket, and counts them returned all the same.
+ * No worker can name those. So every lost connection, this worker's own and those other workers
+ * announce with {@code worker.reconnected}, is remembered for {@link #LOSS_KEPT}: a redelivery may
+ * be forgiven as many counted deliveries as connections were lost meanwhile. A delivery lost with a
+ * worker that died still counts when no connection was lost around it.
  */
 public final class LostLeases {
 
@@ -20,9 +30,35 @@ public final class LostLeases {
   /** Recent settlements remembered: longer than any connection takes to be noticed lost. */
   private static final int SETTLED_CAPACITY = 4096;
 
+  private final LongSupplier nanos;
+
+  public LostLeases() {
+    this(System::nanoTime);
+  }
+
+  /**
+   * @param nanos the clock ({@link System#nanoTime()}; a test's own)
+   */
+  LostLeases(LongSupplier nanos) {
+    this.nanos = nanos;
+  }
+
   private final Map<String, Integer> lost = bounded(CAPACITY);
   private final Map<String, Integer> elsewhere = bounded(CAPACITY);
   private final Map<String, Known> known = bounded(CAPACITY);
+
+  /** When each connection loss here or elsewhere was learnt ({@link System#nanoTime()}). */
+  private final ArrayDeque<Long> losses = new ArrayDeque<>();
+
+  /**
+   * How long a connection loss may explain a redelivery: the broker returns the deliveries at once
+   * and redelivers them within seconds; the word of a loss elsewhere comes once that worker has
+   * reconnected.
+   */
+  static final Duration LOSS_KEPT = Duration.ofMinutes(1);
+
+  /** More losses in a minute than this are as good as "many": the oldest are forgotten. */
+  private static final int LOSSES_CAPACITY = 1_000;
 
   /** When each was settled ({@link System#nanoTime()}). */
   private final Map<String, Long> settled = bounded(SETTLED_CAPACITY);
@@ -58,7 +94,7 @@ public final class LostLeases {
 
   /** This worker settled the message (an ack was sent, which a lost connection may drop). */
   public synchronized void settled(String taskId, int attemptsUsed) {
-    settled.put(key(taskId, attemptsUsed), System.nanoTime());
+    settled.put(key(taskId, attemptsUsed), nanos.getAsLong());
   }
 
   /** The task ended here after the broker took its message back. */
@@ -78,7 +114,7 @@ public final class LostLeases {
       return Optional.of(finished);
     }
     Long at = settled.remove(key);
-    return at != null && System.nanoTime() - at < SETTLED_KEPT_NANOS
+    return at != null && nanos.getAsLong() - at < SETTLED_KEPT_NANOS
         ? Optional.of(new Known.Settled())
         : Optional.empty();
   }
@@ -88,6 +124,22 @@ public final class LostLeases {
     lost.merge(key(taskId, TaskIntake.attemptsUsed(lease)), 1, Integer::sum);
   }
 
+  /** A broker connection was lost: this worker's own, or one another worker announced. */
+  public synchronized void connectionLost() {
+    losses.addLast(nanos.getAsLong());
+    if (losses.size() > LOSSES_CAPACITY) {
+      losses.removeFirst();
+    }
+  }
+
+  private int recentLosses() {
+    long oldest = nanos.getAsLong() - LOSS_KEPT.toNanos();
+    while (!losses.isEmpty() && losses.peekFirst() - oldest < 0) {
+      losses.removeFirst();
+    }
+    return losses.size();
+  }
+
   /** Another worker said it lost a delivery of this task with its connection. */
   public synchronized void recordElsewhere(String taskId) {
     elsewhere.merge(taskId, 1, Integer::sum);
@@ -95,15 +147,16 @@ public final class LostLeases {
 
   /**
    * How many of the deliveries the broker counted for this message ({@code deliveryCount}) were
-   * lost with a connection: at most that count, as a retry's copy (a new message) starts counting
-   * again.
+   * lost with a connection: those known by task, or, if more, as many as connections were lost in
+   * the last {@link #LOSS_KEPT} (each lost connection returns a message at most once); at most that
+   * count, as a retry's copy (a new message) starts counting again.
    *
    * @param attemptsUsed the attempts the message's retry copy carries
    */
   public synchronized int forgiven(String taskId, int attemptsUsed, int deliveryCount) {
     int recorded =
         lost.getOrDefault(key(taskId, attemptsUsed), 0) + elsewhere.getOrDefault(taskId, 0);
-    return Math.min(recorded, deliveryCount);
+    return Math.min(Math.max(recorded, recentLosses()), deliveryCount);
   }
 
   /** A retry's copy is a new message whose deliveries are counted afresh: keyed apart. */

@@ -185,9 +185,11 @@ public final class TaskIntake {
 
   /**
    * A redelivery past {@code maxAttempts} may be one that another worker lost with its connection;
-   * that worker says so in a {@code task.requeued} event once it has reconnected (within a second
-   * or two). So the task is held, unacked and not run, for up to {@link #LOST_CONNECTION_WAIT}: it
-   * runs if such an event comes, and is dead-lettered as {@code worker-lost} if none does.
+   * that worker says so once it has reconnected (within a second or two): in a {@code
+   * task.requeued} event for a task it held, in {@code worker.reconnected} for deliveries it never
+   * saw (see {@link LostLeases}). So the task is held, unacked and not run, for up to {@link
+   * #LOST_CONNECTION_WAIT}: it runs if such word comes, and is dead-lettered as {@code worker-lost}
+   * if none does.
    */
   private void awaitLostConnection(TaskRun held, long deadline) {
     if (held.ending() != null || held.leaseLost()) {

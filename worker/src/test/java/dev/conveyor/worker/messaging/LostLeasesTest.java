@@ -84,4 +84,32 @@ class LostLeasesTest {
     lost.record("t", delivery(null, 1L));
     assertThat(forgiven("t", delivery(null, 2L))).isEqualTo(2);
   }
+
+  private long now;
+  private final LostLeases clocked = new LostLeases(() -> now);
+
+  @Test
+  void aDeliveryNoWorkerSawIsForgivenWhileAConnectionLossIsRecent() {
+    clocked.connectionLost();
+
+    // Unknown to every worker, but one connection was lost: one counted delivery is forgiven.
+    assertThat(clocked.forgiven("unseen", 0, 1)).isEqualTo(1);
+    assertThat(clocked.forgiven("unseen", 0, 2)).isEqualTo(1);
+    now += LostLeases.LOSS_KEPT.toNanos() - 1;
+    assertThat(clocked.forgiven("unseen", 0, 1)).isEqualTo(1);
+    // A minute later it explains nothing: a delivery lost with a worker that died counts again.
+    now += 2;
+    assertThat(clocked.forgiven("unseen", 0, 1)).isZero();
+  }
+
+  @Test
+  void aLossAndTheWordForTheSameTaskAreOneDeliveryNotTwo() {
+    clocked.connectionLost();
+    clocked.recordElsewhere("t");
+
+    assertThat(clocked.forgiven("t", 0, 2)).isEqualTo(1);
+    clocked.connectionLost();
+    assertThat(clocked.forgiven("t", 0, 2)).isEqualTo(2);
+    assertThat(clocked.forgiven("t", 0, 3)).isEqualTo(2);
+  }
 }
