@@ -2,8 +2,6 @@ package dev.conveyor.bench;
 
 import static dev.conveyor.bench.Harness.progress;
 
-import com.fasterxml.jackson.core.JsonParser;
-import com.fasterxml.jackson.core.JsonToken;
 import com.rabbitmq.client.AMQP;
 import com.rabbitmq.client.Channel;
 import com.rabbitmq.client.Connection;
@@ -105,7 +103,7 @@ final class Drains implements AutoCloseable {
 
   private void onEvent(String routingKey, byte[] body) {
     long now = System.nanoTime();
-    int n = count(body);
+    int n = Wire.countEvents(body);
     if (routingKey.equals(STARTED_KEY)) {
       workersStarted.addAndGet(n);
       return;
@@ -120,24 +118,6 @@ final class Drains implements AutoCloseable {
     if (d.outcomes.addAndGet(n) >= d.expected && d.done.getCount() > 0) {
       d.end = now;
       d.done.countDown();
-    }
-  }
-
-  /** Events in one message: 1 for a plain object, the elements of an array (a batch). */
-  static int count(byte[] body) {
-    if (!isArray(body)) {
-      return 1;
-    }
-    try (JsonParser p = Wire.JSON.getFactory().createParser(body)) {
-      p.nextToken();
-      int n = 0;
-      while (p.nextToken() == JsonToken.START_OBJECT) {
-        n++;
-        p.skipChildren();
-      }
-      return n;
-    } catch (IOException e) {
-      return 1;
     }
   }
 

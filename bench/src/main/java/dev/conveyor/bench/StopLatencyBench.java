@@ -207,12 +207,12 @@ public class StopLatencyBench implements Callable<Integer> {
   private void onEvent(String routingKey, byte[] body) {
     long now = System.nanoTime();
     if (routingKey.equals("worker.started")) {
-      workersStarted.addAndGet(Drains.count(body));
+      workersStarted.addAndGet(Wire.countEvents(body));
       return;
     }
     Round r = current;
     if (r != null && routingKey.equals("task." + TaskState.CANCELLED.wire())) {
-      int k = Drains.count(body);
+      int k = Wire.countEvents(body);
       int n = r.cancelledCount.addAndGet(k);
       r.cancelledBodies.add(body);
       if (n == k) {

@@ -1,7 +1,8 @@
 package dev.conveyor.bench;
 
-import dev.conveyor.worker.BenchWorkerFlags;
+import dev.conveyor.protocol.cli.UsageException;
 import dev.conveyor.worker.WorkerConfig;
+import dev.conveyor.worker.WorkerMain;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -149,8 +150,8 @@ public final class ThroughputBench implements Callable<Integer> {
     }
     WorkerConfig config;
     try {
-      config = BenchWorkerFlags.config(h.settings(), flags);
-    } catch (IllegalArgumentException e) {
+      config = WorkerMain.configFromFlags(h.settings(), flags);
+    } catch (UsageException e) {
       return null;
     }
     int[] n = {0};
@@ -172,9 +173,9 @@ public final class ThroughputBench implements Callable<Integer> {
       return "--events none sends no outcome event to time the drain by";
     }
     try {
-      BenchWorkerFlags.config(h.settings(), flags);
+      WorkerMain.configFromFlags(h.settings(), flags);
       return "?";
-    } catch (IllegalArgumentException e) {
+    } catch (UsageException e) {
       return e.getMessage();
     }
   }
