@@ -8,6 +8,26 @@ package dev.conveyor.worker.execution;
  */
 public final class LeaseScope {
 
+  private final AckWindow acks;
+
+  /** A scope whose deliveries are acknowledged one by one, on their lease's channel. */
+  public LeaseScope() {
+    this(null);
+  }
+
+  /**
+   * @param acks where this scope's acks go, or null to ack each on its lease's channel; a window
+   *     must see every delivery of its channel
+   */
+  public LeaseScope(AckWindow acks) {
+    this.acks = acks;
+  }
+
+  /** The window that acks this scope's deliveries in runs, or null if they are acked one by one. */
+  public AckWindow acks() {
+    return acks;
+  }
+
   private volatile boolean lost;
   private volatile boolean withConnection;
 

@@ -8,6 +8,7 @@ import dev.conveyor.protocol.topology.Topology;
 import dev.conveyor.protocol.wire.Cause;
 import dev.conveyor.protocol.wire.Headers;
 import dev.conveyor.protocol.wire.TaskState;
+import dev.conveyor.worker.execution.AckWindow;
 import dev.conveyor.worker.execution.Lease;
 import dev.conveyor.worker.execution.Outcome;
 import dev.conveyor.worker.execution.RunningTasks;
@@ -230,6 +231,11 @@ public final class Settler {
       lease.channel().basicNack(lease.deliveryTag(), false, true);
     } catch (IOException | ShutdownSignalException e) {
       log.warn("could not hand {} back either; the broker takes it back with its channel", run);
+    } finally {
+      // After the nack is written: an ack in runs must not cover it before.
+      if (lease.scope().acks() != null) {
+        lease.scope().acks().settledOtherwise(lease.deliveryTag());
+      }
     }
   }
 
@@ -276,7 +282,12 @@ public final class Settler {
     }
     Lease lease = run.lease();
     try {
-      lease.channel().basicAck(lease.deliveryTag(), false);
+      AckWindow window = lease.scope().acks();
+      if (window != null) {
+        window.ack(lease.deliveryTag());
+      } else {
+        lease.channel().basicAck(lease.deliveryTag(), false);
+      }
     } catch (ShutdownSignalException | IOException e) {
       // An ack that cannot be written: its channel or connection is gone, and the delivery with it.
       throw new LeaseLost(copyPublished);

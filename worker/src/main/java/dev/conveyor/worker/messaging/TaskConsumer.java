@@ -7,6 +7,7 @@ import com.rabbitmq.client.DefaultConsumer;
 import com.rabbitmq.client.Envelope;
 import com.rabbitmq.client.ShutdownSignalException;
 import dev.conveyor.protocol.broker.Channels;
+import dev.conveyor.worker.execution.AckWindow;
 import dev.conveyor.worker.execution.Lease;
 import dev.conveyor.worker.execution.LeaseScope;
 import java.io.IOException;
@@ -33,7 +34,11 @@ public final class TaskConsumer implements AutoCloseable {
   private final Consumer<Lease> intake;
   private final Consumer<LeaseScope> onLeasesLost;
   private final Executor reopener;
-  private final AtomicReference<LeaseScope> scope = new AtomicReference<>(new LeaseScope());
+
+  /** The scope of the deliveries to come, and the channel they come from. */
+  private record Current(LeaseScope scope, Channel channel) {}
+
+  private final AtomicReference<Current> current = new AtomicReference<>();
   private volatile Channel channel;
   private volatile String consumerTag;
   private volatile boolean paused;
@@ -69,6 +74,13 @@ public final class TaskConsumer implements AutoCloseable {
     ch.basicQos(prefetch);
     ch.addShutdownListener(cause -> channelClosed(ch, cause));
     channel = ch;
+    // A channel that replaces a closed one starts a scope of its own; the old one's deliveries are
+    // gone with it, whether or not its consumer heard of it yet.
+    Current old = current.getAndSet(new Current(newScope(ch), ch));
+    if (old != null && !old.scope().lost()) {
+      old.scope().markLost(false);
+      onLeasesLost.accept(old.scope());
+    }
     if (!paused) {
       consume();
     }
@@ -105,8 +117,17 @@ public final class TaskConsumer implements AutoCloseable {
               @Override
               public void handleDelivery(
                   String tag, Envelope envelope, AMQP.BasicProperties props, byte[] body) {
-                intake.accept(
-                    new Lease(ch, envelope.getDeliveryTag(), queue, props, body, scope.get()));
+                Current now = current.get();
+                LeaseScope scope;
+                if (now.channel() == ch) {
+                  scope = now.scope();
+                  scope.acks().delivered(envelope.getDeliveryTag());
+                } else {
+                  // Dispatched after its channel was replaced: the broker has it back already.
+                  scope = new LeaseScope();
+                  scope.markLost(false);
+                }
+                intake.accept(new Lease(ch, envelope.getDeliveryTag(), queue, props, body, scope));
               }
 
               /**
@@ -117,7 +138,7 @@ public final class TaskConsumer implements AutoCloseable {
                */
               @Override
               public void handleShutdownSignal(String tag, ShutdownSignalException sig) {
-                endScope(sig.isHardError());
+                endScope(ch, sig.isHardError());
               }
             });
   }
@@ -127,10 +148,8 @@ public final class TaskConsumer implements AutoCloseable {
       return;
     }
     if (consumerTag == null) {
-      endScope(
-          cause
-              .isHardError()); // paused: no consumer hears of the loss, but the leases are gone all
-      // the same
+      // Paused: no consumer hears of the loss, but the leases are gone all the same.
+      endScope(lost, cause.isHardError());
     }
     if (cause.isInitiatedByApplication() || cause.isHardError()) {
       // Ours, or the whole connection: amqp-client's recovery handles the latter.
@@ -140,10 +159,34 @@ public final class TaskConsumer implements AutoCloseable {
     reopener.execute(this::reopen);
   }
 
-  private void endScope(boolean withConnection) {
-    LeaseScope ended = scope.getAndSet(new LeaseScope());
-    ended.markLost(withConnection);
-    onLeasesLost.accept(ended);
+  /**
+   * Ends the scope of channel {@code ch}'s deliveries, unless a new channel has replaced it (its
+   * {@link #start} ended that scope already).
+   */
+  private void endScope(Channel ch, boolean withConnection) {
+    Current ended = current.get();
+    // After a lost connection the channel object recovers and delivers again under a new scope;
+    // a channel the broker closed delivers nothing more, and {@link #start} replaces it.
+    LeaseScope next = newScope(ch);
+    if (!withConnection) {
+      next.markLost(false);
+    }
+    if (ended == null
+        || ended.channel() != ch
+        || !current.compareAndSet(ended, new Current(next, ch))) {
+      return;
+    }
+    ended.scope().markLost(withConnection);
+    onLeasesLost.accept(ended.scope());
+  }
+
+  /**
+   * A scope whose acks are written in runs on the channel its deliveries come from: amqp-client's
+   * recovery keeps the channel object, a channel the broker closed is replaced along with its scope
+   * ({@link #start}), so no ack goes to a channel that did not deliver it.
+   */
+  private static LeaseScope newScope(Channel ch) {
+    return new LeaseScope(new AckWindow((tag, multiple) -> ch.basicAck(tag, multiple)));
   }
 
   private void reopen() {

@@ -1,0 +1,180 @@
+package dev.conveyor.worker.execution;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.io.IOException;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import org.awaitility.Awaitility;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+class AckWindowTest {
+
+  /** The frames written, as "tag" or "tag+" (multiple). */
+  private final List<String> frames = new CopyOnWriteArrayList<>();
+
+  private final ExecutorService threads = Executors.newCachedThreadPool();
+
+  @AfterEach
+  void stop() {
+    threads.shutdownNow();
+  }
+
+  private AckWindow recording() {
+    return new AckWindow((tag, multiple) -> frames.add(tag + (multiple ? "+" : "")));
+  }
+
+  @Test
+  void anAckWithNothingElseWaitingIsWrittenAtOnceAndAlone() throws IOException {
+    AckWindow w = recording();
+    w.delivered(1);
+    w.delivered(2);
+
+    w.ack(2);
+    w.ack(1);
+
+    assertThat(frames).containsExactly("2", "1");
+  }
+
+  @Test
+  void acksThatComeDuringAWriteGoOutTogetherUpToTheFirstDeliveryStillHeld() throws Exception {
+    CountDownLatch writing = new CountDownLatch(1);
+    CountDownLatch release = new CountDownLatch(1);
+    AckWindow w =
+        new AckWindow(
+            (tag, multiple) -> {
+              frames.add(tag + (multiple ? "+" : ""));
+              if (tag == 1) {
+                writing.countDown();
+                await(release);
+              }
+            });
+    for (long t = 1; t <= 6; t++) {
+      w.delivered(t);
+    }
+    // The write of 1 is held open; 2, 3 and 5 are acked meanwhile; 4 is still running.
+    Future<?> first = threads.submit(() -> ack(w, 1));
+    assertThat(writing.await(10, TimeUnit.SECONDS)).isTrue();
+    List<Future<?>> waiting =
+        List.of(
+            threads.submit(() -> ack(w, 3)),
+            threads.submit(() -> ack(w, 2)),
+            threads.submit(() -> ack(w, 5)));
+    Awaitility.await().atMost(10, TimeUnit.SECONDS).until(() -> waitingThreads() == 3);
+    assertThat(waiting).noneMatch(Future::isDone);
+
+    release.countDown();
+    first.get(10, TimeUnit.SECONDS);
+    for (Future<?> f : waiting) {
+      f.get(10, TimeUnit.SECONDS);
+    }
+    // 2 and 3 in one frame (everything up to 3 is settled); 5 alone, as 4 is still held.
+    assertThat(frames).containsExactly("1", "3+", "5");
+
+    w.ack(4);
+    assertThat(frames).containsExactly("1", "3+", "5", "4");
+  }
+
+  @Test
+  void aDeliveryHandedBackIsNeverCoveredByAMultipleAck() throws Exception {
+    CountDownLatch writing = new CountDownLatch(1);
+    CountDownLatch release = new CountDownLatch(1);
+    AckWindow w =
+        new AckWindow(
+            (tag, multiple) -> {
+              frames.add(tag + (multiple ? "+" : ""));
+              if (tag == 1) {
+                writing.countDown();
+                await(release);
+              }
+            });
+    for (long t = 1; t <= 4; t++) {
+      w.delivered(t);
+    }
+    Future<?> first = threads.submit(() -> ack(w, 1));
+    assertThat(writing.await(10, TimeUnit.SECONDS)).isTrue();
+    // 2 is held (its nack not yet written): 3 and 4 must be acked one by one.
+    Future<?> three = threads.submit(() -> ack(w, 3));
+    Future<?> four = threads.submit(() -> ack(w, 4));
+    Awaitility.await().atMost(10, TimeUnit.SECONDS).until(() -> waitingThreads() == 2);
+    release.countDown();
+    first.get(10, TimeUnit.SECONDS);
+    three.get(10, TimeUnit.SECONDS);
+    four.get(10, TimeUnit.SECONDS);
+
+    assertThat(frames).hasSize(3).startsWith("1").contains("3", "4");
+  }
+
+  @Test
+  void everyAckOfAFailedWriteHearsOfTheFailure() throws Exception {
+    CountDownLatch writing = new CountDownLatch(1);
+    CountDownLatch release = new CountDownLatch(1);
+    AckWindow w =
+        new AckWindow(
+            (tag, multiple) -> {
+              if (tag == 1) {
+                writing.countDown();
+                await(release);
+                return;
+              }
+              throw new IOException("connection gone");
+            });
+    for (long t = 1; t <= 3; t++) {
+      w.delivered(t);
+    }
+    Future<?> first = threads.submit(() -> ack(w, 1));
+    assertThat(writing.await(10, TimeUnit.SECONDS)).isTrue();
+    Future<?> two = threads.submit(() -> ack(w, 2));
+    Future<?> three = threads.submit(() -> ack(w, 3));
+    Awaitility.await().atMost(10, TimeUnit.SECONDS).until(() -> waitingThreads() == 2);
+    release.countDown();
+    first.get(10, TimeUnit.SECONDS);
+
+    for (Future<?> f : List.of(two, three)) {
+      assertThatThrownBy(() -> f.get(10, TimeUnit.SECONDS))
+          .hasRootCauseInstanceOf(IOException.class)
+          .hasRootCauseMessage("connection gone");
+    }
+  }
+
+  /**
+   * Threads of this test blocked in {@link AckWindow#ack} behind the write in progress (not the
+   * writer, which is held in this test's {@link #await}).
+   */
+  private static long waitingThreads() {
+    return Thread.getAllStackTraces().values().stream()
+        .filter(stack -> has(stack, AckWindow.class, "ack"))
+        .filter(stack -> !has(stack, AckWindowTest.class, "await"))
+        .filter(stack -> has(stack, Object.class, "wait0") || has(stack, Object.class, "wait"))
+        .count();
+  }
+
+  private static boolean has(StackTraceElement[] stack, Class<?> type, String method) {
+    for (StackTraceElement f : stack) {
+      if (f.getClassName().equals(type.getName()) && f.getMethodName().equals(method)) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  private static Void ack(AckWindow w, long tag) throws IOException {
+    w.ack(tag);
+    return null;
+  }
+
+  private static void await(CountDownLatch latch) {
+    try {
+      latch.await(10, TimeUnit.SECONDS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+  }
+}
