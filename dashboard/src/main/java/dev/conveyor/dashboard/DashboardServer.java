@@ -338,13 +338,20 @@ public final class DashboardServer implements AutoCloseable {
       QueueStats.Snapshot q = queues;
       boolean stale = now - pushedAt >= TimeUnit.SECONDS.toNanos(1);
       if (version != pushedVersion || q != pushedQueues || stale || operatorState == null) {
-        operatorState = state(true, q);
-        viewerState = state(false, q);
+        String operator = state(true, q);
+        String viewer = state(false, q);
         pushedVersion = version;
         pushedQueues = q;
         pushedAt = now;
-        hub.send(Role.OPERATOR, "state", operatorState);
-        hub.send(Role.VIEWER, "state", viewerState);
+        // Only what differs is sent: an unchanged table is not swapped under the user's mouse.
+        if (!operator.equals(operatorState)) {
+          hub.send(Role.OPERATOR, "state", operator);
+        }
+        if (!viewer.equals(viewerState)) {
+          hub.send(Role.VIEWER, "state", viewer);
+        }
+        operatorState = operator;
+        viewerState = viewer;
       }
       List<Fleet.EventView> events = fleet.eventsAfter(pushedSeq);
       if (!events.isEmpty()) {

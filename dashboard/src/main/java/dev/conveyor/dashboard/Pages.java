@@ -202,7 +202,7 @@ final class Pages {
                           + (w.concurrency() == null ? "?" : w.concurrency())),
                   td(w.paused() == null ? "" : w.paused() ? "paused" : "no"),
                   td(String.join(", ", w.queues())),
-                  td(nz(w.state())),
+                  td(shown(w.state())),
                   td(age(w.lastSeen(), now) + " ago"),
                   iff(
                       op,
@@ -345,6 +345,16 @@ final class Pages {
     StringBuilder out = new StringBuilder();
     rows.forEach(r -> out.append(r.render()));
     return out.toString();
+  }
+
+  /** A worker's state in words: up while it starts, beats or answers; else what it announced. */
+  private static String shown(String state) {
+    return state == null
+        ? ""
+        : switch (state) {
+          case "started", "heartbeat", "running" -> "up";
+          default -> state;
+        };
   }
 
   private static String nz(String s) {
