@@ -1,5 +1,5 @@
 # syntax=docker/dockerfile:1
-# The Conveyor image: one image, three programs.
+# The Conveyor image: one image, four programs (producer, worker, control, dashboard).
 #   docker build -t conveyor .
 #   docker run --rm --init conveyor worker --uri amqp://user:pass@broker:5672/
 #   docker run --rm conveyor producer publish --type noop --uri …
@@ -7,7 +7,7 @@
 # (docker-compose.yml runs it with init: true; with plain `docker run`, pass --init so that the
 # orphaned children of `exec` tasks are reaped.)
 
-# ---- build: the three shaded jars -------------------------------------------------------------
+# ---- build: the shaded jars -------------------------------------------------------------
 FROM maven:3.9-eclipse-temurin-21 AS build
 WORKDIR /src
 # The POMs first: this layer and the dependency cache below survive source-only changes.
@@ -17,19 +17,21 @@ COPY testkit/pom.xml testkit/
 COPY producer/pom.xml producer/
 COPY worker/pom.xml worker/
 COPY control/pom.xml control/
+COPY dashboard/pom.xml dashboard/
 COPY e2e/pom.xml e2e/
 COPY protocol/src protocol/src
 COPY testkit/src testkit/src
 COPY producer/src producer/src
 COPY worker/src worker/src
 COPY control/src control/src
+COPY dashboard/src dashboard/src
 # ~/.m2 is a BuildKit cache mount: dependencies are downloaded once, not on every source change.
 # Only the programs and what they need are built (the e2e tests are not part of the image).
 # The shaded jars are <program>[-<version>]-all.jar; the image calls them /app/<program>.jar.
 RUN --mount=type=cache,target=/root/.m2,sharing=locked \
-    mvn -B -q -DskipTests -pl producer,worker,control -am package \
+    mvn -B -q -DskipTests -pl producer,worker,control,dashboard -am package \
  && mkdir -p /out \
- && for p in producer worker control; do cp "$p"/target/"$p"*-all.jar "/out/$p.jar"; done
+ && for p in producer worker control dashboard; do cp "$p"/target/"$p"*-all.jar "/out/$p.jar"; done
 
 # ---- runtime: a JRE, the jars, the launchers; no build tools ----------------------------------
 FROM eclipse-temurin:21-jre
@@ -71,5 +73,7 @@ WORKDIR /home/conveyor
 # 9400: the worker's /metrics and /health (--metrics-port 9400 --metrics-bind 0.0.0.0; the worker
 # listens on 127.0.0.1 only unless told otherwise)
 EXPOSE 9400
+# 8080: the dashboard (--bind 0.0.0.0 in a container; it listens on 127.0.0.1 unless told otherwise)
+EXPOSE 8080
 ENTRYPOINT ["/app/docker-entrypoint.sh"]
 CMD ["worker", "--help"]

@@ -1,5 +1,5 @@
 # shellcheck shell=bash
-# Shared by bin/producer, bin/worker, bin/control, bin/workers, bin/demo, bin/test and .ci/run;
+# Shared by bin/producer, bin/worker, bin/control, bin/dashboard, bin/workers, bin/demo, bin/test and .ci/run;
 # sourced, never run.
 #
 # Finding Java (conveyor_find_java): the first that is 21 or newer of

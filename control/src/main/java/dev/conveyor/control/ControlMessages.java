@@ -15,20 +15,28 @@ import java.util.HashMap;
 import java.util.Map;
 import java.util.Optional;
 
-/** Builds control messages and their AMQP properties (docs/protocol.md). */
-final class ControlMessages {
+/**
+ * Builds control messages and their AMQP properties (docs/protocol.md). Public for the dashboard,
+ * which publishes the same commands on behalf of its users.
+ */
+public final class ControlMessages {
   private ControlMessages() {}
 
   static ControlMessage create(Command command, Target target, boolean requeue) {
-    return new ControlMessage(
-        Ids.newId(), command, target, requeue, Instant.now(), Issuer.current());
+    return create(command, target, requeue, Issuer.current());
+  }
+
+  /** A new control message issued now by {@code issuedBy} (repeated in events: the audit trail). */
+  public static ControlMessage create(
+      Command command, Target target, boolean requeue, String issuedBy) {
+    return new ControlMessage(Ids.newId(), command, target, requeue, Instant.now(), issuedBy);
   }
 
   /**
    * The properties of a published control message: {@code message_id} = id, JSON, and with a key
    * the HMAC of the exact body bytes. {@code replyTo} is set for {@code status} only.
    */
-  static AMQP.BasicProperties properties(
+  public static AMQP.BasicProperties properties(
       ControlMessage message, byte[] body, Optional<ControlSigner> signer, String replyTo) {
     Map<String, Object> headers = new HashMap<>();
     signer.ifPresent(s -> headers.put(Headers.SIGNATURE, s.sign(body)));
@@ -47,7 +55,7 @@ final class ControlMessages {
   }
 
   /** The signer for the configured control key, if any; an unreadable key file is a usage error. */
-  static Optional<ControlSigner> signer(BrokerSettings settings) {
+  public static Optional<ControlSigner> signer(BrokerSettings settings) {
     return settings.controlKeyFile().map(ControlSigner::fromFile);
   }
 }
