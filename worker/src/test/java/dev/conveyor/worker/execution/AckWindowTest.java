@@ -27,6 +27,29 @@ class AckWindowTest {
     threads.shutdownNow();
   }
 
+  private final CountDownLatch writing = new CountDownLatch(1);
+  private final CountDownLatch release = new CountDownLatch(1);
+
+  /**
+   * A window whose write of delivery 1 is held open until {@link #release}; writes of other tags
+   * are recorded, or fail with {@code failure} if one is given.
+   */
+  private AckWindow heldOpenAtOne(IOException failure) {
+    return new AckWindow(
+        (tag, multiple) -> {
+          if (tag == 1) {
+            frames.add("1");
+            writing.countDown();
+            await(release);
+            return;
+          }
+          if (failure != null) {
+            throw failure;
+          }
+          frames.add(tag + (multiple ? "+" : ""));
+        });
+  }
+
   private AckWindow recording() {
     return new AckWindow((tag, multiple) -> frames.add(tag + (multiple ? "+" : "")));
   }
@@ -45,17 +68,7 @@ class AckWindowTest {
 
   @Test
   void acksThatComeDuringAWriteGoOutTogetherUpToTheFirstDeliveryStillHeld() throws Exception {
-    CountDownLatch writing = new CountDownLatch(1);
-    CountDownLatch release = new CountDownLatch(1);
-    AckWindow w =
-        new AckWindow(
-            (tag, multiple) -> {
-              frames.add(tag + (multiple ? "+" : ""));
-              if (tag == 1) {
-                writing.countDown();
-                await(release);
-              }
-            });
+    AckWindow w = heldOpenAtOne(null);
     for (long t = 1; t <= 6; t++) {
       w.delivered(t);
     }
@@ -84,17 +97,7 @@ class AckWindowTest {
 
   @Test
   void aDeliveryHandedBackIsNeverCoveredByAMultipleAck() throws Exception {
-    CountDownLatch writing = new CountDownLatch(1);
-    CountDownLatch release = new CountDownLatch(1);
-    AckWindow w =
-        new AckWindow(
-            (tag, multiple) -> {
-              frames.add(tag + (multiple ? "+" : ""));
-              if (tag == 1) {
-                writing.countDown();
-                await(release);
-              }
-            });
+    AckWindow w = heldOpenAtOne(null);
     for (long t = 1; t <= 4; t++) {
       w.delivered(t);
     }
@@ -114,18 +117,7 @@ class AckWindowTest {
 
   @Test
   void everyAckOfAFailedWriteHearsOfTheFailure() throws Exception {
-    CountDownLatch writing = new CountDownLatch(1);
-    CountDownLatch release = new CountDownLatch(1);
-    AckWindow w =
-        new AckWindow(
-            (tag, multiple) -> {
-              if (tag == 1) {
-                writing.countDown();
-                await(release);
-                return;
-              }
-              throw new IOException("connection gone");
-            });
+    AckWindow w = heldOpenAtOne(new IOException("connection gone"));
     for (long t = 1; t <= 3; t++) {
       w.delivered(t);
     }
