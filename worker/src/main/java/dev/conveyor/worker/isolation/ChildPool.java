@@ -7,13 +7,13 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 import java.util.Set;
-import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.BlockingDeque;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
-import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.LinkedBlockingDeque;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
@@ -42,7 +42,13 @@ public final class ChildPool implements AutoCloseable {
   private final int target;
   private final int maxTasksPerChild;
   private final String heap;
-  private final BlockingQueue<Child> idle = new LinkedBlockingQueue<>();
+
+  /**
+   * Ready children, the most recently used first: a warm child (its classes loaded and compiled)
+   * takes the next task, and a fresh one stays the spare.
+   */
+  private final BlockingDeque<Child> idle = new LinkedBlockingDeque<>();
+
   private final Set<Child> children = ConcurrentHashMap.newKeySet();
   private final Set<Child> retired = ConcurrentHashMap.newKeySet();
   private final AtomicInteger live = new AtomicInteger();
@@ -165,7 +171,7 @@ public final class ChildPool implements AutoCloseable {
     if (e == null && hello.version() == Frame.VERSION) {
       backoffMillis = 0;
       log.debug("{} ready", child);
-      idle.add(child);
+      idle.addLast(child);
       firstReady.complete(null);
       if (closed) {
         child.closeInput();
@@ -219,7 +225,7 @@ public final class ChildPool implements AutoCloseable {
    */
   Child take() throws InterruptedException {
     while (true) {
-      Child child = idle.take();
+      Child child = idle.takeFirst();
       if (child.alive()) {
         return child;
       }
@@ -236,7 +242,7 @@ public final class ChildPool implements AutoCloseable {
       child.closeInput(); // it exits; ended() replaces it
       return;
     }
-    idle.add(child);
+    idle.addFirst(child);
   }
 
   String heap() {
