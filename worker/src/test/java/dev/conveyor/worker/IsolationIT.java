@@ -62,13 +62,27 @@ class IsolationIT {
         .collect(Collectors.toSet());
   }
 
+  private static String scrape(Worker worker) throws Exception {
+    try (var http = java.net.http.HttpClient.newHttpClient()) {
+      return http.send(
+              java.net.http.HttpRequest.newBuilder(
+                      java.net.URI.create("http://127.0.0.1:" + worker.metricsPort() + "/metrics"))
+                  .build(),
+              java.net.http.HttpResponse.BodyHandlers.ofString())
+          .body();
+    }
+  }
+
   @Test
   void aKillEndsOneChildAndTheWorkerAndItsOtherTasksCarryOn(TestBroker broker, @TempDir Path dir)
       throws Exception {
     EventLog events = EventLog.open(broker);
-    Worker worker = broker.own(Worker.start(config(broker, dir, 5)));
-    // Concurrency 5 and one spare.
-    Awaitility.await().atMost(CHILDREN_START).until(() -> children().size() == 6);
+    Worker worker = broker.own(Worker.start(config(broker, dir, 5).withMetricsPort(0)));
+    // Concurrency 5 and one spare, all ready: the spin task must be running in a child, not
+    // waiting for one to start, when it is killed.
+    Awaitility.await()
+        .atMost(CHILDREN_START)
+        .until(() -> scrape(worker).contains("conveyor_children_spare{worker=\"w1\"} 6.0"));
     List<String> sleeps = new ArrayList<>();
     for (int i = 0; i < 4; i++) {
       sleeps.add(Broker.task(broker, "{\"type\":\"sleep\",\"payload\":{\"seconds\":3}}"));

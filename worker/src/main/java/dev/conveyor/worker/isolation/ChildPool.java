@@ -100,6 +100,10 @@ public final class ChildPool implements AutoCloseable {
     // reads it; stdout carries frames only.
     cmd.add("-XX:+ExitOnOutOfMemoryError");
     cmd.add("-XX:+DisplayVMOutputToStderr");
+    // The JVM's unified logging writes warnings to stdout by default (a CDS archive that does not
+    // match, say): to stderr too, so that nothing but frames is ever on stdout.
+    cmd.add("-Xlog:disable");
+    cmd.add("-Xlog:all=warning:stderr");
     cmd.add("-XX:+UseSerialGC");
     cmd.add("-Xshare:auto");
     cmd.add("-cp");
