@@ -31,6 +31,9 @@ import dev.conveyor.worker.execution.TaskRun;
 import dev.conveyor.worker.execution.TaskRunner;
 import dev.conveyor.worker.execution.Watchdog;
 import dev.conveyor.worker.handlers.HandlerRegistry;
+import dev.conveyor.worker.isolation.ChildPool;
+import dev.conveyor.worker.isolation.IsolatedHandler;
+import dev.conveyor.worker.isolation.Isolation;
 import dev.conveyor.worker.messaging.Consumers;
 import dev.conveyor.worker.messaging.EventPublisher;
 import dev.conveyor.worker.messaging.LeaseLoss;
@@ -96,6 +99,7 @@ public final class Worker implements AutoCloseable, Pausable {
   private ControlLogReplay replay;
   private MetricsServer metricsServer;
   private HandlerRegistry handlers;
+  private ChildPool children;
   private EventSubscription lostElsewhere;
   private final LostLeases lostLeases = new LostLeases();
   private TaskRunner runner;
@@ -153,6 +157,21 @@ public final class Worker implements AutoCloseable, Pausable {
 
   private void open() throws BrokerUnreachableException, IOException, InterruptedException {
     handlers = HandlerRegistry.load(config.execPolicy(), config.handlersDir());
+    HandlerRegistry runnable = handlers;
+    if (config.isolation() == Isolation.PROCESS) {
+      children =
+          new ChildPool(
+              ChildPool.command(config.childHeap(), config.handlersDir()),
+              config.concurrency(),
+              config.maxTasksPerChild(),
+              config.childHeap().orElse(null));
+      children.start();
+      // exec runs its program as a process tree of its own already: it stays in the worker.
+      runnable =
+          handlers.wrapping(
+              h -> h.type().equals("exec") ? h : new IsolatedHandler(h.type(), children));
+      metrics.children(children);
+    }
     if (config.metricsPort() >= 0) { // bound before connecting: a busy port takes no task
       metricsServer = MetricsServer.bind(config.metricsBind(), config.metricsPort());
     }
@@ -226,9 +245,12 @@ public final class Worker implements AutoCloseable, Pausable {
             });
     control = new ControlListener(connection, topology, commands);
     control.start();
+    if (children != null) { // before the first task: a child that cannot start fails the start
+      children.awaitReady(Duration.ofSeconds(60));
+    }
     TaskIntake accept =
         new TaskIntake(
-            handlers,
+            runnable,
             revocations,
             running,
             runner,
@@ -278,10 +300,11 @@ public final class Worker implements AutoCloseable, Pausable {
     // Off the start path (it takes 100-200 ms in a fresh JVM), but before the first stop, usually.
     Thread.ofPlatform().name("conveyor-prepare").daemon().start(Wire::prepare);
     log.info(
-        "worker {} consuming {} with concurrency {} on {} (types: {})",
+        "worker {} consuming {} with concurrency {}{} on {} (types: {})",
         config.name(),
         config.queues(),
         config.concurrency(),
+        children == null ? "" : " in child JVMs " + children.pids(),
         config.broker().describe(),
         handlers.types());
   }
@@ -509,6 +532,9 @@ public final class Worker implements AutoCloseable, Pausable {
     threads.shutdownNow();
     timer.shutdownNow();
     io.shutdownNow();
+    if (children != null) {
+      children.close();
+    }
     if (handlers != null) {
       handlers.close();
     }

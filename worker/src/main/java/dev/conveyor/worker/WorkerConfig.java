@@ -2,6 +2,7 @@ package dev.conveyor.worker;
 
 import dev.conveyor.protocol.broker.BrokerSettings;
 import dev.conveyor.worker.handlers.ExecPolicy;
+import dev.conveyor.worker.isolation.Isolation;
 import dev.conveyor.worker.messaging.EventLevel;
 import java.lang.management.ManagementFactory;
 import java.net.InetAddress;
@@ -37,6 +38,9 @@ import java.util.function.IntConsumer;
  * @param heartbeat interval of worker.heartbeat events
  * @param consumerTimeout the broker's delivery acknowledgement timeout
  * @param events which task events are published (worker events and command answers always are)
+ * @param isolation where Java handlers run: on task threads, or in child JVMs (docs/isolation.md)
+ * @param childHeap {@code -Xmx} of each child JVM (e.g. {@code 256m}); empty for the JVM default
+ * @param maxTasksPerChild a child JVM is replaced after this many tasks; 0 = never
  * @param exit told the exit code when the worker ends itself because a task could not be killed
  *     (70); {@code bin/worker} makes it the process's exit status. The default does nothing: an
  *     embedded worker never ends the JVM that hosts it (see also {@link Worker#exitCode})
@@ -62,7 +66,14 @@ public record WorkerConfig(
     Duration heartbeat,
     Duration consumerTimeout,
     EventLevel events,
+    Isolation isolation,
+    Optional<String> childHeap,
+    int maxTasksPerChild,
     IntConsumer exit) {
+
+  /** A heap size as {@code -Xmx} takes it: digits and a unit (k, m or g). */
+  public static final java.util.regex.Pattern HEAP_SIZE =
+      java.util.regex.Pattern.compile("[1-9][0-9]{0,9}[kKmMgG]");
 
   public static final int MAX_CONCURRENCY = 1000;
 
@@ -110,6 +121,16 @@ public record WorkerConfig(
     if (events == null) {
       throw new IllegalArgumentException("events must name a level");
     }
+    if (isolation == null) {
+      throw new IllegalArgumentException("isolation must be thread or process");
+    }
+    if (childHeap.isPresent() && !HEAP_SIZE.matcher(childHeap.get()).matches()) {
+      throw new IllegalArgumentException(
+          "childHeap must be a size with a unit, like 256m or 2g: " + childHeap.get());
+    }
+    if (maxTasksPerChild < 0) {
+      throw new IllegalArgumentException("maxTasksPerChild must not be negative");
+    }
     if (metricsBind == null || metricsBind.isBlank()) {
       throw new IllegalArgumentException("metricsBind must name an address");
     }
@@ -152,6 +173,9 @@ public record WorkerConfig(
         Duration.ofSeconds(10),
         Duration.ofMinutes(30),
         EventLevel.ALL,
+        Isolation.THREAD,
+        Optional.empty(),
+        0,
         code -> {});
   }
 
@@ -258,6 +282,19 @@ public record WorkerConfig(
     return change(b -> b.events = value);
   }
 
+  public WorkerConfig withIsolation(Isolation value) {
+    return change(b -> b.isolation = value);
+  }
+
+  public WorkerConfig withChildHeap(Optional<String> value) {
+    return change(b -> b.childHeap = value);
+  }
+
+  /** 0 = never replace a child for the number of tasks it ran. */
+  public WorkerConfig withMaxTasksPerChild(int value) {
+    return change(b -> b.maxTasksPerChild = value);
+  }
+
   public WorkerConfig withExit(IntConsumer value) {
     return change(b -> b.exit = value);
   }
@@ -290,6 +327,9 @@ public record WorkerConfig(
     private Duration heartbeat;
     private Duration consumerTimeout;
     private EventLevel events;
+    private Isolation isolation;
+    private Optional<String> childHeap;
+    private int maxTasksPerChild;
     private IntConsumer exit;
 
     Copy(WorkerConfig c) {
@@ -313,6 +353,9 @@ public record WorkerConfig(
       heartbeat = c.heartbeat();
       consumerTimeout = c.consumerTimeout();
       events = c.events();
+      isolation = c.isolation();
+      childHeap = c.childHeap();
+      maxTasksPerChild = c.maxTasksPerChild();
       exit = c.exit();
     }
 
@@ -338,6 +381,9 @@ public record WorkerConfig(
           heartbeat,
           consumerTimeout,
           events,
+          isolation,
+          childHeap,
+          maxTasksPerChild,
           exit);
     }
   }

@@ -6,6 +6,7 @@ import dev.conveyor.protocol.broker.BrokerSettings;
 import dev.conveyor.protocol.cli.Cli;
 import dev.conveyor.protocol.cli.UsageException;
 import dev.conveyor.protocol.topology.Names;
+import dev.conveyor.worker.isolation.Isolation;
 import dev.conveyor.worker.messaging.EventLevel;
 import dev.conveyor.worker.ops.TerminationSignals;
 import java.nio.charset.StandardCharsets;
@@ -195,6 +196,48 @@ public final class WorkerMain implements Callable<Integer> {
               + " (default: ${DEFAULT-VALUE}).")
   EventLevel events;
 
+  @Option(
+      names = "--isolation",
+      defaultValue = "thread",
+      paramLabel = "thread|process",
+      converter = IsolationConverter.class,
+      description =
+          "Where Java handlers run: thread (the worker's task threads) or process (a pool of child"
+              + " JVMs, one task at a time each: a kill or a crash ends one child, not the worker;"
+              + " exec tasks run in the worker either way). See docs/isolation.md (default:"
+              + " ${DEFAULT-VALUE}).")
+  Isolation isolation;
+
+  @Option(
+      names = "--child-heap",
+      paramLabel = "SIZE",
+      description =
+          "Heap (-Xmx) of each child JVM under --isolation process, e.g. 256m (default: the"
+              + " JVM's own). A child that runs out ends its task failed (out-of-memory).")
+  String childHeap;
+
+  @Option(
+      names = "--max-tasks-per-child",
+      defaultValue = "0",
+      paramLabel = "N",
+      description =
+          "Replace a child JVM after N tasks, under --isolation process (default: 0 = never).")
+  int maxTasksPerChild;
+
+  /** thread or process; anything else is a usage error naming the choices. */
+  static final class IsolationConverter implements CommandLine.ITypeConverter<Isolation> {
+    @Override
+    public Isolation convert(String value) {
+      for (Isolation i : Isolation.values()) {
+        if (i.word().equals(value)) {
+          return i;
+        }
+      }
+      throw new CommandLine.TypeConversionException(
+          "'" + value + "' is not one of thread, process");
+    }
+  }
+
   /** all, final or none; anything else is a usage error naming the choices. */
   static final class EventLevelConverter implements CommandLine.ITypeConverter<EventLevel> {
     @Override
@@ -284,6 +327,9 @@ public final class WorkerMain implements Callable<Integer> {
             .withHeartbeat(heartbeat)
             .withConsumerTimeout(consumerTimeout)
             .withEvents(events)
+            .withIsolation(isolation)
+            .withChildHeap(Optional.ofNullable(childHeap))
+            .withMaxTasksPerChild(maxTasksPerChild)
             .withExit(code -> {});
     return name == null ? config : config.withName(name);
   }
@@ -331,6 +377,16 @@ public final class WorkerMain implements Callable<Integer> {
     duration("--retry-delay", retryDelay, Duration.ZERO);
     duration("--heartbeat", heartbeat, Duration.ofMillis(100));
     duration("--consumer-timeout", consumerTimeout, Duration.ofSeconds(1));
+    if (childHeap != null && !WorkerConfig.HEAP_SIZE.matcher(childHeap).matches()) {
+      throw new UsageException("--child-heap must be a size with a unit, like 256m or 2g");
+    }
+    between("--max-tasks-per-child", maxTasksPerChild, 0, Integer.MAX_VALUE, " (0 = never)");
+    var parsed = spec.commandLine().getParseResult();
+    if (isolation != Isolation.PROCESS
+        && (parsed.hasMatchedOption("--child-heap")
+            || parsed.hasMatchedOption("--max-tasks-per-child"))) {
+      throw new UsageException("--child-heap and --max-tasks-per-child need --isolation process");
+    }
   }
 
   private static void between(String flag, long value, long min, long max, String unit) {

@@ -30,6 +30,11 @@ public final class LogCapture implements AutoCloseable {
         .toList();
   }
 
+  /** Every event so far. */
+  public List<String> all() {
+    return appender.list.stream().map(e -> e.getLevel() + " " + e.getFormattedMessage()).toList();
+  }
+
   @Override
   public void close() {
     logger.detachAppender(appender);

@@ -3,6 +3,7 @@ package dev.conveyor.worker;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.conveyor.protocol.cli.Cli;
+import dev.conveyor.worker.isolation.Isolation;
 import dev.conveyor.worker.messaging.EventLevel;
 import java.io.PrintWriter;
 import java.io.StringWriter;
@@ -64,7 +65,12 @@ class WorkerFlagsTest {
         Arguments.of("--exec-cwd-allow=jobs", "--exec-cwd-allow: not an absolute path: jobs"),
         Arguments.of(
             "--exec-env-allow=GREETING,A=B", "--exec-env-allow: not a variable name: 'A=B'"),
-        Arguments.of("--name=" + "n".repeat(101), "--name must be 1-100 characters, not blank"));
+        Arguments.of("--name=" + "n".repeat(101), "--name must be 1-100 characters, not blank"),
+        Arguments.of(
+            "--child-heap=64m", "--child-heap and --max-tasks-per-child need --isolation process"),
+        Arguments.of(
+            "--max-tasks-per-child=3",
+            "--child-heap and --max-tasks-per-child need --isolation process"));
   }
 
   @ParameterizedTest
@@ -200,6 +206,33 @@ class WorkerFlagsTest {
     assertThat(r.err)
         .startsWith(
             "worker: Invalid value for option '--events': 'some' is not one of all, final, none");
+  }
+
+  @Test
+  void isolationIsThreadOrProcessAndThreadByDefault() {
+    assertThat(config().isolation()).isEqualTo(Isolation.THREAD);
+    WorkerConfig process =
+        config("--isolation=process", "--child-heap=64m", "--max-tasks-per-child=100");
+    assertThat(process.isolation()).isEqualTo(Isolation.PROCESS);
+    assertThat(process.childHeap()).contains("64m");
+    assertThat(process.maxTasksPerChild()).isEqualTo(100);
+    assertThat(config().maxTasksPerChild()).isZero();
+
+    Run r = run(NOWHERE, "--isolation=fork");
+    assertThat(r.code).as(r.err).isEqualTo(2);
+    assertThat(r.err)
+        .startsWith(
+            "worker: Invalid value for option '--isolation': 'fork' is not one of thread,"
+                + " process");
+    Run heap = run(NOWHERE, "--isolation=process", "--child-heap=lots");
+    assertThat(heap.code).as(heap.err).isEqualTo(2);
+    assertThat(heap.err.lines().toList())
+        .containsExactly("worker: --child-heap must be a size with a unit, like 256m or 2g");
+    Run max = run(NOWHERE, "--isolation=process", "--max-tasks-per-child=-1");
+    assertThat(max.code).as(max.err).isEqualTo(2);
+    assertThat(max.err.lines().toList())
+        .containsExactly(
+            "worker: --max-tasks-per-child must be between 0 and 2147483647 (0 = never)");
   }
 
   private static WorkerConfig config(String... args) {

@@ -9,7 +9,7 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /** A one-shot cancellation flag that waiters see at once, not at their next poll. */
-final class Token implements CancellationToken {
+public final class Token implements CancellationToken {
   private static final Logger log = LoggerFactory.getLogger(Token.class);
 
   private final CountDownLatch cancelled = new CountDownLatch(1);
@@ -17,7 +17,7 @@ final class Token implements CancellationToken {
   private volatile String reason;
 
   /** Sets the flag; returns false if it was already set. */
-  boolean cancel(String why) {
+  public boolean cancel(String why) {
     synchronized (this) {
       if (reason != null) {
         return false;

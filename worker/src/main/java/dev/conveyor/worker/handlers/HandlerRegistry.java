@@ -51,14 +51,26 @@ public final class HandlerRegistry implements AutoCloseable {
    *     type defined twice; a jar that cannot be read is skipped with a warning
    */
   public static HandlerRegistry load(ExecPolicy exec, Optional<Path> handlersDir) {
+    List<TaskHandler> builtIns = new ArrayList<>(inProcessBuiltIns());
+    builtIns.add(new ExecHandler(exec));
+    return loadWith(builtIns, handlersDir);
+  }
+
+  /**
+   * The handlers of a child JVM under {@code --isolation process}: every type but {@code exec},
+   * which the worker runs itself (its program is a process of its own already).
+   */
+  public static HandlerRegistry loadWithoutExec(Optional<Path> handlersDir) {
+    return loadWith(inProcessBuiltIns(), handlersDir);
+  }
+
+  private static List<TaskHandler> inProcessBuiltIns() {
+    return List.of(new NoopHandler(), new SleepHandler(), new SpinHandler(), new FailHandler());
+  }
+
+  private static HandlerRegistry loadWith(List<TaskHandler> builtIns, Optional<Path> handlersDir) {
     Map<String, TaskHandler> map = new TreeMap<>();
-    for (TaskHandler h :
-        List.of(
-            new NoopHandler(),
-            new SleepHandler(),
-            new SpinHandler(),
-            new FailHandler(),
-            new ExecHandler(exec))) {
+    for (TaskHandler h : builtIns) {
       map.put(h.type(), h);
     }
     if (handlersDir.isEmpty()) {
@@ -134,6 +146,17 @@ public final class HandlerRegistry implements AutoCloseable {
 
   public List<String> types() {
     return List.copyOf(byType.keySet());
+  }
+
+  /**
+   * The same task types, each handler replaced by {@code wrap}'s (e.g. one that runs it in a child
+   * JVM). The view owns nothing: closing it closes only the wrappers that are {@link
+   * AutoCloseable}; this registry stays the owner of the handlers and jars.
+   */
+  public HandlerRegistry wrapping(java.util.function.UnaryOperator<TaskHandler> wrap) {
+    Map<String, TaskHandler> wrapped = new TreeMap<>();
+    byType.forEach((type, h) -> wrapped.put(type, wrap.apply(h)));
+    return new HandlerRegistry(wrapped, null);
   }
 
   /** The loader of the {@code --handlers} jars, or null. */

@@ -26,7 +26,7 @@ import org.slf4j.LoggerFactory;
  * CPUs: the tree is read by process id from the children lists in {@code /proc}, each process is
  * looked up and signalled once, and the waits for reaping poll ever less often.
  */
-final class ProcessTree {
+public final class ProcessTree {
 
   private static final int MAX_ROUNDS = 5;
 
@@ -60,7 +60,7 @@ final class ProcessTree {
    *     threads, as a thread started per kill cost 0.1-0.3 ms of CPU each when many trees end at
    *     once, and a virtual thread waited for a carrier
    */
-  ProcessTree(Process root, Executor signaller) {
+  public ProcessTree(Process root, Executor signaller) {
     this(root, signaller, Path.of("/proc"));
   }
 
@@ -86,7 +86,7 @@ final class ProcessTree {
    * parent. Returns at once: a lone child is signalled on the caller's thread; a tree's
    * generations, each given up to 50 ms to be reaped by its parent, are signalled on the signaller.
    */
-  void kill() {
+  public void kill() {
     signal(true);
   }
 
@@ -172,7 +172,7 @@ final class ProcessTree {
    * already calls a zombie dead). An orphan still unreaped after that is init's: containers need
    * one ({@code init: true} in compose). For a lone child there is nothing left to look at.
    */
-  void awaitGone(Duration timeout) {
+  public void awaitGone(Duration timeout) {
     long rootPid = root.pid();
     List<ProcessHandle> targets = signalled.stream().filter(p -> p.pid() != rootPid).toList();
     if (targets.isEmpty()) {

@@ -53,6 +53,22 @@ public final class WorkerMetrics {
         .register(registry);
   }
 
+  /** The child JVMs of {@code --isolation process}: started, killed, crashed; spares now. */
+  public void children(dev.conveyor.worker.isolation.ChildPool pool) {
+    FunctionCounter.builder("conveyor.children.started", pool, p -> p.started())
+        .description("child JVMs started, replacements included")
+        .register(registry);
+    FunctionCounter.builder("conveyor.children.killed", pool, p -> p.killed())
+        .description("child JVMs ended because their task was killed")
+        .register(registry);
+    FunctionCounter.builder("conveyor.children.crashed", pool, p -> p.crashed())
+        .description("child JVMs that ended on their own: exit, signal, out of heap")
+        .register(registry);
+    Gauge.builder("conveyor.children.spare", pool, p -> p.spares())
+        .description("ready child JVMs that run no task")
+        .register(registry);
+  }
+
   /** amqp-client's own collector (connections, channels, published/consumed/acked messages). */
   public MetricsCollector amqpCollector() {
     return new MicrometerMetricsCollector(registry, "rabbitmq");
