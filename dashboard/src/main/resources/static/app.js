@@ -6,7 +6,7 @@
   const $ = (id) => document.getElementById(id);
   const csrf = document.querySelector('meta[name="csrf"]').content;
   const operator = document.body.dataset.role === "operator";
-  const TABLES = ["workers", "tasks", "commands", "finished", "queues"];
+  const TABLES = ["workers", "tasks", "commands", "finished", "queues", "dead", "dead-summary"];
   const TAIL = 500;
   let tail = []; // newest first
   let chart = null;
@@ -103,6 +103,34 @@
   }
 
   if (operator) {
+    // Dead letters: replay or purge one or all, each only once the operator confirmed it.
+    document.addEventListener("click", async (e) => {
+      const b = e.target.closest("button.dead-act");
+      if (!b) return;
+      const action = b.dataset.action;
+      const all = b.dataset.all === "true";
+      const id = b.dataset.id || "";
+      const what = all ? "every dead letter" : "dead letter " + id;
+      const question = action === "purge"
+        ? "Purge " + what + "? It is deleted for good."
+        : "Replay " + what + " to its task queue, with fresh attempts?";
+      if (!confirm(question)) return;
+      b.disabled = true;
+      try {
+        const r = await post("/api/dead", { action, all: all ? "true" : "false", id, confirm: "yes" });
+        const missing = r.notFound && r.notFound.length ? "; not found: " + r.notFound.join(", ") : "";
+        if (action === "replay") {
+          const skipped = r.skipped.map((s) => s.id + " (" + s.reason + ")").join(", ");
+          flash("Replayed " + r.replayed.length + " of " + r.target
+            + (skipped ? "; kept " + skipped : "") + missing + ".", !!(skipped || missing));
+        } else {
+          flash("Purged " + r.purged + " of " + r.target + missing + ".", !!missing);
+        }
+      } catch (err) {
+        flash("Refused: " + err.message, true);
+        b.disabled = false;
+      }
+    });
     document.addEventListener("click", async (e) => {
       const b = e.target.closest("button.act");
       if (!b) return;

@@ -1,13 +1,12 @@
 package dev.conveyor.control;
 
-import com.rabbitmq.client.Channel;
 import dev.conveyor.control.ControlSession.Need;
+import dev.conveyor.control.dead.DeadLetter;
+import dev.conveyor.control.dead.DeadLetters;
 import dev.conveyor.protocol.ExitCodes;
-import dev.conveyor.protocol.broker.BrokerErrors;
 import dev.conveyor.protocol.broker.BrokerOptions;
 import dev.conveyor.protocol.cli.FlagChecks;
 import dev.conveyor.protocol.wire.Wire;
-import java.io.IOException;
 import java.io.PrintWriter;
 import java.util.List;
 import java.util.concurrent.Callable;
@@ -46,24 +45,15 @@ final class DeadListCommand implements Callable<Integer> {
   public Integer call() throws Exception {
     FlagChecks.atLeast("--limit", limit, 1);
     PrintWriter out = spec.commandLine().getOut();
-    String problem = null;
-    List<DeadLetter> letters;
-    String queue;
+    String queue = broker.settings().names().deadQueue();
+    DeadLetters.Listing listing;
     try (ControlSession session =
-            ControlSession.openExisting(
-                broker, "dead list", List.of(Need.queue(broker.settings().names().deadQueue())));
-        Channel ch = session.connection().createChannel()) {
-      queue = session.names().deadQueue();
-      ch.confirmSelect();
+        ControlSession.openExisting(broker, "dead list", List.of(Need.queue(queue)))) {
       // All of them, even past --limit: putting back only some would change the order.
-      letters = DeadQueue.takeAll(ch, session.names());
-      try {
-        DeadQueue.putBack(ch, session.names(), letters);
-        DeadQueue.confirmAndAck(ch, letters);
-      } catch (IOException | RuntimeException e) {
-        problem = BrokerErrors.reason(e);
-      }
+      listing = DeadLetters.list(session.connection(), session.names());
     }
+    List<DeadLetter> letters = listing.letters();
+    String problem = listing.problem();
     List<DeadLetter> shown = letters.subList(0, Math.min(limit, letters.size()));
     if (json) {
       out.println(Wire.toJson(shown));

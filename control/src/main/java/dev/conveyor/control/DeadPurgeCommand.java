@@ -1,7 +1,7 @@
 package dev.conveyor.control;
 
-import com.rabbitmq.client.Channel;
 import dev.conveyor.control.ControlSession.Need;
+import dev.conveyor.control.dead.DeadLetters;
 import dev.conveyor.protocol.ExitCodes;
 import dev.conveyor.protocol.broker.BrokerOptions;
 import dev.conveyor.protocol.wire.Wire;
@@ -33,34 +33,19 @@ final class DeadPurgeCommand implements Callable<Integer> {
 
   @Spec CommandSpec spec;
 
-  record Result(long purged, List<String> notFound) {}
-
   @Override
   public Integer call() throws Exception {
     Set<String> ids = selection.ids();
-    long purged;
-    List<String> notFound = List.of();
+    DeadLetters.PurgeResult result;
     try (ControlSession session =
-            ControlSession.openExisting(
-                broker, "dead purge", List.of(Need.queue(broker.settings().names().deadQueue())));
-        Channel ch = session.connection().createChannel()) {
-      if (selection.all) {
-        purged = ch.queuePurge(session.names().deadQueue()).getMessageCount();
-      } else {
-        ch.confirmSelect();
-        List<DeadLetter> all = DeadQueue.takeAll(ch, session.names());
-        List<DeadLetter> letters = DeadQueue.select(all, false, ids);
-        // The others stay as they were, in their order (see DeadQueue); every original is acked
-        // once the copies of those are confirmed.
-        DeadQueue.putBack(ch, session.names(), DeadQueue.except(all, letters));
-        DeadQueue.confirmAndAck(ch, all);
-        purged = letters.size();
-        notFound = DeadQueue.missing(ids, letters);
-      }
+        ControlSession.openExisting(
+            broker, "dead purge", List.of(Need.queue(broker.settings().names().deadQueue())))) {
+      result = DeadLetters.purge(session.connection(), session.names(), selection.all, ids);
     }
+    long purged = result.purged();
+    List<String> notFound = result.notFound();
     PrintWriter out = spec.commandLine().getOut();
-    out.println(
-        json ? Wire.toJson(new Result(purged, notFound)) : "purged " + purged + " message(s)");
+    out.println(json ? Wire.toJson(result) : "purged " + purged + " message(s)");
     out.flush();
     if (!notFound.isEmpty()) {
       PrintWriter err = spec.commandLine().getErr();

@@ -8,6 +8,7 @@ import com.rabbitmq.client.Envelope;
 import com.rabbitmq.client.GetResponse;
 import com.rabbitmq.client.LongString;
 import com.rabbitmq.client.impl.LongStringHelper;
+import dev.conveyor.control.dead.DeadLetter;
 import dev.conveyor.protocol.topology.Names;
 import java.nio.charset.StandardCharsets;
 import java.util.List;

@@ -2,10 +2,14 @@ package dev.conveyor.dashboard;
 
 import dev.conveyor.protocol.broker.BrokerSettings;
 import dev.conveyor.protocol.broker.BrokerUnreachableException;
+import dev.conveyor.protocol.events.Event;
+import dev.conveyor.protocol.topology.Topology;
 import dev.conveyor.protocol.wire.Command;
 import dev.conveyor.protocol.wire.ControlMessage;
 import dev.conveyor.protocol.wire.Target;
+import dev.conveyor.protocol.wire.TaskState;
 import dev.conveyor.protocol.wire.Wire;
+import dev.conveyor.protocol.wire.WorkerEvent;
 import io.javalin.Javalin;
 import io.javalin.http.BadRequestResponse;
 import io.javalin.http.Context;
@@ -24,6 +28,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Executors;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
@@ -80,6 +85,7 @@ public final class DashboardServer implements AutoCloseable {
       Executors.newSingleThreadScheduledExecutor(
           r -> Thread.ofPlatform().name("conveyor-dashboard-poll").daemon().unstarted(r));
   private final QueueStats queueStats;
+  private final DeadLetterBoard dead;
   private volatile QueueStats.Snapshot queues = QueueStats.Snapshot.EMPTY;
   private BrokerLink link;
   private Javalin app;
@@ -87,6 +93,7 @@ public final class DashboardServer implements AutoCloseable {
   // Owned by the push thread.
   private long pushedVersion = -1;
   private QueueStats.Snapshot pushedQueues;
+  private DeadLetterBoard.Listing pushedDead;
   private long pushedAt;
   private long pushedSeq;
   private long chartAt;
@@ -99,6 +106,8 @@ public final class DashboardServer implements AutoCloseable {
     this.queueStats =
         QueueStats.forAmqp(
             options.broker().names(), options.broker().uris().getFirst(), options.managementUrl());
+    this.dead =
+        new DeadLetterBoard(() -> link.connection(), new Topology(options.broker().names()), clock);
   }
 
   /**
@@ -110,7 +119,8 @@ public final class DashboardServer implements AutoCloseable {
       throws BrokerUnreachableException, IOException {
     DashboardServer s = new DashboardServer(options, users);
     try {
-      s.link = BrokerLink.open(options.broker(), s.fleet::accept, s.fleet::status);
+      s.link = BrokerLink.open(options.broker(), s::accept, s.fleet::status);
+      s.dead.refresh();
       s.app = s.createApp().start(options.bind(), options.port());
       s.poll.scheduleWithFixedDelay(
           s::statusRound, 0, options.statusEvery().toMillis(), TimeUnit.MILLISECONDS);
@@ -121,6 +131,22 @@ public final class DashboardServer implements AutoCloseable {
       throw e;
     }
     return s;
+  }
+
+  /** Every event of the namespace, on the connection's consumer thread. */
+  private void accept(Event e) {
+    fleet.accept(e);
+    if (e instanceof Event.Task t && t.event().state() == TaskState.DEAD) {
+      dead.refresh();
+    }
+    if (e instanceof Event.Worker w && WorkerEvent.STARTED.equals(w.event().state())) {
+      // A worker declares its queues before it says so: count them now, not up to 2 s later.
+      try {
+        poll.execute(this::countQueues);
+      } catch (RejectedExecutionException closing) {
+        // shutting down
+      }
+    }
   }
 
   public int port() {
@@ -160,6 +186,7 @@ public final class DashboardServer implements AutoCloseable {
           hub.add(new SseHub.Client(client, session(client.ctx()).user().role()));
         });
     javalin.post("/api/command", this::command);
+    javalin.post("/api/dead", this::deadLetters);
     return javalin;
   }
 
@@ -269,7 +296,8 @@ public final class DashboardServer implements AutoCloseable {
   }
 
   private void page(Context ctx) {
-    ctx.html(Pages.dashboard(options.broker().namespace(), session(ctx), fleet, queues));
+    ctx.html(
+        Pages.dashboard(options.broker().namespace(), session(ctx), fleet, queues, dead.listing()));
   }
 
   private void search(Context ctx) {
@@ -278,7 +306,12 @@ public final class DashboardServer implements AutoCloseable {
       ctx.redirect("/", HttpStatus.SEE_OTHER);
       return;
     }
-    ctx.html(Pages.search(options.broker().namespace(), session(ctx), fleet.search(id.strip())));
+    ctx.html(
+        Pages.search(
+            options.broker().namespace(),
+            session(ctx),
+            fleet.search(id.strip()),
+            dead.listing().letters()));
   }
 
   private void command(Context ctx) throws IOException {
@@ -311,6 +344,42 @@ public final class DashboardServer implements AutoCloseable {
     ctx.json(out);
   }
 
+  /**
+   * Replays or purges one dead letter ({@code id}) or all of them ({@code all=true}). The page asks
+   * the operator first and then sends {@code confirm=yes}; a request without it is refused, so
+   * nothing is replayed or purged by a stray request that skipped the question.
+   */
+  private void deadLetters(Context ctx) throws IOException {
+    Sessions.Session s = session(ctx);
+    String action = String.valueOf(ctx.formParam("action"));
+    if (!action.equals("replay") && !action.equals("purge")) {
+      throw new BadRequestResponse("action must be replay or purge");
+    }
+    boolean all = "true".equals(ctx.formParam("all"));
+    String id = ctx.formParam("id");
+    if (!all && (id == null || id.isBlank())) {
+      throw new BadRequestResponse("give the id of a dead letter, or all=true");
+    }
+    if (!"yes".equals(ctx.formParam("confirm"))) {
+      throw new BadRequestResponse("not confirmed: send confirm=yes once the user agreed");
+    }
+    String user = s.user().name();
+    Map<String, Object> out = new LinkedHashMap<>();
+    out.put("action", action);
+    out.put("target", all ? "all dead letters" : "dead letter " + id.strip());
+    if (action.equals("replay")) {
+      var r = dead.replay(user, all, all ? null : id.strip()).result();
+      out.put("replayed", r.replayed());
+      out.put("skipped", r.skipped());
+      out.put("notFound", r.notFound());
+    } else {
+      var r = dead.purge(user, all, all ? null : id.strip()).result();
+      out.put("purged", r.purged());
+      out.put("notFound", r.notFound());
+    }
+    ctx.json(out);
+  }
+
   // --- background -------------------------------------------------------------------------------
 
   private void statusRound() {
@@ -324,7 +393,12 @@ public final class DashboardServer implements AutoCloseable {
 
   private void countQueues() {
     try {
-      queues = queueStats.read(link.connection(), fleet.queues());
+      QueueStats.Snapshot q = queueStats.read(link.connection(), fleet.queues());
+      queues = q;
+      if (q.dead() != null && q.dead().ready() != null) {
+        dead.refreshIfDifferent(
+            q.dead().ready() + (q.dead().unacked() == null ? 0 : q.dead().unacked()));
+      }
     } catch (RuntimeException e) {
       log.warn("cannot count the queues: {}", e.getMessage());
     }
@@ -336,12 +410,18 @@ public final class DashboardServer implements AutoCloseable {
       long now = System.nanoTime();
       long version = fleet.version();
       QueueStats.Snapshot q = queues;
+      DeadLetterBoard.Listing d = dead.listing();
       boolean stale = now - pushedAt >= TimeUnit.SECONDS.toNanos(1);
-      if (version != pushedVersion || q != pushedQueues || stale || operatorState == null) {
-        String operator = state(true, q);
-        String viewer = state(false, q);
+      if (version != pushedVersion
+          || q != pushedQueues
+          || d != pushedDead
+          || stale
+          || operatorState == null) {
+        String operator = state(true, q, d);
+        String viewer = state(false, q, d);
         pushedVersion = version;
         pushedQueues = q;
+        pushedDead = d;
         pushedAt = now;
         // Only what differs is sent: an unchanged table is not swapped under the user's mouse.
         if (!operator.equals(operatorState)) {
@@ -377,13 +457,15 @@ public final class DashboardServer implements AutoCloseable {
     }
   }
 
-  private String state(boolean operator, QueueStats.Snapshot q) {
+  private String state(boolean operator, QueueStats.Snapshot q, DeadLetterBoard.Listing d) {
     Map<String, String> s = new LinkedHashMap<>();
     s.put("workers", Pages.workers(fleet, operator));
     s.put("tasks", Pages.tasks(fleet, operator));
     s.put("commands", Pages.commands(fleet));
     s.put("finished", Pages.finished(fleet));
     s.put("queues", Pages.queues(q));
+    s.put("dead", Pages.deadLetters(d, operator));
+    s.put("dead-summary", Pages.deadSummary(d));
     return Wire.toJson(s);
   }
 
@@ -392,6 +474,7 @@ public final class DashboardServer implements AutoCloseable {
     push.shutdownNow();
     poll.shutdownNow();
     hub.closeAll();
+    dead.close();
     if (app != null) {
       app.stop();
     }

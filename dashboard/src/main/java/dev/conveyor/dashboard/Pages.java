@@ -2,6 +2,7 @@ package dev.conveyor.dashboard;
 
 import static j2html.TagCreator.*;
 
+import dev.conveyor.control.dead.DeadLetter;
 import j2html.tags.DomContent;
 import j2html.tags.specialized.ButtonTag;
 import j2html.tags.specialized.TrTag;
@@ -54,7 +55,11 @@ final class Pages {
 
   /** The main page, with the live tables as they are now. */
   static String dashboard(
-      String namespace, Sessions.Session session, Fleet fleet, QueueStats.Snapshot queues) {
+      String namespace,
+      Sessions.Session session,
+      Fleet fleet,
+      QueueStats.Snapshot queues,
+      DeadLetterBoard.Listing dead) {
     boolean op = session.user().role() == Role.OPERATOR;
     return document(
         html(
@@ -152,6 +157,28 @@ final class Pages {
                                     th("consumers"),
                                     th("retry: ready"))),
                             tbody(rawHtml(queues(queues))).withId("queues"))),
+                    section(
+                        h2("Dead letters"),
+                        div(
+                                span(rawHtml(deadSummary(dead))).withId("dead-summary"),
+                                iff(
+                                    op,
+                                    span(
+                                        deadAction("replay", null, "Replay all"),
+                                        deadAction("purge", null, "Purge all"))))
+                            .withClass("bulk"),
+                        table(
+                            thead(
+                                tr(
+                                    th("task"),
+                                    th("type"),
+                                    th("reason"),
+                                    th("cause"),
+                                    th("origin queue"),
+                                    th("attempts"),
+                                    th("history"),
+                                    iff(op, th("")))),
+                            tbody(rawHtml(deadLetters(dead, op))).withId("dead"))),
                     section(h2("Outcomes per second (15 min)"), div().withId("chart")),
                     section(
                         h2("Events"),
@@ -185,6 +212,69 @@ final class Pages {
         .attr("data-verb", verb)
         .attr("data-kind", kind)
         .attr("data-value", value);
+  }
+
+  /** A replay or purge button: of one letter ({@code id}) or of all ({@code id} null). */
+  private static ButtonTag deadAction(String action, String id, String label) {
+    ButtonTag b =
+        button(label)
+            .withType("button")
+            .withClass("dead-act " + action)
+            .attr("data-action", action)
+            .attr("data-all", id == null ? "true" : "false");
+    return id == null ? b : b.attr("data-id", id);
+  }
+
+  static String deadSummary(DeadLetterBoard.Listing d) {
+    String text;
+    if (d.letters() == null) {
+      text = d.problem() == null ? "not read yet" : "cannot read the queue: " + d.problem();
+    } else {
+      int n = d.letters().size();
+      text =
+          (n == 1 ? "1 letter" : n + " letters")
+              + (n > DeadLetterBoard.SHOWN
+                  ? " (the first " + DeadLetterBoard.SHOWN + " shown)"
+                  : "")
+              + ", read "
+              + d.at().toString().replace('T', ' ').replaceAll("\\.\\d+Z$", "Z")
+              + (d.problem() == null ? "" : " (" + d.problem() + ")");
+    }
+    return span(text).render();
+  }
+
+  static String deadLetters(DeadLetterBoard.Listing d, boolean op) {
+    List<DomContent> rows = new ArrayList<>();
+    if (d.letters() != null) {
+      for (DeadLetter l : d.letters().subList(0, Math.min(DeadLetterBoard.SHOWN, d.size()))) {
+        List<String> history = l.history() == null ? List.of() : l.history();
+        rows.add(
+            tr(
+                    td(code(l.id() == null ? "(no id)" : l.id())),
+                    td(nz(l.type())),
+                    td(nz(l.reason())),
+                    td(nz(l.cause())),
+                    td(nz(l.origin())),
+                    td(l.attempts() == null ? "" : l.attempts().toString()),
+                    td(
+                        history.isEmpty()
+                            ? text("")
+                            : details(
+                                summary(
+                                    history.size() + (history.size() == 1 ? " entry" : " entries")),
+                                ol(each(history, h -> li(h))))),
+                    iff(
+                        op,
+                        td(
+                            iff(
+                                l.id() != null,
+                                span(
+                                    deadAction("replay", l.id(), "Replay"),
+                                    deadAction("purge", l.id(), "Purge"))))))
+                .attr("data-dead", nz(l.id())));
+      }
+    }
+    return render(rows, op ? 8 : 7, d.letters() == null ? "not read yet" : "no dead letters");
   }
 
   static String workers(Fleet fleet, boolean op) {
@@ -301,7 +391,8 @@ final class Pages {
   }
 
   /** The search result page for one task id. */
-  static String search(String namespace, Sessions.Session session, Fleet.Search s) {
+  static String search(
+      String namespace, Sessions.Session session, Fleet.Search s, List<DeadLetter> dead) {
     List<DomContent> parts = new ArrayList<>();
     parts.add(h1("Task " + s.id()));
     parts.add(p(a("back to the dashboard").withHref("/")));
@@ -315,6 +406,19 @@ final class Pages {
                   + s.running().attempt()
                   + ")")
               .withId("search-running"));
+    }
+    if (dead != null) {
+      for (DeadLetter d : dead) {
+        if (s.id().equals(d.id())) {
+          parts.add(
+              p("in the dead-letter queue: "
+                      + nz(d.reason())
+                      + (d.cause() == null ? "" : " (" + d.cause() + ")")
+                      + ", from queue "
+                      + nz(d.origin()))
+                  .withId("search-dead"));
+        }
+      }
     }
     for (Fleet.Finished f : s.finished()) {
       parts.add(p("finished: " + f.state() + " (" + nz(f.cause()) + ") on " + nz(f.worker())));

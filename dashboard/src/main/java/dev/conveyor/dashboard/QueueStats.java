@@ -110,6 +110,9 @@ final class QueueStats {
     if (m != null) {
       return new Counts(queue, brokerName, m[0], m[1], m[2]);
     }
+    // Not listed, or listed without counts yet: the management API fills a new queue's counts in
+    // only with its next statistics round (5 s by default), and reading the missing fields as 0
+    // showed a queue with a consumer as having none. A passive declaration knows at once.
     AMQP.Queue.DeclareOk ok = passive(connection, brokerName);
     return ok == null
         ? new Counts(queue, brokerName, null, null, null)
@@ -152,7 +155,11 @@ final class QueueStats {
       String prefix = names.namespace() + ".";
       for (JsonNode q : Wire.JSON.readTree(r.body())) {
         String name = q.path("name").asText("");
-        if (name.startsWith(prefix)) {
+        // A queue the statistics have not reached yet is listed with its name only.
+        if (name.startsWith(prefix)
+            && q.hasNonNull("messages_ready")
+            && q.hasNonNull("messages_unacknowledged")
+            && q.hasNonNull("consumers")) {
           out.put(
               name,
               new long[] {

@@ -30,6 +30,7 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.io.TempDir;
+import org.openqa.selenium.Alert;
 import org.openqa.selenium.By;
 import org.openqa.selenium.Cookie;
 import org.openqa.selenium.OutputType;
@@ -143,8 +144,8 @@ class DashboardBrowserIT {
             url -> url != null);
   }
 
-  private static void worker(TestBroker broker, String name) {
-    broker.own(
+  private static ProgramProcess worker(TestBroker broker, String name) {
+    return broker.own(
         ProgramProcess.start(
             "worker",
             env(broker),
@@ -256,6 +257,69 @@ class DashboardBrowserIT {
     assertThat(driver.findElement(By.id("search-events")).getText()).contains("running");
   }
 
+  @Test
+  void operatorReplaysADeadLetterFromThePage(TestBroker broker) throws Exception {
+    EventLog events = EventLog.open(broker);
+    String base = dashboard(broker);
+    broker.useQueue("default");
+    ProgramProcess w1 = worker(broker, "w1");
+    browser();
+    logIn(base, "alice", OPERATOR_PASSWORD);
+    waiting().until(ExpectedConditions.textToBe(By.id("whoami"), "alice (operator)"));
+    // The queue is counted as soon as the worker says it started, its consumer included.
+    By consumers = By.cssSelector("#queues tr[data-queue='default'] td:nth-child(4)");
+    waiting().until(ExpectedConditions.textToBe(consumers, "1"));
+
+    TaskPublisher publisher = broker.own(TaskPublisher.open(broker.settings()));
+    String task = publisher.publish(TaskSpec.of("fail").maxAttempts(1).build()).id();
+    events.await(task, TaskState.DEAD, WAIT);
+    // Nobody consumes from now on, so the replayed task waits in its queue to be seen there.
+    w1.close();
+
+    By row = By.cssSelector("#dead tr[data-dead='" + task + "']");
+    waiting().until(ExpectedConditions.presenceOfElementLocated(row));
+    String text = waiting().until(d -> d.findElement(row).getText());
+    assertThat(text).contains("fail").contains("default");
+    waiting()
+        .until(
+            ExpectedConditions.textToBePresentInElementLocated(By.id("dead-summary"), "1 letter"));
+
+    // A request that skipped the question is refused, and changes nothing.
+    Cookie session = driver.manage().getCookieNamed(DashboardServer.SESSION_COOKIE);
+    String csrf = driver.findElement(By.cssSelector("meta[name=csrf]")).getDomAttribute("content");
+    HttpResponse<String> unconfirmed =
+        post(base + "api/dead", session.getValue(), csrf, "action=purge&all=true");
+    assertThat(unconfirmed.statusCode()).isEqualTo(400);
+    assertThat(broker.messageCount(broker.names().deadQueue())).isEqualTo(1);
+
+    click(By.cssSelector("#dead tr[data-dead='" + task + "'] button[data-action=replay]"));
+    Alert question = waiting().until(ExpectedConditions.alertIsPresent());
+    assertThat(question.getText()).contains("Replay dead letter " + task);
+    question.accept();
+
+    waiting()
+        .until(ExpectedConditions.textToBePresentInElementLocated(By.id("flash"), "Replayed 1"));
+    waiting()
+        .until(
+            ExpectedConditions.textToBePresentInElementLocated(By.id("dead"), "no dead letters"));
+    Awaitility.await("the dead-letter queue empty, the task back in its queue")
+        .atMost(WAIT)
+        .untilAsserted(
+            () -> {
+              assertThat(broker.messageCount(broker.names().deadQueue())).isZero();
+              assertThat(broker.messageCount(broker.names().taskQueue("default"))).isEqualTo(1);
+            });
+
+    // It runs again, with fresh attempts, on the next worker.
+    worker(broker, "w2");
+    Awaitility.await("the replayed task running again")
+        .atMost(WAIT)
+        .until(
+            () ->
+                events.of(task).stream()
+                    .anyMatch(e -> e.state() == TaskState.RUNNING && "w2".equals(e.worker())));
+  }
+
   /** Keeps a picture of the page for the README when asked: -Ddashboard.screenshot=FILE. */
   private void screenshot() throws IOException {
     String target = System.getProperty("dashboard.screenshot");
@@ -300,6 +364,9 @@ class DashboardBrowserIT {
     HttpResponse<String> noToken =
         post(base + "api/command", session.getValue(), null, "verb=stop&kind=all");
     assertThat(noToken.statusCode()).isEqualTo(403);
+    HttpResponse<String> purge =
+        post(base + "api/dead", session.getValue(), csrf, "action=purge&all=true&confirm=yes");
+    assertThat(purge.statusCode()).isEqualTo(403);
     // The task still runs: nothing was sent.
     driver.navigate().refresh();
     waiting().until(ExpectedConditions.presenceOfElementLocated(runningRow(task)));

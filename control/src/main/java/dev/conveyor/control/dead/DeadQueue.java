@@ -1,4 +1,4 @@
-package dev.conveyor.control;
+package dev.conveyor.control.dead;
 
 import com.rabbitmq.client.AMQP;
 import com.rabbitmq.client.Channel;
@@ -23,7 +23,7 @@ import java.util.concurrent.TimeoutException;
  * identical copy is published in the original order, and the originals are acknowledged only once
  * the broker confirmed the copies.
  */
-final class DeadQueue {
+public final class DeadQueue {
   private DeadQueue() {}
 
   private static final long CONFIRM_TIMEOUT_MS = 30_000;
@@ -32,7 +32,7 @@ final class DeadQueue {
    * Every message that was in the queue when called, in queue order, held unacknowledged by {@code
    * ch}. Letters that arrive meanwhile stay in the queue, ahead of whatever is put back.
    */
-  static List<DeadLetter> takeAll(Channel ch, Names names) throws IOException {
+  public static List<DeadLetter> takeAll(Channel ch, Names names) throws IOException {
     long present = ch.queueDeclarePassive(names.deadQueue()).getMessageCount();
     List<DeadLetter> out = new ArrayList<>();
     GetResponse r;
@@ -45,19 +45,19 @@ final class DeadQueue {
   /**
    * The dead letters that {@code --all} or {@code --id} selects, of those {@link #takeAll} read.
    */
-  static List<DeadLetter> select(List<DeadLetter> letters, boolean all, Set<String> ids) {
+  public static List<DeadLetter> select(List<DeadLetter> letters, boolean all, Set<String> ids) {
     return letters.stream().filter(d -> all || (d.id() != null && ids.contains(d.id()))).toList();
   }
 
   /** {@code letters} without {@code taken}, in their order. */
-  static List<DeadLetter> except(List<DeadLetter> letters, List<DeadLetter> taken) {
+  public static List<DeadLetter> except(List<DeadLetter> letters, List<DeadLetter> taken) {
     Set<Long> tags = new HashSet<>();
     taken.forEach(d -> tags.add(d.deliveryTag()));
     return letters.stream().filter(d -> !tags.contains(d.deliveryTag())).toList();
   }
 
   /** Ids asked for that are not in the queue. */
-  static List<String> missing(Set<String> ids, List<DeadLetter> found) {
+  public static List<String> missing(Set<String> ids, List<DeadLetter> found) {
     return ids.stream().filter(id -> found.stream().noneMatch(d -> id.equals(d.id()))).toList();
   }
 
@@ -68,7 +68,7 @@ final class DeadQueue {
    *
    * @param ch a channel in confirm mode, the one that holds the originals
    */
-  static void putBack(Channel ch, Names names, List<DeadLetter> letters) throws IOException {
+  public static void putBack(Channel ch, Names names, List<DeadLetter> letters) throws IOException {
     for (DeadLetter d : letters) {
       ch.basicPublish(
           names.deadExchange(), "", unread(d.message().getProps()), d.message().getBody());
@@ -80,7 +80,7 @@ final class DeadQueue {
    * originals}. A failure leaves the originals unacknowledged: they return to the queue when the
    * channel closes, and copies already confirmed may then be there twice.
    */
-  static void confirmAndAck(Channel ch, List<DeadLetter> originals)
+  public static void confirmAndAck(Channel ch, List<DeadLetter> originals)
       throws IOException, InterruptedException {
     try {
       ch.waitForConfirmsOrDie(CONFIRM_TIMEOUT_MS);
@@ -93,7 +93,7 @@ final class DeadQueue {
   }
 
   /** The properties without the delivery count that reading the letter added. */
-  static AMQP.BasicProperties unread(AMQP.BasicProperties props) {
+  public static AMQP.BasicProperties unread(AMQP.BasicProperties props) {
     if (props.getHeaders() == null || !props.getHeaders().containsKey(Headers.DELIVERY_COUNT)) {
       return props;
     }

@@ -1,4 +1,4 @@
-package dev.conveyor.control;
+package dev.conveyor.control.dead;
 
 import com.fasterxml.jackson.annotation.JsonIgnore;
 import com.fasterxml.jackson.annotation.JsonInclude;
@@ -22,7 +22,7 @@ import java.util.Map;
  * @param messageId the AMQP {@code message_id} when it is not {@code id}, else null
  */
 @JsonInclude(JsonInclude.Include.NON_NULL)
-record DeadLetter(
+public record DeadLetter(
     String id,
     String messageId,
     String type,
@@ -35,7 +35,7 @@ record DeadLetter(
     int size,
     @JsonIgnore GetResponse message) {
 
-  static DeadLetter of(GetResponse message, Names names) {
+  public static DeadLetter of(GetResponse message, Names names) {
     Map<String, Object> headers = message.getProps().getHeaders();
     Map<String, Object> h = headers == null ? Map.of() : headers;
     Map<?, ?> death = firstDeath(h.get("x-death"));
@@ -67,7 +67,7 @@ record DeadLetter(
         message);
   }
 
-  long deliveryTag() {
+  public long deliveryTag() {
     return message.getEnvelope().getDeliveryTag();
   }
 

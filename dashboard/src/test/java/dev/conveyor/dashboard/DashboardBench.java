@@ -1,0 +1,412 @@
+package dev.conveyor.dashboard;
+
+import com.rabbitmq.client.AMQP;
+import com.rabbitmq.client.Channel;
+import com.rabbitmq.client.Connection;
+import dev.conveyor.protocol.broker.BrokerConnector;
+import dev.conveyor.protocol.broker.BrokerSettings;
+import dev.conveyor.protocol.topology.Names;
+import dev.conveyor.protocol.topology.Topology;
+import dev.conveyor.protocol.wire.TaskEvent;
+import dev.conveyor.protocol.wire.TaskState;
+import dev.conveyor.protocol.wire.Wire;
+import dev.conveyor.protocol.wire.WorkerEvent;
+import dev.conveyor.protocol.wire.WorkerStatus;
+import dev.conveyor.testkit.ProgramProcess;
+import java.net.URI;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Optional;
+import java.util.UUID;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.openqa.selenium.By;
+import org.openqa.selenium.JavascriptExecutor;
+import org.openqa.selenium.chrome.ChromeDriver;
+import org.openqa.selenium.chrome.ChromeDriverService;
+import org.openqa.selenium.chrome.ChromeOptions;
+import org.openqa.selenium.support.ui.WebDriverWait;
+
+/**
+ * The dashboard under a simulated fleet (run by {@code bench/dashboard}; see docs/benchmarks.md):
+ * {@code bin/dashboard} against the broker on 127.0.0.1, 200 workers simulated by publishing their
+ * {@code worker.heartbeat} events, each with 5 {@code running} entries (1 000 running tasks), every
+ * second, straight to {@code ns.events}; headless Chromium logged in as an operator.
+ *
+ * <ul>
+ *   <li>first render: {@code driver.get} of the page until it loaded, with the 1 000 rows in it;
+ *   <li>event → on screen: a {@code task.running} event of a new task is published and the time
+ *       until its row is in the page's DOM (a MutationObserver notes the browser's clock; same
+ *       machine, same clock), 50 rounds;
+ *   <li>the dashboard's CPU (from /proc/PID/stat) and RSS over 30 s: idle (no browser, nothing
+ *       published) and with the fleet and one browser.
+ * </ul>
+ *
+ * Every figure is printed with the 1-minute load average and the CPU steal over its measurement.
+ * Nothing is asserted. Flags: {@code --workers 200 --tasks-per-worker 5 --rounds 50}.
+ */
+public final class DashboardBench {
+
+  private static final Path CHROMIUM =
+      Path.of(System.getProperty("chromium.binary", "/usr/bin/chromium"));
+  private static final Path CHROMEDRIVER =
+      Path.of(System.getProperty("chromedriver.binary", "/usr/bin/chromedriver"));
+
+  public static void main(String[] args) throws Exception {
+    int workers = intFlag(args, "--workers", 200);
+    int perWorker = intFlag(args, "--tasks-per-worker", 5);
+    int rounds = intFlag(args, "--rounds", 50);
+    String uri = System.getenv().getOrDefault("CONVEYOR_URI", "amqp://guest:guest@127.0.0.1:5672");
+    String namespace = "bench-dash-" + UUID.randomUUID().toString().substring(0, 8);
+    Path dir = Files.createTempDirectory("dashboard-bench");
+    Path users = dir.resolve("users");
+    UserStore.add(users, "bench", Role.OPERATOR, "bench-password-1");
+    Map<String, String> env = new HashMap<>();
+    env.put("CONVEYOR_URI", uri);
+    env.put("CONVEYOR_NAMESPACE", namespace);
+    env.put("CONVEYOR_NO_BUILD", "1");
+    System.out.printf(
+        Locale.ROOT,
+        "dashboard bench: %d simulated workers x %d running tasks, namespace %s%n",
+        workers,
+        perWorker,
+        namespace);
+
+    BrokerSettings settings =
+        new BrokerSettings(List.of(URI.create(uri)), namespace, Optional.empty());
+    Names names = settings.names();
+    try (ProgramProcess dashboard =
+            ProgramProcess.start(
+                "dashboard", env, "--port", "0", "--users-file", users.toString());
+        Connection connection = new BrokerConnector(settings).connect("dashboard-bench")) {
+      String base = listening(dashboard);
+      long pid = dashboard.pid();
+      try (Channel ch = connection.createChannel()) {
+        new Topology(names).declareCore(ch);
+      }
+
+      // Idle: nothing published, nobody looking.
+      Meter idle = Meter.start(pid);
+      Thread.sleep(30_000); // a measurement window, not synchronisation
+      System.out.println("idle (no browser, no events), 30 s: " + idle.end());
+
+      Channel pub = connection.createChannel();
+      ScheduledExecutorService beats =
+          Executors.newSingleThreadScheduledExecutor(
+              r -> Thread.ofPlatform().name("bench-heartbeats").daemon().unstarted(r));
+      Instant started = Instant.now();
+      beats.scheduleAtFixedRate(
+          () -> heartbeats(pub, names, workers, perWorker, started), 0, 1, TimeUnit.SECONDS);
+
+      ChromeDriver driver = browser();
+      try {
+        logIn(driver, base);
+        WebDriverWait wait = new WebDriverWait(driver, Duration.ofSeconds(120));
+        int expected = workers * perWorker;
+        wait.until(d -> d.findElements(By.cssSelector("#tasks tr[data-task]")).size() >= expected);
+
+        // First render, 5 times.
+        List<Double> renders = new ArrayList<>();
+        List<Double> responses = new ArrayList<>();
+        Conditions.Meter renderMeter = Conditions.start();
+        for (int i = 0; i < 5; i++) {
+          long t0 = System.nanoTime();
+          driver.get(base);
+          int rows = driver.findElements(By.cssSelector("#tasks tr[data-task]")).size();
+          renders.add((System.nanoTime() - t0) / 1e6);
+          // Of which the server's answer: from the request to the last byte of the HTML.
+          responses.add(
+              ((Number)
+                      driver.executeScript(
+                          "const n = performance.getEntriesByType('navigation')[0];"
+                              + " return n.responseEnd - n.requestStart;"))
+                  .doubleValue());
+          if (rows < expected) {
+            System.out.println("  (render " + i + " had " + rows + " rows, not " + expected + ")");
+          }
+        }
+        System.out.printf(
+            Locale.ROOT,
+            "first render with %d workers and %d running tasks: %s ms (of which the HTML"
+                + " response: %s ms) %s%n",
+            workers,
+            expected,
+            Summary.of(renders),
+            Summary.of(responses),
+            renderMeter.end());
+
+        // Event -> on screen.
+        JavascriptExecutor js = driver;
+        js.executeScript(
+            "window.__seen = {};"
+                + "new MutationObserver(() => {"
+                + "  for (const tr of document.querySelectorAll('#tasks tr[data-task]')) {"
+                + "    const id = tr.dataset.task;"
+                + "    if (id.startsWith('probe-') && !window.__seen[id]) window.__seen[id] = Date.now();"
+                + "  }"
+                + "}).observe(document.getElementById('tasks'), {childList: true, subtree: true});");
+        List<Double> latencies = new ArrayList<>();
+        Conditions.Meter eventMeter = Conditions.start();
+        for (int i = 0; i < rounds; i++) {
+          String id = "probe-" + i + "-" + UUID.randomUUID();
+          long sent = System.currentTimeMillis();
+          publish(
+              pub,
+              names,
+              new TaskEvent(
+                  id,
+                  "probe",
+                  TaskState.RUNNING,
+                  "probe-worker",
+                  1,
+                  Instant.now(),
+                  null,
+                  null,
+                  null,
+                  null,
+                  "default",
+                  null));
+          Number seen =
+              wait.until(d -> (Number) js.executeScript("return window.__seen[arguments[0]];", id));
+          latencies.add((double) (seen.longValue() - sent));
+          // Finish it, so the table keeps its size.
+          publish(
+              pub,
+              names,
+              new TaskEvent(
+                  id,
+                  "probe",
+                  TaskState.SUCCEEDED,
+                  "probe-worker",
+                  1,
+                  Instant.now(),
+                  1L,
+                  null,
+                  null,
+                  null,
+                  "default",
+                  null));
+          wait.until(
+              d -> d.findElements(By.cssSelector("#tasks tr[data-task='" + id + "']")).isEmpty());
+        }
+        System.out.printf(
+            Locale.ROOT,
+            "event -> on screen (%d rounds, %d rows in the table): %s ms %s%n",
+            rounds,
+            expected,
+            Summary.of(latencies),
+            eventMeter.end());
+
+        Meter loaded = Meter.start(pid);
+        Thread.sleep(30_000); // a measurement window, not synchronisation
+        System.out.println("with the fleet's heartbeats and one browser, 30 s: " + loaded.end());
+      } finally {
+        driver.quit();
+        beats.shutdownNow();
+        beats.awaitTermination(5, TimeUnit.SECONDS);
+      }
+      try (Channel ch = connection.createChannel()) {
+        for (String q : List.of(names.deadQueue(), names.controlLog())) {
+          ch.queueDelete(q);
+        }
+        ch.exchangeDelete(names.eventsExchange());
+        ch.exchangeDelete(names.controlExchange());
+        ch.exchangeDelete(names.tasksExchange());
+        ch.exchangeDelete(names.deadExchange());
+      } catch (Exception e) {
+        System.err.println("cleanup: " + e.getMessage());
+      }
+    }
+  }
+
+  private static void heartbeats(
+      Channel ch, Names names, int workers, int perWorker, Instant started) {
+    try {
+      Instant now = Instant.now();
+      for (int w = 0; w < workers; w++) {
+        String worker = String.format(Locale.ROOT, "w-%03d", w);
+        List<WorkerStatus.RunningTask> running = new ArrayList<>();
+        List<String> ids = new ArrayList<>();
+        for (int t = 0; t < perWorker; t++) {
+          String id = worker + "-task-" + t;
+          ids.add(id);
+          running.add(
+              new WorkerStatus.RunningTask(
+                  id,
+                  "sleep",
+                  1,
+                  started,
+                  Duration.between(started, now).toMillis(),
+                  started.plus(Duration.ofHours(1)),
+                  "running",
+                  null));
+        }
+        WorkerEvent e =
+            new WorkerEvent(
+                worker, WorkerEvent.HEARTBEAT, now, ids, "bench-host", 1000L + w, running);
+        synchronized (ch) {
+          ch.basicPublish(names.eventsExchange(), e.routingKey(), JSON, Wire.encode(e));
+        }
+      }
+    } catch (Exception e) {
+      System.err.println("heartbeats: " + e.getMessage());
+    }
+  }
+
+  private static final AMQP.BasicProperties JSON =
+      new AMQP.BasicProperties.Builder().contentType(Wire.CONTENT_TYPE).build();
+
+  private static void publish(Channel ch, Names names, TaskEvent e) throws Exception {
+    synchronized (ch) {
+      ch.basicPublish(names.eventsExchange(), e.routingKey(), JSON, Wire.encode(e));
+    }
+  }
+
+  private static String listening(ProgramProcess p) throws InterruptedException {
+    Pattern listening = Pattern.compile("listening on (http://127\\.0\\.0\\.1:\\d+/)");
+    long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
+    while (System.nanoTime() < until) {
+      Matcher m = listening.matcher(p.output());
+      if (m.find()) {
+        return m.group(1);
+      }
+      if (!p.process().isAlive()) {
+        throw new IllegalStateException("bin/dashboard exited:\n" + p.output());
+      }
+      Thread.sleep(100); // polling a process's output
+    }
+    throw new IllegalStateException("bin/dashboard did not start:\n" + p.output());
+  }
+
+  private static ChromeDriver browser() {
+    ChromeOptions options = new ChromeOptions();
+    options.setBinary(CHROMIUM.toFile());
+    options.addArguments(
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-dev-shm-usage",
+        "--disable-gpu",
+        "--window-size=1400,1800");
+    return new ChromeDriver(
+        new ChromeDriverService.Builder().usingDriverExecutable(CHROMEDRIVER.toFile()).build(),
+        options);
+  }
+
+  private static void logIn(ChromeDriver driver, String base) {
+    driver.get(base + "login");
+    driver.findElement(By.id("user")).sendKeys("bench");
+    driver.findElement(By.id("password")).sendKeys("bench-password-1");
+    driver.findElement(By.id("login")).click();
+    new WebDriverWait(driver, Duration.ofSeconds(60))
+        .until(d -> d.findElements(By.id("whoami")).size() == 1);
+  }
+
+  private static int intFlag(String[] args, String name, int fallback) {
+    for (int i = 0; i + 1 < args.length; i++) {
+      if (args[i].equals(name)) {
+        return Integer.parseInt(args[i + 1]);
+      }
+    }
+    return fallback;
+  }
+
+  /** p50, p90, max of a list of milliseconds. */
+  record Summary(double p50, double p90, double max, int n) {
+    static Summary of(List<Double> values) {
+      List<Double> s = values.stream().sorted().toList();
+      return new Summary(
+          s.get((int) Math.floor(0.5 * (s.size() - 1))),
+          s.get((int) Math.floor(0.9 * (s.size() - 1))),
+          s.getLast(),
+          s.size());
+    }
+
+    @Override
+    public String toString() {
+      return String.format(Locale.ROOT, "p50 %.0f, p90 %.0f, max %.0f (n=%d)", p50, p90, max, n);
+    }
+  }
+
+  /** Load average and steal over a measurement (as bench/'s Conditions). */
+  record Conditions(String load, double stealPercent) {
+    record Meter(long[] start) {
+      Conditions end() {
+        long[] now = ticks();
+        long total = now[0] - start[0];
+        return new Conditions(
+            loadAverage(), total <= 0 ? Double.NaN : 100.0 * (now[1] - start[1]) / total);
+      }
+    }
+
+    static Meter start() {
+      return new Meter(ticks());
+    }
+
+    static String loadAverage() {
+      try {
+        return Files.readString(Path.of("/proc/loadavg")).split(" ")[0];
+      } catch (Exception e) {
+        return "?";
+      }
+    }
+
+    /** Total and steal ticks of all CPUs. */
+    static long[] ticks() {
+      try {
+        String[] f = Files.readAllLines(Path.of("/proc/stat")).getFirst().trim().split("\\s+");
+        long total = 0;
+        for (int i = 1; i <= 8 && i < f.length; i++) {
+          total += Long.parseLong(f[i]);
+        }
+        return new long[] {total, f.length > 8 ? Long.parseLong(f[8]) : 0};
+      } catch (Exception e) {
+        return new long[] {0, 0};
+      }
+    }
+
+    @Override
+    public String toString() {
+      return String.format(Locale.ROOT, "[load %s, steal %.1f%%]", load, stealPercent);
+    }
+  }
+
+  /** The dashboard process's CPU (share of one core) and RSS over a window. */
+  record Meter(long pid, long cpuTicks, long nanos, Conditions.Meter conditions) {
+    static Meter start(long pid) throws Exception {
+      return new Meter(pid, cpu(pid), System.nanoTime(), Conditions.start());
+    }
+
+    String end() throws Exception {
+      double seconds = (System.nanoTime() - nanos) / 1e9;
+      double cpu = (cpu(pid) - cpuTicks) / 100.0 / seconds * 100; // USER_HZ = 100
+      long rss = 0;
+      for (String line : Files.readAllLines(Path.of("/proc/" + pid + "/status"))) {
+        if (line.startsWith("VmRSS:")) {
+          rss = Long.parseLong(line.trim().split("\\s+")[1]);
+        }
+      }
+      return String.format(
+          Locale.ROOT,
+          "dashboard CPU %.1f%% of one core, RSS %.0f MiB %s",
+          cpu,
+          rss / 1024.0,
+          conditions.end());
+    }
+
+    private static long cpu(long pid) throws Exception {
+      String stat = Files.readString(Path.of("/proc/" + pid + "/stat"));
+      String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
+      return Long.parseLong(f[11]) + Long.parseLong(f[12]); // utime, stime
+    }
+  }
+}
