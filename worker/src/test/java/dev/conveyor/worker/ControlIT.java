@@ -423,12 +423,12 @@ class ControlIT {
     BrokerAdmin admin = new BrokerAdmin(broker.uri());
     // The management API lists a connection only once its first statistics are in.
     Awaitility.await()
-        .atMost(Duration.ofSeconds(20))
+        .atMost(Duration.ofSeconds(60))
         .until(() -> admin.closeConnections("conveyor-worker lossy-" + broker.namespace()) == 1);
     // The broker redelivers the task to the reconnected worker, which runs it again: still attempt
     // 1, as the worker knows it lost that delivery with its connection.
     Awaitility.await()
-        .atMost(Duration.ofSeconds(20))
+        .atMost(Duration.ofSeconds(60))
         .until(
             () -> events.of(id).stream().filter(e -> e.state() == TaskState.RUNNING).count() == 2);
     assertThat(events.of(id))
@@ -466,7 +466,7 @@ class ControlIT {
     start(broker, config(broker, "steady-b"));
     BrokerAdmin admin = new BrokerAdmin(broker.uri());
     Awaitility.await()
-        .atMost(Duration.ofSeconds(20))
+        .atMost(Duration.ofSeconds(60))
         .until(() -> admin.closeConnections("conveyor-worker " + lossy) == 1);
 
     // The broker redelivers the task at once to the other worker, which holds it until the first
@@ -474,7 +474,7 @@ class ControlIT {
     // attempt 1 instead of being dead-lettered as worker-lost.
     TaskEvent again =
         Awaitility.await()
-            .atMost(Duration.ofSeconds(20))
+            .atMost(Duration.ofSeconds(60))
             .until(
                 () ->
                     events.of(id).stream()
@@ -513,7 +513,7 @@ class ControlIT {
     ids.forEach(id -> events.await(id, TaskState.RUNNING));
     BrokerAdmin admin = new BrokerAdmin(broker.uri());
     Awaitility.await()
-        .atMost(Duration.ofSeconds(20))
+        .atMost(Duration.ofSeconds(60))
         .until(() -> admin.closeConnections("conveyor-worker " + prefix) == 2);
 
     // Each task comes back to either worker, maxAttempts 1 (the default) notwithstanding: a worker
@@ -521,7 +521,7 @@ class ControlIT {
     // waits in a queue that outlived the receiving worker's own connection.
     for (String id : ids) {
       Awaitility.await()
-          .atMost(Duration.ofSeconds(20))
+          .atMost(Duration.ofSeconds(60))
           .until(
               () ->
                   events.of(id).stream().filter(e -> e.state() == TaskState.RUNNING).count() == 2);
@@ -578,10 +578,10 @@ class ControlIT {
       start(broker, config(broker, "steady-b"));
       BrokerAdmin admin = new BrokerAdmin(broker.uri());
       Awaitility.await()
-          .atMost(Duration.ofSeconds(20))
+          .atMost(Duration.ofSeconds(60))
           .until(() -> admin.countConnections(holderName) == 1);
       Awaitility.await()
-          .atMost(Duration.ofSeconds(20))
+          .atMost(Duration.ofSeconds(60))
           .until(() -> admin.closeConnections("conveyor-worker " + lossy) == 1);
       assertThat(admin.closeConnections(holderName)).isEqualTo(1);
     } finally {
