@@ -141,10 +141,10 @@ class EventPublisherIT {
     for (int i = 0; i < tasks; i++) {
       assertThat(log.states("t" + i)).containsExactly(TaskState.RUNNING, TaskState.SUCCEEDED);
     }
-    // 1 200 events in a handful of messages, not one each: at most 500 per message and key (4), plus
-    // one or two per take of the events thread made before everything had queued behind the cut
-    // (the first event may go alone; on a busy machine a take or two more come before the cut is
-    // felt).
+    // 1 200 events in a handful of messages, not one each: at most 500 per message and key (4),
+    // plus one or two per take of the events thread made before everything had queued behind the
+    // cut (the first event may go alone; on a busy machine a take or two more come before the cut
+    // is felt).
     assertThat(messages.get()).isBetween(4, 12);
   }
 
