@@ -12,6 +12,7 @@ FROM maven:3.9-eclipse-temurin-21 AS build
 WORKDIR /src
 # The POMs first: this layer and the dependency cache below survive source-only changes.
 COPY pom.xml ./
+COPY api/pom.xml api/
 COPY protocol/pom.xml protocol/
 COPY testkit/pom.xml testkit/
 COPY producer/pom.xml producer/
@@ -19,6 +20,7 @@ COPY worker/pom.xml worker/
 COPY control/pom.xml control/
 COPY dashboard/pom.xml dashboard/
 COPY e2e/pom.xml e2e/
+COPY api/src api/src
 COPY protocol/src protocol/src
 COPY testkit/src testkit/src
 COPY producer/src producer/src

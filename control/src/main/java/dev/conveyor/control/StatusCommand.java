@@ -133,6 +133,10 @@ final class StatusCommand implements Callable<Integer> {
     return array.toString();
   }
 
+  private static String mib(long bytes) {
+    return (bytes + (1 << 19)) / (1 << 20) + " MiB";
+  }
+
   /** A worker whose name another one shares is marked with {@code *}. */
   static void print(List<WorkerStatus> statuses, Set<String> duplicates, PrintWriter out) {
     Table workers =
@@ -159,15 +163,39 @@ final class StatusCommand implements Callable<Integer> {
                   ? s.worker() + " (" + s.host() + " pid " + s.pid() + ")"
                   : s.worker())
               + ":");
-      Table tasks = new Table("  ", "TASK", "TYPE", "ATTEMPT", "AGE", "DEADLINE", "STAGE");
+      // Under --isolation process each task runs in a child JVM: its pid, tasks run and RSS.
+      boolean children = s.tasks().stream().anyMatch(t -> t.child() != null);
+      Table tasks =
+          children
+              ? new Table(
+                  "  ",
+                  "TASK",
+                  "TYPE",
+                  "ATTEMPT",
+                  "AGE",
+                  "DEADLINE",
+                  "STAGE",
+                  "CHILD",
+                  "CHILD TASKS",
+                  "CHILD RSS")
+              : new Table("  ", "TASK", "TYPE", "ATTEMPT", "AGE", "DEADLINE", "STAGE");
       for (WorkerStatus.RunningTask t : s.tasks()) {
-        tasks.row(
-            t.id(),
-            t.type(),
-            t.attempt(),
-            Ages.of(t.ageMs()),
-            t.deadline() == null ? null : Ages.until(t.deadline(), now),
-            t.stage());
+        List<Object> cells =
+            new ArrayList<>(
+                java.util.Arrays.asList(
+                    t.id(),
+                    t.type(),
+                    t.attempt(),
+                    Ages.of(t.ageMs()),
+                    t.deadline() == null ? null : Ages.until(t.deadline(), now),
+                    t.stage()));
+        if (children) {
+          WorkerStatus.ChildProcess c = t.child();
+          cells.add(c == null ? null : c.pid());
+          cells.add(c == null ? null : c.tasksRun());
+          cells.add(c == null || c.rssBytes() == null ? null : mib(c.rssBytes()));
+        }
+        tasks.row(cells.toArray());
       }
       tasks.print(out);
     }

@@ -32,9 +32,10 @@ class HandlersIT {
       import dev.conveyor.worker.api.TaskContext;
       import dev.conveyor.worker.api.TaskHandler;
       public class Greet implements TaskHandler {
+        record Who(String name) {}
         public String type() { return "%s"; }
         public Object handle(TaskContext ctx) {
-          return "hello " + ctx.payload().path("name").asText() + " on attempt " + ctx.attempt();
+          return "hello " + ctx.payload(Who.class).name() + " on attempt " + ctx.attempt();
         }
       }
       """;
@@ -81,8 +82,12 @@ class HandlersIT {
     Path jars = Files.createDirectories(dir.resolve("handlers"));
     try (OutputStream file = Files.newOutputStream(jars.resolve("greet.jar"));
         JarOutputStream jar = new JarOutputStream(file)) {
-      jar.putNextEntry(new JarEntry("example/Greet.class"));
-      jar.write(Files.readAllBytes(classes.resolve("example/Greet.class")));
+      try (var compiled = Files.list(classes.resolve("example"))) { // Greet, Greet$Who
+        for (Path c : compiled.sorted().toList()) {
+          jar.putNextEntry(new JarEntry("example/" + c.getFileName()));
+          jar.write(Files.readAllBytes(c));
+        }
+      }
       jar.putNextEntry(new JarEntry("META-INF/services/dev.conveyor.worker.api.TaskHandler"));
       jar.write("example.Greet\n".getBytes(StandardCharsets.UTF_8));
     }

@@ -7,6 +7,7 @@ import dev.conveyor.protocol.wire.Command;
 import dev.conveyor.protocol.wire.Target;
 import dev.conveyor.protocol.wire.TaskEvent;
 import dev.conveyor.protocol.wire.TaskState;
+import dev.conveyor.protocol.wire.WorkerStatus;
 import dev.conveyor.testkit.BrokerExtension;
 import dev.conveyor.testkit.EventLog;
 import dev.conveyor.testkit.TestBroker;
@@ -91,6 +92,14 @@ class IsolationIT {
     events.await(spin, TaskState.RUNNING, CHILDREN_START);
     sleeps.forEach(id -> events.await(id, TaskState.RUNNING, CHILDREN_START));
     Set<Long> before = children();
+    // control status shows each task's child: one of ours, a task run, its resident size.
+    List<WorkerStatus.ChildProcess> shown =
+        worker.status().tasks().stream().map(WorkerStatus.RunningTask::child).toList();
+    assertThat(shown).hasSize(5).doesNotContainNull();
+    assertThat(shown).extracting(WorkerStatus.ChildProcess::pid).doesNotHaveDuplicates();
+    assertThat(before).containsAll(shown.stream().map(WorkerStatus.ChildProcess::pid).toList());
+    assertThat(shown).allSatisfy(c -> assertThat(c.tasksRun()).isOne());
+    assertThat(shown).allSatisfy(c -> assertThat(c.rssBytes()).isGreaterThan(1L << 20));
 
     Broker.control(broker, Broker.command(Command.KILL, new Target.Tasks(List.of(spin)), false));
 

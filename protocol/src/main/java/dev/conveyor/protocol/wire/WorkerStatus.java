@@ -16,7 +16,11 @@ public record WorkerStatus(
     Instant startedAt,
     List<RunningTask> tasks) {
 
-  /** One task as the worker sees it now; {@code stage} is how far up the escalation ladder. */
+  /**
+   * One task as the worker sees it now; {@code stage} is how far up the escalation ladder. {@code
+   * child} is the child JVM running it under {@code worker --isolation process}, absent otherwise
+   * (and from workers older than it).
+   */
   @JsonInclude(JsonInclude.Include.NON_NULL)
   public record RunningTask(
       String id,
@@ -26,5 +30,26 @@ public record WorkerStatus(
       long ageMs,
       Instant deadline,
       String stage,
-      Double progress) {}
+      Double progress,
+      ChildProcess child) {
+
+    public RunningTask(
+        String id,
+        String type,
+        int attempt,
+        Instant startedAt,
+        long ageMs,
+        Instant deadline,
+        String stage,
+        Double progress) {
+      this(id, type, attempt, startedAt, ageMs, deadline, stage, progress, null);
+    }
+  }
+
+  /**
+   * The child JVM a task runs in: its pid, the tasks it has run (this one included) and its
+   * resident set size in bytes ({@code rssBytes} absent where the worker cannot read it).
+   */
+  @JsonInclude(JsonInclude.Include.NON_NULL)
+  public record ChildProcess(long pid, int tasksRun, Long rssBytes) {}
 }

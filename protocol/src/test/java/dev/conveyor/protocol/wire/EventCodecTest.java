@@ -216,6 +216,32 @@ class EventCodecTest {
   }
 
   @Test
+  void aTaskInAChildJvmCarriesItsChildAndATaskInAThreadDoesNot() throws Exception {
+    WorkerStatus.RunningTask inChild =
+        new WorkerStatus.RunningTask(
+            "t-1",
+            "sleep",
+            1,
+            AT,
+            1500L,
+            null,
+            "running",
+            null,
+            new WorkerStatus.ChildProcess(4711L, 3, 90_000_000L));
+    WorkerStatus.RunningTask inThread =
+        new WorkerStatus.RunningTask("t-2", "sleep", 1, AT, 1500L, null, "running", null);
+
+    assertEquals(inChild, Wire.decode(Wire.encode(inChild), WorkerStatus.RunningTask.class));
+    assertTrue(
+        new String(Wire.encode(inChild), java.nio.charset.StandardCharsets.UTF_8)
+            .contains("\"child\":{\"pid\":4711,\"tasksRun\":3,\"rssBytes\":90000000}"));
+    // Absent, not null: a reader that predates the field sees what it always saw.
+    assertFalse(
+        new String(Wire.encode(inThread), java.nio.charset.StandardCharsets.UTF_8)
+            .contains("child"));
+  }
+
+  @Test
   void workerEventRoundTripAndRoutingKey() throws Exception {
     WorkerEvent event =
         new WorkerEvent("host-w1", WorkerEvent.HEARTBEAT, AT, List.of("t-1"), "host", 99L);

@@ -5,19 +5,19 @@ import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import dev.conveyor.protocol.wire.TaskMessage;
 import dev.conveyor.protocol.wire.WorkerStatus;
 import dev.conveyor.worker.api.CancellationToken;
-import dev.conveyor.worker.api.TaskContext;
 import dev.conveyor.worker.api.TaskHandler;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.Supplier;
 
 /**
  * One attempt of one task on this worker, from delivery to settlement: the lease on its message,
  * its cancellation token, the thread that runs it and how far it is up the escalation ladder.
  */
-public final class TaskRun implements TaskContext {
+public final class TaskRun implements JsonTaskContext {
   private static final org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(TaskRun.class);
 
   private final TaskMessage task;
@@ -28,6 +28,7 @@ public final class TaskRun implements TaskContext {
   private final OneShot killHooks = new OneShot(e -> log.warn("kill hook of {} failed", this, e));
   private final AtomicReference<Ending> ending = new AtomicReference<>();
   private final AtomicBoolean settled = new AtomicBoolean();
+  private volatile Supplier<WorkerStatus.ChildProcess> child;
   private final CompletableFuture<Outcome> done = new CompletableFuture<>();
   private final AtomicReference<Stage> stage = new AtomicReference<>(Stage.PREFETCHED);
 
@@ -73,7 +74,7 @@ public final class TaskRun implements TaskContext {
   }
 
   @Override
-  public JsonNode payload() {
+  public JsonNode payloadTree() {
     return task.payload() == null ? JsonNodeFactory.instance.objectNode() : task.payload();
   }
 
@@ -248,8 +249,14 @@ public final class TaskRun implements TaskContext {
     return deadline;
   }
 
+  /** Under {@code --isolation process}: the child JVM that runs this task, for {@link #status}. */
+  public void runsIn(Supplier<WorkerStatus.ChildProcess> child) {
+    this.child = child;
+  }
+
   public WorkerStatus.RunningTask status() {
     Instant start = startedAt;
+    Supplier<WorkerStatus.ChildProcess> in = child;
     return new WorkerStatus.RunningTask(
         task.id(),
         task.type(),
@@ -258,7 +265,8 @@ public final class TaskRun implements TaskContext {
         start == null ? 0 : Duration.between(start, Instant.now()).toMillis(),
         deadline,
         stage.get().wire(),
-        progress);
+        progress,
+        in == null ? null : in.get());
   }
 
   @Override

@@ -1,5 +1,6 @@
 package dev.conveyor.worker.handlers;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import dev.conveyor.worker.api.TaskCancelledException;
 import dev.conveyor.worker.api.TaskContext;
 import dev.conveyor.worker.api.TaskHandler;
@@ -109,7 +110,7 @@ public final class ExecHandler implements TaskHandler, AutoCloseable {
 
   @Override
   public Object handle(TaskContext ctx) throws Exception {
-    ProcessBuilder pb = policy.processFor(ctx.payload()).redirectErrorStream(true);
+    ProcessBuilder pb = policy.processFor(ctx.payload(JsonNode.class)).redirectErrorStream(true);
     String mark = containment.mark(pb);
     Path output = Files.createTempFile(outputDir, "conveyor-exec-", ".out");
     try {

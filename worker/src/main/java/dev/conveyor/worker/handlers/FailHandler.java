@@ -1,5 +1,6 @@
 package dev.conveyor.worker.handlers;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import dev.conveyor.worker.api.TaskContext;
 import dev.conveyor.worker.api.TaskHandler;
 
@@ -20,6 +21,7 @@ public final class FailHandler implements TaskHandler {
 
   @Override
   public Object handle(TaskContext ctx) {
-    throw new RequestedFailure(ctx.payload().path("message").asText("failed as requested"));
+    throw new RequestedFailure(
+        ctx.payload(JsonNode.class).path("message").asText("failed as requested"));
   }
 }

@@ -1,5 +1,6 @@
 package dev.conveyor.worker.handlers;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import dev.conveyor.worker.api.TaskCancelledException;
 import dev.conveyor.worker.api.TaskContext;
 import dev.conveyor.worker.api.TaskHandler;
@@ -19,11 +20,11 @@ public final class SleepHandler implements TaskHandler {
 
   @Override
   public Object handle(TaskContext ctx) throws Exception {
-    double seconds = ctx.payload().path("seconds").asDouble(-1);
+    double seconds = ctx.payload(JsonNode.class).path("seconds").asDouble(-1);
     if (seconds < 0) {
       throw new TaskRejectedException("sleep needs a payload {\"seconds\": N} with N >= 0");
     }
-    long checkEveryMs = ctx.payload().path("checkEveryMs").asLong(0);
+    long checkEveryMs = ctx.payload(JsonNode.class).path("checkEveryMs").asLong(0);
     long end = System.nanoTime() + (long) (seconds * 1e9);
     long left;
     while ((left = end - System.nanoTime()) > 0) {

@@ -1,5 +1,6 @@
 package dev.conveyor.worker.handlers;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import dev.conveyor.worker.api.TaskContext;
 import dev.conveyor.worker.api.TaskHandler;
 
@@ -15,7 +16,7 @@ public final class SpinHandler implements TaskHandler {
 
   @Override
   public Object handle(TaskContext ctx) {
-    double seconds = ctx.payload().path("seconds").asDouble(1);
+    double seconds = ctx.payload(JsonNode.class).path("seconds").asDouble(1);
     long end = System.nanoTime() + (long) (seconds * 1e9);
     long spins = 0;
     while (System.nanoTime() < end) {

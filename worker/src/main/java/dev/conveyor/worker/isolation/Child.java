@@ -1,5 +1,7 @@
 package dev.conveyor.worker.isolation;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.conveyor.protocol.wire.WorkerStatus;
 import dev.conveyor.worker.api.TaskContext;
 import dev.conveyor.worker.handlers.ProcessTree;
 import java.io.BufferedInputStream;
@@ -10,6 +12,8 @@ import java.io.InputStream;
 import java.io.InputStreamReader;
 import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
@@ -45,7 +49,7 @@ final class Child {
   private volatile Task current;
   private volatile boolean outOfMemory;
   private volatile boolean killed;
-  private int tasksRun;
+  private volatile int tasksRun; // written by the task thread, read by status
 
   /** The running task's side: where its frames go, and how it ends. */
   private record Task(TaskContext ctx, CompletableFuture<Reply> reply) {}
@@ -86,6 +90,25 @@ final class Child {
     return tasksRun;
   }
 
+  /** For {@code control status}: pid, tasks run and resident set size (null if unreadable). */
+  WorkerStatus.ChildProcess status() {
+    return new WorkerStatus.ChildProcess(pid, tasksRun, alive() ? rssBytes(pid) : null);
+  }
+
+  /** VmRSS from /proc (Linux); null elsewhere or once the process is gone. */
+  static Long rssBytes(long pid) {
+    try {
+      for (String line : Files.readAllLines(Path.of("/proc", Long.toString(pid), "status"))) {
+        if (line.startsWith("VmRSS:")) { // "VmRSS:     123456 kB"
+          return Long.parseLong(line.substring(6).trim().split("\\s+")[0]) * 1024;
+        }
+      }
+    } catch (IOException | RuntimeException e) {
+      // not Linux, or the child has just ended: no figure
+    }
+    return null;
+  }
+
   /** Completes when the child has loaded its handlers and said hello. */
   CompletableFuture<Frame.Hello> hello() {
     return hello;
@@ -122,7 +145,12 @@ final class Child {
     ctx.onKill(this::kill);
     try {
       send(
-          new Frame.Run(ctx.taskId(), ctx.type(), ctx.payload(), ctx.attempt(), ctx.maxAttempts()));
+          new Frame.Run(
+              ctx.taskId(),
+              ctx.type(),
+              ctx.payload(JsonNode.class),
+              ctx.attempt(),
+              ctx.maxAttempts()));
     } catch (IOException e) {
       kill(); // a child we cannot talk to is of no use: its death is the reply
     }

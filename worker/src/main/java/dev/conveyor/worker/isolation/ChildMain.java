@@ -5,9 +5,9 @@ import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import dev.conveyor.protocol.wire.Wire;
 import dev.conveyor.worker.api.CancellationToken;
 import dev.conveyor.worker.api.TaskCancelledException;
-import dev.conveyor.worker.api.TaskContext;
 import dev.conveyor.worker.api.TaskHandler;
 import dev.conveyor.worker.api.TaskRejectedException;
+import dev.conveyor.worker.execution.JsonTaskContext;
 import dev.conveyor.worker.execution.Token;
 import dev.conveyor.worker.handlers.HandlerRegistry;
 import java.io.BufferedInputStream;
@@ -134,7 +134,7 @@ public final class ChildMain {
   }
 
   /** The task context in a child: the same as in a thread, with its token set by stop frames. */
-  private final class Context implements TaskContext {
+  private final class Context implements JsonTaskContext {
     private final Frame.Run run;
     private final Token token;
 
@@ -154,7 +154,7 @@ public final class ChildMain {
     }
 
     @Override
-    public JsonNode payload() {
+    public JsonNode payloadTree() {
       return run.payload() == null || run.payload().isNull()
           ? JsonNodeFactory.instance.objectNode()
           : run.payload();

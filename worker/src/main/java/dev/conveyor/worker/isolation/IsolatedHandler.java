@@ -4,6 +4,7 @@ import dev.conveyor.worker.api.TaskCancelledException;
 import dev.conveyor.worker.api.TaskContext;
 import dev.conveyor.worker.api.TaskHandler;
 import dev.conveyor.worker.api.TaskRejectedException;
+import dev.conveyor.worker.execution.TaskRun;
 
 /**
  * Runs a task type in a child JVM from the pool: to the worker's task thread, escalation ladder and
@@ -28,6 +29,9 @@ public final class IsolatedHandler implements TaskHandler {
   @Override
   public Object handle(TaskContext ctx) throws Exception {
     Child child = pool.take();
+    if (ctx instanceof TaskRun run) { // control status and heartbeats show the child
+      run.runsIn(child::status);
+    }
     Child.Reply reply;
     try {
       reply = child.run(ctx);

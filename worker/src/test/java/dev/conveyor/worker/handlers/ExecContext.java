@@ -4,7 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import dev.conveyor.protocol.wire.Wire;
 import dev.conveyor.worker.api.CancellationToken;
 import dev.conveyor.worker.api.TaskCancelledException;
-import dev.conveyor.worker.api.TaskContext;
+import dev.conveyor.worker.execution.JsonTaskContext;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
@@ -13,7 +13,7 @@ import java.util.concurrent.CopyOnWriteArrayList;
  * The context of one exec task that nobody stops or kills unless the test does: the handler runs on
  * its own, without a worker around it.
  */
-final class ExecContext implements TaskContext {
+final class ExecContext implements JsonTaskContext {
   final List<Runnable> killHooks = new CopyOnWriteArrayList<>();
   private final JsonNode payload;
 
@@ -48,7 +48,7 @@ final class ExecContext implements TaskContext {
   }
 
   @Override
-  public JsonNode payload() {
+  public JsonNode payloadTree() {
     return payload;
   }
 

@@ -14,6 +14,7 @@ import dev.conveyor.worker.api.TaskCancelledException;
 import dev.conveyor.worker.api.TaskContext;
 import dev.conveyor.worker.execution.Ending;
 import dev.conveyor.worker.execution.EscalationLadder;
+import dev.conveyor.worker.execution.JsonTaskContext;
 import dev.conveyor.worker.execution.TaskRun;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -135,7 +136,7 @@ class ExecKillTest {
   }
 
   /** The task's own context: the two tests below change only how hooks are registered. */
-  private abstract static class Delegating implements TaskContext {
+  private abstract static class Delegating implements JsonTaskContext {
     final TaskRun run;
 
     Delegating(TaskRun run) {
@@ -153,8 +154,8 @@ class ExecKillTest {
     }
 
     @Override
-    public JsonNode payload() {
-      return run.payload();
+    public JsonNode payloadTree() {
+      return run.payloadTree();
     }
 
     @Override

@@ -169,7 +169,7 @@ class ExecPolicyTest {
             + (env == null ? "" : ",\"env\":" + env)
             + (cwd == null ? "" : ",\"cwd\":" + cwd)
             + "}";
-    ProcessBuilder pb = policy.processFor(ExecContext.of(payload).payload());
+    ProcessBuilder pb = policy.processFor(ExecContext.of(payload).payloadTree());
     return pb.directory() == null ? null : pb.directory().toPath();
   }
 }

@@ -3,13 +3,13 @@ package dev.conveyor.worker.isolation;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.conveyor.protocol.wire.Wire;
 import dev.conveyor.worker.api.CancellationToken;
-import dev.conveyor.worker.api.TaskContext;
+import dev.conveyor.worker.execution.JsonTaskContext;
 import dev.conveyor.worker.execution.Token;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
 
 /** A task context the test stops ({@link #token}) and kills ({@link #kill}) itself. */
-final class Context implements TaskContext {
+final class Context implements JsonTaskContext {
   final Token token = new Token();
   final List<Runnable> killHooks = new CopyOnWriteArrayList<>();
   volatile double progress = -1;
@@ -40,7 +40,7 @@ final class Context implements TaskContext {
   }
 
   @Override
-  public JsonNode payload() {
+  public JsonNode payloadTree() {
     return payload;
   }
 

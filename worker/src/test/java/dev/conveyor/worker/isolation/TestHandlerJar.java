@@ -34,14 +34,14 @@ public final class TestHandlerJar {
         public static class Exit implements TaskHandler {
           public String type() { return "exit"; }
           public Object handle(TaskContext ctx) {
-            System.exit(ctx.payload().path("code").asInt(3));
+            System.exit(((Number) ctx.payload(java.util.Map.class).getOrDefault("code", 3)).intValue());
             return null;
           }
         }
         public static class Halt implements TaskHandler {
           public String type() { return "halt"; }
           public Object handle(TaskContext ctx) {
-            Runtime.getRuntime().halt(ctx.payload().path("code").asInt(4));
+            Runtime.getRuntime().halt(((Number) ctx.payload(java.util.Map.class).getOrDefault("code", 4)).intValue());
             return null;
           }
         }
