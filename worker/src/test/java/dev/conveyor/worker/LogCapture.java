@@ -30,6 +30,13 @@ public final class LogCapture implements AutoCloseable {
         .toList();
   }
 
+  /** Every event so far, whatever its level. */
+  public List<String> all() {
+    synchronized (appender) { // AppenderBase.doAppend holds this lock while it appends
+      return appender.list.stream().map(e -> e.getLevel() + " " + e.getFormattedMessage()).toList();
+    }
+  }
+
   @Override
   public void close() {
     logger.detachAppender(appender);
