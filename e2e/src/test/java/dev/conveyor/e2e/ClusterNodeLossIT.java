@@ -152,7 +152,9 @@ class ClusterNodeLossIT {
               + names.get(victim - 1)
               + " consuming again "
               + (System.nanoTime() - faultAt) / 1_000_000
-              + " ms after the fault (as this test saw it)");
+              + (killLeader
+                  ? " ms after the kill (as this test saw it)"
+                  : " ms after stop_app was invoked (rabbitmqctl's own start included)"));
 
       // What ran is what the tasks' own file says. (The queue's counts are no witness right after
       // a node loss: list_queues read 0 ready, 0 unacked for a queue still holding 1 500 tasks
