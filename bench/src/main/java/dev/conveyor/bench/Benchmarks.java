@@ -23,7 +23,8 @@ import picocli.CommandLine.Command;
       StopLatencyBench.class,
       CliStopBench.class,
       DeadlinePrecisionBench.class,
-      ShutdownBench.class
+      ShutdownBench.class,
+      FleetBench.class
     })
 public final class Benchmarks implements Runnable {
 
