@@ -24,7 +24,8 @@ import picocli.CommandLine.Command;
       CliStopBench.class,
       DeadlinePrecisionBench.class,
       ShutdownBench.class,
-      FleetBench.class
+      FleetBench.class,
+      FailoverBench.class
     })
 public final class Benchmarks implements Runnable {
 
