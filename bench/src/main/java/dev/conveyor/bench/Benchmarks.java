@@ -23,7 +23,9 @@ import picocli.CommandLine.Command;
       StopLatencyBench.class,
       CliStopBench.class,
       DeadlinePrecisionBench.class,
-      ShutdownBench.class
+      ShutdownBench.class,
+      FleetBench.class,
+      FailoverBench.class
     })
 public final class Benchmarks implements Runnable {
 

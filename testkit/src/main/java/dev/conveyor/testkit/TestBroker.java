@@ -23,7 +23,7 @@ import java.util.concurrent.TimeoutException;
 /** A real broker seen through a namespace that belongs to one test. */
 public final class TestBroker implements AutoCloseable {
 
-  private final URI uri;
+  private final List<URI> uris;
   private final String namespace;
   private final Set<String> queues = new LinkedHashSet<>(List.of("default"));
   private final Set<String> extraQueues = new LinkedHashSet<>();
@@ -40,13 +40,32 @@ public final class TestBroker implements AutoCloseable {
    *     PrivateBroker}, which goes as a whole
    */
   TestBroker(URI uri, boolean deleteNamespace) {
-    this.uri = uri;
+    this(List.of(uri), deleteNamespace);
+  }
+
+  /**
+   * @param uris the nodes of a cluster, in the order programs and the test's own connections try
+   *     them
+   */
+  TestBroker(List<URI> uris, boolean deleteNamespace) {
+    this.uris = List.copyOf(uris);
     this.deleteNamespace = deleteNamespace;
     this.namespace = "t" + UUID.randomUUID().toString().replace("-", "").substring(0, 12);
   }
 
+  /** The (first) broker URI. */
   public URI uri() {
-    return uri;
+    return uris.getFirst();
+  }
+
+  /** Every URI (more than one on a cluster), in the order they are tried. */
+  public List<URI> uris() {
+    return uris;
+  }
+
+  /** {@link #uris()} comma-separated, as {@code --uri} takes them. */
+  public String uriList() {
+    return String.join(",", uris.stream().map(URI::toString).toList());
   }
 
   public String namespace() {
@@ -54,7 +73,7 @@ public final class TestBroker implements AutoCloseable {
   }
 
   public BrokerSettings settings() {
-    return new BrokerSettings(List.of(uri), namespace, Optional.empty());
+    return new BrokerSettings(uris, namespace, Optional.empty());
   }
 
   public Names names() {
@@ -78,7 +97,7 @@ public final class TestBroker implements AutoCloseable {
 
   /** Environment for a program process started by the test. */
   public Map<String, String> env() {
-    return Map.of("CONVEYOR_URI", uri.toString(), "CONVEYOR_NAMESPACE", namespace);
+    return Map.of("CONVEYOR_URI", uriList(), "CONVEYOR_NAMESPACE", namespace);
   }
 
   /** A connection the test may use freely; closed after the test. */

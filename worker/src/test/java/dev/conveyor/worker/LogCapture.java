@@ -30,9 +30,11 @@ public final class LogCapture implements AutoCloseable {
         .toList();
   }
 
-  /** Every event so far. */
+  /** Every event so far, whatever its level. */
   public List<String> all() {
-    return appender.list.stream().map(e -> e.getLevel() + " " + e.getFormattedMessage()).toList();
+    synchronized (appender) { // AppenderBase.doAppend holds this lock while it appends
+      return appender.list.stream().map(e -> e.getLevel() + " " + e.getFormattedMessage()).toList();
+    }
   }
 
   @Override

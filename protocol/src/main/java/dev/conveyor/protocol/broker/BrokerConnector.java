@@ -1,6 +1,7 @@
 package dev.conveyor.protocol.broker;
 
 import com.rabbitmq.client.Address;
+import com.rabbitmq.client.AddressResolver;
 import com.rabbitmq.client.Connection;
 import com.rabbitmq.client.ConnectionFactory;
 import com.rabbitmq.client.MetricsCollector;
@@ -13,7 +14,9 @@ import javax.net.ssl.SSLContext;
 
 /**
  * Opens connections with amqp-client's automatic recovery, failover across the configured URIs and
- * verified TLS for {@code amqps://}.
+ * verified TLS for {@code amqps://}. The URIs are tried in the order given, on the first connection
+ * and on every recovery (amqp-client would shuffle them): give each program of a cluster's clients
+ * the list rotated to spread them across its nodes.
  */
 public final class BrokerConnector {
 
@@ -86,11 +89,30 @@ public final class BrokerConnector {
    */
   public Connection connect(String connectionName) throws BrokerUnreachableException {
     try {
-      return factory.newConnection(addresses, connectionName);
+      return factory.newConnection(null, new InOrder(addresses), connectionName);
     } catch (IOException | TimeoutException e) {
       throw new BrokerUnreachableException(
           "cannot connect to broker " + settings.describe() + ": " + Redaction.mask(describe(e)),
           e);
+    }
+  }
+
+  /** The addresses in the order configured: the first is the preferred node, the rest failover. */
+  private static final class InOrder implements AddressResolver {
+    private final List<Address> addresses;
+
+    InOrder(List<Address> addresses) {
+      this.addresses = addresses;
+    }
+
+    @Override
+    public List<Address> getAddresses() {
+      return addresses;
+    }
+
+    @Override
+    public List<Address> maybeShuffle(List<Address> input) {
+      return input;
     }
   }
 

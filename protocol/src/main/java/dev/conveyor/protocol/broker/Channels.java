@@ -1,6 +1,5 @@
 package dev.conveyor.protocol.broker;
 
-import com.rabbitmq.client.AlreadyClosedException;
 import com.rabbitmq.client.Channel;
 import com.rabbitmq.client.Connection;
 import com.rabbitmq.client.ShutdownSignalException;
@@ -22,7 +21,9 @@ public final class Channels {
     }
     try {
       channel.close();
-    } catch (IOException | TimeoutException | AlreadyClosedException e) {
+    } catch (IOException | TimeoutException | ShutdownSignalException e) {
+      // ShutdownSignalException: closed meanwhile, by the broker or by the client (a consumer's
+      // exception makes amqp-client close the channel)
       log.debug("closing channel {}", channel.getChannelNumber(), e);
     }
   }

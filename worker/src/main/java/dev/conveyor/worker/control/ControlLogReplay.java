@@ -5,6 +5,7 @@ import com.rabbitmq.client.Channel;
 import com.rabbitmq.client.Connection;
 import com.rabbitmq.client.DefaultConsumer;
 import com.rabbitmq.client.Envelope;
+import com.rabbitmq.client.ShutdownSignalException;
 import dev.conveyor.protocol.broker.Channels;
 import dev.conveyor.protocol.topology.Topology;
 import dev.conveyor.protocol.wire.Command;
@@ -36,6 +37,9 @@ import org.slf4j.LoggerFactory;
 public final class ControlLogReplay implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(ControlLogReplay.class);
 
+  /** How long a worker waits for a replica of the control log on its broker node. */
+  static final Duration REPLICA_WAIT = Duration.ofSeconds(30);
+
   private final Connection connection;
   private final Topology topology;
   private final Revocations revocations;
@@ -66,33 +70,22 @@ public final class ControlLogReplay implements AutoCloseable {
    * @return true if caught up
    */
   public boolean startAndCatchUp(Duration timeout) throws IOException, InterruptedException {
-    channel = connection.createChannel();
-    String stream = topology.declareControlLog(channel);
-    channel.basicQos(500);
+    return startAndCatchUp(timeout, REPLICA_WAIT);
+  }
+
+  /**
+   * @param replicaWait how long to wait for a replica of the log on the broker node we are
+   *     connected to (see {@link #follow})
+   */
+  boolean startAndCatchUp(Duration timeout, Duration replicaWait)
+      throws IOException, InterruptedException {
     String marker = UUID.randomUUID().toString();
     CountDownLatch caughtUp = new CountDownLatch(1);
-    Channel ch = channel;
-    ch.basicConsume(
-        stream,
-        false,
-        Map.of("x-stream-offset", Date.from(Instant.now().minus(Revocations.TTL))),
-        new DefaultConsumer(ch) {
-          @Override
-          public void handleDelivery(
-              String tag, Envelope envelope, AMQP.BasicProperties props, byte[] body)
-              throws IOException {
-            Map<String, Object> headers = props.getHeaders();
-            Object seen = headers == null ? null : headers.get(Headers.MARKER);
-            if (seen != null) {
-              if (marker.equals(seen.toString())) {
-                caughtUp.countDown();
-              }
-            } else {
-              remember(body, headers);
-            }
-            ch.basicAck(envelope.getDeliveryTag(), false);
-          }
-        });
+    Optional<String> followed = follow(marker, caughtUp, replicaWait);
+    if (followed.isEmpty()) {
+      return false;
+    }
+    String stream = followed.get();
     AMQP.BasicProperties markerProps =
         new AMQP.BasicProperties.Builder().headers(Map.of(Headers.MARKER, marker)).build();
     long deadline = System.nanoTime() + timeout.toNanos();
@@ -112,6 +105,94 @@ public final class ControlLogReplay implements AutoCloseable {
       log.warn("control log not fully replayed within {}; continuing", timeout);
     }
     return done;
+  }
+
+  /**
+   * Declares the log and consumes it from 25 hours back. On a cluster, a node can consume a stream
+   * only once it holds a replica of it, and a stream just declared (by this worker or another
+   * program) starts its replicas a moment later: the broker then refuses the consumer with
+   * PRECONDITION_FAILED "does not have a replica on the local node". That is retried, with a line
+   * in the log, on a fresh channel with growing pauses (0.1 s doubling up to 2 s) for up to {@code
+   * replicaWait}; after that the worker goes on without the log (stop commands issued before it
+   * started do not reach its tasks; live ones still do) rather than die.
+   *
+   * @return the stream's name, or empty if no replica appeared within {@code replicaWait}
+   */
+  private Optional<String> follow(String marker, CountDownLatch caughtUp, Duration replicaWait)
+      throws IOException, InterruptedException {
+    long deadline = System.nanoTime() + replicaWait.toNanos();
+    long pauseMillis = 100;
+    for (int attempt = 1; ; attempt++) {
+      Channel ch = connection.createChannel();
+      channel = ch;
+      String stream = topology.declareControlLog(ch);
+      try {
+        ch.basicQos(500);
+        ch.basicConsume(
+            stream,
+            false,
+            Map.of("x-stream-offset", Date.from(Instant.now().minus(Revocations.TTL))),
+            new DefaultConsumer(ch) {
+              @Override
+              public void handleDelivery(
+                  String tag, Envelope envelope, AMQP.BasicProperties props, byte[] body)
+                  throws IOException {
+                Map<String, Object> headers = props.getHeaders();
+                Object seen = headers == null ? null : headers.get(Headers.MARKER);
+                if (seen != null) {
+                  if (marker.equals(seen.toString())) {
+                    caughtUp.countDown();
+                  }
+                } else {
+                  remember(body, headers);
+                }
+                ch.basicAck(envelope.getDeliveryTag(), false);
+              }
+            });
+        if (attempt > 1) {
+          log.info("control log {}: following it (attempt {})", stream, attempt);
+        }
+        return Optional.of(stream);
+      } catch (IOException e) {
+        if (!noLocalReplica(e)) {
+          throw e;
+        }
+        Channels.closeQuietly(ch);
+        long left = deadline - System.nanoTime();
+        if (left <= 0) {
+          log.warn(
+              "control log {}: the broker node has no replica of it after {} attempts in {};"
+                  + " going on without it: stop commands issued before this worker started do"
+                  + " not reach its tasks (live commands do)",
+              stream,
+              attempt,
+              replicaWait);
+          return Optional.empty();
+        }
+        long pause = Math.min(pauseMillis, TimeUnit.NANOSECONDS.toMillis(left) + 1);
+        log.info(
+            "control log {}: the broker node has no replica of it yet (attempt {}); retrying in"
+                + " {} ms",
+            stream,
+            attempt,
+            pause);
+        Thread.sleep(pause);
+        pauseMillis = Math.min(pauseMillis * 2, 2000);
+      }
+    }
+  }
+
+  /**
+   * Whether the broker refused a stream consumer because the node it runs on holds no replica of
+   * the stream (yet): a channel error 406 saying so.
+   */
+  static boolean noLocalReplica(IOException e) {
+    return e.getCause() instanceof ShutdownSignalException s
+        && !s.isHardError()
+        && s.getReason() instanceof AMQP.Channel.Close close
+        && close.getReplyCode() == AMQP.PRECONDITION_FAILED
+        && close.getReplyText() != null
+        && close.getReplyText().contains("replica on the local node");
   }
 
   void remember(byte[] body, Map<String, Object> headers) {
