@@ -336,8 +336,8 @@ public final class DashboardServer implements AutoCloseable {
       throw new BadRequestResponse(e.getMessage());
     }
     boolean requeue = "true".equals(ctx.formParam("requeue"));
-    ControlMessage m = link.command(verb, target, requeue, s.user().name());
-    fleet.sent(m);
+    // Remembered before it is published, so that no acknowledgement can come back unmatched.
+    ControlMessage m = link.command(verb, target, requeue, s.user().name(), fleet::sent);
     log.info(
         "{} issued {} {} (command {})",
         s.user().name(),

@@ -123,7 +123,7 @@ public final class DashboardBench {
         List<Double> renders = new ArrayList<>();
         List<Double> responses = new ArrayList<>();
         List<Double> domReady = new ArrayList<>();
-        List<Double> loaded = new ArrayList<>();
+        List<Double> loadEnds = new ArrayList<>();
         Conditions.Meter renderMeter = Conditions.start();
         for (int i = 0; i < 5; i++) {
           long t0 = System.nanoTime();
@@ -139,7 +139,7 @@ public final class DashboardBench {
                               + " return n.responseEnd - n.requestStart;"))
                   .doubleValue());
           // And when the browser had the document built, its scripts run, and the load event.
-          loaded.add(
+          loadEnds.add(
               ((Number)
                       driver.executeScript(
                           "const n = performance.getEntriesByType('navigation')[0];"
@@ -167,7 +167,7 @@ public final class DashboardBench {
             Summary.of(renders),
             Summary.of(responses),
             Summary.of(domReady),
-            Summary.of(loaded),
+            Summary.of(loadEnds),
             renderMeter.end());
 
         // Event -> on screen.
