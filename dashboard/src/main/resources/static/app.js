@@ -1,12 +1,12 @@
 // The Conveyor dashboard's page script: swaps in the tables the server renders and sends over
-// Server-Sent Events, keeps the event tail and the chart, and posts commands with the CSRF token.
+// Server-Sent Events (of the long tables, only the page this browser shows), keeps the event tail
+// and the chart, and posts commands with the CSRF token.
 // No inline script anywhere: the Content-Security-Policy allows only this file and uPlot.
 (() => {
   "use strict";
   const $ = (id) => document.getElementById(id);
   const csrf = document.querySelector('meta[name="csrf"]').content;
   const operator = document.body.dataset.role === "operator";
-  const TABLES = ["workers", "tasks", "commands", "finished", "queues", "dead", "dead-summary"];
   const TAIL = 500;
   let tail = []; // newest first
   let chart = null;
@@ -17,24 +17,81 @@
     f.className = bad ? "bad" : "good";
   };
 
-  // --- live updates ---------------------------------------------------------------------------
-  const stream = new EventSource("/stream");
-  stream.addEventListener("open", () => { $("live").className = "on"; });
-  stream.addEventListener("error", () => { $("live").className = "off"; });
-  stream.addEventListener("state", (e) => {
-    const state = JSON.parse(e.data);
-    for (const name of TABLES) {
-      if (typeof state[name] === "string") $(name).innerHTML = state[name];
+  // --- what this page shows of the long tables: ?tq=&tp= (running tasks), ?wq=&wp= (workers) ---
+  const view = new URLSearchParams(location.search);
+  const viewQuery = () => {
+    const q = new URLSearchParams();
+    for (const k of ["tq", "tp", "wq", "wp"]) {
+      const v = view.get(k);
+      if (v && !(k.endsWith("p") && v === "1")) q.set(k, v);
     }
+    return q.toString();
+  };
+
+  // Swaps a table body in row by row: a row equal to the one it replaces stays as it is, so only
+  // the rows that changed on the visible page are touched in the DOM.
+  function patch(el, html) {
+    if (el.tagName !== "TBODY") { el.innerHTML = html; return; }
+    const t = document.createElement("template");
+    t.innerHTML = html;
+    const fresh = Array.from(t.content.children);
+    for (let i = 0; i < fresh.length; i++) {
+      const old = el.children[i];
+      if (!old) el.appendChild(fresh[i]);
+      else if (!old.isEqualNode(fresh[i])) el.replaceChild(fresh[i], old);
+    }
+    while (el.children.length > fresh.length) el.lastElementChild.remove();
+  }
+
+  // --- live updates ---------------------------------------------------------------------------
+  let stream = null;
+  function connect() {
+    const q = viewQuery();
+    stream = new EventSource("/stream" + (q ? "?" + q : ""));
+    stream.addEventListener("open", () => { $("live").className = "on"; });
+    stream.addEventListener("error", () => { $("live").className = "off"; });
+    stream.addEventListener("state", (e) => {
+      const state = JSON.parse(e.data);
+      for (const [name, html] of Object.entries(state)) {
+        const el = $(name);
+        if (el && typeof html === "string") patch(el, html);
+      }
+    });
+    stream.addEventListener("history", (e) => { tail = []; addEvents(JSON.parse(e.data)); });
+    stream.addEventListener("events", (e) => addEvents(JSON.parse(e.data)));
+    stream.addEventListener("chart", (e) => drawChart(JSON.parse(e.data)));
+  }
+  // A new view is a new stream: the server then sends this page's rows only.
+  function show() {
+    const q = viewQuery();
+    history.replaceState(null, "", location.pathname + (q ? "?" + q : ""));
+    if (stream) stream.close();
+    connect();
+  }
+  for (const [input, filterKey, pageKey] of [["tasks-filter", "tq", "tp"], ["workers-filter", "wq", "wp"]]) {
+    let timer = null;
+    $(input).addEventListener("input", () => {
+      clearTimeout(timer);
+      timer = setTimeout(() => {
+        const v = $(input).value.trim();
+        if (v === (view.get(filterKey) || "")) return;
+        if (v) view.set(filterKey, v); else view.delete(filterKey);
+        view.delete(pageKey);
+        show();
+      }, 300);
+    });
+  }
+  document.addEventListener("click", (e) => {
+    const b = e.target.closest("button.page");
+    if (!b) return;
+    view.set(b.dataset.table === "workers" ? "wp" : "tp", b.dataset.page);
+    show();
   });
   const addEvents = (list) => {
     for (const ev of list) tail.unshift(ev);
     if (tail.length > TAIL) tail.length = TAIL;
     renderTail();
   };
-  stream.addEventListener("history", (e) => { tail = []; addEvents(JSON.parse(e.data)); });
-  stream.addEventListener("events", (e) => addEvents(JSON.parse(e.data)));
-  stream.addEventListener("chart", (e) => drawChart(JSON.parse(e.data)));
 
   // --- event tail -------------------------------------------------------------------------------
   const filters = ["f-task", "f-type", "f-state"];
@@ -152,4 +209,6 @@
       }
     });
   }
+
+  connect();
 })();

@@ -123,13 +123,21 @@ final class BrokerLink implements AutoCloseable {
   }
 
   /**
-   * Publishes a stop or kill (or pause, resume) and waits for the broker's confirm.
+   * Publishes a stop or kill (or pause, resume) and waits for the broker's confirm; {@code
+   * publishing} is handed the message just before it is published.
    *
    * @return the message as published
    */
-  synchronized ControlMessage command(Command verb, Target target, boolean requeue, String issuedBy)
+  synchronized ControlMessage command(
+      Command verb,
+      Target target,
+      boolean requeue,
+      String issuedBy,
+      Consumer<ControlMessage> publishing)
       throws IOException {
     ControlMessage m = ControlMessages.create(verb, target, requeue, issuedBy);
+    // Before it goes out: a worker's acknowledgement can come back before the broker's confirm.
+    publishing.accept(m);
     byte[] body = Wire.encode(m);
     commandChannel.basicPublish(
         names().controlExchange(), "", ControlMessages.properties(m, body, signer, null), body);

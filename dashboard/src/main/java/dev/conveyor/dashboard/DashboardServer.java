@@ -24,6 +24,7 @@ import java.io.IOException;
 import java.net.URI;
 import java.time.Clock;
 import java.time.Duration;
+import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -97,8 +98,7 @@ public final class DashboardServer implements AutoCloseable {
   private long pushedAt;
   private long pushedSeq;
   private long chartAt;
-  private String operatorState;
-  private String viewerState;
+  private final Map<Shown, Map<String, String>> rendered = new HashMap<>();
 
   private DashboardServer(Options options, UserStore users) {
     this.options = options;
@@ -183,7 +183,8 @@ public final class DashboardServer implements AutoCloseable {
         "/stream",
         client -> {
           client.keepAlive();
-          hub.add(new SseHub.Client(client, session(client.ctx()).user().role()));
+          Context ctx = client.ctx();
+          hub.add(new SseHub.Client(client, session(ctx).user().role(), View.of(ctx::queryParam)));
         });
     javalin.post("/api/command", this::command);
     javalin.post("/api/dead", this::deadLetters);
@@ -297,7 +298,13 @@ public final class DashboardServer implements AutoCloseable {
 
   private void page(Context ctx) {
     ctx.html(
-        Pages.dashboard(options.broker().namespace(), session(ctx), fleet, queues, dead.listing()));
+        Pages.dashboard(
+            options.broker().namespace(),
+            session(ctx),
+            fleet,
+            queues,
+            dead.listing(),
+            View.of(ctx::queryParam)));
   }
 
   private void search(Context ctx) {
@@ -329,8 +336,8 @@ public final class DashboardServer implements AutoCloseable {
       throw new BadRequestResponse(e.getMessage());
     }
     boolean requeue = "true".equals(ctx.formParam("requeue"));
-    ControlMessage m = link.command(verb, target, requeue, s.user().name());
-    fleet.sent(m);
+    // Remembered before it is published, so that no acknowledgement can come back unmatched.
+    ControlMessage m = link.command(verb, target, requeue, s.user().name(), fleet::sent);
     log.info(
         "{} issued {} {} (command {})",
         s.user().name(),
@@ -404,7 +411,12 @@ public final class DashboardServer implements AutoCloseable {
     }
   }
 
-  /** Runs every {@link #PUSH_EVERY} on the push thread: the only thread that writes to browsers. */
+  /**
+   * Runs every {@link #PUSH_EVERY} on the push thread: the only thread that writes to browsers.
+   * Each browser is sent only the parts of the page that changed for it: the shared tables, and its
+   * own pages of the running tasks and the workers (rendered once per role and {@link View} in
+   * use).
+   */
   private void push() {
     try {
       long now = System.nanoTime();
@@ -412,26 +424,27 @@ public final class DashboardServer implements AutoCloseable {
       QueueStats.Snapshot q = queues;
       DeadLetterBoard.Listing d = dead.listing();
       boolean stale = now - pushedAt >= TimeUnit.SECONDS.toNanos(1);
-      if (version != pushedVersion
-          || q != pushedQueues
-          || d != pushedDead
-          || stale
-          || operatorState == null) {
-        String operator = state(true, q, d);
-        String viewer = state(false, q, d);
+      if (version != pushedVersion || q != pushedQueues || d != pushedDead || stale) {
         pushedVersion = version;
         pushedQueues = q;
         pushedDead = d;
         pushedAt = now;
+        rendered.clear();
         // Only what differs is sent: an unchanged table is not swapped under the user's mouse.
-        if (!operator.equals(operatorState)) {
-          hub.send(Role.OPERATOR, "state", operator);
-        }
-        if (!viewer.equals(viewerState)) {
-          hub.send(Role.VIEWER, "state", viewer);
-        }
-        operatorState = operator;
-        viewerState = viewer;
+        hub.sendEach(
+            "state",
+            c -> {
+              Map<String, String> changed = new LinkedHashMap<>();
+              state(c)
+                  .forEach(
+                      (part, html) -> {
+                        if (!html.equals(c.sent().get(part))) {
+                          changed.put(part, html);
+                        }
+                      });
+              c.sent().putAll(changed);
+              return changed.isEmpty() ? null : Wire.toJson(changed);
+            });
       }
       List<Fleet.EventView> events = fleet.eventsAfter(pushedSeq);
       if (!events.isEmpty()) {
@@ -440,7 +453,11 @@ public final class DashboardServer implements AutoCloseable {
       }
       long upTo = pushedSeq;
       hub.admit(
-          role -> role == Role.OPERATOR ? operatorState : viewerState,
+          c -> {
+            Map<String, String> all = state(c);
+            c.sent().putAll(all);
+            return Wire.toJson(all);
+          },
           () ->
               Wire.toJson(
                   fleet.events().stream()
@@ -457,17 +474,28 @@ public final class DashboardServer implements AutoCloseable {
     }
   }
 
-  private String state(boolean operator, QueueStats.Snapshot q, DeadLetterBoard.Listing d) {
+  /** The parts of the page as {@code c} sees them now, rendered once per role and view. */
+  private Map<String, String> state(SseHub.Client c) {
+    return rendered.computeIfAbsent(
+        new Shown(c.role(), c.view()),
+        k -> state(k.role() == Role.OPERATOR, k.view(), pushedQueues, pushedDead));
+  }
+
+  private Map<String, String> state(
+      boolean operator, View view, QueueStats.Snapshot q, DeadLetterBoard.Listing d) {
     Map<String, String> s = new LinkedHashMap<>();
-    s.put("workers", Pages.workers(fleet, operator));
-    s.put("tasks", Pages.tasks(fleet, operator));
+    Pages.workers(fleet, operator, view, s);
+    Pages.tasks(fleet, operator, view, s);
     s.put("commands", Pages.commands(fleet));
     s.put("finished", Pages.finished(fleet));
     s.put("queues", Pages.queues(q));
     s.put("dead", Pages.deadLetters(d, operator));
     s.put("dead-summary", Pages.deadSummary(d));
-    return Wire.toJson(s);
+    return s;
   }
+
+  /** A role and a view: what one rendering of the page's parts is for. */
+  private record Shown(Role role, View view) {}
 
   @Override
   public void close() {

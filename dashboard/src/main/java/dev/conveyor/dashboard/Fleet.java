@@ -15,6 +15,7 @@ import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.Deque;
+import java.util.HashMap;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -378,6 +379,17 @@ public final class Fleet {
 
   public synchronized int busy(String worker) {
     return (int) running.values().stream().filter(t -> worker.equals(t.worker())).count();
+  }
+
+  /** Running tasks per worker name, counted in one pass. */
+  public synchronized Map<String, Integer> busy() {
+    Map<String, Integer> out = new HashMap<>();
+    for (TaskView t : running.values()) {
+      if (t.worker() != null) {
+        out.merge(t.worker(), 1, Integer::sum);
+      }
+    }
+    return out;
   }
 
   public synchronized List<Finished> finished() {

@@ -9,8 +9,10 @@ import j2html.tags.specialized.TrTag;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 
 /**
  * The dashboard's HTML, rendered on the server with j2html (which escapes every text and
@@ -59,8 +61,12 @@ final class Pages {
       Sessions.Session session,
       Fleet fleet,
       QueueStats.Snapshot queues,
-      DeadLetterBoard.Listing dead) {
+      DeadLetterBoard.Listing dead,
+      View view) {
     boolean op = session.user().role() == Role.OPERATOR;
+    Map<String, String> paged = new LinkedHashMap<>();
+    workers(fleet, op, view, paged);
+    tasks(fleet, op, view, paged);
     return document(
         html(
             head(
@@ -91,6 +97,15 @@ final class Pages {
                     p().withId("flash").attr("role", "status"),
                     section(
                         h2("Workers"),
+                        div(
+                                filter(
+                                    "workers-filter",
+                                    view.workerFilter(),
+                                    "filter: worker name or host"),
+                                div(rawHtml(paged.get("workers-pager")))
+                                    .withId("workers-pager")
+                                    .withClass("pager"))
+                            .withClass("paging"),
                         table(
                             thead(
                                 tr(
@@ -103,7 +118,7 @@ final class Pages {
                                     th("state"),
                                     th("last heard"),
                                     iff(op, th("")))),
-                            tbody(rawHtml(workers(fleet, op))).withId("workers"))),
+                            tbody(rawHtml(paged.get("workers"))).withId("workers"))),
                     section(
                         h2("Running tasks"),
                         iff(
@@ -121,6 +136,15 @@ final class Pages {
                                         input().withType("checkbox").withId("requeue"),
                                         text(" requeue instead of cancel")))
                                 .withClass("bulk")),
+                        div(
+                                filter(
+                                    "tasks-filter",
+                                    view.taskFilter(),
+                                    "filter: task id, type or worker"),
+                                div(rawHtml(paged.get("tasks-pager")))
+                                    .withId("tasks-pager")
+                                    .withClass("pager"))
+                            .withClass("paging"),
                         table(
                             thead(
                                 tr(
@@ -133,7 +157,7 @@ final class Pages {
                                     th("stage"),
                                     th("progress"),
                                     iff(op, th("")))),
-                            tbody(rawHtml(tasks(fleet, op))).withId("tasks"))),
+                            tbody(rawHtml(paged.get("tasks"))).withId("tasks"))),
                     section(
                         h2("Commands from this dashboard"),
                         table(
@@ -199,6 +223,78 @@ final class Pages {
                                     th("by"))),
                             tbody().withId("events"))))
                 .attr("data-role", session.user().role().wire())));
+  }
+
+  private static DomContent filter(String id, String value, String placeholder) {
+    return input()
+        .withType("search")
+        .withId(id)
+        .withValue(value)
+        .withPlaceholder(placeholder)
+        .attr("aria-label", placeholder)
+        .attr("maxlength", View.FILTER_MAX);
+  }
+
+  /**
+   * The line above a paged table: which rows of how many it shows, how to narrow them, and the
+   * buttons to the previous and next pages. Empty when every row is shown and nothing is filtered.
+   * Its first element carries the counts ({@code data-matched}, {@code data-total}) for scripts.
+   */
+  static String pager(
+      String table, View.Paged<?> p, String filter, String noun, String order, String narrow) {
+    List<DomContent> parts = new ArrayList<>();
+    String text = "";
+    if (p.pages() > 1 || !filter.isEmpty()) {
+      String quoted = "\u201c" + filter + "\u201d";
+      if (p.matched() == 0) {
+        text = "none of the " + num(p.total()) + " " + noun + " match " + quoted;
+      } else {
+        text =
+            "showing "
+                + (p.pages() > 1 ? num(p.from()) + "\u2013" + num(p.to()) : num(p.matched()))
+                + " of "
+                + num(p.matched())
+                + " "
+                + noun
+                + (filter.isEmpty() ? "" : " matching " + quoted + " (of " + num(p.total()) + ")")
+                + ", "
+                + order
+                + (filter.isEmpty() ? " \u2014 " + narrow : "");
+      }
+    }
+    parts.add(
+        span(text)
+            .withClass("count")
+            .attr("data-matched", p.matched())
+            .attr("data-total", p.total())
+            .attr("data-page", p.page())
+            .attr("data-pages", p.pages()));
+    if (p.page() > 1) {
+      parts.add(pageButton(table, p.page() - 1, "\u2039 previous " + View.PAGE));
+    }
+    if (p.page() < p.pages()) {
+      parts.add(
+          pageButton(
+              table,
+              p.page() + 1,
+              "next " + Math.min(View.PAGE, p.matched() - p.to()) + " \u203a"));
+    }
+    StringBuilder out = new StringBuilder();
+    parts.forEach(d -> out.append(d.render()));
+    return out.toString();
+  }
+
+  private static ButtonTag pageButton(String table, int page, String label) {
+    return button(label)
+        .withType("button")
+        .withClass("page")
+        .attr("data-table", table)
+        .attr("data-page", page);
+  }
+
+  /** 1 000 000: thousands apart by a space, as the docs write them. */
+  static String num(int n) {
+    return String.format(Locale.ROOT, "%,d", n).replace(',', ' ');
   }
 
   private static DomContent csrfField(Sessions.Session session) {
@@ -277,17 +373,23 @@ final class Pages {
     return render(rows, op ? 8 : 7, d.letters() == null ? "not read yet" : "no dead letters");
   }
 
-  static String workers(Fleet fleet, boolean op) {
+  /** The workers' page that {@code view} shows: puts {@code workers} and {@code workers-pager}. */
+  static void workers(Fleet fleet, boolean op, View view, Map<String, String> out) {
     Instant now = Instant.now();
+    String filter = view.workerFilter();
+    View.Paged<Fleet.WorkerView> page =
+        View.Paged.of(
+            fleet.workers(), w -> View.matches(filter, w.name(), w.host()), view.workerPage());
+    Map<String, Integer> busy = fleet.busy();
     List<DomContent> rows = new ArrayList<>();
-    for (Fleet.WorkerView w : fleet.workers()) {
+    for (Fleet.WorkerView w : page.rows()) {
       rows.add(
           tr(
                   td(w.name()),
                   td(nz(w.host())),
                   td(w.pid() == null ? "" : w.pid().toString()),
                   td(
-                      fleet.busy(w.name())
+                      busy.getOrDefault(w.name(), 0)
                           + " / "
                           + (w.concurrency() == null ? "?" : w.concurrency())),
                   td(w.paused() == null ? "" : w.paused() ? "paused" : "no"),
@@ -301,13 +403,31 @@ final class Pages {
                           verb("kill", "worker", w.name(), "Kill"))))
               .attr("data-worker", w.name()));
     }
-    return render(rows, op ? 9 : 8, "no worker heard from yet");
+    out.put(
+        "workers",
+        render(
+            rows,
+            op ? 9 : 8,
+            filter.isEmpty() ? "no worker heard from yet" : "no worker matches the filter"));
+    out.put(
+        "workers-pager",
+        pager("workers", page, filter, "workers", "by name", "filter by name or host to narrow"));
   }
 
-  static String tasks(Fleet fleet, boolean op) {
+  /**
+   * The running tasks' page that {@code view} shows, oldest first: puts {@code tasks} and {@code
+   * tasks-pager}.
+   */
+  static void tasks(Fleet fleet, boolean op, View view, Map<String, String> out) {
     Instant now = Instant.now();
+    String filter = view.taskFilter();
+    View.Paged<Fleet.TaskView> page =
+        View.Paged.of(
+            fleet.running(),
+            t -> View.matches(filter, t.id(), t.type(), t.worker()),
+            view.taskPage());
     List<DomContent> rows = new ArrayList<>();
-    for (Fleet.TaskView t : fleet.running()) {
+    for (Fleet.TaskView t : page.rows()) {
       TrTag row =
           tr(
                   td(code(t.id())),
@@ -329,7 +449,21 @@ final class Pages {
               .attr("data-task", t.id());
       rows.add(row);
     }
-    return render(rows, op ? 9 : 8, "no task running");
+    out.put(
+        "tasks",
+        render(
+            rows,
+            op ? 9 : 8,
+            filter.isEmpty() ? "no task running" : "no running task matches the filter"));
+    out.put(
+        "tasks-pager",
+        pager(
+            "tasks",
+            page,
+            filter,
+            "running tasks",
+            "oldest first",
+            "filter by task id, type or worker to narrow"));
   }
 
   static String commands(Fleet fleet) {

@@ -2,11 +2,15 @@ package dev.conveyor.dashboard;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import com.rabbitmq.client.AMQP;
 import dev.conveyor.producer.TaskPublisher;
 import dev.conveyor.producer.TaskSpec;
 import dev.conveyor.protocol.wire.Cause;
 import dev.conveyor.protocol.wire.TaskEvent;
 import dev.conveyor.protocol.wire.TaskState;
+import dev.conveyor.protocol.wire.Wire;
+import dev.conveyor.protocol.wire.WorkerEvent;
+import dev.conveyor.protocol.wire.WorkerStatus;
 import dev.conveyor.testkit.BrokerExtension;
 import dev.conveyor.testkit.EventLog;
 import dev.conveyor.testkit.ProgramProcess;
@@ -19,9 +23,16 @@ import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.awaitility.Awaitility;
@@ -318,6 +329,148 @@ class DashboardBrowserIT {
             () ->
                 events.of(task).stream()
                     .anyMatch(e -> e.state() == TaskState.RUNNING && "w2".equals(e.worker())));
+  }
+
+  /**
+   * More running tasks than a page: 3 simulated workers (their {@code worker.heartbeat} events,
+   * published every second as the benchmark does) with 50 running tasks each, task {@code i}
+   * started {@code i} seconds after the first. The page shows the oldest 100 and says so, the next
+   * page the last 50; a filter narrows to one task, whose Stop still works and whose row still
+   * follows the heartbeats.
+   */
+  @Test
+  void operatorPagesAndFiltersMoreRunningTasksThanAPage(TestBroker broker) throws Exception {
+    String base = dashboard(broker);
+    Instant first = Instant.now().minus(Duration.ofHours(1));
+    AtomicReference<Double> progress = new AtomicReference<>(0.1);
+    broker.withChannel(
+        ch -> {
+          broker.topology().declareCore(ch);
+          return null;
+        });
+    ScheduledExecutorService beats =
+        Executors.newSingleThreadScheduledExecutor(
+            r -> Thread.ofPlatform().name("it-heartbeats").daemon().unstarted(r));
+    beats.scheduleWithFixedDelay(
+        () -> {
+          try {
+            heartbeats(broker, first, 3, 50, progress.get());
+          } catch (RuntimeException e) {
+            System.err.println("heartbeats: " + e);
+          }
+        },
+        0,
+        1,
+        TimeUnit.SECONDS);
+    try {
+      browser();
+      logIn(base, "alice", OPERATOR_PASSWORD);
+      waiting().until(ExpectedConditions.textToBe(By.id("whoami"), "alice (operator)"));
+      By pager = By.cssSelector("#tasks-pager .count");
+      By rows = By.cssSelector("#tasks tr[data-task]");
+      waiting()
+          .until(
+              ExpectedConditions.textToBePresentInElementLocated(
+                  pager, "showing 1\u2013100 of 150 running tasks, oldest first"));
+      assertThat(driver.findElement(pager).getText())
+          .contains("filter by task id, type or worker to narrow");
+      waiting().until(ExpectedConditions.numberOfElementsToBe(rows, 100));
+      assertThat(driver.findElements(runningRow(task(0, 0)))).hasSize(1);
+      assertThat(driver.findElements(runningRow(task(1, 49)))).hasSize(1);
+      assertThat(driver.findElements(runningRow(task(2, 0)))).isEmpty();
+      // The three workers fit on one page: no line, no buttons.
+      waiting()
+          .until(
+              ExpectedConditions.numberOfElementsToBe(
+                  By.cssSelector("#workers tr[data-worker]"), 3));
+      assertThat(driver.findElement(By.cssSelector("#workers-pager .count")).getText()).isEmpty();
+      assertThat(driver.findElements(By.cssSelector("#workers-pager button"))).isEmpty();
+
+      // The next page: the newest 50, and the page's address says which page it is.
+      click(By.cssSelector("#tasks-pager button.page[data-page='2']"));
+      waiting()
+          .until(
+              ExpectedConditions.textToBePresentInElementLocated(
+                  pager, "showing 101\u2013150 of 150"));
+      waiting().until(ExpectedConditions.numberOfElementsToBe(rows, 50));
+      assertThat(driver.findElements(runningRow(task(2, 49)))).hasSize(1);
+      assertThat(driver.findElements(runningRow(task(0, 0)))).isEmpty();
+      assertThat(driver.getCurrentUrl()).contains("tp=2");
+
+      // A filter narrows to one task (and back to the first page).
+      String one = task(1, 7);
+      driver.findElement(By.id("tasks-filter")).sendKeys(one);
+      waiting()
+          .until(
+              ExpectedConditions.textToBePresentInElementLocated(
+                  pager, "showing 1 of 1 running tasks matching \u201c" + one + "\u201d (of 150)"));
+      waiting().until(ExpectedConditions.numberOfElementsToBe(rows, 1));
+      assertThat(driver.getCurrentUrl()).doesNotContain("tp=2");
+
+      // Its row follows the heartbeats: only the visible page's rows come over the stream.
+      progress.set(0.42);
+      waiting().until(ExpectedConditions.textToBePresentInElementLocated(runningRow(one), "42%"));
+
+      // Stop on a filtered row works as on any other.
+      click(By.cssSelector("#tasks tr[data-task='" + one + "'] button[data-verb=stop]"));
+      waiting()
+          .until(
+              ExpectedConditions.textToBePresentInElementLocated(
+                  By.id("flash"), "stop sent to task " + one));
+      waiting()
+          .until(
+              ExpectedConditions.textToBePresentInElementLocated(By.id("commands"), "task " + one));
+
+      // A reload keeps the view: the address carries the filter.
+      driver.navigate().refresh();
+      waiting().until(ExpectedConditions.numberOfElementsToBe(rows, 1));
+      assertThat(driver.findElement(By.id("tasks-filter")).getDomProperty("value")).isEqualTo(one);
+    } finally {
+      beats.shutdownNow();
+      beats.awaitTermination(10, TimeUnit.SECONDS);
+    }
+  }
+
+  private static String task(int worker, int index) {
+    return String.format(Locale.ROOT, "w-%d-task-%02d", worker, index);
+  }
+
+  /** One heartbeat of each simulated worker, with its running tasks, to {@code ns.events}. */
+  private static void heartbeats(
+      TestBroker broker, Instant first, int workers, int perWorker, double progress) {
+    Instant now = Instant.now();
+    broker.withChannel(
+        ch -> {
+          for (int w = 0; w < workers; w++) {
+            String worker = "w-" + w;
+            List<WorkerStatus.RunningTask> running = new ArrayList<>();
+            List<String> ids = new ArrayList<>();
+            for (int t = 0; t < perWorker; t++) {
+              String id = task(w, t);
+              ids.add(id);
+              Instant started = first.plusSeconds(w * perWorker + t);
+              running.add(
+                  new WorkerStatus.RunningTask(
+                      id,
+                      "sleep",
+                      1,
+                      started,
+                      Duration.between(started, now).toMillis(),
+                      started.plus(Duration.ofHours(2)),
+                      "running",
+                      progress));
+            }
+            WorkerEvent e =
+                new WorkerEvent(
+                    worker, WorkerEvent.HEARTBEAT, now, ids, "it-host", 1000L + w, running);
+            ch.basicPublish(
+                broker.names().eventsExchange(),
+                e.routingKey(),
+                new AMQP.BasicProperties.Builder().contentType(Wire.CONTENT_TYPE).build(),
+                Wire.encode(e));
+          }
+          return null;
+        });
   }
 
   /** Keeps a picture of the page for the README when asked: -Ddashboard.screenshot=FILE. */
