@@ -9,15 +9,9 @@ import dev.conveyor.testkit.BrokerExtension;
 import dev.conveyor.testkit.EventLog;
 import dev.conveyor.testkit.TestBroker;
 import java.io.IOException;
-import java.io.OutputStream;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Optional;
-import java.util.jar.JarEntry;
-import java.util.jar.JarOutputStream;
-import javax.tools.JavaCompiler;
-import javax.tools.ToolProvider;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.io.TempDir;
@@ -59,39 +53,9 @@ class HandlersIT {
     return compiledJar(dir, GREET.formatted(type));
   }
 
-  /**
-   * Compiles one handler ({@code example.Greet}) and packages it with its service entry, as a user
-   * would.
-   */
+  /** One handler ({@code example.Greet}) compiled and packaged with its service entry. */
   private static Path compiledJar(Path dir, String source) throws IOException {
-    Path src = Files.createDirectories(dir.resolve("src/example"));
-    Files.writeString(src.resolve("Greet.java"), source);
-    Path classes = Files.createDirectories(dir.resolve("classes"));
-    JavaCompiler javac = ToolProvider.getSystemJavaCompiler();
-    int rc =
-        javac.run(
-            null,
-            null,
-            null,
-            "-d",
-            classes.toString(),
-            "-cp",
-            System.getProperty("java.class.path"),
-            src.resolve("Greet.java").toString());
-    assertThat(rc).isZero();
-    Path jars = Files.createDirectories(dir.resolve("handlers"));
-    try (OutputStream file = Files.newOutputStream(jars.resolve("greet.jar"));
-        JarOutputStream jar = new JarOutputStream(file)) {
-      try (var compiled = Files.list(classes.resolve("example"))) { // Greet, Greet$Who
-        for (Path c : compiled.sorted().toList()) {
-          jar.putNextEntry(new JarEntry("example/" + c.getFileName()));
-          jar.write(Files.readAllBytes(c));
-        }
-      }
-      jar.putNextEntry(new JarEntry("META-INF/services/dev.conveyor.worker.api.TaskHandler"));
-      jar.write("example.Greet\n".getBytes(StandardCharsets.UTF_8));
-    }
-    return jars;
+    return HandlerJar.build(dir, "Greet", source, "greet.jar", List.of("example.Greet"));
   }
 
   @Test

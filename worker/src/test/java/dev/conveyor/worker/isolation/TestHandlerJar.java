@@ -1,18 +1,9 @@
 package dev.conveyor.worker.isolation;
 
-import static org.assertj.core.api.Assertions.assertThat;
-
+import dev.conveyor.worker.HandlerJar;
 import java.io.IOException;
-import java.io.OutputStream;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
-import java.util.jar.JarEntry;
-import java.util.jar.JarOutputStream;
-import java.util.stream.Stream;
-import javax.tools.JavaCompiler;
-import javax.tools.ToolProvider;
 
 /**
  * A {@code --handlers} directory with handlers that end their JVM, compiled and packaged at test
@@ -69,34 +60,11 @@ public final class TestHandlerJar {
 
   /** Compiles the handlers into {@code dir/handlers/crashers.jar}; returns {@code dir/handlers}. */
   public static Path in(Path dir) throws IOException {
-    Path src = Files.createDirectories(dir.resolve("src/example"));
-    Files.writeString(src.resolve("Crashers.java"), SOURCE);
-    Path classes = Files.createDirectories(dir.resolve("classes"));
-    JavaCompiler javac = ToolProvider.getSystemJavaCompiler();
-    int rc =
-        javac.run(
-            null,
-            null,
-            null,
-            "-d",
-            classes.toString(),
-            "-cp",
-            System.getProperty("java.class.path"),
-            src.resolve("Crashers.java").toString());
-    assertThat(rc).isZero();
-    Path jars = Files.createDirectories(dir.resolve("handlers"));
-    try (OutputStream file = Files.newOutputStream(jars.resolve("crashers.jar"));
-        JarOutputStream jar = new JarOutputStream(file);
-        Stream<Path> compiled = Files.list(classes.resolve("example"))) {
-      for (Path c : compiled.toList()) {
-        jar.putNextEntry(new JarEntry("example/" + c.getFileName()));
-        jar.write(Files.readAllBytes(c));
-      }
-      jar.putNextEntry(new JarEntry("META-INF/services/dev.conveyor.worker.api.TaskHandler"));
-      StringBuilder services = new StringBuilder();
-      CLASSES.forEach(c -> services.append("example.Crashers$").append(c).append('\n'));
-      jar.write(services.toString().getBytes(StandardCharsets.UTF_8));
-    }
-    return jars;
+    return HandlerJar.build(
+        dir,
+        "Crashers",
+        SOURCE,
+        "crashers.jar",
+        CLASSES.stream().map(c -> "example.Crashers$" + c).toList());
   }
 }
