@@ -81,7 +81,7 @@ public final class IsolationBench implements Callable<Integer> {
 
   @Option(
       names = "--messages",
-      defaultValue = "3000",
+      defaultValue = "12000",
       description = "noop tasks per throughput run (default: ${DEFAULT-VALUE}).")
   int messages;
 
@@ -134,7 +134,7 @@ public final class IsolationBench implements Callable<Integer> {
 
   private final Map<String, TaskEvent> finals = new ConcurrentHashMap<>();
   private final Set<String> watched = ConcurrentHashMap.newKeySet();
-  private final Set<String> applied = ConcurrentHashMap.newKeySet();
+  private final Map<String, CommandApplied> applied = new ConcurrentHashMap<>();
   private final AtomicInteger started = new AtomicInteger();
   private final AtomicInteger succeeded = new AtomicInteger();
   private final AtomicLong lastSucceeded = new AtomicLong();
@@ -160,7 +160,7 @@ public final class IsolationBench implements Callable<Integer> {
       switch (event) {
         case Event.Worker w when w.event().state().equals(WorkerEvent.STARTED) ->
             started.incrementAndGet();
-        case Event.Applied a -> applied.add(a.event().command());
+        case Event.Applied a -> applied.put(a.event().command(), a.event());
         case Event.Task t when watched.contains(t.event().task()) -> {
           TaskEvent e = t.event();
           seen.putIfAbsent(e.task() + "/" + e.state().wire(), now);
@@ -193,6 +193,10 @@ public final class IsolationBench implements Callable<Integer> {
     if (!await(condition)) {
       throw new IllegalStateException("not within " + roundTimeout + " s: " + what);
     }
+  }
+
+  private static double micros(Instant from, Instant to) {
+    return Duration.between(from, to).toNanos() / 1e6;
   }
 
   private static int freePort() throws IOException {
@@ -327,6 +331,9 @@ public final class IsolationBench implements Callable<Integer> {
     List<Double> killToNext = new ArrayList<>();
     List<Double> refill = new ArrayList<>();
     List<Double> warm = new ArrayList<>();
+    List<Double> toApplied = new ArrayList<>();
+    List<Double> appliedToEvent = new ArrayList<>();
+    List<Double> eventToReceipt = new ArrayList<>();
     int wrongCause = 0;
     int notReaped = 0;
     String abandoned = null;
@@ -345,7 +352,9 @@ public final class IsolationBench implements Callable<Integer> {
       Set<Long> before =
           childJvms(w.pid()).stream().map(ProcessHandle::pid).collect(Collectors.toSet());
       Harness.sleep(settleMs);
-      long sent = h.publishControl(command(Command.KILL, new Target.Tasks(List.of(spin))));
+      ControlMessage kill = command(Command.KILL, new Target.Tasks(List.of(spin)));
+      Instant sentAt = Instant.now();
+      long sent = h.publishControl(kill);
       if (!await(() -> when(spin, TaskState.CANCELLED) != 0)) {
         abandoned = "round " + i + ": no task.cancelled; " + finals.get(spin);
         break;
@@ -365,6 +374,15 @@ public final class IsolationBench implements Callable<Integer> {
       TaskEvent end = finals.get(spin);
       if (end == null || end.cause() != Cause.USER_KILL) {
         wrongCause++;
+      }
+      // Where the time goes, by the worker's own stamps (same machine, same clock): the command
+      // reaching the worker and the SIGKILL sent (command.applied is stamped after the kill), the
+      // child's death, reaping and the settlement (task.cancelled stamped), the event's delivery.
+      CommandApplied ack = applied.get(kill.id());
+      if (end != null && ack != null && i >= 1) {
+        toApplied.add(micros(sentAt, ack.at()));
+        appliedToEvent.add(micros(ack.at(), end.at()));
+        eventToReceipt.add(Stats.millis(cancelled - sent) - micros(sentAt, end.at()));
       }
       // The killed child is reaped when task.cancelled is published; one of `before` is gone.
       notReaped += Math.max(0, left - (before.size() - 1));
@@ -400,6 +418,13 @@ public final class IsolationBench implements Callable<Integer> {
         conditions);
     report.text("  kill published -> task.cancelled:       %s", s.line("ms"));
     report.text("    target p99 <= 20 ms: %s", killMet ? "met" : "MISSED");
+    report.text("    of which, by the worker's stamps:");
+    report.text(
+        "      publish -> kill applied (SIGKILL sent):  %s", new Stats(toApplied).line("ms"));
+    report.text(
+        "      kill applied -> task.cancelled stamped:  %s", new Stats(appliedToEvent).line("ms"));
+    report.text(
+        "      stamped -> received here:               %s", new Stats(eventToReceipt).line("ms"));
     report.text("  task.cancelled -> next task running:    %s", n.line("ms"));
     report.text(
         "    (killed slot back in service on the spare) target p99 <= 50 ms: %s",
@@ -418,6 +443,9 @@ public final class IsolationBench implements Callable<Integer> {
     }
     Map<String, Object> j = new LinkedHashMap<>();
     j.put("toCancelledMs", s.summary());
+    j.put("publishToKillAppliedMs", new Stats(toApplied).summary());
+    j.put("killAppliedToCancelledStampMs", new Stats(appliedToEvent).summary());
+    j.put("cancelledStampToReceiptMs", new Stats(eventToReceipt).summary());
     j.put("cancelledToNextRunningMs", n.summary());
     j.put("killToNextRunningMs", k.summary());
     j.put("killToPoolFullMs", r.summary());
@@ -441,7 +469,17 @@ public final class IsolationBench implements Callable<Integer> {
 
   /** One drain: the figures of one worker. */
   private record Drain(
-      double perSecond, Conditions conditions, long workerRssKiB, List<Long> childrenRssKiB) {}
+      double perSecond,
+      Conditions conditions,
+      long workerRssKiB,
+      List<Long> childrenRssKiB,
+      double workerCpuMicrosPerTask,
+      double childrenCpuMicrosPerTask) {}
+
+  /** CPU time (user + system) a process has used so far, in ns; 0 if unknown. */
+  private static long cpuNanos(ProcessHandle p) {
+    return p.info().totalCpuDuration().map(Duration::toNanos).orElse(0L);
+  }
 
   /**
    * Noop throughput, thread against process, in rounds with rotating order (a warm-up round first,
@@ -494,6 +532,14 @@ public final class IsolationBench implements Callable<Integer> {
                           java.util.Locale.ROOT, "%.0f %s", d.perSecond(), d.conditions()))
               .collect(Collectors.joining(", ")));
       j.put(mode + "PerSecond", ds.stream().map(d -> Stats.round1(d.perSecond())).toList());
+      Stats wc = new Stats(ds.stream().map(Drain::workerCpuMicrosPerTask).toList());
+      Stats cc = new Stats(ds.stream().map(Drain::childrenCpuMicrosPerTask).toList());
+      report.text(
+          "    CPU per task (median of the runs): worker JVM %.0f µs%s",
+          wc.median(),
+          mode.equals("process") ? String.format(" + child JVMs %.0f µs", cc.median()) : "");
+      j.put(mode + "WorkerCpuMicrosPerTask", Stats.round1(wc.median()));
+      j.put(mode + "ChildrenCpuMicrosPerTask", Stats.round1(cc.median()));
     }
     Stats ratio = new Stats(ratios);
     boolean met = ratio.median() >= 0.5;
@@ -553,10 +599,14 @@ public final class IsolationBench implements Callable<Integer> {
     try {
       ControlMessage pause = command(Command.PAUSE, Target.all());
       h.publishControl(pause);
-      awaitOrFail("pause applied", () -> applied.contains(pause.id()));
+      awaitOrFail("pause applied", () -> applied.containsKey(pause.id()));
       List<String> ids = IntStream.range(0, messages).mapToObj(x -> Ids.newId()).toList();
       h.publishTasks(ids, NOOP);
       succeeded.set(0);
+      ProcessHandle workerProcess = w.process().toHandle();
+      List<ProcessHandle> kids = childJvms(w.pid());
+      long workerCpu = cpuNanos(workerProcess);
+      long kidsCpu = kids.stream().mapToLong(IsolationBench::cpuNanos).sum();
       Conditions.Meter meter = Conditions.start();
       long sent = h.publishControl(command(Command.RESUME, Target.all()));
       awaitOrFail(
@@ -564,6 +614,9 @@ public final class IsolationBench implements Callable<Integer> {
           () -> succeeded.get() >= messages);
       double seconds = (lastSucceeded.get() - sent) / 1e9;
       Conditions c = meter.end();
+      double workerCpuPerTask = (cpuNanos(workerProcess) - workerCpu) / 1e3 / messages;
+      double kidsCpuPerTask =
+          (kids.stream().mapToLong(IsolationBench::cpuNanos).sum() - kidsCpu) / 1e3 / messages;
       long workerRss = ProcStatus.read(w.pid()).rssKiB();
       List<Long> children = new ArrayList<>();
       for (ProcessHandle p : childJvms(w.pid())) {
@@ -573,7 +626,8 @@ public final class IsolationBench implements Callable<Integer> {
           progress("child %d: %s", p.pid(), e);
         }
       }
-      return new Drain(messages / seconds, c, workerRss, children);
+      return new Drain(
+          messages / seconds, c, workerRss, children, workerCpuPerTask, kidsCpuPerTask);
     } finally {
       w.stop();
       running.remove(w);
