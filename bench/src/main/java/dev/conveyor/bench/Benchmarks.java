@@ -25,7 +25,8 @@ import picocli.CommandLine.Command;
       DeadlinePrecisionBench.class,
       ShutdownBench.class,
       FleetBench.class,
-      FailoverBench.class
+      FailoverBench.class,
+      IsolationBench.class
     })
 public final class Benchmarks implements Runnable {
 

@@ -94,10 +94,7 @@ public class FailoverBench implements Callable<Integer> {
         .text(
             "kill -9 of the worker's node (the task queue's leader) -> first task.succeeded after"
                 + " the outage (ms): median %.0f, max %.0f, every round %s %s",
-            s.median(),
-            s.max(),
-            samples.stream().map(v -> String.format("%.0f", v)).toList(),
-            c)
+            s.median(), s.max(), samples.stream().map(v -> String.format("%.0f", v)).toList(), c)
         .put("consumingAgainMs", s.summary())
         .put("conditions", c.json());
     report.print(System.out, json);
@@ -206,7 +203,8 @@ public class FailoverBench implements Callable<Integer> {
         out.lines()
             .filter(l -> l.startsWith("amqp://"))
             .reduce((a, b) -> b)
-            .orElseThrow(() -> new IllegalStateException("bin/cluster up printed no URIs:\n" + out));
+            .orElseThrow(
+                () -> new IllegalStateException("bin/cluster up printed no URIs:\n" + out));
     return IntStream.range(0, 3).mapToObj(i -> URI.create(last.split(",")[i])).toList();
   }
 

@@ -207,7 +207,11 @@ public class FleetBench implements Callable<Integer> {
     long sent = h.publishControl(m);
     if (!latch.await(60, TimeUnit.SECONDS)) {
       throw new IllegalStateException(
-          "stop --all: " + latch.getCount() + " of " + workers + " workers did not apply it in 60 s");
+          "stop --all: "
+              + latch.getCount()
+              + " of "
+              + workers
+              + " workers did not apply it in 60 s");
     }
     pending.remove(m.id());
     return Stats.millis(lastApplied.remove(m.id()).get() - sent);

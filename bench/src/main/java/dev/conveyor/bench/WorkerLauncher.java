@@ -42,8 +42,11 @@ record WorkerLauncher(Path script, Path jar, Path jarDir) {
     if (jarDir == null) {
       return;
     }
-    try {
-      Files.deleteIfExists(jarDir.resolve("worker.jar"));
+    // The jar, and the class-data-sharing archive the launcher makes next to it.
+    try (Stream<Path> files = Files.list(jarDir)) {
+      for (Path f : files.toList()) {
+        Files.deleteIfExists(f);
+      }
       Files.deleteIfExists(jarDir);
     } catch (IOException e) {
       progress("could not delete %s: %s", jarDir, e);
