@@ -40,6 +40,7 @@ public final class Fleet {
       Long pid,
       Integer concurrency,
       Boolean paused,
+      String isolation,
       List<String> queues,
       String state,
       Instant lastSeen) {}
@@ -180,6 +181,7 @@ public final class Fleet {
             e.pid() != null ? e.pid() : old == null ? null : old.pid(),
             old == null ? null : old.concurrency(),
             old == null ? null : old.paused(),
+            old == null ? null : old.isolation(),
             old == null ? List.of() : old.queues(),
             e.state(),
             e.at() != null ? e.at() : clock.instant()));
@@ -236,6 +238,7 @@ public final class Fleet {
             s.pid(),
             s.concurrency(),
             s.paused(),
+            s.isolation(),
             s.queues() == null ? List.of() : s.queues(),
             old == null || "status".equals(old.state()) ? "running" : old.state(),
             now));

@@ -114,6 +114,7 @@ final class Pages {
                                     th("pid"),
                                     th("busy / concurrency"),
                                     th("paused"),
+                                    th("isolation"),
                                     th("queues"),
                                     th("state"),
                                     th("last heard"),
@@ -393,6 +394,7 @@ final class Pages {
                           + " / "
                           + (w.concurrency() == null ? "?" : w.concurrency())),
                   td(w.paused() == null ? "" : w.paused() ? "paused" : "no"),
+                  td(nz(w.isolation())),
                   td(String.join(", ", w.queues())),
                   td(shown(w.state())),
                   td(age(w.lastSeen(), now) + " ago"),

@@ -78,9 +78,11 @@ class FleetTest {
     assertThat(fleet.workers()).extracting(Fleet.WorkerView::pid).containsExactly(42L);
 
     fleet.status(
-        new WorkerStatus("w1", "host", 42, List.of("default", "emails"), 4, true, beat, List.of()));
+        new WorkerStatus(
+            "w1", "host", 42, List.of("default", "emails"), 4, true, beat, List.of(), "process"));
     assertThat(fleet.workers().getFirst().concurrency()).isEqualTo(4);
     assertThat(fleet.workers().getFirst().paused()).isTrue();
+    assertThat(fleet.workers().getFirst().isolation()).isEqualTo("process");
     assertThat(fleet.queues()).contains("default", "emails");
 
     clock.now = clock.now.plus(Duration.ofMinutes(2));

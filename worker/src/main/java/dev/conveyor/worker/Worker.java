@@ -342,7 +342,8 @@ public final class Worker implements AutoCloseable, Pausable {
         config.concurrency(),
         intake.paused(),
         startedAt,
-        running.all().stream().map(TaskRun::status).toList());
+        running.all().stream().map(TaskRun::status).toList(),
+        config.isolation().word());
   }
 
   @Override

@@ -92,6 +92,7 @@ class IsolationIT {
     events.await(spin, TaskState.RUNNING, CHILDREN_START);
     sleeps.forEach(id -> events.await(id, TaskState.RUNNING, CHILDREN_START));
     Set<Long> before = children();
+    assertThat(worker.status().isolation()).isEqualTo("process");
     // control status shows each task's child: one of ours, a task run, its resident size.
     List<WorkerStatus.ChildProcess> shown =
         worker.status().tasks().stream().map(WorkerStatus.RunningTask::child).toList();

@@ -4,7 +4,11 @@ import com.fasterxml.jackson.annotation.JsonInclude;
 import java.time.Instant;
 import java.util.List;
 
-/** A worker's answer to a {@code status} broadcast, sent back by direct reply-to. */
+/**
+ * A worker's answer to a {@code status} broadcast, sent back by direct reply-to. {@code isolation}
+ * is where it runs Java handlers ({@code thread} or {@code process}), absent from workers older
+ * than it.
+ */
 @JsonInclude(JsonInclude.Include.NON_NULL)
 public record WorkerStatus(
     String worker,
@@ -14,7 +18,20 @@ public record WorkerStatus(
     int concurrency,
     boolean paused,
     Instant startedAt,
-    List<RunningTask> tasks) {
+    List<RunningTask> tasks,
+    String isolation) {
+
+  public WorkerStatus(
+      String worker,
+      String host,
+      long pid,
+      List<String> queues,
+      int concurrency,
+      boolean paused,
+      Instant startedAt,
+      List<RunningTask> tasks) {
+    this(worker, host, pid, queues, concurrency, paused, startedAt, tasks, null);
+  }
 
   /**
    * One task as the worker sees it now; {@code stage} is how far up the escalation ladder. {@code
