@@ -28,8 +28,6 @@ import java.util.UUID;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 import org.openqa.selenium.By;
 import org.openqa.selenium.JavascriptExecutor;
 import org.openqa.selenium.WebDriver;
@@ -92,7 +90,7 @@ public final class DashboardBench {
             ProgramProcess.start(
                 "dashboard", env, "--port", "0", "--users-file", users.toString());
         Connection connection = new BrokerConnector(settings).connect("dashboard-bench")) {
-      String base = listening(dashboard);
+      String base = Listening.url(dashboard, Duration.ofSeconds(120));
       long pid = dashboard.pid();
       try (Channel ch = connection.createChannel()) {
         new Topology(names).declareCore(ch);
@@ -307,22 +305,6 @@ public final class DashboardBench {
     synchronized (ch) {
       ch.basicPublish(names.eventsExchange(), e.routingKey(), JSON, Wire.encode(e));
     }
-  }
-
-  private static String listening(ProgramProcess p) throws InterruptedException {
-    Pattern listening = Pattern.compile("listening on (http://127\\.0\\.0\\.1:\\d+/)");
-    long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
-    while (System.nanoTime() < until) {
-      Matcher m = listening.matcher(p.output());
-      if (m.find()) {
-        return m.group(1);
-      }
-      if (!p.process().isAlive()) {
-        throw new IllegalStateException("bin/dashboard exited:\n" + p.output());
-      }
-      Thread.sleep(100); // polling a process's output
-    }
-    throw new IllegalStateException("bin/dashboard did not start:\n" + p.output());
   }
 
   private static ChromeDriver browser() {

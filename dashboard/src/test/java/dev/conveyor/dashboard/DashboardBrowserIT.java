@@ -33,8 +33,6 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 import org.awaitility.Awaitility;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
@@ -140,19 +138,7 @@ class DashboardBrowserIT {
                 users().toString(),
                 "--status-every",
                 "1s"));
-    Pattern listening = Pattern.compile("listening on (http://127\\.0\\.0\\.1:\\d+/)");
-    return Awaitility.await("bin/dashboard listening")
-        .atMost(WAIT)
-        .pollInterval(Duration.ofMillis(100))
-        .until(
-            () -> {
-              assertThat(p.process().isAlive())
-                  .as("bin/dashboard exited early:\n%s", p.output())
-                  .isTrue();
-              Matcher m = listening.matcher(p.output());
-              return m.find() ? m.group(1) : null;
-            },
-            url -> url != null);
+    return Listening.url(p, WAIT);
   }
 
   private static ProgramProcess worker(TestBroker broker, String name) {
