@@ -13,6 +13,7 @@ WORKDIR /src
 # The POMs first: this layer and the dependency cache below survive source-only changes.
 COPY pom.xml ./
 COPY api/pom.xml api/
+COPY picocli/pom.xml picocli/
 COPY protocol/pom.xml protocol/
 COPY testkit/pom.xml testkit/
 COPY producer/pom.xml producer/

@@ -41,7 +41,7 @@ public final class Benchmarks implements Runnable {
   }
 
   /**
-   * The in-process workers log with the worker's logback.xml otherwise (INFO); the benchmarks want
+   * The in-process workers log with the worker's WorkerLogging otherwise (INFO); the benchmarks want
    * warnings only. Must run before the first logger is created.
    */
   static void configureLogging() {

@@ -22,23 +22,25 @@ final class Broadcast {
   private Broadcast() {}
 
   /** Runs the broadcast as the command-line options ask. */
-  static CommandReport run(ControlSession session, ControlMessage message, BroadcastOptions options)
+  static CommandReport run(
+      ControlSession session, Prepared.Outgoing outgoing, BroadcastOptions options)
       throws IOException, InterruptedException {
     return run(
         session,
-        message,
+        outgoing,
         options.discoverTimeout,
         !options.noWait,
-        options.waitTimeout(message.command()));
+        options.waitTimeout(outgoing.message().command()));
   }
 
   private static CommandReport run(
       ControlSession session,
-      ControlMessage message,
+      Prepared.Outgoing outgoing,
       Duration discoverFor,
       boolean wait,
       Duration waitTimeout)
       throws IOException, InterruptedException {
+    ControlMessage message = outgoing.message();
     Target whom = message.target() instanceof Target.Workers w ? w : Target.all();
     CommandTracker tracker = new CommandTracker(message.id());
     StatusRound.Result round;
@@ -55,7 +57,7 @@ final class Broadcast {
                 tracker::accept);
         Discovery discovery = new Discovery(session, whom, discoverFor, tracker)) {
       tracker.publishing();
-      session.publish(message, discovery::start);
+      session.publish(outgoing, discovery::start);
       if (wait) {
         // A worker that refused the status request refuses the command too; its refusal of the
         // command is what is reported, waited for like an acknowledgement. When the wait is over

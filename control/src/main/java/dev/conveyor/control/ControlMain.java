@@ -2,6 +2,11 @@ package dev.conveyor.control;
 
 import dev.conveyor.protocol.ExitCodes;
 import dev.conveyor.protocol.cli.Cli;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.Set;
+import java.util.function.Supplier;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
@@ -15,16 +20,6 @@ import picocli.CommandLine.Spec;
     version = "conveyor control 0.1.0",
     description =
         "Stops, kills, pauses and inspects Conveyor workers; follows events; manages dead letters.",
-    subcommands = {
-      StopCommand.class,
-      KillCommand.class,
-      PauseCommand.class,
-      ResumeCommand.class,
-      StatusCommand.class,
-      WatchCommand.class,
-      DeadCommand.class,
-      CommandLine.HelpCommand.class
-    },
     footer = {
       "",
       "Exit codes: 0 ok, 1 the operation reported a failure, 2 usage error, 3 broker unreachable."
@@ -38,9 +33,47 @@ public final class ControlMain implements Runnable {
     throw new ParameterException(spec.commandLine(), "missing subcommand");
   }
 
-  /** The command line with Conveyor's exit-code mapping, for {@link #main} and for tests. */
+  /** The subcommands, in the order help lists them. */
+  private static final Map<String, Supplier<Object>> SUBCOMMANDS = subcommands();
+
+  private static Map<String, Supplier<Object>> subcommands() {
+    Map<String, Supplier<Object>> all = new LinkedHashMap<>();
+    all.put("stop", StopCommand::new);
+    all.put("kill", KillCommand::new);
+    all.put("pause", PauseCommand::new);
+    all.put("resume", ResumeCommand::new);
+    all.put("status", StatusCommand::new);
+    all.put("watch", WatchCommand::new);
+    all.put("dead", DeadCommand::new);
+    all.put("help", CommandLine.HelpCommand::new);
+    return Collections.unmodifiableMap(all);
+  }
+
+  /** The command line with Conveyor's exit-code mapping and every subcommand, for tests. */
   public static CommandLine commandLine() {
+    return commandLine(SUBCOMMANDS.keySet());
+  }
+
+  /**
+   * The command line for these arguments. When the first names a subcommand other than help, only
+   * that one is built: picocli builds each command's model by reflection when it is added, and a
+   * {@code control stop} should not wait for the models of {@code watch} or {@code dead}.
+   */
+  static CommandLine commandLine(String... args) {
+    return commandLine(
+        args.length > 0 && SUBCOMMANDS.containsKey(args[0]) && !args[0].equals("help")
+            ? Set.of(args[0])
+            : SUBCOMMANDS.keySet());
+  }
+
+  private static CommandLine commandLine(Set<String> names) {
     CommandLine cl = Cli.commandLine(new ControlMain());
+    SUBCOMMANDS.forEach(
+        (name, make) -> {
+          if (names.contains(name)) {
+            cl.addSubcommand(name, make.get());
+          }
+        });
     CommandLine.IExecutionExceptionHandler standard = cl.getExecutionExceptionHandler();
     cl.setExecutionExceptionHandler(
         (ex, commandLine, parseResult) -> {
@@ -55,6 +88,6 @@ public final class ControlMain implements Runnable {
   }
 
   public static void main(String[] args) {
-    System.exit(commandLine().execute(args));
+    System.exit(commandLine(args).execute(args));
   }
 }

@@ -203,11 +203,11 @@ final class ControlSession implements AutoCloseable {
    * @param sent run once the message is on its way, before the confirm is awaited: what may follow
    *     the publish but must not delay it
    */
-  void publish(ControlMessage message, Runnable sent) throws IOException {
+  void publish(Prepared.Outgoing outgoing, Runnable sent) throws IOException {
     Channel ch = connection.createChannel();
     try {
       ch.confirmSelect();
-      publishOn(ch, message, null);
+      publishOn(ch, outgoing.message(), outgoing.body(), null);
       sent.run();
       ch.waitForConfirmsOrDie(CONFIRM_TIMEOUT.toMillis());
     } catch (TimeoutException e) {
@@ -220,8 +220,8 @@ final class ControlSession implements AutoCloseable {
     }
   }
 
-  private void publishOn(Channel ch, ControlMessage message, String replyTo) throws IOException {
-    byte[] body = Wire.encode(message);
+  private void publishOn(Channel ch, ControlMessage message, byte[] body, String replyTo)
+      throws IOException {
     ch.basicPublish(
         names().controlExchange(),
         "",
@@ -269,7 +269,7 @@ final class ControlSession implements AutoCloseable {
               }
             }
           });
-      publishOn(ch, message, DIRECT_REPLY_TO);
+      publishOn(ch, message, Wire.encode(message), DIRECT_REPLY_TO);
       Set<String> expected = target instanceof Target.Workers w ? Set.copyOf(w.names()) : Set.of();
       return StatusRound.collect(answers, expected, timeout, QUIET);
     } finally {

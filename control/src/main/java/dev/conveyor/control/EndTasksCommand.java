@@ -2,7 +2,6 @@ package dev.conveyor.control;
 
 import dev.conveyor.protocol.broker.BrokerOptions;
 import dev.conveyor.protocol.wire.Command;
-import dev.conveyor.protocol.wire.ControlMessage;
 import dev.conveyor.protocol.wire.Target;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Mixin;
@@ -32,10 +31,11 @@ abstract class EndTasksCommand implements Callable<Integer> {
   public Integer call() throws Exception {
     options.validate();
     Target target = target();
+    Prepared message = Prepared.start(() -> ControlMessages.create(verb(), target, requeue));
     try (ControlSession session = ControlSession.open(broker, verb().wire())) {
       session.keepRevocations();
-      ControlMessage message = ControlMessages.create(verb(), target, requeue);
-      return Broadcast.run(session, message, options).emit(spec.commandLine(), options.json);
+      return Broadcast.run(session, message.await(), options)
+          .emit(spec.commandLine(), options.json);
     }
   }
 }

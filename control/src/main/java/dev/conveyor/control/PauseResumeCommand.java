@@ -2,7 +2,6 @@ package dev.conveyor.control;
 
 import dev.conveyor.protocol.broker.BrokerOptions;
 import dev.conveyor.protocol.wire.Command;
-import dev.conveyor.protocol.wire.ControlMessage;
 import dev.conveyor.protocol.wire.Target;
 import java.util.List;
 import java.util.concurrent.Callable;
@@ -34,9 +33,10 @@ abstract class PauseResumeCommand implements Callable<Integer> {
     options.validate();
     Target target =
         workers == null ? Target.all() : new Target.Workers(Targets.nonBlank("--worker", workers));
+    Prepared message = Prepared.start(() -> ControlMessages.create(verb(), target, false));
     try (ControlSession session = ControlSession.open(broker, verb().wire())) {
-      ControlMessage message = ControlMessages.create(verb(), target, false);
-      return Broadcast.run(session, message, options).emit(spec.commandLine(), options.json);
+      return Broadcast.run(session, message.await(), options)
+          .emit(spec.commandLine(), options.json);
     }
   }
 }

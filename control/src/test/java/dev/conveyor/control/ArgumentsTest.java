@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.conveyor.protocol.wire.Target;
 import java.time.Duration;
 import java.util.List;
+import java.util.Set;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
@@ -42,6 +43,28 @@ class ArgumentsTest {
     assertTrue(kill.requeue);
     assertTrue(kill.options.noWait);
     assertFalse(kill.options.json);
+  }
+
+  @Test
+  void onlyTheNamedSubcommandIsBuiltAndHelpStillListsThemAll() {
+    assertEquals(
+        Set.of("stop"), ControlMain.commandLine("stop", "--all").getSubcommands().keySet());
+    Set<String> all = Set.of("stop", "kill", "pause", "resume", "status", "watch", "dead", "help");
+    for (String[] args :
+        List.of(
+            new String[0],
+            new String[] {"--help"},
+            new String[] {"help", "stop"},
+            new String[] {"stpo"})) {
+      assertEquals(
+          all, ControlMain.commandLine(args).getSubcommands().keySet(), List.of(args)::toString);
+    }
+    Control.Result help = Control.run("--help");
+    assertEquals(0, help.exit(), help::toString);
+    assertTrue(help.out().contains("watch") && help.out().contains("dead"), help::toString);
+    Control.Result typo = Control.run("stpo");
+    assertEquals(2, typo.exit(), typo::toString);
+    assertTrue(typo.err().startsWith("control: Unmatched argument"), typo::toString);
   }
 
   @Test

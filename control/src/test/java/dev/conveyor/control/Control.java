@@ -26,14 +26,18 @@ final class Control {
   static final class Running {
     final StringWriter out = new StringWriter();
     final StringWriter err = new StringWriter();
-    final CommandLine commandLine = ControlMain.commandLine();
+    private final String[] args;
+    private final CommandLine commandLine;
 
-    Running() {
+    /** The command line {@code main} would build for these arguments. */
+    Running(String... args) {
+      this.args = args.clone();
+      this.commandLine = ControlMain.commandLine(args);
       commandLine.setOut(new PrintWriter(out, true));
       commandLine.setErr(new PrintWriter(err, true));
     }
 
-    Result run(String... args) {
+    Result run() {
       int exit = commandLine.execute(args);
       return new Result(exit, out.toString(), err.toString());
     }
@@ -42,7 +46,7 @@ final class Control {
   private Control() {}
 
   static Result run(String... args) {
-    return new Running().run(args);
+    return new Running(args).run();
   }
 
   /** Runs against the test's broker and namespace. */

@@ -44,9 +44,8 @@ class WatchIT {
 
   /** Starts watch in the background and returns once it is subscribed. */
   private static CompletableFuture<Control.Result> watch(TestBroker broker, String... args) {
-    Control.Running running = new Control.Running();
-    CompletableFuture<Control.Result> result =
-        CompletableFuture.supplyAsync(() -> running.run(Control.withBroker(broker, args)));
+    Control.Running running = new Control.Running(Control.withBroker(broker, args));
+    CompletableFuture<Control.Result> result = CompletableFuture.supplyAsync(running::run);
     await()
         .atMost(Duration.ofSeconds(10))
         .until(() -> running.err.toString().contains("watching") || result.isDone());
