@@ -311,6 +311,18 @@ conveyor_cds_opts() {
   done
 }
 
+# Sets the array CONVEYOR_PROGRAM_OPTS to the JVM flags program $1 runs with by default (before
+# CONVEYOR_JAVA_OPTS, whose flags win). control is a command that acts and exits: it starts on the
+# quick (C1) compiler only, the serial collector and no perf-data file, which take tens of
+# milliseconds off every command (docs/benchmarks.md); the long-running programs keep the JVM's
+# defaults.
+conveyor_program_opts() {
+  CONVEYOR_PROGRAM_OPTS=()
+  case $1 in
+    control) CONVEYOR_PROGRAM_OPTS=(-XX:TieredStopAtLevel=1 -XX:+UseSerialGC -XX:-UsePerfData) ;;
+  esac
+}
+
 # Finds Java and the jar, then replaces this shell with the program so that signals reach the
 # JVM directly and its exit code is the launcher's.
 conveyor_exec() {
@@ -319,6 +331,7 @@ conveyor_exec() {
   jar=$(conveyor_jar "$program") || exit $?
   conveyor_find_java
   conveyor_cds_opts "$program" "$jar" "$@"
+  conveyor_program_opts "$program"
   # shellcheck disable=SC2086 # CONVEYOR_JAVA_OPTS is a list of flags, split on purpose
-  exec "$CONVEYOR_JAVA" ${CONVEYOR_CDS_OPTS[@]+"${CONVEYOR_CDS_OPTS[@]}"} ${CONVEYOR_JAVA_OPTS:-} -jar "$jar" "$@"
+  exec "$CONVEYOR_JAVA" ${CONVEYOR_CDS_OPTS[@]+"${CONVEYOR_CDS_OPTS[@]}"} ${CONVEYOR_PROGRAM_OPTS[@]+"${CONVEYOR_PROGRAM_OPTS[@]}"} ${CONVEYOR_JAVA_OPTS:-} -jar "$jar" "$@"
 }
