@@ -23,8 +23,11 @@
 # fits. A directory that cannot be written but holds the archive (the Docker image's) is read only;
 # without either, the program runs without one. CONVEYOR_CDS=0 turns it off.
 #
+# On JDK 25 and later the ahead-of-time cache takes the dynamic archive's place (conveyor_aot_opts),
+# in the same directory, unless CONVEYOR_AOT=0.
+#
 # Environment: JAVA_HOME, CONVEYOR_JAVA_DIRS, CONVEYOR_JAVA_OPTS (extra JVM flags, word-split),
-# CONVEYOR_JAR_DIR, CONVEYOR_REBUILD, CONVEYOR_NO_BUILD, CONVEYOR_CDS, CONVEYOR_CDS_DIR.
+# CONVEYOR_JAR_DIR, CONVEYOR_REBUILD, CONVEYOR_NO_BUILD, CONVEYOR_CDS, CONVEYOR_CDS_DIR, CONVEYOR_AOT.
 
 CONVEYOR_MIN_JAVA=21
 CONVEYOR_ROOT=$(cd -P -- "$(dirname -- "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -282,6 +285,7 @@ conveyor_cds_opts() {
   # Flags given by hand win: an archive of their own, or CDS turned off.
   [[ " ${CONVEYOR_JAVA_OPTS:-} " != *" -XX:SharedArchiveFile="* ]] || return 0
   [[ " ${CONVEYOR_JAVA_OPTS:-} " != *" -Xshare:off "* ]] || return 0
+  [[ " ${CONVEYOR_JAVA_OPTS:-} " != *" -XX:AOTCache="* && " ${CONVEYOR_JAVA_OPTS:-} " != *" -XX:AOTMode="* ]] || return 0
   local dirs=()
   if [[ -n ${CONVEYOR_CDS_DIR:-} ]]; then
     dirs=("$CONVEYOR_CDS_DIR")
@@ -294,9 +298,12 @@ conveyor_cds_opts() {
     if ((create)) && { [[ -d $dir && -w $dir ]] || { [[ ! -e $dir ]] && mkdir -p -- "$dir" 2>/dev/null; }; }; then
       if [[ ! -e $file ]]; then
         # Archives of earlier builds of this jar are of no further use.
-        for old in "$dir/$program"-*.jsa; do
-          [[ -f $old && $old -ot $jar ]] && rm -f -- "$old" 2>/dev/null
+        for old in "$dir/$program"-*.jsa "$dir/$program"-*.aot "$dir/$program"-*.aotconf "$dir/$program"-*.aotlock; do
+          [[ -e $old && $old -ot $jar ]] && rm -rf -- "$old" 2>/dev/null
         done
+      fi
+      if conveyor_aot_opts "$jar" "$file"; then
+        return 0
       fi
       if [[ ! -e $file || -w $file ]]; then
         CONVEYOR_CDS_OPTS=(-XX:+AutoCreateSharedArchive "-XX:SharedArchiveFile=$file" '-Xlog:cds*=off')
@@ -304,6 +311,10 @@ conveyor_cds_opts() {
       fi
     fi
     # Read only: the JVM would fail writing a refreshed archive at exit, so it only maps this one.
+    if [[ -f ${file%.jsa}.aot && -r ${file%.jsa}.aot ]] && conveyor_aot_supported; then
+      CONVEYOR_CDS_OPTS=("-XX:AOTCache=${file%.jsa}.aot" '-Xlog:aot*=off' '-Xlog:cds*=off')
+      return 0
+    fi
     if [[ -f $file && -r $file ]]; then
       CONVEYOR_CDS_OPTS=("-XX:SharedArchiveFile=$file" '-Xlog:cds*=off')
       return 0
@@ -323,6 +334,65 @@ conveyor_program_opts() {
   esac
 }
 
+# Whether the JVM in CONVEYOR_JAVA_HOME has the ahead-of-time cache (JDK 25: JEPs 483, 514, 515).
+conveyor_aot_supported() {
+  local major
+  [[ ${CONVEYOR_AOT:-1} != 0 ]] || return 1
+  major=$(conveyor_java_major "$CONVEYOR_JAVA_HOME") || return 1
+  ((major >= 25))
+}
+
+# On JDK 25 and later, sets CONVEYOR_CDS_OPTS to use the program's ahead-of-time cache instead of
+# the dynamic archive ($2, for jar $1): it holds the classes of a real run already loaded and
+# linked, with their method profiles, and the programs reach their work markedly sooner with it
+# (docs/benchmarks.md). No run waits for it to be made:
+#   1. the first run that finds no cache records what it loads (-XX:AOTMode=record, written at its
+#      exit; a lock directory makes it the only one);
+#   2. a launch that finds that record and its recorder gone builds the cache from it in the
+#      background (a JVM of its own, detached, a few seconds of CPU);
+#   3. every later run maps the cache.
+# Runs before the cache exists go without one. Returns 1 when the JVM has no AOT cache (older
+# than 25): the caller then uses the dynamic archive.
+conveyor_aot_opts() {
+  local jar=$1 jsa=$2 aot conf lock pid tmp
+  conveyor_aot_supported || return 1
+  aot=${jsa%.jsa}.aot conf=${jsa%.jsa}.aotconf lock=${jsa%.jsa}.aotlock
+  if [[ -f $aot ]]; then
+    CONVEYOR_CDS_OPTS=("-XX:AOTCache=$aot" '-Xlog:aot*=off' '-Xlog:cds*=off')
+    return 0
+  fi
+  # A lock left by a recorder or builder that was killed does not block forever.
+  [[ -d $lock && -n $(find "$lock" -maxdepth 0 -mmin +10 2>/dev/null) ]] && rm -rf -- "$lock"
+  if mkdir -- "$lock" 2>/dev/null; then
+    printf '%s\n' "$$" >"$lock/pid" # $$ is the JVM's pid once this shell execs it
+    rm -f -- "$conf"
+    # The recording JVM reports the record on the terminal, outside its logging: that report would
+    # reach the producer's stdout, which callers parse, or an error's one-line stderr.
+    CONVEYOR_CDS_OPTS=(-XX:AOTMode=record "-XX:AOTConfiguration=$conf" '-Xlog:aot*=off' '-Xlog:cds*=off'
+      -XX:+UnlockDiagnosticVMOptions -XX:-DisplayVMOutput)
+    return 0
+  fi
+  pid=$(cat -- "$lock/pid" 2>/dev/null) || return 0
+  [[ -n $pid ]] && ! kill -0 "$pid" 2>/dev/null || return 0 # still recording
+  if [[ ! -f $conf ]]; then
+    rm -rf -- "$lock" # the recorder died before writing: the next launch records again
+    return 0
+  fi
+  mkdir -- "$lock/building" 2>/dev/null || return 0 # another launch builds it
+  tmp=$aot.$$.tmp
+  # Started from a subshell that exits at once, so that init, not this program, reaps it.
+  (
+    (
+      nice "$CONVEYOR_JAVA" -XX:AOTMode=create "-XX:AOTConfiguration=$conf" "-XX:AOTCache=$tmp" \
+        '-Xlog:aot*=off' '-Xlog:cds*=off' ${CONVEYOR_PROGRAM_OPTS[@]+"${CONVEYOR_PROGRAM_OPTS[@]}"} \
+        -cp "$jar" </dev/null >/dev/null 2>&1 && mv -f -- "$tmp" "$aot"
+      rm -f -- "$tmp" "$conf"
+      rm -rf -- "$lock"
+    ) &
+  )
+  return 0
+}
+
 # Finds Java and the jar, then replaces this shell with the program so that signals reach the
 # JVM directly and its exit code is the launcher's.
 conveyor_exec() {
@@ -330,8 +400,8 @@ conveyor_exec() {
   shift
   jar=$(conveyor_jar "$program") || exit $?
   conveyor_find_java
-  conveyor_cds_opts "$program" "$jar" "$@"
   conveyor_program_opts "$program"
+  conveyor_cds_opts "$program" "$jar" "$@"
   # shellcheck disable=SC2086 # CONVEYOR_JAVA_OPTS is a list of flags, split on purpose
   exec "$CONVEYOR_JAVA" ${CONVEYOR_CDS_OPTS[@]+"${CONVEYOR_CDS_OPTS[@]}"} ${CONVEYOR_PROGRAM_OPTS[@]+"${CONVEYOR_PROGRAM_OPTS[@]}"} ${CONVEYOR_JAVA_OPTS:-} -jar "$jar" "$@"
 }

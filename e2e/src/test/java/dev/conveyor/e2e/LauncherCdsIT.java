@@ -9,10 +9,12 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.FileTime;
+import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
+import org.awaitility.Awaitility;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.io.TempDir;
@@ -47,12 +49,21 @@ class LauncherCdsIT {
   }
 
   private static List<Path> archives(Path cds) throws IOException {
+    return files(cds, ".jsa");
+  }
+
+  private static List<Path> files(Path cds, String suffix) throws IOException {
     if (!Files.isDirectory(cds)) {
       return List.of();
     }
     try (Stream<Path> files = Files.list(cds)) {
-      return files.filter(f -> f.getFileName().toString().endsWith(".jsa")).toList();
+      return files.filter(f -> f.getFileName().toString().endsWith(suffix)).toList();
     }
+  }
+
+  /** The JDK the launcher runs the programs on: JAVA_HOME, which bin/test sets to this JVM's. */
+  private static boolean aotCapable() {
+    return Runtime.version().feature() >= 25;
   }
 
   /** One task id and nothing else on stdout. */
@@ -65,7 +76,7 @@ class LauncherCdsIT {
   @Test
   void theFirstRunMakesTheArchiveAndTheSecondUsesItUnchanged(TestBroker broker) throws Exception {
     Path cds = dir.resolve("cds");
-    Map<String, String> env = Map.of("CONVEYOR_CDS_DIR", cds.toString());
+    Map<String, String> env = Map.of("CONVEYOR_CDS_DIR", cds.toString(), "CONVEYOR_AOT", "0");
 
     assertPublished(producer(broker, env, dir));
     List<Path> made = archives(cds);
@@ -80,13 +91,56 @@ class LauncherCdsIT {
     assertThat(Files.size(made.getFirst())).isEqualTo(size);
   }
 
+  /**
+   * JDK 25 and later: the first run records, the next launch builds the cache in the background,
+   * and the runs after it map the cache (the JVM's own log says so) without changing it. An older
+   * JDK makes the dynamic archive instead.
+   */
+  @Test
+  void onJdk25TheAheadOfTimeCacheIsRecordedBuiltInTheBackgroundAndUsed(TestBroker broker)
+      throws Exception {
+    Path cds = dir.resolve("aot");
+    Map<String, String> env = Map.of("CONVEYOR_CDS_DIR", cds.toString());
+    assertPublished(producer(broker, env, dir));
+    if (!aotCapable()) {
+      assertThat(archives(cds)).hasSize(1);
+      assertThat(files(cds, ".aotconf")).isEmpty();
+      return;
+    }
+    assertThat(archives(cds)).isEmpty();
+    assertThat(files(cds, ".aotconf"))
+        .singleElement()
+        .satisfies(f -> assertThat(f).isNotEmptyFile());
+
+    assertPublished(producer(broker, env, dir));
+    Path cache =
+        Awaitility.await("the cache built in the background")
+            .atMost(Duration.ofSeconds(120))
+            .until(() -> files(cds, ".aot"), made -> made.size() == 1)
+            .getFirst();
+    Awaitility.await("the record and the lock removed")
+        .atMost(Duration.ofSeconds(30))
+        .until(() -> files(cds, ".aotconf").isEmpty() && files(cds, ".aotlock").isEmpty());
+    FileTime madeAt = Files.getLastModifiedTime(cache);
+
+    Path log = dir.resolve("aot.log");
+    Map<String, String> logged = new java.util.HashMap<>(env);
+    logged.put(
+        "CONVEYOR_JAVA_OPTS",
+        Programs.env(broker).get("CONVEYOR_JAVA_OPTS") + " -Xlog:aot=info:file=" + log);
+    assertPublished(producer(broker, logged, dir));
+    assertThat(Files.readString(log)).contains("Opened AOT cache " + cache);
+    assertThat(Files.getLastModifiedTime(cache)).isEqualTo(madeAt);
+    assertThat(archives(cds)).isEmpty();
+  }
+
   @Test
   void turnedOffOrUnwritableThereIsNoArchiveAndTheProgramRunsAsUsual(TestBroker broker)
       throws Exception {
     Path off = dir.resolve("off");
     assertPublished(
         producer(broker, Map.of("CONVEYOR_CDS", "0", "CONVEYOR_CDS_DIR", off.toString()), dir));
-    assertThat(archives(off)).isEmpty();
+    assertThat(files(off, "")).isEmpty();
 
     // Under a regular file: no directory can be made there, whoever runs the test.
     Path file = Files.writeString(dir.resolve("a-file"), "x");
