@@ -4,6 +4,8 @@ import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.TreeSet;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
 
 /**
  * The acknowledgements of one consumer channel's deliveries, written in runs: while one ack is
@@ -12,11 +14,18 @@ import java.util.TreeSet;
  * and one each for those above it. An idle worker acks each delivery at once; a busy one sends
  * fewer frames and the broker settles fewer times.
  *
+ * <p>The thread that finds no write in progress writes, and keeps writing what others queued
+ * meanwhile until nothing is left; the others do not wait for it ({@link #ack(long, Written)}):
+ * what follows each ack runs on the writing thread once its write is done. A task thread that
+ * settled its task thus goes on to the next one instead of sleeping and being woken for every
+ * write.
+ *
  * <p>{@code multiple=true} acks every unacknowledged delivery of the channel up to a tag, so the
  * window must see every delivery of its channel ({@link #delivered}) before anything is acked, and
  * hear of those settled otherwise ({@link #settledOtherwise}, after the nack is written).
  */
 public final class AckWindow {
+  private static final org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(AckWindow.class);
 
   /** Writes one {@code basic.ack} on the channel. */
   @FunctionalInterface
@@ -24,20 +33,26 @@ public final class AckWindow {
     void ack(long deliveryTag, boolean multiple) throws IOException;
   }
 
-  /** Acks waiting to be written together, and how their write went. */
-  private static final class Batch {
-    final List<Long> tags = new ArrayList<>();
-    boolean written;
-    IOException failure;
-    RuntimeException runtimeFailure;
+  /** What follows an ack, once the write that carried it is done. */
+  @FunctionalInterface
+  public interface Written {
+    /**
+     * @param failure null if the ack was written; else why not ({@link IOException} or a {@link
+     *     RuntimeException} of the writer)
+     */
+    void done(Exception failure);
   }
+
+  private record Pending(long tag, Written then) {}
 
   private final Writer writer;
 
   /** Delivered and not yet settled (nor being acked). */
   private final TreeSet<Long> held = new TreeSet<>();
 
-  private Batch open = new Batch();
+  /** Acks waiting for the next write. */
+  private List<Pending> open = new ArrayList<>();
+
   private boolean writing;
 
   public AckWindow(Writer writer) {
@@ -61,47 +76,75 @@ public final class AckWindow {
    * @throws IOException if that write failed (the channel or connection is gone)
    */
   public void ack(long tag) throws IOException {
-    Batch mine;
-    List<long[]> frames;
+    CompletableFuture<Exception> written = new CompletableFuture<>();
+    ack(tag, written::complete);
+    Exception failure;
+    boolean interrupted = false;
+    while (true) {
+      try {
+        failure = written.get();
+        break;
+      } catch (InterruptedException e) {
+        // A settlement must finish: the interrupt is kept for the caller.
+        interrupted = true;
+      } catch (ExecutionException e) {
+        throw new IllegalStateException(e);
+      }
+    }
+    if (interrupted) {
+      Thread.currentThread().interrupt();
+    }
+    if (failure instanceof IOException io) {
+      throw io;
+    }
+    if (failure instanceof RuntimeException re) {
+      throw re;
+    }
+  }
+
+  /**
+   * Acknowledges a delivery, with whatever other acks are waiting, and runs {@code then} once the
+   * write that carried it is done: at once on this thread if no write was in progress (this thread
+   * then also writes what others queue meanwhile), else later on the thread writing, while this one
+   * goes on.
+   */
+  public void ack(long tag, Written then) {
     synchronized (this) {
-      mine = open;
-      mine.tags.add(tag);
-      boolean interrupted = false;
-      while (writing && !mine.written) {
-        try {
-          wait();
-        } catch (InterruptedException e) {
-          // A settlement must finish: the interrupt is kept for the caller.
-          interrupted = true;
-        }
-      }
-      if (interrupted) {
-        Thread.currentThread().interrupt();
-      }
-      if (mine.written) {
-        rethrow(mine);
+      open.add(new Pending(tag, then));
+      if (writing) {
         return;
       }
       writing = true;
-      open = new Batch();
-      frames = frames(mine.tags);
     }
-    try {
-      for (long[] f : frames) {
-        writer.ack(f[0], f[1] == 1);
-      }
-    } catch (IOException e) {
-      mine.failure = e;
-    } catch (RuntimeException e) {
-      mine.runtimeFailure = e;
-    } finally {
+    while (true) {
+      List<Pending> batch;
+      List<long[]> frames;
       synchronized (this) {
-        mine.written = true;
-        writing = false;
-        notifyAll();
+        if (open.isEmpty()) {
+          writing = false;
+          return;
+        }
+        batch = open;
+        open = new ArrayList<>();
+        frames = frames(batch);
+      }
+      Exception failure = null;
+      try {
+        for (long[] f : frames) {
+          writer.ack(f[0], f[1] == 1);
+        }
+      } catch (IOException | RuntimeException e) {
+        failure = e;
+      }
+      for (Pending p : batch) {
+        try {
+          p.then().done(failure);
+        } catch (Throwable t) {
+          // One settlement's failure must not strand the others of its run, nor the window.
+          log.error("after the ack of delivery {}", p.tag(), t);
+        }
       }
     }
-    rethrow(mine);
   }
 
   /**
@@ -110,8 +153,12 @@ public final class AckWindow {
    *
    * @return {tag, 1 if multiple else 0} per frame
    */
-  private List<long[]> frames(List<Long> tags) {
-    tags.forEach(held::remove);
+  private List<long[]> frames(List<Pending> acks) {
+    List<Long> tags = new ArrayList<>(acks.size());
+    for (Pending p : acks) {
+      tags.add(p.tag());
+      held.remove(p.tag());
+    }
     long firstHeld = held.isEmpty() ? Long.MAX_VALUE : held.first();
     long below = -1;
     int belowCount = 0;
@@ -130,14 +177,5 @@ public final class AckWindow {
       out.addFirst(new long[] {below, 1});
     }
     return out;
-  }
-
-  private static void rethrow(Batch b) throws IOException {
-    if (b.failure != null) {
-      throw b.failure;
-    }
-    if (b.runtimeFailure != null) {
-      throw b.runtimeFailure;
-    }
   }
 }

@@ -64,9 +64,21 @@ public final class Settler {
     this.lostLeases = lostLeases;
   }
 
-  /** Settles a run once; a second call for the same run does nothing. */
+  /**
+   * Settles a run once; a second call for the same run does nothing. A task that succeeded or was
+   * cancelled may be settled after this returns, on the thread writing the acks ({@link
+   * AckWindow#ack(long, AckWindow.Written)}): ack, outcome event, {@link TaskRun#done()}, in that
+   * order as always.
+   */
   public void settle(TaskRun run, Outcome outcome) {
     if (!run.claimSettlement()) {
+      return;
+    }
+    AckWindow window = run.lease().scope().acks();
+    if (window != null
+        && !run.leaseLost()
+        && (outcome instanceof Outcome.Succeeded || outcome instanceof Outcome.Cancelled)) {
+      window.ack(run.lease().deliveryTag(), failure -> acked(run, outcome, failure));
       return;
     }
     try {
@@ -96,6 +108,37 @@ public final class Settler {
     } finally {
       running.remove(run);
       run.completed(outcome);
+    }
+  }
+
+  /** The rest of {@link #settle} once the ack of a succeeded or cancelled task is written. */
+  private void acked(TaskRun run, Outcome outcome, Exception failure) {
+    try {
+      if (failure == null) {
+        announceAcked(run, outcome);
+        lostLeases.settled(run.taskId(), TaskIntake.attemptsUsed(run.lease()));
+      } else if (failure instanceof IOException || failure instanceof ShutdownSignalException) {
+        // An ack that cannot be written: its channel or connection is gone, and the delivery with
+        // it.
+        reportLost(run, outcome, false);
+      } else {
+        log.error(
+            "could not settle {} as {}: {}; handing it back", run, outcome, failure.toString());
+        handBack(run);
+      }
+    } finally {
+      running.remove(run);
+      run.completed(outcome);
+    }
+  }
+
+  /** The outcome event of a task settled with an ack alone. */
+  private void announceAcked(TaskRun run, Outcome outcome) {
+    switch (outcome) {
+      case Outcome.Succeeded s -> announce(run, TaskState.SUCCEEDED, null, null, null, s.result());
+      case Outcome.Cancelled c ->
+          announce(run, TaskState.CANCELLED, c.cause(), null, c.issuedBy(), null);
+      default -> throw new IllegalArgumentException("not settled by an ack alone: " + outcome);
     }
   }
 
@@ -183,7 +226,7 @@ public final class Settler {
     switch (outcome) {
       case Outcome.Succeeded s -> {
         ack(run, false);
-        announce(run, TaskState.SUCCEEDED, null, null, null, s.result());
+        announceAcked(run, s);
       }
       case Outcome.Failed f -> {
         announce(run, TaskState.FAILED, Cause.HANDLER, f.reason(), null, null);
@@ -195,7 +238,7 @@ public final class Settler {
       }
       case Outcome.Cancelled c -> {
         ack(run, false);
-        announce(run, TaskState.CANCELLED, c.cause(), null, c.issuedBy(), null);
+        announceAcked(run, c);
       }
       case Outcome.Requeued r -> {
         // Announced before the copy exists, so that its next "running" cannot overtake this.

@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.io.IOException;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
@@ -136,6 +137,59 @@ class AckWindowTest {
     }
   }
 
+  @Test
+  void anAckDuringAWriteReturnsAtOnceAndWhatFollowsItRunsOnTheWriterOnceWritten() throws Exception {
+    AckWindow w = heldOpenAtOne(null);
+    for (long t = 1; t <= 3; t++) {
+      w.delivered(t);
+    }
+    Future<?> first = threads.submit(() -> ack(w, 1));
+    assertThat(writing.await(10, TimeUnit.SECONDS)).isTrue();
+    List<String> after = new CopyOnWriteArrayList<>();
+    List<Thread> ranOn = new CopyOnWriteArrayList<>();
+    // These return while the write of 1 is still held open: nothing of theirs has run yet.
+    w.ack(
+        2,
+        failure -> {
+          after.add("2:" + failure);
+          ranOn.add(Thread.currentThread());
+        });
+    w.ack(3, failure -> after.add("3:" + failure));
+    assertThat(after).isEmpty();
+    assertThat(frames).containsExactly("1");
+
+    release.countDown();
+    first.get(10, TimeUnit.SECONDS);
+    // The writer of 1 wrote them too, in one frame, before running what follows each.
+    assertThat(frames).containsExactly("1", "3+");
+    assertThat(after).containsExactly("2:null", "3:null");
+    assertThat(ranOn).doesNotContain(Thread.currentThread());
+  }
+
+  @Test
+  void whatFollowsAFailedWriteHearsOfTheFailureAndOneThatThrowsStrandsNoOther() throws Exception {
+    AckWindow w = heldOpenAtOne(new IOException("connection gone"));
+    for (long t = 1; t <= 4; t++) {
+      w.delivered(t);
+    }
+    Future<?> first = threads.submit(() -> ack(w, 1));
+    assertThat(writing.await(10, TimeUnit.SECONDS)).isTrue();
+    List<String> after = new CopyOnWriteArrayList<>();
+    w.ack(
+        2,
+        failure -> {
+          throw new IllegalStateException("a settlement that broke");
+        });
+    w.ack(3, failure -> after.add("3:" + failure.getMessage()));
+    release.countDown();
+    first.get(10, TimeUnit.SECONDS);
+    assertThat(after).containsExactly("3:connection gone");
+
+    // The window is not left "writing": the next ack is written at once, on this thread.
+    w.ack(4, failure -> after.add("4:" + failure.getMessage()));
+    assertThat(after).containsExactly("3:connection gone", "4:connection gone");
+  }
+
   /**
    * Threads of this test blocked in {@link AckWindow#ack} behind the write in progress (not the
    * writer, which is held in this test's {@link #await}).
@@ -144,7 +198,7 @@ class AckWindowTest {
     return Thread.getAllStackTraces().values().stream()
         .filter(stack -> has(stack, AckWindow.class, "ack"))
         .filter(stack -> !has(stack, AckWindowTest.class, "await"))
-        .filter(stack -> has(stack, Object.class, "wait0") || has(stack, Object.class, "wait"))
+        .filter(stack -> has(stack, CompletableFuture.class, "get"))
         .count();
   }
 
