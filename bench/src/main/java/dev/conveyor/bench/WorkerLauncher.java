@@ -42,12 +42,12 @@ record WorkerLauncher(Path script, Path jar, Path jarDir) {
     if (jarDir == null) {
       return;
     }
-    // The jar, and the class-data-sharing archive the launcher makes next to it.
-    try (Stream<Path> files = Files.list(jarDir)) {
-      for (Path f : files.toList()) {
+    // The jar, and the class-data-sharing archive or ahead-of-time cache (with its lock directory)
+    // the launcher makes next to it.
+    try (Stream<Path> files = Files.walk(jarDir)) {
+      for (Path f : files.sorted(java.util.Comparator.reverseOrder()).toList()) {
         Files.deleteIfExists(f);
       }
-      Files.deleteIfExists(jarDir);
     } catch (IOException e) {
       progress("could not delete %s: %s", jarDir, e);
     }
