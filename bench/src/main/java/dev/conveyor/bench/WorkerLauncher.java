@@ -157,6 +157,10 @@ record WorkerLauncher(Path script, Path jar, Path jarDir) {
     env.remove("CONVEYOR_JAR_DIR");
     if (jarDir != null) {
       env.put("CONVEYOR_JAR_DIR", jarDir.toString());
+      // A fresh copy has no ahead-of-time cache yet: its first runs would record it and build it
+      // in the background, beside what the benchmark measures. Snapshots measure steady work, not
+      // start-up: they keep the dynamic archive.
+      env.put("CONVEYOR_AOT", "0");
     }
     pb.redirectErrorStream(true)
         .redirectOutput(log.toFile())
