@@ -380,12 +380,14 @@ conveyor_aot_opts() {
   fi
   mkdir -- "$lock/building" 2>/dev/null || return 0 # another launch builds it
   tmp=$aot.$$.tmp
-  # Started from a subshell that exits at once, so that init, not this program, reaps it.
+  # The same flags as the runs that will map it. Started from a subshell that exits at once, so
+  # that init, not this program, reaps it.
+  # shellcheck disable=SC2086 # CONVEYOR_JAVA_OPTS is a list of flags, split on purpose
   (
     (
       nice "$CONVEYOR_JAVA" -XX:AOTMode=create "-XX:AOTConfiguration=$conf" "-XX:AOTCache=$tmp" \
         '-Xlog:aot*=off' '-Xlog:cds*=off' ${CONVEYOR_PROGRAM_OPTS[@]+"${CONVEYOR_PROGRAM_OPTS[@]}"} \
-        -cp "$jar" </dev/null >/dev/null 2>&1 && mv -f -- "$tmp" "$aot"
+        ${CONVEYOR_JAVA_OPTS:-} -cp "$jar" </dev/null >/dev/null 2>&1 && mv -f -- "$tmp" "$aot"
       rm -f -- "$tmp" "$conf"
       rm -rf -- "$lock"
     ) &
