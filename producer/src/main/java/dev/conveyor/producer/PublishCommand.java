@@ -26,11 +26,12 @@ import java.time.Duration;
 import java.time.Instant;
 import java.time.temporal.ChronoUnit;
 import java.util.ArrayList;
+import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
+import java.util.NoSuchElementException;
 import java.util.concurrent.Callable;
 import java.util.stream.Collectors;
-import java.util.stream.Stream;
 import java.util.stream.StreamSupport;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -283,8 +284,28 @@ final class PublishCommand implements Callable<Integer> {
               throw new UsageException(why + " (see --consumer-timeout)");
             });
     // Built lazily: a million tasks need not sit in memory before the first is published.
-    return new Plan(
-        queue, n, () -> Stream.generate(() -> task.build(main.clock)).limit(n).iterator());
+    return new Plan(queue, n, () -> copies(task, n));
+  }
+
+  /** {@code n} tasks from {@code task}, each built when it is asked for. */
+  private Iterator<TaskMessage> copies(TaskSpec task, int n) {
+    return new Iterator<>() {
+      private int left = n;
+
+      @Override
+      public boolean hasNext() {
+        return left > 0;
+      }
+
+      @Override
+      public TaskMessage next() {
+        if (left <= 0) {
+          throw new NoSuchElementException();
+        }
+        left--;
+        return task.build(main.clock);
+      }
+    };
   }
 
   private int run(Connection connection, Names names, Plan plan)
@@ -317,6 +338,8 @@ final class PublishCommand implements Callable<Integer> {
                     .iterator();
       }
       long[] published = {0};
+      StringBuilder lines = new StringBuilder();
+      String newline = System.lineSeparator();
       try (TaskPublisher publisher = TaskPublisher.open(connection, names)) {
         publisher.onBlocked(
             reason ->
@@ -328,10 +351,15 @@ final class PublishCommand implements Callable<Integer> {
             tasks,
             batch -> {
               progress.hide();
+              // One write per confirmed batch rather than one println (and its locking) per id.
+              lines.setLength(0);
               for (TaskMessage t : batch) {
-                out.println(
-                    json ? Wire.toJson(new Published(t.id(), t.type(), plan.queue())) : t.id());
+                lines
+                    .append(
+                        json ? Wire.toJson(new Published(t.id(), t.type(), plan.queue())) : t.id())
+                    .append(newline);
               }
+              out.append(lines);
               out.flush();
               published[0] += batch.size();
               progress.update("published " + published[0] + "/" + plan.total(), false);
