@@ -322,16 +322,28 @@ conveyor_cds_opts() {
   done
 }
 
-# Sets the array CONVEYOR_PROGRAM_OPTS to the JVM flags program $1 runs with by default (before
-# CONVEYOR_JAVA_OPTS, whose flags win). control is a command that acts and exits: it starts on the
-# quick (C1) compiler only, the serial collector and no perf-data file, which take tens of
-# milliseconds off every command (docs/benchmarks.md); the long-running programs keep the JVM's
-# defaults.
+# Sets the array CONVEYOR_PROGRAM_OPTS to the JVM flags program $1 runs with by default; they come
+# before CONVEYOR_JAVA_OPTS, whose flags win (a collector chosen there replaces ours: the JVM
+# refuses two). control and producer are commands that act and exit: the quick (C1) compiler alone
+# (C2's compiles would take CPU from the broker they wait on, often on the same machine), the
+# serial collector (one busy thread, a small heap) and, for control, no perf-data file take tens
+# of milliseconds off a command and a second or two of CPU off a large publish
+# (docs/benchmarks.md). The long-running programs keep the JVM's defaults.
 conveyor_program_opts() {
-  CONVEYOR_PROGRAM_OPTS=()
+  local opt given gc_given=0 defaults=()
   case $1 in
-    control) CONVEYOR_PROGRAM_OPTS=(-XX:TieredStopAtLevel=1 -XX:+UseSerialGC -XX:-UsePerfData) ;;
+    control) defaults=(-XX:TieredStopAtLevel=1 -XX:+UseSerialGC -XX:-UsePerfData) ;;
+    producer) defaults=(-XX:TieredStopAtLevel=1 -XX:+UseSerialGC) ;;
   esac
+  # shellcheck disable=SC2086 # CONVEYOR_JAVA_OPTS is a list of flags, split on purpose
+  for given in ${CONVEYOR_JAVA_OPTS:-}; do
+    [[ $given == -XX:+Use*GC ]] && gc_given=1
+  done
+  CONVEYOR_PROGRAM_OPTS=()
+  for opt in ${defaults[@]+"${defaults[@]}"}; do
+    ((gc_given)) && [[ $opt == -XX:+Use*GC ]] && continue
+    CONVEYOR_PROGRAM_OPTS+=("$opt")
+  done
 }
 
 # Whether the JVM in CONVEYOR_JAVA_HOME has the ahead-of-time cache (JDK 25: JEPs 483, 514, 515).
