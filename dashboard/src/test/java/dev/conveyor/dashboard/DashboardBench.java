@@ -25,6 +25,7 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
 import java.util.UUID;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
@@ -97,9 +98,8 @@ public final class DashboardBench {
       }
 
       // Idle: nothing published, nobody looking.
-      Meter idle = Meter.start(pid);
-      Thread.sleep(30_000); // a measurement window, not synchronisation
-      System.out.println("idle (no browser, no events), 30 s: " + idle.end());
+      System.out.println(
+          "idle (no browser, no events), 30 s: " + Meter.over(pid, MEASUREMENT_WINDOW));
 
       Channel pub = connection.createChannel();
       ScheduledExecutorService beats =
@@ -232,9 +232,9 @@ public final class DashboardBench {
             Summary.of(latencies),
             eventMeter.end());
 
-        Meter loaded = Meter.start(pid);
-        Thread.sleep(30_000); // a measurement window, not synchronisation
-        System.out.println("with the fleet's heartbeats and one browser, 30 s: " + loaded.end());
+        System.out.println(
+            "with the fleet's heartbeats and one browser, 30 s: "
+                + Meter.over(pid, MEASUREMENT_WINDOW));
       } finally {
         driver.quit();
         beats.shutdownNow();
@@ -399,30 +399,70 @@ public final class DashboardBench {
     }
   }
 
-  /** The dashboard process's CPU (share of one core) and RSS over a window. */
-  record Meter(long pid, long cpuTicks, long nanos, Conditions.Meter conditions) {
-    static Meter start(long pid) throws Exception {
-      return new Meter(pid, cpu(pid), System.nanoTime(), Conditions.start());
-    }
+  /** How long the idle and loaded figures are sampled. */
+  private static final Duration MEASUREMENT_WINDOW = Duration.ofSeconds(30);
 
-    String end() throws Exception {
-      double seconds = (System.nanoTime() - nanos) / 1e9;
-      double cpu = (cpu(pid) - cpuTicks) / 100.0 / seconds * 100; // USER_HZ = 100
-      long rss = 0;
-      for (String line : Files.readAllLines(Path.of("/proc/" + pid + "/status"))) {
-        if (line.startsWith("VmRSS:")) {
-          rss = Long.parseLong(line.trim().split("\\s+")[1]);
+  /**
+   * The dashboard process's CPU (share of one core) over a window, and its RSS sampled once a
+   * second through it (last and peak).
+   */
+  record Meter(long pid) {
+    static String over(long pid, Duration window) throws Exception {
+      Meter meter = new Meter(pid);
+      Conditions.Meter conditions = Conditions.start();
+      long cpuStart = meter.cpuTicks();
+      long t0 = System.nanoTime();
+      int samples = (int) window.toSeconds();
+      CountDownLatch sampled = new CountDownLatch(samples);
+      long[] rss = {0, 0}; // last, peak (KiB)
+      ScheduledExecutorService sampler =
+          Executors.newSingleThreadScheduledExecutor(
+              r -> Thread.ofPlatform().name("bench-rss-sampler").daemon().unstarted(r));
+      try {
+        sampler.scheduleAtFixedRate(
+            () -> {
+              if (sampled.getCount() > 0) {
+                rss[0] = meter.rssKib();
+                rss[1] = Math.max(rss[1], rss[0]);
+                sampled.countDown();
+              }
+            },
+            1,
+            1,
+            TimeUnit.SECONDS);
+        if (!sampled.await(window.toSeconds() + 30, TimeUnit.SECONDS)) {
+          throw new IllegalStateException("the RSS sampler fell behind");
         }
+      } finally {
+        sampler.shutdownNow();
+        sampler.awaitTermination(5, TimeUnit.SECONDS);
       }
+      double seconds = (System.nanoTime() - t0) / 1e9;
+      double cpu = (meter.cpuTicks() - cpuStart) / 100.0 / seconds * 100; // USER_HZ = 100
       return String.format(
           Locale.ROOT,
-          "dashboard CPU %.1f%% of one core, RSS %.0f MiB %s",
+          "dashboard CPU %.1f%% of one core, RSS %.0f MiB (peak %.0f MiB, %d samples) %s",
           cpu,
-          rss / 1024.0,
+          rss[0] / 1024.0,
+          rss[1] / 1024.0,
+          samples,
           conditions.end());
     }
 
-    private static long cpu(long pid) throws Exception {
+    private long rssKib() {
+      try {
+        for (String line : Files.readAllLines(Path.of("/proc/" + pid + "/status"))) {
+          if (line.startsWith("VmRSS:")) {
+            return Long.parseLong(line.trim().split("\\s+")[1]);
+          }
+        }
+        return 0;
+      } catch (java.io.IOException e) {
+        throw new java.io.UncheckedIOException(e);
+      }
+    }
+
+    private long cpuTicks() throws Exception {
       String stat = Files.readString(Path.of("/proc/" + pid + "/stat"));
       String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
       return Long.parseLong(f[11]) + Long.parseLong(f[12]); // utime, stime
