@@ -30,7 +30,7 @@
 # CONVEYOR_JAR_DIR, CONVEYOR_REBUILD, CONVEYOR_NO_BUILD, CONVEYOR_CDS, CONVEYOR_CDS_DIR, CONVEYOR_AOT.
 
 CONVEYOR_MIN_JAVA=21
-CONVEYOR_ROOT=$(cd -P -- "$(dirname -- "${BASH_SOURCE[0]}")/../.." && pwd)
+CONVEYOR_ROOT=$(cd -P -- "${BASH_SOURCE[0]%/*}/../.." && pwd)
 
 conveyor_err() {
   printf 'conveyor: %s\n' "$*" >&2
@@ -93,14 +93,29 @@ conveyor_as_root() {
   fi
 }
 
+# Reads JAVA_VERSION and JAVA_RUNTIME_VERSION from the `release` file of the Java home $1 into
+# CONVEYOR_RELEASE_VERSION and CONVEYOR_RELEASE_RUNTIME (empty when missing), in bash alone: the
+# launchers run before every program start, and each process they fork costs milliseconds.
+conveyor_java_release() {
+  local key value
+  CONVEYOR_RELEASE_VERSION="" CONVEYOR_RELEASE_RUNTIME=""
+  [[ -r $1/release ]] || return 0
+  while IFS='=' read -r key value; do
+    value=${value#\"} value=${value%%\"*}
+    case $key in
+      JAVA_VERSION) [[ -n $CONVEYOR_RELEASE_VERSION ]] || CONVEYOR_RELEASE_VERSION=$value ;;
+      JAVA_RUNTIME_VERSION) [[ -n $CONVEYOR_RELEASE_RUNTIME ]] || CONVEYOR_RELEASE_RUNTIME=$value ;;
+    esac
+  done <"$1/release"
+}
+
 # Prints the major version of the Java installation at $1 (a home directory), or nothing.
 # Reads the `release` file when there is one, so that no JVM has to start.
 conveyor_java_major() {
   local home=$1 version=""
   [[ -x $home/bin/java ]] || return 1
-  if [[ -r $home/release ]]; then
-    version=$(sed -n 's/^JAVA_VERSION="\([^"]*\)".*/\1/p' "$home/release" 2>/dev/null | head -n 1)
-  fi
+  conveyor_java_release "$home"
+  version=$CONVEYOR_RELEASE_VERSION
   if [[ -z $version ]]; then
     version=$("$home/bin/java" -version 2>&1 | sed -n 's/.* version "\([^"]*\)".*/\1/p' | head -n 1)
   fi
@@ -250,21 +265,32 @@ conveyor_built_jar() {
 
 # The runtime version of the Java home $1 (e.g. 25+36-LTS), from its release file; else its major.
 conveyor_java_runtime_version() {
-  local version=""
-  if [[ -r $1/release ]]; then
-    version=$(sed -n 's/^JAVA_RUNTIME_VERSION="\([^"]*\)".*/\1/p' "$1/release" 2>/dev/null | head -n 1)
-  fi
+  local version
+  conveyor_java_release "$1"
+  version=$CONVEYOR_RELEASE_RUNTIME
   [[ -n $version ]] || version=$(conveyor_java_major "$1") || return 1
   printf '%s\n' "$version"
 }
 
-# The archive file of program $1 with jar $2 for the JVM in CONVEYOR_JAVA_HOME, in directory $3.
+# Sets CONVEYOR_HASH to a 32-bit hash (djb2) of $1, in bash alone.
+conveyor_hash() {
+  local s=$1 h=5381 i c
+  for ((i = 0; i < ${#s}; i++)); do
+    printf -v c '%d' "'${s:i:1}"
+    h=$(((h * 33 + c) & 0xFFFFFFFF))
+  done
+  CONVEYOR_HASH=$h
+}
+
+# Sets CONVEYOR_CDS_FILE to the archive file of program $1 with jar $2 for the JVM in
+# CONVEYOR_JAVA_HOME, in directory $3. The key names the jar (path, size, time) and the JVM.
 conveyor_cds_file() {
-  local program=$1 jar=$2 dir=$3 stamp version key
+  local program=$1 jar=$2 dir=$3 stamp
   stamp=$(stat -L -c '%s.%Y' -- "$jar" 2>/dev/null || stat -L -f '%z.%m' -- "$jar" 2>/dev/null) || return 1
-  version=$(conveyor_java_runtime_version "$CONVEYOR_JAVA_HOME") || return 1
-  key=$(printf '%s|%s|%s|%s' "$jar" "$stamp" "$CONVEYOR_JAVA_HOME" "$version" | cksum | cut -d' ' -f1)
-  printf '%s/%s-%s.jsa\n' "$dir" "$program" "$key"
+  conveyor_java_release "$CONVEYOR_JAVA_HOME"
+  [[ -n $CONVEYOR_RELEASE_RUNTIME || -n $CONVEYOR_RELEASE_VERSION ]] || return 1
+  conveyor_hash "$jar|$stamp|$CONVEYOR_JAVA_HOME|$CONVEYOR_RELEASE_RUNTIME|$CONVEYOR_RELEASE_VERSION"
+  CONVEYOR_CDS_FILE=$dir/$program-$CONVEYOR_HASH.jsa
 }
 
 # Sets the array CONVEYOR_CDS_OPTS to the JVM flags that use (and, where it may, create) the
@@ -294,7 +320,8 @@ conveyor_cds_opts() {
     [[ -n ${HOME:-} || -n ${XDG_CACHE_HOME:-} ]] && dirs+=("${XDG_CACHE_HOME:-$HOME/.cache}/conveyor")
   fi
   for dir in "${dirs[@]}"; do
-    file=$(conveyor_cds_file "$program" "$jar" "$dir") || return 0
+    conveyor_cds_file "$program" "$jar" "$dir" || return 0
+    file=$CONVEYOR_CDS_FILE
     if ((create)) && { [[ -d $dir && -w $dir ]] || { [[ ! -e $dir ]] && mkdir -p -- "$dir" 2>/dev/null; }; }; then
       if [[ ! -e $file ]]; then
         # Archives of earlier builds of this jar are of no further use.
