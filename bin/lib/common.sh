@@ -263,15 +263,6 @@ conveyor_built_jar() {
   [[ -z $best ]] || printf '%s\n' "$best"
 }
 
-# The runtime version of the Java home $1 (e.g. 25+36-LTS), from its release file; else its major.
-conveyor_java_runtime_version() {
-  local version
-  conveyor_java_release "$1"
-  version=$CONVEYOR_RELEASE_RUNTIME
-  [[ -n $version ]] || version=$(conveyor_java_major "$1") || return 1
-  printf '%s\n' "$version"
-}
-
 # Sets CONVEYOR_HASH to a 32-bit hash (djb2) of $1, in bash alone.
 conveyor_hash() {
   local s=$1 h=5381 i c

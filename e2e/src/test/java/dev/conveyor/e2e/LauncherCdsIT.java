@@ -134,6 +134,24 @@ class LauncherCdsIT {
     assertThat(archives(cds)).isEmpty();
   }
 
+  /**
+   * bin/producer starts on the serial collector by default; the JVM refuses two collectors, so one
+   * chosen in CONVEYOR_JAVA_OPTS must replace the launcher's, not be added to it.
+   */
+  @Test
+  void aCollectorChosenInConveyorJavaOptsReplacesTheLaunchersOwn(TestBroker broker)
+      throws Exception {
+    assertPublished(
+        producer(
+            broker,
+            Map.of(
+                "CONVEYOR_JAVA_OPTS",
+                "-Xmx256m -XX:+UseParallelGC",
+                "CONVEYOR_CDS_DIR",
+                dir.resolve("gc").toString()),
+            dir));
+  }
+
   @Test
   void turnedOffOrUnwritableThereIsNoArchiveAndTheProgramRunsAsUsual(TestBroker broker)
       throws Exception {

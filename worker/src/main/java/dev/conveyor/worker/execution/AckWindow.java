@@ -6,6 +6,8 @@ import java.util.List;
 import java.util.TreeSet;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The acknowledgements of one consumer channel's deliveries, written in runs: while one ack is
@@ -25,7 +27,7 @@ import java.util.concurrent.ExecutionException;
  * hear of those settled otherwise ({@link #settledOtherwise}, after the nack is written).
  */
 public final class AckWindow {
-  private static final org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(AckWindow.class);
+  private static final Logger log = LoggerFactory.getLogger(AckWindow.class);
 
   /** Writes one {@code basic.ack} on the channel. */
   @FunctionalInterface
