@@ -41,8 +41,8 @@ public final class Benchmarks implements Runnable {
   }
 
   /**
-   * The in-process workers log with the worker's WorkerLogging otherwise (INFO); the benchmarks want
-   * warnings only. Must run before the first logger is created.
+   * The in-process workers log with the worker's WorkerLogging otherwise (INFO); the benchmarks
+   * want warnings only. Must run before the first logger is created.
    */
   static void configureLogging() {
     if (System.getProperty("logback.configurationFile") == null) {
