@@ -24,7 +24,9 @@ import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.locks.LockSupport;
 import java.util.function.Consumer;
+import java.util.function.LongSupplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -32,12 +34,15 @@ import org.slf4j.LoggerFactory;
  * Publishes this worker's events on {@code ns.events} and its replies, in order, from a thread of
  * its own so that a task thread never waits on a socket for a notification. Whenever that thread is
  * free it takes everything queued and sends the task events that share a routing key as one message
- * ({@link EventBatches}, which also says how order is kept): an idle worker sends each event at
- * once, alone, and a busy one few, larger messages, with no timer anywhere. While the connection is
- * down, events wait (up to {@link #OUTAGE_WAIT} from the first one that failed) for amqp-client's
- * recovery and then go out in order: the {@code requeued} outcomes of the tasks that a lost
- * connection took away are among them. After that they are logged, counted and dropped, never
- * allowed to block a task.
+ * ({@link EventBatches}, which also says how order is kept). An idle worker sends each event at
+ * once, alone. A busy one, whose previous send was less than {@link #GATHER_WINDOW} ago, lets
+ * events gather until that window has passed and sends them together: without it a worker running
+ * short tasks at a few thousand a second finds its events thread free for almost every event and
+ * sends two messages per task, which costs the broker as much as the tasks themselves
+ * (docs/benchmarks.md). While the connection is down, events wait (up to {@link #OUTAGE_WAIT} from
+ * the first one that failed) for amqp-client's recovery and then go out in order: the {@code
+ * requeued} outcomes of the tasks that a lost connection took away are among them. After that they
+ * are logged, counted and dropped, never allowed to block a task.
  */
 public final class EventPublisher implements AutoCloseable, CommandHandler.Answers {
   private static final Logger log = LoggerFactory.getLogger(EventPublisher.class);
@@ -47,6 +52,31 @@ public final class EventPublisher implements AutoCloseable, CommandHandler.Answe
   /** How long events wait for a lost connection to come back before they are dropped. */
   static final Duration OUTAGE_WAIT = Duration.ofSeconds(30);
 
+  /**
+   * The least time between two sends of a busy events thread: what comes sooner waits for the rest
+   * of it, so an event is delayed by at most this, and only when one was sent just before.
+   */
+  static final Duration GATHER_WINDOW = Duration.ofMillis(2);
+
+  /**
+   * How the events thread lets events gather: {@code clock} reads nanoseconds, {@code pause} waits
+   * until a {@code clock} time (it may return early: close wakes it). Injected so tests hold the
+   * window open.
+   */
+  record Gathering(Duration window, LongSupplier clock, Pause pause) {
+    static final Gathering REAL =
+        new Gathering(
+            GATHER_WINDOW,
+            System::nanoTime,
+            until -> LockSupport.parkNanos(until - System.nanoTime()));
+  }
+
+  /** Waits until a time of the {@link Gathering#clock}. */
+  @FunctionalInterface
+  interface Pause {
+    void until(long nanos) throws InterruptedException;
+  }
+
   private final PublishChannel channel;
   private final String exchange;
   private final String worker;
@@ -54,6 +84,7 @@ public final class EventPublisher implements AutoCloseable, CommandHandler.Answe
   private final Consumer<TaskEvent> observer;
   private final Runnable onDropped;
   private final Duration outageWait;
+  private final Gathering gathering;
 
   /**
    * Events waiting for the events thread, at most: during a long outage a busy worker would
@@ -88,11 +119,12 @@ public final class EventPublisher implements AutoCloseable, CommandHandler.Answe
       Consumer<TaskEvent> observer,
       Runnable onDropped)
       throws IOException {
-    this(connection, topology, worker, level, observer, onDropped, OUTAGE_WAIT);
+    this(connection, topology, worker, level, observer, onDropped, OUTAGE_WAIT, Gathering.REAL);
   }
 
   /**
    * @param outageWait how long events wait for a lost connection
+   * @param gathering how a busy events thread lets events gather
    */
   EventPublisher(
       Connection connection,
@@ -101,7 +133,8 @@ public final class EventPublisher implements AutoCloseable, CommandHandler.Answe
       EventLevel level,
       Consumer<TaskEvent> observer,
       Runnable onDropped,
-      Duration outageWait)
+      Duration outageWait,
+      Gathering gathering)
       throws IOException {
     this.channel = new PublishChannel(connection, topology, false);
     this.exchange = topology.names().eventsExchange();
@@ -110,6 +143,7 @@ public final class EventPublisher implements AutoCloseable, CommandHandler.Answe
     this.observer = observer;
     this.onDropped = onDropped;
     this.outageWait = outageWait;
+    this.gathering = gathering;
     this.sender = Thread.ofPlatform().name("conveyor-events").daemon().start(this::run);
   }
 
@@ -206,12 +240,23 @@ public final class EventPublisher implements AutoCloseable, CommandHandler.Answe
     }
   }
 
-  /** The events thread: takes what is queued, as soon as it is free, and sends it. */
+  /**
+   * The events thread: takes what is queued, as soon as it is free (or, right after a send, once
+   * the gathering window has passed), and sends it.
+   */
   private void run() {
     List<EventBatches.Item> taken = new ArrayList<>();
+    long window = gathering.window().toNanos();
+    long sentAt = 0;
+    boolean sentBefore = false;
     try {
       while (true) {
-        taken.add(queue.take());
+        EventBatches.Item first = queue.take();
+        taken.add(first);
+        long until = sentAt + window;
+        if (sentBefore && first != STOP && !closed && until - gathering.clock().getAsLong() > 0) {
+          gathering.pause().until(until);
+        }
         queue.drainTo(taken, MAX_DRAIN - 1);
         boolean stop = taken.removeIf(item -> item == STOP);
         for (EventBatches.Message m : EventBatches.of(taken)) {
@@ -221,6 +266,8 @@ public final class EventPublisher implements AutoCloseable, CommandHandler.Answe
         if (stop) {
           return;
         }
+        sentAt = gathering.clock().getAsLong();
+        sentBefore = true;
       }
     } catch (InterruptedException e) {
       // close() gave up waiting: what is left is dropped
@@ -264,6 +311,7 @@ public final class EventPublisher implements AutoCloseable, CommandHandler.Answe
     try {
       long deadline = System.nanoTime() + CLOSE_WAIT.toNanos();
       if (queue.offer(STOP, CLOSE_WAIT.toNanos(), TimeUnit.NANOSECONDS)) {
+        LockSupport.unpark(sender); // a gathering events thread sends at once
         sender.join(Duration.ofNanos(Math.max(1, deadline - System.nanoTime())));
       }
     } catch (InterruptedException e) {

@@ -21,7 +21,11 @@ import java.net.URI;
 import java.time.Duration;
 import java.util.List;
 import java.util.Optional;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
 
@@ -60,7 +64,8 @@ class EventPublisherIT {
                 EventLevel.ALL,
                 e -> {},
                 dropped::incrementAndGet,
-                Duration.ofSeconds(60)));
+                Duration.ofSeconds(60),
+                EventPublisher.Gathering.REAL));
     EventPublisher hasty =
         broker.own(
             new EventPublisher(
@@ -70,7 +75,8 @@ class EventPublisherIT {
                 EventLevel.ALL,
                 e -> {},
                 dropped::incrementAndGet,
-                Duration.ofMillis(300)));
+                Duration.ofMillis(300),
+                EventPublisher.Gathering.REAL));
 
     publish(patient, "before");
     awaitReceived(log, "before");
@@ -147,6 +153,76 @@ class EventPublisherIT {
     // (the first event may go alone; on a busy machine a take or two more come before the cut is
     // felt).
     assertThat(messages.get()).isBetween(4, 12);
+  }
+
+  /**
+   * An idle events thread sends at once; a busy one (it sent less than the gathering window ago)
+   * waits out the window and sends what gathered meanwhile as one message per routing key. The
+   * clock is the test's, and the pause is held open until the test has queued the rest.
+   */
+  @Test
+  void aBusyPublisherLetsEventsGatherAndAnIdleOneSendsAtOnce(TestBroker broker) throws Exception {
+    EventLog log = EventLog.open(broker);
+    AtomicInteger messages = new AtomicInteger();
+    broker.own(
+        EventSubscription.openRaw(
+            broker.connection(),
+            broker.topology(),
+            List.of("task.*"),
+            (key, body) -> messages.incrementAndGet()));
+    long window = Duration.ofMillis(2).toNanos();
+    AtomicLong now = new AtomicLong();
+    List<Long> pausedUntil = new CopyOnWriteArrayList<>();
+    CountDownLatch gathering = new CountDownLatch(1);
+    CountDownLatch release = new CountDownLatch(1);
+    EventPublisher events =
+        broker.own(
+            new EventPublisher(
+                broker.connection(),
+                broker.topology(),
+                "w",
+                EventLevel.ALL,
+                e -> {},
+                () -> {},
+                EventPublisher.OUTAGE_WAIT,
+                new EventPublisher.Gathering(
+                    Duration.ofNanos(window),
+                    now::get,
+                    until -> {
+                      pausedUntil.add(until);
+                      gathering.countDown();
+                      release.await();
+                    })));
+
+    running(events, "a"); // nothing was sent before
+    await().atMost(Duration.ofSeconds(10)).until(() -> log.tasks().size() == 1);
+    now.addAndGet(window); // a whole window since that send: idle
+    running(events, "b");
+    await().atMost(Duration.ofSeconds(10)).until(() -> log.tasks().size() == 2);
+    assertThat(pausedUntil).as("an idle publisher does not wait").isEmpty();
+
+    running(events, "c"); // the clock stands still: b was sent just now
+    assertThat(gathering.await(10, TimeUnit.SECONDS)).as("a busy publisher waits").isTrue();
+    assertThat(pausedUntil).containsExactly(2 * window);
+    for (String t : List.of("d", "e", "f")) {
+      running(events, t);
+    }
+    for (String t : List.of("c", "d", "e", "f")) {
+      events.task(task(t), "default", 1, TaskState.SUCCEEDED, 0L, null, null, null, null);
+    }
+    release.countDown();
+
+    await()
+        .atMost(Duration.ofSeconds(10))
+        .until(() -> log.tasks().size() == 10 && messages.get() >= 4);
+    assertThat(messages).as("a, b, then c to f as one message per routing key").hasValue(4);
+    for (String t : List.of("c", "d", "e", "f")) {
+      assertThat(log.states(t)).containsExactly(TaskState.RUNNING, TaskState.SUCCEEDED);
+    }
+  }
+
+  private static void running(EventPublisher events, String task) {
+    events.task(task(task), "default", 1, TaskState.RUNNING, null, null, null, null, null);
   }
 
   /** {@code --events none}: no task event but the word other workers count attempts by. */
