@@ -75,10 +75,8 @@ public final class Settler {
       return;
     }
     AckWindow window = run.lease().scope().acks();
-    if (window != null
-        && !run.leaseLost()
-        && (outcome instanceof Outcome.Succeeded || outcome instanceof Outcome.Cancelled)) {
-      window.ack(run.lease().deliveryTag(), failure -> acked(run, outcome, failure));
+    if (window != null && !run.leaseLost() && outcome instanceof Outcome.Acked byAck) {
+      window.ack(run.lease().deliveryTag(), failure -> acked(run, byAck, failure));
       return;
     }
     try {
@@ -112,7 +110,7 @@ public final class Settler {
   }
 
   /** The rest of {@link #settle} once the ack of a succeeded or cancelled task is written. */
-  private void acked(TaskRun run, Outcome outcome, Exception failure) {
+  private void acked(TaskRun run, Outcome.Acked outcome, Exception failure) {
     try {
       if (failure == null) {
         announceAcked(run, outcome);
@@ -133,12 +131,11 @@ public final class Settler {
   }
 
   /** The outcome event of a task settled with an ack alone. */
-  private void announceAcked(TaskRun run, Outcome outcome) {
+  private void announceAcked(TaskRun run, Outcome.Acked outcome) {
     switch (outcome) {
       case Outcome.Succeeded s -> announce(run, TaskState.SUCCEEDED, null, null, null, s.result());
       case Outcome.Cancelled c ->
           announce(run, TaskState.CANCELLED, c.cause(), null, c.issuedBy(), null);
-      default -> throw new IllegalArgumentException("not settled by an ack alone: " + outcome);
     }
   }
 
