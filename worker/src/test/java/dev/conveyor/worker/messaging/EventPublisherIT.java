@@ -118,13 +118,7 @@ class EventPublisherIT {
                     new BrokerSettings(List.of(uri), broker.namespace(), Optional.empty()))
                 .connect(name));
     EventLog log = EventLog.open(broker);
-    AtomicInteger messages = new AtomicInteger();
-    broker.own(
-        EventSubscription.openRaw(
-            broker.connection(),
-            broker.topology(),
-            List.of("task.*"),
-            (key, body) -> messages.incrementAndGet()));
+    AtomicInteger messages = taskEventMessages(broker);
     EventPublisher events =
         broker.own(
             new EventPublisher(
@@ -163,13 +157,7 @@ class EventPublisherIT {
   @Test
   void aBusyPublisherLetsEventsGatherAndAnIdleOneSendsAtOnce(TestBroker broker) throws Exception {
     EventLog log = EventLog.open(broker);
-    AtomicInteger messages = new AtomicInteger();
-    broker.own(
-        EventSubscription.openRaw(
-            broker.connection(),
-            broker.topology(),
-            List.of("task.*"),
-            (key, body) -> messages.incrementAndGet()));
+    AtomicInteger messages = taskEventMessages(broker);
     long window = Duration.ofMillis(2).toNanos();
     AtomicLong now = new AtomicLong();
     List<Long> pausedUntil = new CopyOnWriteArrayList<>();
@@ -219,6 +207,18 @@ class EventPublisherIT {
     for (String t : List.of("c", "d", "e", "f")) {
       assertThat(log.states(t)).containsExactly(TaskState.RUNNING, TaskState.SUCCEEDED);
     }
+  }
+
+  /** Counts the AMQP messages that carry task events, however many events each holds. */
+  private static AtomicInteger taskEventMessages(TestBroker broker) throws Exception {
+    AtomicInteger messages = new AtomicInteger();
+    broker.own(
+        EventSubscription.openRaw(
+            broker.connection(),
+            broker.topology(),
+            List.of("task.*"),
+            (key, body) -> messages.incrementAndGet()));
+    return messages;
   }
 
   private static void running(EventPublisher events, String task) {
