@@ -11,10 +11,12 @@ import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.LockSupport;
+import java.util.function.LongPredicate;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -32,9 +34,10 @@ import org.slf4j.LoggerFactory;
  * <ul>
  *   <li>when the task's main process has ended, whatever the outcome, every process still carrying
  *       that run's mark is killed (SIGKILL), before the task is reported;
- *   <li>when a worker starts, and at each such sweep, every process carrying the mark of a worker
- *       that no longer runs (its pid gone or reused, judged by its start time) is killed: the
- *       orphans of a worker that was killed or crashed end when the next worker on the host starts.
+ *   <li>when a worker starts, every process carrying the mark of a worker that no longer runs (its
+ *       pid gone or reused, judged by its start time) is killed: the orphans of a worker that was
+ *       killed or crashed end when the next worker on the host starts. A task's search ends those
+ *       it comes across too.
  * </ul>
  *
  * <p>Other designs did not hold here: a cgroup per task needs a writable, delegated cgroup tree
@@ -43,8 +46,11 @@ import org.slf4j.LoggerFactory;
  * process that clears or rewrites its own environment ({@code env -i}, some daemons) is not found.
  * Linux only ({@code /proc}); elsewhere nothing is swept.
  *
- * <p>Finding marked processes reads the environment of every process of the user, a millisecond or
- * two for a hundred processes; tasks that end together share one scan.
+ * <p>Finding marked processes means reading their environment. At a worker's start every process's
+ * is read. A task's search reads only those of the processes started since the task's own was about
+ * to start ({@link PidWindow}: every process of the run was forked after that), and falls back to
+ * every process when that cannot be told; under a {@code kill --all} the full scan took several
+ * milliseconds per task (docs/benchmarks.md). Tasks that end together share one search.
  */
 final class ExecContainment {
   private static final Logger log = LoggerFactory.getLogger(ExecContainment.class);
@@ -72,34 +78,48 @@ final class ExecContainment {
   /** The key under which a sweep counts the orphans of workers that are gone. */
   private static final String ORPHAN = "";
 
-  /** Marks of ended runs whose processes a sweep has yet to end. */
-  private final Set<String> pending = ConcurrentHashMap.newKeySet();
+  /**
+   * Marks of ended runs whose processes a sweep has yet to end, with the moment each run's process
+   * was about to start (null: unknown).
+   */
+  private final Map<String, Optional<PidWindow>> pending = new ConcurrentHashMap<>();
+
+  /**
+   * A run's mark, and the moment before its process started: where its processes' ids lie.
+   *
+   * @param started null when {@code /proc} did not say
+   */
+  record Run(String mark, PidWindow started) {}
 
   private final Object scanning = new Object();
 
-  /** Marks the process about to start with a mark of its own and returns the mark. */
-  String mark(ProcessBuilder pb) {
+  /**
+   * Marks the process about to start with a mark of its own and returns the run. Call it just
+   * before the process starts.
+   */
+  Run mark(ProcessBuilder pb) {
     String mark = SELF + ":" + RUNS.incrementAndGet();
     pb.environment().put(VARIABLE, mark);
-    return mark;
+    return new Run(mark, PROCFS ? PidWindow.before() : null);
   }
 
   /**
    * Kills every process that still carries the mark; returns once none runs. Called when the task's
    * main process has ended and been reaped.
    */
-  void endLeftovers(String mark, String taskId) {
+  void endLeftovers(Run run, String taskId) {
     if (!PROCFS) {
       return;
     }
-    pending.add(mark);
+    String mark = run.mark();
+    pending.put(mark, Optional.ofNullable(run.started()));
     synchronized (scanning) {
-      if (!pending.contains(mark)) {
+      if (!pending.containsKey(mark)) {
         return; // a sweep that began after ours was added has covered it
       }
-      Set<String> marks = Set.copyOf(pending);
-      Map<String, Integer> ended = sweep(marks);
-      pending.removeAll(marks);
+      Map<String, Optional<PidWindow>> runs = Map.copyOf(pending);
+      Map<String, Integer> ended = sweep(runs.keySet(), earliest(runs.values()));
+      pending.keySet().removeAll(runs.keySet());
       int n = ended.getOrDefault(mark, 0);
       if (n > 0) {
         log.info("exec task {}: ended {} process(es) it left running", taskId, n);
@@ -117,22 +137,42 @@ final class ExecContainment {
       return 0;
     }
     synchronized (scanning) {
-      return sweep(Set.of()).getOrDefault(ORPHAN, 0);
+      return sweep(Set.of(), null).getOrDefault(ORPHAN, 0);
     }
+  }
+
+  /**
+   * The moment before the earliest of these runs started (the one fewest forks after boot): every
+   * process of every one of them was forked after it. Null if any is unknown.
+   */
+  private static PidWindow earliest(Iterable<Optional<PidWindow>> started) {
+    PidWindow first = null;
+    for (Optional<PidWindow> s : started) {
+      if (s.isEmpty()) {
+        return null;
+      }
+      if (first == null || s.get().forks() < first.forks()) {
+        first = s.get();
+      }
+    }
+    return first;
   }
 
   /**
    * Kills, round after round, every running process marked with one of the marks or by a worker
    * that is gone, until a scan finds none. Returns the count per mark ({@link #ORPHAN} for the
    * orphans).
+   *
+   * @param since only processes started after this moment are looked at; null: all
    */
-  private Map<String, Integer> sweep(Set<String> marks) {
+  private Map<String, Integer> sweep(Set<String> marks, PidWindow since) {
     Map<String, Integer> ended = new HashMap<>();
     Map<String, Boolean> workerAlive = new HashMap<>();
     Set<Long> orphanWorkers = new HashSet<>();
     for (int round = 0; round < MAX_ROUNDS; round++) {
       List<ProcessHandle> found = new ArrayList<>();
-      for (Marked m : scan()) {
+      // Read anew each round: what forked meanwhile is in the next.
+      for (Marked m : scan(since == null ? null : PidWindow.allocatedSince(since))) {
         String key;
         if (marks.contains(m.mark)) {
           key = m.mark;
@@ -209,8 +249,12 @@ final class ExecContainment {
 
   private record Marked(ProcessHandle process, String mark) {}
 
-  /** Every process (but this one) whose environment carries a mark, and the mark. */
-  private static List<Marked> scan() {
+  /**
+   * Every process (but this one) whose environment carries a mark, and the mark.
+   *
+   * @param candidates the process ids worth reading; null: all
+   */
+  private static List<Marked> scan(LongPredicate candidates) {
     List<Marked> out = new ArrayList<>();
     byte[] buf = new byte[64 * 1024];
     try (DirectoryStream<Path> all = Files.newDirectoryStream(PROC)) {
@@ -225,7 +269,7 @@ final class ExecContainment {
         } catch (NumberFormatException e) {
           continue;
         }
-        if (pid == SELF_PID) {
+        if (pid == SELF_PID || (candidates != null && !candidates.test(pid))) {
           continue;
         }
         String mark = markOf(dir.resolve("environ"), buf);

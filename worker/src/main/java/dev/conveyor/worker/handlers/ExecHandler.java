@@ -111,11 +111,11 @@ public final class ExecHandler implements TaskHandler, AutoCloseable {
   @Override
   public Object handle(TaskContext ctx) throws Exception {
     ProcessBuilder pb = policy.processFor(ctx.payload(JsonNode.class)).redirectErrorStream(true);
-    String mark = containment.mark(pb);
     Path output = Files.createTempFile(outputDir, "conveyor-exec-", ".out");
     try {
       pb.redirectOutput(output.toFile())
           .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")));
+      ExecContainment.Run run = containment.mark(pb);
       Process process = pb.start();
       ProcessTree tree = new ProcessTree(process, signaller);
       // Both return at once: the signal is sent on the caller's thread, the generations of a tree
@@ -124,7 +124,7 @@ public final class ExecHandler implements TaskHandler, AutoCloseable {
       ctx.onKill(tree::kill);
       int exit = waitUninterruptibly(process);
       tree.awaitGone(Duration.ofSeconds(5));
-      containment.endLeftovers(mark, ctx.taskId()); // what left the tree: daemons, orphans
+      containment.endLeftovers(run, ctx.taskId()); // what left the tree: daemons, orphans
       String tail = tail(output);
       // The tree's own flag too: a kill signals it before the token is set, and a shell whose
       // children were killed can exit 0 in between.
