@@ -99,6 +99,9 @@ public final class ProducerBench implements Callable<Integer> {
           List.of(
               new Rounds.Ratio("producer-cli", "bare", 0.8),
               new Rounds.Ratio("task-publisher", "bare")));
+      if (cli.isPresent()) {
+        fixedCost(h, cli.get(), rounds.stats("producer-cli").median(), report);
+      }
     }
     report.print(System.out, common.json);
     return 0;
@@ -126,9 +129,47 @@ public final class ProducerBench implements Callable<Integer> {
     return new Rounds.Measured(count / s, c);
   }
 
+  /** Launches of {@code publish --count 1} that {@link #fixedCost} times. */
+  private static final int FIXED_COST_LAUNCHES = 5;
+
+  /**
+   * What every run of producer-cli pays whatever its count: launch to exit of {@code publish
+   * --count 1} (JVM start, connection, declarations, one confirmed publish), and its share of a
+   * producer-cli run at the median rate.
+   */
+  private void fixedCost(Harness h, WorkerLauncher producer, double cliRate, Report report)
+      throws Exception {
+    List<Double> ms = new ArrayList<>();
+    Conditions.Meter meter = Conditions.start();
+    for (int i = 0; i < FIXED_COST_LAUNCHES; i++) {
+      h.purge();
+      long t0 = System.nanoTime();
+      cli(h, producer, 1);
+      ms.add(Stats.millis(System.nanoTime() - t0));
+    }
+    Conditions c = meter.end();
+    h.purge();
+    Stats fixed = new Stats(ms);
+    double cliRunMs = count / cliRate * 1000;
+    report.put("cliFixedCost", fixed.summary());
+    report.text(
+        "  producer-cli fixed cost, launch -> exit of publish --count 1 (%d launches): median %.0f"
+            + " ms (min %.0f, max %.0f), %.0f %% of a producer-cli run at its median rate %s",
+        FIXED_COST_LAUNCHES,
+        fixed.median(),
+        fixed.min(),
+        fixed.max(),
+        100 * fixed.median() / cliRunMs,
+        c);
+  }
+
   private void cli(Harness h, WorkerLauncher producer) throws Exception {
+    cli(h, producer, count);
+  }
+
+  private void cli(Harness h, WorkerLauncher producer, int tasks) throws Exception {
     WorkerLauncher.Running p =
-        producer.start(h, "publish", "--type", "noop", "--count", Integer.toString(count));
+        producer.start(h, "publish", "--type", "noop", "--count", Integer.toString(tasks));
     int code = p.awaitExit(timeoutSeconds);
     if (code != 0) {
       throw new IllegalStateException("bin/producer exited with " + code);
