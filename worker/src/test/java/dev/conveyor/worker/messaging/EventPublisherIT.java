@@ -40,17 +40,8 @@ class EventPublisherIT {
 
   @Test
   void eventsOutlastAShortOutageAndAreDroppedAfterALongOne(TestBroker broker) throws Exception {
-    BrokerAdmin admin = new BrokerAdmin(broker.uri());
-    String user = "events-" + broker.namespace();
-    Permissions permissions = Permissions.worker(broker.names());
-    URI uri = admin.createUser(user, "pw", permissions);
-    broker.own(() -> admin.deleteUser(user));
-    String name = "events-outage-" + broker.namespace();
-    Connection connection =
-        broker.own(
-            new BrokerConnector(
-                    new BrokerSettings(List.of(uri), broker.namespace(), Optional.empty()))
-                .connect(name));
+    OwnUser own = OwnUser.connect(broker, "events-outage");
+    Connection connection = own.connection();
     EventLog log = EventLog.open(broker);
     AtomicInteger dropped = new AtomicInteger();
     // Two publishers on the one connection: one waits out any outage this test makes, the other
@@ -81,15 +72,15 @@ class EventPublisherIT {
     publish(patient, "before");
     awaitReceived(log, "before");
 
-    cutOff(admin, user, name, connection);
+    own.cutOff();
     publish(patient, "kept");
-    admin.createUser(user, "pw", permissions);
+    own.restore();
     awaitReceived(log, "kept");
 
-    cutOff(admin, user, name, connection);
+    own.cutOff();
     publish(hasty, "lost");
     await().atMost(Duration.ofSeconds(10)).until(() -> dropped.get() == 1);
-    admin.createUser(user, "pw", permissions);
+    own.restore();
     await().atMost(Duration.ofSeconds(10)).until(connection::isOpen);
     publish(hasty, "after");
     awaitReceived(log, "after");
@@ -106,17 +97,8 @@ class EventPublisherIT {
    */
   @Test
   void queuedEventsGoOutAsFewMessagesAndReadersSeeEachEvent(TestBroker broker) throws Exception {
-    BrokerAdmin admin = new BrokerAdmin(broker.uri());
-    String user = "batch-" + broker.namespace();
-    Permissions permissions = Permissions.worker(broker.names());
-    URI uri = admin.createUser(user, "pw", permissions);
-    broker.own(() -> admin.deleteUser(user));
-    String name = "events-batch-" + broker.namespace();
-    Connection connection =
-        broker.own(
-            new BrokerConnector(
-                    new BrokerSettings(List.of(uri), broker.namespace(), Optional.empty()))
-                .connect(name));
+    OwnUser own = OwnUser.connect(broker, "events-batch");
+    Connection connection = own.connection();
     EventLog log = EventLog.open(broker);
     AtomicInteger messages = taskEventMessages(broker);
     EventPublisher events =
@@ -124,7 +106,7 @@ class EventPublisherIT {
             new EventPublisher(
                 connection, broker.topology(), "w", EventLevel.ALL, e -> {}, () -> {}));
 
-    cutOff(admin, user, name, connection);
+    own.cutOff();
     int tasks = 600;
     for (int i = 0; i < tasks; i += 2) {
       // Two threads' worth of tasks: each one's running, then its succeeded, interleaved.
@@ -135,7 +117,7 @@ class EventPublisherIT {
       events.task(
           task("t" + (i + 1)), "default", 1, TaskState.SUCCEEDED, 0L, null, null, null, null);
     }
-    admin.createUser(user, "pw", permissions);
+    own.restore();
 
     await().atMost(Duration.ofSeconds(30)).until(() -> log.tasks().size() == 2 * tasks);
     for (int i = 0; i < tasks; i++) {
@@ -258,21 +240,44 @@ class EventPublisherIT {
   }
 
   /**
-   * Deletes the user, which closes its connection (or the test does), and amqp-client's recovery
+   * A user of the test's own and a connection of that user, named after it, which the test can cut
+   * off: deleting the user closes the connection (or the test does), and amqp-client's recovery
    * fails until the user is back.
    */
-  private static void cutOff(BrokerAdmin admin, String user, String name, Connection connection) {
-    admin.deleteUser(user);
-    await()
-        .atMost(Duration.ofSeconds(10))
-        .pollInterval(Duration.ofMillis(200))
-        .until(
-            () -> {
-              if (connection.isOpen()) {
-                admin.closeConnections(name);
-              }
-              return !connection.isOpen();
-            });
+  private record OwnUser(
+      BrokerAdmin admin, String user, Permissions permissions, Connection connection) {
+
+    static OwnUser connect(TestBroker broker, String name) throws Exception {
+      BrokerAdmin admin = new BrokerAdmin(broker.uri());
+      String user = name + "-" + broker.namespace();
+      Permissions permissions = Permissions.worker(broker.names());
+      URI uri = admin.createUser(user, "pw", permissions);
+      broker.own(() -> admin.deleteUser(user));
+      Connection connection =
+          broker.own(
+              new BrokerConnector(
+                      new BrokerSettings(List.of(uri), broker.namespace(), Optional.empty()))
+                  .connect(user));
+      return new OwnUser(admin, user, permissions, connection);
+    }
+
+    void cutOff() {
+      admin.deleteUser(user);
+      await()
+          .atMost(Duration.ofSeconds(10))
+          .pollInterval(Duration.ofMillis(200))
+          .until(
+              () -> {
+                if (connection.isOpen()) {
+                  admin.closeConnections(user); // the connection's name
+                }
+                return !connection.isOpen();
+              });
+    }
+
+    void restore() {
+      admin.createUser(user, "pw", permissions);
+    }
   }
 
   /** A heartbeat whose only task id marks it. */
