@@ -14,6 +14,8 @@ import java.util.function.LongPredicate;
  * last id allocated then and the last allocated now, going round; that holds while fewer ids than
  * {@code pid_max} were allocated meanwhile, which the kernel's count of forks since boot bounds
  * (threads count too, and forks in other pid namespaces: the bound only errs on the safe side).
+ * What it does not cover: a process that sets {@code ns_last_pid} itself to choose the next id
+ * (checkpoint/restore tools, with CAP_SYS_ADMIN) breaks the cycle.
  *
  * @param lastPid the last process id allocated in this pid namespace ({@code ns_last_pid})
  * @param forks the forks since boot ({@code processes} in {@code /proc/stat})
