@@ -7,6 +7,7 @@ import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Collection;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
@@ -80,7 +81,7 @@ final class ExecContainment {
 
   /**
    * Marks of ended runs whose processes a sweep has yet to end, with the moment each run's process
-   * was about to start (null: unknown).
+   * was about to start (empty: unknown).
    */
   private final Map<String, Optional<PidWindow>> pending = new ConcurrentHashMap<>();
 
@@ -118,7 +119,7 @@ final class ExecContainment {
         return; // a sweep that began after ours was added has covered it
       }
       Map<String, Optional<PidWindow>> runs = Map.copyOf(pending);
-      Map<String, Integer> ended = sweep(runs.keySet(), earliest(runs.values()));
+      Map<String, Integer> ended = sweep(runs.keySet(), started(runs.values()));
       pending.keySet().removeAll(runs.keySet());
       int n = ended.getOrDefault(mark, 0);
       if (n > 0) {
@@ -141,21 +142,16 @@ final class ExecContainment {
     }
   }
 
-  /**
-   * The moment before the earliest of these runs started (the one fewest forks after boot): every
-   * process of every one of them was forked after it. Null if any is unknown.
-   */
-  private static PidWindow earliest(Iterable<Optional<PidWindow>> started) {
-    PidWindow first = null;
-    for (Optional<PidWindow> s : started) {
+  /** The moments before these runs' processes started; null if one is unknown. */
+  private static List<PidWindow> started(Collection<Optional<PidWindow>> runs) {
+    List<PidWindow> out = new ArrayList<>(runs.size());
+    for (Optional<PidWindow> s : runs) {
       if (s.isEmpty()) {
         return null;
       }
-      if (first == null || s.get().forks() < first.forks()) {
-        first = s.get();
-      }
+      out.add(s.get());
     }
-    return first;
+    return out;
   }
 
   /**
@@ -163,9 +159,9 @@ final class ExecContainment {
    * that is gone, until a scan finds none. Returns the count per mark ({@link #ORPHAN} for the
    * orphans).
    *
-   * @param since only processes started after this moment are looked at; null: all
+   * @param since only processes started after one of these moments are looked at; null: all
    */
-  private Map<String, Integer> sweep(Set<String> marks, PidWindow since) {
+  private Map<String, Integer> sweep(Set<String> marks, List<PidWindow> since) {
     Map<String, Integer> ended = new HashMap<>();
     Map<String, Boolean> workerAlive = new HashMap<>();
     Set<Long> orphanWorkers = new HashSet<>();

@@ -5,6 +5,7 @@ import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Collection;
 import java.util.function.LongPredicate;
 
 /**
@@ -62,9 +63,28 @@ record PidWindow(long lastPid, long forks) {
     return pid -> pid > from || pid <= to; // went round
   }
 
-  /** {@link #allocatedBetween} with this system's {@code pid_max}. */
-  static LongPredicate allocatedSince(PidWindow since) {
-    return since == null ? null : allocatedBetween(since, after(), PID_MAX);
+  /**
+   * The ids allocated since any of these moments, up to now, with this system's {@code pid_max}:
+   * null when that cannot be told for one of them (then any id may be). Each moment's own window:
+   * the moments were read at different times, and the one with the fewest forks need not have read
+   * the earliest last id.
+   */
+  static LongPredicate allocatedSince(Collection<PidWindow> moments) {
+    return allocatedSinceAny(moments, after(), PID_MAX);
+  }
+
+  /** {@link #allocatedSince} up to {@code now}, with that {@code pidMax}. */
+  static LongPredicate allocatedSinceAny(
+      Collection<PidWindow> moments, PidWindow now, long pidMax) {
+    LongPredicate any = pid -> false;
+    for (PidWindow since : moments) {
+      LongPredicate ids = allocatedBetween(since, now, pidMax);
+      if (ids == null) {
+        return null;
+      }
+      any = any.or(ids);
+    }
+    return any;
   }
 
   private static long readLastPid() {

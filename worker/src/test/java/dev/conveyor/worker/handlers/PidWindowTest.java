@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.function.LongPredicate;
 import org.junit.jupiter.api.Test;
 
@@ -34,6 +35,26 @@ class PidWindowTest {
     assertThat(ids.test(321)).isFalse();
     assertThat(ids.test(32_700)).isFalse();
     assertThat(ids.test(5000)).isFalse();
+  }
+
+  @Test
+  void severalMomentsCoverEachOnesIds() {
+    // Read in this order: b's fork count before a's process forked a child (1002), b's last id
+    // after it. b has the fewer forks counted but the later last id: a window from b alone would
+    // miss a's child.
+    PidWindow a = new PidWindow(1000, 100);
+    PidWindow b = new PidWindow(1002, 100);
+    PidWindow now = new PidWindow(1010, 110);
+    LongPredicate fromB = PidWindow.allocatedBetween(b, now, PID_MAX);
+    assertThat(fromB.test(1002)).isFalse();
+    LongPredicate either = PidWindow.allocatedSinceAny(List.of(a, b), now, PID_MAX);
+    assertThat(either.test(1002)).isTrue();
+    assertThat(either.test(1001)).isTrue();
+    assertThat(either.test(1000)).isFalse();
+    assertThat(either.test(1011)).isFalse();
+    assertThat(PidWindow.allocatedSinceAny(List.of(a, new PidWindow(5, 1)), now, 200))
+        .as("one moment a whole cycle ago: any id")
+        .isNull();
   }
 
   @Test
@@ -72,7 +93,7 @@ class PidWindowTest {
     Process p = new ProcessBuilder("/bin/true").start();
     try {
       p.waitFor();
-      LongPredicate ids = PidWindow.allocatedSince(before);
+      LongPredicate ids = PidWindow.allocatedSince(List.of(before));
       assertThat(ids).isNotNull();
       assertThat(ids.test(p.pid())).isTrue();
     } finally {
