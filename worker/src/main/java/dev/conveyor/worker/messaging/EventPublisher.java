@@ -247,14 +247,13 @@ public final class EventPublisher implements AutoCloseable, CommandHandler.Answe
   private void run() {
     List<EventBatches.Item> taken = new ArrayList<>();
     long window = gathering.window().toNanos();
-    long sentAt = 0;
-    boolean sentBefore = false;
+    long sentAt = gathering.clock().getAsLong() - window; // nothing sent yet: idle
     try {
       while (true) {
         EventBatches.Item first = queue.take();
         taken.add(first);
         long until = sentAt + window;
-        if (sentBefore && first != STOP && !closed && until - gathering.clock().getAsLong() > 0) {
+        if (first != STOP && !closed && until - gathering.clock().getAsLong() > 0) {
           gathering.pause().until(until);
         }
         queue.drainTo(taken, MAX_DRAIN - 1);
@@ -267,7 +266,6 @@ public final class EventPublisher implements AutoCloseable, CommandHandler.Answe
           return;
         }
         sentAt = gathering.clock().getAsLong();
-        sentBefore = true;
       }
     } catch (InterruptedException e) {
       // close() gave up waiting: what is left is dropped
