@@ -12,7 +12,6 @@ import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
-import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicLong;
@@ -50,8 +49,8 @@ import org.slf4j.LoggerFactory;
  * <p>Finding marked processes means reading their environment. At a worker's start every process's
  * is read. A task's search reads only those of the processes started since the task's own was about
  * to start ({@link PidWindow}: every process of the run was forked after that), and falls back to
- * every process when that cannot be told; under a {@code kill --all} the full scan took several
- * milliseconds per task (docs/benchmarks.md). Tasks that end together share one search.
+ * every process when that cannot be told: under a {@code kill --all} the full scan was the largest
+ * part of the kill (docs/benchmarks.md). Tasks that end together share one search.
  */
 final class ExecContainment {
   private static final Logger log = LoggerFactory.getLogger(ExecContainment.class);
@@ -79,11 +78,8 @@ final class ExecContainment {
   /** The key under which a sweep counts the orphans of workers that are gone. */
   private static final String ORPHAN = "";
 
-  /**
-   * Marks of ended runs whose processes a sweep has yet to end, with the moment each run's process
-   * was about to start (empty: unknown).
-   */
-  private final Map<String, Optional<PidWindow>> pending = new ConcurrentHashMap<>();
+  /** Ended runs whose processes a sweep has yet to end. */
+  private final Set<Run> pending = ConcurrentHashMap.newKeySet();
 
   /**
    * A run's mark, and the moment before its process started: where its processes' ids lie.
@@ -112,16 +108,17 @@ final class ExecContainment {
     if (!PROCFS) {
       return;
     }
-    String mark = run.mark();
-    pending.put(mark, Optional.ofNullable(run.started()));
+    pending.add(run);
     synchronized (scanning) {
-      if (!pending.containsKey(mark)) {
+      if (!pending.contains(run)) {
         return; // a sweep that began after ours was added has covered it
       }
-      Map<String, Optional<PidWindow>> runs = Map.copyOf(pending);
-      Map<String, Integer> ended = sweep(runs.keySet(), started(runs.values()));
-      pending.keySet().removeAll(runs.keySet());
-      int n = ended.getOrDefault(mark, 0);
+      Set<Run> runs = Set.copyOf(pending);
+      Set<String> marks = new HashSet<>();
+      runs.forEach(r -> marks.add(r.mark()));
+      Map<String, Integer> ended = sweep(marks, started(runs));
+      pending.removeAll(runs);
+      int n = ended.getOrDefault(run.mark(), 0);
       if (n > 0) {
         log.info("exec task {}: ended {} process(es) it left running", taskId, n);
       }
@@ -143,13 +140,13 @@ final class ExecContainment {
   }
 
   /** The moments before these runs' processes started; null if one is unknown. */
-  private static List<PidWindow> started(Collection<Optional<PidWindow>> runs) {
+  private static List<PidWindow> started(Collection<Run> runs) {
     List<PidWindow> out = new ArrayList<>(runs.size());
-    for (Optional<PidWindow> s : runs) {
-      if (s.isEmpty()) {
+    for (Run r : runs) {
+      if (r.started() == null) {
         return null;
       }
-      out.add(s.get());
+      out.add(r.started());
     }
     return out;
   }

@@ -42,8 +42,8 @@ public final class ExecHandler implements TaskHandler, AutoCloseable {
 
   /**
    * Deletes the output files off the task's path. On ext4 an unlink can wait for the journal's
-   * commit, which the broker's fsyncs keep starting: during a {@code kill --all} the deletes took
-   * 8-10 ms, and every killed task was reported that much later.
+   * commit, which the broker's fsyncs keep starting, and every killed task would be reported that
+   * much later (docs/benchmarks.md).
    */
   private final ExecutorService janitor =
       Executors.newSingleThreadExecutor(
