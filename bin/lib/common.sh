@@ -109,10 +109,13 @@ conveyor_java_release() {
   done <"$1/release"
 }
 
-# Prints the major version of the Java installation at $1 (a home directory), or nothing.
-# Reads the `release` file when there is one, so that no JVM has to start.
+# Sets CONVEYOR_JAVA_MAJOR to the major version of the Java installation at $1 (a home directory);
+# returns 1 when there is none to be told. Reads the `release` file when there is one, so that no
+# JVM has to start, and sets a variable rather than printing, so that callers need no subshell:
+# every process a launcher starts delays the program (docs/benchmarks.md).
 conveyor_java_major() {
   local home=$1 version=""
+  CONVEYOR_JAVA_MAJOR=""
   [[ -x $home/bin/java ]] || return 1
   conveyor_java_release "$home"
   version=$CONVEYOR_RELEASE_VERSION
@@ -123,7 +126,7 @@ conveyor_java_major() {
   version=${version#1.} # 1.8.0_392 -> 8.0_392
   version=${version%%[!0-9]*}
   [[ -n $version ]] || return 1
-  printf '%s\n' "$version"
+  CONVEYOR_JAVA_MAJOR=$version
 }
 
 # The home directory of the `java` on PATH, following symlinks (/usr/bin/java -> /usr/lib/jvm/…).
@@ -134,11 +137,12 @@ conveyor_path_java_home() {
   dirname -- "$(dirname -- "$java")"
 }
 
-# Whether $1 is a usable Java home: version >= 21 and, when $2 is "jdk", has javac.
+# Whether $1 is a usable Java home: version >= 21 and, when $2 is "jdk", has javac. Leaves its
+# major version in CONVEYOR_JAVA_MAJOR.
 conveyor_java_ok() {
-  local home=$1 need=${2:-jre} major
-  major=$(conveyor_java_major "$home") || return 1
-  ((major >= CONVEYOR_MIN_JAVA)) || return 1
+  local home=$1 need=${2:-jre}
+  conveyor_java_major "$home" || return 1
+  ((CONVEYOR_JAVA_MAJOR >= CONVEYOR_MIN_JAVA)) || return 1
   [[ $need != jdk || -x $home/bin/javac ]]
 }
 
@@ -156,7 +160,7 @@ conveyor_find_java() {
       for home in "$dir"/* "$dir"/*/Contents/Home; do
         [[ -d $home ]] || continue
         conveyor_java_ok "$home" "$need" || continue
-        major=$(conveyor_java_major "$home")
+        major=$CONVEYOR_JAVA_MAJOR
         if ((major > best_major)); then
           best=$home
           best_major=$major
@@ -177,7 +181,8 @@ conveyor_find_java() {
 # Flags that keep Maven (its bundled libraries) quiet on JDK 24+; unknown to older JVMs.
 conveyor_maven_opts() {
   local major
-  major=$(conveyor_java_major "$1") || return 0
+  conveyor_java_major "$1" || return 0
+  major=$CONVEYOR_JAVA_MAJOR
   if ((major >= 24)) && [[ ${MAVEN_OPTS:-} != *sun-misc-unsafe-memory-access* ]]; then
     MAVEN_OPTS="${MAVEN_OPTS:+$MAVEN_OPTS }--enable-native-access=ALL-UNNAMED --sun-misc-unsafe-memory-access=allow"
   fi
@@ -366,10 +371,9 @@ conveyor_program_opts() {
 
 # Whether the JVM in CONVEYOR_JAVA_HOME has the ahead-of-time cache (JDK 25: JEPs 483, 514, 515).
 conveyor_aot_supported() {
-  local major
   [[ ${CONVEYOR_AOT:-1} != 0 ]] || return 1
-  major=$(conveyor_java_major "$CONVEYOR_JAVA_HOME") || return 1
-  ((major >= 25))
+  conveyor_java_major "$CONVEYOR_JAVA_HOME" || return 1
+  ((CONVEYOR_JAVA_MAJOR >= 25))
 }
 
 # On JDK 25 and later, sets CONVEYOR_CDS_OPTS to use the program's ahead-of-time cache instead of
