@@ -32,7 +32,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
-import java.util.TreeMap;
 import java.util.function.Consumer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -94,9 +93,8 @@ public final class TaskPublisher implements AutoCloseable {
 
   // Guarded by lock: written by the connection's thread (confirms, returns, shutdown).
   private final Object lock = new Object();
-  private final TreeMap<Long, InFlight> inFlight = new TreeMap<>();
+  private final InFlight inFlight = new InFlight(DEFAULT_WINDOW);
   private final Map<String, String> returned = new HashMap<>();
-  private int pending;
 
   private TaskPublisher(Connection connection, Names names, boolean ownsConnection)
       throws IOException {
@@ -255,8 +253,7 @@ public final class TaskPublisher implements AutoCloseable {
         }
         long seq = ch.getNextPublishSeqNo();
         synchronized (lock) {
-          inFlight.put(seq, new InFlight(task));
-          pending++;
+          inFlight.add(seq, task);
         }
         try {
           ch.basicPublish(exchange, queue, true, properties(task), Wire.encode(task));
@@ -271,7 +268,6 @@ public final class TaskPublisher implements AutoCloseable {
         // Only non-empty when the callback threw: nothing more will be reported for these.
         inFlight.clear();
         returned.clear();
-        pending = 0;
       }
     }
     if (!failures.isEmpty()) {
@@ -399,27 +395,13 @@ public final class TaskPublisher implements AutoCloseable {
 
   private void settle(long seq, boolean multiple, String failure) {
     synchronized (lock) {
-      Iterable<InFlight> hits =
-          multiple
-              ? inFlight.headMap(seq, true).values()
-              : inFlight.containsKey(seq) ? List.of(inFlight.get(seq)) : List.of();
-      for (InFlight f : hits) {
-        if (f.settle(failure == null ? InFlight.ACKED : failure)) {
-          pending--;
-        }
-      }
+      inFlight.settle(seq, multiple, failure == null ? InFlight.ACKED : failure);
       lock.notifyAll();
     }
   }
 
   private void settleOne(long seq, String reason) {
-    synchronized (lock) {
-      InFlight f = inFlight.get(seq);
-      if (f != null && f.settle(reason)) {
-        pending--;
-      }
-      lock.notifyAll();
-    }
+    settle(seq, false, reason);
   }
 
   private void abandonInFlight(String reason) {
@@ -446,9 +428,10 @@ public final class TaskPublisher implements AutoCloseable {
         if (inFlight.size() <= limit) {
           return;
         }
-        if (inFlight.firstEntry().getValue().outcome != null) {
+        if (inFlight.headSettled()) {
           continue; // settled since the drain: hand it on first
         }
+        int pending = inFlight.unsettled();
         if (pending != lastPending || blockedFor != null) {
           lastPending = pending;
           deadline = System.nanoTime() + timeoutNanos;
@@ -473,26 +456,26 @@ public final class TaskPublisher implements AutoCloseable {
 
   /** Caller holds {@code lock}. */
   private void abandon(String reason) {
-    for (InFlight f : inFlight.values()) {
-      if (f.settle(reason)) {
-        pending--;
-      }
-    }
+    inFlight.settleAll(reason);
   }
 
   /** Hands on the settled prefix of the in-flight messages, keeping publish order. */
   private void drainSettled(Map<String, String> failures, Consumer<List<TaskMessage>> onConfirmed) {
-    List<TaskMessage> ok = new ArrayList<>();
+    List<TaskMessage> ok;
     synchronized (lock) {
-      while (!inFlight.isEmpty() && inFlight.firstEntry().getValue().outcome != null) {
-        InFlight f = inFlight.pollFirstEntry().getValue();
-        String unroutable = returned.remove(f.task.id());
-        if (f.outcome.equals(InFlight.ACKED) && unroutable == null) {
-          ok.add(f.task);
-        } else {
-          failures.put(f.task.id(), unroutable != null ? unroutable : f.outcome);
-        }
+      if (!inFlight.headSettled()) {
+        return; // the common case while publishing: nothing to allocate
       }
+      ok = new ArrayList<>();
+      inFlight.drainSettled(
+          (task, outcome) -> {
+            String unroutable = returned.isEmpty() ? null : returned.remove(task.id());
+            if (outcome.equals(InFlight.ACKED) && unroutable == null) {
+              ok.add(task);
+            } else {
+              failures.put(task.id(), unroutable != null ? unroutable : outcome);
+            }
+          });
     }
     if (!ok.isEmpty()) {
       onConfirmed.accept(List.copyOf(ok));
@@ -510,27 +493,6 @@ public final class TaskPublisher implements AutoCloseable {
     Channels.closeQuietly(channel);
     if (ownsConnection) {
       Channels.closeQuietly(connection);
-    }
-  }
-
-  /** A published message awaiting its confirm; {@code outcome} is null until it is settled. */
-  private static final class InFlight {
-    static final String ACKED = "ack";
-
-    final TaskMessage task;
-    String outcome;
-
-    InFlight(TaskMessage task) {
-      this.task = task;
-    }
-
-    /** Records the first outcome only; returns whether this call settled it. */
-    boolean settle(String result) {
-      if (outcome != null) {
-        return false;
-      }
-      outcome = result;
-      return true;
     }
   }
 }
