@@ -8,8 +8,13 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.JsonSerializer;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.annotation.JsonSerialize;
+import com.fasterxml.jackson.databind.node.NullNode;
 import java.nio.charset.StandardCharsets;
 import java.time.Instant;
+import java.util.List;
 import java.util.UUID;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -273,5 +278,34 @@ class TaskMessageCodecTest {
             MalformedMessageException.class, () -> decode("{\"type\":\"noop\"} junk", "m"));
 
     assertTrue(e.getMessage().startsWith("not JSON"), e.getMessage());
+  }
+
+  /** Turns the hand-written serializer off, leaving Jackson's bean serializer to write a task. */
+  @JsonSerialize(using = JsonSerializer.None.class)
+  private abstract static class BeanSerialized {}
+
+  @Test
+  void theTaskSerializerWritesWhatTheBeanSerializerWrote() throws Exception {
+    ObjectMapper bean = Wire.JSON.copy().addMixIn(TaskMessage.class, BeanSerialized.class);
+    JsonNode payload = Wire.JSON.readTree("{\"s\":\"é\\\"\\n\",\"n\":[1,2.5,null,true],\"o\":{}}");
+    Instant whole = Instant.parse("2026-11-21T12:00:00Z");
+    Instant millis = Instant.parse("2026-11-21T11:59:00.120Z");
+    Instant nanos = Instant.parse("2026-11-21T11:59:00.123456789Z");
+    List<TaskMessage> tasks =
+        List.of(
+            new TaskMessage("t-1", "sleep", payload, 30_000L, 0L, 3, whole, millis),
+            new TaskMessage(null, "noop", null, null, null, null, null, null),
+            new TaskMessage(
+                "i\"d\u2028", "ty pe", NullNode.getInstance(), 1L, null, 1, nanos, nanos),
+            new TaskMessage("t-2", "noop", Wire.JSON.readTree("[]"), null, 5L, null, null, whole),
+            // The same instant again, and then another: the remembered text must follow.
+            new TaskMessage("t-3", "noop", null, null, null, null, millis, millis),
+            new TaskMessage("t-4", "noop", null, null, null, null, null, nanos));
+    for (TaskMessage task : tasks) {
+      assertEquals(bean.writeValueAsString(task), Wire.toJson(task), task.toString());
+      assertEquals(
+          bean.writerWithDefaultPrettyPrinter().writeValueAsString(task),
+          Wire.JSON.writerWithDefaultPrettyPrinter().writeValueAsString(task));
+    }
   }
 }
