@@ -25,6 +25,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.LockSupport;
+import java.util.function.BooleanSupplier;
 import java.util.function.Consumer;
 import java.util.function.LongSupplier;
 import org.slf4j.Logger;
@@ -39,10 +40,13 @@ import org.slf4j.LoggerFactory;
  * events gather until that window has passed and sends them together: without it a worker running
  * short tasks at a few thousand a second finds its events thread free for almost every event and
  * sends two messages per task, which costs the broker as much as the tasks themselves
- * (docs/benchmarks.md). While the connection is down, events wait (up to {@link #OUTAGE_WAIT} from
- * the first one that failed) for amqp-client's recovery and then go out in order: the {@code
- * requeued} outcomes of the tasks that a lost connection took away are among them. After that they
- * are logged, counted and dropped, never allowed to block a task.
+ * (docs/benchmarks.md). What a user waits for does not gather: a cancellation ({@code
+ * task.cancelled}, the end of a stop or kill) and every message that is not a task event (command
+ * answers, worker events) are sent as soon as the thread is free, and one queued while it lets
+ * others gather ends the wait. While the connection is down, events wait (up to {@link
+ * #OUTAGE_WAIT} from the first one that failed) for amqp-client's recovery and then go out in
+ * order: the {@code requeued} outcomes of the tasks that a lost connection took away are among
+ * them. After that they are logged, counted and dropped, never allowed to block a task.
  */
 public final class EventPublisher implements AutoCloseable, CommandHandler.Answers {
   private static final Logger log = LoggerFactory.getLogger(EventPublisher.class);
@@ -60,21 +64,25 @@ public final class EventPublisher implements AutoCloseable, CommandHandler.Answe
 
   /**
    * How the events thread lets events gather: {@code clock} reads nanoseconds, {@code pause} waits
-   * until a {@code clock} time (it may return early: close wakes it). Injected so tests hold the
-   * window open.
+   * until a {@code clock} time or until it is woken. Injected so tests hold the window open.
    */
   record Gathering(Duration window, LongSupplier clock, Pause pause) {
     static final Gathering REAL =
         new Gathering(
             GATHER_WINDOW,
             System::nanoTime,
-            until -> LockSupport.parkNanos(until - System.nanoTime()));
+            (until, woken) -> {
+              long left;
+              while (!woken.getAsBoolean() && (left = until - System.nanoTime()) > 0) {
+                LockSupport.parkNanos(left); // unparked when woken turns true
+              }
+            });
   }
 
-  /** Waits until a time of the {@link Gathering#clock}. */
+  /** Waits until a time of the {@link Gathering#clock}, or until {@code woken} says true. */
   @FunctionalInterface
   interface Pause {
-    void until(long nanos) throws InterruptedException;
+    void until(long nanos, BooleanSupplier woken) throws InterruptedException;
   }
 
   private final PublishChannel channel;
@@ -101,6 +109,15 @@ public final class EventPublisher implements AutoCloseable, CommandHandler.Answe
   private final BlockingQueue<EventBatches.Item> queue = new LinkedBlockingQueue<>(QUEUE_CAPACITY);
   private final Thread sender;
   private volatile boolean closed;
+
+  /**
+   * Set when an urgent item is queued, cleared by the events thread before each drain. With {@link
+   * #pausing} it makes sure an urgent item never waits for a window: either the events thread sees
+   * the flag before it pauses, or the queuing thread sees it pausing and wakes it.
+   */
+  private volatile boolean urgentQueued;
+
+  private volatile boolean pausing;
 
   private final AtomicLong overflowed = new AtomicLong();
 
@@ -227,7 +244,14 @@ public final class EventPublisher implements AutoCloseable, CommandHandler.Answe
       log.debug("event {} after close dropped", item.routingKey());
       return;
     }
-    if (!queue.offer(item)) {
+    if (queue.offer(item)) {
+      if (urgent(item)) {
+        urgentQueued = true;
+        if (pausing) {
+          LockSupport.unpark(sender);
+        }
+      }
+    } else {
       long n = overflowed.incrementAndGet();
       if (n == 1 || n % 10_000 == 0) {
         log.warn(
@@ -253,9 +277,17 @@ public final class EventPublisher implements AutoCloseable, CommandHandler.Answe
         EventBatches.Item first = queue.take();
         taken.add(first);
         long until = sentAt + window;
-        if (first != STOP && !closed && until - gathering.clock().getAsLong() > 0) {
-          gathering.pause().until(until);
+        if (first != STOP && !urgent(first) && !closed) {
+          pausing = true;
+          try {
+            if (!urgentQueued && until - gathering.clock().getAsLong() > 0) {
+              gathering.pause().until(until, () -> urgentQueued || closed);
+            }
+          } finally {
+            pausing = false;
+          }
         }
+        urgentQueued = false; // whatever set it is queued already, so the drain takes it
         queue.drainTo(taken, MAX_DRAIN - 1);
         boolean stop = taken.removeIf(item -> item == STOP);
         for (EventBatches.Message m : EventBatches.of(taken)) {
@@ -270,6 +302,14 @@ public final class EventPublisher implements AutoCloseable, CommandHandler.Answe
     } catch (InterruptedException e) {
       // close() gave up waiting: what is left is dropped
     }
+  }
+
+  /**
+   * What a user waits for: a cancellation (the end of a stop or kill), or anything that is not a
+   * task event (a command's answer, a worker event).
+   */
+  private static boolean urgent(EventBatches.Item item) {
+    return !item.batchable() || item.routingKey().equals(TaskState.CANCELLED.routingKey());
   }
 
   /** When the events thread gives up waiting for the connection; 0 while it is up. */
@@ -309,7 +349,7 @@ public final class EventPublisher implements AutoCloseable, CommandHandler.Answe
     try {
       long deadline = System.nanoTime() + CLOSE_WAIT.toNanos();
       if (queue.offer(STOP, CLOSE_WAIT.toNanos(), TimeUnit.NANOSECONDS)) {
-        LockSupport.unpark(sender); // a gathering events thread sends at once
+        LockSupport.unpark(sender); // a gathering events thread sees closed and sends at once
         sender.join(Duration.ofNanos(Math.max(1, deadline - System.nanoTime())));
       }
     } catch (InterruptedException e) {

@@ -24,6 +24,7 @@ import java.util.Optional;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import org.junit.jupiter.api.Test;
@@ -158,7 +159,7 @@ class EventPublisherIT {
                 new EventPublisher.Gathering(
                     Duration.ofNanos(window),
                     now::get,
-                    until -> {
+                    (until, woken) -> {
                       pausedUntil.add(until);
                       gathering.countDown();
                       release.await();
@@ -189,6 +190,62 @@ class EventPublisherIT {
     for (String t : List.of("c", "d", "e", "f")) {
       assertThat(log.states(t)).containsExactly(TaskState.RUNNING, TaskState.SUCCEEDED);
     }
+  }
+
+  @Test
+  void aCancellationIsSentAtOnceEvenByABusyPublisherAndEndsAGatheringPause(TestBroker broker)
+      throws Exception {
+    EventLog log = EventLog.open(broker);
+    long window = Duration.ofMillis(2).toNanos();
+    AtomicLong now = new AtomicLong(); // stands still: after the first send, always busy
+    List<Long> pausedUntil = new CopyOnWriteArrayList<>();
+    CountDownLatch gathering = new CountDownLatch(1);
+    AtomicBoolean endedByWake = new AtomicBoolean();
+    CountDownLatch release = new CountDownLatch(1);
+    EventPublisher events =
+        broker.own(
+            new EventPublisher(
+                broker.connection(),
+                broker.topology(),
+                "w",
+                EventLevel.ALL,
+                e -> {},
+                () -> {},
+                EventPublisher.OUTAGE_WAIT,
+                new EventPublisher.Gathering(
+                    Duration.ofNanos(window),
+                    now::get,
+                    (until, woken) -> {
+                      pausedUntil.add(until);
+                      gathering.countDown();
+                      // Held until woken; only the test's release ends it otherwise.
+                      await()
+                          .atMost(Duration.ofSeconds(30))
+                          .until(() -> woken.getAsBoolean() || release.getCount() == 0);
+                      endedByWake.set(release.getCount() != 0);
+                    })));
+    try {
+      running(events, "a"); // idle: sent at once
+      await().atMost(Duration.ofSeconds(10)).until(() -> log.tasks().size() == 1);
+
+      running(events, "b"); // busy: b waits for the window
+      assertThat(gathering.await(10, TimeUnit.SECONDS)).as("a busy publisher waits").isTrue();
+      cancelled(events, "c");
+      await().atMost(Duration.ofSeconds(10)).until(() -> log.tasks().size() == 3);
+      assertThat(endedByWake).as("the cancellation ended the pause").isTrue();
+      assertThat(log.states("c")).containsExactly(TaskState.CANCELLED);
+
+      cancelled(events, "d"); // busy, but a cancellation first in line does not wait
+      await().atMost(Duration.ofSeconds(10)).until(() -> log.tasks().size() == 4);
+      assertThat(pausedUntil).as("only b's send waited").hasSize(1);
+    } finally {
+      release.countDown();
+    }
+  }
+
+  private static void cancelled(EventPublisher events, String task) {
+    events.task(
+        task(task), "default", 1, TaskState.CANCELLED, 1L, Cause.USER_KILL, null, "test", null);
   }
 
   /** Counts the AMQP messages that carry task events, however many events each holds. */
