@@ -16,7 +16,6 @@ import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.LockSupport;
-import java.util.function.LongPredicate;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -65,6 +64,13 @@ final class ExecContainment {
 
   private static final String NAMESPACE = namespace();
 
+  /**
+   * Up to this many ids to read, a search looks each one up in {@code /proc}; beyond, it lists
+   * {@code /proc}. Listing it was most of a search that read a few environments
+   * (docs/benchmarks.md).
+   */
+  static final long PROBED_IDS = 256;
+
   /** Rounds of scanning until no marked process is left: each catches what forked meanwhile. */
   private static final int MAX_ROUNDS = 20;
 
@@ -88,6 +94,15 @@ final class ExecContainment {
    */
   record Run(String mark, PidWindow started) {}
 
+  /**
+   * The main processes of this JVM's exec tasks, by pid, while they run: a search need not read
+   * their environments, whose marks are runs of this worker still running, never a leftover or an
+   * orphan. Under a {@code kill --all} most of the processes a search came across were these, and
+   * reading their environments was most of its time (docs/benchmarks.md). Static: every worker in
+   * the JVM sees the same processes.
+   */
+  private static final Map<Long, Process> RUNNING_ROOTS = new ConcurrentHashMap<>();
+
   private final Object scanning = new Object();
 
   /**
@@ -98,6 +113,26 @@ final class ExecContainment {
     String mark = SELF + ":" + RUNS.incrementAndGet();
     pb.environment().put(VARIABLE, mark);
     return new Run(mark, PROCFS ? PidWindow.before() : null);
+  }
+
+  /** The task's main process has started; {@link #forget} it once it has ended. */
+  void started(Process root) {
+    RUNNING_ROOTS.put(root.pid(), root);
+  }
+
+  void forget(Process root) {
+    RUNNING_ROOTS.remove(root.pid(), root);
+  }
+
+  /**
+   * Whether the pid is a running main process of this JVM's exec tasks. The JDK says whether it has
+   * ended without asking the system; until then its pid cannot have been reused, since it has not
+   * been reaped (or was reaped just now: the kernel hands that id out again only after a whole
+   * cycle of ids).
+   */
+  private static boolean runningRoot(long pid) {
+    Process p = RUNNING_ROOTS.get(pid);
+    return p != null && p.isAlive();
   }
 
   /**
@@ -240,16 +275,29 @@ final class ExecContainment {
     }
   }
 
-  private record Marked(ProcessHandle process, String mark) {}
+  record Marked(ProcessHandle process, String mark) {}
 
   /**
    * Every process (but this one) whose environment carries a mark, and the mark.
    *
    * @param candidates the process ids worth reading; null: all
    */
-  private static List<Marked> scan(LongPredicate candidates) {
+  static List<Marked> scan(PidWindow.Ids candidates) {
     List<Marked> out = new ArrayList<>();
     byte[] buf = new byte[64 * 1024];
+    if (candidates != null && candidates.count() <= PROBED_IDS) {
+      // Few ids: looking each up costs less than listing /proc.
+      candidates.forEach(
+          pid -> {
+            Path dir = PROC.resolve(Long.toString(pid));
+            // A thread's id leads to its process too (/proc shows it, though it does not list
+            // it); its process, forked after the moment too, has its own id in the window.
+            if (pid != SELF_PID && !runningRoot(pid) && Files.exists(dir)) {
+              read(pid, dir, buf, out, true);
+            }
+          });
+      return out;
+    }
     try (DirectoryStream<Path> all = Files.newDirectoryStream(PROC)) {
       for (Path dir : all) {
         String name = dir.getFileName().toString();
@@ -262,20 +310,44 @@ final class ExecContainment {
         } catch (NumberFormatException e) {
           continue;
         }
-        if (pid == SELF_PID || (candidates != null && !candidates.test(pid))) {
+        if (pid == SELF_PID || (candidates != null && !candidates.test(pid)) || runningRoot(pid)) {
           continue;
         }
-        String mark = markOf(dir.resolve("environ"), buf);
-        if (mark != null) {
-          // The handle keeps the start time: should the pid be reused before the kill, the kill
-          // is refused rather than sent to a stranger.
-          ProcessHandle.of(pid).ifPresent(handle -> out.add(new Marked(handle, mark)));
-        }
+        read(pid, dir, buf, out, false);
       }
     } catch (IOException e) {
       log.warn("exec: cannot list /proc to find leftover processes: {}", e.toString());
     }
     return out;
+  }
+
+  /** Whether the id is a process's, not one of its other threads': {@code Tgid} is the id. */
+  private static boolean leader(Path dir) {
+    try {
+      String tgid = dir.getFileName().toString();
+      for (String line : Files.readAllLines(dir.resolve("status"))) {
+        if (line.startsWith("Tgid:")) {
+          return line.substring("Tgid:".length()).trim().equals(tgid);
+        }
+      }
+    } catch (IOException | RuntimeException e) {
+      // gone, or not ours to read
+    }
+    return false;
+  }
+
+  /**
+   * Adds the process to {@code out} if its environment carries a mark.
+   *
+   * @param mayBeThread whether the id may be a thread's (not listed by /proc, but found there)
+   */
+  private static void read(long pid, Path dir, byte[] buf, List<Marked> out, boolean mayBeThread) {
+    String mark = markOf(dir.resolve("environ"), buf);
+    if (mark != null && (!mayBeThread || leader(dir))) {
+      // The handle keeps the start time: should the pid be reused before the kill, the kill is
+      // refused rather than sent to a stranger.
+      ProcessHandle.of(pid).ifPresent(handle -> out.add(new Marked(handle, mark)));
+    }
   }
 
   /** The value of the mark in a process's environment, or null (none, gone, not ours to read). */

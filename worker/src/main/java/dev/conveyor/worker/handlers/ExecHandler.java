@@ -117,31 +117,42 @@ public final class ExecHandler implements TaskHandler, AutoCloseable {
           .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")));
       ExecContainment.Run run = containment.mark(pb);
       Process process = pb.start();
-      ProcessTree tree = new ProcessTree(process, signaller);
-      // Both return at once: the signal is sent on the caller's thread, the generations of a tree
-      // are signalled in turn on the signaller.
-      ctx.token().onCancel(tree::terminate);
-      ctx.onKill(tree::kill);
-      int exit = waitUninterruptibly(process);
-      tree.awaitGone(Duration.ofSeconds(5));
-      containment.endLeftovers(run, ctx.taskId()); // what left the tree: daemons, orphans
-      String tail = tail(output);
-      // The tree's own flag too: a kill signals it before the token is set, and a shell whose
-      // children were killed can exit 0 in between.
-      if (ctx.token().isCancelled() || tree.wasSignalled()) {
-        String by = ctx.token().isCancelled() ? ctx.token().reason() : "kill";
-        throw new TaskCancelledException("exec ended by " + by + ", exit " + exit);
+      containment.started(process);
+      try {
+        return await(ctx, process, run, output);
+      } finally {
+        containment.forget(process);
       }
-      if (exit != 0) {
-        throw new IllegalStateException("exit code " + exit + lastLine(tail));
-      }
-      Map<String, Object> result = new LinkedHashMap<>();
-      result.put("exitCode", exit);
-      result.put("output", tail);
-      return result;
     } finally {
       delete(output);
     }
+  }
+
+  /** Waits for the task's processes to end, then reports how. */
+  private Object await(TaskContext ctx, Process process, ExecContainment.Run run, Path output)
+      throws IOException, TaskCancelledException {
+    ProcessTree tree = new ProcessTree(process, signaller);
+    // Both return at once: the signal is sent on the caller's thread, the generations of a tree
+    // are signalled in turn on the signaller.
+    ctx.token().onCancel(tree::terminate);
+    ctx.onKill(tree::kill);
+    int exit = waitUninterruptibly(process);
+    tree.awaitGone(Duration.ofSeconds(5));
+    containment.endLeftovers(run, ctx.taskId()); // what left the tree: daemons, orphans
+    String tail = tail(output);
+    // The tree's own flag too: a kill signals it before the token is set, and a shell whose
+    // children were killed can exit 0 in between.
+    if (ctx.token().isCancelled() || tree.wasSignalled()) {
+      String by = ctx.token().isCancelled() ? ctx.token().reason() : "kill";
+      throw new TaskCancelledException("exec ended by " + by + ", exit " + exit);
+    }
+    if (exit != 0) {
+      throw new IllegalStateException("exit code " + exit + lastLine(tail));
+    }
+    Map<String, Object> result = new LinkedHashMap<>();
+    result.put("exitCode", exit);
+    result.put("output", tail);
+    return result;
   }
 
   private void delete(Path output) {

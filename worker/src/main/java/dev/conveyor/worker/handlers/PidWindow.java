@@ -5,7 +5,9 @@ import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Arrays;
 import java.util.Collection;
+import java.util.function.LongConsumer;
 import java.util.function.LongPredicate;
 
 /**
@@ -48,7 +50,7 @@ record PidWindow(long lastPid, long forks) {
    * Which ids may have been allocated between {@code since} and {@code now}: null when that cannot
    * be told (either is unknown, or a whole cycle may have passed), meaning any.
    */
-  static LongPredicate allocatedBetween(PidWindow since, PidWindow now, long pidMax) {
+  static Ids allocatedBetween(PidWindow since, PidWindow now, long pidMax) {
     if (since == null || now == null || pidMax <= RESERVED_PIDS) {
       return null;
     }
@@ -58,9 +60,9 @@ record PidWindow(long lastPid, long forks) {
     long from = since.lastPid;
     long to = now.lastPid;
     if (from <= to) {
-      return pid -> pid > from && pid <= to;
+      return new Ids(new long[] {from + 1}, new long[] {to});
     }
-    return pid -> pid > from || pid <= to; // went round
+    return new Ids(new long[] {1, from + 1}, new long[] {to, pidMax}); // went round
   }
 
   /**
@@ -69,22 +71,94 @@ record PidWindow(long lastPid, long forks) {
    * the moments were read at different times, and the one with the fewest forks need not have read
    * the earliest last id.
    */
-  static LongPredicate allocatedSince(Collection<PidWindow> moments) {
+  static Ids allocatedSince(Collection<PidWindow> moments) {
     return allocatedSinceAny(moments, after(), PID_MAX);
   }
 
   /** {@link #allocatedSince} up to {@code now}, with that {@code pidMax}. */
-  static LongPredicate allocatedSinceAny(
-      Collection<PidWindow> moments, PidWindow now, long pidMax) {
-    LongPredicate any = pid -> false;
+  static Ids allocatedSinceAny(Collection<PidWindow> moments, PidWindow now, long pidMax) {
+    Ids any = Ids.NONE;
     for (PidWindow since : moments) {
-      LongPredicate ids = allocatedBetween(since, now, pidMax);
+      Ids ids = allocatedBetween(since, now, pidMax);
       if (ids == null) {
         return null;
       }
-      any = any.or(ids);
+      any = any.union(ids);
     }
     return any;
+  }
+
+  /**
+   * A set of process ids as sorted, disjoint, inclusive ranges: few, so a search can tell how many
+   * ids it holds and go through them rather than list every process.
+   */
+  static final class Ids implements LongPredicate {
+    static final Ids NONE = new Ids(new long[0], new long[0]);
+
+    private final long[] from;
+    private final long[] to;
+
+    /** The ranges {@code [from[i], to[i]]}, in any order, overlapping or empty. */
+    Ids(long[] from, long[] to) {
+      Integer[] order = new Integer[from.length];
+      for (int i = 0; i < order.length; i++) {
+        order[i] = i;
+      }
+      Arrays.sort(order, (a, b) -> Long.compare(from[a], from[b]));
+      long[] f = new long[from.length];
+      long[] t = new long[from.length];
+      int n = 0;
+      for (int i : order) {
+        if (from[i] > to[i]) {
+          continue;
+        }
+        if (n > 0 && from[i] <= t[n - 1] + 1) {
+          t[n - 1] = Math.max(t[n - 1], to[i]);
+        } else {
+          f[n] = from[i];
+          t[n] = to[i];
+          n++;
+        }
+      }
+      this.from = Arrays.copyOf(f, n);
+      this.to = Arrays.copyOf(t, n);
+    }
+
+    Ids union(Ids other) {
+      long[] f = Arrays.copyOf(from, from.length + other.from.length);
+      long[] t = Arrays.copyOf(to, to.length + other.to.length);
+      System.arraycopy(other.from, 0, f, from.length, other.from.length);
+      System.arraycopy(other.to, 0, t, to.length, other.to.length);
+      return new Ids(f, t);
+    }
+
+    @Override
+    public boolean test(long pid) {
+      for (int i = 0; i < from.length; i++) {
+        if (pid >= from[i] && pid <= to[i]) {
+          return true;
+        }
+      }
+      return false;
+    }
+
+    /** How many ids. */
+    long count() {
+      long n = 0;
+      for (int i = 0; i < from.length; i++) {
+        n += to[i] - from[i] + 1;
+      }
+      return n;
+    }
+
+    /** Each id, in increasing order. */
+    void forEach(LongConsumer action) {
+      for (int i = 0; i < from.length; i++) {
+        for (long pid = from[i]; pid <= to[i]; pid++) {
+          action.accept(pid);
+        }
+      }
+    }
   }
 
   private static long readLastPid() {

@@ -136,4 +136,39 @@ class ExecContainmentTest {
     Optional<ProcessHandle> p = ProcessHandle.of(pid);
     return p.isPresent() && ProcessTree.running(p.get());
   }
+
+  @Test
+  void aSearchDoesNotReadTheEnvironmentOfATaskProcessStillRunning() throws Exception {
+    ExecContainment containment = new ExecContainment();
+    PidWindow before = PidWindow.before();
+    assumeTrue(before != null, "needs ns_last_pid and /proc/stat");
+    ProcessBuilder pb = new ProcessBuilder("/bin/sleep", "600");
+    ExecContainment.Run run = containment.mark(pb);
+    Process root = pb.start();
+    spawned.add(root.toHandle());
+    containment.started(root);
+    try {
+      PidWindow.Ids since = PidWindow.allocatedSince(List.of(before));
+      assertThat(since.test(root.pid())).isTrue();
+      for (PidWindow.Ids ids :
+          List.of(since, new PidWindow.Ids(new long[] {1}, new long[] {1L << 22}))) {
+        // Looked up one by one, and (too many ids) by listing /proc.
+        assertThat(marksOf(ExecContainment.scan(ids), root.pid()))
+            .as("a running task process is known, not read")
+            .isEmpty();
+      }
+    } finally {
+      containment.forget(root);
+    }
+    assertThat(marksOf(ExecContainment.scan(PidWindow.allocatedSince(List.of(before))), root.pid()))
+        .as("once forgotten, it is read like any other")
+        .containsExactly(run.mark());
+  }
+
+  private static List<String> marksOf(List<ExecContainment.Marked> found, long pid) {
+    return found.stream()
+        .filter(m -> m.process().pid() == pid)
+        .map(ExecContainment.Marked::mark)
+        .toList();
+  }
 }

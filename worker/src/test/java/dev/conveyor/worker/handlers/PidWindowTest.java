@@ -100,4 +100,47 @@ class PidWindowTest {
       p.destroyForcibly();
     }
   }
+
+  @Test
+  void theIdsOfAWindowCanBeCountedAndGoneThroughInOrder() {
+    PidWindow.Ids straight =
+        PidWindow.allocatedBetween(new PidWindow(1000, 50), new PidWindow(1004, 60), PID_MAX);
+    assertThat(straight.count()).isEqualTo(4);
+    assertThat(ids(straight)).containsExactly(1001L, 1002L, 1003L, 1004L);
+
+    PidWindow.Ids round =
+        PidWindow.allocatedBetween(new PidWindow(32_766, 50), new PidWindow(3, 60), PID_MAX);
+    assertThat(ids(round)).containsExactly(1L, 2L, 3L, 32_767L, 32_768L);
+    assertThat(round.count()).isEqualTo(5);
+
+    PidWindow.Ids none =
+        PidWindow.allocatedBetween(new PidWindow(1000, 50), new PidWindow(1000, 50), PID_MAX);
+    assertThat(none.count()).isZero();
+  }
+
+  @Test
+  void severalWindowsCountSharedIdsOnce() {
+    PidWindow now = new PidWindow(1010, 100);
+    PidWindow.Ids union =
+        PidWindow.allocatedSinceAny(
+            List.of(new PidWindow(1000, 50), new PidWindow(1005, 60), new PidWindow(1009, 70)),
+            now,
+            PID_MAX);
+    assertThat(union.count()).isEqualTo(10);
+    assertThat(ids(union))
+        .containsExactly(1001L, 1002L, 1003L, 1004L, 1005L, 1006L, 1007L, 1008L, 1009L, 1010L);
+
+    PidWindow.Ids apart = new PidWindow.Ids(new long[] {20, 5, 7, 30}, new long[] {21, 6, 6, 29});
+    assertThat(ids(apart))
+        .as("empty ranges dropped, touching ones merged")
+        .containsExactly(5L, 6L, 20L, 21L);
+    assertThat(apart.test(6)).isTrue();
+    assertThat(apart.test(7)).isFalse();
+  }
+
+  private static List<Long> ids(PidWindow.Ids ids) {
+    List<Long> out = new java.util.ArrayList<>();
+    ids.forEach(out::add);
+    return out;
+  }
 }
