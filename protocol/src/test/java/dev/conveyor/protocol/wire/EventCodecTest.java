@@ -8,6 +8,10 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.JsonSerializer;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.annotation.JsonSerialize;
+import com.fasterxml.jackson.databind.node.NullNode;
 import dev.conveyor.protocol.events.Event;
 import dev.conveyor.protocol.events.EventSubscription;
 import java.nio.charset.StandardCharsets;
@@ -336,5 +340,62 @@ class EventCodecTest {
             MalformedMessageException.class, () -> Wire.decode(utf8("[1,2]"), TaskEvent.class));
     assertTrue(e.getMessage().startsWith("invalid TaskEvent: "), e.getMessage());
     assertFalse(e.getMessage().contains("\n"), "one line: " + e.getMessage());
+  }
+
+  /** Turns the hand-written serializer off, leaving Jackson's bean serializer to write an event. */
+  @JsonSerialize(using = JsonSerializer.None.class)
+  private abstract static class BeanSerialized {}
+
+  @Test
+  void theEventSerializerWritesWhatTheBeanSerializerWrote() throws Exception {
+    ObjectMapper bean = Wire.JSON.copy().addMixIn(TaskEvent.class, BeanSerialized.class);
+    JsonNode result =
+        Wire.JSON.readTree("{\"out\":\"a\\\"b\\n\u00e9\",\"n\":[1,2.5,null],\"o\":{}}");
+    Instant nanos = Instant.parse("2026-11-21T12:00:00.123456789Z");
+    Instant whole = Instant.parse("2026-11-21T12:00:00Z");
+    List<TaskEvent> events = new java.util.ArrayList<>();
+    for (TaskState state : TaskState.values()) {
+      events.add(
+          new TaskEvent(
+              "t-1", "sleep", state, "w1", 1, AT, 12L, null, null, null, "default", null));
+    }
+    for (Cause cause : Cause.values()) {
+      events.add(
+          new TaskEvent(
+              "t-2",
+              "exec",
+              TaskState.CANCELLED,
+              "w\"2",
+              3,
+              nanos,
+              0L,
+              cause,
+              "a reason\nwith a line",
+              "bob@host",
+              "q",
+              result));
+    }
+    events.add(
+        new TaskEvent(null, null, null, null, null, null, null, null, null, null, null, null));
+    events.add(
+        new TaskEvent(
+            "t-3",
+            "noop",
+            TaskState.SUCCEEDED,
+            "w",
+            1,
+            whole,
+            null,
+            null,
+            null,
+            null,
+            null,
+            NullNode.getInstance()));
+    for (TaskEvent e : events) {
+      assertEquals(bean.writeValueAsString(e), Wire.toJson(e), e.toString());
+      assertEquals(
+          bean.writerWithDefaultPrettyPrinter().writeValueAsString(e),
+          Wire.JSON.writerWithDefaultPrettyPrinter().writeValueAsString(e));
+    }
   }
 }
