@@ -22,6 +22,7 @@ import dev.conveyor.worker.control.ControlListener;
 import dev.conveyor.worker.control.ControlLogReplay;
 import dev.conveyor.worker.control.Pausable;
 import dev.conveyor.worker.control.Revocations;
+import dev.conveyor.worker.execution.AckWindow;
 import dev.conveyor.worker.execution.Ending;
 import dev.conveyor.worker.execution.EscalationLadder;
 import dev.conveyor.worker.execution.Outcome;
@@ -283,7 +284,7 @@ public final class Worker implements AutoCloseable, Pausable {
               connection,
               topology.names().taskQueue(q),
               q,
-              config.effectivePrefetch(),
+              AckWindow.Gathering.of(config.concurrency(), config.effectivePrefetch()),
               accept::accept,
               leaseLoss::leasesLost,
               io));

@@ -1,11 +1,15 @@
 package dev.conveyor.worker.execution;
 
 import java.io.IOException;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.TreeSet;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
+import java.util.concurrent.locks.LockSupport;
+import java.util.function.BooleanSupplier;
+import java.util.function.LongSupplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -21,6 +25,15 @@ import org.slf4j.LoggerFactory;
  * what follows each ack runs on the writing thread once its write is done. A task thread that
  * settled its task thus goes on to the next one instead of sleeping and being woken for every
  * write.
+ *
+ * <p>A window with slack (a prefetch above the concurrency, {@link Gathering}) also lets acks
+ * gather on a busy channel: while it holds more deliveries than the worker runs at once (so that
+ * delaying an ack idles no thread) and its previous write was less than {@link #GATHER_WINDOW} ago,
+ * the writing thread waits for the rest of that time, or until half the slack is waiting to be
+ * acked, and then acks the run in one frame. On a quorum queue every ack frame is a command the
+ * queue must log; written one per task they were most of the broker's work (docs/benchmarks.md).
+ * Without slack (the default prefetch) every ack frees a slot the worker needs, and it is written
+ * at once.
  *
  * <p>{@code multiple=true} acks every unacknowledged delivery of the channel up to a tag, so the
  * window must see every delivery of its channel ({@link #delivered}) before anything is acked, and
@@ -47,7 +60,54 @@ public final class AckWindow {
 
   private record Pending(long tag, Written then) {}
 
+  /** The most a busy window with slack lets acks gather after its previous write. */
+  public static final Duration GATHER_WINDOW = Duration.ofMillis(1);
+
+  /**
+   * How acks gather: while more than {@code concurrency} deliveries are held, at most {@code
+   * window} after the previous write, until {@code (prefetch - concurrency) / 2} acks wait. {@code
+   * clock} reads nanoseconds; {@code pause} waits until a clock time or until its condition holds.
+   * Injected so tests hold a gathering open.
+   */
+  public record Gathering(
+      int concurrency, int prefetch, Duration window, LongSupplier clock, Pause pause) {
+
+    /** Acks gather on a channel whose prefetch leaves slack above the concurrency. */
+    public static Gathering of(int concurrency, int prefetch) {
+      return new Gathering(concurrency, prefetch, GATHER_WINDOW, System::nanoTime, REAL_PAUSE);
+    }
+
+    /** No gathering: every ack is written as soon as no other write is in progress. */
+    static final Gathering NONE = new Gathering(1, 1, Duration.ZERO, System::nanoTime, REAL_PAUSE);
+
+    boolean gathers() {
+      return prefetch - concurrency >= 2 && !window.isZero();
+    }
+  }
+
+  /** Waits until a time of the {@link Gathering#clock}, or until {@code ready} says true. */
+  @FunctionalInterface
+  public interface Pause {
+    void until(long nanos, BooleanSupplier ready);
+  }
+
+  /** Checks its condition every 50 µs: nobody wakes it, and it waits 1 ms at most. */
+  private static final Pause REAL_PAUSE =
+      (until, ready) -> {
+        long left;
+        while (!ready.getAsBoolean() && (left = until - System.nanoTime()) > 0) {
+          LockSupport.parkNanos(Math.min(left, 50_000));
+        }
+      };
+
   private final Writer writer;
+  private final Gathering gathering;
+
+  /** Acks that end a gathering at once. */
+  private final int runLength;
+
+  /** When the last write began, by the gathering's clock; one window back: none yet. */
+  private volatile long lastWrite;
 
   /** Delivered and not yet settled (nor being acked). */
   private final TreeSet<Long> held = new TreeSet<>();
@@ -57,8 +117,16 @@ public final class AckWindow {
 
   private boolean writing;
 
+  /** A window that writes each ack as soon as no other write is in progress. */
   public AckWindow(Writer writer) {
+    this(writer, Gathering.NONE);
+  }
+
+  public AckWindow(Writer writer, Gathering gathering) {
     this.writer = writer;
+    this.gathering = gathering;
+    this.runLength = Math.max(1, (gathering.prefetch() - gathering.concurrency()) / 2);
+    this.lastWrite = gathering.clock().getAsLong() - gathering.window().toNanos();
   }
 
   /** A delivery of this channel, before it is handed on. */
@@ -126,10 +194,19 @@ public final class AckWindow {
           writing = false;
           return;
         }
+      }
+      if (gathering.gathers()) {
+        long until = lastWrite + gathering.window().toNanos();
+        if (until - gathering.clock().getAsLong() > 0 && !runReady()) {
+          gathering.pause().until(until, this::runReady);
+        }
+      }
+      synchronized (this) {
         batch = open;
         open = new ArrayList<>();
         frames = frames(batch);
       }
+      lastWrite = gathering.clock().getAsLong();
       Exception failure = null;
       try {
         for (long[] f : frames) {
@@ -147,6 +224,14 @@ public final class AckWindow {
         }
       }
     }
+  }
+
+  /**
+   * Whether the acks waiting should go now: enough of them, or too few deliveries held to keep
+   * every thread busy while they wait.
+   */
+  private synchronized boolean runReady() {
+    return open.size() >= runLength || held.size() - open.size() <= gathering.concurrency();
   }
 
   /**

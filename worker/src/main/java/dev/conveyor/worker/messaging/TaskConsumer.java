@@ -30,7 +30,7 @@ public final class TaskConsumer implements AutoCloseable {
   private final Connection connection;
   private final String queueName;
   private final String queue;
-  private final int prefetch;
+  private final AckWindow.Gathering acks;
   private final Consumer<Lease> intake;
   private final Consumer<LeaseScope> onLeasesLost;
   private final Executor reopener;
@@ -47,6 +47,7 @@ public final class TaskConsumer implements AutoCloseable {
   /**
    * @param queueName the broker name of the queue
    * @param queue the task queue's own name (the routing key)
+   * @param acks the prefetch, and how acks gather ({@link AckWindow.Gathering#of})
    * @param onLeasesLost told, after the last delivery of a channel or connection that is gone, that
    *     the broker has taken back every lease of that scope
    * @param reopener where to reopen a channel (not on the closing channel's thread, and not on a
@@ -56,14 +57,14 @@ public final class TaskConsumer implements AutoCloseable {
       Connection connection,
       String queueName,
       String queue,
-      int prefetch,
+      AckWindow.Gathering acks,
       Consumer<Lease> intake,
       Consumer<LeaseScope> onLeasesLost,
       Executor reopener) {
     this.connection = connection;
     this.queueName = queueName;
     this.queue = queue;
-    this.prefetch = prefetch;
+    this.acks = acks;
     this.intake = intake;
     this.onLeasesLost = onLeasesLost;
     this.reopener = reopener;
@@ -71,7 +72,7 @@ public final class TaskConsumer implements AutoCloseable {
 
   public synchronized void start() throws IOException {
     Channel ch = connection.createChannel();
-    ch.basicQos(prefetch);
+    ch.basicQos(acks.prefetch());
     ch.addShutdownListener(cause -> channelClosed(ch, cause));
     channel = ch;
     // A channel that replaces a closed one starts a scope of its own; the old one's deliveries are
@@ -185,8 +186,8 @@ public final class TaskConsumer implements AutoCloseable {
    * recovery keeps the channel object, a channel the broker closed is replaced along with its scope
    * ({@link #start}), so no ack goes to a channel that did not deliver it.
    */
-  private static LeaseScope newScope(Channel ch) {
-    return new LeaseScope(new AckWindow((tag, multiple) -> ch.basicAck(tag, multiple)));
+  private LeaseScope newScope(Channel ch) {
+    return new LeaseScope(new AckWindow((tag, multiple) -> ch.basicAck(tag, multiple), acks));
   }
 
   private void reopen() {

@@ -223,4 +223,104 @@ class AckWindowTest {
       Thread.currentThread().interrupt();
     }
   }
+
+  // Gathering: a window with slack (prefetch 10 above concurrency 2: a run is 4 acks), a clock that
+  // stands still, and a pause held open until its condition holds or the test lets it go.
+
+  private final java.util.concurrent.atomic.AtomicLong now =
+      new java.util.concurrent.atomic.AtomicLong();
+  private final List<Long> pausedUntil = new CopyOnWriteArrayList<>();
+  private final CountDownLatch gathering = new CountDownLatch(1);
+  private final CountDownLatch timeUp = new CountDownLatch(1);
+
+  private AckWindow gathering(int concurrency, int prefetch) {
+    return new AckWindow(
+        (tag, multiple) -> frames.add(tag + (multiple ? "+" : "")),
+        new AckWindow.Gathering(
+            concurrency,
+            prefetch,
+            java.time.Duration.ofMillis(1),
+            now::get,
+            (until, ready) -> {
+              pausedUntil.add(until);
+              gathering.countDown();
+              Awaitility.await()
+                  .atMost(java.time.Duration.ofSeconds(30))
+                  .until(() -> ready.getAsBoolean() || timeUp.getCount() == 0);
+            }));
+  }
+
+  @Test
+  void aBusyWindowWithSlackLetsAcksGatherUntilARunWaits() throws Exception {
+    AckWindow w = gathering(2, 10);
+    for (long t = 1; t <= 10; t++) {
+      w.delivered(t);
+    }
+    w.ack(1); // nothing written before: idle, so at once
+    assertThat(frames).containsExactly("1");
+    assertThat(pausedUntil).isEmpty();
+
+    CompletableFuture<Exception> two = new CompletableFuture<>();
+    threads.submit(() -> w.ack(2, two::complete)); // just after a write: it gathers
+    assertThat(gathering.await(10, TimeUnit.SECONDS)).isTrue();
+    assertThat(pausedUntil).containsExactly(java.time.Duration.ofMillis(1).toNanos());
+    CompletableFuture<Exception> three = new CompletableFuture<>();
+    CompletableFuture<Exception> four = new CompletableFuture<>();
+    w.ack(3, three::complete);
+    w.ack(4, four::complete);
+    assertThat(frames).as("three acks wait; a run is four").containsExactly("1");
+    assertThat(two).isNotDone();
+
+    CompletableFuture<Exception> five = new CompletableFuture<>();
+    w.ack(5, five::complete); // the fourth: the run goes
+    Awaitility.await().atMost(java.time.Duration.ofSeconds(10)).until(five::isDone);
+    assertThat(frames).containsExactly("1", "5+");
+    assertThat(java.util.Arrays.asList(two.get(), three.get(), four.get(), five.get()))
+        .containsOnlyNulls();
+  }
+
+  @Test
+  void aGatheringEndsWhenTooFewDeliveriesAreLeftToKeepEveryThreadBusy() throws Exception {
+    AckWindow w = gathering(2, 10);
+    for (long t = 1; t <= 5; t++) {
+      w.delivered(t);
+    }
+    w.ack(1);
+    CompletableFuture<Exception> two = new CompletableFuture<>();
+    threads.submit(() -> w.ack(2, two::complete)); // 3, 4 and 5 unsettled: more than 2 threads
+    assertThat(gathering.await(10, TimeUnit.SECONDS)).isTrue();
+    assertThat(two).isNotDone();
+
+    w.settledOtherwise(3); // 4 and 5 are left unsettled: no more than the 2 threads
+    Awaitility.await().atMost(java.time.Duration.ofSeconds(10)).until(two::isDone);
+    assertThat(frames).containsExactly("1", "2");
+  }
+
+  @Test
+  void aGatheringEndsWhenItsWindowHasPassed() throws Exception {
+    AckWindow w = gathering(2, 10);
+    for (long t = 1; t <= 10; t++) {
+      w.delivered(t);
+    }
+    w.ack(1);
+    CompletableFuture<Exception> two = new CompletableFuture<>();
+    threads.submit(() -> w.ack(2, two::complete));
+    assertThat(gathering.await(10, TimeUnit.SECONDS)).isTrue();
+    timeUp.countDown(); // what the real pause does at the end of the window
+    Awaitility.await().atMost(java.time.Duration.ofSeconds(10)).until(two::isDone);
+    assertThat(frames).containsExactly("1", "2");
+  }
+
+  @Test
+  void withoutSlackEveryAckIsWrittenAtOnce() throws IOException {
+    AckWindow w = gathering(4, 4);
+    for (long t = 1; t <= 4; t++) {
+      w.delivered(t);
+    }
+    w.ack(1);
+    w.ack(2);
+    w.ack(4);
+    assertThat(frames).containsExactly("1", "2", "4");
+    assertThat(pausedUntil).as("prefetch = concurrency: no gathering").isEmpty();
+  }
 }

@@ -7,6 +7,7 @@ import dev.conveyor.protocol.wire.Headers;
 import dev.conveyor.testkit.BrokerAdmin;
 import dev.conveyor.testkit.BrokerExtension;
 import dev.conveyor.testkit.TestBroker;
+import dev.conveyor.worker.execution.AckWindow;
 import dev.conveyor.worker.execution.Lease;
 import dev.conveyor.worker.execution.LeaseScope;
 import java.nio.charset.StandardCharsets;
@@ -41,7 +42,13 @@ class TaskConsumerIT {
     TaskConsumer consumer =
         broker.own(
             new TaskConsumer(
-                broker.connection(), queue, "default", 4, leases::add, lost::add, reopener));
+                broker.connection(),
+                queue,
+                "default",
+                AckWindow.Gathering.of(4, 4),
+                leases::add,
+                lost::add,
+                reopener));
     consumer.start();
     broker.withConfirms(
         ch -> {
@@ -93,7 +100,13 @@ class TaskConsumerIT {
     TaskConsumer consumer =
         broker.own(
             new TaskConsumer(
-                broker.open(name), queue, "default", 4, leases::add, lost::add, reopener));
+                broker.open(name),
+                queue,
+                "default",
+                AckWindow.Gathering.of(4, 4),
+                leases::add,
+                lost::add,
+                reopener));
     consumer.start();
     broker.withConfirms(
         ch -> {
