@@ -250,19 +250,28 @@ class AckWindowTest {
             }));
   }
 
+  /**
+   * Delivers 1 to {@code deliveries}; acks 1, written at once (nothing was written before: idle),
+   * then 2 on another thread, just after that write: it gathers. Returns 2's settlement.
+   */
+  private CompletableFuture<Exception> ackOneThenGatherTwo(AckWindow w, int deliveries)
+      throws Exception {
+    for (long t = 1; t <= deliveries; t++) {
+      w.delivered(t);
+    }
+    w.ack(1);
+    assertThat(frames).containsExactly("1");
+    assertThat(pausedUntil).isEmpty();
+    CompletableFuture<Exception> two = new CompletableFuture<>();
+    threads.submit(() -> w.ack(2, two::complete));
+    assertThat(gathering.await(10, TimeUnit.SECONDS)).as("the ack of 2 gathers").isTrue();
+    return two;
+  }
+
   @Test
   void aBusyWindowWithSlackLetsAcksGatherUntilARunWaits() throws Exception {
     AckWindow w = gathering(2, 10);
-    for (long t = 1; t <= 10; t++) {
-      w.delivered(t);
-    }
-    w.ack(1); // nothing written before: idle, so at once
-    assertThat(frames).containsExactly("1");
-    assertThat(pausedUntil).isEmpty();
-
-    CompletableFuture<Exception> two = new CompletableFuture<>();
-    threads.submit(() -> w.ack(2, two::complete)); // just after a write: it gathers
-    assertThat(gathering.await(10, TimeUnit.SECONDS)).isTrue();
+    CompletableFuture<Exception> two = ackOneThenGatherTwo(w, 10);
     assertThat(pausedUntil).containsExactly(java.time.Duration.ofMillis(1).toNanos());
     CompletableFuture<Exception> three = new CompletableFuture<>();
     CompletableFuture<Exception> four = new CompletableFuture<>();
@@ -282,13 +291,8 @@ class AckWindowTest {
   @Test
   void aGatheringEndsWhenTooFewDeliveriesAreLeftToKeepEveryThreadBusy() throws Exception {
     AckWindow w = gathering(2, 10);
-    for (long t = 1; t <= 5; t++) {
-      w.delivered(t);
-    }
-    w.ack(1);
-    CompletableFuture<Exception> two = new CompletableFuture<>();
-    threads.submit(() -> w.ack(2, two::complete)); // 3, 4 and 5 unsettled: more than 2 threads
-    assertThat(gathering.await(10, TimeUnit.SECONDS)).isTrue();
+    // 3, 4 and 5 unsettled while 2 waits: more than the 2 threads
+    CompletableFuture<Exception> two = ackOneThenGatherTwo(w, 5);
     assertThat(two).isNotDone();
 
     w.settledOtherwise(3); // 4 and 5 are left unsettled: no more than the 2 threads
@@ -299,13 +303,7 @@ class AckWindowTest {
   @Test
   void aGatheringEndsWhenItsWindowHasPassed() throws Exception {
     AckWindow w = gathering(2, 10);
-    for (long t = 1; t <= 10; t++) {
-      w.delivered(t);
-    }
-    w.ack(1);
-    CompletableFuture<Exception> two = new CompletableFuture<>();
-    threads.submit(() -> w.ack(2, two::complete));
-    assertThat(gathering.await(10, TimeUnit.SECONDS)).isTrue();
+    CompletableFuture<Exception> two = ackOneThenGatherTwo(w, 10);
     timeUp.countDown(); // what the real pause does at the end of the window
     Awaitility.await().atMost(java.time.Duration.ofSeconds(10)).until(two::isDone);
     assertThat(frames).containsExactly("1", "2");

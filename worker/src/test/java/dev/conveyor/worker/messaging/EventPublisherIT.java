@@ -147,23 +147,16 @@ class EventPublisherIT {
     CountDownLatch gathering = new CountDownLatch(1);
     CountDownLatch release = new CountDownLatch(1);
     EventPublisher events =
-        broker.own(
-            new EventPublisher(
-                broker.connection(),
-                broker.topology(),
-                "w",
-                EventLevel.ALL,
-                e -> {},
-                () -> {},
-                EventPublisher.OUTAGE_WAIT,
-                new EventPublisher.Gathering(
-                    Duration.ofNanos(window),
-                    now::get,
-                    (until, woken) -> {
-                      pausedUntil.add(until);
-                      gathering.countDown();
-                      release.await();
-                    })));
+        gathering(
+            broker,
+            new EventPublisher.Gathering(
+                Duration.ofNanos(window),
+                now::get,
+                (until, woken) -> {
+                  pausedUntil.add(until);
+                  gathering.countDown();
+                  release.await();
+                }));
 
     running(events, "a"); // nothing was sent before
     await().atMost(Duration.ofSeconds(10)).until(() -> log.tasks().size() == 1);
@@ -203,27 +196,20 @@ class EventPublisherIT {
     AtomicBoolean endedByWake = new AtomicBoolean();
     CountDownLatch release = new CountDownLatch(1);
     EventPublisher events =
-        broker.own(
-            new EventPublisher(
-                broker.connection(),
-                broker.topology(),
-                "w",
-                EventLevel.ALL,
-                e -> {},
-                () -> {},
-                EventPublisher.OUTAGE_WAIT,
-                new EventPublisher.Gathering(
-                    Duration.ofNanos(window),
-                    now::get,
-                    (until, woken) -> {
-                      pausedUntil.add(until);
-                      gathering.countDown();
-                      // Held until woken; only the test's release ends it otherwise.
-                      await()
-                          .atMost(Duration.ofSeconds(30))
-                          .until(() -> woken.getAsBoolean() || release.getCount() == 0);
-                      endedByWake.set(release.getCount() != 0);
-                    })));
+        gathering(
+            broker,
+            new EventPublisher.Gathering(
+                Duration.ofNanos(window),
+                now::get,
+                (until, woken) -> {
+                  pausedUntil.add(until);
+                  gathering.countDown();
+                  // Held until woken; only the test's release ends it otherwise.
+                  await()
+                      .atMost(Duration.ofSeconds(30))
+                      .until(() -> woken.getAsBoolean() || release.getCount() == 0);
+                  endedByWake.set(release.getCount() != 0);
+                }));
     try {
       running(events, "a"); // idle: sent at once
       await().atMost(Duration.ofSeconds(10)).until(() -> log.tasks().size() == 1);
@@ -241,6 +227,21 @@ class EventPublisherIT {
     } finally {
       release.countDown();
     }
+  }
+
+  /** A publisher of worker {@code w}, every event level, that gathers as the test says. */
+  private static EventPublisher gathering(TestBroker broker, EventPublisher.Gathering gathering)
+      throws Exception {
+    return broker.own(
+        new EventPublisher(
+            broker.connection(),
+            broker.topology(),
+            "w",
+            EventLevel.ALL,
+            e -> {},
+            () -> {},
+            EventPublisher.OUTAGE_WAIT,
+            gathering));
   }
 
   private static void cancelled(EventPublisher events, String task) {
