@@ -189,12 +189,6 @@ public final class AckWindow {
     while (true) {
       List<Pending> batch;
       List<long[]> frames;
-      synchronized (this) {
-        if (open.isEmpty()) {
-          writing = false;
-          return;
-        }
-      }
       if (gathering.gathers()) {
         long until = lastWrite + gathering.window().toNanos();
         if (until - gathering.clock().getAsLong() > 0 && !runReady()) {
@@ -202,11 +196,17 @@ public final class AckWindow {
         }
       }
       synchronized (this) {
+        if (open.isEmpty()) {
+          writing = false;
+          return;
+        }
         batch = open;
         open = new ArrayList<>();
         frames = frames(batch);
       }
-      lastWrite = gathering.clock().getAsLong();
+      if (gathering.gathers()) {
+        lastWrite = gathering.clock().getAsLong();
+      }
       Exception failure = null;
       try {
         for (long[] f : frames) {
@@ -227,11 +227,13 @@ public final class AckWindow {
   }
 
   /**
-   * Whether the acks waiting should go now: enough of them, or too few deliveries held to keep
-   * every thread busy while they wait.
+   * Whether the acks waiting should go now: none wait (nothing to gather for), enough of them, or
+   * too few deliveries held to keep every thread busy while they wait.
    */
   private synchronized boolean runReady() {
-    return open.size() >= runLength || held.size() - open.size() <= gathering.concurrency();
+    return open.isEmpty()
+        || open.size() >= runLength
+        || held.size() - open.size() <= gathering.concurrency();
   }
 
   /**
