@@ -258,7 +258,7 @@ public final class TaskPublisher implements AutoCloseable {
         try {
           ch.basicPublish(exchange, queue, true, properties(task), Wire.encode(task));
         } catch (IOException | AlreadyClosedException e) {
-          settleOne(seq, "publish failed: " + BrokerErrors.reason(e));
+          settle(seq, false, "publish failed: " + BrokerErrors.reason(e));
         }
         drainSettled(failures, counting);
       }
@@ -398,10 +398,6 @@ public final class TaskPublisher implements AutoCloseable {
       inFlight.settle(seq, multiple, failure == null ? InFlight.ACKED : failure);
       lock.notifyAll();
     }
-  }
-
-  private void settleOne(long seq, String reason) {
-    settle(seq, false, reason);
   }
 
   private void abandonInFlight(String reason) {
