@@ -9,6 +9,8 @@ import dev.conveyor.protocol.broker.BrokerSettings;
 import dev.conveyor.protocol.events.EventSubscription;
 import dev.conveyor.protocol.topology.Permissions;
 import dev.conveyor.protocol.wire.Cause;
+import dev.conveyor.protocol.wire.Command;
+import dev.conveyor.protocol.wire.CommandApplied;
 import dev.conveyor.protocol.wire.TaskEvent;
 import dev.conveyor.protocol.wire.TaskMessage;
 import dev.conveyor.protocol.wire.TaskState;
@@ -19,6 +21,7 @@ import dev.conveyor.testkit.EventLog;
 import dev.conveyor.testkit.TestBroker;
 import java.net.URI;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.CopyOnWriteArrayList;
@@ -224,6 +227,42 @@ class EventPublisherIT {
       cancelled(events, "d"); // busy, but a cancellation first in line does not wait
       await().atMost(Duration.ofSeconds(10)).until(() -> log.tasks().size() == 4);
       assertThat(pausedUntil).as("only b's send waited").hasSize(1);
+    } finally {
+      release.countDown();
+    }
+  }
+
+  @Test
+  void aCommandAnswerIsSentAtOnceByABusyPublisher(TestBroker broker) throws Exception {
+    EventLog log = EventLog.open(broker);
+    List<Long> pausedUntil = new CopyOnWriteArrayList<>();
+    CountDownLatch release = new CountDownLatch(1);
+    EventPublisher events =
+        gathering(
+            broker,
+            new EventPublisher.Gathering(
+                Duration.ofMillis(2),
+                () -> 0L, // stands still: after the first send, always busy
+                (until, woken) -> {
+                  pausedUntil.add(until);
+                  release.await();
+                }));
+    try {
+      running(events, "a"); // idle: sent at once
+      await().atMost(Duration.ofSeconds(10)).until(() -> log.tasks().size() == 1);
+      events.applied(
+          new CommandApplied(
+              "cmd-1",
+              Command.STOP,
+              "w",
+              List.of("a"),
+              List.of(),
+              List.of(),
+              false,
+              Instant.now(),
+              "test"));
+      await().atMost(Duration.ofSeconds(10)).until(() -> !log.applied("cmd-1").isEmpty());
+      assertThat(pausedUntil).as("the answer did not wait").isEmpty();
     } finally {
       release.countDown();
     }
