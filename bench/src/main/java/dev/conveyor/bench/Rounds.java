@@ -45,14 +45,20 @@ final class Rounds {
 
   /** A warm-up round, then {@code runs} measured rounds, each in a rotated order. */
   static Rounds run(List<Contender> contenders, int runs) throws Exception {
+    return run(contenders, 1, runs);
+  }
+
+  /** {@code warmups} warm-up rounds, then {@code runs} measured rounds, each in a rotated order. */
+  static Rounds run(List<Contender> contenders, int warmups, int runs) throws Exception {
     Rounds r = new Rounds(contenders.stream().map(Contender::label).toList());
     int k = contenders.size();
-    for (int run = 0; run <= runs; run++) {
-      int offset = run;
+    for (int round = 0; round < warmups + runs; round++) {
+      int offset = round;
+      int run = round - warmups + 1;
       List<Contender> order =
           IntStream.range(0, k).mapToObj(i -> contenders.get((i + offset) % k)).toList();
       List<String> names = order.stream().map(Contender::label).toList();
-      progress("%s, order: %s", run == 0 ? "warm-up (discarded)" : "run " + run, names);
+      progress("%s, order: %s", run <= 0 ? "warm-up (discarded)" : "run " + run, names);
       for (Contender c : order) {
         Measured m = c.measure().run();
         if (run > 0) {

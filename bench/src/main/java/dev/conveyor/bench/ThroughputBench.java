@@ -44,6 +44,14 @@ public final class ThroughputBench implements Callable<Integer> {
   int runs;
 
   @Option(
+      names = "--warmup",
+      defaultValue = "1",
+      description =
+          "Warm-up rounds, discarded (default: ${DEFAULT-VALUE}); the JIT compiler is still at work"
+              + " on the worker during the first ones of short drains.")
+  int warmup;
+
+  @Option(
       names = "--concurrency",
       defaultValue = "4",
       description = "Worker concurrency = prefetch of raw (default: ${DEFAULT-VALUE}).")
@@ -85,15 +93,18 @@ public final class ThroughputBench implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
+    if (warmup < 1) {
+      throw new UsageException("--warmup: at least 1 round, got " + warmup);
+    }
     Report report = new Report("throughput");
     try (Harness h = Harness.open(common.uri, "tp");
         Drains drains = new Drains(h, common.uri, timeoutSeconds)) {
       report.put("broker", h.brokerVersion());
       report.text("Conveyor throughput — %s", Report.Machine.line());
       report.text(
-          "broker: RabbitMQ %s; %d noop tasks per drain from one quorum queue; a warm-up round,"
-              + " then %d rounds, the order rotated by one each round",
-          h.brokerVersion(), messages, runs);
+          "broker: RabbitMQ %s; %d noop tasks per drain from one quorum queue; %d warm-up"
+              + " round(s), then %d rounds, the order rotated by one each round",
+          h.brokerVersion(), messages, warmup, runs);
       List<String> defaults = List.of("--concurrency", Integer.toString(concurrency));
       List<String> set = new ArrayList<>(defaults);
       set.addAll(Arrays.asList(conveyorFlags.trim().split("\\s+")));
@@ -118,7 +129,7 @@ public final class ThroughputBench implements Callable<Integer> {
           contenders.add(new Rounds.Contender(c, m));
         }
       }
-      Rounds rounds = Rounds.run(contenders, runs);
+      Rounds rounds = Rounds.run(contenders, warmup, runs);
       report.text("");
       rounds.report(
           report,
