@@ -27,13 +27,15 @@ import org.slf4j.LoggerFactory;
  * write.
  *
  * <p>A window with slack (a prefetch above the concurrency, {@link Gathering}) also lets acks
- * gather on a busy channel: while it holds more deliveries than the worker runs at once (so that
- * delaying an ack idles no thread) and its previous write was less than {@link #GATHER_WINDOW} ago,
- * the writing thread waits for the rest of that time, or until half the slack is waiting to be
- * acked, and then acks the run in one frame. On a quorum queue every ack frame is a command the
- * queue must log; written one per task they were most of the broker's work (docs/benchmarks.md).
- * Without slack (the default prefetch) every ack frees a slot the worker needs, and it is written
- * at once.
+ * gather on a busy channel: while its previous write was less than {@link #GATHER_WINDOW} ago, the
+ * writing thread waits for the rest of that time, or until half the slack is waiting to be acked,
+ * and then acks the run in one frame. An ack above a delivery still held (a task that began earlier
+ * and runs on another thread) waits too, up to that window, for the frame that will cover it,
+ * rather than going out alone. On a quorum queue every ack frame is a command the queue must log;
+ * written one per task, or one per few, they were most of the broker's work (docs/benchmarks.md). A
+ * gathering ends early when delaying the acks could idle a thread: when the deliveries held are no
+ * more than the threads and the broker has too little credit left to send more. Without slack (the
+ * default prefetch) every ack frees a slot the worker needs, and it is written at once.
  *
  * <p>{@code multiple=true} acks every unacknowledged delivery of the channel up to a tag, so the
  * window must see every delivery of its channel ({@link #delivered}) before anything is acked, and
@@ -58,16 +60,17 @@ public final class AckWindow {
     void done(Exception failure);
   }
 
-  private record Pending(long tag, Written then) {}
+  /** An ack asked for at {@code since} (by the gathering's clock; 0 without gathering). */
+  private record Pending(long tag, Written then, long since) {}
 
   /** The most a busy window with slack lets acks gather after its previous write. */
   public static final Duration GATHER_WINDOW = Duration.ofMillis(1);
 
   /**
-   * How acks gather: while more than {@code concurrency} deliveries are held, at most {@code
-   * window} after the previous write, until {@code (prefetch - concurrency) / 2} acks wait. {@code
-   * clock} reads nanoseconds; {@code pause} waits until a clock time or until its condition holds.
-   * Injected so tests hold a gathering open.
+   * How acks gather: at most {@code window} after the previous write, until {@code (prefetch -
+   * concurrency) / 2} acks wait, unless a thread could go idle. {@code clock} reads nanoseconds;
+   * {@code pause} waits until a clock time or until its condition holds. Injected so tests hold a
+   * gathering open.
    */
   public record Gathering(
       int concurrency, int prefetch, Duration window, LongSupplier clock, Pause pause) {
@@ -109,10 +112,10 @@ public final class AckWindow {
   /** When the last write began, by the gathering's clock; one window back: none yet. */
   private volatile long lastWrite;
 
-  /** Delivered and not yet settled (nor being acked). */
+  /** Delivered, not yet settled, and no ack asked for. */
   private final TreeSet<Long> held = new TreeSet<>();
 
-  /** Acks waiting for the next write. */
+  /** Acks waiting for a write. */
   private List<Pending> open = new ArrayList<>();
 
   private boolean writing;
@@ -179,43 +182,49 @@ public final class AckWindow {
    * goes on.
    */
   public void ack(long tag, Written then) {
+    boolean gathers = gathering.gathers();
+    long now = gathers ? gathering.clock().getAsLong() : 0;
     synchronized (this) {
-      open.add(new Pending(tag, then));
+      held.remove(tag);
+      open.add(new Pending(tag, then, now));
       if (writing) {
         return;
       }
       writing = true;
     }
     while (true) {
-      List<Pending> batch;
-      List<long[]> frames;
-      if (gathering.gathers()) {
+      if (gathers) {
         long until = lastWrite + gathering.window().toNanos();
         if (until - gathering.clock().getAsLong() > 0 && !runReady()) {
           gathering.pause().until(until, this::runReady);
         }
       }
+      Cut cut;
       synchronized (this) {
         if (open.isEmpty()) {
           writing = false;
           return;
         }
-        batch = open;
-        open = new ArrayList<>();
-        frames = frames(batch);
+        cut = cut(gathers ? gathering.clock().getAsLong() : 0);
       }
-      if (gathering.gathers()) {
+      if (cut.batch().isEmpty()) {
+        // Every ack waiting is above a delivery still held, and young: it waits for that delivery's
+        // ack to cover it, or for its window to pass.
+        gathering.pause().until(cut.retryAt(), this::writable);
+        continue;
+      }
+      if (gathers) {
         lastWrite = gathering.clock().getAsLong();
       }
       Exception failure = null;
       try {
-        for (long[] f : frames) {
+        for (long[] f : cut.frames()) {
           writer.ack(f[0], f[1] == 1);
         }
       } catch (IOException | RuntimeException e) {
         failure = e;
       }
-      for (Pending p : batch) {
+      for (Pending p : cut.batch()) {
         try {
           p.then().done(failure);
         } catch (Throwable t) {
@@ -227,37 +236,63 @@ public final class AckWindow {
   }
 
   /**
-   * Whether the acks waiting should go now: none wait (nothing to gather for), enough of them, or
-   * too few deliveries held to keep every thread busy while they wait.
+   * Whether the acks waiting should go now: none wait (nothing to gather for), enough of them, or a
+   * thread could go idle while they wait: the deliveries held would not keep every thread busy, and
+   * the broker could not send enough more (its credit is the prefetch less what this channel holds
+   * or has yet to ack).
    */
   private synchronized boolean runReady() {
+    int c = gathering.concurrency();
     return open.isEmpty()
         || open.size() >= runLength
-        || held.size() - open.size() <= gathering.concurrency();
+        || (held.size() <= c && gathering.prefetch() - held.size() - open.size() < c);
+  }
+
+  /** Whether a cut now would write something. */
+  private synchronized boolean writable() {
+    long firstHeld = held.isEmpty() ? Long.MAX_VALUE : held.first();
+    long now = gathering.clock().getAsLong();
+    long window = gathering.window().toNanos();
+    for (Pending p : open) {
+      if (p.tag() < firstHeld || now - p.since() >= window) {
+        return true;
+      }
+    }
+    return open.isEmpty();
   }
 
   /**
-   * The frames that ack {@code tags}: one with {@code multiple=true} for those below the first
-   * delivery still held (everything under it is settled), one each for the rest. Under the lock.
+   * What one write carries: the acks waiting below the first delivery still held, in one frame with
+   * {@code multiple=true} (everything under it is settled), and those above it one frame each;
+   * while acks gather, those above it that are younger than the window stay for a later write
+   * ({@code retryAt}: when the oldest of them has waited the window).
    *
-   * @return {tag, 1 if multiple else 0} per frame
+   * @param frames {tag, 1 if multiple else 0} per frame
    */
-  private List<long[]> frames(List<Pending> acks) {
-    List<Long> tags = new ArrayList<>(acks.size());
-    for (Pending p : acks) {
-      tags.add(p.tag());
-      held.remove(p.tag());
-    }
+  private record Cut(List<Pending> batch, List<long[]> frames, long retryAt) {}
+
+  /** Takes what the next write carries out of {@link #open}. Under the lock. */
+  private Cut cut(long now) {
     long firstHeld = held.isEmpty() ? Long.MAX_VALUE : held.first();
+    boolean gathers = gathering.gathers();
+    long window = gathering.window().toNanos();
+    List<Pending> batch = new ArrayList<>(open.size());
+    List<Pending> later = new ArrayList<>();
+    List<long[]> out = new ArrayList<>();
     long below = -1;
     int belowCount = 0;
-    List<long[]> out = new ArrayList<>();
-    for (long t : tags) {
-      if (t < firstHeld) {
-        below = Math.max(below, t);
+    long retryAt = Long.MAX_VALUE;
+    for (Pending p : open) {
+      if (p.tag() < firstHeld) {
+        below = Math.max(below, p.tag());
         belowCount++;
+        batch.add(p);
+      } else if (!gathers || now - p.since() >= window) {
+        out.add(new long[] {p.tag(), 0});
+        batch.add(p);
       } else {
-        out.add(new long[] {t, 0});
+        later.add(p);
+        retryAt = Math.min(retryAt, p.since() + window);
       }
     }
     if (belowCount == 1) {
@@ -265,6 +300,7 @@ public final class AckWindow {
     } else if (belowCount > 1) {
       out.addFirst(new long[] {below, 1});
     }
-    return out;
+    open = later;
+    return new Cut(batch, out, retryAt);
   }
 }

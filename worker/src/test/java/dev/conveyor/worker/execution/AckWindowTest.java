@@ -250,6 +250,12 @@ class AckWindowTest {
             }));
   }
 
+  /** The window passes: the clock moves on by it, and a pause held open returns. */
+  private void timeUp() {
+    now.addAndGet(java.time.Duration.ofMillis(1).toNanos());
+    timeUp.countDown();
+  }
+
   /**
    * Delivers 1 to {@code deliveries}; acks 1, written at once (nothing was written before: idle),
    * then 2 on another thread, just after that write: it gathers. Returns 2's settlement.
@@ -289,22 +295,77 @@ class AckWindowTest {
   }
 
   @Test
-  void aGatheringEndsWhenTooFewDeliveriesAreLeftToKeepEveryThreadBusy() throws Exception {
-    AckWindow w = gathering(2, 10);
-    // 3, 4 and 5 unsettled while 2 waits: more than the 2 threads
-    CompletableFuture<Exception> two = ackOneThenGatherTwo(w, 5);
-    assertThat(two).isNotDone();
+  void aGatheringEndsWhenNeitherTheDeliveriesHeldNorTheBrokersCreditWouldKeepEveryThreadBusy()
+      throws Exception {
+    AckWindow w = gathering(4, 8); // a run is 2 acks
+    // 3 to 8 unsettled while 2 waits: more than the 4 threads
+    CompletableFuture<Exception> two = ackOneThenGatherTwo(w, 8);
+    w.settledOtherwise(3);
+    assertThat(two).as("5 deliveries held: every thread has one").isNotDone();
 
-    w.settledOtherwise(3); // 4 and 5 are left unsettled: no more than the 2 threads
+    // 5 to 8 are left: no more than the 4 threads, and the broker may send only 3 more (8 less the
+    // 4 held and the ack of 2 not yet written).
+    w.settledOtherwise(4);
     Awaitility.await().atMost(java.time.Duration.ofSeconds(10)).until(two::isDone);
     assertThat(frames).containsExactly("1", "2");
+  }
+
+  @Test
+  void aGatheringGoesOnWhileTheBrokerHasCreditToKeepEveryThreadBusy() throws Exception {
+    AckWindow w = gathering(2, 10);
+    // Only 3 and 4 are held (no more than the 2 threads), but the broker may send 7 more.
+    CompletableFuture<Exception> two = ackOneThenGatherTwo(w, 4);
+    assertThat(two).isNotDone();
+    timeUp();
+    Awaitility.await().atMost(java.time.Duration.ofSeconds(10)).until(two::isDone);
+    assertThat(frames).containsExactly("1", "2");
+  }
+
+  @Test
+  void anAckAboveADeliveryStillHeldWaitsForTheFrameThatCoversIt() throws Exception {
+    AckWindow w = gathering(2, 10); // a run is 4 acks
+    for (long t = 1; t <= 10; t++) {
+      w.delivered(t);
+    }
+    w.ack(1);
+    // 2 still runs on another thread while 3 to 6 end: a run, but all above 2.
+    CompletableFuture<Exception> three = new CompletableFuture<>();
+    threads.submit(() -> w.ack(3, three::complete));
+    assertThat(gathering.await(10, TimeUnit.SECONDS)).isTrue();
+    for (long t = 4; t <= 6; t++) {
+      w.ack(t, failure -> {});
+    }
+    Awaitility.await()
+        .atMost(java.time.Duration.ofSeconds(10))
+        .until(() -> pausedUntil.size() >= 2);
+    assertThat(frames).as("nothing goes out alone").containsExactly("1");
+    assertThat(three).isNotDone();
+
+    w.ack(2);
+    Awaitility.await().atMost(java.time.Duration.ofSeconds(10)).until(three::isDone);
+    assertThat(frames).containsExactly("1", "6+");
+  }
+
+  @Test
+  void anAckAboveADeliveryStillHeldGoesAloneOnceItHasWaitedTheWindow() throws Exception {
+    AckWindow w = gathering(2, 10);
+    for (long t = 1; t <= 10; t++) {
+      w.delivered(t);
+    }
+    w.ack(1);
+    CompletableFuture<Exception> three = new CompletableFuture<>();
+    threads.submit(() -> w.ack(3, three::complete));
+    assertThat(gathering.await(10, TimeUnit.SECONDS)).isTrue();
+    timeUp(); // 2 still runs
+    Awaitility.await().atMost(java.time.Duration.ofSeconds(10)).until(three::isDone);
+    assertThat(frames).containsExactly("1", "3");
   }
 
   @Test
   void aGatheringEndsWhenItsWindowHasPassed() throws Exception {
     AckWindow w = gathering(2, 10);
     CompletableFuture<Exception> two = ackOneThenGatherTwo(w, 10);
-    timeUp.countDown(); // what the real pause does at the end of the window
+    timeUp();
     Awaitility.await().atMost(java.time.Duration.ofSeconds(10)).until(two::isDone);
     assertThat(frames).containsExactly("1", "2");
   }
