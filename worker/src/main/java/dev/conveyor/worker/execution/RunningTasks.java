@@ -40,10 +40,15 @@ public final class RunningTasks {
     return runs.stream().map(TaskRun::taskId).sorted().toList();
   }
 
-  /** A run of this task whose message the broker took back while the handler still runs. */
+  /**
+   * A run of this task whose message the broker took back and whose outcome is not known yet: until
+   * its settlement is done, not only while its handler runs. A redelivery that came just after the
+   * handler ended would otherwise run the task again before the outcome it is to be settled with is
+   * recorded, and announce its start before that outcome.
+   */
   public Optional<TaskRun> stillRunningAfterLoss(String taskId) {
     for (TaskRun run : runs) {
-      if (run.leaseLost() && !run.isFinished() && run.taskId().equals(taskId)) {
+      if (run.leaseLost() && !run.done().isDone() && run.taskId().equals(taskId)) {
         return Optional.of(run);
       }
     }

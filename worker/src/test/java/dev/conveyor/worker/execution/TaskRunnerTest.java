@@ -99,4 +99,28 @@ class TaskRunnerTest {
     assertThat(r.claimSettlement()).isFalse();
     assertThat(r.isFinished()).isTrue();
   }
+
+  /**
+   * A redelivery waits for the run of the same task whose lease was lost until that run's outcome
+   * is known (TaskIntake then settles the redelivery with it instead of running the task again):
+   * not only while its handler runs, but until its settlement is done. A handler that ended just
+   * before the redelivery came would otherwise let the task run a second time, its first outcome
+   * announced after the second attempt's start.
+   */
+  @Test
+  void aRunWhoseLeaseWasLostIsWaitedForUntilItsSettlementIsDone() {
+    RunningTasks tasks = new RunningTasks("w1");
+    TaskRun r = run("a", "x");
+    tasks.add(r);
+    assertThat(tasks.stillRunningAfterLoss("a")).isEmpty();
+    r.lease().scope().markLost(true);
+    assertThat(tasks.stillRunningAfterLoss("a")).contains(r);
+    assertThat(r.start(Thread.currentThread(), null)).isTrue();
+    r.handlerEnded();
+    assertThat(tasks.stillRunningAfterLoss("a")).as("handler ended, not settled").contains(r);
+    assertThat(r.claimSettlement()).isTrue();
+    assertThat(tasks.stillRunningAfterLoss("a")).as("being settled").contains(r);
+    r.completed(new Outcome.Requeued(Cause.CONNECTION_LOST, null));
+    assertThat(tasks.stillRunningAfterLoss("a")).isEmpty();
+  }
 }
