@@ -6,6 +6,8 @@ import com.rabbitmq.client.Connection;
 import com.rabbitmq.client.DefaultConsumer;
 import com.rabbitmq.client.Envelope;
 import com.rabbitmq.client.ShutdownSignalException;
+import com.rabbitmq.client.impl.recovery.AutorecoveringChannel;
+import com.rabbitmq.client.impl.recovery.RecoveryAwareChannelN;
 import dev.conveyor.protocol.broker.Channels;
 import dev.conveyor.worker.execution.AckWindow;
 import dev.conveyor.worker.execution.Lease;
@@ -23,6 +25,14 @@ import org.slf4j.LoggerFactory;
  * <p>amqp-client's recovery reopens channels after a lost connection, but never a channel that the
  * broker closed on its own (a precondition failure, the delivery acknowledgement timeout). This
  * consumer notices such a closure, reports the leases it lost and consumes again on a new channel.
+ *
+ * <p>The leases of a channel end when the channel closes, on the thread that closes it: for a lost
+ * connection that is the connection's own thread, before amqp-client begins the recovery. Waiting
+ * for the consumer's {@code handleShutdownSignal} instead is not enough: amqp-client dispatches
+ * each connection's consumer callbacks on a pool of that connection's own, so after a recovery the
+ * new channel's deliveries do not wait for the old channel's dispatch, shutdown signal included. A
+ * redelivery could then find the lease it replaces still held, run beside it, and be taken for one
+ * of the old channel's deliveries when the signal came at last.
  */
 public final class TaskConsumer implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(TaskConsumer.class);
@@ -35,8 +45,13 @@ public final class TaskConsumer implements AutoCloseable {
   private final Consumer<LeaseScope> onLeasesLost;
   private final Executor reopener;
 
-  /** The scope of the deliveries to come, and the channel they come from. */
-  private record Current(LeaseScope scope, Channel channel) {}
+  /**
+   * The scope of the deliveries to come, the channel they come from, and the last delivery tag that
+   * channel gave out before a lost connection: amqp-client's recovery keeps the channel object and
+   * numbers the recovered channel's deliveries on from there, so a delivery at or below it is one
+   * of the lost connection's, still being dispatched.
+   */
+  private record Current(LeaseScope scope, Channel channel, long lostUpTo) {}
 
   private final AtomicReference<Current> current = new AtomicReference<>();
   private volatile Channel channel;
@@ -48,8 +63,10 @@ public final class TaskConsumer implements AutoCloseable {
    * @param queueName the broker name of the queue
    * @param queue the task queue's own name (the routing key)
    * @param acks the prefetch, and how acks gather ({@link AckWindow.Gathering#of})
-   * @param onLeasesLost told, after the last delivery of a channel or connection that is gone, that
-   *     the broker has taken back every lease of that scope
+   * @param onLeasesLost told, on the thread that closed a channel (the connection's own when the
+   *     connection went, before amqp-client's recovery begins), that the broker has taken back
+   *     every lease of that channel's scope; a delivery of that scope dispatched after this comes
+   *     to the intake already lost. It must not wait: it may hold up the connection
    * @param reopener where to reopen a channel (not on the closing channel's thread, and not on a
    *     thread that must be punctual: it waits for the broker)
    */
@@ -77,7 +94,7 @@ public final class TaskConsumer implements AutoCloseable {
     channel = ch;
     // A channel that replaces a closed one starts a scope of its own; the old one's deliveries are
     // gone with it, whether or not its consumer heard of it yet.
-    Current old = current.getAndSet(new Current(newScope(ch), ch));
+    Current old = current.getAndSet(new Current(newScope(ch), ch, 0));
     if (old != null && !old.scope().lost()) {
       old.scope().markLost(false);
       onLeasesLost.accept(old.scope());
@@ -119,38 +136,33 @@ public final class TaskConsumer implements AutoCloseable {
               public void handleDelivery(
                   String tag, Envelope envelope, AMQP.BasicProperties props, byte[] body) {
                 Current now = current.get();
+                long deliveryTag = envelope.getDeliveryTag();
                 LeaseScope scope;
-                if (now.channel() == ch) {
+                if (now.channel() == ch && deliveryTag > now.lostUpTo()) {
+                  // If the scope ends while this is handed on, the intake finds the lease lost, or
+                  // the scope's end finds its run.
                   scope = now.scope();
-                  scope.acks().delivered(envelope.getDeliveryTag());
+                  scope.acks().delivered(deliveryTag);
                 } else {
-                  // Dispatched after its channel was replaced: the broker has it back already.
+                  // Dispatched after its channel was replaced, or after the connection it came on
+                  // was lost: the broker has it back already.
                   scope = new LeaseScope();
-                  scope.markLost(false);
+                  scope.markLost(now.channel() == ch);
                 }
-                intake.accept(new Lease(ch, envelope.getDeliveryTag(), queue, props, body, scope));
-              }
-
-              /**
-               * Dispatched after every delivery that came before the loss, on the same thread:
-               * every lease of the ended scope is known to the worker by now, and none that comes
-               * later belongs to it. (A shutdown listener on the connection runs on another thread
-               * and may see a snapshot that misses deliveries still being dispatched.)
-               */
-              @Override
-              public void handleShutdownSignal(String tag, ShutdownSignalException sig) {
-                endScope(ch, sig.isHardError());
+                intake.accept(new Lease(ch, deliveryTag, queue, props, body, scope));
               }
             });
   }
 
+  /**
+   * Runs on the thread that closed the channel, once the channel takes no more deliveries: for a
+   * lost connection, the connection's own thread, before amqp-client begins the recovery (which
+   * waits for the connection's shutdown listeners, and runs on that thread).
+   */
   private void channelClosed(Channel lost, ShutdownSignalException cause) {
+    endScope(lost, cause);
     if (closed) {
       return;
-    }
-    if (consumerTag == null) {
-      // Paused: no consumer hears of the loss, but the leases are gone all the same.
-      endScope(lost, cause.isHardError());
     }
     if (cause.isInitiatedByApplication() || cause.isHardError()) {
       // Ours, or the whole connection: amqp-client's recovery handles the latter.
@@ -164,21 +176,41 @@ public final class TaskConsumer implements AutoCloseable {
    * Ends the scope of channel {@code ch}'s deliveries, unless a new channel has replaced it (its
    * {@link #start} ended that scope already).
    */
-  private void endScope(Channel ch, boolean withConnection) {
+  private void endScope(Channel ch, ShutdownSignalException cause) {
     Current ended = current.get();
-    // After a lost connection the channel object recovers and delivers again under a new scope;
-    // a channel the broker closed delivers nothing more, and {@link #start} replaces it.
-    LeaseScope next = newScope(ch);
-    if (!withConnection) {
-      next.markLost(false);
+    if (ended == null || ended.channel() != ch || ended.scope().lost()) {
+      return;
     }
-    if (ended == null
-        || ended.channel() != ch
-        || !current.compareAndSet(ended, new Current(next, ch))) {
+    boolean withConnection = cause.isHardError();
+    // After a lost connection the channel object recovers and delivers again under a new scope,
+    // its tags above the last one the lost connection gave out. A channel the broker closed
+    // delivers nothing more, and {@link #start} replaces it; nor does one that no recovery brings
+    // back.
+    long lastTag = withConnection ? lastDeliveryTag(ch) : -1;
+    LeaseScope next = newScope(ch);
+    if (lastTag < 0) {
+      next.markLost(withConnection);
+    }
+    if (!current.compareAndSet(ended, new Current(next, ch, Math.max(0, lastTag)))) {
       return;
     }
     ended.scope().markLost(withConnection);
     onLeasesLost.accept(ended.scope());
+  }
+
+  /**
+   * The last delivery tag channel {@code ch} has given out, as its consumers saw it; -1 if no
+   * recovery reopens it. amqp-client numbers a recovered channel's deliveries on from there and
+   * drops an ack at or below it ({@link RecoveryAwareChannelN}). Final when the channel's shutdown
+   * listeners run: amqp-client stops dispatching the channel's deliveries before, and one read
+   * after is dropped.
+   */
+  private static long lastDeliveryTag(Channel ch) {
+    if (ch instanceof AutorecoveringChannel recovering
+        && recovering.getDelegate() instanceof RecoveryAwareChannelN lost) {
+      return lost.getActiveDeliveryTagOffset() + lost.getMaxSeenDeliveryTag();
+    }
+    return -1;
   }
 
   /**

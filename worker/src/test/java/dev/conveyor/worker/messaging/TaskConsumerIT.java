@@ -2,10 +2,12 @@ package dev.conveyor.worker.messaging;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import com.rabbitmq.client.AMQP;
 import com.rabbitmq.client.Channel;
 import dev.conveyor.protocol.wire.Headers;
 import dev.conveyor.testkit.BrokerAdmin;
 import dev.conveyor.testkit.BrokerExtension;
+import dev.conveyor.testkit.QueueCounts;
 import dev.conveyor.testkit.TestBroker;
 import dev.conveyor.worker.execution.AckWindow;
 import dev.conveyor.worker.execution.Lease;
@@ -13,9 +15,16 @@ import dev.conveyor.worker.execution.LeaseScope;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.List;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.Consumer;
 import org.awaitility.Awaitility;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
@@ -134,5 +143,121 @@ class TaskConsumerIT {
     assertThat(again.props().getHeaders()).containsEntry(Headers.DELIVERY_COUNT, 1L);
     again.channel().basicAck(again.deliveryTag(), false);
     Awaitility.await().atMost(Duration.ofSeconds(10)).until(() -> broker.messageCount(queue) == 0);
+  }
+
+  /**
+   * amqp-client dispatches a connection's consumer callbacks on a pool of that connection's own:
+   * after a recovery, the new channel's deliveries do not wait for what the old channel still has
+   * to dispatch, its shutdown signal included. Here the old channel's dispatch is held (the intake
+   * of its first delivery waits) until that delivery comes again on the recovered channel. By then
+   * its lease must be known lost, or a worker would run the task a second time beside the first;
+   * the redelivery holds a lease of the new channel that nothing the old one dispatches later takes
+   * away, and a delivery still queued on the old channel is handed on lost.
+   */
+  @Test
+  void theOldLeaseIsLostBeforeItsRedeliveryThoughTheOldChannelStillDispatches(TestBroker broker)
+      throws Exception {
+    String queue =
+        broker.withChannel(
+            ch -> {
+              broker.topology().declareCore(ch);
+              return broker.topology().declareTaskQueue(ch, "default");
+            });
+    List<Lease> leases = new CopyOnWriteArrayList<>();
+    List<LeaseScope> lost = new CopyOnWriteArrayList<>();
+    AtomicReference<Lease> first = new AtomicReference<>();
+    CountDownLatch redelivered = new CountDownLatch(1);
+    AtomicBoolean firstLostWhenRedelivered = new AtomicBoolean();
+    List<LeaseScope> lostWhenRedelivered = new CopyOnWriteArrayList<>();
+    Set<Thread> oldDispatch = ConcurrentHashMap.newKeySet();
+    Consumer<Lease> intake =
+        lease -> {
+          leases.add(lease);
+          if (!redelivery(lease)) {
+            // A first delivery: the old channel's.
+            oldDispatch.add(Thread.currentThread());
+            if (first.compareAndSet(null, lease)) {
+              try {
+                redelivered.await(60, TimeUnit.SECONDS);
+              } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+              }
+            }
+          } else if (lease.props().getMessageId().equals("a")) {
+            firstLostWhenRedelivered.set(first.get().lost());
+            lostWhenRedelivered.addAll(lost);
+            redelivered.countDown();
+          }
+        };
+    ExecutorService reopener = broker.own(Executors.newSingleThreadExecutor());
+    String name = "held-dispatch-" + broker.namespace();
+    TaskConsumer consumer =
+        broker.own(
+            new TaskConsumer(
+                broker.open(name),
+                queue,
+                "default",
+                AckWindow.Gathering.of(4, 4),
+                intake,
+                lost::add,
+                reopener));
+    consumer.start();
+    broker.withConfirms(
+        ch -> {
+          for (String id : List.of("a", "b")) {
+            ch.basicPublish(
+                broker.names().tasksExchange(),
+                "default",
+                new AMQP.BasicProperties.Builder().messageId(id).build(),
+                "{\"type\":\"noop\"}".getBytes(StandardCharsets.UTF_8));
+          }
+          return null;
+        });
+    // Both are on the old channel: "a" in its intake, "b" queued behind it.
+    Awaitility.await().until(() -> first.get() != null && broker.messageCount(queue) == 0);
+
+    BrokerAdmin admin = new BrokerAdmin(broker.uri());
+    Awaitility.await()
+        .atMost(Duration.ofSeconds(30))
+        .until(() -> admin.closeConnections(name) == 1);
+
+    assertThat(redelivered.await(60, TimeUnit.SECONDS)).as("redelivered").isTrue();
+    assertThat(firstLostWhenRedelivered)
+        .as("the first lease was known lost when its redelivery was handed on")
+        .isTrue();
+    assertThat(lostWhenRedelivered).containsExactly(first.get().scope());
+    assertThat(first.get().scope().lostWithConnection()).isTrue();
+
+    Awaitility.await().atMost(Duration.ofSeconds(30)).until(() -> leases.size() == 4);
+    // amqp-client shuts the old connection's consumer pool down once every channel's shutdown
+    // signal has been dispatched (ChannelManager.scheduleShutdownProcessing): when its threads have
+    // ended, the old channel has nothing more to hand on.
+    for (Thread t : oldDispatch) {
+      t.join(Duration.ofSeconds(30));
+      assertThat(t.isAlive()).as("old dispatch thread %s", t.getName()).isFalse();
+    }
+    assertThat(lost).containsExactly(first.get().scope());
+    Lease straggler =
+        leases.stream().filter(l -> l != first.get() && !redelivery(l)).findFirst().orElseThrow();
+    assertThat(straggler.props().getMessageId()).isEqualTo("b");
+    assertThat(straggler.lost()).isTrue();
+    assertThat(straggler.scope().lostWithConnection()).isTrue();
+    List<Lease> again = leases.stream().filter(TaskConsumerIT::redelivery).toList();
+    assertThat(again).extracting(l -> l.props().getMessageId()).containsExactlyInAnyOrder("a", "b");
+    for (Lease l : again) {
+      assertThat(l.lost()).isFalse();
+      assertThat(l.scope()).isNotSameAs(first.get().scope()).isSameAs(again.getFirst().scope());
+      // Through the new scope's window: the acks must reach the channel that delivered them.
+      l.scope().acks().ack(l.deliveryTag());
+    }
+    Awaitility.await()
+        .atMost(Duration.ofSeconds(30))
+        .until(() -> admin.queue(queue).equals(QueueCounts.EMPTY));
+  }
+
+  /** Whether the quorum queue counted an earlier delivery of this message. */
+  private static boolean redelivery(Lease lease) {
+    return lease.props().getHeaders() != null
+        && lease.props().getHeaders().containsKey(Headers.DELIVERY_COUNT);
   }
 }
