@@ -89,11 +89,20 @@ final class PublishChannel implements AutoCloseable {
     return ch;
   }
 
-  /** Publishes; with confirms, returns once the broker has confirmed. */
+  /**
+   * Publishes; with confirms, returns once the broker has confirmed.
+   *
+   * @throws IOException also when the connection is closing: amqp-client closes its channels one by
+   *     one while the socket is still open, and a publish on one not yet closed would go out as if
+   *     sent, to a broker that has closed the connection and ignores it
+   */
   synchronized void publish(
       String exchange, String routingKey, AMQP.BasicProperties props, byte[] body)
       throws IOException, TimeoutException, InterruptedException {
-    if (!channel.isOpen() && connection.isOpen()) {
+    if (!connection.isOpen()) {
+      throw new IOException("the connection is closed or closing");
+    }
+    if (!channel.isOpen()) {
       channel = open();
     }
     channel.basicPublish(exchange, routingKey, props, body);

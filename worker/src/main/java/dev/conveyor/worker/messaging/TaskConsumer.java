@@ -5,6 +5,7 @@ import com.rabbitmq.client.Channel;
 import com.rabbitmq.client.Connection;
 import com.rabbitmq.client.DefaultConsumer;
 import com.rabbitmq.client.Envelope;
+import com.rabbitmq.client.ShutdownListener;
 import com.rabbitmq.client.ShutdownSignalException;
 import com.rabbitmq.client.impl.recovery.AutorecoveringChannel;
 import com.rabbitmq.client.impl.recovery.RecoveryAwareChannelN;
@@ -26,13 +27,19 @@ import org.slf4j.LoggerFactory;
  * broker closed on its own (a precondition failure, the delivery acknowledgement timeout). This
  * consumer notices such a closure, reports the leases it lost and consumes again on a new channel.
  *
- * <p>The leases of a channel end when the channel closes, on the thread that closes it: for a lost
- * connection that is the connection's own thread, before amqp-client begins the recovery. Waiting
- * for the consumer's {@code handleShutdownSignal} instead is not enough: amqp-client dispatches
- * each connection's consumer callbacks on a pool of that connection's own, so after a recovery the
- * new channel's deliveries do not wait for the old channel's dispatch, shutdown signal included. A
- * redelivery could then find the lease it replaces still held, run beside it, and be taken for one
- * of the old channel's deliveries when the signal came at last.
+ * <p>The leases of a channel end when the channel closes, on the thread that closes it. For a lost
+ * connection that is the connection's own thread, in the connection's shutdown listener: after
+ * amqp-client has closed every channel of the connection and its socket, before it begins the
+ * recovery. Waiting for the consumer's {@code handleShutdownSignal} instead is not enough:
+ * amqp-client dispatches each connection's consumer callbacks on a pool of that connection's own,
+ * so after a recovery the new channel's deliveries do not wait for the old channel's dispatch,
+ * shutdown signal included. A redelivery could then find the lease it replaces still held, run
+ * beside it, and be taken for one of the old channel's deliveries when the signal came at last.
+ * Ending them in the channel's own shutdown listener is too soon: amqp-client closes a lost
+ * connection's channels one by one, in no set order, while the socket is still open, so the tasks
+ * stopped there could announce their {@code requeued} on an events channel not yet closed, and the
+ * broker, which has closed the connection, ignores it; closed, the channel refuses the publish, and
+ * the events wait for the recovery.
  */
 public final class TaskConsumer implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(TaskConsumer.class);
@@ -54,6 +61,7 @@ public final class TaskConsumer implements AutoCloseable {
   private record Current(LeaseScope scope, Channel channel, long lostUpTo) {}
 
   private final AtomicReference<Current> current = new AtomicReference<>();
+  private final ShutdownListener onConnectionClosed = this::connectionClosed;
   private volatile Channel channel;
   private volatile String consumerTag;
   private volatile boolean paused;
@@ -63,10 +71,11 @@ public final class TaskConsumer implements AutoCloseable {
    * @param queueName the broker name of the queue
    * @param queue the task queue's own name (the routing key)
    * @param acks the prefetch, and how acks gather ({@link AckWindow.Gathering#of})
-   * @param onLeasesLost told, on the thread that closed a channel (the connection's own when the
-   *     connection went, before amqp-client's recovery begins), that the broker has taken back
-   *     every lease of that channel's scope; a delivery of that scope dispatched after this comes
-   *     to the intake already lost. It must not wait: it may hold up the connection
+   * @param onLeasesLost told, on the thread that closed a channel (when the connection went: the
+   *     connection's own, once every channel and the socket are closed, before amqp-client's
+   *     recovery begins), that the broker has taken back every lease of that channel's scope; a
+   *     delivery of that scope dispatched after this comes to the intake already lost. It must not
+   *     wait: it may hold up the connection
    * @param reopener where to reopen a channel (not on the closing channel's thread, and not on a
    *     thread that must be punctual: it waits for the broker)
    */
@@ -85,6 +94,9 @@ public final class TaskConsumer implements AutoCloseable {
     this.intake = intake;
     this.onLeasesLost = onLeasesLost;
     this.reopener = reopener;
+    // After the listeners that were there before: the worker's notes the loss before its tasks
+    // stop.
+    connection.addShutdownListener(onConnectionClosed);
   }
 
   public synchronized void start() throws IOException {
@@ -155,12 +167,14 @@ public final class TaskConsumer implements AutoCloseable {
   }
 
   /**
-   * Runs on the thread that closed the channel, once the channel takes no more deliveries: for a
-   * lost connection, the connection's own thread, before amqp-client begins the recovery (which
-   * waits for the connection's shutdown listeners, and runs on that thread).
+   * Runs on the thread that closed the channel, once the channel takes no more deliveries. A
+   * channel closed with its connection (a hard error) is left to {@link #connectionClosed}: its
+   * siblings, the events channel among them, may not be closed yet.
    */
   private void channelClosed(Channel lost, ShutdownSignalException cause) {
-    endScope(lost, cause);
+    if (!cause.isHardError()) {
+      endScope(lost, cause);
+    }
     if (closed) {
       return;
     }
@@ -170,6 +184,19 @@ public final class TaskConsumer implements AutoCloseable {
     }
     log.warn("broker closed the channel of queue {}: {}", queue, cause.getMessage());
     reopener.execute(this::reopen);
+  }
+
+  /**
+   * The connection's shutdown listener: amqp-client runs it on the connection's own thread once it
+   * has closed the socket and every channel (AMQConnection.doFinalShutdown), and only then lets the
+   * recovery begin. So the leases end before any redelivery can come, and whatever the stopped
+   * tasks publish fails on a closed channel and waits for the recovery.
+   */
+  private void connectionClosed(ShutdownSignalException cause) {
+    Current now = current.get();
+    if (now != null) {
+      endScope(now.channel(), cause);
+    }
   }
 
   /**
@@ -201,9 +228,9 @@ public final class TaskConsumer implements AutoCloseable {
   /**
    * The last delivery tag channel {@code ch} has given out, as its consumers saw it; -1 if no
    * recovery reopens it. amqp-client numbers a recovered channel's deliveries on from there and
-   * drops an ack at or below it ({@link RecoveryAwareChannelN}). Final when the channel's shutdown
-   * listeners run: amqp-client stops dispatching the channel's deliveries before, and one read
-   * after is dropped.
+   * drops an ack at or below it ({@link RecoveryAwareChannelN}). Final when the connection's
+   * shutdown listeners run: amqp-client has closed the channel before, and a delivery read after
+   * the connection began to close is dropped.
    */
   private static long lastDeliveryTag(Channel ch) {
     if (ch instanceof AutorecoveringChannel recovering
@@ -240,6 +267,7 @@ public final class TaskConsumer implements AutoCloseable {
   @Override
   public synchronized void close() {
     closed = true;
+    connection.removeShutdownListener(onConnectionClosed);
     Channels.closeQuietly(channel);
   }
 }

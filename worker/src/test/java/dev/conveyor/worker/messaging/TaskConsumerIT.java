@@ -4,9 +4,12 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.rabbitmq.client.AMQP;
 import com.rabbitmq.client.Channel;
+import com.rabbitmq.client.Connection;
 import dev.conveyor.protocol.wire.Headers;
+import dev.conveyor.protocol.wire.WorkerEvent;
 import dev.conveyor.testkit.BrokerAdmin;
 import dev.conveyor.testkit.BrokerExtension;
+import dev.conveyor.testkit.EventLog;
 import dev.conveyor.testkit.QueueCounts;
 import dev.conveyor.testkit.TestBroker;
 import dev.conveyor.worker.execution.AckWindow;
@@ -253,6 +256,87 @@ class TaskConsumerIT {
     Awaitility.await()
         .atMost(Duration.ofSeconds(30))
         .until(() -> admin.queue(queue).equals(QueueCounts.EMPTY));
+  }
+
+  /**
+   * amqp-client closes a lost connection's channels one by one, in no set order, while the socket
+   * is still open: a publish on a channel it has not closed yet goes out as if sent, and the
+   * broker, which has closed the connection, ignores it. So the leases must end only once the
+   * connection has shut down (its shutdown listeners run then, in the order they were added): what
+   * the worker announces for the tasks it stops there, their {@code requeued}, fails to publish and
+   * waits for the recovery. Before, the leases ended in the consumer channel's shutdown listener,
+   * before the connection's, and a worker's {@code requeued} could be lost (ControlIT).
+   */
+  @Test
+  void aLostConnectionsLeasesEndOnceItHasShutDownAndWhatTheLossAnnouncesWaitsForTheRecovery(
+      TestBroker broker) throws Exception {
+    String queue =
+        broker.withChannel(
+            ch -> {
+              broker.topology().declareCore(ch);
+              return broker.topology().declareTaskQueue(ch, "default");
+            });
+    EventLog log = EventLog.open(broker);
+    String name = "announces-loss-" + broker.namespace();
+    Connection connection = broker.open(name);
+    CountDownLatch shutDown = new CountDownLatch(1);
+    connection.addShutdownListener(cause -> shutDown.countDown());
+    EventPublisher events =
+        broker.own(
+            new EventPublisher(
+                connection,
+                broker.topology(),
+                "lossy",
+                EventLevel.ALL,
+                e -> {},
+                () -> {},
+                Duration.ofSeconds(60),
+                EventPublisher.Gathering.REAL));
+    List<Lease> leases = new CopyOnWriteArrayList<>();
+    List<Boolean> shutDownWhenLost = new CopyOnWriteArrayList<>();
+    ExecutorService reopener = broker.own(Executors.newSingleThreadExecutor());
+    TaskConsumer consumer =
+        broker.own(
+            new TaskConsumer(
+                connection,
+                queue,
+                "default",
+                AckWindow.Gathering.of(1, 1),
+                leases::add,
+                scope -> {
+                  shutDownWhenLost.add(shutDown.getCount() == 0);
+                  // What a stopped task announces.
+                  events.worker(WorkerEvent.HEARTBEAT, List.of("lost"), "host", 1);
+                },
+                reopener));
+    consumer.start();
+    broker.withConfirms(
+        ch -> {
+          ch.basicPublish(
+              broker.names().tasksExchange(),
+              "default",
+              null,
+              "{\"type\":\"noop\"}".getBytes(StandardCharsets.UTF_8));
+          return null;
+        });
+    Awaitility.await().until(() -> leases.size() == 1);
+
+    BrokerAdmin admin = new BrokerAdmin(broker.uri());
+    Awaitility.await()
+        .atMost(Duration.ofSeconds(30))
+        .until(() -> admin.closeConnections(name) == 1);
+
+    Awaitility.await()
+        .atMost(Duration.ofSeconds(30))
+        .until(
+            () ->
+                log.workers().stream()
+                    .anyMatch(e -> "lossy".equals(e.worker()) && e.tasks().contains("lost")));
+    assertThat(shutDownWhenLost)
+        .as("the connection had shut down (every channel closed) when the leases ended")
+        .containsExactly(true);
+    assertThat(leases.getFirst().lost()).isTrue();
+    assertThat(leases.getFirst().scope().lostWithConnection()).isTrue();
   }
 
   /** Whether the quorum queue counted an earlier delivery of this message. */
