@@ -258,9 +258,10 @@ class AckWindowTest {
 
   /**
    * Delivers 1 to {@code deliveries}; acks 1, written at once (nothing was written before: idle),
-   * then 2 on another thread, just after that write: it gathers. Returns 2's settlement.
+   * then {@code next} on another thread, just after that write: it gathers. Returns {@code next}'s
+   * settlement.
    */
-  private CompletableFuture<Exception> ackOneThenGatherTwo(AckWindow w, int deliveries)
+  private CompletableFuture<Exception> ackOneThenGather(AckWindow w, int deliveries, long next)
       throws Exception {
     for (long t = 1; t <= deliveries; t++) {
       w.delivered(t);
@@ -268,10 +269,17 @@ class AckWindowTest {
     w.ack(1);
     assertThat(frames).containsExactly("1");
     assertThat(pausedUntil).isEmpty();
-    CompletableFuture<Exception> two = new CompletableFuture<>();
-    threads.submit(() -> w.ack(2, two::complete));
-    assertThat(gathering.await(10, TimeUnit.SECONDS)).as("the ack of 2 gathers").isTrue();
-    return two;
+    CompletableFuture<Exception> settled = new CompletableFuture<>();
+    threads.submit(() -> w.ack(next, settled::complete));
+    assertThat(gathering.await(10, TimeUnit.SECONDS))
+        .as("the ack of " + next + " gathers")
+        .isTrue();
+    return settled;
+  }
+
+  private CompletableFuture<Exception> ackOneThenGatherTwo(AckWindow w, int deliveries)
+      throws Exception {
+    return ackOneThenGather(w, deliveries, 2);
   }
 
   @Test
@@ -324,14 +332,8 @@ class AckWindowTest {
   @Test
   void anAckAboveADeliveryStillHeldWaitsForTheFrameThatCoversIt() throws Exception {
     AckWindow w = gathering(2, 10); // a run is 4 acks
-    for (long t = 1; t <= 10; t++) {
-      w.delivered(t);
-    }
-    w.ack(1);
     // 2 still runs on another thread while 3 to 6 end: a run, but all above 2.
-    CompletableFuture<Exception> three = new CompletableFuture<>();
-    threads.submit(() -> w.ack(3, three::complete));
-    assertThat(gathering.await(10, TimeUnit.SECONDS)).isTrue();
+    CompletableFuture<Exception> three = ackOneThenGather(w, 10, 3);
     for (long t = 4; t <= 6; t++) {
       w.ack(t, failure -> {});
     }
@@ -349,13 +351,7 @@ class AckWindowTest {
   @Test
   void anAckAboveADeliveryStillHeldGoesAloneOnceItHasWaitedTheWindow() throws Exception {
     AckWindow w = gathering(2, 10);
-    for (long t = 1; t <= 10; t++) {
-      w.delivered(t);
-    }
-    w.ack(1);
-    CompletableFuture<Exception> three = new CompletableFuture<>();
-    threads.submit(() -> w.ack(3, three::complete));
-    assertThat(gathering.await(10, TimeUnit.SECONDS)).isTrue();
+    CompletableFuture<Exception> three = ackOneThenGather(w, 10, 3);
     timeUp(); // 2 still runs
     Awaitility.await().atMost(java.time.Duration.ofSeconds(10)).until(three::isDone);
     assertThat(frames).containsExactly("1", "3");

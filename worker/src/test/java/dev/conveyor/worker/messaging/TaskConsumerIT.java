@@ -62,15 +62,7 @@ class TaskConsumerIT {
                 lost::add,
                 reopener));
     consumer.start();
-    broker.withConfirms(
-        ch -> {
-          ch.basicPublish(
-              broker.names().tasksExchange(),
-              "default",
-              null,
-              "{\"type\":\"noop\"}".getBytes(StandardCharsets.UTF_8));
-          return null;
-        });
+    publishNoop(broker);
     Awaitility.await().until(() -> leases.size() == 1);
     Channel first = leases.getFirst().channel();
 
@@ -120,15 +112,7 @@ class TaskConsumerIT {
                 lost::add,
                 reopener));
     consumer.start();
-    broker.withConfirms(
-        ch -> {
-          ch.basicPublish(
-              broker.names().tasksExchange(),
-              "default",
-              null,
-              "{\"type\":\"noop\"}".getBytes(StandardCharsets.UTF_8));
-          return null;
-        });
+    publishNoop(broker);
     Awaitility.await().until(() -> leases.size() == 1);
     Lease first = leases.getFirst();
 
@@ -310,15 +294,7 @@ class TaskConsumerIT {
                 },
                 reopener));
     consumer.start();
-    broker.withConfirms(
-        ch -> {
-          ch.basicPublish(
-              broker.names().tasksExchange(),
-              "default",
-              null,
-              "{\"type\":\"noop\"}".getBytes(StandardCharsets.UTF_8));
-          return null;
-        });
+    publishNoop(broker);
     Awaitility.await().until(() -> leases.size() == 1);
 
     BrokerAdmin admin = new BrokerAdmin(broker.uri());
@@ -340,6 +316,19 @@ class TaskConsumerIT {
   }
 
   /** Whether the quorum queue counted an earlier delivery of this message. */
+  /** One noop task into the default queue, confirmed. */
+  private static void publishNoop(TestBroker broker) {
+    broker.withConfirms(
+        ch -> {
+          ch.basicPublish(
+              broker.names().tasksExchange(),
+              "default",
+              null,
+              "{\"type\":\"noop\"}".getBytes(StandardCharsets.UTF_8));
+          return null;
+        });
+  }
+
   private static boolean redelivery(Lease lease) {
     return lease.props().getHeaders() != null
         && lease.props().getHeaders().containsKey(Headers.DELIVERY_COUNT);
