@@ -42,12 +42,7 @@ class TaskConsumerIT {
   @Test
   void aChannelClosedByTheBrokerIsReportedAndConsumingResumesOnANewOne(TestBroker broker)
       throws Exception {
-    String queue =
-        broker.withChannel(
-            ch -> {
-              broker.topology().declareCore(ch);
-              return broker.topology().declareTaskQueue(ch, "default");
-            });
+    String queue = declareDefaultQueue(broker);
     List<Lease> leases = new CopyOnWriteArrayList<>();
     List<LeaseScope> lost = new CopyOnWriteArrayList<>();
     ExecutorService reopener = broker.own(Executors.newSingleThreadExecutor());
@@ -91,12 +86,7 @@ class TaskConsumerIT {
   @Test
   void leasesOfALostConnectionAreKnownLostAndTheRedeliveryHoldsANewOne(TestBroker broker)
       throws Exception {
-    String queue =
-        broker.withChannel(
-            ch -> {
-              broker.topology().declareCore(ch);
-              return broker.topology().declareTaskQueue(ch, "default");
-            });
+    String queue = declareDefaultQueue(broker);
     List<Lease> leases = new CopyOnWriteArrayList<>();
     List<LeaseScope> lost = new CopyOnWriteArrayList<>();
     ExecutorService reopener = broker.own(Executors.newSingleThreadExecutor());
@@ -144,12 +134,7 @@ class TaskConsumerIT {
   @Test
   void theOldLeaseIsLostBeforeItsRedeliveryThoughTheOldChannelStillDispatches(TestBroker broker)
       throws Exception {
-    String queue =
-        broker.withChannel(
-            ch -> {
-              broker.topology().declareCore(ch);
-              return broker.topology().declareTaskQueue(ch, "default");
-            });
+    String queue = declareDefaultQueue(broker);
     List<Lease> leases = new CopyOnWriteArrayList<>();
     List<LeaseScope> lost = new CopyOnWriteArrayList<>();
     AtomicReference<Lease> first = new AtomicReference<>();
@@ -254,12 +239,7 @@ class TaskConsumerIT {
   @Test
   void aLostConnectionsLeasesEndOnceItHasShutDownAndWhatTheLossAnnouncesWaitsForTheRecovery(
       TestBroker broker) throws Exception {
-    String queue =
-        broker.withChannel(
-            ch -> {
-              broker.topology().declareCore(ch);
-              return broker.topology().declareTaskQueue(ch, "default");
-            });
+    String queue = declareDefaultQueue(broker);
     EventLog log = EventLog.open(broker);
     String name = "announces-loss-" + broker.namespace();
     Connection connection = broker.open(name);
@@ -316,6 +296,15 @@ class TaskConsumerIT {
   }
 
   /** Whether the quorum queue counted an earlier delivery of this message. */
+  /** The core topology and the default task queue; returns the queue's broker name. */
+  private static String declareDefaultQueue(TestBroker broker) {
+    return broker.withChannel(
+        ch -> {
+          broker.topology().declareCore(ch);
+          return broker.topology().declareTaskQueue(ch, "default");
+        });
+  }
+
   /** One noop task into the default queue, confirmed. */
   private static void publishNoop(TestBroker broker) {
     broker.withConfirms(
