@@ -1,8 +1,6 @@
 package dev.conveyor.protocol.wire;
 
-import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonProcessingException;
-import com.fasterxml.jackson.core.JsonToken;
 import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -246,33 +244,78 @@ public final class Wire {
 
   /**
    * How many events an event message holds, without decoding them: 1 for an object, the number of
-   * elements for an array (0 if the array is unreadable).
+   * elements for an array (0 if the array is not closed, or holds a bracket out of place).
+   *
+   * <p>One pass over the bytes that counts the commas between the array's own elements, skipping
+   * strings and nested values: a reader counting a busy worker's outcomes does this for every
+   * message, and a full tokenizer cost it as much CPU as the worker spent taking the tasks in
+   * (docs/benchmarks.md). It does not validate the elements; {@link
+   * dev.conveyor.protocol.events.EventSubscription#decodeAll} does.
    */
   public static int countEvents(byte[] body) {
     if (!isArray(body)) {
       return 1;
     }
-    try (JsonParser p = JSON.createParser(body)) {
-      p.nextToken();
-      int n = 0;
-      while (p.nextToken() != null && p.currentToken() != JsonToken.END_ARRAY) {
-        p.skipChildren();
-        n++;
+    int depth = 0;
+    int commas = 0;
+    boolean any = false;
+    boolean inString = false;
+    for (int i = firstNonBlank(body); i < body.length; i++) {
+      byte b = body[i];
+      if (inString) {
+        if (b == '\\') {
+          i++; // the escaped character, a quote included
+        } else if (b == '"') {
+          inString = false;
+        }
+        continue;
       }
-      return n;
-    } catch (IOException e) {
-      return 0;
+      switch (b) {
+        case '"' -> {
+          inString = true;
+          any = true;
+        }
+        case '[', '{' -> {
+          if (depth > 0) {
+            any = true;
+          }
+          depth++;
+        }
+        case ']', '}' -> {
+          if (--depth < 0) {
+            return 0;
+          }
+          if (depth == 0) {
+            return any ? commas + 1 : 0;
+          }
+        }
+        case ',' -> {
+          if (depth == 1) {
+            commas++;
+          }
+        }
+        case ' ', '\n', '\r', '\t' -> {}
+        default -> any = true;
+      }
     }
+    return 0;
+  }
+
+  /** The index of the first byte that is not white space; -1 if there is none. */
+  private static int firstNonBlank(byte[] body) {
+    for (int i = 0; i < body.length; i++) {
+      byte b = body[i];
+      if (b != ' ' && b != '\n' && b != '\r' && b != '\t') {
+        return i;
+      }
+    }
+    return -1;
   }
 
   /** Whether the first character that is not white space opens an array. */
   private static boolean isArray(byte[] body) {
-    for (byte b : body) {
-      if (b != ' ' && b != '\n' && b != '\r' && b != '\t') {
-        return b == '[';
-      }
-    }
-    return false;
+    int first = firstNonBlank(body);
+    return first >= 0 && body[first] == '[';
   }
 
   private static JsonNode tree(byte[] body) throws MalformedMessageException {

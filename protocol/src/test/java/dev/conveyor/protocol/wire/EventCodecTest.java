@@ -16,6 +16,7 @@ import dev.conveyor.protocol.events.Event;
 import dev.conveyor.protocol.events.EventSubscription;
 import java.nio.charset.StandardCharsets;
 import java.time.Instant;
+import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -311,6 +312,47 @@ class EventCodecTest {
           () -> EventSubscription.decodeAll("task.running", utf8(body)),
           body);
     }
+  }
+
+  @Test
+  void theCountOfABatchSkipsWhatItsStringsAndNestedValuesHold() {
+    assertEquals(
+        2,
+        Wire.countEvents(
+            utf8(
+                "\n[ {\"task\":\"a,]}\",\"reason\":\"quote \\\" , [ { \\\\\"},"
+                    + " {\"task\":\"b\",\"result\":{\"k\":[1,2,{\"x\":\",\"}]}} ]")));
+    assertEquals(1, Wire.countEvents(utf8(" {\"task\":\"a\",\"b\":[1,2]}")));
+    assertEquals(1, Wire.countEvents(utf8("[{\"task\":\"a\"}]")));
+    assertEquals(3, Wire.countEvents(utf8("[1,\"x\",null]")));
+    for (String unreadable : List.of("[]", " [ ] ", "[{\"task\":\"a\"}", "[{\"task\":\"a]", "[}")) {
+      assertEquals(0, Wire.countEvents(utf8(unreadable)), unreadable);
+    }
+  }
+
+  @Test
+  void theCountOfABatchIsTheNumberOfEventsItDecodesTo() throws Exception {
+    List<TaskEvent> events = new ArrayList<>();
+    for (int i = 0; i < 50; i++) {
+      events.add(
+          new TaskEvent(
+              "t-" + i,
+              "noop",
+              TaskState.SUCCEEDED,
+              "w",
+              1,
+              AT,
+              3L,
+              null,
+              i % 2 == 0 ? "a \"reason\", with [brackets] and {braces}" : null,
+              null,
+              "default",
+              Wire.JSON.readTree("{\"out\":[\"],\",{\"n\":" + i + "}]}")));
+    }
+    byte[] body = Wire.JSON.writeValueAsBytes(events);
+
+    assertEquals(50, Wire.countEvents(body));
+    assertEquals(50, EventSubscription.decodeAll("task.succeeded", body).size());
   }
 
   @Test
