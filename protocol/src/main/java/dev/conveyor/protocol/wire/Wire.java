@@ -244,13 +244,12 @@ public final class Wire {
 
   /**
    * How many events an event message holds, without decoding them: 1 for an object, the number of
-   * elements for an array (0 if the array is not closed, or holds a bracket out of place).
+   * elements for an array (0 if it is empty or never closes).
    *
    * <p>One pass over the bytes that counts the commas between the array's own elements, skipping
    * strings and nested values: a reader counting a busy worker's outcomes does this for every
-   * message, and a full tokenizer cost it as much CPU as the worker spent taking the tasks in
-   * (docs/benchmarks.md). It does not validate the elements; {@link
-   * dev.conveyor.protocol.events.EventSubscription#decodeAll} does.
+   * message, so it does not tokenize them. Nor does it validate them (a mismatched bracket goes
+   * unnoticed); {@link dev.conveyor.protocol.events.EventSubscription#decodeAll} does.
    */
   public static int countEvents(byte[] body) {
     if (!isArray(body)) {
