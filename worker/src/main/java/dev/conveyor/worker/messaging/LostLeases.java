@@ -7,6 +7,8 @@ import java.util.ArrayDeque;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Optional;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReferenceArray;
 import java.util.function.LongSupplier;
 
 /**
@@ -27,7 +29,10 @@ public final class LostLeases {
   /** Enough for any burst of lost connections; the oldest entries go first. */
   private static final int CAPACITY = 10_000;
 
-  /** Recent settlements remembered: longer than any connection takes to be noticed lost. */
+  /**
+   * Recent settlements remembered: longer than any connection takes to be noticed lost. A power of
+   * two.
+   */
   private static final int SETTLED_CAPACITY = 4096;
 
   private final LongSupplier nanos;
@@ -60,8 +65,17 @@ public final class LostLeases {
   /** More losses in a minute than this are as good as "many": the oldest are forgotten. */
   private static final int LOSSES_CAPACITY = 1_000;
 
-  /** When each was settled ({@link System#nanoTime()}). */
-  private final Map<String, Long> settled = bounded(SETTLED_CAPACITY);
+  /** A settlement: when it was made ({@link System#nanoTime()}). */
+  private record Settlement(String taskId, int attemptsUsed, long at) {}
+
+  /**
+   * The latest settlements, a ring written without a lock: every task that succeeds writes one, and
+   * only a redelivery (rare) reads them, so writing is made cheap and reading is a scan.
+   */
+  private final AtomicReferenceArray<Settlement> settled =
+      new AtomicReferenceArray<>(SETTLED_CAPACITY);
+
+  private final AtomicLong nextSettled = new AtomicLong();
 
   /**
    * A redelivery comes seconds after the loss; an older settlement of the same id and attempt is
@@ -93,8 +107,9 @@ public final class LostLeases {
   }
 
   /** This worker settled the message (an ack was sent, which a lost connection may drop). */
-  public synchronized void settled(String taskId, int attemptsUsed) {
-    settled.put(key(taskId, attemptsUsed), nanos.getAsLong());
+  public void settled(String taskId, int attemptsUsed) {
+    int slot = (int) (nextSettled.getAndIncrement() & (SETTLED_CAPACITY - 1));
+    settled.set(slot, new Settlement(taskId, attemptsUsed, nanos.getAsLong()));
   }
 
   /** The task ended here after the broker took its message back. */
@@ -113,10 +128,23 @@ public final class LostLeases {
     if (finished != null) {
       return Optional.of(finished);
     }
-    Long at = settled.remove(key);
-    return at != null && nanos.getAsLong() - at < SETTLED_KEPT_NANOS
-        ? Optional.of(new Known.Settled())
-        : Optional.empty();
+    return takeSettled(taskId, attemptsUsed) ? Optional.of(new Known.Settled()) : Optional.empty();
+  }
+
+  /** Whether a recent settlement of the message is remembered; it is forgotten now. */
+  private boolean takeSettled(String taskId, int attemptsUsed) {
+    long now = nanos.getAsLong();
+    boolean found = false;
+    for (int i = 0; i < SETTLED_CAPACITY; i++) {
+      Settlement s = settled.get(i);
+      if (s != null
+          && s.attemptsUsed() == attemptsUsed
+          && s.taskId().equals(taskId)
+          && settled.compareAndSet(i, s, null)) {
+        found |= now - s.at() < SETTLED_KEPT_NANOS;
+      }
+    }
+    return found;
   }
 
   /** This worker held the delivery when its connection went: the broker will count it. */

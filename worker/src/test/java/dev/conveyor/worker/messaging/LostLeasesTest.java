@@ -112,4 +112,31 @@ class LostLeasesTest {
     assertThat(clocked.forgiven("t", 0, 2)).isEqualTo(2);
     assertThat(clocked.forgiven("t", 0, 3)).isEqualTo(2);
   }
+
+  @Test
+  void aSettlementIsKnownOnceToTheRedeliveryOfItsOwnMessage() {
+    clocked.settled("t", 0);
+    clocked.settled("t", 0); // settled twice (a redelivery acked again): still known once
+
+    assertThat(clocked.takeKnown("t", 1)).as("a retry's copy is another message").isEmpty();
+    assertThat(clocked.takeKnown("other", 0)).isEmpty();
+    assertThat(clocked.takeKnown("t", 0)).containsInstanceOf(LostLeases.Known.Settled.class);
+    assertThat(clocked.takeKnown("t", 0)).as("a second redelivery runs").isEmpty();
+  }
+
+  @Test
+  void aSettlementIsForgottenAfterFiveMinutesOrFourThousandLaterOnes() {
+    clocked.settled("old", 0);
+    now += java.util.concurrent.TimeUnit.MINUTES.toNanos(5);
+    assertThat(clocked.takeKnown("old", 0)).isEmpty();
+
+    clocked.settled("first", 0);
+    for (int i = 0; i < 4095; i++) {
+      clocked.settled("later-" + i, 0);
+    }
+    clocked.settled("last", 0);
+    assertThat(clocked.takeKnown("first", 0)).isEmpty();
+    assertThat(clocked.takeKnown("later-0", 0)).isPresent();
+    assertThat(clocked.takeKnown("last", 0)).isPresent();
+  }
 }
