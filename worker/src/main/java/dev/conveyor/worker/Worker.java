@@ -284,7 +284,7 @@ public final class Worker implements AutoCloseable, Pausable {
               connection,
               topology.names().taskQueue(q),
               q,
-              AckWindow.Gathering.of(config.concurrency(), config.effectivePrefetch()),
+              AckWindow.Gathering.of(config.concurrency(), config.effectivePrefetch(), io),
               accept::accept,
               leaseLoss::leasesLost,
               io));

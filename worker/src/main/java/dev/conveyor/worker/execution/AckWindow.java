@@ -7,8 +7,9 @@ import java.util.List;
 import java.util.TreeSet;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
-import java.util.concurrent.locks.LockSupport;
-import java.util.function.BooleanSupplier;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
 import java.util.function.LongSupplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -60,8 +61,11 @@ public final class AckWindow {
     void done(Exception failure);
   }
 
-  /** An ack asked for at {@code since} (by the gathering's clock; 0 without gathering). */
-  private record Pending(long tag, Written then, long since) {}
+  /**
+   * An ack asked for at {@code since} (by the gathering's clock; 0 without gathering); {@code
+   * awaited}: its caller waits for the write, so it does not gather.
+   */
+  private record Pending(long tag, Written then, long since, boolean awaited) {}
 
   /** The most a busy window with slack lets acks gather after its previous write. */
   public static final Duration GATHER_WINDOW = Duration.ofMillis(1);
@@ -69,39 +73,48 @@ public final class AckWindow {
   /**
    * How acks gather: at most {@code window} after the previous write, until {@code (prefetch -
    * concurrency) / 2} acks wait, unless a thread could go idle. {@code clock} reads nanoseconds;
-   * {@code pause} waits until a clock time or until its condition holds. Injected so tests hold a
-   * gathering open.
+   * {@code flusher} runs a flush at a clock time. Injected so tests hold a gathering open.
    */
   public record Gathering(
-      int concurrency, int prefetch, Duration window, LongSupplier clock, Pause pause) {
+      int concurrency, int prefetch, Duration window, LongSupplier clock, Flusher flusher) {
 
-    /** Acks gather on a channel whose prefetch leaves slack above the concurrency. */
-    public static Gathering of(int concurrency, int prefetch) {
-      return new Gathering(concurrency, prefetch, GATHER_WINDOW, System::nanoTime, REAL_PAUSE);
+    /**
+     * Acks gather on a channel whose prefetch leaves slack above the concurrency; {@code flushes}
+     * runs the flushes (it writes to the broker: not a thread that must be punctual).
+     */
+    public static Gathering of(int concurrency, int prefetch, ScheduledExecutorService flushes) {
+      return new Gathering(
+          concurrency,
+          prefetch,
+          GATHER_WINDOW,
+          System::nanoTime,
+          (at, flush) -> {
+            try {
+              flushes.schedule(flush, at - System.nanoTime(), TimeUnit.NANOSECONDS);
+              return true;
+            } catch (RejectedExecutionException e) {
+              return false; // closing
+            }
+          });
     }
 
     /** No gathering: every ack is written as soon as no other write is in progress. */
-    static final Gathering NONE = new Gathering(1, 1, Duration.ZERO, System::nanoTime, REAL_PAUSE);
+    static final Gathering NONE =
+        new Gathering(1, 1, Duration.ZERO, System::nanoTime, (at, flush) -> false);
 
     boolean gathers() {
       return prefetch - concurrency >= 2 && !window.isZero();
     }
   }
 
-  /** Waits until a time of the {@link Gathering#clock}, or until {@code ready} says true. */
+  /**
+   * Runs {@code flush} once, at a time of the {@link Gathering#clock} or soon after; false if it
+   * cannot (closing): the acks waiting are then written at once.
+   */
   @FunctionalInterface
-  public interface Pause {
-    void until(long nanos, BooleanSupplier ready);
+  public interface Flusher {
+    boolean at(long nanos, Runnable flush);
   }
-
-  /** Checks its condition every 50 µs: nobody wakes it, and it waits 1 ms at most. */
-  private static final Pause REAL_PAUSE =
-      (until, ready) -> {
-        long left;
-        while (!ready.getAsBoolean() && (left = until - System.nanoTime()) > 0) {
-          LockSupport.parkNanos(Math.min(left, 50_000));
-        }
-      };
 
   private final Writer writer;
   private final Gathering gathering;
@@ -110,7 +123,7 @@ public final class AckWindow {
   private final int runLength;
 
   /** When the last write began, by the gathering's clock; one window back: none yet. */
-  private volatile long lastWrite;
+  private long lastWrite;
 
   /** Delivered, not yet settled, and no ack asked for. */
   private final TreeSet<Long> held = new TreeSet<>();
@@ -119,6 +132,14 @@ public final class AckWindow {
   private List<Pending> open = new ArrayList<>();
 
   private boolean writing;
+
+  /** When the flush scheduled last runs, by the gathering's clock; {@link #NO_FLUSH}: none. */
+  private long flushScheduledAt = NO_FLUSH;
+
+  private static final long NO_FLUSH = Long.MIN_VALUE;
+
+  /** Acks in {@link #open} whose callers wait for their write ({@link #ack(long)}). */
+  private int awaitedOpen;
 
   /** A window that writes each ack as soon as no other write is in progress. */
   public AckWindow(Writer writer) {
@@ -137,20 +158,30 @@ public final class AckWindow {
     held.add(tag);
   }
 
-  /** A delivery settled without an ack (a nack that was written, or could not be). */
-  public synchronized void settledOtherwise(long tag) {
-    held.remove(tag);
+  /**
+   * A delivery settled without an ack (a nack that was written, or could not be): acks that waited
+   * above it, or for the threads it kept busy, may be due now.
+   */
+  public void settledOtherwise(long tag) {
+    synchronized (this) {
+      held.remove(tag);
+      if (writing || open.isEmpty()) {
+        return;
+      }
+      writing = true;
+    }
+    write();
   }
 
   /**
    * Acknowledges a delivery, with whatever other acks are waiting; returns once the write that
-   * carried it is done.
+   * carried it is done. Its caller waits, so it does not gather: it goes in the next write.
    *
    * @throws IOException if that write failed (the channel or connection is gone)
    */
   public void ack(long tag) throws IOException {
     CompletableFuture<Exception> written = new CompletableFuture<>();
-    ack(tag, written::complete);
+    ack(tag, written::complete, true);
     Exception failure;
     boolean interrupted = false;
     while (true) {
@@ -177,44 +208,80 @@ public final class AckWindow {
 
   /**
    * Acknowledges a delivery, with whatever other acks are waiting, and runs {@code then} once the
-   * write that carried it is done: at once on this thread if no write was in progress (this thread
-   * then also writes what others queue meanwhile), else later on the thread writing, while this one
-   * goes on.
+   * write that carried it is done: at once on this thread if the ack is due and no write was in
+   * progress (this thread then also writes what others queue meanwhile), else later on the thread
+   * writing or on the flush's, while this one goes on.
    */
   public void ack(long tag, Written then) {
-    boolean gathers = gathering.gathers();
-    long now = gathers ? gathering.clock().getAsLong() : 0;
+    ack(tag, then, false);
+  }
+
+  private void ack(long tag, Written then, boolean awaited) {
+    long now = gathering.gathers() ? gathering.clock().getAsLong() : 0;
     synchronized (this) {
       held.remove(tag);
-      open.add(new Pending(tag, then, now));
+      open.add(new Pending(tag, then, now, awaited));
+      if (awaited) {
+        awaitedOpen++;
+      }
       if (writing) {
         return;
       }
       writing = true;
     }
+    write();
+  }
+
+  /**
+   * Writes the acks that are due, and those queued meanwhile, until none is left or those left must
+   * gather; these are left for the next ack, or for a flush at the time they fall due. Called by
+   * the thread that set {@link #writing}.
+   */
+  private void write() {
+    boolean gathers = gathering.gathers();
+    boolean force = false; // no flush can be scheduled: everything waiting goes now
     while (true) {
-      if (gathers) {
-        long until = lastWrite + gathering.window().toNanos();
-        if (until - gathering.clock().getAsLong() > 0 && !runReady()) {
-          gathering.pause().until(until, this::runReady);
-        }
-      }
       Cut cut;
+      long flushAt;
       synchronized (this) {
+        long now = gathers ? gathering.clock().getAsLong() : 0;
         if (open.isEmpty()) {
           writing = false;
           return;
         }
-        cut = cut(gathers ? gathering.clock().getAsLong() : 0);
+        long until = lastWrite + gathering.window().toNanos();
+        if (gathers && !force && until - now > 0 && awaitedOpen == 0 && !runReady()) {
+          cut = null;
+          flushAt = until; // too soon after the last write: they gather
+        } else {
+          cut = cut(now, force);
+          flushAt = cut.retryAt(); // if every ack left waits above a delivery still held
+        }
+        if (cut == null || cut.batch().isEmpty()) {
+          writing = false;
+          if (flushScheduledAt != NO_FLUSH && flushAt - flushScheduledAt >= 0) {
+            return; // a flush comes by then already
+          }
+          flushScheduledAt = flushAt;
+        } else {
+          lastWrite = now;
+          flushAt = NO_FLUSH;
+        }
       }
-      if (cut.batch().isEmpty()) {
-        // Every ack waiting is above a delivery still held, and young: it waits for that delivery's
-        // ack to cover it, or for its window to pass.
-        gathering.pause().until(cut.retryAt(), this::writable);
+      if (flushAt != NO_FLUSH) {
+        long at = flushAt;
+        if (gathering.flusher().at(at, () -> flush(at))) {
+          return;
+        }
+        synchronized (this) {
+          if (writing) {
+            return; // another thread writes now, and meets the same refusal if it must
+          }
+          writing = true;
+          flushScheduledAt = NO_FLUSH;
+        }
+        force = true;
         continue;
-      }
-      if (gathers) {
-        lastWrite = gathering.clock().getAsLong();
       }
       Exception failure = null;
       try {
@@ -235,6 +302,20 @@ public final class AckWindow {
     }
   }
 
+  /** A scheduled flush: writes what is due, unless another thread is writing already. */
+  private void flush(long scheduledAt) {
+    synchronized (this) {
+      if (flushScheduledAt == scheduledAt) {
+        flushScheduledAt = NO_FLUSH;
+      }
+      if (writing) {
+        return; // that thread writes what is due, or schedules the next flush
+      }
+      writing = true;
+    }
+    write();
+  }
+
   /**
    * Whether the acks waiting should go now: none wait (nothing to gather for), enough of them, or a
    * thread could go idle while they wait: the deliveries held would not keep every thread busy, and
@@ -248,19 +329,6 @@ public final class AckWindow {
         || (held.size() <= c && gathering.prefetch() - held.size() - open.size() < c);
   }
 
-  /** Whether a cut now would write something. */
-  private synchronized boolean writable() {
-    long firstHeld = held.isEmpty() ? Long.MAX_VALUE : held.first();
-    long now = gathering.clock().getAsLong();
-    long window = gathering.window().toNanos();
-    for (Pending p : open) {
-      if (p.tag() < firstHeld || now - p.since() >= window) {
-        return true;
-      }
-    }
-    return open.isEmpty();
-  }
-
   /**
    * What one write carries: the acks waiting below the first delivery still held, in one frame with
    * {@code multiple=true} (everything under it is settled), and those above it one frame each;
@@ -271,8 +339,11 @@ public final class AckWindow {
    */
   private record Cut(List<Pending> batch, List<long[]> frames, long retryAt) {}
 
-  /** Takes what the next write carries out of {@link #open}. Under the lock. */
-  private Cut cut(long now) {
+  /**
+   * Takes what the next write carries out of {@link #open}; with {@code force}, all of it. Under
+   * the lock.
+   */
+  private Cut cut(long now, boolean force) {
     long firstHeld = held.isEmpty() ? Long.MAX_VALUE : held.first();
     boolean gathers = gathering.gathers();
     long window = gathering.window().toNanos();
@@ -287,7 +358,7 @@ public final class AckWindow {
         below = Math.max(below, p.tag());
         belowCount++;
         batch.add(p);
-      } else if (!gathers || now - p.since() >= window) {
+      } else if (!gathers || force || p.awaited() || now - p.since() >= window) {
         out.add(new long[] {p.tag(), 0});
         batch.add(p);
       } else {
@@ -301,6 +372,11 @@ public final class AckWindow {
       out.addFirst(new long[] {below, 1});
     }
     open = later;
+    for (Pending p : batch) {
+      if (p.awaited()) {
+        awaitedOpen--;
+      }
+    }
     return new Cut(batch, out, retryAt);
   }
 }

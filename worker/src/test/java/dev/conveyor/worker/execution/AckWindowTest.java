@@ -225,41 +225,45 @@ class AckWindowTest {
   }
 
   // Gathering: a window with slack (prefetch 10 above concurrency 2: a run is 4 acks), a clock that
-  // stands still, and a pause held open until its condition holds or the test lets it go.
+  // stands still, and flushes that run when the test lets the window pass.
+
+  private static final long WINDOW = java.time.Duration.ofMillis(1).toNanos();
 
   private final java.util.concurrent.atomic.AtomicLong now =
       new java.util.concurrent.atomic.AtomicLong();
-  private final List<Long> pausedUntil = new CopyOnWriteArrayList<>();
-  private final CountDownLatch gathering = new CountDownLatch(1);
-  private final CountDownLatch timeUp = new CountDownLatch(1);
+  private final List<Long> flushesAt = new CopyOnWriteArrayList<>();
+  private final List<Runnable> flushes = new CopyOnWriteArrayList<>();
 
   private AckWindow gathering(int concurrency, int prefetch) {
+    return gathering(
+        concurrency,
+        prefetch,
+        (at, flush) -> {
+          flushesAt.add(at);
+          flushes.add(flush);
+          return true;
+        });
+  }
+
+  private AckWindow gathering(int concurrency, int prefetch, AckWindow.Flusher flusher) {
     return new AckWindow(
         (tag, multiple) -> frames.add(tag + (multiple ? "+" : "")),
         new AckWindow.Gathering(
-            concurrency,
-            prefetch,
-            java.time.Duration.ofMillis(1),
-            now::get,
-            (until, ready) -> {
-              pausedUntil.add(until);
-              gathering.countDown();
-              Awaitility.await()
-                  .atMost(java.time.Duration.ofSeconds(30))
-                  .until(() -> ready.getAsBoolean() || timeUp.getCount() == 0);
-            }));
+            concurrency, prefetch, java.time.Duration.ofNanos(WINDOW), now::get, flusher));
   }
 
-  /** The window passes: the clock moves on by it, and a pause held open returns. */
+  /** The window passes: the clock moves on by it, and the flushes scheduled run. */
   private void timeUp() {
-    now.addAndGet(java.time.Duration.ofMillis(1).toNanos());
-    timeUp.countDown();
+    now.addAndGet(WINDOW);
+    List<Runnable> due = List.copyOf(flushes);
+    flushes.clear();
+    due.forEach(Runnable::run);
   }
 
   /**
    * Delivers 1 to {@code deliveries}; acks 1, written at once (nothing was written before: idle),
-   * then {@code next} on another thread, just after that write: it gathers. Returns {@code next}'s
-   * settlement.
+   * then {@code next}, just after that write: it gathers, and the ack returns. Returns {@code
+   * next}'s settlement.
    */
   private CompletableFuture<Exception> ackOneThenGather(AckWindow w, int deliveries, long next)
       throws Exception {
@@ -268,12 +272,11 @@ class AckWindowTest {
     }
     w.ack(1);
     assertThat(frames).containsExactly("1");
-    assertThat(pausedUntil).isEmpty();
+    assertThat(flushesAt).isEmpty();
     CompletableFuture<Exception> settled = new CompletableFuture<>();
-    threads.submit(() -> w.ack(next, settled::complete));
-    assertThat(gathering.await(10, TimeUnit.SECONDS))
-        .as("the ack of " + next + " gathers")
-        .isTrue();
+    w.ack(next, settled::complete);
+    assertThat(settled).as("the ack of " + next + " gathers").isNotDone();
+    assertThat(frames).containsExactly("1");
     return settled;
   }
 
@@ -286,20 +289,22 @@ class AckWindowTest {
   void aBusyWindowWithSlackLetsAcksGatherUntilARunWaits() throws Exception {
     AckWindow w = gathering(2, 10);
     CompletableFuture<Exception> two = ackOneThenGatherTwo(w, 10);
-    assertThat(pausedUntil).containsExactly(java.time.Duration.ofMillis(1).toNanos());
+    assertThat(flushesAt).as("a flush when the window ends").containsExactly(WINDOW);
     CompletableFuture<Exception> three = new CompletableFuture<>();
     CompletableFuture<Exception> four = new CompletableFuture<>();
     w.ack(3, three::complete);
     w.ack(4, four::complete);
     assertThat(frames).as("three acks wait; a run is four").containsExactly("1");
     assertThat(two).isNotDone();
+    assertThat(flushesAt).as("one flush is enough").hasSize(1);
 
     CompletableFuture<Exception> five = new CompletableFuture<>();
-    w.ack(5, five::complete); // the fourth: the run goes
-    Awaitility.await().atMost(java.time.Duration.ofSeconds(10)).until(five::isDone);
+    w.ack(5, five::complete); // the fourth: the run goes, written by this thread
     assertThat(frames).containsExactly("1", "5+");
     assertThat(java.util.Arrays.asList(two.get(), three.get(), four.get(), five.get()))
         .containsOnlyNulls();
+    timeUp();
+    assertThat(frames).as("the flush finds nothing left").containsExactly("1", "5+");
   }
 
   @Test
@@ -314,7 +319,7 @@ class AckWindowTest {
     // 5 to 8 are left: no more than the 4 threads, and the broker may send only 3 more (8 less the
     // 4 held and the ack of 2 not yet written).
     w.settledOtherwise(4);
-    Awaitility.await().atMost(java.time.Duration.ofSeconds(10)).until(two::isDone);
+    assertThat(two).isCompletedWithValue(null);
     assertThat(frames).containsExactly("1", "2");
   }
 
@@ -325,7 +330,7 @@ class AckWindowTest {
     CompletableFuture<Exception> two = ackOneThenGatherTwo(w, 4);
     assertThat(two).isNotDone();
     timeUp();
-    Awaitility.await().atMost(java.time.Duration.ofSeconds(10)).until(two::isDone);
+    assertThat(two).isCompletedWithValue(null);
     assertThat(frames).containsExactly("1", "2");
   }
 
@@ -337,14 +342,11 @@ class AckWindowTest {
     for (long t = 4; t <= 6; t++) {
       w.ack(t, failure -> {});
     }
-    Awaitility.await()
-        .atMost(java.time.Duration.ofSeconds(10))
-        .until(() -> pausedUntil.size() >= 2);
     assertThat(frames).as("nothing goes out alone").containsExactly("1");
     assertThat(three).isNotDone();
 
     w.ack(2);
-    Awaitility.await().atMost(java.time.Duration.ofSeconds(10)).until(three::isDone);
+    assertThat(three).isCompletedWithValue(null);
     assertThat(frames).containsExactly("1", "6+");
   }
 
@@ -353,7 +355,7 @@ class AckWindowTest {
     AckWindow w = gathering(2, 10);
     CompletableFuture<Exception> three = ackOneThenGather(w, 10, 3);
     timeUp(); // 2 still runs
-    Awaitility.await().atMost(java.time.Duration.ofSeconds(10)).until(three::isDone);
+    assertThat(three).isCompletedWithValue(null);
     assertThat(frames).containsExactly("1", "3");
   }
 
@@ -362,7 +364,7 @@ class AckWindowTest {
     AckWindow w = gathering(2, 10);
     CompletableFuture<Exception> two = ackOneThenGatherTwo(w, 10);
     timeUp();
-    Awaitility.await().atMost(java.time.Duration.ofSeconds(10)).until(two::isDone);
+    assertThat(two).isCompletedWithValue(null);
     assertThat(frames).containsExactly("1", "2");
   }
 
@@ -376,6 +378,50 @@ class AckWindowTest {
     w.ack(2);
     w.ack(4);
     assertThat(frames).containsExactly("1", "2", "4");
-    assertThat(pausedUntil).as("prefetch = concurrency: no gathering").isEmpty();
+    assertThat(flushesAt).as("prefetch = concurrency: no gathering").isEmpty();
+  }
+
+  @Test
+  void aGatheringNeverHoldsTheThreadThatAcked() throws Exception {
+    AckWindow w = gathering(1, 64); // one task thread, 63 deliveries waiting for it
+    for (long t = 1; t <= 10; t++) {
+      w.delivered(t);
+    }
+    w.ack(1);
+    CompletableFuture<Exception> two = new CompletableFuture<>();
+    Future<?> acking = threads.submit(() -> w.ack(2, two::complete));
+    // The only task thread must go on to delivery 3 while the ack of 2 gathers.
+    acking.get(10, TimeUnit.SECONDS);
+    assertThat(frames).containsExactly("1");
+    assertThat(two).isNotDone();
+  }
+
+  @Test
+  void anAckItsCallerWaitsForDoesNotGather() throws Exception {
+    AckWindow w = gathering(2, 10);
+    CompletableFuture<Exception> two = ackOneThenGatherTwo(w, 10);
+    // A rejected task's ack, say, on the consumer's thread: nobody may wait a window for it.
+    Future<?> waiting =
+        threads.submit(
+            () -> {
+              w.ack(4);
+              return null;
+            });
+    waiting.get(10, TimeUnit.SECONDS);
+    assertThat(frames).containsExactly("1", "2", "4");
+    assertThat(two).isCompletedWithValue(null);
+  }
+
+  @Test
+  void acksThatCannotWaitForAFlushGoAtOnce() throws Exception {
+    AckWindow w = gathering(2, 10, (at, flush) -> false); // closing: nothing runs later
+    for (long t = 1; t <= 10; t++) {
+      w.delivered(t);
+    }
+    w.ack(1);
+    CompletableFuture<Exception> three = new CompletableFuture<>();
+    w.ack(3, three::complete); // above 2, which is still held, and too soon after 1
+    assertThat(three).isCompletedWithValue(null);
+    assertThat(frames).containsExactly("1", "3");
   }
 }

@@ -22,8 +22,8 @@ import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
-import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicReference;
@@ -45,14 +45,14 @@ class TaskConsumerIT {
     String queue = declareDefaultQueue(broker);
     List<Lease> leases = new CopyOnWriteArrayList<>();
     List<LeaseScope> lost = new CopyOnWriteArrayList<>();
-    ExecutorService reopener = broker.own(Executors.newSingleThreadExecutor());
+    ScheduledExecutorService reopener = broker.own(Executors.newSingleThreadScheduledExecutor());
     TaskConsumer consumer =
         broker.own(
             new TaskConsumer(
                 broker.connection(),
                 queue,
                 "default",
-                AckWindow.Gathering.of(4, 4),
+                AckWindow.Gathering.of(4, 4, reopener),
                 leases::add,
                 lost::add,
                 reopener));
@@ -89,7 +89,7 @@ class TaskConsumerIT {
     String queue = declareDefaultQueue(broker);
     List<Lease> leases = new CopyOnWriteArrayList<>();
     List<LeaseScope> lost = new CopyOnWriteArrayList<>();
-    ExecutorService reopener = broker.own(Executors.newSingleThreadExecutor());
+    ScheduledExecutorService reopener = broker.own(Executors.newSingleThreadScheduledExecutor());
     String name = "lossy-consumer-" + broker.namespace();
     TaskConsumer consumer =
         broker.own(
@@ -97,7 +97,7 @@ class TaskConsumerIT {
                 broker.open(name),
                 queue,
                 "default",
-                AckWindow.Gathering.of(4, 4),
+                AckWindow.Gathering.of(4, 4, reopener),
                 leases::add,
                 lost::add,
                 reopener));
@@ -161,7 +161,7 @@ class TaskConsumerIT {
             redelivered.countDown();
           }
         };
-    ExecutorService reopener = broker.own(Executors.newSingleThreadExecutor());
+    ScheduledExecutorService reopener = broker.own(Executors.newSingleThreadScheduledExecutor());
     String name = "held-dispatch-" + broker.namespace();
     TaskConsumer consumer =
         broker.own(
@@ -169,7 +169,7 @@ class TaskConsumerIT {
                 broker.open(name),
                 queue,
                 "default",
-                AckWindow.Gathering.of(4, 4),
+                AckWindow.Gathering.of(4, 4, reopener),
                 intake,
                 lost::add,
                 reopener));
@@ -258,14 +258,14 @@ class TaskConsumerIT {
                 EventPublisher.Gathering.REAL));
     List<Lease> leases = new CopyOnWriteArrayList<>();
     List<Boolean> shutDownWhenLost = new CopyOnWriteArrayList<>();
-    ExecutorService reopener = broker.own(Executors.newSingleThreadExecutor());
+    ScheduledExecutorService reopener = broker.own(Executors.newSingleThreadScheduledExecutor());
     TaskConsumer consumer =
         broker.own(
             new TaskConsumer(
                 connection,
                 queue,
                 "default",
-                AckWindow.Gathering.of(1, 1),
+                AckWindow.Gathering.of(1, 1, reopener),
                 leases::add,
                 scope -> {
                   shutDownWhenLost.add(shutDown.getCount() == 0);
