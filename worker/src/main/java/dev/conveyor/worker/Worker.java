@@ -11,7 +11,6 @@ import dev.conveyor.protocol.broker.BrokerUnreachableException;
 import dev.conveyor.protocol.broker.Channels;
 import dev.conveyor.protocol.events.EventSubscription;
 import dev.conveyor.protocol.topology.Topology;
-import dev.conveyor.protocol.wire.Cause;
 import dev.conveyor.protocol.wire.TaskState;
 import dev.conveyor.protocol.wire.Wire;
 import dev.conveyor.protocol.wire.WorkerEvent;
@@ -23,11 +22,8 @@ import dev.conveyor.worker.control.ControlLogReplay;
 import dev.conveyor.worker.control.Pausable;
 import dev.conveyor.worker.control.Revocations;
 import dev.conveyor.worker.execution.AckWindow;
-import dev.conveyor.worker.execution.Ending;
 import dev.conveyor.worker.execution.EscalationLadder;
-import dev.conveyor.worker.execution.Outcome;
 import dev.conveyor.worker.execution.RunningTasks;
-import dev.conveyor.worker.execution.Stage;
 import dev.conveyor.worker.execution.TaskRun;
 import dev.conveyor.worker.execution.TaskRunner;
 import dev.conveyor.worker.execution.Watchdog;
@@ -90,7 +86,6 @@ public final class Worker implements AutoCloseable, Pausable {
   private final AtomicBoolean closing = new AtomicBoolean();
   private final AtomicBoolean terminating = new AtomicBoolean();
   private final CountDownLatch closed = new CountDownLatch(1);
-  private volatile boolean skipGrace;
   private volatile int exitCode = ExitCodes.OK;
   private Connection connection;
   private Channel topologyChannel;
@@ -106,6 +101,7 @@ public final class Worker implements AutoCloseable, Pausable {
   private TaskRunner runner;
   private Consumers intake = new Consumers(List.of());
   private LeaseLoss leaseLoss;
+  private Shutdown shutdown;
 
   private Worker(WorkerConfig config) {
     this.config = config;
@@ -290,6 +286,12 @@ public final class Worker implements AutoCloseable, Pausable {
               io));
     }
     intake = new Consumers(consumers);
+    shutdown =
+        new Shutdown(
+            new Shutdown.Tasks(intake, running, ladder, runner, settler),
+            (state, tasks) -> events.worker(state, tasks, host, pid),
+            config.shutdownGrace(),
+            config.killGrace());
     intake.start();
     metrics.runningGauge(running::size);
     if (metricsServer != null) {
@@ -405,12 +407,7 @@ public final class Worker implements AutoCloseable, Pausable {
   private void terminate(TaskRun stuck) {
     log.error("terminating worker {}: task {} cannot be killed", config.name(), stuck);
     closing.set(true);
-    intake.stopForGood();
-    settler.settle(stuck, TaskRunner.decide(stuck, null, new InterruptedException("stuck")));
-    ladder.kill(running.all(), Ending.shutdown());
-    awaitRunning(config.killGrace());
-    requeueWhatIsLeft();
-    events.worker(WorkerEvent.TERMINATING, List.of(stuck.taskId()), host, pid);
+    shutdown.terminate(stuck);
     exitCode = ExitCodes.STUCK_TASK;
     release();
     config.exit().accept(ExitCodes.STUCK_TASK);
@@ -418,13 +415,15 @@ public final class Worker implements AutoCloseable, Pausable {
 
   /** The second SIGTERM: do not wait for running tasks any longer. */
   public void skipGrace() {
-    skipGrace = true;
-    running.wakeWaiters();
+    if (shutdown != null) {
+      shutdown.skipGrace();
+    }
   }
 
   /**
-   * Graceful shutdown: stop taking tasks, let running ones finish within the shutdown grace, then
-   * stop, kill and requeue the rest (without using up their attempts), close everything.
+   * Graceful shutdown ({@link Shutdown#graceful}): stop taking tasks, let running ones finish
+   * within the shutdown grace, then stop, kill and requeue the rest (without using up their
+   * attempts), close everything.
    */
   @Override
   public void close() {
@@ -433,49 +432,9 @@ public final class Worker implements AutoCloseable, Pausable {
       return;
     }
     try {
-      intake.stopForGood();
-      events.worker(WorkerEvent.STOPPING, running.ids(), host, pid);
-      handBackPrefetched();
-      log.info("shutting down; {} task(s) running", running.size());
-      awaitRunning(config.shutdownGrace());
-      List<TaskRun> left = running.all();
-      if (!left.isEmpty()) {
-        log.info("stopping {} task(s) that did not finish within the shutdown grace", left.size());
-        if (skipGrace) {
-          ladder.kill(left, Ending.shutdown());
-        } else {
-          for (TaskRun run : left) {
-            ladder.stop(run, Ending.shutdown(), config.killGrace());
-          }
-        }
-        skipGrace = false;
-        awaitRunning(config.killGrace().multipliedBy(2).plusMillis(100));
-        requeueWhatIsLeft();
-      }
+      shutdown.graceful();
     } finally {
       release();
-    }
-  }
-
-  /**
-   * Tasks that wait for a thread have not started: they go back to the queue at once (their attempt
-   * not used), for another worker to run now rather than after this one's shutdown grace.
-   */
-  private void handBackPrefetched() {
-    for (TaskRun run : running.all()) {
-      if (run.stage() == Stage.PREFETCHED && ladder.stop(run, Ending.shutdown(), null)) {
-        runner.settleUnstarted(run);
-      }
-    }
-  }
-
-  /**
-   * Hands back every task still held, without using up its attempt; a task whose thread still runs
-   * is settled all the same (its own settlement later is a no-op).
-   */
-  private void requeueWhatIsLeft() {
-    for (TaskRun run : running.all()) {
-      settler.settle(run, new Outcome.Requeued(Cause.SHUTDOWN, null));
     }
   }
 
@@ -490,14 +449,6 @@ public final class Worker implements AutoCloseable, Pausable {
 
   public int exitCode() {
     return exitCode;
-  }
-
-  private void awaitRunning(Duration timeout) {
-    try {
-      running.awaitEmpty(timeout, () -> skipGrace);
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-    }
   }
 
   private synchronized void release() {
