@@ -103,6 +103,15 @@ final class ExecContainment {
    */
   private static final Map<Long, Process> RUNNING_ROOTS = new ConcurrentHashMap<>();
 
+  /**
+   * The processes below the main processes of this JVM's exec tasks that a kill has signalled, by
+   * pid, with their task's mark (which they inherited): a search knows their mark without reading
+   * their environment while they live. Under a {@code kill --all} of process trees most processes a
+   * search came across were other tasks' dying children, and reading their environments tripled its
+   * median (docs/benchmarks.md). Forgotten once their task's search is done.
+   */
+  private static final Map<Long, Marked> TREE_MEMBERS = new ConcurrentHashMap<>();
+
   private final Object scanning = new Object();
 
   /**
@@ -122,6 +131,13 @@ final class ExecContainment {
 
   void forget(Process root) {
     RUNNING_ROOTS.remove(root.pid(), root);
+  }
+
+  /** A process below the run's main process, found and signalled by a kill of its tree. */
+  void inTree(Run run, ProcessHandle process) {
+    if (PROCFS) { // elsewhere no search runs, nor forgets
+      TREE_MEMBERS.put(process.pid(), new Marked(process, run.mark()));
+    }
   }
 
   /**
@@ -153,6 +169,7 @@ final class ExecContainment {
       runs.forEach(r -> marks.add(r.mark()));
       Map<String, Integer> ended = sweep(marks, started(runs));
       pending.removeAll(runs);
+      TREE_MEMBERS.values().removeIf(m -> marks.contains(m.mark()));
       int n = ended.getOrDefault(run.mark(), 0);
       if (n > 0) {
         log.info("exec task {}: ended {} process(es) it left running", taskId, n);
@@ -292,8 +309,10 @@ final class ExecContainment {
             Path dir = PROC.resolve(Long.toString(pid));
             // A thread's id leads to its process too (/proc shows it, though it does not list
             // it); its process, forked after the moment too, has its own id in the window.
-            if (pid != SELF_PID && !runningRoot(pid) && Files.exists(dir)) {
-              read(pid, dir, buf, out, true);
+            if (pid != SELF_PID && !runningRoot(pid) && !knownMember(pid, out)) {
+              if (Files.exists(dir)) {
+                read(pid, dir, buf, out, true);
+              }
             }
           });
       return out;
@@ -310,7 +329,10 @@ final class ExecContainment {
         } catch (NumberFormatException e) {
           continue;
         }
-        if (pid == SELF_PID || (candidates != null && !candidates.test(pid)) || runningRoot(pid)) {
+        if (pid == SELF_PID
+            || (candidates != null && !candidates.test(pid))
+            || runningRoot(pid)
+            || knownMember(pid, out)) {
           continue;
         }
         read(pid, dir, buf, out, false);
@@ -319,6 +341,20 @@ final class ExecContainment {
       log.warn("exec: cannot list /proc to find leftover processes: {}", e.toString());
     }
     return out;
+  }
+
+  /**
+   * Adds the process to {@code out} with its task's mark if it is a {@linkplain #inTree known tree
+   * member} that still lives; its environment need not be read. One that has ended is not known:
+   * its id may be another process's now.
+   */
+  private static boolean knownMember(long pid, List<Marked> out) {
+    Marked m = TREE_MEMBERS.get(pid);
+    if (m == null || !m.process().isAlive()) {
+      return false;
+    }
+    out.add(m);
+    return true;
   }
 
   /** Whether the id is a process's, not one of its other threads': {@code Tgid} is the id. */

@@ -13,6 +13,7 @@ import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executor;
 import java.util.concurrent.locks.LockSupport;
+import java.util.function.Consumer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -50,6 +51,7 @@ public final class ProcessTree {
   private final Process root;
   private final Executor signaller;
   private final Path proc;
+  private final Consumer<ProcessHandle> members;
   private volatile boolean walkFailureLogged;
   private final Set<ProcessHandle> signalled = ConcurrentHashMap.newKeySet();
   private volatile boolean killed;
@@ -61,16 +63,29 @@ public final class ProcessTree {
    *     once, and a virtual thread waited for a carrier
    */
   public ProcessTree(Process root, Executor signaller) {
-    this(root, signaller, Path.of("/proc"));
+    this(root, signaller, p -> {});
+  }
+
+  /**
+   * @param members told of every process of the tree below the root as it is signalled
+   */
+  ProcessTree(Process root, Executor signaller, Consumer<ProcessHandle> members) {
+    this(root, signaller, Path.of("/proc"), members);
   }
 
   /**
    * @param proc where the children lists are read: {@code /proc}, or in a test one that fails
    */
   ProcessTree(Process root, Executor signaller, Path proc) {
+    this(root, signaller, proc, p -> {});
+  }
+
+  private ProcessTree(
+      Process root, Executor signaller, Path proc, Consumer<ProcessHandle> members) {
     this.root = root;
     this.signaller = signaller;
     this.proc = proc;
+    this.members = members;
   }
 
   /**
@@ -150,6 +165,7 @@ public final class ProcessTree {
 
   private void send(ProcessHandle p, boolean force) {
     signalled.add(p);
+    members.accept(p);
     if (force) {
       p.destroyForcibly();
     } else {

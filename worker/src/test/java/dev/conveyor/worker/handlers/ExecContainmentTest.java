@@ -165,6 +165,29 @@ class ExecContainmentTest {
         .containsExactly(run.mark());
   }
 
+  @Test
+  void aProcessAKillFoundInATasksTreeIsKnownByItsMarkAndEndsWithTheTask() throws Exception {
+    ExecContainment containment = new ExecContainment();
+    PidWindow before = PidWindow.before();
+    assumeTrue(before != null, "needs ns_last_pid and /proc/stat");
+    ExecContainment.Run run = containment.mark(new ProcessBuilder("/bin/true"));
+    // Unmarked: a search that read its environment would find nothing.
+    Process member = new ProcessBuilder("/bin/sleep", "600").start();
+    spawned.add(member.toHandle());
+    containment.inTree(run, member.toHandle());
+
+    assertThat(
+            marksOf(ExecContainment.scan(PidWindow.allocatedSince(List.of(before))), member.pid()))
+        .as("known by its tree's mark, not read")
+        .containsExactly(run.mark());
+    containment.endLeftovers(run, "t");
+    assertThat(member.waitFor(10, TimeUnit.SECONDS)).as("ended with its task").isTrue();
+    assertThat(
+            marksOf(ExecContainment.scan(PidWindow.allocatedSince(List.of(before))), member.pid()))
+        .as("forgotten once it has ended")
+        .isEmpty();
+  }
+
   private static List<String> marksOf(List<ExecContainment.Marked> found, long pid) {
     return found.stream()
         .filter(m -> m.process().pid() == pid)
