@@ -76,12 +76,7 @@ public final class ProcessTree {
   /**
    * @param proc where the children lists are read: {@code /proc}, or in a test one that fails
    */
-  ProcessTree(Process root, Executor signaller, Path proc) {
-    this(root, signaller, proc, p -> {});
-  }
-
-  private ProcessTree(
-      Process root, Executor signaller, Path proc, Consumer<ProcessHandle> members) {
+  ProcessTree(Process root, Executor signaller, Path proc, Consumer<ProcessHandle> members) {
     this.root = root;
     this.signaller = signaller;
     this.proc = proc;

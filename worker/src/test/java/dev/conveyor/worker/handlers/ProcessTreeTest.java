@@ -100,7 +100,7 @@ class ProcessTreeTest {
     Process sh = start("/bin/sh", "-c", "/bin/sleep 600 & wait");
     List<ProcessHandle> all = awaitDescendants(sh, 1);
     Files.createDirectories(fakeProc.resolve(sh.pid() + "/task/" + sh.pid() + "/children"));
-    ProcessTree tree = new ProcessTree(sh, signaller, fakeProc);
+    ProcessTree tree = new ProcessTree(sh, signaller, fakeProc, p -> {});
     long failuresBefore = ExecStats.treeWalkFailures();
 
     try (LogCapture log = LogCapture.of(ProcessTree.class)) {
