@@ -121,18 +121,9 @@ final class Drains implements AutoCloseable {
     }
   }
 
-  private static boolean isArray(byte[] body) {
-    for (byte b : body) {
-      if (!Character.isWhitespace(b)) {
-        return b == '[';
-      }
-    }
-    return false;
-  }
-
   /** The events of one message, each as its own JSON body (a batch is a JSON array of them). */
   static List<byte[]> elements(byte[] body) {
-    if (!isArray(body)) {
+    if (!Wire.isBatch(body)) {
       return List.of(body);
     }
     try {

@@ -3,7 +3,6 @@ package dev.conveyor.worker;
 import com.rabbitmq.client.Channel;
 import com.rabbitmq.client.Connection;
 import com.rabbitmq.client.Recoverable;
-import com.rabbitmq.client.RecoveryListener;
 import dev.conveyor.protocol.ControlSigner;
 import dev.conveyor.protocol.ExitCodes;
 import dev.conveyor.protocol.broker.BrokerConnector;
@@ -43,11 +42,8 @@ import dev.conveyor.worker.ops.NameClaim;
 import dev.conveyor.worker.ops.WorkerMetrics;
 import java.io.IOException;
 import java.time.Duration;
-import java.time.Instant;
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
@@ -73,9 +69,6 @@ public final class Worker implements AutoCloseable, Pausable {
   private static final Logger log = LoggerFactory.getLogger(Worker.class);
 
   private final WorkerConfig config;
-  private final String host = WorkerConfig.host();
-  private final long pid = ProcessHandle.current().pid();
-  private final Instant startedAt = Instant.now();
   private final WorkerMetrics metrics;
   private final RunningTasks running;
   private final ScheduledExecutorService timer;
@@ -83,25 +76,19 @@ public final class Worker implements AutoCloseable, Pausable {
   private final ExecutorService threads;
   private final EscalationLadder ladder;
   private final Revocations revocations = new Revocations();
+  private final LostLeases lostLeases = new LostLeases();
+  private final Owned owned = new Owned();
   private final AtomicBoolean closing = new AtomicBoolean();
   private final AtomicBoolean terminating = new AtomicBoolean();
   private final CountDownLatch closed = new CountDownLatch(1);
   private volatile int exitCode = ExitCodes.OK;
-  private Connection connection;
-  private Channel topologyChannel;
+  // Set once by open(), before any task or command arrives.
   private EventPublisher events;
-  private Settler settler;
-  private ControlListener control;
-  private ControlLogReplay replay;
-  private MetricsServer metricsServer;
-  private HandlerRegistry handlers;
-  private ChildPool children;
-  private EventSubscription lostElsewhere;
-  private final LostLeases lostLeases = new LostLeases();
   private TaskRunner runner;
-  private Consumers intake = new Consumers(List.of());
-  private LeaseLoss leaseLoss;
+  private Consumers intake;
+  private Presence presence;
   private Shutdown shutdown;
+  private MetricsServer metricsServer;
 
   private Worker(WorkerConfig config) {
     this.config = config;
@@ -110,9 +97,16 @@ public final class Worker implements AutoCloseable, Pausable {
     // The watchdog's thread only signals, interrupts and times: nothing on it waits for the broker,
     // so a deadline or a kill fires on time while the broker is slow, blocked or gone. Broker work
     // that is scheduled (heartbeats, reopening channels, held redeliveries) runs on the io thread.
-    this.timer = Executors.newSingleThreadScheduledExecutor(named("conveyor-watchdog", false));
-    this.io = Executors.newSingleThreadScheduledExecutor(named("conveyor-io", true));
-    this.threads = Executors.newFixedThreadPool(config.concurrency(), named("conveyor-task", true));
+    // Owned first, so closed last: what is closed before them may still hand them work.
+    this.threads =
+        owned(
+            "task threads",
+            Executors.newFixedThreadPool(config.concurrency(), named("conveyor-task", true)));
+    this.timer =
+        owned(
+            "watchdog",
+            Executors.newSingleThreadScheduledExecutor(named("conveyor-watchdog", false)));
+    this.io = owned("io", Executors.newSingleThreadScheduledExecutor(named("conveyor-io", true)));
     this.ladder =
         new EscalationLadder(
             timer,
@@ -153,35 +147,43 @@ public final class Worker implements AutoCloseable, Pausable {
   }
 
   private void open() throws BrokerUnreachableException, IOException, InterruptedException {
-    handlers = HandlerRegistry.load(config.execPolicy(), config.handlersDir());
+    HandlerRegistry handlers =
+        owned.add("handlers", HandlerRegistry.load(config.execPolicy(), config.handlersDir()));
+    ChildPool children = null;
     HandlerRegistry runnable = handlers;
     if (config.isolation() == Isolation.PROCESS) {
       children =
-          new ChildPool(
-              ChildPool.command(config.childHeap(), config.handlersDir()),
-              config.concurrency(),
-              config.maxTasksPerChild(),
-              config.childHeap().orElse(null));
+          owned.add(
+              "child JVMs",
+              new ChildPool(
+                  ChildPool.command(config.childHeap(), config.handlersDir()),
+                  config.concurrency(),
+                  config.maxTasksPerChild(),
+                  config.childHeap().orElse(null)));
       children.start();
+      ChildPool pool = children;
       // exec runs its program as a process tree of its own already: it stays in the worker.
       runnable =
-          handlers.wrapping(
-              h -> h.type().equals("exec") ? h : new IsolatedHandler(h.type(), children));
+          handlers.wrapping(h -> h.type().equals("exec") ? h : new IsolatedHandler(h.type(), pool));
       metrics.children(children);
     }
     if (config.metricsPort() >= 0) { // bound before connecting: a busy port takes no task
-      metricsServer = MetricsServer.bind(config.metricsBind(), config.metricsPort());
+      metricsServer =
+          owned.add(
+              "metrics server", MetricsServer.bind(config.metricsBind(), config.metricsPort()));
     }
     Optional<ControlSigner> signer = config.broker().controlKeyFile().map(ControlSigner::fromFile);
     warnAboutBrokerLease();
-    connection =
+    Connection connection =
         new BrokerConnector(config.broker(), metrics.amqpCollector())
             .connect("conveyor-worker " + config.name());
+    owned.add("connection", () -> closeQuietly(connection));
     NameClaim.claim(connection, config.broker().names(), config.name());
     Topology topology = new Topology(config.broker().names());
     // Declared on a channel that lives as long as the connection: amqp-client's topology recovery
     // replays declarations on the channel that made them.
-    topologyChannel = connection.createChannel();
+    Channel topologyChannel = connection.createChannel();
+    owned.add("topology channel", () -> Channels.closeQuietly(topologyChannel));
     topology.declareCore(topologyChannel);
     for (String q : config.queues()) {
       topology.declareTaskQueue(topologyChannel, q);
@@ -190,35 +192,54 @@ public final class Worker implements AutoCloseable, Pausable {
       }
     }
     events =
-        new EventPublisher(
-            connection,
-            topology,
-            config.name(),
-            config.events(),
-            metrics::taskEvent,
-            metrics::eventDropped);
-    leaseLoss =
+        owned.add(
+            "events",
+            new EventPublisher(
+                connection,
+                topology,
+                config.name(),
+                config.events(),
+                metrics::taskEvent,
+                metrics::eventDropped));
+    LeaseLoss leaseLoss =
         new LeaseLoss(config.name(), running, ladder, lostLeases, config.killGrace(), closing::get);
     // Before any task is consumed: a redelivery may need another worker's word (TaskIntake). A
     // queue that outlives the connection: when all workers lose theirs at once, the word of those
     // that reconnect first must wait for the others.
-    lostElsewhere =
+    owned.add(
+        "requeued-elsewhere subscription",
         EventSubscription.openKept(
             connection,
             topology,
             topology.names().requeuedFor(config.name()),
             REQUEUED_KEPT_FOR,
             List.of("task." + TaskState.REQUEUED.wire(), "worker." + WorkerEvent.RECONNECTED),
-            leaseLoss::wordFromElsewhere);
-    settler =
+            leaseLoss::wordFromElsewhere));
+    Settler settler =
         new Settler(
             connection, topology, events, running, config.retryDelay(), config.name(), lostLeases);
+    owned.add("settler", settler::close);
     Watchdog watchdog = new Watchdog(timer, ladder, config.defaultTimeout(), config.defaultGrace());
     runner = new TaskRunner(threads, watchdog, this::announceStart, settler::settle);
+    // Built, not started, before the commands arrive: a pause meanwhile holds it back.
+    intake = owned.add("intake", intake(connection, topology, runnable, settler, leaseLoss));
+    presence = new Presence(config, connection, intake, running, events, closing::get);
+    if (connection instanceof Recoverable r) {
+      r.addRecoveryListener(presence);
+    }
+    shutdown =
+        new Shutdown(
+            new Shutdown.Tasks(intake, running, ladder, runner, settler),
+            presence::announce,
+            config.shutdownGrace(),
+            config.killGrace());
     CommandVerifier verifier = new CommandVerifier(signer);
-    replay =
-        new ControlLogReplay(connection, topology, revocations, verifier, metrics::controlRefused);
-    replay.startAndCatchUp(Duration.ofSeconds(10));
+    owned
+        .add(
+            "control log replay",
+            new ControlLogReplay(
+                connection, topology, revocations, verifier, metrics::controlRefused))
+        .startAndCatchUp(Duration.ofSeconds(10));
     CommandHandler commands =
         new CommandHandler(
             config.name(),
@@ -227,7 +248,7 @@ public final class Worker implements AutoCloseable, Pausable {
             revocations,
             verifier,
             this,
-            this::status,
+            presence::status,
             events,
             new CommandHandler.Observer() {
               @Override
@@ -240,11 +261,37 @@ public final class Worker implements AutoCloseable, Pausable {
                 metrics.controlRefused(reason);
               }
             });
-    control = new ControlListener(connection, topology, commands);
-    control.start();
+    owned.add("control listener", new ControlListener(connection, topology, commands)).start();
     if (children != null) { // before the first task: a child that cannot start fails the start
       children.awaitReady(Duration.ofSeconds(60));
     }
+    intake.start();
+    metrics.runningGauge(running::size);
+    if (metricsServer != null) {
+      metricsServer.start(metrics::scrape, presence::ready, presence::health);
+    }
+    long hb = config.heartbeat().toMillis();
+    io.scheduleAtFixedRate(presence::heartbeat, hb, hb, TimeUnit.MILLISECONDS);
+    presence.announce(WorkerEvent.STARTED, List.of());
+    // Off the start path (it takes 100-200 ms in a fresh JVM), but before the first stop, usually.
+    Thread.ofPlatform().name("conveyor-prepare").daemon().start(Wire::prepare);
+    log.info(
+        "worker {} consuming {} with concurrency {}{} on {} (types: {})",
+        config.name(),
+        config.queues(),
+        config.concurrency(),
+        children == null ? "" : " in child JVMs " + children.pids(),
+        config.broker().describe(),
+        handlers.types());
+  }
+
+  /** The consumers of the task queues, not started. */
+  private Consumers intake(
+      Connection connection,
+      Topology topology,
+      HandlerRegistry runnable,
+      Settler settler,
+      LeaseLoss leaseLoss) {
     TaskIntake accept =
         new TaskIntake(
             runnable,
@@ -256,23 +303,8 @@ public final class Worker implements AutoCloseable, Pausable {
             config.consumerTimeout(),
             lostLeases,
             io);
+    // Before the consumers' own listeners (TaskConsumer): the loss is noted before tasks stop.
     connection.addShutdownListener(leaseLoss::connectionLost);
-    if (connection instanceof Recoverable r) {
-      r.addRecoveryListener(
-          new RecoveryListener() {
-            @Override
-            public void handleRecovery(Recoverable recoverable) {
-              log.info("reconnected to the broker; consuming again");
-              // Other workers holding a redelivery past its attempts wait for this word.
-              events.worker(WorkerEvent.RECONNECTED, running.ids(), host, pid);
-            }
-
-            @Override
-            public void handleRecoveryStarted(Recoverable recoverable) {
-              log.info("reconnecting to the broker");
-            }
-          });
-    }
     List<TaskConsumer> consumers = new ArrayList<>();
     for (String q : config.queues()) {
       consumers.add(
@@ -285,31 +317,7 @@ public final class Worker implements AutoCloseable, Pausable {
               leaseLoss::leasesLost,
               io));
     }
-    intake = new Consumers(consumers);
-    shutdown =
-        new Shutdown(
-            new Shutdown.Tasks(intake, running, ladder, runner, settler),
-            (state, tasks) -> events.worker(state, tasks, host, pid),
-            config.shutdownGrace(),
-            config.killGrace());
-    intake.start();
-    metrics.runningGauge(running::size);
-    if (metricsServer != null) {
-      metricsServer.start(metrics::scrape, this::ready, this::health);
-    }
-    long hb = config.heartbeat().toMillis();
-    io.scheduleAtFixedRate(this::heartbeat, hb, hb, TimeUnit.MILLISECONDS);
-    events.worker(WorkerEvent.STARTED, List.of(), host, pid);
-    // Off the start path (it takes 100-200 ms in a fresh JVM), but before the first stop, usually.
-    Thread.ofPlatform().name("conveyor-prepare").daemon().start(Wire::prepare);
-    log.info(
-        "worker {} consuming {} with concurrency {}{} on {} (types: {})",
-        config.name(),
-        config.queues(),
-        config.concurrency(),
-        children == null ? "" : " in child JVMs " + children.pids(),
-        config.broker().describe(),
-        handlers.types());
+    return new Consumers(consumers);
   }
 
   public String name() {
@@ -323,30 +331,11 @@ public final class Worker implements AutoCloseable, Pausable {
 
   /** Ready: connected, consuming (unless paused) and not shutting down. */
   public boolean ready() {
-    return connection.isOpen() && !closing.get() && intake.healthy();
-  }
-
-  private String health() {
-    Map<String, Object> h = new LinkedHashMap<>();
-    h.put("status", ready() ? "ready" : "unready");
-    h.put("worker", config.name());
-    h.put("connected", connection.isOpen());
-    h.put("paused", intake.paused());
-    h.put("running", running.size());
-    return Wire.toJson(h);
+    return presence.ready();
   }
 
   public WorkerStatus status() {
-    return new WorkerStatus(
-        config.name(),
-        host,
-        pid,
-        config.queues(),
-        config.concurrency(),
-        intake.paused(),
-        startedAt,
-        running.all().stream().map(TaskRun::status).toList(),
-        config.isolation().word());
+    return presence.status();
   }
 
   @Override
@@ -377,21 +366,6 @@ public final class Worker implements AutoCloseable, Pausable {
         null);
   }
 
-  private void heartbeat() {
-    if (connection.isOpen()) {
-      List<TaskRun> runs = running.all();
-      events.worker(
-          new WorkerEvent(
-              config.name(),
-              WorkerEvent.HEARTBEAT,
-              Instant.now(),
-              runs.stream().map(TaskRun::taskId).toList(),
-              host,
-              pid,
-              runs.stream().map(TaskRun::status).toList()));
-    }
-  }
-
   /**
    * A task survived its kill: settle everything, say so, and end the process with 70 so that the
    * supervisor starts a fresh worker (docs/design.md).
@@ -415,7 +389,7 @@ public final class Worker implements AutoCloseable, Pausable {
 
   /** The second SIGTERM: do not wait for running tasks any longer. */
   public void skipGrace() {
-    if (shutdown != null) {
+    if (shutdown != null) { // null while the worker starts: its close finds no task to wait for
       shutdown.skipGrace();
     }
   }
@@ -455,44 +429,10 @@ public final class Worker implements AutoCloseable, Pausable {
     if (closed.getCount() == 0) {
       return;
     }
-    if (metricsServer != null) {
-      metricsServer.close();
-    }
-    if (lostElsewhere != null) {
-      lostElsewhere.close();
-    }
-    if (events != null) {
-      events.close();
-    }
-    if (settler != null) {
-      settler.close();
-    }
-    Channels.closeQuietly(topologyChannel);
-    intake.close();
-    if (control != null) {
-      control.close();
-    }
-    if (replay != null) {
-      replay.close();
-    }
-    if (connection != null) {
-      try {
-        connection.close(5000);
-      } catch (IOException | RuntimeException e) {
-        log.debug("closing connection", e);
-      }
-    }
-    threads.shutdownNow();
-    timer.shutdownNow();
-    io.shutdownNow();
-    if (children != null) {
-      children.close();
-    }
-    if (handlers != null) {
-      handlers.close();
-    }
+    boolean started = presence != null;
+    owned.close();
     closed.countDown();
-    if (connection != null) {
+    if (started) {
       log.info("worker {} closed", config.name());
     }
   }
@@ -508,6 +448,20 @@ public final class Worker implements AutoCloseable, Pausable {
                         + " broker would take such tasks back first",
                     t,
                     config.consumerTimeout()));
+  }
+
+  /** Owns the executor: closing it interrupts what it runs and does not wait (unlike its close). */
+  private <T extends ExecutorService> T owned(String what, T executor) {
+    owned.add(what, executor::shutdownNow);
+    return executor;
+  }
+
+  private static void closeQuietly(Connection connection) {
+    try {
+      connection.close(5000);
+    } catch (IOException | RuntimeException e) {
+      log.debug("closing connection", e); // closed already, or the broker is gone
+    }
   }
 
   private static ThreadFactory named(String prefix, boolean daemon) {

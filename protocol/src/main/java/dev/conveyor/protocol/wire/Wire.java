@@ -224,7 +224,7 @@ public final class Wire {
    */
   public static <T> List<T> decodeBatch(byte[] body, Class<T> type)
       throws MalformedMessageException {
-    if (!isArray(body)) {
+    if (!isBatch(body)) {
       return List.of(decode(body, type));
     }
     try {
@@ -252,7 +252,7 @@ public final class Wire {
    * unnoticed); {@link dev.conveyor.protocol.events.EventSubscription#decodeAll} does.
    */
   public static int countEvents(byte[] body) {
-    if (!isArray(body)) {
+    if (!isBatch(body)) {
       return 1;
     }
     int depth = 0;
@@ -311,8 +311,11 @@ public final class Wire {
     return -1;
   }
 
-  /** Whether the first character that is not white space opens an array. */
-  private static boolean isArray(byte[] body) {
+  /**
+   * Whether an event message holds a batch (a JSON array), without decoding it: its first character
+   * that is not white space opens an array.
+   */
+  public static boolean isBatch(byte[] body) {
     int first = firstNonBlank(body);
     return first >= 0 && body[first] == '[';
   }

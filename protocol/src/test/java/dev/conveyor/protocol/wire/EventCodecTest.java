@@ -293,6 +293,9 @@ class EventCodecTest {
         List.of("a", "b", "c"), batch.stream().map(e -> ((Event.Task) e).event().task()).toList());
     assertEquals(1, Wire.countEvents(one));
     assertEquals(3, Wire.countEvents(many));
+    assertFalse(Wire.isBatch(one));
+    assertTrue(Wire.isBatch(many)); // after leading white space
+    assertFalse(Wire.isBatch(utf8("  ")));
     assertEquals(single.getFirst(), EventSubscription.decode("task.succeeded", one));
     assertThrows(
         MalformedMessageException.class, () -> EventSubscription.decode("task.succeeded", many));

@@ -128,7 +128,8 @@ public final class TaskConsumer implements AutoCloseable {
 
   public synchronized void resume() throws IOException {
     paused = false;
-    if (consumerTag == null && channel.isOpen()) {
+    // Not started yet (a resume while the worker starts): start() consumes.
+    if (consumerTag == null && channel != null && channel.isOpen()) {
       consume();
     }
   }

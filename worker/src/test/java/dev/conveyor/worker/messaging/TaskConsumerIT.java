@@ -297,6 +297,33 @@ class TaskConsumerIT {
 
   /** Whether the quorum queue counted an earlier delivery of this message. */
   /** The core topology and the default task queue; returns the queue's broker name. */
+  /** A pause or resume can come (as a control command) while the worker is still starting. */
+  @Test
+  void aConsumerPausedBeforeItStartsTakesNothingUntilResumed(TestBroker broker) throws Exception {
+    String queue = declareDefaultQueue(broker);
+    List<Lease> leases = new CopyOnWriteArrayList<>();
+    ScheduledExecutorService reopener = broker.own(Executors.newSingleThreadScheduledExecutor());
+    TaskConsumer consumer =
+        broker.own(
+            new TaskConsumer(
+                broker.connection(),
+                queue,
+                "default",
+                AckWindow.Gathering.of(4, 4, reopener),
+                leases::add,
+                lost -> {},
+                reopener));
+    consumer.resume(); // before start: nothing to resume yet
+    consumer.pause();
+    consumer.start();
+    publishNoop(broker);
+
+    assertThat(consumer.consuming()).isFalse();
+    assertThat(broker.consumerCount(queue)).as("consumers of the task queue while paused").isZero();
+    consumer.resume();
+    Awaitility.await().atMost(Duration.ofSeconds(10)).until(() -> leases.size() == 1);
+  }
+
   private static String declareDefaultQueue(TestBroker broker) {
     return broker.withChannel(
         ch -> {
