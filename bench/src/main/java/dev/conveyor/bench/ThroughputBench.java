@@ -1,6 +1,6 @@
 package dev.conveyor.bench;
 
-import dev.conveyor.protocol.cli.UsageException;
+import dev.conveyor.protocol.UsageException;
 import dev.conveyor.worker.WorkerConfig;
 import dev.conveyor.worker.WorkerMain;
 import java.util.ArrayList;

@@ -1,8 +1,8 @@
 package dev.conveyor.control;
 
 import dev.conveyor.protocol.Durations;
+import dev.conveyor.protocol.UsageException;
 import dev.conveyor.protocol.cli.FlagChecks;
-import dev.conveyor.protocol.cli.UsageException;
 import dev.conveyor.protocol.wire.Command;
 import java.time.Duration;
 import picocli.CommandLine.Option;
@@ -49,7 +49,7 @@ final class BroadcastOptions {
   /**
    * Refuses values that parse but mean nothing: a zero wait reports every worker as silent.
    *
-   * @throws dev.conveyor.protocol.cli.UsageException naming the flag and its range
+   * @throws dev.conveyor.protocol.UsageException naming the flag and its range
    */
   void validate() {
     if (noWait && waitTimeout != null) {

@@ -8,8 +8,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.rabbitmq.client.AMQP;
 import dev.conveyor.protocol.ControlSigner;
+import dev.conveyor.protocol.UsageException;
 import dev.conveyor.protocol.broker.BrokerSettings;
-import dev.conveyor.protocol.cli.UsageException;
 import dev.conveyor.protocol.wire.Command;
 import dev.conveyor.protocol.wire.ControlMessage;
 import dev.conveyor.protocol.wire.Headers;

@@ -2,10 +2,10 @@ package dev.conveyor.dashboard;
 
 import dev.conveyor.protocol.Durations;
 import dev.conveyor.protocol.ExitCodes;
+import dev.conveyor.protocol.UsageException;
 import dev.conveyor.protocol.broker.BrokerOptions;
 import dev.conveyor.protocol.cli.Cli;
 import dev.conveyor.protocol.cli.FlagChecks;
-import dev.conveyor.protocol.cli.UsageException;
 import java.io.BufferedReader;
 import java.io.Console;
 import java.io.IOException;

@@ -2,7 +2,7 @@ package dev.conveyor.producer;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
-import dev.conveyor.protocol.cli.UsageException;
+import dev.conveyor.protocol.UsageException;
 import dev.conveyor.protocol.wire.MalformedMessageException;
 import dev.conveyor.protocol.wire.TaskMessage;
 import dev.conveyor.protocol.wire.Wire;

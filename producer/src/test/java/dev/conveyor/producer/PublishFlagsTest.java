@@ -6,8 +6,8 @@ import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.conveyor.protocol.UsageException;
 import dev.conveyor.protocol.cli.Cli;
-import dev.conveyor.protocol.cli.UsageException;
 import dev.conveyor.protocol.wire.TaskMessage;
 import java.io.ByteArrayInputStream;
 import java.nio.charset.StandardCharsets;

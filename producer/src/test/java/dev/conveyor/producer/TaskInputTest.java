@@ -6,7 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.conveyor.protocol.cli.UsageException;
+import dev.conveyor.protocol.UsageException;
 import dev.conveyor.protocol.wire.TaskMessage;
 import java.io.BufferedReader;
 import java.io.ByteArrayInputStream;

@@ -1,6 +1,5 @@
 package dev.conveyor.protocol;
 
-import dev.conveyor.protocol.cli.UsageException;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;

@@ -1,10 +1,10 @@
 package dev.conveyor.worker;
 
 import dev.conveyor.protocol.Durations;
+import dev.conveyor.protocol.UsageException;
 import dev.conveyor.protocol.broker.BrokerOptions;
 import dev.conveyor.protocol.broker.BrokerSettings;
 import dev.conveyor.protocol.cli.Cli;
-import dev.conveyor.protocol.cli.UsageException;
 import dev.conveyor.protocol.topology.Names;
 import dev.conveyor.worker.isolation.Isolation;
 import dev.conveyor.worker.messaging.EventLevel;

@@ -5,7 +5,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import com.rabbitmq.client.AMQP;
 import com.rabbitmq.client.ShutdownSignalException;
-import dev.conveyor.protocol.cli.UsageException;
+import dev.conveyor.protocol.UsageException;
 import dev.conveyor.protocol.wire.TaskState;
 import dev.conveyor.testkit.BrokerAdmin;
 import dev.conveyor.testkit.BrokerExtension;

@@ -1,6 +1,7 @@
 package dev.conveyor.protocol.cli;
 
 import dev.conveyor.protocol.ExitCodes;
+import dev.conveyor.protocol.UsageException;
 import dev.conveyor.protocol.broker.BrokerErrors;
 import dev.conveyor.protocol.broker.BrokerUnreachableException;
 import java.io.PrintWriter;

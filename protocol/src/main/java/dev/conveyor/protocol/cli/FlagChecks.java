@@ -1,6 +1,7 @@
 package dev.conveyor.protocol.cli;
 
 import dev.conveyor.protocol.Durations;
+import dev.conveyor.protocol.UsageException;
 import java.time.Duration;
 
 /**

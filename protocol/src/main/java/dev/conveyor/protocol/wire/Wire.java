@@ -249,7 +249,7 @@ public final class Wire {
    * <p>One pass over the bytes that counts the commas between the array's own elements, skipping
    * strings and nested values: a reader counting a busy worker's outcomes does this for every
    * message, so it does not tokenize them. Nor does it validate them (a mismatched bracket goes
-   * unnoticed); {@link dev.conveyor.protocol.events.EventSubscription#decodeAll} does.
+   * unnoticed); {@code EventSubscription.decodeAll} (a reader of events) does.
    */
   public static int countEvents(byte[] body) {
     if (!isBatch(body)) {

@@ -2,7 +2,7 @@ package dev.conveyor.worker.ops;
 
 import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;
-import dev.conveyor.protocol.cli.UsageException;
+import dev.conveyor.protocol.UsageException;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.net.BindException;

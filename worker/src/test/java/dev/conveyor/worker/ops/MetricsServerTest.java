@@ -3,7 +3,7 @@ package dev.conveyor.worker.ops;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import dev.conveyor.protocol.cli.UsageException;
+import dev.conveyor.protocol.UsageException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;

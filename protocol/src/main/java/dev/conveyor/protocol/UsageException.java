@@ -1,4 +1,4 @@
-package dev.conveyor.protocol.cli;
+package dev.conveyor.protocol;
 
 /** Bad input from the user (a missing file, a bad line); programs exit 2 with its message. */
 public class UsageException extends RuntimeException {
