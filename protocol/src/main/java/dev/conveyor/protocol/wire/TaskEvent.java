@@ -52,7 +52,7 @@ public record TaskEvent(
       if (e.attempt != null) {
         g.writeNumberField("attempt", e.attempt);
       }
-      string(g, "at", e.at == null ? null : e.at.toString());
+      string(g, "at", e.at == null ? null : InstantText.of(e.at));
       if (e.durationMs != null) {
         g.writeNumberField("durationMs", e.durationMs);
       }

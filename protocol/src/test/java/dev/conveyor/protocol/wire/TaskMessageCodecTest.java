@@ -33,6 +33,34 @@ class TaskMessageCodecTest {
     return Wire.decodeTask(utf8(json), messageId);
   }
 
+  /** The worker reads a task field by field; Jackson's record binding is what it must match. */
+  @ParameterizedTest
+  @ValueSource(
+      strings = {
+        "{\"type\":\"noop\"}",
+        "{\"id\":\"a\",\"type\":\"sleep\",\"payload\":{\"ms\":[1,{\"x\":null}]}}",
+        "{\"id\":null,\"type\":\"t\",\"payload\":null,\"timeoutMs\":null,\"graceMs\":null,"
+            + "\"maxAttempts\":null,\"expiresAt\":null,\"createdAt\":null}",
+        "{\"type\":\"t\",\"payload\":\"text\",\"timeoutMs\":9223372036854775807,"
+            + "\"graceMs\":0,\"maxAttempts\":2147483647}",
+        "{\"type\":\"t\",\"payload\":-1.5,\"timeoutMs\":5,\"maxAttempts\":1}",
+        "{\"type\":\"t\",\"expiresAt\":\"2026-11-21T12:00:00Z\","
+            + "\"createdAt\":\"2026-11-21T12:00:00.123456789Z\"}",
+        "{\"type\":\"t\",\"expiresAt\":\"2026-11-21T12:00:00+01:00\"}",
+        "{\"type\":\"t\",\"createdAt\":\"1700000000\"}",
+        "{\"type\":\"t\",\"unknown\":{\"a\":1},\"payload\":[],\"id\":\"\"}",
+      })
+  void aTaskReadsAsJacksonBindsIt(String json) throws Exception {
+    JsonNode tree = Wire.readDocument(json);
+    TaskMessage bound = Wire.JSON.treeToValue(tree, TaskMessage.class);
+
+    TaskMessage read = Wire.decodeTask(tree, "fallback-id");
+
+    TaskMessage expected =
+        bound.id() == null || bound.id().isBlank() ? bound.withId("fallback-id") : bound;
+    assertEquals(expected, read);
+  }
+
   @Test
   void roundTripKeepsEveryField() throws Exception {
     TaskMessage task =
