@@ -2,6 +2,10 @@ package dev.conveyor.worker.ops;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.conveyor.protocol.wire.Cause;
+import dev.conveyor.protocol.wire.TaskEvent;
+import dev.conveyor.protocol.wire.TaskState;
+import java.time.Instant;
 import org.junit.jupiter.api.Test;
 
 class WorkerMetricsTest {
@@ -14,6 +18,36 @@ class WorkerMetricsTest {
     metrics.eventDropped();
 
     assertThat(metrics.scrape()).contains("conveyor_events_dropped_total{worker=\"w1\"} 2.0");
+  }
+
+  /** Each type, state and cause has a counter of its own; the same ones add up. */
+  @Test
+  void taskOutcomesAreCountedApartByTypeStateAndCause() {
+    WorkerMetrics metrics = new WorkerMetrics("w1");
+    metrics.taskEvent(event("a", TaskState.SUCCEEDED, null));
+    metrics.taskEvent(event("a", TaskState.SUCCEEDED, null));
+    metrics.taskEvent(event("b", TaskState.SUCCEEDED, null));
+    metrics.taskEvent(event("a", TaskState.FAILED, null));
+    metrics.taskEvent(event("a", TaskState.CANCELLED, Cause.USER_KILL));
+    metrics.taskEvent(event("a", TaskState.CANCELLED, Cause.USER_STOP));
+    metrics.taskEvent(event("a", TaskState.CANCELLED, Cause.USER_STOP));
+
+    assertThat(metrics.scrape())
+        .contains(finished("a", "succeeded", "none", 2))
+        .contains(finished("b", "succeeded", "none", 1))
+        .contains(finished("a", "failed", "none", 1))
+        .contains(finished("a", "cancelled", "user-kill", 1))
+        .contains(finished("a", "cancelled", "user-stop", 2));
+  }
+
+  private static TaskEvent event(String type, TaskState state, Cause cause) {
+    return new TaskEvent(
+        "t", type, state, "w1", 1, Instant.now(), 5L, cause, null, null, "default", null);
+  }
+
+  private static String finished(String type, String state, String cause, int count) {
+    return "conveyor_tasks_finished_total{cause=\"%s\",state=\"%s\",type=\"%s\",worker=\"w1\"} %d.0"
+        .formatted(cause, state, type, count);
   }
 
   @Test
