@@ -45,17 +45,7 @@ class TaskConsumerIT {
     String queue = declareDefaultQueue(broker);
     List<Lease> leases = new CopyOnWriteArrayList<>();
     List<LeaseScope> lost = new CopyOnWriteArrayList<>();
-    ScheduledExecutorService reopener = broker.own(Executors.newSingleThreadScheduledExecutor());
-    TaskConsumer consumer =
-        broker.own(
-            new TaskConsumer(
-                broker.connection(),
-                queue,
-                "default",
-                AckWindow.Gathering.of(4, 4, reopener),
-                leases::add,
-                lost::add,
-                reopener));
+    TaskConsumer consumer = consumer(broker, broker.connection(), queue, leases::add, lost::add);
     consumer.start();
     publishNoop(broker);
     Awaitility.await().until(() -> leases.size() == 1);
@@ -89,18 +79,8 @@ class TaskConsumerIT {
     String queue = declareDefaultQueue(broker);
     List<Lease> leases = new CopyOnWriteArrayList<>();
     List<LeaseScope> lost = new CopyOnWriteArrayList<>();
-    ScheduledExecutorService reopener = broker.own(Executors.newSingleThreadScheduledExecutor());
     String name = "lossy-consumer-" + broker.namespace();
-    TaskConsumer consumer =
-        broker.own(
-            new TaskConsumer(
-                broker.open(name),
-                queue,
-                "default",
-                AckWindow.Gathering.of(4, 4, reopener),
-                leases::add,
-                lost::add,
-                reopener));
+    TaskConsumer consumer = consumer(broker, broker.open(name), queue, leases::add, lost::add);
     consumer.start();
     publishNoop(broker);
     Awaitility.await().until(() -> leases.size() == 1);
@@ -161,18 +141,8 @@ class TaskConsumerIT {
             redelivered.countDown();
           }
         };
-    ScheduledExecutorService reopener = broker.own(Executors.newSingleThreadScheduledExecutor());
     String name = "held-dispatch-" + broker.namespace();
-    TaskConsumer consumer =
-        broker.own(
-            new TaskConsumer(
-                broker.open(name),
-                queue,
-                "default",
-                AckWindow.Gathering.of(4, 4, reopener),
-                intake,
-                lost::add,
-                reopener));
+    TaskConsumer consumer = consumer(broker, broker.open(name), queue, intake, lost::add);
     consumer.start();
     broker.withConfirms(
         ch -> {
@@ -295,24 +265,12 @@ class TaskConsumerIT {
     assertThat(leases.getFirst().scope().lostWithConnection()).isTrue();
   }
 
-  /** Whether the quorum queue counted an earlier delivery of this message. */
-  /** The core topology and the default task queue; returns the queue's broker name. */
   /** A pause or resume can come (as a control command) while the worker is still starting. */
   @Test
   void aConsumerPausedBeforeItStartsTakesNothingUntilResumed(TestBroker broker) throws Exception {
     String queue = declareDefaultQueue(broker);
     List<Lease> leases = new CopyOnWriteArrayList<>();
-    ScheduledExecutorService reopener = broker.own(Executors.newSingleThreadScheduledExecutor());
-    TaskConsumer consumer =
-        broker.own(
-            new TaskConsumer(
-                broker.connection(),
-                queue,
-                "default",
-                AckWindow.Gathering.of(4, 4, reopener),
-                leases::add,
-                lost -> {},
-                reopener));
+    TaskConsumer consumer = consumer(broker, broker.connection(), queue, leases::add, lost -> {});
     consumer.resume(); // before start: nothing to resume yet
     consumer.pause();
     consumer.start();
@@ -324,6 +282,26 @@ class TaskConsumerIT {
     Awaitility.await().atMost(Duration.ofSeconds(10)).until(() -> leases.size() == 1);
   }
 
+  /** A consumer of the default queue, as a worker of concurrency 4 has; the test owns it. */
+  private static TaskConsumer consumer(
+      TestBroker broker,
+      Connection connection,
+      String queue,
+      Consumer<Lease> intake,
+      Consumer<LeaseScope> lost) {
+    ScheduledExecutorService reopener = broker.own(Executors.newSingleThreadScheduledExecutor());
+    return broker.own(
+        new TaskConsumer(
+            connection,
+            queue,
+            "default",
+            AckWindow.Gathering.of(4, 4, reopener),
+            intake,
+            lost,
+            reopener));
+  }
+
+  /** The core topology and the default task queue; returns the queue's broker name. */
   private static String declareDefaultQueue(TestBroker broker) {
     return broker.withChannel(
         ch -> {
