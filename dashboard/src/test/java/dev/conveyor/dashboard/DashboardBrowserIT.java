@@ -169,6 +169,14 @@ class DashboardBrowserIT {
   }
 
   /** A wait that looks again when the page swapped a table under it (it does so every second). */
+  /**
+   * The element's text, read through the wait: the page re-renders parts of itself (on each
+   * heartbeat, on each search), and an element found just before can be stale when it is read.
+   */
+  private String textOf(By locator) {
+    return waiting().until(d -> d.findElement(locator).getText());
+  }
+
   private WebDriverWait waiting() {
     WebDriverWait wait = new WebDriverWait(driver, WAIT, Duration.ofMillis(50));
     wait.ignoring(StaleElementReferenceException.class);
@@ -251,7 +259,7 @@ class DashboardBrowserIT {
         .until(
             ExpectedConditions.textToBePresentInElementLocated(
                 By.id("search-events"), "cancelled"));
-    assertThat(driver.findElement(By.id("search-events")).getText()).contains("running");
+    assertThat(textOf(By.id("search-events"))).contains("running");
   }
 
   @Test
@@ -275,7 +283,7 @@ class DashboardBrowserIT {
 
     By row = By.cssSelector("#dead tr[data-dead='" + task + "']");
     waiting().until(ExpectedConditions.presenceOfElementLocated(row));
-    String text = waiting().until(d -> d.findElement(row).getText());
+    String text = textOf(row);
     assertThat(text).contains("fail").contains("default");
     waiting()
         .until(
@@ -358,8 +366,7 @@ class DashboardBrowserIT {
           .until(
               ExpectedConditions.textToBePresentInElementLocated(
                   pager, "showing 1\u2013100 of 150 running tasks, oldest first"));
-      assertThat(driver.findElement(pager).getText())
-          .contains("filter by task id, type or worker to narrow");
+      assertThat(textOf(pager)).contains("filter by task id, type or worker to narrow");
       waiting().until(ExpectedConditions.numberOfElementsToBe(rows, 100));
       assertThat(driver.findElements(runningRow(task(0, 0)))).hasSize(1);
       assertThat(driver.findElements(runningRow(task(1, 49)))).hasSize(1);
@@ -369,7 +376,7 @@ class DashboardBrowserIT {
           .until(
               ExpectedConditions.numberOfElementsToBe(
                   By.cssSelector("#workers tr[data-worker]"), 3));
-      assertThat(driver.findElement(By.cssSelector("#workers-pager .count")).getText()).isEmpty();
+      assertThat(textOf(By.cssSelector("#workers-pager .count"))).isEmpty();
       assertThat(driver.findElements(By.cssSelector("#workers-pager button"))).isEmpty();
 
       // The next page: the newest 50, and the page's address says which page it is.
