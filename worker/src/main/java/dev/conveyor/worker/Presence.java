@@ -1,5 +1,6 @@
 package dev.conveyor.worker;
 
+import com.rabbitmq.client.Channel;
 import com.rabbitmq.client.Connection;
 import com.rabbitmq.client.Recoverable;
 import com.rabbitmq.client.RecoveryListener;
@@ -83,6 +84,17 @@ final class Presence implements RecoveryListener {
   /** Announces a worker event that names tasks ({@code worker.started}, {@code stopping}…). */
   void announce(String state, List<String> tasks) {
     events.worker(state, tasks, host, pid);
+  }
+
+  /**
+   * {@code worker.started}, written before the intake starts: the first task may end the worker's
+   * process at once (a child that kills its parent), and an announcement still queued would go down
+   * with it.
+   */
+  void announceStarted(Channel channel) {
+    events.workerNow(
+        channel,
+        new WorkerEvent(config.name(), WorkerEvent.STARTED, Instant.now(), List.of(), host, pid));
   }
 
   /** A {@code worker.heartbeat} with the running tasks' status, unless disconnected. */

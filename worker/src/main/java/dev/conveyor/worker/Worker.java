@@ -265,6 +265,7 @@ public final class Worker implements AutoCloseable, Pausable {
     if (children != null) { // before the first task: a child that cannot start fails the start
       children.awaitReady(Duration.ofSeconds(60));
     }
+    presence.announceStarted(topologyChannel);
     intake.start();
     metrics.runningGauge(running::size);
     if (metricsServer != null) {
@@ -272,7 +273,6 @@ public final class Worker implements AutoCloseable, Pausable {
     }
     long hb = config.heartbeat().toMillis();
     io.scheduleAtFixedRate(presence::heartbeat, hb, hb, TimeUnit.MILLISECONDS);
-    presence.announce(WorkerEvent.STARTED, List.of());
     // Off the start path (it takes 100-200 ms in a fresh JVM), but before the first stop, usually.
     Thread.ofPlatform().name("conveyor-prepare").daemon().start(Wire::prepare);
     log.info(

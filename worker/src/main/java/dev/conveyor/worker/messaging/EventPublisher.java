@@ -213,6 +213,21 @@ public final class EventPublisher implements AutoCloseable, CommandHandler.Answe
     publish(exchange, event.routingKey(), JSON, Wire.encode(event));
   }
 
+  /**
+   * Writes a worker event on the given channel now, on the caller's thread, ahead of anything
+   * queued: for an event that must be out before what comes next can end the process. If it cannot
+   * be written now, it is queued like any other.
+   */
+  public void workerNow(com.rabbitmq.client.Channel channel, WorkerEvent event) {
+    byte[] body = Wire.encode(event);
+    try {
+      channel.basicPublish(exchange, event.routingKey(), JSON, body);
+    } catch (IOException | RuntimeException e) {
+      log.debug("{} not written at once ({}); queued", event.routingKey(), e.toString());
+      publish(exchange, event.routingKey(), JSON, body);
+    }
+  }
+
   @Override
   public void applied(CommandApplied applied) {
     publish(exchange, CommandApplied.ROUTING_KEY, JSON, Wire.encode(applied));
