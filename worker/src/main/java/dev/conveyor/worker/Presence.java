@@ -81,7 +81,7 @@ final class Presence implements RecoveryListener {
         config.isolation().word());
   }
 
-  /** Announces a worker event that names tasks ({@code worker.started}, {@code stopping}…). */
+  /** Announces a worker event that names tasks ({@code worker.stopping}, {@code terminating}…). */
   void announce(String state, List<String> tasks) {
     events.worker(state, tasks, host, pid);
   }

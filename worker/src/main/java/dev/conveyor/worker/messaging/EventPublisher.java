@@ -2,6 +2,7 @@ package dev.conveyor.worker.messaging;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.rabbitmq.client.AMQP;
+import com.rabbitmq.client.Channel;
 import com.rabbitmq.client.Connection;
 import com.rabbitmq.client.ShutdownSignalException;
 import dev.conveyor.protocol.topology.Topology;
@@ -218,7 +219,7 @@ public final class EventPublisher implements AutoCloseable, CommandHandler.Answe
    * queued: for an event that must be out before what comes next can end the process. If it cannot
    * be written now, it is queued like any other.
    */
-  public void workerNow(com.rabbitmq.client.Channel channel, WorkerEvent event) {
+  public void workerNow(Channel channel, WorkerEvent event) {
     byte[] body = Wire.encode(event);
     try {
       channel.basicPublish(exchange, event.routingKey(), JSON, body);

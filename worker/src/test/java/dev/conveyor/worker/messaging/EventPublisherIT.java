@@ -99,6 +99,46 @@ class EventPublisherIT {
    * as one array per routing key, and every reader decodes them as the events they were, each
    * task's in order.
    */
+  /**
+   * {@code worker.started} must be out before the worker's first task, which may end the process:
+   * it is written on the caller's channel, not queued; only a channel that cannot take it queues
+   * it.
+   */
+  @Test
+  void aWorkerEventWrittenAtOnceGoesOnTheGivenChannelOrElseIsQueued(TestBroker broker)
+      throws Exception {
+    EventLog log = EventLog.open(broker);
+    EventPublisher closed =
+        new EventPublisher(
+            broker.connection(), broker.topology(), "w1", EventLevel.ALL, e -> {}, () -> {});
+    closed.close(); // whatever it queued now would be dropped
+    com.rabbitmq.client.Channel open = broker.connection().createChannel();
+    closed.workerNow(open, started("w1"));
+    open.close();
+
+    EventPublisher events =
+        broker.own(
+            new EventPublisher(
+                broker.connection(), broker.topology(), "w2", EventLevel.ALL, e -> {}, () -> {}));
+    com.rabbitmq.client.Channel gone = broker.connection().createChannel();
+    gone.close();
+    events.workerNow(gone, started("w2"));
+
+    await()
+        .atMost(Duration.ofSeconds(10))
+        .until(
+            () ->
+                log.workers().stream()
+                    .filter(e -> e.state().equals(WorkerEvent.STARTED))
+                    .map(WorkerEvent::worker)
+                    .toList()
+                    .containsAll(List.of("w1", "w2")));
+  }
+
+  private static WorkerEvent started(String worker) {
+    return new WorkerEvent(worker, WorkerEvent.STARTED, Instant.now(), List.of(), "h", 1L);
+  }
+
   @Test
   void queuedEventsGoOutAsFewMessagesAndReadersSeeEachEvent(TestBroker broker) throws Exception {
     OwnUser own = OwnUser.connect(broker, "events-batch");
