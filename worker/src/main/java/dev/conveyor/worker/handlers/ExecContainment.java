@@ -16,6 +16,7 @@ import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.LockSupport;
+import java.util.function.LongConsumer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -70,6 +71,14 @@ final class ExecContainment {
    * (docs/benchmarks.md).
    */
   static final long PROBED_IDS = 256;
+
+  /** How long a search reads again a process caught in the middle of an {@code exec}. */
+  private static final long SETTLE_NANOS = 1_000_000_000L;
+
+  /** Flags of a process that is exiting, and of a kernel thread ({@code include/linux/sched.h}). */
+  private static final long PF_EXITING = 0x4;
+
+  private static final long PF_KTHREAD = 0x00200000;
 
   /** Rounds of scanning until no marked process is left: each catches what forked meanwhile. */
   private static final int MAX_ROUNDS = 20;
@@ -300,24 +309,34 @@ final class ExecContainment {
    * @param candidates the process ids worth reading; null: all
    */
   static List<Marked> scan(PidWindow.Ids candidates) {
+    return scan(candidates, PROC, LockSupport::parkNanos);
+  }
+
+  /**
+   * {@link #scan(PidWindow.Ids)} in that {@code /proc}, pausing with {@code pause} (nanoseconds)
+   * before it reads again the processes it caught in the middle of an {@code exec}.
+   */
+  static List<Marked> scan(PidWindow.Ids candidates, Path proc, LongConsumer pause) {
     List<Marked> out = new ArrayList<>();
+    List<Long> pending = new ArrayList<>();
     byte[] buf = new byte[64 * 1024];
     if (candidates != null && candidates.count() <= PROBED_IDS) {
       // Few ids: looking each up costs less than listing /proc.
       candidates.forEach(
           pid -> {
-            Path dir = PROC.resolve(Long.toString(pid));
+            Path dir = proc.resolve(Long.toString(pid));
             // A thread's id leads to its process too (/proc shows it, though it does not list
             // it); its process, forked after the moment too, has its own id in the window.
             if (pid != SELF_PID && !runningRoot(pid) && !knownMember(pid, out)) {
               if (Files.exists(dir)) {
-                read(pid, dir, buf, out, true);
+                read(pid, dir, buf, out, pending, true);
               }
             }
           });
+      settle(pending, proc, buf, out, pause);
       return out;
     }
-    try (DirectoryStream<Path> all = Files.newDirectoryStream(PROC)) {
+    try (DirectoryStream<Path> all = Files.newDirectoryStream(proc)) {
       for (Path dir : all) {
         String name = dir.getFileName().toString();
         if (name.isEmpty() || !Character.isDigit(name.charAt(0))) {
@@ -335,12 +354,72 @@ final class ExecContainment {
             || knownMember(pid, out)) {
           continue;
         }
-        read(pid, dir, buf, out, false);
+        read(pid, dir, buf, out, pending, false);
       }
     } catch (IOException e) {
       log.warn("exec: cannot list /proc to find leftover processes: {}", e.toString());
     }
+    settle(pending, proc, buf, out, pause);
     return out;
+  }
+
+  /**
+   * Reads again, pausing a little longer each time, the processes whose environment was not there
+   * to read, until it is or they have ended: a daemon a task started may be in the middle of its
+   * {@code exec} just when the task's search runs, and taking it for unmarked would leave it
+   * running. Gives up, and says so, after {@link #SETTLE_NANOS}.
+   */
+  private static void settle(
+      List<Long> pending, Path proc, byte[] buf, List<Marked> out, LongConsumer pause) {
+    long end = System.nanoTime() + SETTLE_NANOS;
+    long wait = 50_000;
+    while (!pending.isEmpty()) {
+      if (System.nanoTime() >= end) {
+        log.warn(
+            "exec: process(es) {} still without an environment to read after {} ms; not searched",
+            pending,
+            SETTLE_NANOS / 1_000_000);
+        return;
+      }
+      pause.accept(wait);
+      wait = Math.min(wait * 2, 5_000_000);
+      List<Long> again = List.copyOf(pending);
+      pending.clear();
+      for (long pid : again) {
+        Path dir = proc.resolve(Long.toString(pid));
+        if (Files.exists(dir)) {
+          read(pid, dir, buf, out, pending, true);
+        }
+      }
+    }
+  }
+
+  /**
+   * Whether the process, whose environment read as nothing, has one still to come: it is in the
+   * middle of an {@code exec}, switched to its new memory but with the environment not laid out
+   * ({@code env_end}, field 51 of its {@code stat}, is 0), or it was laid out just after the read
+   * ({@code env_start} differs from {@code env_end}). Not a kernel thread, nor a process that is
+   * exiting (its memory is gone) or a zombie; nor one whose environment is there and empty ({@code
+   * env -i}).
+   */
+  static boolean environmentPending(Path dir) {
+    try {
+      String stat = Files.readString(dir.resolve("stat"));
+      String[] f = stat.substring(stat.lastIndexOf(')') + 2).trim().split(" ");
+      char state = f[0].charAt(0);
+      long flags = Long.parseLong(f[9 - 3]);
+      if (state == 'Z' || state == 'X' || (flags & (PF_KTHREAD | PF_EXITING)) != 0) {
+        return false;
+      }
+      if (f.length <= 51 - 3) {
+        return true; // a kernel before 3.5 does not say: read it again, for a while
+      }
+      long envStart = Long.parseLong(f[50 - 3]);
+      long envEnd = Long.parseLong(f[51 - 3]);
+      return envEnd == 0 || envStart != envEnd;
+    } catch (IOException | RuntimeException e) {
+      return false; // gone
+    }
   }
 
   /**
@@ -373,12 +452,20 @@ final class ExecContainment {
   }
 
   /**
-   * Adds the process to {@code out} if its environment carries a mark.
+   * Adds the process to {@code out} if its environment carries a mark, or to {@code pending} if its
+   * environment is still to come.
    *
    * @param mayBeThread whether the id may be a thread's (not listed by /proc, but found there)
    */
-  private static void read(long pid, Path dir, byte[] buf, List<Marked> out, boolean mayBeThread) {
+  private static void read(
+      long pid, Path dir, byte[] buf, List<Marked> out, List<Long> pending, boolean mayBeThread) {
     String mark = markOf(dir.resolve("environ"), buf);
+    if (mark != null && mark.isEmpty()) {
+      if (environmentPending(dir)) {
+        pending.add(pid);
+      }
+      return;
+    }
     if (mark != null && (!mayBeThread || leader(dir))) {
       // The handle keeps the start time: should the pid be reused before the kill, the kill is
       // refused rather than sent to a stranger.
@@ -386,7 +473,11 @@ final class ExecContainment {
     }
   }
 
-  /** The value of the mark in a process's environment, or null (none, gone, not ours to read). */
+  /**
+   * The value of the mark in a process's environment; "" when there was nothing to read (an empty
+   * environment, or one not laid out yet); null when there is none, or the process is gone or not
+   * ours to read.
+   */
   private static String markOf(Path environ, byte[] buf) {
     int len = 0;
     try (InputStream in = Files.newInputStream(environ)) {
@@ -405,7 +496,7 @@ final class ExecContainment {
     } catch (IOException | SecurityException e) {
       return null;
     }
-    return find(buf, len);
+    return len == 0 ? "" : find(buf, len);
   }
 
   private static String find(byte[] env, int len) {

@@ -36,9 +36,7 @@ public final class ExecHandler implements TaskHandler, AutoCloseable {
   private final ExecContainment containment = new ExecContainment();
 
   /** Signals the generations of process trees; idle threads end after a minute. */
-  private final ExecutorService signaller =
-      Executors.newCachedThreadPool(
-          Thread.ofPlatform().name("conveyor-exec-signal-", 0).daemon().factory());
+  private final ExecutorService signaller;
 
   /**
    * Deletes the output files off the task's path. On ext4 an unlink can wait for the journal's
@@ -69,8 +67,20 @@ public final class ExecHandler implements TaskHandler, AutoCloseable {
   }
 
   ExecHandler(ExecPolicy policy, Path outputDir) {
+    this(
+        policy,
+        outputDir,
+        Executors.newCachedThreadPool(
+            Thread.ofPlatform().name("conveyor-exec-signal-", 0).daemon().factory()));
+  }
+
+  /**
+   * @param signaller signals the generations of process trees; owned (shut down by {@link #close})
+   */
+  ExecHandler(ExecPolicy policy, Path outputDir, ExecutorService signaller) {
     this.policy = policy;
     this.outputDir = outputDir;
+    this.signaller = signaller;
     policy.programs().forEach(ExecHandler::warnIfNotRunnable);
     containment.endOrphans(); // of a worker on this host that was killed or crashed
   }
