@@ -72,10 +72,11 @@ public final class ThroughputBench implements Callable<Integer> {
 
   @Option(
       names = "--conveyor-flags",
-      defaultValue = "--prefetch 64 --events final",
+      defaultValue = "--concurrency 1 --prefetch 64 --events final",
       description =
-          "bin/worker flags of conveyor-set, added to --concurrency; it is left out, with the"
-              + " worker's reason, when the worker refuses them (default: ${DEFAULT-VALUE}).")
+          "bin/worker flags of conveyor-set, added to --concurrency unless they set their own;"
+              + " it is left out, with the worker's reason, when the worker refuses them (default:"
+              + " ${DEFAULT-VALUE}).")
   String conveyorFlags;
 
   @Option(
@@ -106,8 +107,9 @@ public final class ThroughputBench implements Callable<Integer> {
               + " round(s), then %d rounds, the order rotated by one each round",
           h.brokerVersion(), messages, warmup, runs);
       List<String> defaults = List.of("--concurrency", Integer.toString(concurrency));
-      List<String> set = new ArrayList<>(defaults);
-      set.addAll(Arrays.asList(conveyorFlags.trim().split("\\s+")));
+      List<String> own = Arrays.asList(conveyorFlags.trim().split("\\s+"));
+      List<String> set = new ArrayList<>(namesConcurrency(own) ? List.of() : defaults);
+      set.addAll(own);
       report.text("  conveyor:     in-process worker, bin/worker %s", String.join(" ", defaults));
       report.text("  conveyor-set: in-process worker, bin/worker %s", String.join(" ", set));
       report.put("conveyorSetFlags", set);
@@ -173,6 +175,12 @@ public final class ThroughputBench implements Callable<Integer> {
                 .withName("bench-" + label + "-" + ++n[0])
                 .withExit(code -> Harness.progress("worker asked to exit with %d (ignored)", code)),
             messages);
+  }
+
+  /** Whether the flags set the concurrency themselves: then they are not added to --concurrency. */
+  static boolean namesConcurrency(List<String> flags) {
+    return flags.stream()
+        .anyMatch(f -> f.equals("--concurrency") || f.startsWith("--concurrency="));
   }
 
   private static boolean eventsNone(List<String> flags) {
