@@ -178,7 +178,7 @@ public final class ThroughputBench implements Callable<Integer> {
   }
 
   /** Whether the flags set the concurrency themselves: then they are not added to --concurrency. */
-  static boolean namesConcurrency(List<String> flags) {
+  private static boolean namesConcurrency(List<String> flags) {
     return flags.stream()
         .anyMatch(f -> f.equals("--concurrency") || f.startsWith("--concurrency="));
   }

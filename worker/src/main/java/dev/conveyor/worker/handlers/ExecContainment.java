@@ -402,7 +402,7 @@ final class ExecContainment {
    * exiting (its memory is gone) or a zombie; nor one whose environment is there and empty ({@code
    * env -i}).
    */
-  static boolean environmentPending(Path dir) {
+  private static boolean environmentPending(Path dir) {
     try {
       String stat = Files.readString(dir.resolve("stat"));
       String[] f = stat.substring(stat.lastIndexOf(')') + 2).trim().split(" ");
