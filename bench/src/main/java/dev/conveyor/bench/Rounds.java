@@ -12,9 +12,17 @@ import java.util.stream.IntStream;
  * Contenders measured in rounds on the same broker, one after the other, the order rotated by one
  * every round (the broker's pace drifts within minutes, and whoever goes first or last in a round
  * should not always be the same). A first round is a warm-up and is discarded. Compared per pair:
- * the median of the ratios of each round's two figures, next to the ratio of the medians.
+ * the median of the ratios of each round's two figures, next to the ratio of the medians, and the
+ * median over the quiet pairs alone. The target is judged on every pair; the quiet pairs say how
+ * much of a miss the host's steal explains.
  */
 final class Rounds {
+
+  /**
+   * A pair is quiet when the hypervisor took less than this share of the CPUs during each of its
+   * two figures: on this host a drain under 10-30 % steal ran at half the rate of its neighbour.
+   */
+  static final double QUIET_STEAL_PERCENT = 5.0;
 
   /** One figure (a rate, higher is better) and what the machine was doing meanwhile. */
   record Measured(double value, Conditions conditions) {}
@@ -84,6 +92,21 @@ final class Rounds {
         IntStream.range(0, a.size()).mapToObj(i -> a.get(i).value() / b.get(i).value()).toList());
   }
 
+  /** num/den of each round whose two figures were both measured under little steal. */
+  Stats quietPairs(String num, String den) {
+    List<Measured> a = results.get(num);
+    List<Measured> b = results.get(den);
+    return new Stats(
+        IntStream.range(0, a.size())
+            .filter(i -> quiet(a.get(i)) && quiet(b.get(i)))
+            .mapToObj(i -> a.get(i).value() / b.get(i).value())
+            .toList());
+  }
+
+  private static boolean quiet(Measured m) {
+    return m.conditions().stealPercent() < QUIET_STEAL_PERCENT;
+  }
+
   /** Every round's figures with their conditions, the medians, and the ratios asked for. */
   void report(Report report, String key, String unit, List<Ratio> ratios) {
     Map<String, Object> j = new LinkedHashMap<>();
@@ -131,6 +154,15 @@ final class Rounds {
       report.text(
           "  %s / %s: per-pair median %.3f (min %.3f, max %.3f, n=%d), ratio of medians %.3f%s",
           r.num(), r.den(), p.median(), p.min(), p.max(), p.count(), ofMedians, verdict);
+      Stats q = quietPairs(r.num(), r.den());
+      report.text(
+          "    quiet pairs only (steal < %.0f%% in both): %s",
+          QUIET_STEAL_PERCENT,
+          q.count() == 0
+              ? "none"
+              : String.format(
+                  "per-pair median %.3f (min %.3f, max %.3f, n=%d of %d)",
+                  q.median(), q.min(), q.max(), q.count(), p.count()));
       Map<String, Object> m = new LinkedHashMap<>();
       m.put("num", r.num());
       m.put("den", r.den());
@@ -138,6 +170,10 @@ final class Rounds {
       m.put("pairMin", Stats.round3(p.min()));
       m.put("pairMax", Stats.round3(p.max()));
       m.put("ratioOfMedians", Stats.round3(ofMedians));
+      m.put("quietPairs", q.count());
+      if (q.count() > 0) {
+        m.put("quietPairMedian", Stats.round3(q.median()));
+      }
       if (!Double.isNaN(r.target())) {
         m.put("target", r.target());
         m.put("met", p.median() >= r.target());
