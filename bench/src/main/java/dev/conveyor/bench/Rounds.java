@@ -6,6 +6,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.function.Predicate;
 import java.util.stream.IntStream;
 
 /**
@@ -86,25 +87,22 @@ final class Rounds {
 
   /** num/den of each round. */
   Stats pairs(String num, String den) {
-    List<Measured> a = results.get(num);
-    List<Measured> b = results.get(den);
-    return new Stats(
-        IntStream.range(0, a.size()).mapToObj(i -> a.get(i).value() / b.get(i).value()).toList());
+    return pairs(num, den, m -> true);
   }
 
   /** num/den of each round whose two figures were both measured under little steal. */
   Stats quietPairs(String num, String den) {
+    return pairs(num, den, m -> m.conditions().stealPercent() < QUIET_STEAL_PERCENT);
+  }
+
+  private Stats pairs(String num, String den, Predicate<Measured> counted) {
     List<Measured> a = results.get(num);
     List<Measured> b = results.get(den);
     return new Stats(
         IntStream.range(0, a.size())
-            .filter(i -> quiet(a.get(i)) && quiet(b.get(i)))
+            .filter(i -> counted.test(a.get(i)) && counted.test(b.get(i)))
             .mapToObj(i -> a.get(i).value() / b.get(i).value())
             .toList());
-  }
-
-  private static boolean quiet(Measured m) {
-    return m.conditions().stealPercent() < QUIET_STEAL_PERCENT;
   }
 
   /** Every round's figures with their conditions, the medians, and the ratios asked for. */
