@@ -23,7 +23,7 @@ final class Rounds {
    * A pair is quiet when the hypervisor took less than this share of the CPUs during each of its
    * two figures: on this host a drain under 10-30 % steal ran at half the rate of its neighbour.
    */
-  static final double QUIET_STEAL_PERCENT = 5.0;
+  private static final double QUIET_STEAL_PERCENT = 5.0;
 
   /** One figure (a rate, higher is better) and what the machine was doing meanwhile. */
   record Measured(double value, Conditions conditions) {}
