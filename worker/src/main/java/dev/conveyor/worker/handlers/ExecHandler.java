@@ -138,10 +138,18 @@ public final class ExecHandler implements TaskHandler, AutoCloseable {
     }
   }
 
+  /**
+   * The task's process tree. Each process a stop or kill finds in it is made known to the task's
+   * search by its mark, so that the search does not read its environment while it dies.
+   */
+  ProcessTree treeOf(Process process, ExecContainment.Run run) {
+    return new ProcessTree(process, signaller, member -> containment.inTree(run, member));
+  }
+
   /** Waits for the task's processes to end, then reports how. */
   private Object await(TaskContext ctx, Process process, ExecContainment.Run run, Path output)
       throws IOException, TaskCancelledException {
-    ProcessTree tree = new ProcessTree(process, signaller);
+    ProcessTree tree = treeOf(process, run);
     // Both return at once: the signal is sent on the caller's thread, the generations of a tree
     // are signalled in turn on the signaller.
     ctx.token().onCancel(tree::terminate);

@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
+import dev.conveyor.testkit.ManualScheduler;
 import dev.conveyor.worker.api.TaskCancelledException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -186,6 +187,45 @@ class ExecContainmentTest {
             marksOf(ExecContainment.scan(PidWindow.allocatedSince(List.of(before))), member.pid()))
         .as("forgotten once it has ended")
         .isEmpty();
+  }
+
+  /**
+   * What the test above gives {@code inTree} by hand, the exec handler's own tree does: every
+   * process a stop or kill signals in the task's tree is known by the task's mark. The tree ignores
+   * SIGTERM, so that its processes outlive the stop and the search can be asked about them; they
+   * are not marked, so that a search that read their environments would find nothing.
+   */
+  @Test
+  void theProcessesAStopSignalsInAnExecTasksTreeAreKnownByTheTasksMark() throws Exception {
+    PidWindow before = PidWindow.before();
+    assumeTrue(before != null, "needs ns_last_pid and /proc/stat");
+    ManualScheduler signaller = new ManualScheduler();
+    try (ExecHandler exec =
+        new ExecHandler(
+            ExecPolicy.programsOnly(List.of(Path.of("/bin/sh"))),
+            Path.of(System.getProperty("java.io.tmpdir")),
+            signaller)) {
+      ExecContainment.Run run = new ExecContainment().mark(new ProcessBuilder("/bin/true"));
+      Process sh =
+          new ProcessBuilder("/bin/sh", "-c", "trap '' TERM; /bin/sleep 600 & /bin/sleep 600; wait")
+              .start();
+      spawned.add(sh.toHandle());
+      await().atMost(Duration.ofSeconds(10)).until(() -> sh.descendants().count() == 2);
+      List<ProcessHandle> sleeps = sh.descendants().toList();
+      spawned.addAll(sleeps);
+
+      exec.treeOf(sh, run).terminate();
+      signaller.runDue(); // the generations: the sleeps, then the shell, each told to stop
+
+      assertThat(sleeps).allMatch(ProcessHandle::isAlive);
+      for (ProcessHandle sleep : sleeps) {
+        assertThat(
+                marksOf(
+                    ExecContainment.scan(PidWindow.allocatedSince(List.of(before))), sleep.pid()))
+            .as("known by its tree's mark, not read")
+            .containsExactly(run.mark());
+      }
+    }
   }
 
   private static List<String> marksOf(List<ExecContainment.Marked> found, long pid) {
