@@ -36,7 +36,9 @@ import org.slf4j.LoggerFactory;
  * written one per task, or one per few, they were most of the broker's work (docs/benchmarks.md). A
  * gathering ends early when delaying the acks could idle a thread: when the deliveries held are no
  * more than the threads and the broker has too little credit left to send more. Without slack (the
- * default prefetch) every ack frees a slot the worker needs, and it is written at once.
+ * default prefetch) every ack frees a slot the worker needs, and it is written at once. Nor does an
+ * ack that a user waits on gather ({@link #ackUrgently}): a stopped or killed task's event follows
+ * its ack.
  *
  * <p>{@code multiple=true} acks every unacknowledged delivery of the channel up to a tag, so the
  * window must see every delivery of its channel ({@link #delivered}) before anything is acked, and
@@ -63,12 +65,17 @@ public final class AckWindow {
 
   /**
    * An ack asked for at {@code since} (by the gathering's clock; 0 without gathering); {@code
-   * awaited}: its caller waits for the write, so it does not gather.
+   * urgent}: its caller waits for the write, or a user waits for what follows it, so it does not
+   * gather.
    */
-  private record Pending(long tag, Written then, long since, boolean awaited) {}
+  private record Pending(long tag, Written then, long since, boolean urgent) {}
 
-  /** The most a busy window with slack lets acks gather after its previous write. */
-  public static final Duration GATHER_WINDOW = Duration.ofMillis(1);
+  /**
+   * The most a busy window with slack lets acks gather after its previous write: long enough that,
+   * at the rates a short-task setting drains (20 000-40 000 tasks a second), half the slack ends a
+   * run before the window does; at 1 ms a run was 16-24 acks, not 31 (docs/benchmarks.md).
+   */
+  public static final Duration GATHER_WINDOW = Duration.ofMillis(3);
 
   /**
    * How acks gather: at most {@code window} after the previous write, until {@code (prefetch -
@@ -138,8 +145,8 @@ public final class AckWindow {
 
   private static final long NO_FLUSH = Long.MIN_VALUE;
 
-  /** Acks in {@link #open} whose callers wait for their write ({@link #ack(long)}). */
-  private int awaitedOpen;
+  /** Acks in {@link #open} that do not gather ({@link #ack(long)}, {@link #ackUrgently}). */
+  private int urgentOpen;
 
   /** A window that writes each ack as soon as no other write is in progress. */
   public AckWindow(Writer writer) {
@@ -216,13 +223,22 @@ public final class AckWindow {
     ack(tag, then, false);
   }
 
-  private void ack(long tag, Written then, boolean awaited) {
+  /**
+   * Like {@link #ack(long, Written)}, but the ack does not gather: it goes in the next write, with
+   * whatever other acks are waiting. For a settlement a user waits on, such as a stopped or killed
+   * task's, whose event follows its ack.
+   */
+  public void ackUrgently(long tag, Written then) {
+    ack(tag, then, true);
+  }
+
+  private void ack(long tag, Written then, boolean urgent) {
     long now = gathering.gathers() ? gathering.clock().getAsLong() : 0;
     synchronized (this) {
       held.remove(tag);
-      open.add(new Pending(tag, then, now, awaited));
-      if (awaited) {
-        awaitedOpen++;
+      open.add(new Pending(tag, then, now, urgent));
+      if (urgent) {
+        urgentOpen++;
       }
       if (writing) {
         return;
@@ -250,7 +266,7 @@ public final class AckWindow {
           return;
         }
         long until = lastWrite + gathering.window().toNanos();
-        if (gathers && !force && until - now > 0 && awaitedOpen == 0 && !runReady()) {
+        if (gathers && !force && until - now > 0 && urgentOpen == 0 && !runReady()) {
           cut = null;
           flushAt = until; // too soon after the last write: they gather
         } else {
@@ -358,7 +374,7 @@ public final class AckWindow {
         below = Math.max(below, p.tag());
         belowCount++;
         batch.add(p);
-      } else if (!gathers || force || p.awaited() || now - p.since() >= window) {
+      } else if (!gathers || force || p.urgent() || now - p.since() >= window) {
         out.add(new long[] {p.tag(), 0});
         batch.add(p);
       } else {
@@ -373,8 +389,8 @@ public final class AckWindow {
     }
     open = later;
     for (Pending p : batch) {
-      if (p.awaited()) {
-        awaitedOpen--;
+      if (p.urgent()) {
+        urgentOpen--;
       }
     }
     return new Cut(batch, out, retryAt);

@@ -76,7 +76,12 @@ public final class Settler {
     }
     AckWindow window = run.lease().scope().acks();
     if (window != null && !run.leaseLost() && outcome instanceof Outcome.Acked byAck) {
-      window.ack(run.lease().deliveryTag(), failure -> acked(run, byAck, failure));
+      AckWindow.Written then = failure -> acked(run, byAck, failure);
+      switch (byAck) {
+        // The user who stopped or killed it waits for its event, which follows the ack.
+        case Outcome.Cancelled c -> window.ackUrgently(run.lease().deliveryTag(), then);
+        case Outcome.Succeeded s -> window.ack(run.lease().deliveryTag(), then);
+      }
       return;
     }
     try {

@@ -413,6 +413,18 @@ class AckWindowTest {
   }
 
   @Test
+  void anUrgentAckDoesNotGatherAndTakesTheGatheredOnesAlong() throws Exception {
+    AckWindow w = gathering(2, 10);
+    CompletableFuture<Exception> two = ackOneThenGatherTwo(w, 10);
+    // A killed task's ack, say: its event, which a user waits for, follows the ack.
+    CompletableFuture<Exception> four = new CompletableFuture<>();
+    w.ackUrgently(4, four::complete);
+    assertThat(frames).containsExactly("1", "2", "4");
+    assertThat(two).isCompletedWithValue(null);
+    assertThat(four).isCompletedWithValue(null);
+  }
+
+  @Test
   void acksThatCannotWaitForAFlushGoAtOnce() throws Exception {
     AckWindow w = gathering(2, 10, (at, flush) -> false); // closing: nothing runs later
     for (long t = 1; t <= 10; t++) {

@@ -11,6 +11,7 @@ import dev.conveyor.protocol.wire.Wire;
 import dev.conveyor.testkit.BrokerExtension;
 import dev.conveyor.testkit.EventLog;
 import dev.conveyor.testkit.TestBroker;
+import dev.conveyor.worker.execution.AckWindow;
 import dev.conveyor.worker.execution.Lease;
 import dev.conveyor.worker.execution.LeaseScope;
 import dev.conveyor.worker.execution.Outcome;
@@ -18,6 +19,8 @@ import dev.conveyor.worker.execution.RunningTasks;
 import dev.conveyor.worker.execution.TaskRun;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 import org.awaitility.Awaitility;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -113,6 +116,38 @@ class SettlerIT {
     consumer.close();
     awaitQueue(0);
     assertThat(lostLeases.takeKnown("ok-1", 0)).containsInstanceOf(LostLeases.Known.Settled.class);
+  }
+
+  /**
+   * With slack above the concurrency, a busy channel's acks gather, and a task's event follows its
+   * ack. A stopped or killed task's ack does not gather: the user who ended it waits for that
+   * event. The gathering is held open: its clock stands still and its flushes never run.
+   */
+  @Test
+  void aCancelledTasksAckDoesNotGatherWhereASucceededOnesDoes() throws Exception {
+    AckWindow window =
+        new AckWindow(
+            (tag, multiple) -> consumer.basicAck(tag, multiple),
+            new AckWindow.Gathering(1, 64, Duration.ofSeconds(60), () -> 0L, (at, flush) -> true));
+    LeaseScope scope = new LeaseScope(window);
+    List<TaskRun> runs = new ArrayList<>();
+    for (String id : List.of("first", "gathers", "killed")) {
+      TaskRun run = delivered(id, "{\"type\":\"noop\"}", scope);
+      window.delivered(run.lease().deliveryTag());
+      runs.add(run);
+    }
+
+    settler.settle(runs.get(0), new Outcome.Succeeded(null));
+    assertThat(runs.get(0).done()).as("idle: acked at once").isDone();
+    settler.settle(runs.get(1), new Outcome.Succeeded(null));
+    assertThat(runs.get(1).done()).as("just after a write: it gathers").isNotDone();
+
+    settler.settle(runs.get(2), new Outcome.Cancelled(Cause.USER_KILL, "alice"));
+    assertThat(runs.get(2).done()).as("a kill's ack goes at once").isDone();
+    assertThat(runs.get(1).done()).as("and takes the gathered one along").isDone();
+    events.await("killed", TaskState.CANCELLED);
+    consumer.close();
+    awaitQueue(0);
   }
 
   @Test
