@@ -200,11 +200,7 @@ class ExecContainmentTest {
     PidWindow before = PidWindow.before();
     assumeTrue(before != null, "needs ns_last_pid and /proc/stat");
     ManualScheduler signaller = new ManualScheduler();
-    try (ExecHandler exec =
-        new ExecHandler(
-            ExecPolicy.programsOnly(List.of(Path.of("/bin/sh"))),
-            Path.of(System.getProperty("java.io.tmpdir")),
-            signaller)) {
+    try (ExecHandler exec = ShellExec.withSignaller(signaller)) {
       ExecContainment.Run run = new ExecContainment().mark(new ProcessBuilder("/bin/true"));
       Process sh =
           new ProcessBuilder("/bin/sh", "-c", "trap '' TERM; /bin/sleep 600 & /bin/sleep 600; wait")

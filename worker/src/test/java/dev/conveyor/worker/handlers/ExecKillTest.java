@@ -42,11 +42,7 @@ class ExecKillTest {
   void aKilledTreeWhoseRootExitsZeroIsCancelled() throws Exception {
     assumeTrue(Files.isDirectory(Path.of("/proc/self")), "needs Linux /proc");
     ManualScheduler signaller = new ManualScheduler();
-    try (ExecHandler exec =
-        new ExecHandler(
-            ExecPolicy.programsOnly(List.of(Path.of("/bin/sh"))),
-            Path.of(System.getProperty("java.io.tmpdir")),
-            signaller)) {
+    try (ExecHandler exec = ShellExec.withSignaller(signaller)) {
       killedWhileTheTokenIsUnset(exec, signaller);
     }
   }
