@@ -72,8 +72,8 @@ public final class AckWindow {
 
   /**
    * The most a busy window with slack lets acks gather after its previous write: long enough that,
-   * at the rates a short-task setting drains (20 000-40 000 tasks a second), half the slack ends a
-   * run before the window does; at 1 ms a run was 16-24 acks, not 31 (docs/benchmarks.md).
+   * at the rates a short-task setting drains, half the slack ends a run before the window does
+   * (docs/benchmarks.md, twelfth session).
    */
   public static final Duration GATHER_WINDOW = Duration.ofMillis(3);
 
