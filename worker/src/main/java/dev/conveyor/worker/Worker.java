@@ -273,7 +273,7 @@ public final class Worker implements AutoCloseable, Pausable {
     }
     long hb = config.heartbeat().toMillis();
     io.scheduleAtFixedRate(presence::heartbeat, hb, hb, TimeUnit.MILLISECONDS);
-    // Off the start path (it takes 100-200 ms in a fresh JVM), but before the first stop, usually.
+    // Off the start path (slow in a fresh JVM), but before the first stop, usually.
     Thread.ofPlatform().name("conveyor-prepare").daemon().start(Wire::prepare);
     log.info(
         "worker {} consuming {} with concurrency {}{} on {} (types: {})",

@@ -76,9 +76,8 @@ public final class Wire {
 
   /**
    * Builds the codec's readers and writers for control messages, events, acknowledgements and
-   * status replies now. Jackson builds them on first use: in a JVM that had only handled tasks, the
-   * first stop spent 45-60 ms decoding the command and encoding its acknowledgement, 10-17 ms after
-   * this.
+   * status replies now. Jackson builds them on first use, and in a JVM that had only handled tasks
+   * that made the first stop late (figures in docs/benchmarks.md).
    */
   public static void prepare() {
     try {

@@ -59,7 +59,7 @@ public final class ProcessTree {
 
   /**
    * @param signaller runs the generations of a tree, which wait for each other; a pool of platform
-   *     threads, as a thread started per kill cost 0.1-0.3 ms of CPU each when many trees end at
+   *     threads, as a thread started per kill cost CPU (docs/benchmarks.md) when many trees end at
    *     once, and a virtual thread waited for a carrier
    */
   public ProcessTree(Process root, Executor signaller) {
