@@ -102,10 +102,7 @@ public final class Worker implements AutoCloseable, Pausable {
         owned(
             "task threads",
             Executors.newFixedThreadPool(config.concurrency(), named("conveyor-task", true)));
-    this.timer =
-        owned(
-            "watchdog",
-            Executors.newSingleThreadScheduledExecutor(named("conveyor-watchdog", false)));
+    this.timer = owned("watchdog", Watchdog.newTimer(named("conveyor-watchdog", false)));
     this.io = owned("io", Executors.newSingleThreadScheduledExecutor(named("conveyor-io", true)));
     this.ladder =
         new EscalationLadder(

@@ -5,6 +5,8 @@ import java.time.Instant;
 import java.util.Optional;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.ScheduledThreadPoolExecutor;
+import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -28,6 +30,18 @@ public final class Watchdog {
     this.ladder = ladder;
     this.defaultTimeout = defaultTimeout;
     this.defaultGrace = defaultGrace;
+  }
+
+  /**
+   * The thread that times deadlines and escalations: one thread, so the ladder's steps never race.
+   * A deadline cancelled because its task ended leaves the timer's queue at once: by default it
+   * would stay there until its due time, and a worker running short tasks under a long timeout
+   * would hold one per task it ran in that time.
+   */
+  public static ScheduledExecutorService newTimer(ThreadFactory threads) {
+    ScheduledThreadPoolExecutor timer = new ScheduledThreadPoolExecutor(1, threads);
+    timer.setRemoveOnCancelPolicy(true);
+    return timer;
   }
 
   /** The timeout that applies to a task, if any. */

@@ -13,6 +13,8 @@ import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.AfterEach;
@@ -209,6 +211,35 @@ class WatchdogTest {
         return body.handle(ctx);
       }
     };
+  }
+
+  /**
+   * A task that ends before its deadline leaves nothing behind in the timer: at a few thousand
+   * short tasks a second with an hour's timeout, a cancelled deadline kept until its due time would
+   * hold millions of finished tasks, payloads and all.
+   */
+  @Test
+  void aDeadlineCancelledAtTheTasksEndLeavesTheTimer() throws InterruptedException {
+    ScheduledThreadPoolExecutor real =
+        (ScheduledThreadPoolExecutor) Watchdog.newTimer(r -> new Thread(r, "watchdog-test-timer"));
+    try {
+      Watchdog hourly =
+          new Watchdog(
+              real,
+              new EscalationLadder(real, KILL_GRACE, run -> {}, (stage, ending) -> {}),
+              Optional.of(Duration.ofHours(1)),
+              DEFAULT_GRACE);
+      for (int i = 0; i < 1_000; i++) {
+        TaskRun run = started(null, null, new AtomicInteger());
+        ScheduledFuture<?> deadline = hourly.arm(run);
+        assertThat((Object) deadline).isNotNull();
+        deadline.cancel(false); // what TaskRunner does when the handler returns
+      }
+      assertThat(real.getQueue()).isEmpty();
+    } finally {
+      real.shutdownNow();
+      assertThat(real.awaitTermination(10, TimeUnit.SECONDS)).isTrue();
+    }
   }
 
   /** The settle callback: records the one outcome. */
