@@ -179,8 +179,8 @@ public final class TaskConsumer implements AutoCloseable {
     if (closed) {
       return;
     }
-    if (cause.isInitiatedByApplication() || cause.isHardError()) {
-      // Ours, or the whole connection: amqp-client's recovery handles the latter.
+    if (cause.isInitiatedByApplication() || cause.isHardError() || lost != channel) {
+      // Ours, or the whole connection (amqp-client's recovery handles it), or one replaced already.
       return;
     }
     log.warn("broker closed the channel of queue {}: {}", queue, cause.getMessage());
@@ -255,6 +255,7 @@ public final class TaskConsumer implements AutoCloseable {
       if (closed) {
         return;
       }
+      forgetConsumer(channel, consumerTag);
       consumerTag = null;
       try {
         start();
@@ -262,6 +263,25 @@ public final class TaskConsumer implements AutoCloseable {
       } catch (IOException | RuntimeException e) {
         log.error("could not reopen the channel of queue {}", queue, e);
       }
+    }
+  }
+
+  /**
+   * Makes amqp-client forget the consumer of a channel the broker closed. Its recovery keeps every
+   * consumer the client has not cancelled, and at each recovery consumes again with it: on the dead
+   * channel (an error logged each time), or on that channel reopened beside its replacement. A
+   * cancel forgets it before it fails on the closed channel. (Closing or aborting the channel would
+   * also forget it, but amqp-client forgets a channel by its number, which a live one may have
+   * taken over since.)
+   */
+  private static void forgetConsumer(Channel closed, String tag) {
+    if (closed == null || tag == null) {
+      return;
+    }
+    try {
+      closed.basicCancel(tag);
+    } catch (IOException | RuntimeException e) {
+      log.debug("consumer {} of a closed channel forgotten: {}", tag, e.toString());
     }
   }
 

@@ -70,6 +70,57 @@ class TaskConsumerIT {
   }
 
   /**
+   * amqp-client remembers every consumer until the client cancels it, and consumes with it again at
+   * each recovery. The consumer of a channel the broker closed must be forgotten once replaced:
+   * kept, each such closure left one behind for good, and every recovery after it consumed with it
+   * again (here on the dead channel, failing with an error logged).
+   */
+  @Test
+  void theConsumerOfAReplacedChannelIsForgottenAndNotRecovered(TestBroker broker) throws Exception {
+    String queue = declareDefaultQueue(broker);
+    List<Lease> leases = new CopyOnWriteArrayList<>();
+    List<LeaseScope> lost = new CopyOnWriteArrayList<>();
+    String name = "replaced-channel-" + broker.namespace();
+    Connection connection = broker.open(name);
+    CountDownLatch recovered = new CountDownLatch(1);
+    ((com.rabbitmq.client.Recoverable) connection)
+        .addRecoveryListener(
+            new com.rabbitmq.client.RecoveryListener() {
+              @Override
+              public void handleRecovery(com.rabbitmq.client.Recoverable r) {
+                recovered.countDown(); // after amqp-client has recovered channels and consumers
+              }
+
+              @Override
+              public void handleRecoveryStarted(com.rabbitmq.client.Recoverable r) {}
+            });
+    TaskConsumer consumer = consumer(broker, connection, queue, leases::add, lost::add);
+    consumer.start();
+    publishNoop(broker);
+    Awaitility.await().until(() -> leases.size() == 1);
+    leases.getFirst().channel().basicAck(424242, false); // the broker closes the channel
+    Awaitility.await().atMost(Duration.ofSeconds(10)).until(() -> leases.size() == 2);
+    leases.get(1).channel().basicAck(leases.get(1).deliveryTag(), false);
+    Awaitility.await().atMost(Duration.ofSeconds(10)).until(() -> broker.messageCount(queue) == 0);
+    assertThat(recordedConsumers(connection)).as("consumers amqp-client would recover").hasSize(1);
+
+    BrokerAdmin admin = new BrokerAdmin(broker.uri());
+    Awaitility.await()
+        .atMost(Duration.ofSeconds(30))
+        .until(() -> admin.closeConnections(name) == 1);
+    assertThat(recovered.await(30, TimeUnit.SECONDS)).isTrue();
+
+    assertThat(broker.consumerCount(queue)).as("consumers of the task queue").isEqualTo(1);
+    assertThat(recordedConsumers(connection)).hasSize(1);
+    publishNoop(broker);
+    Awaitility.await().atMost(Duration.ofSeconds(10)).until(() -> leases.size() == 3);
+    Lease after = leases.get(2);
+    assertThat(after.lost()).isFalse();
+    after.channel().basicAck(after.deliveryTag(), false);
+    Awaitility.await().atMost(Duration.ofSeconds(10)).until(() -> broker.messageCount(queue) == 0);
+  }
+
+  /**
    * After amqp-client recovers a connection, an ack with a delivery tag from before the loss is
    * dropped without a word; the lease knows it is lost, and the redelivery comes with a new one.
    */
@@ -299,6 +350,11 @@ class TaskConsumerIT {
             intake,
             lost,
             reopener));
+  }
+
+  private static java.util.Map<String, ?> recordedConsumers(Connection connection) {
+    return ((com.rabbitmq.client.impl.recovery.AutorecoveringConnection) connection)
+        .getRecordedConsumers();
   }
 
   /** The core topology and the default task queue; returns the queue's broker name. */
