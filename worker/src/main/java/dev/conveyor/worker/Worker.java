@@ -146,6 +146,7 @@ public final class Worker implements AutoCloseable, Pausable {
   private void open() throws BrokerUnreachableException, IOException, InterruptedException {
     HandlerRegistry handlers =
         owned.add("handlers", HandlerRegistry.load(config.execPolicy(), config.handlersDir()));
+    metrics.knownTypes(handlers.types());
     ChildPool children = null;
     HandlerRegistry runnable = handlers;
     if (config.isolation() == Isolation.PROCESS) {

@@ -89,6 +89,39 @@ class WorkerIT {
     assertThat((List<?>) letter.getProps().getHeaders().get(Headers.HISTORY)).hasSize(3);
   }
 
+  /**
+   * A type the worker does not run is counted in /metrics as unknown: made-up types add no label.
+   */
+  @Test
+  void madeUpTypesShareOneMetricsLabel(TestBroker broker) throws Exception {
+    EventLog events = EventLog.open(broker);
+    Worker w =
+        broker.own(
+            Worker.start(
+                WorkerConfig.defaults(broker.settings()).withName("w1").withMetricsPort(0)));
+    List<String> ids = new ArrayList<>();
+    for (int i = 0; i < 3; i++) {
+      ids.add(Broker.task(broker, "{\"type\":\"made-up-" + i + "\"}"));
+    }
+    String noop = Broker.task(broker, "{\"type\":\"noop\"}");
+    for (String id : ids) {
+      events.await(id, TaskState.REJECTED);
+    }
+    events.await(noop, TaskState.SUCCEEDED);
+    java.net.http.HttpResponse<String> metrics =
+        java.net.http.HttpClient.newHttpClient()
+            .send(
+                java.net.http.HttpRequest.newBuilder(
+                        java.net.URI.create("http://127.0.0.1:" + w.metricsPort() + "/metrics"))
+                    .build(),
+                java.net.http.HttpResponse.BodyHandlers.ofString());
+    assertThat(metrics.body())
+        .contains(
+            "conveyor_tasks_finished_total{cause=\"rejected\",state=\"rejected\",type=\"unknown\",worker=\"w1\"} 3.0")
+        .contains("type=\"noop\"")
+        .doesNotContain("made-up-");
+  }
+
   @Test
   void deadLettersEachKindOfBadMessageAndKeepsServing(TestBroker broker) throws Exception {
     EventLog events = EventLog.open(broker);

@@ -15,7 +15,9 @@ import io.micrometer.core.instrument.binder.system.ProcessorMetrics;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import java.time.Duration;
+import java.util.Collection;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.function.Supplier;
 
@@ -31,6 +33,9 @@ public final class WorkerMetrics {
   private final Map<String, Counter> started = new ConcurrentHashMap<>();
   private final Map<MeterKey, Counter> finished = new ConcurrentHashMap<>();
   private final Map<MeterKey, Timer> durations = new ConcurrentHashMap<>();
+
+  /** The types the worker runs; null: every type counts under its own name. */
+  private volatile Set<String> knownTypes;
 
   public WorkerMetrics(String worker) {
     registry.config().commonTags("worker", worker);
@@ -81,12 +86,23 @@ public final class WorkerMetrics {
   }
 
   /**
+   * The task types this worker runs. Other types (a message's own, which a rejection reports) are
+   * counted as {@code unknown}: a label per type a producer or a hostile payload makes up would
+   * grow the metrics without bound.
+   */
+  public void knownTypes(Collection<String> types) {
+    knownTypes = Set.copyOf(types);
+  }
+
+  /**
    * Counts every task event; finished attempts also feed the duration timer. Runs twice per task on
    * its thread, so the meters are looked up by a small key instead of being built (tags sorted, ids
    * merged) each time.
    */
   public void taskEvent(TaskEvent e) {
-    String type = e.type() == null ? "unknown" : e.type();
+    Set<String> known = knownTypes;
+    String type =
+        e.type() == null || (known != null && !known.contains(e.type())) ? "unknown" : e.type();
     if (e.state() == TaskState.RUNNING) {
       started
           .computeIfAbsent(

@@ -40,6 +40,23 @@ class WorkerMetricsTest {
         .contains(finished("a", "cancelled", "user-stop", 2));
   }
 
+  /** A type the worker does not run is counted as unknown, however many a producer makes up. */
+  @Test
+  void typesTheWorkerDoesNotRunShareOneLabel() {
+    WorkerMetrics metrics = new WorkerMetrics("w1");
+    metrics.knownTypes(java.util.List.of("a"));
+    metrics.taskEvent(event("a", TaskState.SUCCEEDED, null));
+    for (int i = 0; i < 1_000; i++) {
+      metrics.taskEvent(event("made-up-" + i, TaskState.REJECTED, null));
+    }
+
+    String scrape = metrics.scrape();
+    assertThat(scrape)
+        .contains(finished("a", "succeeded", "none", 1))
+        .contains(finished("unknown", "rejected", "none", 1_000))
+        .doesNotContain("made-up-");
+  }
+
   private static TaskEvent event(String type, TaskState state, Cause cause) {
     return new TaskEvent(
         "t", type, state, "w1", 1, Instant.now(), 5L, cause, null, null, "default", null);
