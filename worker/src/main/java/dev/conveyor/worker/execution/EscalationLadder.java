@@ -77,7 +77,8 @@ public final class EscalationLadder {
     run.cancelToken(ending.cause().wire());
     log.debug("stop {} ({})", run, ending.cause().wire());
     if (killAfter != null) {
-      timer.schedule(() -> kill(run, ending), killAfter.toNanos(), TimeUnit.NANOSECONDS);
+      run.pendingKill(
+          timer.schedule(() -> kill(run, ending), killAfter.toNanos(), TimeUnit.NANOSECONDS));
     }
     return true;
   }

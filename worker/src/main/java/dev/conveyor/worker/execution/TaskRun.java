@@ -9,6 +9,7 @@ import dev.conveyor.worker.api.TaskHandler;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.Future;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Supplier;
@@ -40,6 +41,7 @@ public final class TaskRun implements JsonTaskContext {
   private volatile long startNanos;
   private volatile Instant deadline;
   private volatile boolean handlerEnded;
+  private Future<?> pendingKill; // guarded by threadLock
   private volatile Double progress;
 
   public TaskRun(TaskMessage task, Lease lease, int attempt, TaskHandler handler) {
@@ -154,9 +156,32 @@ public final class TaskRun implements JsonTaskContext {
    * {@code FutureTask.cancel(true)} guarantees its runner).
    */
   void handlerEnded() {
+    Future<?> kill;
     synchronized (threadLock) {
       handlerEnded = true;
       thread = null;
+      kill = pendingKill;
+      pendingKill = null;
+    }
+    if (kill != null) {
+      kill.cancel(false);
+    }
+  }
+
+  /**
+   * The kill that a stop scheduled for the end of its grace: cancelled when the handler ends first
+   * (at once if it has ended already), so that the timer lets go of this run.
+   */
+  void pendingKill(Future<?> kill) {
+    boolean ended;
+    synchronized (threadLock) {
+      ended = handlerEnded;
+      if (!ended) {
+        pendingKill = kill;
+      }
+    }
+    if (ended) {
+      kill.cancel(false);
     }
   }
 

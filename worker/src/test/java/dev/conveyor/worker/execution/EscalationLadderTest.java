@@ -52,6 +52,33 @@ class EscalationLadderTest {
     return n == null ? 0 : n.get();
   }
 
+  /**
+   * A stopped task that ends within its grace takes its pending kill out of the timer: a grace the
+   * producer set long would otherwise hold every such task, payload and all, until it ran out.
+   */
+  @Test
+  void aTaskThatEndsWithinItsGraceLeavesNoKillInTheTimer() throws InterruptedException {
+    java.util.concurrent.ScheduledThreadPoolExecutor real =
+        (java.util.concurrent.ScheduledThreadPoolExecutor)
+            Watchdog.newTimer(r -> new Thread(r, "ladder-test-timer"));
+    try {
+      EscalationLadder onRealTimer =
+          new EscalationLadder(real, KILL_GRACE, stuck::add, (stage, ending) -> {});
+      for (int i = 0; i < 100; i++) {
+        TaskRun run = started();
+        assertThat(onRealTimer.stop(run, USER_STOP, Duration.ofHours(1))).isTrue();
+        run.handlerEnded(); // the handler honoured the stop
+      }
+      TaskRun late = started();
+      late.handlerEnded(); // ended just before the stop came
+      assertThat(onRealTimer.stop(late, USER_STOP, Duration.ofHours(1))).isFalse();
+      assertThat(real.getQueue()).isEmpty();
+    } finally {
+      real.shutdownNow();
+      assertThat(real.awaitTermination(10, java.util.concurrent.TimeUnit.SECONDS)).isTrue();
+    }
+  }
+
   @Test
   void aStopEscalatesToAKillAfterItsGraceAndThenToStuck() {
     TaskRun run = started();
