@@ -179,8 +179,8 @@ public final class TaskConsumer implements AutoCloseable {
     if (closed) {
       return;
     }
-    if (cause.isInitiatedByApplication() || cause.isHardError() || lost != channel) {
-      // Ours, or the whole connection (amqp-client's recovery handles it), or one replaced already.
+    if (cause.isInitiatedByApplication() || cause.isHardError()) {
+      // Ours, or the whole connection: amqp-client's recovery handles the latter.
       return;
     }
     log.warn("broker closed the channel of queue {}: {}", queue, cause.getMessage());
@@ -268,11 +268,10 @@ public final class TaskConsumer implements AutoCloseable {
 
   /**
    * Makes amqp-client forget the consumer of a channel the broker closed. Its recovery keeps every
-   * consumer the client has not cancelled, and at each recovery consumes again with it: on the dead
-   * channel (an error logged each time), or on that channel reopened beside its replacement. A
-   * cancel forgets it before it fails on the closed channel. (Closing or aborting the channel would
-   * also forget it, but amqp-client forgets a channel by its number, which a live one may have
-   * taken over since.)
+   * consumer the client has not cancelled, and at each recovery consumes again with it (on the dead
+   * channel: an error logged each time). A cancel forgets it before it fails on the closed channel.
+   * (Closing or aborting the channel would also forget it, but amqp-client forgets a channel by its
+   * number, which a live one may have taken over since.)
    */
   private static void forgetConsumer(Channel closed, String tag) {
     if (closed == null || tag == null) {

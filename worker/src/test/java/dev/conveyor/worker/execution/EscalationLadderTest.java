@@ -79,6 +79,22 @@ class EscalationLadderTest {
     }
   }
 
+  /**
+   * The handler may end between the stop's look at the run and its scheduling of the kill: the kill
+   * handed over after the end is cancelled at once.
+   */
+  @Test
+  void aKillScheduledAfterTheHandlerEndedIsCancelledAtOnce() {
+    TaskRun run = started();
+    run.handlerEnded();
+    java.util.concurrent.CompletableFuture<Void> kill =
+        new java.util.concurrent.CompletableFuture<>();
+
+    run.pendingKill(kill);
+
+    assertThat(kill).isCancelled();
+  }
+
   @Test
   void aStopEscalatesToAKillAfterItsGraceAndThenToStuck() {
     TaskRun run = started();
