@@ -41,8 +41,11 @@ public final class Revocations {
   private volatile Instant prunedAt;
 
   public void revoke(Collection<String> taskIds, String issuedBy, Instant at) {
-    Instant when = at == null ? clock.instant() : at;
-    if (when.isBefore(clock.instant().minus(TTL))) {
+    Instant now = clock.instant();
+    // Dated ahead of this clock (a skewed host's, or a made-up date an unsigned command may carry):
+    // counted from its receipt, or it would outlive the TTL by the skew, and a far date for good.
+    Instant when = at == null || at.isAfter(now) ? now : at;
+    if (when.isBefore(now.minus(TTL))) {
       return;
     }
     Revocation r = new Revocation(issuedBy, when);

@@ -48,6 +48,24 @@ class RevocationsTest {
   }
 
   /**
+   * A stop issued on a host whose clock runs ahead (or with a made-up date, which an unsigned
+   * command may carry) is honoured from its receipt for the TTL, not until the TTL after that date.
+   */
+  @Test
+  void aRevocationDatedInTheFutureExpiresOneTtlAfterItsReceipt() {
+    TestClock clock = new TestClock();
+    Revocations r = new Revocations(clock);
+    r.revoke(List.of("skewed"), "me", clock.now.plus(Duration.ofMinutes(5)));
+    r.revoke(List.of("made-up"), "me", Instant.parse("2999-01-01T00:00:00Z"));
+    clock.now = clock.now.plus(Revocations.TTL).minusSeconds(1);
+    assertThat(r.find("skewed")).isPresent();
+    assertThat(r.find("made-up")).isPresent();
+    clock.now = clock.now.plusSeconds(2);
+    assertThat(r.find("skewed")).isEmpty();
+    assertThat(r.find("made-up")).isEmpty();
+  }
+
+  /**
    * Revocations that come in batches never hit an exact multiple of 1024: expired ones go anyway.
    */
   @Test
