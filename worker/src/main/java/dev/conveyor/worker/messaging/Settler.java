@@ -392,6 +392,52 @@ public final class Settler {
     return headers;
   }
 
+  /** The most entries a copy's history holds: the newest, after one that counts the rest. */
+  static final int HISTORY_LIMIT = 50;
+
+  /** The longest entry of the original's history that a copy carries over, in characters. */
+  static final int HISTORY_ENTRY_LIMIT = 1000;
+
+  private static final String NOT_KEPT = "earlier entries not kept: ";
+
+  /**
+   * The history of a copy: the original's, then {@code entry}. Bounded, entries and length: a task
+   * requeued without using an attempt (a shutdown, a lost connection, a stop with requeue) may come
+   * back any number of times, and a producer may send any header, while a message's headers must
+   * fit in one frame. Past {@link #HISTORY_LIMIT} entries, the oldest make way for a first one that
+   * counts them.
+   */
+  static List<String> history(Object previous, String entry) {
+    List<String> all = new ArrayList<>();
+    long notKept = 0;
+    if (previous instanceof List<?> list) {
+      for (Object o : list) {
+        String text = String.valueOf(o);
+        if (all.isEmpty() && notKept == 0 && text.startsWith(NOT_KEPT)) {
+          try {
+            notKept = Long.parseLong(text.substring(NOT_KEPT.length()));
+            continue;
+          } catch (NumberFormatException e) {
+            // not one of ours: an entry like any other
+          }
+        }
+        all.add(
+            text.length() > HISTORY_ENTRY_LIMIT
+                ? text.substring(0, HISTORY_ENTRY_LIMIT) + "…"
+                : text);
+      }
+    }
+    all.add(entry);
+    if (notKept == 0 && all.size() <= HISTORY_LIMIT) {
+      return all;
+    }
+    int cut = Math.max(0, all.size() - (HISTORY_LIMIT - 1));
+    List<String> out = new ArrayList<>(HISTORY_LIMIT);
+    out.add(NOT_KEPT + (notKept + cut));
+    out.addAll(all.subList(cut, all.size()));
+    return out;
+  }
+
   /** The original headers without those the broker sets on delivery. */
   private static Map<String, Object> carriedHeaders(AMQP.BasicProperties props) {
     Map<String, Object> headers = new HashMap<>();
@@ -403,12 +449,9 @@ public final class Settler {
   }
 
   private List<String> history(TaskRun run, AMQP.BasicProperties props, String note) {
-    List<String> out = new ArrayList<>();
     Object previous = props.getHeaders() == null ? null : props.getHeaders().get(Headers.HISTORY);
-    if (previous instanceof List<?> list) {
-      list.forEach(o -> out.add(String.valueOf(o)));
-    }
-    out.add("attempt " + run.attempt() + " on " + worker + " at " + Instant.now() + ": " + note);
-    return out;
+    return history(
+        previous,
+        "attempt " + run.attempt() + " on " + worker + " at " + Instant.now() + ": " + note);
   }
 }
