@@ -43,6 +43,7 @@ public final class TaskRun implements JsonTaskContext {
   private volatile boolean handlerEnded;
   private Future<?> pendingKill; // guarded by threadLock
   private volatile Double progress;
+  private volatile Runnable queuedAs;
 
   public TaskRun(TaskMessage task, Lease lease, int attempt, TaskHandler handler) {
     this.task = task;
@@ -272,6 +273,15 @@ public final class TaskRun implements JsonTaskContext {
 
   public Instant deadline() {
     return deadline;
+  }
+
+  /** What the task threads were handed to run this task (so that it can be withdrawn). */
+  void queuedAs(Runnable queued) {
+    this.queuedAs = queued;
+  }
+
+  Runnable queuedAs() {
+    return queuedAs;
   }
 
   /** Under {@code --isolation process}: the child JVM that runs this task, for {@link #status}. */

@@ -3,6 +3,7 @@ package dev.conveyor.worker.execution;
 import dev.conveyor.worker.api.TaskRejectedException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.ThreadPoolExecutor;
 import java.util.function.BiConsumer;
 import java.util.function.Consumer;
 import org.slf4j.Logger;
@@ -34,7 +35,9 @@ public final class TaskRunner {
   }
 
   public void submit(TaskRun run) {
-    threads.execute(() -> runGuarded(run));
+    Runnable queued = () -> runGuarded(run);
+    run.queuedAs(queued);
+    threads.execute(queued);
   }
 
   /**
@@ -84,7 +87,20 @@ public final class TaskRunner {
    * second settlement is a no-op).
    */
   public void settleUnstarted(TaskRun run) {
+    withdraw(run);
     settle.accept(run, decide(run, null, new InterruptedException("ended before it started")));
+  }
+
+  /**
+   * Takes a run that will never start out of the task threads' queue, where it would hold its
+   * payload until a thread frees up: each stop of a prefetched task frees a slot that the broker
+   * fills again, so while every thread is busy such runs would pile up.
+   */
+  private void withdraw(TaskRun run) {
+    Runnable queued = run.queuedAs();
+    if (queued != null && threads instanceof ThreadPoolExecutor pool) {
+      pool.remove(queued);
+    }
   }
 
   /**

@@ -6,9 +6,19 @@ import com.rabbitmq.client.AMQP;
 import dev.conveyor.protocol.wire.Cause;
 import dev.conveyor.protocol.wire.Target;
 import dev.conveyor.protocol.wire.TaskMessage;
+import dev.conveyor.testkit.ManualScheduler;
 import dev.conveyor.worker.api.TaskCancelledException;
 import dev.conveyor.worker.api.TaskRejectedException;
+import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.Test;
 
 class TaskRunnerTest {
@@ -19,6 +29,83 @@ class TaskRunnerTest {
         new Lease(null, 1, "default", new AMQP.BasicProperties(), new byte[0], new LeaseScope()),
         1,
         null);
+  }
+
+  /**
+   * A prefetched task that a stop ends before it starts is settled at once, and leaves the task
+   * threads' queue too: each such stop frees a slot that the broker fills again, so what it left
+   * there, payload and all, would pile up while every thread stays busy.
+   */
+  @Test
+  void aPrefetchedTaskStoppedBeforeItStartsLeavesTheTaskThreadsQueue() throws Exception {
+    ThreadPoolExecutor threads =
+        (ThreadPoolExecutor)
+            Executors.newFixedThreadPool(1, r -> new Thread(r, "task-runner-test-task"));
+    ManualScheduler timer = new ManualScheduler();
+    List<Outcome> settled = new CopyOnWriteArrayList<>();
+    AtomicReference<TaskRunner> runner = new AtomicReference<>();
+    EscalationLadder ladder =
+        new EscalationLadder(
+            timer,
+            Duration.ofSeconds(5),
+            r -> {},
+            (stage, ending) -> {},
+            r -> runner.get().settleUnstarted(r));
+    runner.set(
+        new TaskRunner(
+            threads,
+            new Watchdog(timer, ladder, Optional.empty(), Duration.ofSeconds(1)),
+            r -> {},
+            (r, outcome) -> {
+              if (r.claimSettlement()) {
+                settled.add(outcome);
+              }
+            }));
+    CountDownLatch started = new CountDownLatch(1);
+    CountDownLatch release = new CountDownLatch(1);
+    TaskRun busy =
+        new TaskRun(
+            new TaskMessage("busy", "x", null, null, null, 1, null, null),
+            new Lease(
+                null, 1, "default", new AMQP.BasicProperties(), new byte[0], new LeaseScope()),
+            1,
+            new dev.conveyor.worker.api.TaskHandler() {
+              @Override
+              public String type() {
+                return "x";
+              }
+
+              @Override
+              public Object handle(dev.conveyor.worker.api.TaskContext ctx) throws Exception {
+                started.countDown();
+                release.await();
+                return null;
+              }
+            });
+    try {
+      runner.get().submit(busy);
+      assertThat(started.await(10, TimeUnit.SECONDS)).isTrue();
+      List<TaskRun> waiting = new ArrayList<>();
+      for (int i = 0; i < 100; i++) {
+        TaskRun r = run("waiting-" + i, "x");
+        waiting.add(r);
+        runner.get().submit(r);
+      }
+      assertThat(threads.getQueue()).hasSize(100);
+
+      for (TaskRun r : waiting) {
+        ladder.stop(r, new Ending(Cause.USER_STOP, false, "me"), null);
+      }
+
+      assertThat(settled)
+          .hasSize(100)
+          .allMatch(o -> o.equals(new Outcome.Cancelled(Cause.USER_STOP, "me")));
+      assertThat(threads.getQueue()).isEmpty();
+    } finally {
+      release.countDown();
+      threads.shutdown();
+      assertThat(threads.awaitTermination(10, TimeUnit.SECONDS)).isTrue();
+    }
   }
 
   @Test
