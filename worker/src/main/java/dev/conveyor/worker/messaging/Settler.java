@@ -414,12 +414,12 @@ public final class Settler {
       for (Object o : list) {
         String text = String.valueOf(o);
         if (all.isEmpty() && notKept == 0 && text.startsWith(NOT_KEPT)) {
-          try {
-            notKept = Long.parseLong(text.substring(NOT_KEPT.length()));
+          long n = count(text.substring(NOT_KEPT.length()));
+          if (n > 0) {
+            notKept = n;
             continue;
-          } catch (NumberFormatException e) {
-            // not one of ours: an entry like any other
           }
+          // not one of ours: an entry like any other
         }
         all.add(
             text.length() > HISTORY_ENTRY_LIMIT
@@ -436,6 +436,16 @@ public final class Settler {
     out.add(NOT_KEPT + (notKept + cut));
     out.addAll(all.subList(cut, all.size()));
     return out;
+  }
+
+  /** A count of entries not kept, as this worker writes it; 0 for anything else. */
+  private static long count(String text) {
+    try {
+      long n = Long.parseLong(text);
+      return n > 0 && n < Integer.MAX_VALUE ? n : 0;
+    } catch (NumberFormatException e) {
+      return 0;
+    }
   }
 
   /** The original headers without those the broker sets on delivery. */

@@ -8,6 +8,8 @@ import dev.conveyor.protocol.wire.Target;
 import dev.conveyor.protocol.wire.TaskMessage;
 import dev.conveyor.testkit.ManualScheduler;
 import dev.conveyor.worker.api.TaskCancelledException;
+import dev.conveyor.worker.api.TaskContext;
+import dev.conveyor.worker.api.TaskHandler;
 import dev.conveyor.worker.api.TaskRejectedException;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -69,14 +71,14 @@ class TaskRunnerTest {
             new Lease(
                 null, 1, "default", new AMQP.BasicProperties(), new byte[0], new LeaseScope()),
             1,
-            new dev.conveyor.worker.api.TaskHandler() {
+            new TaskHandler() {
               @Override
               public String type() {
                 return "x";
               }
 
               @Override
-              public Object handle(dev.conveyor.worker.api.TaskContext ctx) throws Exception {
+              public Object handle(TaskContext ctx) throws Exception {
                 started.countDown();
                 release.await();
                 return null;

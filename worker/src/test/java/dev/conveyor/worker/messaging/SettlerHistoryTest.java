@@ -47,5 +47,11 @@ class SettlerHistoryTest {
     assertThat(history.get(history.size() - 1)).isEqualTo("mine");
     assertThat(Settler.history(List.of("earlier entries not kept: x"), "mine"))
         .containsExactly("earlier entries not kept: x", "mine");
+    for (String made : List.of("-5", Long.toString(Long.MAX_VALUE))) {
+      List<String> headed = new ArrayList<>(List.of("earlier entries not kept: " + made));
+      headed.addAll(entries(0, 60));
+      // Not a count of ours: an entry, which goes with the 12 oldest others.
+      assertThat(Settler.history(headed, "mine").get(0)).isEqualTo("earlier entries not kept: 13");
+    }
   }
 }
