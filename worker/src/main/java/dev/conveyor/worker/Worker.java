@@ -25,6 +25,7 @@ import dev.conveyor.worker.execution.EscalationLadder;
 import dev.conveyor.worker.execution.RunningTasks;
 import dev.conveyor.worker.execution.TaskRun;
 import dev.conveyor.worker.execution.TaskRunner;
+import dev.conveyor.worker.execution.TaskThreads;
 import dev.conveyor.worker.execution.Watchdog;
 import dev.conveyor.worker.handlers.HandlerRegistry;
 import dev.conveyor.worker.isolation.ChildPool;
@@ -73,7 +74,7 @@ public final class Worker implements AutoCloseable, Pausable {
   private final RunningTasks running;
   private final ScheduledExecutorService timer;
   private final ScheduledExecutorService io;
-  private final ExecutorService threads;
+  private final TaskThreads threads;
   private final EscalationLadder ladder;
   private final Revocations revocations = new Revocations();
   private final LostLeases lostLeases = new LostLeases();
@@ -98,10 +99,13 @@ public final class Worker implements AutoCloseable, Pausable {
     // so a deadline or a kill fires on time while the broker is slow, blocked or gone. Broker work
     // that is scheduled (heartbeats, reopening channels, held redeliveries) runs on the io thread.
     // Owned first, so closed last: what is closed before them may still hand them work.
+    // The task threads also dispatch the connection's deliveries and commands: beyond the task
+    // slots, one thread for each channel that consumes (the task queues', the control queue's, the
+    // control log's, the word from other workers') and one for a channel being replaced.
     this.threads =
         owned(
             "task threads",
-            Executors.newFixedThreadPool(config.concurrency(), named("conveyor-task", true)));
+            new TaskThreads(config.concurrency(), config.queues().size() + 4, "conveyor-task"));
     this.timer = owned("watchdog", Watchdog.newTimer(named("conveyor-watchdog", false)));
     this.io = owned("io", Executors.newSingleThreadScheduledExecutor(named("conveyor-io", true)));
     this.ladder =
@@ -174,7 +178,7 @@ public final class Worker implements AutoCloseable, Pausable {
     warnAboutBrokerLease();
     Connection connection =
         new BrokerConnector(config.broker(), metrics.amqpCollector())
-            .connect("conveyor-worker " + config.name());
+            .connect("conveyor-worker " + config.name(), threads);
     owned.add("connection", () -> closeQuietly(connection));
     NameClaim.claim(connection, config.broker().names(), config.name());
     Topology topology = new Topology(config.broker().names());
@@ -218,7 +222,7 @@ public final class Worker implements AutoCloseable, Pausable {
             connection, topology, events, running, config.retryDelay(), config.name(), lostLeases);
     owned.add("settler", settler::close);
     Watchdog watchdog = new Watchdog(timer, ladder, config.defaultTimeout(), config.defaultGrace());
-    runner = new TaskRunner(threads, watchdog, this::announceStart, settler::settle);
+    runner = new TaskRunner(threads.tasks(), watchdog, this::announceStart, settler::settle);
     // Built, not started, before the commands arrive: a pause meanwhile holds it back.
     intake = owned.add("intake", intake(connection, topology, runnable, settler, leaseLoss));
     presence = new Presence(config, connection, intake, running, events, closing::get);

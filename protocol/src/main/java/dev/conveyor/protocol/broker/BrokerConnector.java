@@ -9,6 +9,7 @@ import java.io.IOException;
 import java.net.URI;
 import java.security.GeneralSecurityException;
 import java.util.List;
+import java.util.concurrent.ExecutorService;
 import java.util.concurrent.TimeoutException;
 import javax.net.ssl.SSLContext;
 
@@ -88,8 +89,18 @@ public final class BrokerConnector {
    * @throws BrokerUnreachableException with a one-line, password-free reason
    */
   public Connection connect(String connectionName) throws BrokerUnreachableException {
+    return connect(connectionName, null);
+  }
+
+  /**
+   * {@link #connect(String)}, with the consumer callbacks run on {@code dispatch} (owned by the
+   * caller, who shuts it down after closing the connection) instead of amqp-client's own pool; null
+   * for that pool.
+   */
+  public Connection connect(String connectionName, ExecutorService dispatch)
+      throws BrokerUnreachableException {
     try {
-      return factory.newConnection(null, new InOrder(addresses), connectionName);
+      return factory.newConnection(dispatch, new InOrder(addresses), connectionName);
     } catch (IOException | TimeoutException e) {
       throw new BrokerUnreachableException(
           "cannot connect to broker " + settings.describe() + ": " + Redaction.mask(describe(e)),

@@ -98,7 +98,12 @@ public final class TaskRunner {
    */
   private void withdraw(TaskRun run) {
     Runnable queued = run.queuedAs();
-    if (queued != null && threads instanceof ThreadPoolExecutor pool) {
+    if (queued == null) {
+      return;
+    }
+    if (threads instanceof TaskThreads.Tasks tasks) {
+      tasks.remove(queued);
+    } else if (threads instanceof ThreadPoolExecutor pool) {
       pool.remove(queued);
     }
   }

@@ -17,8 +17,6 @@ import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
-import java.util.concurrent.Executors;
-import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.Test;
@@ -40,9 +38,7 @@ class TaskRunnerTest {
    */
   @Test
   void aPrefetchedTaskStoppedBeforeItStartsLeavesTheTaskThreadsQueue() throws Exception {
-    ThreadPoolExecutor threads =
-        (ThreadPoolExecutor)
-            Executors.newFixedThreadPool(1, r -> new Thread(r, "task-runner-test-task"));
+    TaskThreads threads = new TaskThreads(1, 1, "task-runner-test-task");
     ManualScheduler timer = new ManualScheduler();
     List<Outcome> settled = new CopyOnWriteArrayList<>();
     AtomicReference<TaskRunner> runner = new AtomicReference<>();
@@ -55,7 +51,7 @@ class TaskRunnerTest {
             r -> runner.get().settleUnstarted(r));
     runner.set(
         new TaskRunner(
-            threads,
+            threads.tasks(),
             new Watchdog(timer, ladder, Optional.empty(), Duration.ofSeconds(1)),
             r -> {},
             (r, outcome) -> {
@@ -93,7 +89,7 @@ class TaskRunnerTest {
         waiting.add(r);
         runner.get().submit(r);
       }
-      assertThat(threads.getQueue()).hasSize(100);
+      assertThat(threads.tasks().queued()).isEqualTo(100);
 
       for (TaskRun r : waiting) {
         ladder.stop(r, new Ending(Cause.USER_STOP, false, "me"), null);
@@ -102,7 +98,7 @@ class TaskRunnerTest {
       assertThat(settled)
           .hasSize(100)
           .allMatch(o -> o.equals(new Outcome.Cancelled(Cause.USER_STOP, "me")));
-      assertThat(threads.getQueue()).isEmpty();
+      assertThat(threads.tasks().queued()).isZero();
     } finally {
       release.countDown();
       threads.shutdown();
