@@ -89,12 +89,7 @@ class TaskThreadsTest {
     p.execute(
         () -> {
           for (int i = 0; i < 3; i++) {
-            p.tasks()
-                .execute(
-                    () -> {
-                      allRunning.countDown();
-                      awaitQuietly(release);
-                    });
+            p.tasks().execute(holding(allRunning, release));
           }
         });
     assertThat(allRunning.await(10, TimeUnit.SECONDS)).isTrue();
@@ -139,12 +134,7 @@ class TaskThreadsTest {
     TaskThreads p = pool(1, 1, "tt-withdraw");
     CountDownLatch busy = new CountDownLatch(1);
     CountDownLatch release = new CountDownLatch(1);
-    p.tasks()
-        .execute(
-            () -> {
-              busy.countDown();
-              awaitQuietly(release);
-            });
+    p.tasks().execute(holding(busy, release));
     assertThat(busy.await(10, TimeUnit.SECONDS)).isTrue();
     AtomicBoolean ran = new AtomicBoolean();
     Runnable queued = () -> ran.set(true);
@@ -196,16 +186,7 @@ class TaskThreadsTest {
     TaskThreads p = new TaskThreads(1, 1, "tt-close");
     CountDownLatch started = new CountDownLatch(1);
     CountDownLatch interrupted = new CountDownLatch(1);
-    p.tasks()
-        .execute(
-            () -> {
-              started.countDown();
-              try {
-                new CountDownLatch(1).await();
-              } catch (InterruptedException e) {
-                interrupted.countDown();
-              }
-            });
+    p.tasks().execute(holding(started, new CountDownLatch(1), interrupted));
     assertThat(started.await(10, TimeUnit.SECONDS)).isTrue();
     Runnable never = () -> {};
     p.tasks().execute(never);
@@ -259,6 +240,24 @@ class TaskThreadsTest {
     await().atMost(Duration.ofSeconds(30)).until(() -> ran.size() == n);
     assertThat(twice.get()).isZero();
     assertThat(most.get()).isBetween(1, 4);
+  }
+
+  /** A task that says it started and holds its slot until released. */
+  private static Runnable holding(CountDownLatch started, CountDownLatch release) {
+    return holding(started, release, new CountDownLatch(1));
+  }
+
+  /** {@link #holding(CountDownLatch, CountDownLatch)}, counting {@code interrupted} if it is. */
+  private static Runnable holding(
+      CountDownLatch started, CountDownLatch release, CountDownLatch interrupted) {
+    return () -> {
+      started.countDown();
+      try {
+        release.await();
+      } catch (InterruptedException e) {
+        interrupted.countDown();
+      }
+    };
   }
 
   private static void awaitQuietly(CountDownLatch latch) {
