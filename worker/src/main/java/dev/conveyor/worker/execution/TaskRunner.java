@@ -1,9 +1,7 @@
 package dev.conveyor.worker.execution;
 
 import dev.conveyor.worker.api.TaskRejectedException;
-import java.util.concurrent.ExecutorService;
 import java.util.concurrent.ScheduledFuture;
-import java.util.concurrent.ThreadPoolExecutor;
 import java.util.function.BiConsumer;
 import java.util.function.Consumer;
 import org.slf4j.Logger;
@@ -13,18 +11,18 @@ import org.slf4j.LoggerFactory;
 public final class TaskRunner {
   private static final Logger log = LoggerFactory.getLogger(TaskRunner.class);
 
-  private final ExecutorService threads;
+  private final TaskThreads.Tasks threads;
   private final Watchdog watchdog;
   private final Consumer<TaskRun> onStart;
   private final BiConsumer<TaskRun, Outcome> settle;
 
   /**
-   * @param threads the task threads; as many as the worker's concurrency
+   * @param threads the task threads (their task side), which run at most the concurrency at once
    * @param onStart announces a task that is about to run
    * @param settle settles an attempt exactly once
    */
   public TaskRunner(
-      ExecutorService threads,
+      TaskThreads.Tasks threads,
       Watchdog watchdog,
       Consumer<TaskRun> onStart,
       BiConsumer<TaskRun, Outcome> settle) {
@@ -98,13 +96,8 @@ public final class TaskRunner {
    */
   private void withdraw(TaskRun run) {
     Runnable queued = run.queuedAs();
-    if (queued == null) {
-      return;
-    }
-    if (threads instanceof TaskThreads.Tasks tasks) {
-      tasks.remove(queued);
-    } else if (threads instanceof ThreadPoolExecutor pool) {
-      pool.remove(queued);
+    if (queued != null) {
+      threads.remove(queued);
     }
   }
 

@@ -51,7 +51,7 @@ class TaskRunStressTest {
     DEADLINE
   }
 
-  private final ExecutorService taskThreads = Executors.newFixedThreadPool(2, named("stress-task"));
+  private final TaskThreads taskThreads = new TaskThreads(2, 1, "stress-task");
   private final ExecutorService racers = Executors.newFixedThreadPool(2, named("stress-racer"));
 
   @AfterEach
@@ -263,7 +263,7 @@ class TaskRunStressTest {
     void play(Action a, Action b, long delayA, long delayB) throws Exception {
       TaskRunner runner =
           new TaskRunner(
-              taskThreads,
+              taskThreads.tasks(),
               new Watchdog(timer, ladder, Optional.empty(), GRACE),
               r -> sample(),
               this::settle);

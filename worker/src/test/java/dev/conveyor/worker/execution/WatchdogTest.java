@@ -11,8 +11,6 @@ import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
@@ -32,8 +30,7 @@ class WatchdogTest {
   private final List<Stage> steps = new CopyOnWriteArrayList<>();
   private final EscalationLadder ladder =
       new EscalationLadder(timer, KILL_GRACE, run -> {}, (stage, ending) -> steps.add(stage));
-  private final ExecutorService threads =
-      Executors.newSingleThreadExecutor(r -> new Thread(r, "watchdog-test-task"));
+  private final TaskThreads threads = new TaskThreads(1, 1, "watchdog-test-task");
 
   @AfterEach
   void close() throws InterruptedException {
@@ -154,7 +151,7 @@ class WatchdogTest {
                   return "ok";
                 }));
     Settled settled = new Settled();
-    new TaskRunner(threads, watchdog(Optional.empty()), r -> {}, settled).submit(run);
+    new TaskRunner(threads.tasks(), watchdog(Optional.empty()), r -> {}, settled).submit(run);
 
     assertThat(settled.await()).isEqualTo(new Outcome.Succeeded("ok"));
     assertThat(timer.pending()).as("the armed deadline was cancelled").isZero();
@@ -182,7 +179,7 @@ class WatchdogTest {
                   return "not stopped";
                 }));
     Settled settled = new Settled();
-    new TaskRunner(threads, watchdog(Optional.empty()), r -> armed.countDown(), settled)
+    new TaskRunner(threads.tasks(), watchdog(Optional.empty()), r -> armed.countDown(), settled)
         .submit(run);
     assertThat(armed.await(10, TimeUnit.SECONDS)).isTrue();
 
