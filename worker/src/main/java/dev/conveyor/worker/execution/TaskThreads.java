@@ -28,8 +28,9 @@ import org.slf4j.LoggerFactory;
  * may hand one thread several deliveries in a row: should a later one make it wait, as a rejected
  * task's dead letter waits for its confirm, the task kept for it waits too.)
  *
- * <p>Idle threads park on a stack, so the most recently busy thread is woken first. Closing
- * interrupts what runs and returns what was queued.
+ * <p>Idle threads park on a stack, so the most recently busy thread is woken first. {@link
+ * #shutdown} lets what was queued run; {@link #shutdownNow} (the worker's close) interrupts what
+ * runs and returns what was queued.
  */
 public final class TaskThreads extends AbstractExecutorService {
   private static final Logger log = LoggerFactory.getLogger(TaskThreads.class);
@@ -42,6 +43,9 @@ public final class TaskThreads extends AbstractExecutorService {
   private final List<Slot> slots = new ArrayList<>();
   private final Tasks tasks = new Tasks();
   private volatile boolean closed;
+
+  /** Set by {@link #shutdownNow}: what is queued is dropped, not run. */
+  private volatile boolean abandoned;
 
   /** The slot of the current thread, if it is one of ours. */
   private static final ThreadLocal<Slot> CURRENT = new ThreadLocal<>();
@@ -141,11 +145,15 @@ public final class TaskThreads extends AbstractExecutorService {
     @Override
     public void run() {
       CURRENT.set(this);
-      while (!closed) {
+      while (!abandoned) {
         boolean taskFirst = reserved;
         reserved = false;
         if ((taskFirst && runTask()) || runDispatch() || runTask()) {
           continue;
+        }
+        if (closed) {
+          // Nothing this thread may take: what is queued waits for a slot, whose thread takes it.
+          return;
         }
         parked = true;
         idle.push(this);
@@ -248,16 +256,17 @@ public final class TaskThreads extends AbstractExecutorService {
     }
   }
 
-  /** Takes nothing more; the threads end once what they run returns. */
+  /** Takes nothing more; the threads run what was queued before, then end. */
   @Override
   public void shutdown() {
     closed = true;
     slots.forEach(s -> LockSupport.unpark(s.thread));
   }
 
-  /** {@link #shutdown}, interrupting what runs; returns the tasks that never started. */
+  /** Takes nothing more, interrupts what runs, and returns the tasks that never started. */
   @Override
   public List<Runnable> shutdownNow() {
+    abandoned = true;
     shutdown();
     slots.forEach(s -> s.thread.interrupt());
     List<Runnable> left = new ArrayList<>();

@@ -1,6 +1,7 @@
 package dev.conveyor.worker.execution;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
 import java.time.Duration;
@@ -9,6 +10,7 @@ import java.util.List;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -179,6 +181,28 @@ class TaskThreadsTest {
     assertThat(dispatched.await(10, TimeUnit.SECONDS)).isTrue();
     assertThat(dispatcher.get()).isSameAs(taskThread.get());
     assertThat(interrupted).isFalse();
+  }
+
+  /**
+   * {@code shutdown} keeps the {@code ExecutorService} contract: what was queued before it still
+   * runs, and nothing is taken after it.
+   */
+  @Test
+  void shutdownRunsWhatWasQueuedAndTakesNothingMore() throws Exception {
+    TaskThreads p = new TaskThreads(1, 1, "tt-drain");
+    CountDownLatch busy = new CountDownLatch(1);
+    CountDownLatch release = new CountDownLatch(1);
+    p.tasks().execute(holding(busy, release));
+    assertThat(busy.await(10, TimeUnit.SECONDS)).isTrue();
+    CountDownLatch queuedRan = new CountDownLatch(1);
+    p.tasks().execute(queuedRan::countDown);
+    p.shutdown();
+    assertThatThrownBy(() -> p.tasks().execute(() -> {}))
+        .isInstanceOf(RejectedExecutionException.class);
+    assertThatThrownBy(() -> p.execute(() -> {})).isInstanceOf(RejectedExecutionException.class);
+    release.countDown();
+    assertThat(queuedRan.await(10, TimeUnit.SECONDS)).isTrue();
+    assertThat(p.awaitTermination(10, TimeUnit.SECONDS)).isTrue();
   }
 
   @Test
