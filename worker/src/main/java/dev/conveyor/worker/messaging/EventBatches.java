@@ -1,6 +1,8 @@
 package dev.conveyor.worker.messaging;
 
 import com.rabbitmq.client.AMQP;
+import dev.conveyor.protocol.wire.TaskEvent;
+import dev.conveyor.protocol.wire.Wire;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
@@ -34,11 +36,34 @@ final class EventBatches {
   /**
    * Something to publish.
    *
+   * @param body the encoded message; null for a task event not encoded yet ({@link #encoded})
    * @param task the task a task event is about ("" for one without an id), {@code null} for
    *     anything else: only task events are batched
+   * @param event the task event to encode, while {@code body} is null
    */
   record Item(
-      String exchange, String routingKey, AMQP.BasicProperties props, byte[] body, String task) {
+      String exchange,
+      String routingKey,
+      AMQP.BasicProperties props,
+      byte[] body,
+      String task,
+      TaskEvent event) {
+
+    Item(String exchange, String routingKey, AMQP.BasicProperties props, byte[] body, String task) {
+      this(exchange, routingKey, props, body, task, null);
+    }
+
+    /** A task event, encoded later, on the thread that publishes it. */
+    static Item task(String exchange, AMQP.BasicProperties props, String task, TaskEvent event) {
+      return new Item(exchange, event.routingKey(), props, null, task, event);
+    }
+
+    /** This item with its body encoded: what {@link EventBatches#of} takes. */
+    Item encoded() {
+      return body != null || event == null
+          ? this
+          : new Item(exchange, routingKey, props, Wire.encode(event), task, null);
+    }
 
     boolean batchable() {
       return task != null;
@@ -53,7 +78,7 @@ final class EventBatches {
   record Message(
       String exchange, String routingKey, AMQP.BasicProperties props, byte[] body, int events) {}
 
-  /** The messages for these items, in the order to publish them. */
+  /** The messages for these items ({@link Item#encoded}), in the order to publish them. */
   static List<Message> of(List<Item> queued) {
     List<Batch> batches = new ArrayList<>();
     Map<String, Integer> openByKey = new HashMap<>();

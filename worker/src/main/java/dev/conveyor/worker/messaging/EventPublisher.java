@@ -190,19 +190,11 @@ public final class EventPublisher implements AutoCloseable, CommandHandler.Answe
             issuedBy,
             queue,
             resultNode);
-    // Counted and encoded here, not on the sender thread, so that the running event is sent while
-    // the handler starts. With this work moved to the sender, a handler that killed its worker at
-    // once took the event down unsent (WatchdogIT); here it gets out first, though nothing
-    // guarantees it.
+    // Counted here, encoded on the events thread: on a task thread the encoding delays the task
+    // it announces, and at short tasks that delay is the worker's rate (docs/benchmarks.md).
     observer.accept(event);
     if (level.publishes(state, cause)) {
-      enqueue(
-          new EventBatches.Item(
-              exchange,
-              event.routingKey(),
-              JSON,
-              Wire.encode(event),
-              task.id() == null ? "" : task.id()));
+      enqueue(EventBatches.Item.task(exchange, JSON, task.id() == null ? "" : task.id(), event));
     }
   }
 
@@ -305,6 +297,7 @@ public final class EventPublisher implements AutoCloseable, CommandHandler.Answe
         }
         urgentQueued = false; // whatever set it is queued already, so the drain takes it
         queue.drainTo(taken, MAX_DRAIN - 1);
+        taken.replaceAll(EventBatches.Item::encoded); // before a batch can measure them
         boolean stop = taken.removeIf(item -> item == STOP);
         for (EventBatches.Message m : EventBatches.of(taken)) {
           send(m);

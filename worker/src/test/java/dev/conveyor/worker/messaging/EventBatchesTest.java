@@ -3,8 +3,11 @@ package dev.conveyor.worker.messaging;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.conveyor.protocol.wire.TaskEvent;
+import dev.conveyor.protocol.wire.TaskState;
 import dev.conveyor.protocol.wire.Wire;
 import java.nio.charset.StandardCharsets;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
@@ -236,5 +239,58 @@ class EventBatchesTest {
       last.put(t, s);
     }
     assertThat(barrier).isEqualTo(barriers - 1);
+  }
+
+  @Test
+  void aTaskEventQueuedUnencodedIsEncodedAsTheEventAndBatchedByItsRoutingKey() throws Exception {
+    TaskEvent running =
+        new TaskEvent(
+            "t1",
+            "noop",
+            TaskState.RUNNING,
+            "w",
+            1,
+            Instant.parse("2026-12-04T10:00:00.5Z"),
+            null,
+            null,
+            null,
+            null,
+            "default",
+            null);
+    TaskEvent succeeded =
+        new TaskEvent(
+            "t1",
+            "noop",
+            TaskState.SUCCEEDED,
+            "w",
+            1,
+            Instant.parse("2026-12-04T10:00:00.6Z"),
+            3L,
+            null,
+            null,
+            null,
+            "default",
+            Wire.JSON.getNodeFactory().textNode("ok"));
+    EventBatches.Item lazy = EventBatches.Item.task(EVENTS, null, "t1", running);
+
+    assertThat(lazy.body()).isNull();
+    assertThat(lazy.routingKey()).isEqualTo(running.routingKey());
+    EventBatches.Item encoded = lazy.encoded();
+    assertThat(encoded.body()).isEqualTo(Wire.encode(running));
+    assertThat(encoded.event()).isNull();
+    assertThat(encoded.encoded()).isSameAs(encoded);
+    assertThat(Wire.decode(encoded.body(), TaskEvent.class)).isEqualTo(running);
+
+    List<EventBatches.Message> messages =
+        EventBatches.of(
+            List.of(
+                encoded,
+                EventBatches.Item.task(EVENTS, null, "t1", succeeded).encoded(),
+                task("t2", "running", 0)));
+    assertThat(messages)
+        .extracting(EventBatches.Message::routingKey)
+        .containsExactly("task.running", "task.succeeded");
+    assertThat(messages.getFirst().events()).isEqualTo(2);
+    assertThat(messages.get(1).body()).isEqualTo(Wire.encode(succeeded));
   }
 }
