@@ -58,7 +58,7 @@ final class EventBatches {
       return new Item(exchange, event.routingKey(), props, null, task, event);
     }
 
-    /** This item with its body encoded: what {@link EventBatches#of} takes. */
+    /** This item with its body encoded. */
     Item encoded() {
       return body != null || event == null
           ? this
@@ -78,12 +78,16 @@ final class EventBatches {
   record Message(
       String exchange, String routingKey, AMQP.BasicProperties props, byte[] body, int events) {}
 
-  /** The messages for these items ({@link Item#encoded}), in the order to publish them. */
+  /**
+   * The messages for these items, in the order to publish them; task events queued unencoded are
+   * encoded here, on the thread that publishes them.
+   */
   static List<Message> of(List<Item> queued) {
     List<Batch> batches = new ArrayList<>();
     Map<String, Integer> openByKey = new HashMap<>();
     Map<String, Integer> lastOfTask = new HashMap<>();
-    for (Item item : queued) {
+    for (Item unencoded : queued) {
+      Item item = unencoded.encoded();
       if (!item.batchable()) {
         batches.add(new Batch(item));
         openByKey.clear(); // a barrier: later events go after it

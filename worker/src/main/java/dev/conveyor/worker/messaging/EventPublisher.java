@@ -297,7 +297,6 @@ public final class EventPublisher implements AutoCloseable, CommandHandler.Answe
         }
         urgentQueued = false; // whatever set it is queued already, so the drain takes it
         queue.drainTo(taken, MAX_DRAIN - 1);
-        taken.replaceAll(EventBatches.Item::encoded); // before a batch can measure them
         boolean stop = taken.removeIf(item -> item == STOP);
         for (EventBatches.Message m : EventBatches.of(taken)) {
           send(m);

@@ -285,7 +285,7 @@ class EventBatchesTest {
         EventBatches.of(
             List.of(
                 encoded,
-                EventBatches.Item.task(EVENTS, null, "t1", succeeded).encoded(),
+                EventBatches.Item.task(EVENTS, null, "t1", succeeded),
                 task("t2", "running", 0)));
     assertThat(messages)
         .extracting(EventBatches.Message::routingKey)
