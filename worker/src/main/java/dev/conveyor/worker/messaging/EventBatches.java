@@ -7,6 +7,7 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.function.BiConsumer;
 
 /**
  * Turns what queued up for the events thread into as few AMQP messages as order allows: the task
@@ -83,11 +84,29 @@ final class EventBatches {
    * encoded here, on the thread that publishes them.
    */
   static List<Message> of(List<Item> queued) {
+    return of(
+        queued,
+        (item, e) -> {
+          throw e;
+        });
+  }
+
+  /**
+   * {@link #of(List)}, handing an event that cannot be encoded to {@code unencodable} and leaving
+   * it out: the events thread that calls this must not end with it, and the rest still go.
+   */
+  static List<Message> of(List<Item> queued, BiConsumer<Item, RuntimeException> unencodable) {
     List<Batch> batches = new ArrayList<>();
     Map<String, Integer> openByKey = new HashMap<>();
     Map<String, Integer> lastOfTask = new HashMap<>();
     for (Item unencoded : queued) {
-      Item item = unencoded.encoded();
+      Item item;
+      try {
+        item = unencoded.encoded();
+      } catch (RuntimeException e) {
+        unencodable.accept(unencoded, e);
+        continue;
+      }
       if (!item.batchable()) {
         batches.add(new Batch(item));
         openByKey.clear(); // a barrier: later events go after it

@@ -298,7 +298,7 @@ public final class EventPublisher implements AutoCloseable, CommandHandler.Answe
         urgentQueued = false; // whatever set it is queued already, so the drain takes it
         queue.drainTo(taken, MAX_DRAIN - 1);
         boolean stop = taken.removeIf(item -> item == STOP);
-        for (EventBatches.Message m : EventBatches.of(taken)) {
+        for (EventBatches.Message m : EventBatches.of(taken, this::unencodable)) {
           send(m);
         }
         taken.clear();
@@ -310,6 +310,13 @@ public final class EventPublisher implements AutoCloseable, CommandHandler.Answe
     } catch (InterruptedException e) {
       // close() gave up waiting: what is left is dropped
     }
+  }
+
+  /** An event the events thread could not encode: said, counted as dropped, and the rest go on. */
+  private void unencodable(EventBatches.Item item, RuntimeException e) {
+    log.error(
+        "{} event of task {} dropped: it cannot be encoded", item.routingKey(), item.task(), e);
+    onDropped.run();
   }
 
   /**

@@ -293,4 +293,45 @@ class EventBatchesTest {
     assertThat(messages.getFirst().events()).isEqualTo(2);
     assertThat(messages.get(1).body()).isEqualTo(Wire.encode(succeeded));
   }
+
+  /** A result whose encoding fails: a tree node holding an object Jackson cannot write. */
+  public static final class Unwritable {
+    public String getValue() {
+      throw new IllegalStateException("cannot be written");
+    }
+  }
+
+  @Test
+  void anEventThatCannotBeEncodedIsHandedBackAndTheOthersAreStillSent() throws Exception {
+    TaskEvent unwritable =
+        new TaskEvent(
+            "bad",
+            "noop",
+            TaskState.SUCCEEDED,
+            "w",
+            1,
+            Instant.parse("2026-12-04T10:00:00.5Z"),
+            1L,
+            null,
+            null,
+            null,
+            "default",
+            Wire.JSON.getNodeFactory().pojoNode(new Unwritable()));
+    EventBatches.Item bad = EventBatches.Item.task(EVENTS, null, "bad", unwritable);
+    List<EventBatches.Item> handedBack = new ArrayList<>();
+
+    List<EventBatches.Message> messages =
+        EventBatches.of(
+            List.of(
+                task("a", "running", 0),
+                bad,
+                task("a", "succeeded", 1),
+                other(EVENTS, "worker.heartbeat", "{}")),
+            (item, e) -> handedBack.add(item));
+
+    assertThat(handedBack).containsExactly(bad);
+    assertThat(received(messages))
+        .extracting(e -> e.getKey() + " " + e.getValue().path("task").asText())
+        .containsExactly("task.running a", "task.succeeded a", "worker.heartbeat ");
+  }
 }
