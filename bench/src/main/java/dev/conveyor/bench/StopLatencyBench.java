@@ -55,11 +55,17 @@ public class StopLatencyBench implements Callable<Integer> {
 
   static final String SLEEP =
       "{\"type\":\"sleep\",\"payload\":{\"seconds\":60,\"checkEveryMs\":10}}";
-  static final String EXEC_SLEEP =
-      "{\"type\":\"exec\",\"payload\":{\"command\":[\"/bin/sleep\",\"600\"]}}";
-  static final String EXEC_TREE =
-      "{\"type\":\"exec\",\"payload\":{\"command\":[\"/bin/sh\",\"-c\","
-          + "\"/bin/sleep 600 & /bin/sleep 600; wait\"]}}";
+  static final List<String> SLEEP_COMMAND = List.of("/bin/sleep", "600");
+  static final List<String> TREE_COMMAND =
+      List.of("/bin/sh", "-c", "/bin/sleep 600 & /bin/sleep 600; wait");
+  static final String EXEC_SLEEP = exec(SLEEP_COMMAND);
+  static final String EXEC_TREE = exec(TREE_COMMAND);
+
+  private static String exec(List<String> command) {
+    return "{\"type\":\"exec\",\"payload\":{\"command\":"
+        + command.stream().map(c -> "\"" + c + "\"").collect(Collectors.joining(",", "[", "]"))
+        + "}}";
+  }
 
   @Mixin CommonOptions common = new CommonOptions();
 
@@ -276,11 +282,16 @@ public class StopLatencyBench implements Callable<Integer> {
     }
   }
 
-  /** A variant: what to run, what to send, and how many child processes to wait for. */
+  /**
+   * A variant: what to run, what to send, and how many child processes to wait for.
+   *
+   * @param floor the same processes killed without Conveyor, for an exec task; null for others
+   */
   private record Variant(
       String key,
       String title,
       String task,
+      KillFloor floor,
       Command command,
       Cause cause,
       int sleepsPerTask,
@@ -360,6 +371,7 @@ public class StopLatencyBench implements Callable<Integer> {
                 "stop",
                 "stop --all, sleep checking its token every 10 ms",
                 SLEEP,
+                null,
                 Command.STOP,
                 Cause.USER_STOP,
                 0,
@@ -368,6 +380,7 @@ public class StopLatencyBench implements Callable<Integer> {
                 "killExec",
                 "kill --all, exec /bin/sleep 600 (direct child)",
                 EXEC_SLEEP,
+                new KillFloor(SLEEP_COMMAND, 0),
                 Command.KILL,
                 Cause.USER_KILL,
                 1,
@@ -376,6 +389,7 @@ public class StopLatencyBench implements Callable<Integer> {
                 "killTree",
                 "kill --all, exec sh -c '/bin/sleep 600 & /bin/sleep 600; wait' (tree)",
                 EXEC_TREE,
+                new KillFloor(TREE_COMMAND, 2),
                 Command.KILL,
                 Cause.USER_KILL,
                 2,
@@ -479,6 +493,14 @@ public class StopLatencyBench implements Callable<Integer> {
     Stats s = new Stats(toLast);
     Stats f = new Stats(toFirst);
     Conditions conditions = meter.end();
+    Stats floor = null;
+    Conditions floorConditions = null;
+    if (v.floor() != null && !cli && abandoned == null) {
+      progress("phase %s: the same processes killed by this JVM, %d rounds", v.key(), rounds);
+      Conditions.Meter floorMeter = Conditions.start();
+      floor = new Stats(v.floor().measure(tasks, warmup, rounds, settleMs, roundTimeout));
+      floorConditions = floorMeter.end();
+    }
     report.text("");
     report.text("%s %s:", v.title(), conditions);
     report.text("  to last task.cancelled:  %s", s.line("ms"));
@@ -488,6 +510,13 @@ public class StopLatencyBench implements Callable<Integer> {
       report.text(
           "  bin/control launch -> awaited exit (all rounds, an upper bound): %s; %d non-zero exits",
           e.line("ms"), cliFailures);
+    }
+    if (floor != null) {
+      report.text(
+          "  baseline, the same %d processes killed and reaped by this JVM itself, no broker nor"
+              + " worker (the host's floor) %s:",
+          tasks, floorConditions);
+      report.text("                           %s", floor.line("ms"));
     }
     report.text(
         "  warm-up rounds, not counted, to last task.cancelled: %s ms",
@@ -518,6 +547,10 @@ public class StopLatencyBench implements Callable<Integer> {
       j.put("controlNonZeroExits", cliFailures);
     }
     j.put("conditions", conditions.json());
+    if (floor != null) {
+      j.put("floorMs", floor.summary());
+      j.put("floorConditions", floorConditions.json());
+    }
     j.put("met", met);
     j.put("wrongCause", wrongCause);
     j.put("unexpectedEvents", unexpected);
