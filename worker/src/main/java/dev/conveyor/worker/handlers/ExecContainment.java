@@ -75,6 +75,15 @@ final class ExecContainment {
   /** How long a search reads again a process caught in the middle of an {@code exec}. */
   private static final long SETTLE_NANOS = 1_000_000_000L;
 
+  /**
+   * The bytes first read of an environment: most fit, a larger one is read whole. Zeroing a larger
+   * buffer for every search was a visible part of a kill's CPU (docs/benchmarks.md).
+   */
+  private static final int ENVIRONMENT_BUFFER = 8 * 1024;
+
+  /** The bytes of {@code /proc/<pid>/status} read to find its {@code Tgid}. */
+  private static final int STATUS_HEAD = 512;
+
   /** Flags of a process that is exiting, and of a kernel thread ({@code include/linux/sched.h}). */
   private static final long PF_EXITING = 0x4;
 
@@ -319,7 +328,7 @@ final class ExecContainment {
   static List<Marked> scan(PidWindow.Ids candidates, Path proc, LongConsumer pause) {
     List<Marked> out = new ArrayList<>();
     List<Long> pending = new ArrayList<>();
-    byte[] buf = new byte[64 * 1024];
+    byte[] buf = new byte[ENVIRONMENT_BUFFER];
     if (candidates != null && candidates.count() <= PROBED_IDS) {
       // Few ids: looking each up costs less than listing /proc.
       candidates.forEach(
@@ -437,18 +446,25 @@ final class ExecContainment {
   }
 
   /** Whether the id is a process's, not one of its other threads': {@code Tgid} is the id. */
-  private static boolean leader(Path dir) {
-    try {
-      String tgid = dir.getFileName().toString();
-      for (String line : Files.readAllLines(dir.resolve("status"))) {
-        if (line.startsWith("Tgid:")) {
-          return line.substring("Tgid:".length()).trim().equals(tgid);
-        }
+  private static boolean leader(Path dir, byte[] buf) {
+    int len = 0;
+    try (InputStream in = Files.newInputStream(dir.resolve("status"))) {
+      // Tgid is on the fourth line, well within the first read.
+      for (int n; len < STATUS_HEAD && (n = in.read(buf, len, STATUS_HEAD - len)) > 0; ) {
+        len += n;
       }
-    } catch (IOException | RuntimeException e) {
-      // gone, or not ours to read
+    } catch (IOException | SecurityException e) {
+      return false; // gone, or not ours to read
     }
-    return false;
+    String head = new String(buf, 0, len, StandardCharsets.US_ASCII);
+    int at = head.indexOf("\nTgid:");
+    if (at < 0) {
+      return false;
+    }
+    int end = head.indexOf('\n', at + 1);
+    return head.substring(at + "\nTgid:".length(), end < 0 ? len : end)
+        .trim()
+        .equals(dir.getFileName().toString());
   }
 
   /**
@@ -466,7 +482,7 @@ final class ExecContainment {
       }
       return;
     }
-    if (mark != null && (!mayBeThread || leader(dir))) {
+    if (mark != null && (!mayBeThread || leader(dir, buf))) {
       // The handle keeps the start time: should the pid be reused before the kill, the kill is
       // refused rather than sent to a stranger.
       ProcessHandle.of(pid).ifPresent(handle -> out.add(new Marked(handle, mark)));

@@ -165,17 +165,32 @@ record PidWindow(long lastPid, long forks) {
     return readNumber(PROC.resolve("sys/kernel/ns_last_pid"));
   }
 
+  /**
+   * The {@code processes} line of {@code /proc/stat}, read as bytes: every search reads it, and
+   * decoding the whole file into lines cost more than the kernel's writing it (docs/benchmarks.md).
+   */
   private static long readForks() {
     try {
-      for (String line : Files.readAllLines(PROC.resolve("stat"))) {
-        if (line.startsWith("processes ")) {
-          return Long.parseLong(line.substring("processes ".length()).trim());
-        }
-      }
-    } catch (IOException | RuntimeException e) {
-      // unknown
+      return forksIn(Files.readAllBytes(PROC.resolve("stat")));
+    } catch (IOException | SecurityException e) {
+      return -1; // unknown
     }
-    return -1;
+  }
+
+  /** The number on the line of {@code /proc/stat} that starts with {@code processes }, or -1. */
+  static long forksIn(byte[] stat) {
+    String text = "\n" + new String(stat, StandardCharsets.US_ASCII);
+    int at = text.indexOf("\nprocesses ");
+    if (at < 0) {
+      return -1;
+    }
+    int end = text.indexOf('\n', at + 1);
+    try {
+      return Long.parseLong(
+          text.substring(at + "\nprocesses ".length(), end < 0 ? text.length() : end).trim());
+    } catch (NumberFormatException e) {
+      return -1;
+    }
   }
 
   private static long readPidMax() {

@@ -89,6 +89,38 @@ class MidExecScanTest {
     assertThat(pauses).hasValue(0);
   }
 
+  /**
+   * An id the search looks up one by one may be a thread's: {@code /proc} shows a thread under its
+   * own id, with its process's environment. Only the process is reported. The "thread" here is a
+   * live process of the test's, so that a search that took it for a process would report it.
+   */
+  @Test
+  void aThreadIdLookedUpIsNotTakenForAProcess() throws Exception {
+    execDone(ExecContainment.VARIABLE + "=ns:1:2:3\0");
+    Process other = new ProcessBuilder("/bin/sleep", "600").start();
+    try {
+      long tid = other.pid();
+      Path thread = Files.createDirectory(proc.resolve(Long.toString(tid)));
+      Files.copy(dir.resolve("environ"), thread.resolve("environ"));
+      Files.copy(dir.resolve("stat"), thread.resolve("stat"));
+      Files.writeString(
+          thread.resolve("status"),
+          "Name:\tsleep\nUmask:\t0022\nState:\tS (sleeping)\nTgid:\t"
+              + pid
+              + "\nPid:\t"
+              + tid
+              + "\n");
+
+      List<ExecContainment.Marked> found =
+          ExecContainment.scan(
+              new PidWindow.Ids(new long[] {pid, tid}, new long[] {pid, tid}), proc, nanos -> {});
+
+      assertThat(found).extracting(m -> m.process().pid()).containsExactly(pid);
+    } finally {
+      other.destroyForcibly();
+    }
+  }
+
   private PidWindow.Ids onlyThis() {
     return new PidWindow.Ids(new long[] {pid}, new long[] {pid});
   }

@@ -1,5 +1,6 @@
 package dev.conveyor.worker.handlers;
 
+import static java.nio.charset.StandardCharsets.US_ASCII;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
@@ -136,6 +137,26 @@ class PidWindowTest {
         .containsExactly(5L, 6L, 20L, 21L);
     assertThat(apart.test(6)).isTrue();
     assertThat(apart.test(7)).isFalse();
+  }
+
+  @Test
+  void theForkCountIsReadFromItsLineOfProcStat() throws Exception {
+    String stat =
+        "cpu  1 2 3\ncpu0 1 2 3\nintr 99 0 1 processes 7\nctxt 5\nbtime 1\nprocesses 12345\n"
+            + "procs_running 2\n";
+    assertThat(PidWindow.forksIn(stat.getBytes(US_ASCII))).isEqualTo(12_345);
+    assertThat(PidWindow.forksIn("processes 8".getBytes(US_ASCII)))
+        .as("first line, no end")
+        .isEqualTo(8);
+    assertThat(PidWindow.forksIn("cpu 1\nprocs_running 2\n".getBytes(US_ASCII))).isEqualTo(-1);
+    assertThat(PidWindow.forksIn("processes x\n".getBytes(US_ASCII))).isEqualTo(-1);
+    assumeTrue(Files.isRegularFile(Path.of("/proc/stat")), "Linux only");
+    long now = PidWindow.forksIn(Files.readAllBytes(Path.of("/proc/stat")));
+    new ProcessBuilder("/bin/true").start().waitFor();
+    assertThat(PidWindow.forksIn(Files.readAllBytes(Path.of("/proc/stat"))))
+        .as("this machine's count, which a fork raises")
+        .isGreaterThan(now)
+        .isPositive();
   }
 
   private static List<Long> ids(PidWindow.Ids ids) {
