@@ -495,10 +495,15 @@ public class StopLatencyBench implements Callable<Integer> {
     Conditions conditions = meter.end();
     Stats floor = null;
     Conditions floorConditions = null;
+    String floorFailure = null;
     if (v.floor() != null && !cli && abandoned == null) {
       progress("phase %s: the same processes killed by this JVM, %d rounds", v.key(), rounds);
       Conditions.Meter floorMeter = Conditions.start();
-      floor = new Stats(v.floor().measure(tasks, warmup, rounds, settleMs, roundTimeout));
+      try {
+        floor = new Stats(v.floor().measure(tasks, warmup, rounds, settleMs, roundTimeout));
+      } catch (IllegalStateException e) { // the phase's own figures still stand
+        floorFailure = e.getMessage();
+      }
       floorConditions = floorMeter.end();
     }
     report.text("");
@@ -517,6 +522,8 @@ public class StopLatencyBench implements Callable<Integer> {
               + " worker (the host's floor) %s:",
           tasks, floorConditions);
       report.text("                           %s", floor.line("ms"));
+    } else if (floorFailure != null) {
+      report.text("  baseline (the host's floor) not measured: %s", floorFailure);
     }
     report.text(
         "  warm-up rounds, not counted, to last task.cancelled: %s ms",
@@ -550,6 +557,8 @@ public class StopLatencyBench implements Callable<Integer> {
     if (floor != null) {
       j.put("floorMs", floor.summary());
       j.put("floorConditions", floorConditions.json());
+    } else if (floorFailure != null) {
+      j.put("floorFailure", floorFailure);
     }
     j.put("met", met);
     j.put("wrongCause", wrongCause);
