@@ -81,19 +81,9 @@ final class EventBatches {
 
   /**
    * The messages for these items, in the order to publish them; task events queued unencoded are
-   * encoded here, on the thread that publishes them.
-   */
-  static List<Message> of(List<Item> queued) {
-    return of(
-        queued,
-        (item, e) -> {
-          throw e;
-        });
-  }
-
-  /**
-   * {@link #of(List)}, handing an event that cannot be encoded to {@code unencodable} and leaving
-   * it out: the events thread that calls this must not end with it, and the rest still go.
+   * encoded here, on the thread that publishes them. An event that cannot be encoded goes to {@code
+   * unencodable} and is left out: the events thread that calls this must not end with it, and the
+   * rest still go.
    */
   static List<Message> of(List<Item> queued, BiConsumer<Item, RuntimeException> unencodable) {
     List<Batch> batches = new ArrayList<>();

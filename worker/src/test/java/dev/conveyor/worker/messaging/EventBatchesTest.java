@@ -55,7 +55,7 @@ class EventBatchesTest {
   void oneEventStaysAPlainObjectByteForByte() {
     EventBatches.Item only = task("a", "running", 0);
 
-    List<EventBatches.Message> messages = EventBatches.of(List.of(only));
+    List<EventBatches.Message> messages = batches(List.of(only));
 
     assertThat(messages).hasSize(1);
     assertThat(messages.getFirst().body()).isSameAs(only.body());
@@ -74,7 +74,7 @@ class EventBatchesTest {
       queued.add(task("t" + (i + 1), "succeeded", 1));
     }
 
-    List<EventBatches.Message> messages = EventBatches.of(queued);
+    List<EventBatches.Message> messages = batches(queued);
 
     assertThat(messages)
         .extracting(EventBatches.Message::routingKey)
@@ -95,7 +95,7 @@ class EventBatchesTest {
             task("c", "running", 0),
             task("b", "succeeded", 4));
 
-    List<Map.Entry<String, JsonNode>> got = received(EventBatches.of(queued));
+    List<Map.Entry<String, JsonNode>> got = received(batches(queued));
 
     assertThat(got.stream().filter(e -> e.getValue().get("task").asText().equals("b")))
         .extracting(e -> e.getValue().get("seq").asInt())
@@ -114,7 +114,7 @@ class EventBatchesTest {
             other(EVENTS, "worker.heartbeat", "{\"worker\":\"w\"}"),
             task("c", "running", 0));
 
-    List<EventBatches.Message> messages = EventBatches.of(queued);
+    List<EventBatches.Message> messages = batches(queued);
 
     assertThat(messages)
         .extracting(m -> m.routingKey() + "x" + m.events())
@@ -136,7 +136,7 @@ class EventBatchesTest {
       queued.add(task("t" + i, "succeeded", 0));
     }
 
-    List<EventBatches.Message> messages = EventBatches.of(queued);
+    List<EventBatches.Message> messages = batches(queued);
 
     assertThat(messages).extracting(EventBatches.Message::events).containsExactly(500, 500, 201);
     assertThat(received(messages))
@@ -159,7 +159,7 @@ class EventBatchesTest {
         new EventBatches.Item(
             EVENTS, "task.succeeded", null, huge.getBytes(StandardCharsets.UTF_8), "h"));
 
-    List<EventBatches.Message> messages = EventBatches.of(queued);
+    List<EventBatches.Message> messages = batches(queued);
 
     assertThat(messages).extracting(EventBatches.Message::events).containsExactly(2, 2, 1, 1);
     assertThat(messages.subList(0, 3))
@@ -205,7 +205,7 @@ class EventBatchesTest {
       }
     }
 
-    List<Map.Entry<String, JsonNode>> got = received(EventBatches.of(queued));
+    List<Map.Entry<String, JsonNode>> got = received(batches(queued));
 
     assertThat(got).as("seed %d", seed).hasSize(queued.size());
     Map<String, Integer> last = new HashMap<>();
@@ -282,7 +282,7 @@ class EventBatchesTest {
     assertThat(Wire.decode(encoded.body(), TaskEvent.class)).isEqualTo(running);
 
     List<EventBatches.Message> messages =
-        EventBatches.of(
+        batches(
             List.of(
                 encoded,
                 EventBatches.Item.task(EVENTS, null, "t1", succeeded),
@@ -333,5 +333,14 @@ class EventBatchesTest {
     assertThat(received(messages))
         .extracting(e -> e.getKey() + " " + e.getValue().path("task").asText())
         .containsExactly("task.running a", "task.succeeded a", "worker.heartbeat ");
+  }
+
+  /** The batches of events that all encode: a failure to encode fails the test. */
+  private static List<EventBatches.Message> batches(List<EventBatches.Item> queued) {
+    return EventBatches.of(
+        queued,
+        (item, e) -> {
+          throw e;
+        });
   }
 }
