@@ -5,6 +5,7 @@ import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
 
 /**
  * The baseline of a {@code kill --all} of exec tasks: the same processes, started and killed by
@@ -18,16 +19,16 @@ import java.util.concurrent.TimeUnit;
  */
 final class KillFloor {
   private final List<String> command;
-  private final int childrenPerRoot;
+  private final int sleepsPerRoot;
 
   /**
    * @param command the task's command
-   * @param childrenPerRoot the children each root has once it runs, the leaves that are signalled;
-   *     0: the root is the leaf
+   * @param sleepsPerRoot the {@code sleep 600} processes of each root once it runs (itself, or its
+   *     children): the leaves that are signalled
    */
-  KillFloor(List<String> command, int childrenPerRoot) {
+  KillFloor(List<String> command, int sleepsPerRoot) {
     this.command = command;
-    this.childrenPerRoot = childrenPerRoot;
+    this.sleepsPerRoot = sleepsPerRoot;
   }
 
   /**
@@ -58,7 +59,17 @@ final class KillFloor {
                 .redirectErrorStream(true)
                 .start());
       }
-      List<ProcessHandle> leaves = awaitLeaves(roots, timeoutSeconds);
+      List<ProcessHandle> all =
+          StopLatencyBench.awaitSleeps(
+              () ->
+                  roots.stream()
+                      .flatMap(r -> Stream.concat(Stream.of(r.toHandle()), r.descendants())),
+              count * sleepsPerRoot,
+              timeoutSeconds);
+      if (all == null) {
+        throw new IllegalStateException("the processes to kill did not all start in time");
+      }
+      List<ProcessHandle> leaves = all.stream().filter(StopLatencyBench::isSleep600).toList();
       Harness.sleep(settleMs);
       long start = System.nanoTime();
       leaves.forEach(ProcessHandle::destroyForcibly);
@@ -75,37 +86,5 @@ final class KillFloor {
         root.waitFor();
       }
     }
-  }
-
-  /**
-   * The processes to signal once every root has its leaves running: the root itself when it starts
-   * nothing, else its children, each once it runs its own program.
-   */
-  private List<ProcessHandle> awaitLeaves(List<Process> roots, int timeoutSeconds) {
-    long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(timeoutSeconds);
-    while (true) {
-      List<ProcessHandle> leaves = new ArrayList<>();
-      boolean all = true;
-      for (Process root : roots) {
-        List<ProcessHandle> mine =
-            childrenPerRoot == 0
-                ? List.of(root.toHandle())
-                : root.children().filter(KillFloor::execed).toList();
-        all &= childrenPerRoot == 0 || mine.size() == childrenPerRoot;
-        leaves.addAll(mine);
-      }
-      if (all) {
-        return leaves;
-      }
-      if (System.nanoTime() > end) {
-        throw new IllegalStateException("the roots' children did not all start in time");
-      }
-      Harness.sleep(2);
-    }
-  }
-
-  /** Whether the child runs its own program yet, not still the shell it was forked from. */
-  private static boolean execed(ProcessHandle p) {
-    return p.info().command().map(c -> !c.endsWith("sh")).orElse(false);
   }
 }

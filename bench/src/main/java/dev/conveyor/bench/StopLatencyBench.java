@@ -32,8 +32,10 @@ import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.Supplier;
 import java.util.stream.Collectors;
 import java.util.stream.IntStream;
+import java.util.stream.Stream;
 import picocli.CommandLine;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -380,7 +382,7 @@ public class StopLatencyBench implements Callable<Integer> {
                 "killExec",
                 "kill --all, exec /bin/sleep 600 (direct child)",
                 EXEC_SLEEP,
-                new KillFloor(SLEEP_COMMAND, 0),
+                new KillFloor(SLEEP_COMMAND, 1),
                 Command.KILL,
                 Cause.USER_KILL,
                 1,
@@ -426,7 +428,13 @@ public class StopLatencyBench implements Callable<Integer> {
       }
       List<ProcessHandle> children = List.of();
       if (v.sleepsPerTask() > 0) {
-        children = awaitSleeps(tasks * v.sleepsPerTask(), roundTimeout, baseline);
+        // The workers' children: every descendant of this JVM but the worker processes.
+        children =
+            awaitSleeps(
+                () ->
+                    ProcessHandle.current().descendants().filter(p -> !baseline.contains(p.pid())),
+                tasks * v.sleepsPerTask(),
+                roundTimeout);
         if (children == null) {
           abandoned = "round " + i + ": the child processes did not all start";
           break;
@@ -571,16 +579,14 @@ public class StopLatencyBench implements Callable<Integer> {
   }
 
   /**
-   * Waits until this JVM (the workers) has {@code count} descendant {@code sleep 600} processes,
-   * and returns them with their parents (not the {@code baseline}: worker processes); null on
-   * timeout.
+   * Waits until {@code count} of the candidates run {@code sleep 600}, and returns every candidate
+   * then (the sleeps with their parents); null on timeout.
    */
-  private static List<ProcessHandle> awaitSleeps(
-      int count, int timeoutSeconds, Set<Long> baseline) {
+  static List<ProcessHandle> awaitSleeps(
+      Supplier<Stream<ProcessHandle>> candidates, int count, int timeoutSeconds) {
     long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(timeoutSeconds);
     while (System.nanoTime() < end) {
-      List<ProcessHandle> all =
-          ProcessHandle.current().descendants().filter(p -> !baseline.contains(p.pid())).toList();
+      List<ProcessHandle> all = candidates.get().toList();
       long sleeps = all.stream().filter(StopLatencyBench::isSleep600).count();
       if (sleeps >= count) {
         return all;
@@ -590,7 +596,7 @@ public class StopLatencyBench implements Callable<Integer> {
     return null;
   }
 
-  private static boolean isSleep600(ProcessHandle p) {
+  static boolean isSleep600(ProcessHandle p) {
     ProcessHandle.Info info = p.info();
     return info.command().map(c -> c.endsWith("sleep")).orElse(false)
         && info.arguments().map(a -> a.length == 1 && a[0].equals("600")).orElse(false);
