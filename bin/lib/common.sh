@@ -30,11 +30,30 @@
 # CONVEYOR_JAR_DIR, CONVEYOR_REBUILD, CONVEYOR_NO_BUILD, CONVEYOR_CDS, CONVEYOR_CDS_DIR, CONVEYOR_AOT.
 
 CONVEYOR_MIN_JAVA=21
-CONVEYOR_ROOT=$(cd -P -- "${BASH_SOURCE[0]%/*}/../.." && pwd)
+
+# The repository's root with symlinks resolved (it names the class-data archives). Found by going
+# there and back rather than in a subshell: every process a launcher forks costs milliseconds before
+# the program starts (docs/benchmarks.md). A working directory that cannot be gone back to (removed,
+# not searchable) is left alone: the subshell then.
+conveyor_find_root() {
+  local here=$PWD back=${OLDPWD:-}
+  if [[ -d $here && -x $here ]] && CDPATH='' cd -P -- "${BASH_SOURCE[0]%/*}/../.." 2>/dev/null; then
+    CONVEYOR_ROOT=$PWD
+    if ! cd -- "$here" 2>/dev/null; then
+      conveyor_err "cannot return to the working directory $here"
+      exit 1
+    fi
+    OLDPWD=$back
+  else
+    CONVEYOR_ROOT=$(CDPATH='' cd -P -- "${BASH_SOURCE[0]%/*}/../.." && pwd)
+  fi
+}
 
 conveyor_err() {
   printf 'conveyor: %s\n' "$*" >&2
 }
+
+conveyor_find_root
 
 # Prints $1 with the password of every URI in it replaced by ****: what any script prints about a
 # broker goes through here (the programs themselves mask the same way, Redaction.java).
@@ -129,12 +148,28 @@ conveyor_java_major() {
   CONVEYOR_JAVA_MAJOR=$version
 }
 
-# The home directory of the `java` on PATH, following symlinks (/usr/bin/java -> /usr/lib/jvm/…).
+# Sets CONVEYOR_PATH_JAVA_HOME to the home directory of the `java` on PATH, following symlinks
+# (/usr/bin/java -> /usr/lib/jvm/…); returns 1 when there is none. Looks through PATH itself, so
+# that only a symlink costs a process (readlink).
 conveyor_path_java_home() {
-  local java
-  java=$(command -v java 2>/dev/null) || return 1
-  java=$(readlink -f -- "$java" 2>/dev/null || printf '%s' "$java")
-  dirname -- "$(dirname -- "$java")"
+  local java="" dir dirs
+  CONVEYOR_PATH_JAVA_HOME=""
+  IFS=: read -r -a dirs <<<"${PATH:-}"
+  for dir in ${dirs[@]+"${dirs[@]}"}; do
+    [[ -n $dir ]] || dir=.
+    if [[ -f $dir/java && -x $dir/java ]]; then
+      java=$dir/java
+      break
+    fi
+  done
+  [[ -n $java ]] || return 1
+  if [[ -L $java ]]; then
+    java=$(readlink -f -- "$java" 2>/dev/null) || return 1
+  fi
+  [[ $java == */* ]] || java=./$java
+  java=${java%/*}
+  [[ $java == */* ]] || java=./$java
+  CONVEYOR_PATH_JAVA_HOME=${java%/*}
 }
 
 # Whether $1 is a usable Java home: version >= 21 and, when $2 is "jdk", has javac. Leaves its
@@ -153,8 +188,8 @@ conveyor_find_java() {
   local dirs=${CONVEYOR_JAVA_DIRS:-/usr/lib/jvm /opt/java /usr/java /Library/Java/JavaVirtualMachines}
   if [[ -n ${JAVA_HOME:-} ]] && conveyor_java_ok "$JAVA_HOME" "$need"; then
     best=$JAVA_HOME
-  elif home=$(conveyor_path_java_home) && conveyor_java_ok "$home" "$need"; then
-    best=$home
+  elif conveyor_path_java_home && conveyor_java_ok "$CONVEYOR_PATH_JAVA_HOME" "$need"; then
+    best=$CONVEYOR_PATH_JAVA_HOME
   else
     for dir in $dirs; do
       for home in "$dir"/* "$dir"/*/Contents/Home; do
@@ -203,7 +238,8 @@ conveyor_build() {
       exec 9>"${TMPDIR:-/tmp}/conveyor-build-$(printf '%s' "$CONVEYOR_ROOT" | cksum | cut -d' ' -f1).lock"
       flock 9
     fi
-    if [[ -n $(conveyor_built_jar "$program") && ${CONVEYOR_REBUILD:-0} != 1 ]]; then
+    conveyor_built_jar "$program"
+    if [[ -n $CONVEYOR_BUILT_JAR && ${CONVEYOR_REBUILD:-0} != 1 ]]; then
       exit 0 # built by another launcher while we waited
     fi
     conveyor_find_java jdk
@@ -216,13 +252,15 @@ conveyor_build() {
     conveyor_err "build failed; see the Maven output above"
     exit 1
   }
-  if [[ -z $(conveyor_built_jar "$program") ]]; then
+  conveyor_built_jar "$program"
+  if [[ -z $CONVEYOR_BUILT_JAR ]]; then
     conveyor_err "the build did not produce $program/target/$program-*all.jar"
     exit 1
   fi
 }
 
-# Prints the runnable jar of program $1, building it first when needed.
+# Sets CONVEYOR_JAR to the runnable jar of program $1, building it first when needed. A variable,
+# not output, so that callers need no subshell.
 conveyor_jar() {
   local program=$1 jar
   if [[ -n ${CONVEYOR_JAR_DIR:-} ]]; then
@@ -232,7 +270,8 @@ conveyor_jar() {
       exit 2
     fi
   else
-    jar=$(conveyor_built_jar "$program")
+    conveyor_built_jar "$program"
+    jar=$CONVEYOR_BUILT_JAR
     # Never build from inside a Maven build (a test that runs a launcher): a nested reactor build
     # would rewrite the jars under the running tests. Maven's launcher exports MAVEN_PROJECTBASEDIR.
     local may_build=1
@@ -243,20 +282,21 @@ conveyor_jar() {
     fi
     if [[ -z $jar ]] || { ((may_build)) && [[ ${CONVEYOR_REBUILD:-0} == 1 ]]; }; then
       conveyor_build "$program" >&2
-      jar=$(conveyor_built_jar "$program")
+      conveyor_built_jar "$program"
+      jar=$CONVEYOR_BUILT_JAR
     fi
   fi
-  printf '%s\n' "$jar"
+  CONVEYOR_JAR=$jar
 }
 
-# The shaded jar of program $1 under <repo>/$1/target: <program>-all.jar, or else the newest
-# <program>-<version>-all.jar (the shade plugin names attached jars with the version). Prints
-# nothing when there is none.
+# Sets CONVEYOR_BUILT_JAR to the shaded jar of program $1 under <repo>/$1/target: <program>-all.jar,
+# or else the newest <program>-<version>-all.jar (the shade plugin names attached jars with the
+# version); empty when there is none.
 conveyor_built_jar() {
   local program=$1 dir f best=""
   dir=$CONVEYOR_ROOT/$program/target
   if [[ -f $dir/$program-all.jar ]]; then
-    printf '%s\n' "$dir/$program-all.jar"
+    CONVEYOR_BUILT_JAR=$dir/$program-all.jar
     return
   fi
   for f in "$dir/$program"-*-all.jar; do
@@ -265,7 +305,7 @@ conveyor_built_jar() {
       best=$f
     fi
   done
-  [[ -z $best ]] || printf '%s\n' "$best"
+  CONVEYOR_BUILT_JAR=$best
 }
 
 # Sets CONVEYOR_HASH to a 32-bit hash (djb2) of $1, in bash alone.
@@ -279,14 +319,20 @@ conveyor_hash() {
 }
 
 # Sets CONVEYOR_CDS_FILE to the archive file of program $1 with jar $2 for the JVM in
-# CONVEYOR_JAVA_HOME, in directory $3. The key names the jar (path, size, time) and the JVM.
+# CONVEYOR_JAVA_HOME, in directory $3. The key names the jar's path and the JVM; a rebuilt jar is
+# told by being newer than its archive (conveyor_stale), which the shell tests without a process.
 conveyor_cds_file() {
-  local program=$1 jar=$2 dir=$3 stamp
-  stamp=$(stat -L -c '%s.%Y' -- "$jar" 2>/dev/null || stat -L -f '%z.%m' -- "$jar" 2>/dev/null) || return 1
+  local program=$1 jar=$2 dir=$3
   conveyor_java_release "$CONVEYOR_JAVA_HOME"
   [[ -n $CONVEYOR_RELEASE_RUNTIME || -n $CONVEYOR_RELEASE_VERSION ]] || return 1
-  conveyor_hash "$jar|$stamp|$CONVEYOR_JAVA_HOME|$CONVEYOR_RELEASE_RUNTIME|$CONVEYOR_RELEASE_VERSION"
+  conveyor_hash "$jar|$CONVEYOR_JAVA_HOME|$CONVEYOR_RELEASE_RUNTIME|$CONVEYOR_RELEASE_VERSION"
   CONVEYOR_CDS_FILE=$dir/$program-$CONVEYOR_HASH.jsa
+}
+
+# Whether the archive or cache $2 exists but was made before jar $1 was last built: it no longer
+# fits the jar (the JVM would refuse to map it).
+conveyor_stale() {
+  [[ -e $2 && $1 -nt $2 ]]
 }
 
 # Sets the array CONVEYOR_CDS_OPTS to the JVM flags that use (and, where it may, create) the
@@ -312,15 +358,16 @@ conveyor_cds_opts() {
   if [[ -n ${CONVEYOR_CDS_DIR:-} ]]; then
     dirs=("$CONVEYOR_CDS_DIR")
   else
-    dirs=("$(dirname -- "$jar")")
+    dirs=("${jar%/*}")
     [[ -n ${HOME:-} || -n ${XDG_CACHE_HOME:-} ]] && dirs+=("${XDG_CACHE_HOME:-$HOME/.cache}/conveyor")
   fi
   for dir in "${dirs[@]}"; do
     conveyor_cds_file "$program" "$jar" "$dir" || return 0
     file=$CONVEYOR_CDS_FILE
     if ((create)) && { [[ -d $dir && -w $dir ]] || { [[ ! -e $dir ]] && mkdir -p -- "$dir" 2>/dev/null; }; }; then
-      if [[ ! -e $file ]]; then
-        # Archives of earlier builds of this jar are of no further use.
+      if [[ ! -e $file ]] || conveyor_stale "$jar" "$file"; then
+        # Archives of earlier builds of this jar are of no further use; neither are a record or a
+        # lock older than the jar (a recorder's lock is younger: the jar was there when it began).
         for old in "$dir/$program"-*.jsa "$dir/$program"-*.aot "$dir/$program"-*.aotconf "$dir/$program"-*.aotlock; do
           [[ -e $old && $old -ot $jar ]] && rm -rf -- "$old" 2>/dev/null
         done
@@ -334,7 +381,7 @@ conveyor_cds_opts() {
       fi
     fi
     # Read only: the JVM would fail writing a refreshed archive at exit, so it only maps this one.
-    if [[ -f ${file%.jsa}.aot && -r ${file%.jsa}.aot ]] && conveyor_aot_supported; then
+    if [[ -f ${file%.jsa}.aot && -r ${file%.jsa}.aot ]] && ! conveyor_stale "$jar" "${file%.jsa}.aot" && conveyor_aot_supported; then
       CONVEYOR_CDS_OPTS=("-XX:AOTCache=${file%.jsa}.aot" '-Xlog:aot*=off' '-Xlog:cds*=off')
       return 0
     fi
@@ -438,7 +485,8 @@ conveyor_aot_opts() {
 conveyor_exec() {
   local program=$1 jar
   shift
-  jar=$(conveyor_jar "$program") || exit $?
+  conveyor_jar "$program"
+  jar=$CONVEYOR_JAR
   conveyor_find_java
   conveyor_program_opts "$program"
   conveyor_cds_opts "$program" "$jar" "$@"

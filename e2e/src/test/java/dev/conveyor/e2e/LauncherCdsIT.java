@@ -135,6 +135,58 @@ class LauncherCdsIT {
   }
 
   /**
+   * A jar rebuilt after its archive or cache was made (newer than it) is not mapped with it: the
+   * launcher names archives by the jar's path and the JVM and tells a rebuild by the files' times,
+   * so the stale one is removed and made anew. A copy of the producer's jar (CONVEYOR_JAR_DIR), so
+   * that the repository's own is not touched.
+   */
+  @Test
+  void aJarNewerThanItsArchiveHasItMadeAnew(TestBroker broker) throws Exception {
+    Path jars = Files.createDirectories(dir.resolve("jars"));
+    Path jar = jars.resolve("producer.jar");
+    Files.copy(producerJar(), jar);
+    Path cds = dir.resolve("stale");
+    Map<String, String> env =
+        Map.of("CONVEYOR_CDS_DIR", cds.toString(), "CONVEYOR_JAR_DIR", jars.toString());
+    String made = aotCapable() ? ".aot" : ".jsa";
+
+    assertPublished(producer(broker, env, dir));
+    assertPublished(producer(broker, env, dir)); // on JDK 25: builds the cache from the record
+    Awaitility.await("the archive or cache made")
+        .atMost(Duration.ofSeconds(120))
+        .until(() -> files(cds, made).size() == 1 && files(cds, ".aotlock").isEmpty());
+    Path first = files(cds, made).getFirst();
+    FileTime madeAt = Files.getLastModifiedTime(first);
+
+    // The jar "rebuilt": a time after the archive's.
+    Files.setLastModifiedTime(jar, FileTime.fromMillis(madeAt.toMillis() + 2_000));
+    assertPublished(producer(broker, env, dir));
+    if (aotCapable()) {
+      // The stale cache is gone and this run recorded anew.
+      assertThat(files(cds, ".aot")).isEmpty();
+      assertThat(files(cds, ".aotconf"))
+          .singleElement()
+          .satisfies(f -> assertThat(f).isNotEmptyFile());
+    } else {
+      // Made anew at this run's exit, under the same name.
+      assertThat(files(cds, ".jsa")).containsExactly(first);
+      assertThat(Files.getLastModifiedTime(first).toMillis())
+          .isGreaterThan(madeAt.toMillis() + 2_000);
+    }
+  }
+
+  /** The producer's shaded jar, as the launcher finds it. */
+  private static Path producerJar() throws IOException {
+    Path target = ProgramProcess.repo().resolve("producer/target");
+    try (Stream<Path> files = Files.list(target)) {
+      return files
+          .filter(f -> f.getFileName().toString().matches("producer(-.+)?-all\\.jar"))
+          .findFirst()
+          .orElseThrow(() -> new IllegalStateException("no producer jar in " + target));
+    }
+  }
+
+  /**
    * bin/producer starts on the serial collector by default; the JVM refuses two collectors, so one
    * chosen in CONVEYOR_JAVA_OPTS must replace the launcher's, not be added to it.
    */
