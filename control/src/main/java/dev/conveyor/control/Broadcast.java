@@ -1,6 +1,6 @@
 package dev.conveyor.control;
 
-import dev.conveyor.protocol.events.EventSubscription;
+import dev.conveyor.protocol.wire.Command;
 import dev.conveyor.protocol.wire.CommandApplied;
 import dev.conveyor.protocol.wire.CommandRefused;
 import dev.conveyor.protocol.wire.ControlMessage;
@@ -44,11 +44,11 @@ final class Broadcast {
     Target whom = message.target() instanceof Target.Workers w ? w : Target.all();
     CommandTracker tracker = new CommandTracker(message.id());
     StatusRound.Result round;
-    // The core topology was declared when the session opened: the subscription declares nothing.
-    try (EventSubscription events =
-            EventSubscription.openExisting(
-                session.connection(),
-                session.topology(),
+    // A stop or kill for a task not running yet must be remembered: the control log.
+    boolean revokes = message.command() == Command.STOP || message.command() == Command.KILL;
+    try (ControlSession.CommandChannel command =
+            session.commandChannel(
+                revokes,
                 List.of(
                     "task.*",
                     CommandApplied.ROUTING_KEY,
@@ -57,7 +57,7 @@ final class Broadcast {
                 tracker::accept);
         Discovery discovery = new Discovery(session, whom, discoverFor, tracker)) {
       tracker.publishing();
-      session.publish(outgoing, discovery::start);
+      command.publish(outgoing, discovery::start);
       if (wait) {
         // A worker that refused the status request refuses the command too; its refusal of the
         // command is what is reported, waited for like an acknowledgement. When the wait is over

@@ -33,7 +33,6 @@ abstract class EndTasksCommand implements Callable<Integer> {
     Target target = target();
     Prepared message = Prepared.start(() -> ControlMessages.create(verb(), target, requeue));
     try (ControlSession session = ControlSession.open(broker, verb().wire())) {
-      session.keepRevocations();
       return Broadcast.run(session, message.await(), options)
           .emit(spec.commandLine(), options.json);
     }

@@ -10,9 +10,11 @@ import java.util.function.Supplier;
 
 /**
  * A command's control message, made and encoded on a thread of its own while the command connects
- * to the broker. The first JSON encoding in a JVM builds the codec (Jackson's serializers, the
- * issuer's host name lookup): start-up work that would otherwise run between connecting and
- * publishing, on the path of a command that should act at once.
+ * to the broker: its id (the JVM's first secure random numbers) and the issuer's host name lookup
+ * are start-up work that would otherwise run between connecting and publishing, on the path of a
+ * command that should act at once. It is written with Jackson's streaming API ({@link
+ * ControlMessage#toJson}): building the object mapper took longer than connecting, so the mapper,
+ * which decodes the answers, is built afterwards on this thread, while the command goes out.
  */
 final class Prepared {
 
@@ -33,7 +35,10 @@ final class Prepared {
             () -> {
               try {
                 ControlMessage message = make.get();
-                prepared.outgoing.complete(new Outgoing(message, Wire.encode(message)));
+                prepared.outgoing.complete(new Outgoing(message, message.toJson()));
+                // The answers that follow the command are decoded with the object mapper: built
+                // now, beside the connecting, rather than when the first answer arrives.
+                Wire.prepare();
               } catch (Throwable e) {
                 prepared.outgoing.completeExceptionally(e);
               }

@@ -70,6 +70,25 @@ public final class EventSubscription implements AutoCloseable {
   }
 
   /**
+   * {@link #openExisting} on the caller's channel, which this subscription then owns (closing it
+   * closes the channel): the queue is declared (its name awaited), bound without waiting for the
+   * answers and consumed. The broker applies a channel's frames in order, so the bindings are in
+   * place before anything published afterwards on the same channel is routed; a binding that fails
+   * closes the channel, which the consume reports. For a command that publishes on this channel
+   * right after: fewer round trips before it goes out.
+   */
+  public static EventSubscription openOn(
+      Channel ch, Topology topology, List<String> bindingKeys, Consumer<Event> listener)
+      throws IOException {
+    String queue = ch.queueDeclare("", false, true, true, null).getQueue();
+    for (String key : bindingKeys) {
+      ch.queueBindNoWait(queue, topology.names().eventsExchange(), key, null);
+    }
+    ch.basicConsume(queue, true, consumer(ch, decoding(listener)));
+    return new EventSubscription(ch, null);
+  }
+
+  /**
    * The same, undecoded: for a follower that needs only the routing key ({@code task.<state>}) and
    * should not spend CPU on JSON, such as a benchmark counting outcomes. A body may hold several
    * events ({@link Wire#countEvents} says how many; {@link #decodeAll} decodes them).
@@ -132,16 +151,17 @@ public final class EventSubscription implements AutoCloseable {
     for (String key : bindingKeys) {
       ch.queueBind(queue, topology.names().eventsExchange(), key);
     }
-    ch.basicConsume(
-        queue,
-        true,
-        new DefaultConsumer(ch) {
-          @Override
-          public void handleDelivery(
-              String tag, Envelope envelope, AMQP.BasicProperties props, byte[] body) {
-            listener.accept(envelope.getRoutingKey(), body);
-          }
-        });
+    ch.basicConsume(queue, true, consumer(ch, listener));
+  }
+
+  private static DefaultConsumer consumer(Channel ch, BiConsumer<String, byte[]> listener) {
+    return new DefaultConsumer(ch) {
+      @Override
+      public void handleDelivery(
+          String tag, Envelope envelope, AMQP.BasicProperties props, byte[] body) {
+        listener.accept(envelope.getRoutingKey(), body);
+      }
+    };
   }
 
   /**

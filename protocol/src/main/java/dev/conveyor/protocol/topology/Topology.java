@@ -36,9 +36,30 @@ public final class Topology {
     ch.exchangeDeclare(names.deadExchange(), BuiltinExchangeType.FANOUT, true);
     ch.exchangeDeclare(names.controlExchange(), BuiltinExchangeType.FANOUT, true);
     ch.exchangeDeclare(names.eventsExchange(), BuiltinExchangeType.TOPIC, true);
-    ch.queueDeclare(names.deadQueue(), true, false, false, Map.of("x-queue-type", "quorum"));
+    ch.queueDeclare(names.deadQueue(), true, false, false, DEAD_QUEUE);
     ch.queueBind(names.deadQueue(), names.deadExchange(), "");
   }
+
+  /**
+   * {@link #declareCore} without waiting for the broker's answers: for a channel on which a call
+   * that does wait follows. The broker applies a channel's frames in order, so what is declared
+   * here exists before anything sent after it is handled; a declaration that fails closes the
+   * channel, and that later call reports it.
+   */
+  public void declareCoreNoWait(Channel ch) throws IOException {
+    ch.exchangeDeclareNoWait(
+        names.tasksExchange(), BuiltinExchangeType.DIRECT, true, false, false, null);
+    ch.exchangeDeclareNoWait(
+        names.deadExchange(), BuiltinExchangeType.FANOUT, true, false, false, null);
+    ch.exchangeDeclareNoWait(
+        names.controlExchange(), BuiltinExchangeType.FANOUT, true, false, false, null);
+    ch.exchangeDeclareNoWait(
+        names.eventsExchange(), BuiltinExchangeType.TOPIC, true, false, false, null);
+    ch.queueDeclareNoWait(names.deadQueue(), true, false, false, DEAD_QUEUE);
+    ch.queueBindNoWait(names.deadQueue(), names.deadExchange(), "", null);
+  }
+
+  private static final Map<String, Object> DEAD_QUEUE = Map.of("x-queue-type", "quorum");
 
   /** A durable quorum task queue bound to {@code ns.tasks} under its own name. */
   public String declareTaskQueue(Channel ch, String queue) throws IOException {
@@ -78,19 +99,23 @@ public final class Topology {
   /** The stream that remembers control commands (see {@link Names#controlLog()}). */
   public String declareControlLog(Channel ch) throws IOException {
     String name = names.controlLog();
-    ch.queueDeclare(
-        name,
-        true,
-        false,
-        false,
-        Map.of(
-            "x-queue-type",
-            "stream",
-            "x-max-age",
-            CONTROL_LOG_MAX_AGE,
-            "x-stream-max-segment-size-bytes",
-            1_000_000));
+    ch.queueDeclare(name, true, false, false, CONTROL_LOG);
     ch.queueBind(name, names.controlExchange(), "");
     return name;
   }
+
+  /** {@link #declareControlLog} without waiting for the answers, as {@link #declareCoreNoWait}. */
+  public void declareControlLogNoWait(Channel ch) throws IOException {
+    ch.queueDeclareNoWait(names.controlLog(), true, false, false, CONTROL_LOG);
+    ch.queueBindNoWait(names.controlLog(), names.controlExchange(), "", null);
+  }
+
+  private static final Map<String, Object> CONTROL_LOG =
+      Map.of(
+          "x-queue-type",
+          "stream",
+          "x-max-age",
+          CONTROL_LOG_MAX_AGE,
+          "x-stream-max-segment-size-bytes",
+          1_000_000);
 }

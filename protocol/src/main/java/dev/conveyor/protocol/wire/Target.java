@@ -53,6 +53,11 @@ public sealed interface Target {
 
     @Override
     public void serialize(Target t, JsonGenerator g, SerializerProvider p) throws IOException {
+      write(t, g);
+    }
+
+    /** The wire form, written with the streaming API alone ({@link ControlMessage#toJson}). */
+    static void write(Target t, JsonGenerator g) throws IOException {
       g.writeStartObject();
       switch (t) {
         case All a -> g.writeBooleanField("all", true);

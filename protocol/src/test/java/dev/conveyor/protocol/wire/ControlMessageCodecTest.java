@@ -33,6 +33,26 @@ class ControlMessageCodecTest {
         new Target.Types(List.of("sleep", "exec")));
   }
 
+  /**
+   * {@code control} writes its message with the streaming API ({@link ControlMessage#toJson}): the
+   * bytes must be those of the codec, for every target, command and missing field.
+   */
+  @ParameterizedTest
+  @MethodSource("targets")
+  void theStreamingWriterWritesWhatTheCodecWrites(Target target) throws Exception {
+    Instant at = Instant.parse("2026-12-04T21:12:09.123456789Z");
+    for (Command command : Command.values()) {
+      for (ControlMessage m :
+          List.of(
+              new ControlMessage("c-1", command, target, true, at, "ops@host \"a\"\n"),
+              new ControlMessage("c-2", command, target, false, Instant.ofEpochSecond(1), null),
+              new ControlMessage(null, command, target, false, null, null))) {
+        assertEquals(Wire.toJson(m), new String(m.toJson(), StandardCharsets.UTF_8));
+        assertEquals(m, Wire.decodeControl(m.toJson()));
+      }
+    }
+  }
+
   @ParameterizedTest
   @MethodSource("targets")
   void roundTripWithEachTarget(Target target) throws Exception {

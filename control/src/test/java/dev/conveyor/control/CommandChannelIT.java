@@ -1,0 +1,82 @@
+package dev.conveyor.control;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.rabbitmq.client.BuiltinExchangeType;
+import com.rabbitmq.client.GetResponse;
+import dev.conveyor.protocol.topology.Names;
+import dev.conveyor.testkit.BrokerExtension;
+import dev.conveyor.testkit.TestBroker;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
+
+/**
+ * What a stop, kill, pause or resume declares before it publishes, sent without waiting for each
+ * answer ({@link ControlSession#commandChannel}), and what happens when one of the declarations
+ * fails.
+ */
+@ExtendWith(BrokerExtension.class)
+class CommandChannelIT {
+
+  @Test
+  void aStopInANamespaceNobodyMadeYetDeclaresIt(TestBroker broker) {
+    Control.Result r = Control.run(broker, "stop", "--all", "--discover-timeout", "200ms");
+    assertThat(r.exit()).as(r.toString()).isZero();
+    Names n = broker.names();
+    broker.withChannel(
+        ch -> {
+          for (String exchange :
+              new String[] {
+                n.tasksExchange(), n.deadExchange(), n.controlExchange(), n.eventsExchange()
+              }) {
+            ch.exchangeDeclarePassive(exchange);
+          }
+          ch.queueDeclarePassive(n.deadQueue());
+          ch.queueDeclarePassive(n.controlLog());
+          return null;
+        });
+  }
+
+  /**
+   * A control log that cannot be declared (here a classic queue holds its name) closes the channel
+   * the declarations were sent on: they are made again one at a time, the control log's failure is
+   * only logged (a warning), and the command still reaches the control exchange.
+   */
+  @Test
+  void aControlLogThatCannotBeDeclaredIsAWarningAndTheKillGoesOut(TestBroker broker) {
+    Names n = broker.names();
+    String seen =
+        broker.withChannel(
+            ch -> {
+              broker.topology().declareCore(ch);
+              ch.queueDeclare(n.controlLog(), true, false, false, Map.of());
+              String q = ch.queueDeclare().getQueue();
+              ch.queueBind(q, n.controlExchange(), "");
+              return q;
+            });
+
+    Control.Result r = Control.run(broker, "kill", "--task", "t-1", "--discover-timeout", "200ms");
+
+    assertThat(r.exit()).as(r.toString()).isZero();
+    assertThat(r.out()).as(r.toString()).contains("t-1: not running; revoked");
+    GetResponse got = broker.withChannel(ch -> ch.basicGet(seen, true));
+    assertThat(got).as("the kill on the control exchange").isNotNull();
+    assertThat(new String(got.getBody())).contains("\"kill\"", "t-1");
+  }
+
+  /** A core declaration the broker refuses is the command's failure, in the broker's words. */
+  @Test
+  void aCoreDeclarationTheBrokerRefusesFailsTheCommand(TestBroker broker) {
+    broker.withChannel(
+        ch -> {
+          ch.exchangeDeclare(broker.names().controlExchange(), BuiltinExchangeType.TOPIC, true);
+          return null;
+        });
+
+    Control.Result r = Control.run(broker, "pause", "--discover-timeout", "200ms");
+
+    assertThat(r.exit()).as(r.toString()).isEqualTo(1);
+    assertThat(r.err()).as(r.toString()).contains("inequivalent arg 'type'");
+  }
+}
