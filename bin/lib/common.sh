@@ -16,8 +16,8 @@
 #
 # Class-data sharing (conveyor_cds_opts): the JVM maps the classes of an earlier start from an
 # archive instead of loading and verifying them again. The archive is <program>-<key>.jsa, the key
-# naming the jar (path, size, time) and the JVM (home, runtime version), so a rebuilt jar or another
-# JDK gets an archive of its own. It lives in $CONVEYOR_CDS_DIR, else next to the jar (target/), else
+# naming the jar (path) and the JVM (home, runtime version), so another JDK gets an archive of its
+# own; an archive older than its jar (a rebuild) is removed and made anew. It lives in $CONVEYOR_CDS_DIR, else next to the jar (target/), else
 # in ${XDG_CACHE_HOME:-~/.cache}/conveyor: the first writable one, where the JVM creates it on the
 # first run (-XX:+AutoCreateSharedArchive, written at exit) and refreshes it when it no longer
 # fits. A directory that cannot be written but holds the archive (the Docker image's) is read only;
