@@ -12,7 +12,6 @@ import java.nio.file.attribute.FileTime;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 import org.awaitility.Awaitility;
 import org.junit.jupiter.api.Test;
@@ -28,24 +27,16 @@ class LauncherCdsIT {
 
   @TempDir Path dir;
 
-  private record Run(int exit, String out, String err) {}
-
-  private static Run producer(TestBroker broker, Map<String, String> extra, Path tmp)
+  private static Programs.Apart producer(TestBroker broker, Map<String, String> extra, Path tmp)
       throws IOException, InterruptedException {
-    ProcessBuilder pb =
-        new ProcessBuilder(
-            ProgramProcess.repo().resolve("bin/producer").toString(), "publish", "--type", "noop");
-    pb.environment().putAll(Programs.env(broker));
-    pb.environment().putAll(extra);
-    Path out = Files.createTempFile(tmp, "out", ".txt");
-    Path err = Files.createTempFile(tmp, "err", ".txt");
-    pb.redirectOutput(out.toFile()).redirectError(err.toFile());
-    Process p = pb.start();
-    if (!p.waitFor(120, TimeUnit.SECONDS)) {
-      p.destroyForcibly().waitFor();
-      throw new AssertionError("bin/producer did not exit within 120 s");
-    }
-    return new Run(p.exitValue(), Files.readString(out), Files.readString(err));
+    Map<String, String> env = new java.util.HashMap<>(Programs.env(broker));
+    env.putAll(extra);
+    return Programs.runApart(
+        List.of(
+            ProgramProcess.repo().resolve("bin/producer").toString(), "publish", "--type", "noop"),
+        tmp,
+        env,
+        tmp);
   }
 
   private static List<Path> archives(Path cds) throws IOException {
@@ -67,7 +58,7 @@ class LauncherCdsIT {
   }
 
   /** One task id and nothing else on stdout. */
-  private static void assertPublished(Run r) {
+  private static void assertPublished(Programs.Apart r) {
     assertThat(r.exit()).as(r.toString()).isZero();
     assertThat(r.out().lines().toList()).as(r.toString()).hasSize(1);
     assertThat(r.out().strip()).as(r.toString()).doesNotContain("cds", "[", " ");

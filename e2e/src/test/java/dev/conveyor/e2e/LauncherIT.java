@@ -8,7 +8,6 @@ import dev.conveyor.testkit.TestBroker;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.io.TempDir;
@@ -22,23 +21,11 @@ class LauncherIT {
 
   @TempDir Path dir;
 
-  private record Run(int exit, String out, String err) {}
-
-  private Run run(TestBroker broker, Path cwd, List<String> command) throws Exception {
-    ProcessBuilder pb = new ProcessBuilder(command).directory(cwd.toFile());
-    pb.environment().putAll(Programs.env(broker));
-    Path out = Files.createTempFile(dir, "out", ".txt");
-    Path err = Files.createTempFile(dir, "err", ".txt");
-    pb.redirectOutput(out.toFile()).redirectError(err.toFile());
-    Process p = pb.start();
-    if (!p.waitFor(120, TimeUnit.SECONDS)) {
-      p.destroyForcibly().waitFor();
-      throw new AssertionError(command + " did not exit within 120 s");
-    }
-    return new Run(p.exitValue(), Files.readString(out), Files.readString(err));
+  private Programs.Apart run(TestBroker broker, Path cwd, List<String> command) throws Exception {
+    return Programs.runApart(command, cwd, Programs.env(broker), dir);
   }
 
-  private static void assertPublished(Run r) {
+  private static void assertPublished(Programs.Apart r) {
     assertThat(r.exit()).as(r.toString()).isZero();
     assertThat(r.out().lines().toList()).as(r.toString()).hasSize(1);
   }
@@ -62,7 +49,7 @@ class LauncherIT {
   @Test
   void inTheWorkingDirectoryItWasStartedIn(TestBroker broker) throws Exception {
     Files.writeString(dir.resolve("payload.json"), "{\"n\":1}");
-    Run r =
+    Programs.Apart r =
         run(
             broker,
             dir,

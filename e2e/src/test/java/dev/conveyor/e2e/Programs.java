@@ -2,11 +2,15 @@ package dev.conveyor.e2e;
 
 import dev.conveyor.testkit.ProgramProcess;
 import dev.conveyor.testkit.TestBroker;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.TimeUnit;
 
 /** The three programs, started through their launchers against a test's namespace. */
 final class Programs {
@@ -39,6 +43,28 @@ final class Programs {
       int code = p.waitFor(Duration.ofSeconds(120));
       return new Result(code, p.output());
     }
+  }
+
+  /** What a command wrote on stdout and on stderr, kept apart, and its exit code. */
+  record Apart(int exit, String out, String err) {}
+
+  /**
+   * Runs a command to its end (120 s at most) in {@code cwd} with {@code env} added, its stdout and
+   * stderr in files under {@code tmp}: for a launcher whose stdout must hold nothing else.
+   */
+  static Apart runApart(List<String> command, Path cwd, Map<String, String> env, Path tmp)
+      throws IOException, InterruptedException {
+    ProcessBuilder pb = new ProcessBuilder(command).directory(cwd.toFile());
+    pb.environment().putAll(env);
+    Path out = Files.createTempFile(tmp, "out", ".txt");
+    Path err = Files.createTempFile(tmp, "err", ".txt");
+    pb.redirectOutput(out.toFile()).redirectError(err.toFile());
+    Process p = pb.start();
+    if (!p.waitFor(120, TimeUnit.SECONDS)) {
+      p.destroyForcibly().waitFor();
+      throw new AssertionError(command + " did not exit within 120 s");
+    }
+    return new Apart(p.exitValue(), Files.readString(out), Files.readString(err));
   }
 
   record Result(int exitCode, String output) {
