@@ -148,6 +148,10 @@ public final class Worker implements AutoCloseable, Pausable {
   }
 
   private void open() throws BrokerUnreachableException, IOException, InterruptedException {
+    // The JSON codec takes tens of milliseconds to build in a fresh JVM: built beside the start's
+    // broker round trips rather than in the first event it writes (worker.started), and before
+    // the first stop or kill.
+    Thread.ofPlatform().name("conveyor-prepare").daemon().start(Wire::prepare);
     HandlerRegistry handlers =
         owned.add("handlers", HandlerRegistry.load(config.execPolicy(), config.handlersDir()));
     metrics.knownTypes(handlers.types());
@@ -275,8 +279,6 @@ public final class Worker implements AutoCloseable, Pausable {
     }
     long hb = config.heartbeat().toMillis();
     io.scheduleAtFixedRate(presence::heartbeat, hb, hb, TimeUnit.MILLISECONDS);
-    // Off the start path (slow in a fresh JVM), but before the first stop, usually.
-    Thread.ofPlatform().name("conveyor-prepare").daemon().start(Wire::prepare);
     log.info(
         "worker {} consuming {} with concurrency {}{} on {} (types: {})",
         config.name(),
