@@ -17,11 +17,12 @@
 # Class-data sharing (conveyor_cds_opts): the JVM maps the classes of an earlier start from an
 # archive instead of loading and verifying them again. The archive is <program>-<key>.jsa, the key
 # naming the jar (path) and the JVM (home, runtime version), so another JDK gets an archive of its
-# own; an archive older than its jar (a rebuild) is removed and made anew. It lives in $CONVEYOR_CDS_DIR, else next to the jar (target/), else
-# in ${XDG_CACHE_HOME:-~/.cache}/conveyor: the first writable one, where the JVM creates it on the
-# first run (-XX:+AutoCreateSharedArchive, written at exit) and refreshes it when it no longer
-# fits. A directory that cannot be written but holds the archive (the Docker image's) is read only;
-# without either, the program runs without one. CONVEYOR_CDS=0 turns it off.
+# own; an archive older than its jar (a rebuild) is removed and made anew. It lives in
+# $CONVEYOR_CDS_DIR, else next to the jar (target/), else in ${XDG_CACHE_HOME:-~/.cache}/conveyor:
+# the first writable one, where the JVM creates it on the first run (-XX:+AutoCreateSharedArchive,
+# written at exit) and refreshes it when it no longer fits. A directory that cannot be written but
+# holds the archive (the Docker image's) is read only; without either, the program runs without
+# one. CONVEYOR_CDS=0 turns it off.
 #
 # On JDK 25 and later the ahead-of-time cache takes the dynamic archive's place (conveyor_aot_opts),
 # in the same directory, unless CONVEYOR_AOT=0.
@@ -166,9 +167,8 @@ conveyor_path_java_home() {
   if [[ -L $java ]]; then
     java=$(readlink -f -- "$java" 2>/dev/null) || return 1
   fi
-  [[ $java == */* ]] || java=./$java
-  java=${java%/*}
-  [[ $java == */* ]] || java=./$java
+  [[ $java == /* ]] || java=$PWD/$java # a relative entry in PATH
+  java=${java%/*}                       # …/bin
   CONVEYOR_PATH_JAVA_HOME=${java%/*}
 }
 

@@ -7,7 +7,9 @@ import dev.conveyor.testkit.ProgramProcess;
 import dev.conveyor.testkit.TestBroker;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.io.TempDir;
@@ -43,6 +45,35 @@ class LauncherIT {
   void byANameWithoutADirectory(TestBroker broker) throws Exception {
     Path bin = ProgramProcess.repo().resolve("bin");
     assertPublished(run(broker, bin, List.of("bash", "producer", "publish", "--type", "noop")));
+  }
+
+  /**
+   * Without JAVA_HOME the launcher takes the first {@code java} on PATH that is new enough, here a
+   * symlink to this JVM's (found by searching PATH in bash and following the link). The other
+   * places it looks hold nothing (CONVEYOR_JAVA_DIRS), and the next {@code java} on PATH is older
+   * on this machine's image or absent: only that first one can start the program.
+   */
+  @Test
+  void withoutJavaHomeTheJavaOnPathThroughASymlink(TestBroker broker) throws Exception {
+    Path bin = Files.createDirectories(dir.resolve("jdk-link/bin"));
+    Files.createSymbolicLink(
+        bin.resolve("java"), Path.of(System.getProperty("java.home"), "bin", "java"));
+    Path none = Files.createDirectories(dir.resolve("no-jdks"));
+    Map<String, String> env = new HashMap<>(Programs.env(broker));
+    env.put("JAVA_HOME", null);
+    // Relative, as PATH entries may be: the launcher runs in the directory it was started in.
+    env.put("PATH", "jdk-link/bin:/usr/local/bin:/usr/bin:/bin");
+    env.put("CONVEYOR_JAVA_DIRS", none.toString());
+    assertPublished(
+        Programs.runApart(
+            List.of(
+                ProgramProcess.repo().resolve("bin/producer").toString(),
+                "publish",
+                "--type",
+                "noop"),
+            dir,
+            env,
+            dir));
   }
 
   /** The program runs where it was started: a relative path given to it means the same file. */

@@ -49,13 +49,21 @@ final class Programs {
   record Apart(int exit, String out, String err) {}
 
   /**
-   * Runs a command to its end (120 s at most) in {@code cwd} with {@code env} added, its stdout and
-   * stderr in files under {@code tmp}: for a launcher whose stdout must hold nothing else.
+   * Runs a command to its end (120 s at most) in {@code cwd} with {@code env} added (a null value
+   * unsets the variable), its stdout and stderr in files under {@code tmp}: for a launcher whose
+   * stdout must hold nothing else.
    */
   static Apart runApart(List<String> command, Path cwd, Map<String, String> env, Path tmp)
       throws IOException, InterruptedException {
     ProcessBuilder pb = new ProcessBuilder(command).directory(cwd.toFile());
-    pb.environment().putAll(env);
+    env.forEach(
+        (name, value) -> {
+          if (value == null) {
+            pb.environment().remove(name);
+          } else {
+            pb.environment().put(name, value);
+          }
+        });
     Path out = Files.createTempFile(tmp, "out", ".txt");
     Path err = Files.createTempFile(tmp, "err", ".txt");
     pb.redirectOutput(out.toFile()).redirectError(err.toFile());
