@@ -3,6 +3,7 @@ package dev.conveyor.protocol.topology;
 import com.rabbitmq.client.BuiltinExchangeType;
 import com.rabbitmq.client.Channel;
 import java.io.IOException;
+import java.util.List;
 import java.util.Map;
 
 /**
@@ -32,10 +33,9 @@ public final class Topology {
 
   /** Exchanges and the dead-letter queue: what every program uses. */
   public void declareCore(Channel ch) throws IOException {
-    ch.exchangeDeclare(names.tasksExchange(), BuiltinExchangeType.DIRECT, true);
-    ch.exchangeDeclare(names.deadExchange(), BuiltinExchangeType.FANOUT, true);
-    ch.exchangeDeclare(names.controlExchange(), BuiltinExchangeType.FANOUT, true);
-    ch.exchangeDeclare(names.eventsExchange(), BuiltinExchangeType.TOPIC, true);
+    for (Exchange e : coreExchanges()) {
+      ch.exchangeDeclare(e.name(), e.type(), true);
+    }
     ch.queueDeclare(names.deadQueue(), true, false, false, DEAD_QUEUE);
     ch.queueBind(names.deadQueue(), names.deadExchange(), "");
   }
@@ -47,19 +47,25 @@ public final class Topology {
    * channel, and that later call reports it.
    */
   public void declareCoreNoWait(Channel ch) throws IOException {
-    ch.exchangeDeclareNoWait(
-        names.tasksExchange(), BuiltinExchangeType.DIRECT, true, false, false, null);
-    ch.exchangeDeclareNoWait(
-        names.deadExchange(), BuiltinExchangeType.FANOUT, true, false, false, null);
-    ch.exchangeDeclareNoWait(
-        names.controlExchange(), BuiltinExchangeType.FANOUT, true, false, false, null);
-    ch.exchangeDeclareNoWait(
-        names.eventsExchange(), BuiltinExchangeType.TOPIC, true, false, false, null);
+    for (Exchange e : coreExchanges()) {
+      ch.exchangeDeclareNoWait(e.name(), e.type(), true, false, false, null);
+    }
     ch.queueDeclareNoWait(names.deadQueue(), true, false, false, DEAD_QUEUE);
     ch.queueBindNoWait(names.deadQueue(), names.deadExchange(), "", null);
   }
 
   private static final Map<String, Object> DEAD_QUEUE = Map.of("x-queue-type", "quorum");
+
+  private record Exchange(String name, BuiltinExchangeType type) {}
+
+  /** The namespace's exchanges, all durable; the dead-letter one before the queue bound to it. */
+  private List<Exchange> coreExchanges() {
+    return List.of(
+        new Exchange(names.tasksExchange(), BuiltinExchangeType.DIRECT),
+        new Exchange(names.deadExchange(), BuiltinExchangeType.FANOUT),
+        new Exchange(names.controlExchange(), BuiltinExchangeType.FANOUT),
+        new Exchange(names.eventsExchange(), BuiltinExchangeType.TOPIC));
+  }
 
   /** A durable quorum task queue bound to {@code ns.tasks} under its own name. */
   public String declareTaskQueue(Channel ch, String queue) throws IOException {
