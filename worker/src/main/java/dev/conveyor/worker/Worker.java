@@ -174,6 +174,7 @@ public final class Worker implements AutoCloseable, Pausable {
       metrics.children(children);
     }
     if (config.metricsPort() >= 0) { // bound before connecting: a busy port takes no task
+      metrics.bindJvm(); // only served, so only measured, here
       metricsServer =
           owned.add(
               "metrics server", MetricsServer.bind(config.metricsBind(), config.metricsPort()));

@@ -119,6 +119,7 @@ class WorkerIT {
         .contains(
             "conveyor_tasks_finished_total{cause=\"rejected\",state=\"rejected\",type=\"unknown\",worker=\"w1\"} 3.0")
         .contains("type=\"noop\"")
+        .contains("jvm_memory_used_bytes", "jvm_threads_live_threads", "process_cpu_usage")
         .doesNotContain("made-up-");
   }
 

@@ -39,9 +39,6 @@ public final class WorkerMetrics {
 
   public WorkerMetrics(String worker) {
     registry.config().commonTags("worker", worker);
-    new JvmMemoryMetrics().bindTo(registry);
-    new JvmThreadMetrics().bindTo(registry);
-    new ProcessorMetrics().bindTo(registry);
     FunctionCounter.builder(
             "conveyor.exec.tree.walk.failures", ExecStats.class, c -> ExecStats.treeWalkFailures())
         .description("exec process trees that /proc could not list; every process was scanned")
@@ -56,6 +53,13 @@ public final class WorkerMetrics {
         .description("processes an exec task left running when it ended, killed")
         .tag("of", "dead-worker")
         .register(registry);
+  }
+
+  /** The JVM's memory, threads and CPU: for a worker that serves them. */
+  public void bindJvm() {
+    new JvmMemoryMetrics().bindTo(registry);
+    new JvmThreadMetrics().bindTo(registry);
+    new ProcessorMetrics().bindTo(registry);
   }
 
   /** The child JVMs of {@code --isolation process}: started, killed, crashed; spares now. */

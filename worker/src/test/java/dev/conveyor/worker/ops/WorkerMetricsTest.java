@@ -20,6 +20,21 @@ class WorkerMetricsTest {
     assertThat(metrics.scrape()).contains("conveyor_events_dropped_total{worker=\"w1\"} 2.0");
   }
 
+  /**
+   * The JVM's gauges cost a worker's start tens of milliseconds of JMX: bound only for a worker
+   * that serves /metrics.
+   */
+  @Test
+  void theJvmIsMeasuredOnlyOnceAsked() {
+    WorkerMetrics metrics = new WorkerMetrics("w1");
+    assertThat(metrics.scrape()).doesNotContain("jvm_").doesNotContain("process_cpu_usage");
+
+    metrics.bindJvm();
+
+    assertThat(metrics.scrape())
+        .contains("jvm_memory_used_bytes", "jvm_threads_live_threads", "process_cpu_usage");
+  }
+
   /** Each type, state and cause has a counter of its own; the same ones add up. */
   @Test
   void taskOutcomesAreCountedApartByTypeStateAndCause() {
