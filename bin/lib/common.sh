@@ -368,7 +368,7 @@ conveyor_cds_opts() {
       if [[ ! -e $file ]] || conveyor_stale "$jar" "$file"; then
         # Archives of earlier builds of this jar are of no further use; neither are a record or a
         # lock older than the jar (a recorder's lock is younger: the jar was there when it began).
-        for old in "$dir/$program"-*.jsa "$dir/$program"-*.aot "$dir/$program"-*.aotconf "$dir/$program"-*.aotlock; do
+        for old in "$dir/$program"-*.jsa "$dir/$program"-*.aot "$dir/$program"-*.aot.*.tmp "$dir/$program"-*.aotconf "$dir/$program"-*.aotlock; do
           [[ -e $old && $old -ot $jar ]] && rm -rf -- "$old" 2>/dev/null
         done
       fi
@@ -446,8 +446,12 @@ conveyor_aot_opts() {
     CONVEYOR_CDS_OPTS=("-XX:AOTCache=$aot" '-Xlog:aot*=off' '-Xlog:cds*=off')
     return 0
   fi
-  # A lock left by a recorder or builder that was killed does not block forever.
-  [[ -d $lock && -n $(find "$lock" -maxdepth 0 -mmin +10 2>/dev/null) ]] && rm -rf -- "$lock"
+  # A lock left by a recorder or builder that was killed does not block forever; nor does a cache
+  # half-written by a builder killed outright (SIGKILL) stay.
+  if [[ -d $lock && -n $(find "$lock" -maxdepth 0 -mmin +10 2>/dev/null) ]]; then
+    rm -rf -- "$lock"
+    rm -f -- "$aot".*.tmp
+  fi
   if mkdir -- "$lock" 2>/dev/null; then
     printf '%s\n' "$$" >"$lock/pid" # $$ is the JVM's pid once this shell execs it
     rm -f -- "$conf"
@@ -466,10 +470,14 @@ conveyor_aot_opts() {
   mkdir -- "$lock/building" 2>/dev/null || return 0 # another launch builds it
   tmp=$aot.$$.tmp
   # The same flags as the runs that will map it. Started from a subshell that exits at once, so
-  # that init, not this program, reaps it.
+  # that init, not this program, reaps it. It shares this program's process group: a SIGTERM or
+  # SIGHUP sent to the group (timeout(1), a closed terminal, a service manager stopping the
+  # program) ends the build too. Then the half-written cache goes and the record stays, for the
+  # next launch to build from (the trap runs once the JVM, which got the signal as well, is gone).
   # shellcheck disable=SC2086 # CONVEYOR_JAVA_OPTS is a list of flags, split on purpose
   (
     (
+      trap 'rm -f -- "$tmp"; rmdir -- "$lock/building" 2>/dev/null; exit 143' TERM HUP
       nice "$CONVEYOR_JAVA" -XX:AOTMode=create "-XX:AOTConfiguration=$conf" "-XX:AOTCache=$tmp" \
         '-Xlog:aot*=off' '-Xlog:cds*=off' ${CONVEYOR_PROGRAM_OPTS[@]+"${CONVEYOR_PROGRAM_OPTS[@]}"} \
         ${CONVEYOR_JAVA_OPTS:-} -cp "$jar" </dev/null >/dev/null 2>&1 && mv -f -- "$tmp" "$aot"

@@ -10,8 +10,11 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.FileTime;
 import java.time.Duration;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 import org.awaitility.Awaitility;
 import org.junit.jupiter.api.Test;
@@ -164,6 +167,97 @@ class LauncherCdsIT {
       assertThat(Files.getLastModifiedTime(first).toMillis())
           .isGreaterThan(madeAt.toMillis() + 2_000);
     }
+  }
+
+  /**
+   * A SIGTERM to the process group of the launch that builds the cache (timeout(1), a closed
+   * terminal, a service manager stopping the program) ends the build with it: the half-written
+   * cache is removed and the record kept, and the next launch builds the cache from it. Without the
+   * launcher's trap the half-written file stayed for good and no launch built the cache for ten
+   * minutes (the lock's age limit).
+   */
+  @Test
+  void aBuildEndedWithItsLaunchLeavesNothingHalfWrittenAndTheNextLaunchBuildsIt(TestBroker broker)
+      throws Exception {
+    Path cds = dir.resolve("ended");
+    Map<String, String> env = Map.of("CONVEYOR_CDS_DIR", cds.toString());
+    assertPublished(producer(broker, env, dir)); // records what it loads
+    if (!aotCapable()) {
+      assertThat(archives(cds)).hasSize(1);
+      return;
+    }
+
+    // A launch that stays (it waits for an outcome no worker gives), in a process group of its
+    // own; its launcher starts the build.
+    ProcessBuilder pb =
+        new ProcessBuilder(
+                "setsid",
+                ProgramProcess.repo().resolve("bin/producer").toString(),
+                "publish",
+                "--type",
+                "noop",
+                "--wait",
+                "--wait-timeout",
+                "120s")
+            .directory(dir.toFile())
+            .redirectOutput(ProcessBuilder.Redirect.DISCARD)
+            .redirectError(ProcessBuilder.Redirect.DISCARD);
+    pb.environment().putAll(Programs.env(broker));
+    pb.environment().putAll(env);
+    Process launch = pb.start();
+    try {
+      ProcessHandle builder =
+          Awaitility.await("the cache's builder running")
+              .atMost(Duration.ofSeconds(60))
+              .pollInterval(Duration.ofMillis(10))
+              .until(() -> builderOf(cds), Optional::isPresent)
+              .orElseThrow();
+      Process kill =
+          new ProcessBuilder("kill", "-TERM", "--", "-" + launch.pid()).inheritIO().start();
+      assertThat(kill.waitFor()).isZero();
+      assertThat(launch.waitFor(30, TimeUnit.SECONDS)).as("the launch ended").isTrue();
+      Awaitility.await("the builder gone")
+          .atMost(Duration.ofSeconds(30))
+          .until(() -> !builder.isAlive());
+    } finally {
+      launch.destroyForcibly();
+    }
+    Awaitility.await("nothing half-written left, the record kept")
+        .atMost(Duration.ofSeconds(30))
+        .until(
+            () ->
+                files(cds, ".tmp").isEmpty()
+                    && files(cds, ".aotlock").stream()
+                        .noneMatch(lock -> Files.exists(lock.resolve("building"))));
+    assertThat(files(cds, ".aotconf").size() + files(cds, ".aot").size()).isEqualTo(1);
+
+    assertPublished(producer(broker, env, dir)); // builds the cache from the record
+    Awaitility.await("the cache built")
+        .atMost(Duration.ofSeconds(120))
+        .until(
+            () ->
+                files(cds, ".aot").size() == 1
+                    && files(cds, ".aotlock").isEmpty()
+                    && files(cds, ".tmp").isEmpty());
+  }
+
+  /** The JVM building a cache under {@code cds}, if one runs. */
+  private static Optional<ProcessHandle> builderOf(Path cds) {
+    String cache = "-XX:AOTCache=" + cds;
+    return ProcessHandle.allProcesses()
+        .filter(
+            p ->
+                p.info()
+                    .arguments()
+                    .map(args -> Arrays.stream(args).anyMatch(a -> a.startsWith(cache)))
+                    .orElse(false))
+        .filter(
+            p ->
+                p.info()
+                    .arguments()
+                    .map(args -> Arrays.asList(args).contains("-XX:AOTMode=create"))
+                    .orElse(false))
+        .findFirst();
   }
 
   /** The producer's shaded jar, as the launcher finds it. */
