@@ -1,12 +1,10 @@
 package dev.conveyor.worker;
 
+import dev.conveyor.protocol.HostName;
 import dev.conveyor.protocol.broker.BrokerSettings;
 import dev.conveyor.worker.handlers.ExecPolicy;
 import dev.conveyor.worker.isolation.Isolation;
 import dev.conveyor.worker.messaging.EventLevel;
-import java.lang.management.ManagementFactory;
-import java.net.InetAddress;
-import java.net.UnknownHostException;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
@@ -185,11 +183,7 @@ public record WorkerConfig(
   }
 
   public static String host() {
-    try {
-      return InetAddress.getLocalHost().getHostName();
-    } catch (UnknownHostException e) {
-      return ManagementFactory.getRuntimeMXBean().getName();
-    }
+    return HostName.get();
   }
 
   public WorkerConfig withBroker(BrokerSettings value) {
