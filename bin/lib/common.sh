@@ -477,7 +477,7 @@ conveyor_aot_opts() {
   # shellcheck disable=SC2086 # CONVEYOR_JAVA_OPTS is a list of flags, split on purpose
   (
     (
-      trap 'rm -f -- "$tmp"; rmdir -- "$lock/building" 2>/dev/null; exit 143' TERM HUP
+      trap 'rm -f -- "$tmp"; rmdir -- "$lock/building" 2>/dev/null; exit 1' TERM HUP
       nice "$CONVEYOR_JAVA" -XX:AOTMode=create "-XX:AOTConfiguration=$conf" "-XX:AOTCache=$tmp" \
         '-Xlog:aot*=off' '-Xlog:cds*=off' ${CONVEYOR_PROGRAM_OPTS[@]+"${CONVEYOR_PROGRAM_OPTS[@]}"} \
         ${CONVEYOR_JAVA_OPTS:-} -cp "$jar" </dev/null >/dev/null 2>&1 && mv -f -- "$tmp" "$aot"

@@ -249,14 +249,10 @@ class LauncherCdsIT {
             p ->
                 p.info()
                     .arguments()
-                    .map(args -> Arrays.stream(args).anyMatch(a -> a.startsWith(cache)))
-                    .orElse(false))
-        .filter(
-            p ->
-                p.info()
-                    .arguments()
-                    .map(args -> Arrays.asList(args).contains("-XX:AOTMode=create"))
-                    .orElse(false))
+                    .map(Arrays::asList)
+                    .filter(args -> args.contains("-XX:AOTMode=create"))
+                    .filter(args -> args.stream().anyMatch(a -> a.startsWith(cache)))
+                    .isPresent())
         .findFirst();
   }
 
