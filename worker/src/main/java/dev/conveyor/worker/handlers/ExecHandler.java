@@ -41,7 +41,7 @@ public final class ExecHandler implements TaskHandler, AutoCloseable {
   /**
    * Deletes the output files off the task's path. On ext4 an unlink can wait for the journal's
    * commit, which the broker's fsyncs keep starting, and every killed task would be reported that
-   * much later (docs/benchmarks.md).
+   * much later (docs/benchmarks.md). Also ends, once, the orphans of a dead worker.
    */
   private final ExecutorService janitor =
       Executors.newSingleThreadExecutor(
@@ -82,7 +82,9 @@ public final class ExecHandler implements TaskHandler, AutoCloseable {
     this.outputDir = outputDir;
     this.signaller = signaller;
     policy.programs().forEach(ExecHandler::warnIfNotRunnable);
-    containment.endOrphans(); // of a worker on this host that was killed or crashed
+    // The orphans of a worker on this host that was killed or crashed: every process is read, so
+    // off the worker's start path.
+    janitor.execute(containment::endOrphans);
   }
 
   /** A missing program is the operator's typo, found at start rather than by the first task. */
