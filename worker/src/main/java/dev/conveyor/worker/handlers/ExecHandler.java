@@ -84,7 +84,15 @@ public final class ExecHandler implements TaskHandler, AutoCloseable {
     policy.programs().forEach(ExecHandler::warnIfNotRunnable);
     // The orphans of a worker on this host that was killed or crashed: every process is read, so
     // off the worker's start path.
-    janitor.execute(containment::endOrphans);
+    janitor.execute(this::endOrphans);
+  }
+
+  private void endOrphans() {
+    try {
+      containment.endOrphans();
+    } catch (RuntimeException e) {
+      log.warn("exec: could not look for processes a dead worker left running: {}", e.toString());
+    }
   }
 
   /** A missing program is the operator's typo, found at start rather than by the first task. */
