@@ -10,8 +10,8 @@ import java.util.function.Supplier;
 
 /**
  * A command's control message, made and encoded on a thread of its own while the command connects
- * to the broker: its id (the JVM's first secure random numbers) and the issuer's host name lookup
- * are start-up work that would otherwise run between connecting and publishing, on the path of a
+ * to the broker: its id (the JVM's first secure random numbers) and the issuer's host name are
+ * start-up work that would otherwise run between connecting and publishing, on the path of a
  * command that should act at once. It is written with Jackson's streaming API ({@link
  * ControlMessage#toJson}): building the object mapper took longer than connecting, so the mapper,
  * which decodes the answers, is built afterwards on this thread, while the command goes out.
