@@ -23,6 +23,17 @@ public final class CommandVerifier {
     this.signer = signer;
   }
 
+  /** Whether a message workers write for each other (a control log checkpoint) may be trusted. */
+  public boolean authentic(byte[] body, Map<String, Object> headers) {
+    return signer.isEmpty()
+        || signer.get().verify(body, headers == null ? null : headers.get(Headers.SIGNATURE));
+  }
+
+  /** The signature for a message workers write for each other; empty without a control key. */
+  public Optional<String> signature(byte[] body) {
+    return signer.map(s -> s.sign(body));
+  }
+
   /**
    * @param live false for commands replayed from the control log, which are old by nature
    * @return why the command must be dropped, or empty to obey it
