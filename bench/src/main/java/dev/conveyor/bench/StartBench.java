@@ -2,8 +2,11 @@ package dev.conveyor.bench;
 
 import static dev.conveyor.bench.Harness.progress;
 
+import com.rabbitmq.client.AMQP;
+import com.rabbitmq.client.Channel;
 import dev.conveyor.protocol.events.Event;
 import dev.conveyor.protocol.events.EventSubscription;
+import dev.conveyor.protocol.wire.Headers;
 import dev.conveyor.protocol.wire.Ids;
 import dev.conveyor.protocol.wire.TaskState;
 import dev.conveyor.protocol.wire.WorkerEvent;
@@ -66,6 +69,15 @@ public final class StartBench implements Callable<Integer> {
   int idleSeconds;
 
   @Option(
+      names = "--log-entries",
+      defaultValue = "0",
+      description =
+          "Also launch bin/worker against a control log holding N entries more, as N earlier"
+              + " worker starts leave it (each appends a marker, kept 25 h); those rounds alternate"
+              + " with the plain ones (default: ${DEFAULT-VALUE}, off).")
+  int logEntries;
+
+  @Option(
       names = "--repo",
       defaultValue = "${sys:conveyor.repo:-.}",
       description =
@@ -94,8 +106,13 @@ public final class StartBench implements Callable<Integer> {
             repo.toAbsolutePath().normalize());
         report.put("process", "skipped: no bin/worker or worker jar");
       } else {
-        if (processRounds > 0) {
-          startLatencyProcess(h, report, launcher.get());
+        if (processRounds > 0 && logEntries > 0) {
+          try (Harness filled = Harness.open(common.uri, "start-log")) {
+            appendMarkers(filled, logEntries);
+            startLatencyProcess(List.of(h, filled), report, launcher.get());
+          }
+        } else if (processRounds > 0) {
+          startLatencyProcess(List.of(h), report, launcher.get());
         }
         if (idleSeconds > 0) {
           idleMemory(h, report, launcher.get());
@@ -192,63 +209,113 @@ public final class StartBench implements Callable<Integer> {
     report.put("startInProcess", j);
   }
 
-  /** Launch of bin/worker as an OS process with a task already queued → its task.running. */
-  @SuppressWarnings("try") // the subscription only has to stay open while events arrive
-  private void startLatencyProcess(Harness h, Report report, WorkerLauncher launcher)
+  /**
+   * Launches of bin/worker as an OS process with a task already queued → its task.running; one
+   * round in each namespace in turn, so that their figures come from the same minutes.
+   */
+  private void startLatencyProcess(List<Harness> namespaces, Report report, WorkerLauncher launcher)
       throws Exception {
-    List<Double> toStarted = new ArrayList<>();
-    List<Double> toRunning = new ArrayList<>();
+    List<List<Double>> toStarted = new ArrayList<>();
+    List<List<Double>> toRunning = new ArrayList<>();
+    List<EventSubscription> subs = new ArrayList<>();
     Conditions.Meter meter = Conditions.start();
-    try (EventSubscription sub = startEvents(h)) {
+    try {
+      for (Harness h : namespaces) {
+        subs.add(startEvents(h));
+        toStarted.add(new ArrayList<>());
+        toRunning.add(new ArrayList<>());
+      }
       for (int i = 1; i <= processRounds; i++) {
-        String id = Ids.newId();
-        h.publishTasks(List.of(id), Drains.NOOP);
-        long t0 = System.nanoTime();
-        WorkerLauncher.Running p = launcher.start(h, "--name", "bench-proc-" + i);
-        try {
-          Long running = awaitRunning(id, 60_000, p.process());
-          Long started = awaitStarted(p.process(), 10_000);
-          if (running == null) {
-            progress(
-                "process start %d: no task.running within 60 s (process %s); log:%n%s",
-                i,
-                p.process().isAlive() ? "still running" : "exited " + p.process().exitValue(),
-                p.logTail());
-            continue;
-          }
-          toRunning.add(Stats.millis(running - t0));
-          if (started != null) {
-            toStarted.add(Stats.millis(started - t0));
-          }
-          progress(
-              "process start %d: worker.started after %s ms, task.running after %.1f ms",
-              i,
-              started == null ? "?" : String.format("%.1f", Stats.millis(started - t0)),
-              Stats.millis(running - t0));
-        } finally {
-          int code = p.stop();
-          progress("process %d ended with exit code %d", p.pid(), code);
+        for (int n = 0; n < namespaces.size(); n++) {
+          processRound(namespaces.get(n), launcher, i, toStarted.get(n), toRunning.get(n));
         }
       }
+    } finally {
+      subs.forEach(EventSubscription::close);
     }
-    Stats st = new Stats(toStarted);
-    Stats run = new Stats(toRunning);
-    report.text("");
-    report.text(
-        "start latency, OS process (bin/worker -> %s, %s; %d rounds) %s:",
-        launcher.jar().getFileName(), Runtime.version(), run.count(), meter.end());
-    report.text(
-        "  launch -> worker.started received:   median %.1f ms  min %.1f  max %.1f",
-        st.median(), st.min(), st.max());
-    report.text(
-        "  launch -> first task.running:        median %.1f ms  min %.1f  max %.1f",
-        run.median(), run.min(), run.max());
-    Map<String, Object> j = new LinkedHashMap<>();
-    j.put("rounds", run.count());
-    j.put("toWorkerStartedMs", toStarted.stream().map(Stats::round1).toList());
-    j.put("toFirstRunningMs", toRunning.stream().map(Stats::round1).toList());
-    j.put("medianToFirstRunningMs", Stats.round1(run.median()));
-    report.put("startProcess", j);
+    Conditions conditions = meter.end();
+    for (int n = 0; n < namespaces.size(); n++) {
+      Stats st = new Stats(toStarted.get(n));
+      Stats run = new Stats(toRunning.get(n));
+      report.text("");
+      report.text(
+          "start latency, OS process (bin/worker -> %s, %s; %d rounds%s) %s:",
+          launcher.jar().getFileName(),
+          Runtime.version(),
+          run.count(),
+          n == 0 ? "" : "; the control log holding " + logEntries + " earlier starts' markers",
+          conditions);
+      report.text(
+          "  launch -> worker.started received:   median %.1f ms  min %.1f  max %.1f",
+          st.median(), st.min(), st.max());
+      report.text(
+          "  launch -> first task.running:        median %.1f ms  min %.1f  max %.1f",
+          run.median(), run.min(), run.max());
+      Map<String, Object> j = new LinkedHashMap<>();
+      j.put("rounds", run.count());
+      if (n > 0) {
+        j.put("controlLogEntries", logEntries);
+      }
+      j.put("toWorkerStartedMs", toStarted.get(n).stream().map(Stats::round1).toList());
+      j.put("toFirstRunningMs", toRunning.get(n).stream().map(Stats::round1).toList());
+      j.put("medianToFirstRunningMs", Stats.round1(run.median()));
+      report.put(n == 0 ? "startProcess" : "startProcessLongLog", j);
+    }
+  }
+
+  private void processRound(
+      Harness h, WorkerLauncher launcher, int i, List<Double> toStarted, List<Double> toRunning)
+      throws Exception {
+    String id = Ids.newId();
+    h.publishTasks(List.of(id), Drains.NOOP);
+    long t0 = System.nanoTime();
+    WorkerLauncher.Running p = launcher.start(h, "--name", "bench-proc-" + i);
+    try {
+      Long running = awaitRunning(id, 60_000, p.process());
+      Long started = awaitStarted(p.process(), 10_000);
+      if (running == null) {
+        progress(
+            "process start %d: no task.running within 60 s (process %s); log:%n%s",
+            i,
+            p.process().isAlive() ? "still running" : "exited " + p.process().exitValue(),
+            p.logTail());
+        return;
+      }
+      toRunning.add(Stats.millis(running - t0));
+      if (started != null) {
+        toStarted.add(Stats.millis(started - t0));
+      }
+      progress(
+          "process start %d in %s: worker.started after %s ms, task.running after %.1f ms",
+          i,
+          h.names().namespace(),
+          started == null ? "?" : String.format("%.1f", Stats.millis(started - t0)),
+          Stats.millis(running - t0));
+    } finally {
+      int code = p.stop();
+      progress("process %d ended with exit code %d", p.pid(), code);
+    }
+  }
+
+  /**
+   * Appends {@code count} markers to the namespace's control log, one confirmed publish each, as
+   * that many worker starts would: a starting worker reads every entry of the last 25 hours.
+   */
+  private static void appendMarkers(Harness h, int count) throws Exception {
+    long t0 = System.nanoTime();
+    try (Channel ch = h.connection().createChannel()) {
+      String log = h.topology().declareControlLog(ch);
+      ch.confirmSelect();
+      for (int i = 0; i < count; i++) {
+        AMQP.BasicProperties props =
+            new AMQP.BasicProperties.Builder().headers(Map.of(Headers.MARKER, Ids.newId())).build();
+        ch.basicPublish("", log, props, new byte[0]);
+        ch.waitForConfirmsOrDie(10_000);
+      }
+    }
+    progress(
+        "%d markers appended to %s's control log in %.0f ms",
+        count, h.names().namespace(), Stats.millis(System.nanoTime() - t0));
   }
 
   /** Waits for the process's worker.started; gives up early when the process has ended. */
