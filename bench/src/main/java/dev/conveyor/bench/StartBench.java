@@ -72,9 +72,9 @@ public final class StartBench implements Callable<Integer> {
       names = "--log-entries",
       defaultValue = "0",
       description =
-          "Also launch bin/worker against a control log holding N entries more, as N earlier"
-              + " worker starts leave it (each appends a marker, kept 25 h); those rounds alternate"
-              + " with the plain ones (default: ${DEFAULT-VALUE}, off).")
+          "Also launch bin/worker against a control log holding N markers more, as N starts of"
+              + " a worker without checkpoints leave it (the first launch reads them all); those"
+              + " rounds alternate with the plain ones (default: ${DEFAULT-VALUE}, off).")
   int logEntries;
 
   @Option(

@@ -42,6 +42,9 @@ public final class Headers {
   /** HMAC-SHA256 of a control message body, hex (docs/protocol.md). */
   public static final String SIGNATURE = "x-conveyor-signature";
 
-  /** Marks a sync marker in the control log; workers use it to know they have replayed it all. */
+  /**
+   * Marks a worker's entry in the control log, not a command: a marker (empty), which a starting
+   * worker reads back to know it has replayed the log, or a checkpoint (docs/design.md).
+   */
   public static final String MARKER = "x-conveyor-marker";
 }
