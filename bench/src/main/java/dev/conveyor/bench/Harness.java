@@ -165,7 +165,12 @@ final class Harness implements AutoCloseable {
     List<String> queues =
         List.of(n.taskQueue(QUEUE), n.retryQueue(QUEUE), n.deadQueue(), n.controlLog());
     List<String> exchanges =
-        List.of(n.tasksExchange(), n.deadExchange(), n.controlExchange(), n.eventsExchange());
+        List.of(
+            n.tasksExchange(),
+            n.deadExchange(),
+            n.controlLogged(),
+            n.controlExchange(),
+            n.eventsExchange());
     for (String q : queues) {
       // One channel per deletion: an error closes the channel it happened on.
       try (Channel ch = connection.createChannel()) {

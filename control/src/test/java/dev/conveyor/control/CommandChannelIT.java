@@ -2,12 +2,24 @@ package dev.conveyor.control;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import com.rabbitmq.client.AMQP;
 import com.rabbitmq.client.BuiltinExchangeType;
+import com.rabbitmq.client.Channel;
+import com.rabbitmq.client.DefaultConsumer;
+import com.rabbitmq.client.Envelope;
 import com.rabbitmq.client.GetResponse;
 import dev.conveyor.protocol.topology.Names;
+import dev.conveyor.protocol.wire.Headers;
+import dev.conveyor.protocol.wire.Wire;
 import dev.conveyor.testkit.BrokerExtension;
 import dev.conveyor.testkit.TestBroker;
+import java.nio.charset.StandardCharsets;
+import java.util.List;
 import java.util.Map;
+import java.util.UUID;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
 
@@ -28,7 +40,11 @@ class CommandChannelIT {
         ch -> {
           for (String exchange :
               new String[] {
-                n.tasksExchange(), n.deadExchange(), n.controlExchange(), n.eventsExchange()
+                n.tasksExchange(),
+                n.deadExchange(),
+                n.controlExchange(),
+                n.controlLogged(),
+                n.eventsExchange()
               }) {
             ch.exchangeDeclarePassive(exchange);
           }
@@ -63,6 +79,68 @@ class CommandChannelIT {
     GetResponse got = broker.withChannel(ch -> ch.basicGet(seen, true));
     assertThat(got).as("the kill on the control exchange").isNotNull();
     assertThat(new String(got.getBody())).contains("\"kill\"", "t-1");
+  }
+
+  /**
+   * A dashboard asks for status every few seconds, and every entry of the control log costs each
+   * starting worker a read: status rounds go out with their own routing key, which the log's
+   * exchange does not pass on; stops and kills are kept.
+   */
+  @Test
+  void theControlLogKeepsTheStopButNotTheStatusRound(TestBroker broker) throws Exception {
+    Control.Result stop = Control.run(broker, "stop", "--task", "t-1", "--discover-timeout", "1ms");
+    Control.Result status = Control.run(broker, "status", "--timeout", "200ms");
+    assertThat(stop.exit()).as(stop.toString()).isZero();
+    assertThat(status.exit()).as(status.toString()).isZero();
+
+    assertThat(logged(broker)).as("commands in the control log").containsExactly("stop");
+  }
+
+  /** The commands the control log holds, in order: read from its start up to a marker of ours. */
+  static List<String> logged(TestBroker broker) throws Exception {
+    String marker = UUID.randomUUID().toString();
+    List<String> commands = new CopyOnWriteArrayList<>();
+    CountDownLatch read = new CountDownLatch(1);
+    Channel ch = broker.connection().createChannel();
+    try {
+      String log = broker.topology().declareControlLog(ch);
+      ch.basicQos(100);
+      ch.basicConsume(
+          log,
+          false,
+          Map.of("x-stream-offset", "first"),
+          new DefaultConsumer(ch) {
+            @Override
+            public void handleDelivery(
+                String tag, Envelope envelope, AMQP.BasicProperties props, byte[] body)
+                throws java.io.IOException {
+              Object seen =
+                  props.getHeaders() == null ? null : props.getHeaders().get(Headers.MARKER);
+              if (seen == null) {
+                commands.add(
+                    Wire.readDocument(new String(body, StandardCharsets.UTF_8))
+                        .path("command")
+                        .asText());
+              } else if (marker.equals(seen.toString())) {
+                read.countDown();
+              }
+              ch.basicAck(envelope.getDeliveryTag(), false);
+            }
+          });
+      broker.withConfirms(
+          pub -> {
+            pub.basicPublish(
+                "",
+                log,
+                new AMQP.BasicProperties.Builder().headers(Map.of(Headers.MARKER, marker)).build(),
+                new byte[0]);
+            return null;
+          });
+      assertThat(read.await(30, TimeUnit.SECONDS)).as("the log read up to the marker").isTrue();
+      return commands;
+    } finally {
+      ch.close();
+    }
   }
 
   /** A core declaration the broker refuses is the command's failure, in the broker's words. */

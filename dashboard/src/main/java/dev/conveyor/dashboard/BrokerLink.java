@@ -111,13 +111,16 @@ final class BrokerLink implements AutoCloseable {
     return topology;
   }
 
-  /** Asks every worker for its status; the answers come to the status listener. */
+  /**
+   * Asks every worker for its status; the answers come to the status listener. With its own routing
+   * key, so that the control log does not keep a round every few seconds.
+   */
   synchronized void statusRound(String issuedBy) throws IOException {
     ControlMessage m = ControlMessages.create(Command.STATUS, Target.all(), false, issuedBy);
     byte[] body = Wire.encode(m);
     statusChannel.basicPublish(
         names().controlExchange(),
-        "",
+        Topology.STATUS_KEY,
         ControlMessages.properties(m, body, signer, DIRECT_REPLY_TO),
         body);
   }

@@ -226,7 +226,12 @@ public final class TestBroker implements AutoCloseable {
       quietly(ch -> ch.queueDelete(q));
     }
     for (String x :
-        List.of(n.tasksExchange(), n.deadExchange(), n.controlExchange(), n.eventsExchange())) {
+        List.of(
+            n.tasksExchange(),
+            n.deadExchange(),
+            n.controlLogged(),
+            n.controlExchange(),
+            n.eventsExchange())) {
       quietly(ch -> ch.exchangeDelete(x));
     }
   }

@@ -68,6 +68,16 @@ public record Names(String namespace) {
     return namespace + ".control.log";
   }
 
+  /**
+   * A direct exchange between the control exchange and its log: it passes on commands published
+   * with an empty routing key and drops the rest, so that status rounds (routing key {@code
+   * status}), which a dashboard sends every few seconds, do not fill the log that every starting
+   * worker reads.
+   */
+  public String controlLogged() {
+    return namespace + ".control.logged";
+  }
+
   public String eventsExchange() {
     return namespace + ".events";
   }

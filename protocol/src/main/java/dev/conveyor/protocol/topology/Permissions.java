@@ -27,9 +27,9 @@ public record Permissions(String configure, String write, String read) {
    */
   public static Permissions control(Names names) {
     return new Permissions(
-        names(names, "tasks|dead|control|control\\.log|events|q\\..+"),
-        names(names, "tasks|dead|control|control\\.log|q\\..+"),
-        names(names, "tasks|dead|control|events"));
+        names(names, "tasks|dead|control|control\\.log|control\\.logged|events|q\\..+"),
+        names(names, "tasks|dead|control|control\\.log|control\\.logged|q\\..+"),
+        names(names, "tasks|dead|control|control\\.logged|events"));
   }
 
   /** Everything in the namespace, its private queues and the default exchange (replies). */

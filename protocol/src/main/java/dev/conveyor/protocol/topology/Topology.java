@@ -102,19 +102,38 @@ public final class Topology {
     return name;
   }
 
-  /** The stream that remembers control commands (see {@link Names#controlLog()}). */
+  /**
+   * The stream that remembers control commands (see {@link Names#controlLog()}), fed through {@link
+   * Names#controlLogged()}: every command but status rounds. A log bound straight to the control
+   * exchange (as before that exchange) is unbound from it.
+   */
   public String declareControlLog(Channel ch) throws IOException {
     String name = names.controlLog();
+    ch.exchangeDeclare(names.controlLogged(), BuiltinExchangeType.DIRECT, true);
+    ch.exchangeBind(names.controlLogged(), names.controlExchange(), "");
     ch.queueDeclare(name, true, false, false, CONTROL_LOG);
-    ch.queueBind(name, names.controlExchange(), "");
+    ch.queueBind(name, names.controlLogged(), LOGGED_KEY);
+    ch.queueUnbind(name, names.controlExchange(), "");
     return name;
   }
 
-  /** {@link #declareControlLog} without waiting for the answers, as {@link #declareCoreNoWait}. */
+  /**
+   * {@link #declareControlLog} without waiting for the answers, as {@link #declareCoreNoWait}; a
+   * log still bound straight to the control exchange stays so until a worker declares it.
+   */
   public void declareControlLogNoWait(Channel ch) throws IOException {
+    ch.exchangeDeclareNoWait(
+        names.controlLogged(), BuiltinExchangeType.DIRECT, true, false, false, null);
+    ch.exchangeBindNoWait(names.controlLogged(), names.controlExchange(), "", null);
     ch.queueDeclareNoWait(names.controlLog(), true, false, false, CONTROL_LOG);
-    ch.queueBindNoWait(names.controlLog(), names.controlExchange(), "", null);
+    ch.queueBindNoWait(names.controlLog(), names.controlLogged(), LOGGED_KEY, null);
   }
+
+  /** The routing key of the commands the control log keeps: all but status rounds. */
+  public static final String LOGGED_KEY = "";
+
+  /** The routing key of a status round on the control exchange, which the log does not keep. */
+  public static final String STATUS_KEY = "status";
 
   private static final Map<String, Object> CONTROL_LOG =
       Map.of(

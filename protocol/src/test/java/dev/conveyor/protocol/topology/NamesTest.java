@@ -22,6 +22,7 @@ class NamesTest {
     assertEquals("conveyor.control", n.controlExchange());
     assertEquals("conveyor.events", n.eventsExchange());
     assertEquals("conveyor.control.log", n.controlLog());
+    assertEquals("conveyor.control.logged", n.controlLogged());
     assertEquals("conveyor.retry.mail", n.retryQueue("mail"));
     assertEquals("conveyor.worker.host-42", n.workerName("host-42"));
   }

@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.rabbitmq.client.AMQP;
 import dev.conveyor.protocol.ControlSigner;
+import dev.conveyor.protocol.topology.Topology;
 import dev.conveyor.protocol.wire.Headers;
 import dev.conveyor.testkit.BrokerExtension;
 import dev.conveyor.testkit.TestBroker;
@@ -118,7 +119,52 @@ class ControlLogCheckpointIT {
     assertThat(keyed.replay().entriesRead()).isLessThan(10);
   }
 
+  /** A dashboard's status rounds, every few seconds, would otherwise fill the log. */
+  @Test
+  void statusRoundsDoNotReachTheLog() throws Exception {
+    statusRounds(50);
+    stop("t-1", Optional.empty());
+
+    Replay replay = replay(Optional.empty());
+
+    assertThat(replay.revocations().find("t-1")).isPresent();
+    assertThat(replay.replay().entriesRead()).isLessThan(10);
+  }
+
+  @Test
+  void aLogStillBoundStraightToTheControlExchangeIsUnboundWhenDeclared() throws Exception {
+    broker.withChannel(
+        ch -> {
+          ch.queueBind(log, broker.names().controlExchange(), ""); // as it was bound before
+          broker.topology().declareControlLog(ch);
+          return null;
+        });
+    statusRounds(50);
+
+    Replay replay = replay(Optional.empty());
+
+    assertThat(replay.replay().entriesRead()).isLessThan(10);
+  }
+
   // ---------------------------------------------------------------------------------------------
+
+  /** Status rounds as {@code control status} and the dashboard publish them. */
+  private void statusRounds(int count) {
+    byte[] body =
+        "{\"id\":\"s\",\"command\":\"status\",\"target\":{\"all\":true}}"
+            .getBytes(StandardCharsets.UTF_8);
+    broker.withConfirms(
+        ch -> {
+          for (int i = 0; i < count; i++) {
+            ch.basicPublish(
+                broker.names().controlExchange(),
+                Topology.STATUS_KEY,
+                new AMQP.BasicProperties.Builder().build(),
+                body);
+          }
+          return null;
+        });
+  }
 
   private record Replay(ControlLogReplay replay, Revocations revocations) {}
 
