@@ -2,24 +2,13 @@ package dev.conveyor.control;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import com.rabbitmq.client.AMQP;
 import com.rabbitmq.client.BuiltinExchangeType;
-import com.rabbitmq.client.Channel;
-import com.rabbitmq.client.DefaultConsumer;
-import com.rabbitmq.client.Envelope;
 import com.rabbitmq.client.GetResponse;
 import dev.conveyor.protocol.topology.Names;
-import dev.conveyor.protocol.wire.Headers;
-import dev.conveyor.protocol.wire.Wire;
 import dev.conveyor.testkit.BrokerExtension;
+import dev.conveyor.testkit.ControlLogCommands;
 import dev.conveyor.testkit.TestBroker;
-import java.nio.charset.StandardCharsets;
-import java.util.List;
 import java.util.Map;
-import java.util.UUID;
-import java.util.concurrent.CopyOnWriteArrayList;
-import java.util.concurrent.CountDownLatch;
-import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
 
@@ -93,54 +82,9 @@ class CommandChannelIT {
     assertThat(stop.exit()).as(stop.toString()).isZero();
     assertThat(status.exit()).as(status.toString()).isZero();
 
-    assertThat(logged(broker)).as("commands in the control log").containsExactly("stop");
-  }
-
-  /** The commands the control log holds, in order: read from its start up to a marker of ours. */
-  static List<String> logged(TestBroker broker) throws Exception {
-    String marker = UUID.randomUUID().toString();
-    List<String> commands = new CopyOnWriteArrayList<>();
-    CountDownLatch read = new CountDownLatch(1);
-    Channel ch = broker.connection().createChannel();
-    try {
-      String log = broker.topology().declareControlLog(ch);
-      ch.basicQos(100);
-      ch.basicConsume(
-          log,
-          false,
-          Map.of("x-stream-offset", "first"),
-          new DefaultConsumer(ch) {
-            @Override
-            public void handleDelivery(
-                String tag, Envelope envelope, AMQP.BasicProperties props, byte[] body)
-                throws java.io.IOException {
-              Object seen =
-                  props.getHeaders() == null ? null : props.getHeaders().get(Headers.MARKER);
-              if (seen == null) {
-                commands.add(
-                    Wire.readDocument(new String(body, StandardCharsets.UTF_8))
-                        .path("command")
-                        .asText());
-              } else if (marker.equals(seen.toString())) {
-                read.countDown();
-              }
-              ch.basicAck(envelope.getDeliveryTag(), false);
-            }
-          });
-      broker.withConfirms(
-          pub -> {
-            pub.basicPublish(
-                "",
-                log,
-                new AMQP.BasicProperties.Builder().headers(Map.of(Headers.MARKER, marker)).build(),
-                new byte[0]);
-            return null;
-          });
-      assertThat(read.await(30, TimeUnit.SECONDS)).as("the log read up to the marker").isTrue();
-      return commands;
-    } finally {
-      ch.close();
-    }
+    assertThat(ControlLogCommands.of(broker))
+        .as("commands in the control log")
+        .containsExactly("stop");
   }
 
   /** A core declaration the broker refuses is the command's failure, in the broker's words. */

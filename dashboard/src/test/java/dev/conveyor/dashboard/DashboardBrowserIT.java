@@ -12,6 +12,7 @@ import dev.conveyor.protocol.wire.Wire;
 import dev.conveyor.protocol.wire.WorkerEvent;
 import dev.conveyor.protocol.wire.WorkerStatus;
 import dev.conveyor.testkit.BrokerExtension;
+import dev.conveyor.testkit.ControlLogCommands;
 import dev.conveyor.testkit.EventLog;
 import dev.conveyor.testkit.ProgramProcess;
 import dev.conveyor.testkit.TestBroker;
@@ -249,6 +250,9 @@ class DashboardBrowserIT {
     assertThat(cancelled.cause()).isEqualTo(Cause.USER_STOP);
     assertThat(cancelled.issuedBy()).isEqualTo("alice");
     assertThat(events.states(second)).containsExactly(TaskState.RUNNING);
+    // The dashboard's status rounds (one a second here) stay out of the control log, which every
+    // starting worker reads; the stop is kept.
+    assertThat(ControlLogCommands.of(broker)).containsExactly("stop");
 
     screenshot();
 
