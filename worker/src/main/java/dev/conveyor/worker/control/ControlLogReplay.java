@@ -242,24 +242,26 @@ public final class ControlLogReplay implements AutoCloseable {
     }
 
     /**
-     * The offset the last entry names if it is a checkpoint, else a time 25 hours back; stops
-     * reading.
+     * Where the replay starts, as {@code x-stream-offset} takes it: the offset (a {@code Long}) the
+     * last entry names if it is a checkpoint, else the time (a {@code Date}) 25 hours back. Stops
+     * reading the last entry.
      *
      * @param wait how long the last entry may take to come: once this replay's marker is confirmed,
      *     there is one
      */
     Object replayFrom(Duration wait) throws InterruptedException {
-      Optional<Long> found;
+      Optional<Long> found = Optional.empty();
       try {
         found = checkpoint.get(wait.toMillis(), TimeUnit.MILLISECONDS);
       } catch (ExecutionException | TimeoutException e) {
-        found = Optional.empty();
+        // none came: from 25 hours back
       } finally {
         close();
       }
-      return found
-          .<Object>map(offset -> offset)
-          .orElseGet(() -> Date.from(Instant.now().minus(Revocations.TTL)));
+      if (found.isPresent()) {
+        return found.get();
+      }
+      return Date.from(Instant.now().minus(Revocations.TTL));
     }
   }
 
