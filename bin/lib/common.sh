@@ -402,12 +402,16 @@ conveyor_cds_opts() {
 # JVM's 1/64: 61 MiB on a 24 GiB host) that grows as its tasks need: the collector's own tables
 # follow the heap's committed size, and an idle worker's RSS with it. A heap flag given in
 # CONVEYOR_JAVA_OPTS wins; the JVM keeps the initial size at or below the maximum.
+# Every program calls constructors and methods through reflection natively: since JDK 18 the JVM
+# otherwise builds each reflective call from method handles, spinning classes the AOT cache cannot
+# keep, and a start's first JSON messages (Jackson makes records through their constructors) paid
+# that again in every run; a reflective call costs no more once warm (docs/benchmarks.md).
 conveyor_program_opts() {
-  local opt given gc_given=0 defaults=()
+  local opt given gc_given=0 defaults=(-Djdk.reflect.useNativeAccessorOnly=true)
   case $1 in
-    control) defaults=(-XX:TieredStopAtLevel=1 -XX:+UseSerialGC -XX:-UsePerfData) ;;
-    producer) defaults=(-XX:TieredStopAtLevel=1 -XX:+UseSerialGC) ;;
-    worker) defaults=(-XX:InitialRAMPercentage=0.25) ;;
+    control) defaults+=(-XX:TieredStopAtLevel=1 -XX:+UseSerialGC -XX:-UsePerfData) ;;
+    producer) defaults+=(-XX:TieredStopAtLevel=1 -XX:+UseSerialGC) ;;
+    worker) defaults+=(-XX:InitialRAMPercentage=0.25) ;;
   esac
   # shellcheck disable=SC2086 # CONVEYOR_JAVA_OPTS is a list of flags, split on purpose
   for given in ${CONVEYOR_JAVA_OPTS:-}; do

@@ -93,4 +93,42 @@ class LauncherIT {
                 "payload.json"));
     assertPublished(r);
   }
+
+  /**
+   * Every program reflects through native accessors (the JVM's method-handle ones spin classes in
+   * every start), and a value given in CONVEYOR_JAVA_OPTS still wins.
+   */
+  @Test
+  void everyProgramReflectsNativelyUnlessTheOperatorSaysOtherwise(TestBroker broker)
+      throws Exception {
+    String property = "jdk.reflect.useNativeAccessorOnly = ";
+    for (String program : List.of("worker", "control", "producer", "dashboard")) {
+      Map<String, String> env = new HashMap<>(Programs.env(broker));
+      env.put("CONVEYOR_JAVA_OPTS", "-Xmx256m -XshowSettings:properties");
+      Programs.Apart r = launch(program, env);
+      assertThat(r.exit()).as(r.toString()).isZero();
+      assertThat(r.err())
+          .as(program)
+          .contains(property + "true")
+          .doesNotContain(property + "false");
+
+      env.put(
+          "CONVEYOR_JAVA_OPTS",
+          "-Xmx256m -XshowSettings:properties -Djdk.reflect.useNativeAccessorOnly=false");
+      r = launch(program, env);
+      assertThat(r.exit()).as(r.toString()).isZero();
+      assertThat(r.err())
+          .as(program)
+          .contains(property + "false")
+          .doesNotContain(property + "true");
+    }
+  }
+
+  private Programs.Apart launch(String program, Map<String, String> env) throws Exception {
+    return Programs.runApart(
+        List.of(ProgramProcess.repo().resolve("bin/" + program).toString(), "--help"),
+        dir,
+        env,
+        dir);
+  }
 }
