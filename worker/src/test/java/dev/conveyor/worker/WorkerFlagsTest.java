@@ -239,7 +239,7 @@ class WorkerFlagsTest {
     WorkerMain main = new WorkerMain();
     List<String> all = new ArrayList<>(List.of(NOWHERE));
     all.addAll(List.of(args));
-    Cli.commandLine(main).parseArgs(all.toArray(String[]::new));
+    Cli.commandLine(main.spec()).parseArgs(all.toArray(String[]::new));
     return main.config();
   }
 
@@ -247,7 +247,7 @@ class WorkerFlagsTest {
 
   private static Run run(String... args) {
     StringWriter err = new StringWriter();
-    CommandLine cl = Cli.commandLine(new WorkerMain());
+    CommandLine cl = Cli.commandLine(new WorkerMain().spec());
     cl.setErr(new PrintWriter(err, true));
     cl.setOut(new PrintWriter(new StringWriter(), true));
     int code = cl.execute(args);
