@@ -436,9 +436,13 @@ conveyor_aot_supported() {
 # linked, with their method profiles, and the programs reach their work markedly sooner with it
 # (docs/benchmarks.md). No run waits for it to be made:
 #   1. the first run that finds no cache records what it loads (-XX:AOTMode=record, written at its
-#      exit; a lock directory makes it the only one);
-#   2. a launch that finds that record and its recorder gone builds the cache from it in the
-#      background (a JVM of its own, detached, a few seconds of CPU);
+#      exit; a lock directory makes it the only one). A program that did its work (a worker that
+#      consumed, a command that succeeded) says so by creating the file -Dconveyor.aot.trained
+#      names (dev.conveyor.protocol.cli.Cli); a record of a run that was refused its flags or
+#      found no broker holds little of what the program runs, and is recorded again instead of
+#      being built (runs that only print help or the version record nothing: conveyor_cds_opts);
+#   2. a launch that finds that record, its recorder gone and the work done builds the cache from
+#      it in the background (a JVM of its own, detached, a few seconds of CPU);
 #   3. every later run maps the cache.
 # Runs before the cache exists go without one. Returns 1 when the JVM has no AOT cache (older
 # than 25): the caller then uses the dynamic archive.
@@ -462,7 +466,7 @@ conveyor_aot_opts() {
     # The recording JVM reports the record on the terminal, outside its logging: that report would
     # reach the producer's stdout, which callers parse, or an error's one-line stderr.
     CONVEYOR_CDS_OPTS=(-XX:AOTMode=record "-XX:AOTConfiguration=$conf" '-Xlog:aot*=off' '-Xlog:cds*=off'
-      -XX:+UnlockDiagnosticVMOptions -XX:-DisplayVMOutput)
+      -XX:+UnlockDiagnosticVMOptions -XX:-DisplayVMOutput "-Dconveyor.aot.trained=$lock/trained")
     return 0
   fi
   pid=$(cat -- "$lock/pid" 2>/dev/null) || return 0
@@ -470,6 +474,12 @@ conveyor_aot_opts() {
   if [[ ! -f $conf ]]; then
     rm -rf -- "$lock" # the recorder died before writing: the next launch records again
     return 0
+  fi
+  if [[ ! -e $lock/trained ]]; then # the recorded run did not reach its work: this one records
+    rm -f -- "$conf"
+    rm -rf -- "$lock"
+    conveyor_aot_opts "$jar" "$jsa"
+    return
   fi
   mkdir -- "$lock/building" 2>/dev/null || return 0 # another launch builds it
   tmp=$aot.$$.tmp

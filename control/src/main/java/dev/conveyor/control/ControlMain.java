@@ -88,6 +88,6 @@ public final class ControlMain implements Runnable {
   }
 
   public static void main(String[] args) {
-    System.exit(commandLine(args).execute(args));
+    Cli.exit(commandLine(args), args);
   }
 }

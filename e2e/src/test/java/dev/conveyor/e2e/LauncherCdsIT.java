@@ -129,6 +129,51 @@ class LauncherCdsIT {
   }
 
   /**
+   * A first run that fails (refused its flags here; an unreachable broker alike) loads little of
+   * what the program runs: the launcher does not build the cache from its record but records again,
+   * and builds from a run that did its work (bin/lib/common.sh, Cli.workDone).
+   */
+  @Test
+  void aRecordOfARunThatFailedIsMadeAgainNotBuilt(TestBroker broker) throws Exception {
+    Path cds = dir.resolve("failed-first");
+    Map<String, String> env = new java.util.HashMap<>(Programs.env(broker));
+    env.put("CONVEYOR_CDS_DIR", cds.toString());
+    Programs.Apart refused =
+        Programs.runApart(
+            List.of(
+                ProgramProcess.repo().resolve("bin/producer").toString(),
+                "publish",
+                "--type",
+                "noop",
+                "--no-such-flag"),
+            dir,
+            env,
+            dir);
+    assertThat(refused.exit()).as(refused.toString()).isEqualTo(2);
+    if (!aotCapable()) {
+      assertThat(files(cds, ".aotconf")).isEmpty();
+      return;
+    }
+    Path lock = files(cds, ".aotlock").getFirst();
+    assertThat(files(cds, ".aotconf")).hasSize(1);
+    assertThat(lock.resolve("trained")).doesNotExist();
+
+    // Finds the help's record: records its own run instead, which publishes and says so.
+    assertPublished(producer(broker, Map.of("CONVEYOR_CDS_DIR", cds.toString()), dir));
+    assertThat(lock.resolve("building")).doesNotExist();
+    assertThat(lock.resolve("trained")).exists();
+    assertThat(files(cds, ".aotconf"))
+        .singleElement()
+        .satisfies(f -> assertThat(f).isNotEmptyFile());
+    assertThat(files(cds, ".aot")).isEmpty();
+
+    assertPublished(producer(broker, Map.of("CONVEYOR_CDS_DIR", cds.toString()), dir));
+    Awaitility.await("the cache built from the run that published")
+        .atMost(Duration.ofSeconds(120))
+        .until(() -> files(cds, ".aot"), made -> made.size() == 1);
+  }
+
+  /**
    * A jar rebuilt after its archive or cache was made (newer than it) is not mapped with it: the
    * launcher names archives by the jar's path and the JVM and tells a rebuild by the files' times,
    * so the stale one is removed and made anew. A copy of the producer's jar (CONVEYOR_JAR_DIR), so

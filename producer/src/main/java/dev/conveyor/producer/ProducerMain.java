@@ -58,9 +58,7 @@ public final class ProducerMain implements Callable<Integer> {
         new PrintWriter(
             new BufferedWriter(new OutputStreamWriter(System.out, StandardCharsets.UTF_8)));
     cl.setOut(out);
-    int code = cl.execute(args);
-    out.flush();
-    System.exit(code);
+    Cli.exit(cl, args);
   }
 
   @Override

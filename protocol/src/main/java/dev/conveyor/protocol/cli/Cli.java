@@ -4,7 +4,10 @@ import dev.conveyor.protocol.ExitCodes;
 import dev.conveyor.protocol.UsageException;
 import dev.conveyor.protocol.broker.BrokerErrors;
 import dev.conveyor.protocol.broker.BrokerUnreachableException;
+import java.io.IOException;
 import java.io.PrintWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import picocli.CommandLine;
 
 /**
@@ -57,6 +60,52 @@ public final class Cli {
 
   /** Runs and exits the JVM with the command's code. */
   public static void main(Object command, String[] args) {
-    System.exit(commandLine(command).execute(args));
+    exit(commandLine(command), args);
+  }
+
+  /**
+   * Runs the command line, flushes its writers (a buffered one too) and exits the JVM with its
+   * code, after noting for the launcher a run that did its work ({@link #workDone}).
+   */
+  public static void exit(CommandLine commandLine, String[] args) {
+    int code = commandLine.execute(args);
+    commandLine.getOut().flush();
+    commandLine.getErr().flush();
+    if (code == ExitCodes.OK && !onlyHelp(commandLine.getParseResult())) {
+      workDone();
+    }
+    System.exit(code);
+  }
+
+  /**
+   * Tells the launcher that this run did the program's work: {@code bin/lib/common.sh} records a
+   * first run's classes for the ahead-of-time cache and passes the file to create as {@value
+   * #TRAINED}; a record of a run that printed only its help, or failed, is made again rather than
+   * built into a cache that holds little of what the program runs.
+   */
+  public static void workDone() {
+    String marker = System.getProperty(TRAINED);
+    if (marker == null) {
+      return;
+    }
+    try {
+      Files.createFile(Path.of(marker));
+    } catch (IOException | RuntimeException e) {
+      // Made already, or the lock directory is gone: the record is then someone else's.
+    }
+  }
+
+  static final String TRAINED = "conveyor.aot.trained";
+
+  /** Whether the arguments asked for help or the version, of the program or a subcommand. */
+  static boolean onlyHelp(CommandLine.ParseResult parsed) {
+    for (CommandLine.ParseResult p = parsed; p != null; p = p.subcommand()) {
+      if (p.isUsageHelpRequested()
+          || p.isVersionHelpRequested()
+          || p.commandSpec().userObject() instanceof CommandLine.HelpCommand) {
+        return true;
+      }
+    }
+    return false;
   }
 }
