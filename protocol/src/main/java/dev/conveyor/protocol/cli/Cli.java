@@ -15,6 +15,9 @@ import picocli.CommandLine;
  * an unreachable broker exits 3, anything else that escapes exits 1.
  */
 public final class Cli {
+  /** The system property naming the file that says a run did its work ({@link #workDone}). */
+  static final String TRAINED = "conveyor.aot.trained";
+
   private Cli() {}
 
   public static CommandLine commandLine(Object command) {
@@ -83,7 +86,7 @@ public final class Cli {
    * #TRAINED}; a record of a run that printed only its help, or failed, is made again rather than
    * built into a cache that holds little of what the program runs.
    */
-  public static void workDone() {
+  private static void workDone() {
     String marker = System.getProperty(TRAINED);
     if (marker == null) {
       return;
@@ -94,8 +97,6 @@ public final class Cli {
       // Made already, or the lock directory is gone: the record is then someone else's.
     }
   }
-
-  static final String TRAINED = "conveyor.aot.trained";
 
   /** Whether the arguments asked for help or the version, of the program or a subcommand. */
   static boolean onlyHelp(CommandLine.ParseResult parsed) {

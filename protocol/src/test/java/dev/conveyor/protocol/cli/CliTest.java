@@ -1,6 +1,8 @@
 package dev.conveyor.protocol.cli;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.rabbitmq.client.ShutdownSignalException;
 import com.rabbitmq.client.impl.AMQImpl;
@@ -10,6 +12,7 @@ import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.util.concurrent.Callable;
 import org.junit.jupiter.api.Test;
+import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
 class CliTest {
@@ -48,5 +51,35 @@ class CliTest {
     assertEquals(
         "prog: java.io.IOException: disk full",
         stderrOf(new IOException("disk full"), ExitCodes.FAILURE));
+  }
+
+  @Command(name = "tool", mixinStandardHelpOptions = true, version = "tool 1")
+  static final class Tool implements Runnable {
+    @Override
+    public void run() {}
+  }
+
+  @Command(name = "sub", mixinStandardHelpOptions = true)
+  static final class Sub implements Runnable {
+    @Override
+    public void run() {}
+  }
+
+  private static boolean onlyHelp(String... args) {
+    CommandLine cl = Cli.commandLine(new Tool());
+    cl.addSubcommand("sub", new Sub());
+    cl.addSubcommand("help", new CommandLine.HelpCommand());
+    return Cli.onlyHelp(cl.parseArgs(args));
+  }
+
+  /** A run that only printed help or the version does not train the launcher's cache. */
+  @Test
+  void helpOrTheVersionAtAnyLevelIsOnlyHelpAndARealRunIsNot() {
+    assertTrue(onlyHelp("--help"));
+    assertTrue(onlyHelp("-V"));
+    assertTrue(onlyHelp("sub", "--help"));
+    assertTrue(onlyHelp("help", "sub"));
+    assertFalse(onlyHelp("sub"));
+    assertFalse(onlyHelp());
   }
 }
