@@ -437,7 +437,7 @@ conveyor_aot_supported() {
 # (docs/benchmarks.md). No run waits for it to be made:
 #   1. the first run that finds no cache records what it loads (-XX:AOTMode=record, written at its
 #      exit; a lock directory makes it the only one). A program that did its work (a worker that
-#      consumed, a command that succeeded) says so by creating the file -Dconveyor.aot.trained
+#      consumed, a dashboard that served, a command that succeeded) says so by creating the file -Dconveyor.aot.trained
 #      names (dev.conveyor.protocol.cli.Cli); a record of a run that was refused its flags or
 #      found no broker holds little of what the program runs, and is recorded again instead of
 #      being built (runs that only print help or the version record nothing: conveyor_cds_opts);

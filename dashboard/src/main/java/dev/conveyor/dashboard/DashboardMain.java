@@ -135,6 +135,7 @@ public final class DashboardMain implements Callable<Integer> {
             + users.size()
             + " user(s))");
     out.flush();
+    Cli.workDone();
     stopped.await();
     return ExitCodes.OK;
   }

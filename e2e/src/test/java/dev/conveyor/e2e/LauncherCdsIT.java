@@ -174,6 +174,32 @@ class LauncherCdsIT {
   }
 
   /**
+   * A worker runs until it is stopped, and a signal ends it through the JVM's shutdown, not through
+   * a command's exit: it says it did its work once it consumes, so that its record is built.
+   */
+  @Test
+  void aRecordingWorkerSaysItDidItsWorkOnceItConsumes(TestBroker broker) throws Exception {
+    Path cds = dir.resolve("worker");
+    Map<String, String> env = new java.util.HashMap<>(Programs.env(broker));
+    env.put("CONVEYOR_CDS_DIR", cds.toString());
+    try (ProgramProcess worker =
+        broker.own(ProgramProcess.start("worker", env, "--name", "recording"))) {
+      Awaitility.await("the worker consuming")
+          .atMost(Duration.ofSeconds(60))
+          .until(() -> worker.output().contains("consuming"));
+      if (!aotCapable()) {
+        assertThat(files(cds, ".aotlock")).isEmpty();
+        return;
+      }
+      Path lock = files(cds, ".aotlock").getFirst();
+      Awaitility.await("the mark of a run that did its work, while the worker still runs")
+          .atMost(Duration.ofSeconds(10))
+          .until(() -> Files.exists(lock.resolve("trained")));
+      assertThat(worker.process().isAlive()).isTrue();
+    }
+  }
+
+  /**
    * A jar rebuilt after its archive or cache was made (newer than it) is not mapped with it: the
    * launcher names archives by the jar's path and the JVM and tells a rebuild by the files' times,
    * so the stale one is removed and made anew. A copy of the producer's jar (CONVEYOR_JAR_DIR), so

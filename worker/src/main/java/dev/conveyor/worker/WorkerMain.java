@@ -289,6 +289,7 @@ public final class WorkerMain implements Callable<Integer> {
           }
         });
     Worker worker = Worker.start(config);
+    Cli.workDone();
     started.set(worker);
     if (stopRequested.get()) {
       worker.close();

@@ -84,9 +84,11 @@ public final class Cli {
    * Tells the launcher that this run did the program's work: {@code bin/lib/common.sh} records a
    * first run's classes for the ahead-of-time cache and passes the file to create as {@value
    * #TRAINED}; a record of a run that printed only its help, or failed, is made again rather than
-   * built into a cache that holds little of what the program runs.
+   * built into a cache that holds little of what the program runs. {@link #exit} calls it for a
+   * command that succeeded; a program that runs until it is stopped calls it once it serves, since
+   * a signal ends it through the JVM's shutdown rather than through {@link #exit}.
    */
-  private static void workDone() {
+  public static void workDone() {
     String marker = System.getProperty(TRAINED);
     if (marker == null) {
       return;
