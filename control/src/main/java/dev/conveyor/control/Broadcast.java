@@ -28,8 +28,8 @@ final class Broadcast {
     return run(
         session,
         outgoing,
-        options.discoverTimeout,
-        !options.noWait,
+        options.discoverTimeout(),
+        !options.noWait(),
         options.waitTimeout(outgoing.message().command()));
   }
 

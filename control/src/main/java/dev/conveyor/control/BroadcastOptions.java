@@ -5,15 +5,14 @@ import dev.conveyor.protocol.UsageException;
 import dev.conveyor.protocol.cli.FlagChecks;
 import dev.conveyor.protocol.wire.Command;
 import java.time.Duration;
-import picocli.CommandLine.Option;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Model.OptionSpec;
 
-/** Options shared by the commands that broadcast and then wait for acknowledgements. */
+/**
+ * Options shared by the commands that broadcast and then wait for acknowledgements, added to a
+ * command built in code (see {@link EndTasksCommand}).
+ */
 final class BroadcastOptions {
-
-  @Option(
-      names = "--no-wait",
-      description = "Publish and return without waiting for acknowledgements.")
-  boolean noWait;
 
   /** The default wait: the spec's 5 s. */
   static final Duration WAIT = Duration.ofSeconds(5);
@@ -24,27 +23,53 @@ final class BroadcastOptions {
    */
   static final Duration KILL_WAIT = Duration.ofSeconds(10);
 
-  @Option(
-      names = "--wait-timeout",
-      paramLabel = "DURATION",
-      converter = Durations.class,
-      description =
-          "How long to wait for workers and their tasks (default: 5s; for kill 10s, to outlast"
-              + " the workers' kill grace).")
-  Duration waitTimeout;
+  private final OptionSpec noWait;
+  private final OptionSpec waitTimeout;
+  private final OptionSpec discoverTimeout;
+  private final OptionSpec json;
 
-  @Option(
-      names = "--discover-timeout",
-      paramLabel = "DURATION",
-      defaultValue = "1s",
-      converter = Durations.class,
-      description =
-          "How long to look for live workers, whose answers are waited for; the command is"
-              + " published first and does not wait for this (default: ${DEFAULT-VALUE}).")
-  Duration discoverTimeout;
+  BroadcastOptions(CommandSpec spec) {
+    noWait =
+        add(
+            spec,
+            Flags.flag("--no-wait")
+                .description("Publish and return without waiting for acknowledgements."));
+    waitTimeout =
+        add(
+            spec,
+            Flags.duration("--wait-timeout")
+                .description(
+                    "How long to wait for workers and their tasks (default: 5s; for kill 10s, to"
+                        + " outlast the workers' kill grace)."));
+    discoverTimeout =
+        add(
+            spec,
+            Flags.duration("--discover-timeout")
+                .defaultValue("1s")
+                .description(
+                    "How long to look for live workers, whose answers are waited for; the command"
+                        + " is published first and does not wait for this (default:"
+                        + " ${DEFAULT-VALUE})."));
+    json = add(spec, Flags.flag("--json").description("Print one JSON document instead of text."));
+  }
 
-  @Option(names = "--json", description = "Print one JSON document instead of text.")
-  boolean json;
+  private static OptionSpec add(CommandSpec spec, OptionSpec.Builder option) {
+    OptionSpec built = option.build();
+    spec.addOption(built);
+    return built;
+  }
+
+  boolean noWait() {
+    return Flags.isSet(noWait);
+  }
+
+  boolean json() {
+    return Flags.isSet(json);
+  }
+
+  Duration discoverTimeout() {
+    return discoverTimeout.getValue();
+  }
 
   /**
    * Refuses values that parse but mean nothing: a zero wait reports every worker as silent.
@@ -52,17 +77,49 @@ final class BroadcastOptions {
    * @throws dev.conveyor.protocol.UsageException naming the flag and its range
    */
   void validate() {
-    if (noWait && waitTimeout != null) {
+    Duration wait = waitTimeout.getValue();
+    if (noWait() && wait != null) {
       throw new UsageException("--wait-timeout cannot be used with --no-wait, which does not wait");
     }
-    FlagChecks.positive("--wait-timeout", waitTimeout);
-    FlagChecks.positive("--discover-timeout", discoverTimeout);
+    FlagChecks.positive("--wait-timeout", wait);
+    FlagChecks.positive("--discover-timeout", discoverTimeout());
   }
 
   Duration waitTimeout(Command verb) {
-    if (waitTimeout != null) {
-      return waitTimeout;
+    Duration wait = waitTimeout.getValue();
+    if (wait != null) {
+      return wait;
     }
     return verb == Command.KILL ? KILL_WAIT : WAIT;
+  }
+
+  /** How the broadcasting commands build their flags. */
+  static final class Flags {
+    private Flags() {}
+
+    /** An option without a value: set when given. */
+    static OptionSpec.Builder flag(String name) {
+      return OptionSpec.builder(name).type(boolean.class).arity("0");
+    }
+
+    static OptionSpec.Builder duration(String name) {
+      return OptionSpec.builder(name)
+          .type(Duration.class)
+          .paramLabel("DURATION")
+          .converters(new Durations());
+    }
+
+    /** An option that takes one or more values and may be repeated. */
+    static OptionSpec.Builder names(String name, String label) {
+      return OptionSpec.builder(name)
+          .type(java.util.List.class)
+          .auxiliaryTypes(String.class)
+          .arity("1..*")
+          .paramLabel(label);
+    }
+
+    static boolean isSet(OptionSpec flag) {
+      return Boolean.TRUE.equals(flag.getValue());
+    }
   }
 }

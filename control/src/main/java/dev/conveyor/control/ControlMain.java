@@ -8,25 +8,29 @@ import java.util.Map;
 import java.util.Set;
 import java.util.function.Supplier;
 import picocli.CommandLine;
-import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.ParameterException;
-import picocli.CommandLine.Spec;
 
-/** The {@code control} program: one subcommand per operator action (README.md). */
-@Command(
-    name = "control",
-    mixinStandardHelpOptions = true,
-    version = "conveyor control 0.1.0",
-    description =
-        "Stops, kills, pauses and inspects Conveyor workers; follows events; manages dead letters.",
-    footer = {
-      "",
-      "Exit codes: 0 ok, 1 the operation reported a failure, 2 usage error, 3 broker unreachable."
-    })
+/**
+ * The {@code control} program: one subcommand per operator action (README.md). The program and the
+ * commands that act on workers are built in code, not from annotations (see {@link
+ * EndTasksCommand}).
+ */
 public final class ControlMain implements Runnable {
 
-  @Spec CommandSpec spec;
+  private final CommandSpec spec = CommandSpec.wrapWithoutInspection(this);
+
+  private ControlMain() {
+    spec.name("control").version("conveyor control 0.1.0").mixinStandardHelpOptions(true);
+    spec.usageMessage()
+        .description(
+            "Stops, kills, pauses and inspects Conveyor workers; follows events; manages dead"
+                + " letters.")
+        .footer(
+            "",
+            "Exit codes: 0 ok, 1 the operation reported a failure, 2 usage error, 3 broker"
+                + " unreachable.");
+  }
 
   @Override
   public void run() {
@@ -38,10 +42,10 @@ public final class ControlMain implements Runnable {
 
   private static Map<String, Supplier<Object>> subcommands() {
     Map<String, Supplier<Object>> all = new LinkedHashMap<>();
-    all.put("stop", StopCommand::new);
-    all.put("kill", KillCommand::new);
-    all.put("pause", PauseCommand::new);
-    all.put("resume", ResumeCommand::new);
+    all.put("stop", () -> new StopCommand().spec);
+    all.put("kill", () -> new KillCommand().spec);
+    all.put("pause", () -> new PauseCommand().spec);
+    all.put("resume", () -> new ResumeCommand().spec);
     all.put("status", StatusCommand::new);
     all.put("watch", WatchCommand::new);
     all.put("dead", DeadCommand::new);
@@ -67,7 +71,7 @@ public final class ControlMain implements Runnable {
   }
 
   private static CommandLine commandLine(Set<String> names) {
-    CommandLine cl = Cli.commandLine(new ControlMain());
+    CommandLine cl = Cli.commandLine(new ControlMain().spec);
     SUBCOMMANDS.forEach(
         (name, make) -> {
           if (names.contains(name)) {

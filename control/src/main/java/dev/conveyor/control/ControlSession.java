@@ -71,7 +71,11 @@ final class ControlSession implements AutoCloseable {
    */
   static ControlSession open(BrokerOptions options, String purpose)
       throws BrokerUnreachableException {
-    BrokerSettings settings = options.settings();
+    return open(options.settings(), purpose);
+  }
+
+  static ControlSession open(BrokerSettings settings, String purpose)
+      throws BrokerUnreachableException {
     Connection connection = new BrokerConnector(settings).connect("conveyor-control " + purpose);
     return new ControlSession(settings, connection);
   }

@@ -2,23 +2,21 @@ package dev.conveyor.control;
 
 import dev.conveyor.protocol.wire.Command;
 import dev.conveyor.protocol.wire.Target;
-import picocli.CommandLine.ArgGroup;
 
 /** {@code control kill}: forced termination of running tasks, revocation of queued ones. */
-@picocli.CommandLine.Command(
-    name = "kill",
-    mixinStandardHelpOptions = true,
-    description = {
-      "Kills tasks (forced, no cleanup).",
-      "Child processes get SIGKILL, threads are interrupted; a worker whose task still does not",
-      "end settles its other tasks and exits with code 70.",
-      "Waits until every matching task has settled and prints what happened per worker.",
-      "A named task that is not running is revoked: cancelled when it arrives (for 25 h)."
-    })
 final class KillCommand extends EndTasksCommand {
 
-  @ArgGroup(exclusive = true, multiplicity = "1", heading = "Target (exactly one):%n")
-  Targets.KillTargets targets;
+  private final Targets targets = Targets.ofKill(spec);
+
+  KillCommand() {
+    super(
+        "kill",
+        "Kills tasks (forced, no cleanup).",
+        "Child processes get SIGKILL, threads are interrupted; a worker whose task still does not",
+        "end settles its other tasks and exits with code 70.",
+        "Waits until every matching task has settled and prints what happened per worker.",
+        "A named task that is not running is revoked: cancelled when it arrives (for 25 h).");
+  }
 
   @Override
   Command verb() {

@@ -1,42 +1,49 @@
 package dev.conveyor.control;
 
+import dev.conveyor.control.BroadcastOptions.Flags;
 import dev.conveyor.protocol.broker.BrokerOptions;
+import dev.conveyor.protocol.broker.BrokerSettings;
 import dev.conveyor.protocol.wire.Command;
 import dev.conveyor.protocol.wire.Target;
 import java.util.List;
 import java.util.concurrent.Callable;
-import picocli.CommandLine.Mixin;
+import java.util.function.Supplier;
 import picocli.CommandLine.Model.CommandSpec;
-import picocli.CommandLine.Option;
-import picocli.CommandLine.Spec;
+import picocli.CommandLine.Model.OptionSpec;
 
-/** What {@code pause} and {@code resume} share: broadcast, wait, print who is paused now. */
+/**
+ * What {@code pause} and {@code resume} share: broadcast, wait, print who is paused now. Flags
+ * built in code, as {@link EndTasksCommand}'s.
+ */
 abstract class PauseResumeCommand implements Callable<Integer> {
 
-  @Mixin BrokerOptions broker;
+  final CommandSpec spec = CommandSpec.wrapWithoutInspection(this);
 
-  @Mixin BroadcastOptions options;
+  private final Supplier<BrokerSettings> broker = BrokerOptions.addTo(spec);
 
-  @Option(
-      names = "--worker",
-      arity = "1..*",
-      paramLabel = "NAME",
-      description = "Only these workers (default: all).")
-  List<String> workers;
+  final BroadcastOptions options = new BroadcastOptions(spec);
 
-  @Spec CommandSpec spec;
+  private final OptionSpec workers =
+      Flags.names("--worker", "NAME").description("Only these workers (default: all).").build();
+
+  PauseResumeCommand(String name, String... description) {
+    spec.addOption(workers);
+    spec.name(name).mixinStandardHelpOptions(true);
+    spec.usageMessage().description(description);
+  }
 
   abstract Command verb();
 
   @Override
   public Integer call() throws Exception {
     options.validate();
+    List<String> named = workers.getValue();
     Target target =
-        workers == null ? Target.all() : new Target.Workers(Targets.nonBlank("--worker", workers));
+        named == null ? Target.all() : new Target.Workers(Targets.nonBlank("--worker", named));
     Prepared message = Prepared.start(() -> ControlMessages.create(verb(), target, false));
-    try (ControlSession session = ControlSession.open(broker, verb().wire())) {
+    try (ControlSession session = ControlSession.open(broker.get(), verb().wire())) {
       return Broadcast.run(session, message.await(), options)
-          .emit(spec.commandLine(), options.json);
+          .emit(spec.commandLine(), options.json());
     }
   }
 }

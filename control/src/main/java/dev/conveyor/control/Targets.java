@@ -1,59 +1,81 @@
 package dev.conveyor.control;
 
+import dev.conveyor.control.BroadcastOptions.Flags;
 import dev.conveyor.protocol.wire.Target;
 import java.util.List;
-import picocli.CommandLine.Option;
+import picocli.CommandLine.Model.ArgGroupSpec;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Model.OptionSpec;
 
-/** Whom a stop or kill addresses: exactly one kind, as picocli exclusive argument groups. */
+/**
+ * Whom a stop or kill addresses: exactly one kind, a picocli exclusive argument group. A kill
+ * addresses all tasks, named tasks, or every task of named workers; a stop also every task of named
+ * types.
+ */
 final class Targets {
-  private Targets() {}
 
-  /** The targets of {@code kill}: all tasks, named tasks, or every task of named workers. */
-  static class KillTargets {
-    @Option(names = "--all", required = true, description = "Every running task on every worker.")
-    boolean all;
+  private final OptionSpec all;
+  private final OptionSpec tasks;
+  private final OptionSpec workers;
+  private final OptionSpec types;
 
-    @Option(
-        names = "--task",
-        arity = "1..*",
-        paramLabel = "ID",
-        required = true,
-        description = "These tasks; one still queued is revoked for when it arrives.")
-    List<String> tasks;
-
-    @Option(
-        names = "--worker",
-        arity = "1..*",
-        paramLabel = "NAME",
-        required = true,
-        description = "Every running task on these workers.")
-    List<String> workers;
-
-    Target target() {
-      if (all) {
-        return Target.all();
-      }
-      if (tasks != null) {
-        return new Target.Tasks(nonBlank("--task", tasks));
-      }
-      return new Target.Workers(nonBlank("--worker", workers));
+  private Targets(CommandSpec spec, boolean withTypes) {
+    all =
+        Flags.flag("--all")
+            .required(true)
+            .description("Every running task on every worker.")
+            .build();
+    tasks =
+        Flags.names("--task", "ID")
+            .required(true)
+            .description("These tasks; one still queued is revoked for when it arrives.")
+            .build();
+    workers =
+        Flags.names("--worker", "NAME")
+            .required(true)
+            .description("Every running task on these workers.")
+            .build();
+    types =
+        withTypes
+            ? Flags.names("--type", "TYPE")
+                .required(true)
+                .description("Every running task of these types.")
+                .build()
+            : null;
+    ArgGroupSpec.Builder group =
+        ArgGroupSpec.builder()
+            .exclusive(true)
+            .multiplicity("1")
+            .heading("Target (exactly one):%n")
+            .addArg(all)
+            .addArg(tasks)
+            .addArg(workers);
+    if (types != null) {
+      group.addArg(types);
     }
+    spec.addArgGroup(group.build());
   }
 
-  /** The targets of {@code stop}: those of kill, and every running task of named types. */
-  static class StopTargets extends KillTargets {
-    @Option(
-        names = "--type",
-        arity = "1..*",
-        paramLabel = "TYPE",
-        required = true,
-        description = "Every running task of these types.")
-    List<String> types;
+  static Targets ofKill(CommandSpec spec) {
+    return new Targets(spec, false);
+  }
 
-    @Override
-    Target target() {
-      return types != null ? new Target.Types(nonBlank("--type", types)) : super.target();
+  static Targets ofStop(CommandSpec spec) {
+    return new Targets(spec, true);
+  }
+
+  Target target() {
+    if (Flags.isSet(all)) {
+      return Target.all();
     }
+    List<String> named = tasks.getValue();
+    if (named != null) {
+      return new Target.Tasks(nonBlank("--task", named));
+    }
+    if (types != null && types.getValue() != null) {
+      return new Target.Types(nonBlank("--type", types.getValue()));
+    }
+    return new Target.Workers(nonBlank("--worker", workers.getValue()));
   }
 
   static List<String> nonBlank(String option, List<String> values) {

@@ -18,7 +18,7 @@ class ArgumentsTest {
 
   private static Target stopTarget(String... args) {
     StopCommand stop = new StopCommand();
-    new CommandLine(stop).parseArgs(args);
+    new CommandLine(stop.spec).parseArgs(args);
     return stop.target();
   }
 
@@ -38,11 +38,11 @@ class ArgumentsTest {
     assertEquals(new Target.Types(List.of("sleep")), stopTarget("--type", "sleep"));
 
     KillCommand kill = new KillCommand();
-    new CommandLine(kill).parseArgs("--worker", "w1", "--requeue", "--no-wait");
+    new CommandLine(kill.spec).parseArgs("--worker", "w1", "--requeue", "--no-wait");
     assertEquals(new Target.Workers(List.of("w1")), kill.target());
-    assertTrue(kill.requeue);
-    assertTrue(kill.options.noWait);
-    assertFalse(kill.options.json);
+    assertTrue(kill.requeue());
+    assertTrue(kill.options.noWait());
+    assertFalse(kill.options.json());
   }
 
   @Test
@@ -70,12 +70,12 @@ class ArgumentsTest {
   @Test
   void killWaitsLongerThanTheKillGraceByDefault() {
     KillCommand kill = new KillCommand();
-    new CommandLine(kill).parseArgs("--all");
+    new CommandLine(kill.spec).parseArgs("--all");
     assertEquals(Duration.ofSeconds(10), kill.options.waitTimeout(kill.verb()));
     StopCommand stop = new StopCommand();
-    new CommandLine(stop).parseArgs("--all", "--wait-timeout", "2s");
+    new CommandLine(stop.spec).parseArgs("--all", "--wait-timeout", "2s");
     assertEquals(Duration.ofSeconds(2), stop.options.waitTimeout(stop.verb()));
-    new CommandLine(stop = new StopCommand()).parseArgs("--all");
+    new CommandLine((stop = new StopCommand()).spec).parseArgs("--all");
     assertEquals(Duration.ofSeconds(5), stop.options.waitTimeout(stop.verb()));
   }
 
