@@ -10,7 +10,7 @@ import picocli.CommandLine.Model.OptionSpec;
 
 /**
  * Options shared by the commands that broadcast and then wait for acknowledgements, added to a
- * command built in code (see {@link EndTasksCommand}).
+ * command built in code (see {@link BroadcastCommand}).
  */
 final class BroadcastOptions {
 

@@ -14,7 +14,7 @@ import picocli.CommandLine.ParameterException;
 /**
  * The {@code control} program: one subcommand per operator action (README.md). The program and the
  * commands that act on workers are built in code, not from annotations (see {@link
- * EndTasksCommand}).
+ * BroadcastCommand}).
  */
 public final class ControlMain implements Runnable {
 
