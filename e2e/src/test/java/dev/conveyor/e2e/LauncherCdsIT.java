@@ -2,6 +2,8 @@ package dev.conveyor.e2e;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.conveyor.dashboard.Role;
+import dev.conveyor.dashboard.UserStore;
 import dev.conveyor.testkit.BrokerExtension;
 import dev.conveyor.testkit.ProgramProcess;
 import dev.conveyor.testkit.TestBroker;
@@ -196,6 +198,33 @@ class LauncherCdsIT {
           .atMost(Duration.ofSeconds(10))
           .until(() -> Files.exists(lock.resolve("trained")));
       assertThat(worker.process().isAlive()).isTrue();
+    }
+  }
+
+  /** The dashboard too runs until it is stopped: it says it did its work once it listens. */
+  @Test
+  void aRecordingDashboardSaysItDidItsWorkOnceItListens(TestBroker broker) throws Exception {
+    Path cds = dir.resolve("dashboard");
+    Path users = dir.resolve("users");
+    UserStore.add(users, "alice", Role.VIEWER, "a-long-enough-password");
+    Map<String, String> env = new java.util.HashMap<>(Programs.env(broker));
+    env.put("CONVEYOR_CDS_DIR", cds.toString());
+    try (ProgramProcess dashboard =
+        broker.own(
+            ProgramProcess.start(
+                "dashboard", env, "--port", "0", "--users-file", users.toString()))) {
+      Awaitility.await("the dashboard listening")
+          .atMost(Duration.ofSeconds(60))
+          .until(() -> dashboard.output().contains("dashboard listening on"));
+      if (!aotCapable()) {
+        assertThat(files(cds, ".aotlock")).isEmpty();
+        return;
+      }
+      Path lock = files(cds, ".aotlock").getFirst();
+      Awaitility.await("the mark of a run that did its work, while the dashboard still runs")
+          .atMost(Duration.ofSeconds(10))
+          .until(() -> Files.exists(lock.resolve("trained")));
+      assertThat(dashboard.process().isAlive()).isTrue();
     }
   }
 
