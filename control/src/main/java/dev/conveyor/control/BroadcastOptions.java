@@ -5,6 +5,7 @@ import dev.conveyor.protocol.UsageException;
 import dev.conveyor.protocol.cli.FlagChecks;
 import dev.conveyor.protocol.wire.Command;
 import java.time.Duration;
+import java.util.List;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Model.OptionSpec;
 
@@ -112,7 +113,7 @@ final class BroadcastOptions {
     /** An option that takes one or more values and may be repeated. */
     static OptionSpec.Builder names(String name, String label) {
       return OptionSpec.builder(name)
-          .type(java.util.List.class)
+          .type(List.class)
           .auxiliaryTypes(String.class)
           .arity("1..*")
           .paramLabel(label);

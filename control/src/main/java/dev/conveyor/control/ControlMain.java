@@ -60,8 +60,8 @@ public final class ControlMain implements Runnable {
 
   /**
    * The command line for these arguments. When the first names a subcommand other than help, only
-   * that one is built: picocli builds each command's model by reflection when it is added, and a
-   * {@code control stop} should not wait for the models of {@code watch} or {@code dead}.
+   * that one is built: picocli builds an annotated command's model by reflection when it is added,
+   * and a {@code control stop} should not wait for the models of {@code watch} or {@code dead}.
    */
   static CommandLine commandLine(String... args) {
     return commandLine(

@@ -181,50 +181,46 @@ class LauncherCdsIT {
    */
   @Test
   void aRecordingWorkerSaysItDidItsWorkOnceItConsumes(TestBroker broker) throws Exception {
-    Path cds = dir.resolve("worker");
-    Map<String, String> env = new java.util.HashMap<>(Programs.env(broker));
-    env.put("CONVEYOR_CDS_DIR", cds.toString());
-    try (ProgramProcess worker =
-        broker.own(ProgramProcess.start("worker", env, "--name", "recording"))) {
-      Awaitility.await("the worker consuming")
-          .atMost(Duration.ofSeconds(60))
-          .until(() -> worker.output().contains("consuming"));
-      if (!aotCapable()) {
-        assertThat(files(cds, ".aotlock")).isEmpty();
-        return;
-      }
-      Path lock = files(cds, ".aotlock").getFirst();
-      Awaitility.await("the mark of a run that did its work, while the worker still runs")
-          .atMost(Duration.ofSeconds(10))
-          .until(() -> Files.exists(lock.resolve("trained")));
-      assertThat(worker.process().isAlive()).isTrue();
-    }
+    assertMarkedWhileServing(broker, "consuming", "worker", "--name", "recording");
   }
 
   /** The dashboard too runs until it is stopped: it says it did its work once it listens. */
   @Test
   void aRecordingDashboardSaysItDidItsWorkOnceItListens(TestBroker broker) throws Exception {
-    Path cds = dir.resolve("dashboard");
     Path users = dir.resolve("users");
     UserStore.add(users, "alice", Role.VIEWER, "a-long-enough-password");
+    assertMarkedWhileServing(
+        broker,
+        "dashboard listening on",
+        "dashboard",
+        "--port",
+        "0",
+        "--users-file",
+        users.toString());
+  }
+
+  /**
+   * Starts {@code program} recording its first run, waits for {@code serving} in its output, and
+   * checks that the run is marked as one that did its work while the program still runs.
+   */
+  private void assertMarkedWhileServing(
+      TestBroker broker, String serving, String program, String... args) throws Exception {
+    Path cds = dir.resolve(program);
     Map<String, String> env = new java.util.HashMap<>(Programs.env(broker));
     env.put("CONVEYOR_CDS_DIR", cds.toString());
-    try (ProgramProcess dashboard =
-        broker.own(
-            ProgramProcess.start(
-                "dashboard", env, "--port", "0", "--users-file", users.toString()))) {
-      Awaitility.await("the dashboard listening")
+    try (ProgramProcess running = broker.own(ProgramProcess.start(program, env, args))) {
+      Awaitility.await(program + " serving")
           .atMost(Duration.ofSeconds(60))
-          .until(() -> dashboard.output().contains("dashboard listening on"));
+          .until(() -> running.output().contains(serving));
       if (!aotCapable()) {
         assertThat(files(cds, ".aotlock")).isEmpty();
         return;
       }
       Path lock = files(cds, ".aotlock").getFirst();
-      Awaitility.await("the mark of a run that did its work, while the dashboard still runs")
+      Awaitility.await("the mark of a run that did its work, while " + program + " still runs")
           .atMost(Duration.ofSeconds(10))
           .until(() -> Files.exists(lock.resolve("trained")));
-      assertThat(dashboard.process().isAlive()).isTrue();
+      assertThat(running.process().isAlive()).isTrue();
     }
   }
 
