@@ -6,13 +6,16 @@ import com.rabbitmq.client.AMQP;
 import com.rabbitmq.client.Channel;
 import dev.conveyor.protocol.events.Event;
 import dev.conveyor.protocol.events.EventSubscription;
+import dev.conveyor.protocol.wire.ControlMessage;
 import dev.conveyor.protocol.wire.Headers;
 import dev.conveyor.protocol.wire.Ids;
+import dev.conveyor.protocol.wire.Target;
 import dev.conveyor.protocol.wire.TaskState;
 import dev.conveyor.protocol.wire.WorkerEvent;
 import dev.conveyor.worker.Worker;
 import java.io.IOException;
 import java.nio.file.Path;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -78,6 +81,13 @@ public final class StartBench implements Callable<Integer> {
   int logEntries;
 
   @Option(
+      names = "--log-stop",
+      description =
+          "With --log-entries: the filled log starts with a stop for a queued task, which every"
+              + " worker honours for 25 hours, ahead of the markers.")
+  boolean logStop;
+
+  @Option(
       names = "--repo",
       defaultValue = "${sys:conveyor.repo:-.}",
       description =
@@ -108,7 +118,7 @@ public final class StartBench implements Callable<Integer> {
       } else {
         if (processRounds > 0 && logEntries > 0) {
           try (Harness filled = Harness.open(common.uri, "start-log")) {
-            appendMarkers(filled, logEntries);
+            appendMarkers(filled, logEntries, logStop);
             startLatencyProcess(List.of(h, filled), report, launcher.get());
           }
         } else if (processRounds > 0) {
@@ -243,7 +253,12 @@ public final class StartBench implements Callable<Integer> {
           launcher.jar().getFileName(),
           Runtime.version(),
           run.count(),
-          n == 0 ? "" : "; the control log holding " + logEntries + " earlier starts' markers",
+          n == 0
+              ? ""
+              : "; the control log holding "
+                  + (logStop ? "a stop still honoured, then " : "")
+                  + logEntries
+                  + " earlier starts' markers",
           conditions);
       report.text(
           "  launch -> worker.started received:   median %.1f ms  min %.1f  max %.1f",
@@ -255,6 +270,7 @@ public final class StartBench implements Callable<Integer> {
       j.put("rounds", run.count());
       if (n > 0) {
         j.put("controlLogEntries", logEntries);
+        j.put("controlLogStop", logStop);
       }
       j.put("toWorkerStartedMs", toStarted.get(n).stream().map(Stats::round1).toList());
       j.put("toFirstRunningMs", toRunning.get(n).stream().map(Stats::round1).toList());
@@ -299,12 +315,23 @@ public final class StartBench implements Callable<Integer> {
 
   /**
    * Appends {@code count} markers to the namespace's control log, one confirmed publish each, as
-   * that many worker starts would: a starting worker reads every entry of the last 25 hours.
+   * that many worker starts without checkpoints would; with {@code stopFirst}, after a stop for a
+   * queued task, published as {@code control stop --task} publishes it.
    */
-  private static void appendMarkers(Harness h, int count) throws Exception {
+  private static void appendMarkers(Harness h, int count, boolean stopFirst) throws Exception {
     long t0 = System.nanoTime();
     try (Channel ch = h.connection().createChannel()) {
       String log = h.topology().declareControlLog(ch);
+      if (stopFirst) {
+        h.publishControl(
+            new ControlMessage(
+                Ids.newId(),
+                dev.conveyor.protocol.wire.Command.STOP,
+                new Target.Tasks(List.of(Ids.newId())),
+                false,
+                Instant.now(),
+                "conveyor-bench"));
+      }
       ch.confirmSelect();
       for (int i = 0; i < count; i++) {
         AMQP.BasicProperties props =

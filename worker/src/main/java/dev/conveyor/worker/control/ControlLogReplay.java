@@ -1,6 +1,7 @@
 package dev.conveyor.worker.control;
 
 import com.rabbitmq.client.AMQP;
+import com.rabbitmq.client.AlreadyClosedException;
 import com.rabbitmq.client.Channel;
 import com.rabbitmq.client.Connection;
 import com.rabbitmq.client.DefaultConsumer;
@@ -15,21 +16,21 @@ import dev.conveyor.protocol.wire.MalformedMessageException;
 import dev.conveyor.protocol.wire.Target;
 import dev.conveyor.protocol.wire.Wire;
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.Date;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentSkipListMap;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicInteger;
-import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Consumer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -41,12 +42,13 @@ import org.slf4j.LoggerFactory;
  * <p>To know it has read everything before taking tasks, the worker appends a marker of its own to
  * the stream and waits until it reads the marker back: over AMQP 0-9-1 a stream's end cannot be
  * learned otherwise. The markers stay as long as the commands (25 hours), so reading from 25 hours
- * back would read every earlier start's marker. Once caught up, a worker therefore appends a
- * checkpoint: a marker whose body names the offset from which the log holds every stop still
- * honoured (its oldest such stop, else its own marker). A starting worker looks at the log's last
- * entry first and, if it is a checkpoint (signed, with a control key), reads from there; otherwise
- * from 25 hours back. Any checkpoint stays true: whatever is appended after it comes at higher
- * offsets.
+ * back would read every earlier start's marker. Once caught up, a worker therefore appends a {@link
+ * Checkpoint}: a marker whose body names its own marker's offset and carries the stops still
+ * honoured that came before it. A starting worker looks at the log's last entry first and, if it is
+ * a checkpoint (signed, with a control key), honours the stops it carries and reads from the offset
+ * it names; if a command came after the last checkpoint, it looks a few entries further back for
+ * one; and only when there is none, from 25 hours back. Any checkpoint stays true: whatever is
+ * appended after it comes at higher offsets.
  */
 public final class ControlLogReplay implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(ControlLogReplay.class);
@@ -64,8 +66,11 @@ public final class ControlLogReplay implements AutoCloseable {
   /** Entries of the log this replay has been handed, markers included. */
   private final AtomicInteger entriesRead = new AtomicInteger();
 
-  /** The offset of the oldest stop or kill read that a worker may still honour. */
-  private final AtomicLong oldestStop = new AtomicLong(Long.MAX_VALUE);
+  /**
+   * The stops and kills for tasks that a worker may still honour, read or handed by a checkpoint,
+   * by their offsets: the next checkpoint carries those before it.
+   */
+  private final Map<Long, Checkpoint.Stop> honoured = new ConcurrentSkipListMap<>();
 
   /** The offset of this replay's own marker, once read back. */
   private volatile long markerOffset = -1;
@@ -127,10 +132,17 @@ public final class ControlLogReplay implements AutoCloseable {
       pub.basicPublish("", stream, markerProps(marker, null), new byte[0]);
       awaitConfirm(pub, timeout);
       // The last entry was appended before this marker, or is this marker.
-      follow(stream, last.get().replayFrom(LAST_ENTRY_WAIT), marker, caughtUp);
+      Object from = last.get().replayFrom(LAST_ENTRY_WAIT);
+      follow(stream, from, marker, caughtUp);
       done = caughtUp.await(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
       if (done) {
         appendCheckpoint(pub, stream);
+        log.debug(
+            "control log {} read from {}: {} entries, {} stops still honoured",
+            stream,
+            from instanceof Long ? "offset " + from : "25 hours back",
+            entriesRead.get(),
+            honoured.size());
       }
     } catch (TimeoutException e) {
       log.debug("closing the control log's marker channel: {}", e.toString());
@@ -214,7 +226,10 @@ public final class ControlLogReplay implements AutoCloseable {
   private final class LastEntry {
     private final Channel ch;
     private final String stream;
-    private final CompletableFuture<Optional<Long>> checkpoint = new CompletableFuture<>();
+    private final CompletableFuture<Seen> first = new CompletableFuture<>();
+
+    /** An entry of the log: its offset, and the checkpoint it is, if one. */
+    private record Seen(long offset, Optional<Checkpoint> checkpoint) {}
 
     LastEntry(Channel ch, String stream) throws IOException {
       this.ch = ch;
@@ -228,7 +243,8 @@ public final class ControlLogReplay implements AutoCloseable {
             @Override
             public void handleDelivery(
                 String tag, Envelope envelope, AMQP.BasicProperties props, byte[] body) {
-              checkpoint.complete(checkpointIn(stream, props.getHeaders(), body));
+              Map<String, Object> headers = props.getHeaders();
+              first.complete(new Seen(offset(headers), checkpointIn(stream, headers, body)));
             }
           });
     }
@@ -243,59 +259,102 @@ public final class ControlLogReplay implements AutoCloseable {
 
     /**
      * Where the replay starts, as {@code x-stream-offset} takes it: the offset (a {@code Long}) the
-     * last entry names if it is a checkpoint, else the time (a {@code Date}) 25 hours back. Stops
-     * reading the last entry.
+     * newest checkpoint names, if the last entry is one or one is among the entries just before it
+     * ({@link #LOOKBACK}), else the time (a {@code Date}) 25 hours back. The stops that checkpoint
+     * carries are honoured here. Stops reading the last entry.
      *
      * @param wait how long the last entry may take to come: once this replay's marker is confirmed,
      *     there is one
      */
-    Object replayFrom(Duration wait) throws InterruptedException {
-      Optional<Long> found = Optional.empty();
+    Object replayFrom(Duration wait) throws IOException, InterruptedException {
+      Optional<Checkpoint> found = Optional.empty();
       try {
-        found = checkpoint.get(wait.toMillis(), TimeUnit.MILLISECONDS);
+        Seen last = first.get(wait.toMillis(), TimeUnit.MILLISECONDS);
+        found = last.checkpoint();
+        for (int window : LOOKBACK) {
+          if (found.isPresent() || last.offset() <= 0) {
+            break;
+          }
+          found = newestCheckpointBefore(stream, last.offset(), window, wait);
+        }
       } catch (ExecutionException | TimeoutException e) {
         // none came: from 25 hours back
       } finally {
         close();
       }
       if (found.isPresent()) {
-        return found.get();
+        for (Checkpoint.Stop stop : found.get().stops()) {
+          Map<String, Object> headers = new HashMap<>();
+          if (stop.signature() != null) {
+            headers.put(Headers.SIGNATURE, stop.signature());
+          }
+          if (remember(stop.body(), headers)) {
+            honoured.put(stop.offset(), stop);
+          }
+        }
+        return found.get().from();
       }
       return Date.from(Instant.now().minus(Revocations.TTL));
     }
   }
 
   /**
-   * The offset a checkpoint names, if this entry is one: a marker whose body is {@link
-   * #checkpointBody} for this log, signed when a control key is set.
+   * How far back from the log's last entry a start looks for a checkpoint when that entry is not
+   * one (a command came after the last start): a short look first, then a longer one.
    */
-  Optional<Long> checkpointIn(String stream, Map<String, Object> headers, byte[] body) {
-    if (headers == null || headers.get(Headers.MARKER) == null || body == null) {
-      return Optional.empty();
-    }
-    String text = new String(body, StandardCharsets.US_ASCII);
-    String prefix = checkpointPrefix(stream);
-    if (!text.startsWith(prefix) || !verifier.authentic(body, headers)) {
-      return Optional.empty();
-    }
+  private static final int[] LOOKBACK = {16, 256};
+
+  /**
+   * The newest checkpoint among the {@code window} entries before the one at {@code last}, read by
+   * a consumer of its own; empty if there is none, or if they do not all come within {@code wait}.
+   */
+  private Optional<Checkpoint> newestCheckpointBefore(
+      String stream, long last, int window, Duration wait)
+      throws IOException, InterruptedException {
+    Channel ch = connection.createChannel();
     try {
-      long offset = Long.parseLong(text.substring(prefix.length()));
-      return offset >= 0 ? Optional.of(offset) : Optional.empty();
-    } catch (NumberFormatException e) {
+      CompletableFuture<Optional<Checkpoint>> newest = new CompletableFuture<>();
+      ch.basicQos(window + 1);
+      ch.basicConsume(
+          stream,
+          false,
+          Map.of("x-stream-offset", Math.max(0, last - window)),
+          new DefaultConsumer(ch) {
+            private Optional<Checkpoint> seen = Optional.empty();
+
+            @Override
+            public void handleDelivery(
+                String tag, Envelope envelope, AMQP.BasicProperties props, byte[] body) {
+              entriesRead.incrementAndGet();
+              Map<String, Object> headers = props.getHeaders();
+              long at = offset(headers);
+              if (at >= last || at < 0) {
+                newest.complete(seen);
+                return;
+              }
+              Optional<Checkpoint> checkpoint = checkpointIn(stream, headers, body);
+              if (checkpoint.isPresent()) {
+                seen = checkpoint;
+              }
+            }
+          });
+      return newest.get(wait.toMillis(), TimeUnit.MILLISECONDS);
+    } catch (ExecutionException | TimeoutException e) {
       return Optional.empty();
+    } finally {
+      Channels.closeQuietly(ch);
     }
   }
 
   /**
-   * A checkpoint's body. It names the log, so that one copied from another namespace's log is not
-   * taken for this one's.
+   * The checkpoint this entry is, if one: a marker whose body is a {@link Checkpoint} of this log,
+   * signed when a control key is set.
    */
-  static byte[] checkpointBody(String stream, long offset) {
-    return (checkpointPrefix(stream) + offset).getBytes(StandardCharsets.US_ASCII);
-  }
-
-  private static String checkpointPrefix(String stream) {
-    return "replay " + stream + " from ";
+  Optional<Checkpoint> checkpointIn(String stream, Map<String, Object> headers, byte[] body) {
+    if (headers == null || headers.get(Headers.MARKER) == null || body == null) {
+      return Optional.empty();
+    }
+    return Checkpoint.parse(stream, body).filter(c -> verifier.authentic(body, headers));
   }
 
   private static AMQP.BasicProperties markerProps(String marker, String signature) {
@@ -308,15 +367,16 @@ public final class ControlLogReplay implements AutoCloseable {
   }
 
   /**
-   * Appends this replay's checkpoint: from its oldest stop still honoured, else from its marker.
-   * Not confirmed: a lost checkpoint only makes the next start read from 25 hours back.
+   * Appends this replay's checkpoint: from its marker, carrying the stops still honoured that it
+   * read or was handed before it (or from the oldest of them, if they are too many to carry). Not
+   * confirmed: a lost checkpoint only makes the next start read further back.
    */
   private void appendCheckpoint(Channel pub, String stream) {
-    long from = Math.min(oldestStop.get(), markerOffset);
-    if (from < 0) {
+    if (markerOffset < 0) {
       return;
     }
-    byte[] body = checkpointBody(stream, from);
+    byte[] body =
+        Checkpoint.after(markerOffset, List.copyOf(honoured.values()), stream).body(stream);
     try {
       pub.basicPublish(
           "",
@@ -355,9 +415,18 @@ public final class ControlLogReplay implements AutoCloseable {
               }
             } else if (remember(body, headers)) {
               long at = offset(headers);
-              oldestStop.accumulateAndGet(Math.max(0, at), Math::min);
+              if (at >= 0) {
+                Object signature = headers.get(Headers.SIGNATURE);
+                honoured.put(
+                    at,
+                    new Checkpoint.Stop(at, body, signature == null ? null : signature.toString()));
+              }
             }
-            ch.basicAck(envelope.getDeliveryTag(), false);
+            try {
+              ch.basicAck(envelope.getDeliveryTag(), false);
+            } catch (AlreadyClosedException e) {
+              // closed with the worker: a stream entry needs no settling
+            }
           }
         });
   }
@@ -420,7 +489,10 @@ public final class ControlLogReplay implements AutoCloseable {
     return false;
   }
 
-  /** Entries of the log this replay has been handed, markers and checkpoints included. */
+  /**
+   * Entries of the log this replay has been handed, markers and checkpoints included, and those it
+   * looked at for a checkpoint.
+   */
   int entriesRead() {
     return entriesRead.get();
   }

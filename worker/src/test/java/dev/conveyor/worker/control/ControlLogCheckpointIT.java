@@ -12,6 +12,7 @@ import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.UUID;
@@ -22,9 +23,10 @@ import org.junit.jupiter.api.extension.ExtendWith;
 /**
  * Every worker start appends a marker to the control log, which keeps 25 hours: a start that read
  * the log from 25 hours back read every earlier start's marker (0.3 ms each on the development
- * machine: 0.3 s for 1 000 starts). A worker that has caught up appends a checkpoint, the offset
- * from which the log holds every stop still honoured, and the next start reads from the newest one
- * instead. These replays run against the real broker, in a namespace of their own.
+ * machine: 0.3 s for 1 000 starts). A worker that has caught up appends a checkpoint, which names
+ * its marker's offset and carries the stops still honoured from before it, and the next start reads
+ * from the newest one instead, found at the log's end or a few entries before it. These replays run
+ * against the real broker, in a namespace of their own.
  */
 @ExtendWith(BrokerExtension.class)
 class ControlLogCheckpointIT {
@@ -62,30 +64,76 @@ class ControlLogCheckpointIT {
   }
 
   @Test
-  void aStopOlderThanTheMarkersKeepsTheReplayReadingFromIt() throws Exception {
+  void aStopOlderThanTheMarkersIsCarriedByTheCheckpointsAfterIt() throws Exception {
     stop("t-old", Optional.empty());
     appendMarkers(EARLIER_STARTS);
-    replay(Optional.empty());
-    stop("t-new", Optional.empty());
+    Replay first = replay(Optional.empty());
+    assertThat(first.replay().entriesRead()).isGreaterThan(EARLIER_STARTS);
 
-    Replay later = replay(Optional.empty());
+    Replay second = replay(Optional.empty());
+    Replay third = replay(Optional.empty());
 
-    assertThat(later.revocations().find("t-old")).isPresent();
-    assertThat(later.revocations().find("t-new")).isPresent();
-    assertThat(later.replay().entriesRead()).isGreaterThan(EARLIER_STARTS);
+    assertThat(second.revocations().find("t-old")).isPresent();
+    assertThat(third.revocations().find("t-old")).isPresent();
+    // The checkpoint before it (which carries the stop), its marker, its own marker.
+    assertThat(second.replay().entriesRead()).isLessThan(10);
+    assertThat(third.replay().entriesRead()).isLessThan(10);
   }
 
   @Test
-  void aStartWhoseLastEntryIsNoCheckpointReadsTheWholeLog() throws Exception {
+  void aCommandAfterTheLastCheckpointMakesAStartLookBackForItNotReadTheWholeLog() throws Exception {
     stop("t-1", Optional.empty());
     appendMarkers(EARLIER_STARTS);
     replay(Optional.empty());
     stop("t-2", Optional.empty()); // now the newest entry
+    stop("t-3", Optional.empty());
 
     Replay later = replay(Optional.empty());
 
     assertThat(later.revocations().find("t-1")).isPresent();
     assertThat(later.revocations().find("t-2")).isPresent();
+    assertThat(later.revocations().find("t-3")).isPresent();
+    // At most 17 entries looked at for the checkpoint, then the few from it on.
+    assertThat(later.replay().entriesRead()).isLessThan(30);
+  }
+
+  @Test
+  void aStartWithNoCheckpointNearTheLogsEndReadsTheWholeLog() throws Exception {
+    stop("t-1", Optional.empty());
+    replay(Optional.empty());
+    appendMarkers(300); // an earlier version's starts, which leave no checkpoint
+    stop("t-2", Optional.empty());
+
+    Replay later = replay(Optional.empty());
+
+    assertThat(later.revocations().find("t-1")).isPresent();
+    assertThat(later.revocations().find("t-2")).isPresent();
+    assertThat(later.replay().entriesRead()).isGreaterThan(300);
+  }
+
+  @Test
+  void withAControlKeyACarriedStopIsVerifiedLikeTheEntryItself() throws Exception {
+    ControlSigner signer = new ControlSigner(KEY);
+    byte[] unsigned = stopBody("t-unsigned");
+    byte[] signed = stopBody("t-signed");
+    // A checkpoint signed with the key that carries a stop nobody signed, and one that was.
+    byte[] body =
+        new Checkpoint(
+                0,
+                List.of(
+                    new Checkpoint.Stop(0, unsigned, null),
+                    new Checkpoint.Stop(1, signed, signer.sign(signed))))
+            .body(log);
+    broker.withConfirms(
+        ch -> {
+          ch.basicPublish("", log, markerProps(signer.sign(body)), body);
+          return null;
+        });
+
+    Replay keyed = replay(Optional.of(signer));
+
+    assertThat(keyed.revocations().find("t-signed")).isPresent();
+    assertThat(keyed.revocations().find("t-unsigned")).isEmpty();
   }
 
   @Test
@@ -196,15 +244,7 @@ class ControlLogCheckpointIT {
 
   /** A stop for a queued task, as {@code control stop --task ID} publishes it. */
   private void stop(String task, Optional<ControlSigner> signer) {
-    byte[] body =
-        ("{\"id\":\""
-                + UUID.randomUUID()
-                + "\",\"command\":\"stop\",\"target\":{\"tasks\":[\""
-                + task
-                + "\"]},\"issuedAt\":\""
-                + Instant.now()
-                + "\",\"issuedBy\":\"me@host\"}")
-            .getBytes(StandardCharsets.UTF_8);
+    byte[] body = stopBody(task);
     Map<String, Object> headers = new HashMap<>();
     signer.ifPresent(s -> headers.put(Headers.SIGNATURE, s.sign(body)));
     broker.withConfirms(
@@ -218,6 +258,17 @@ class ControlLogCheckpointIT {
         });
   }
 
+  private static byte[] stopBody(String task) {
+    return ("{\"id\":\""
+            + UUID.randomUUID()
+            + "\",\"command\":\"stop\",\"target\":{\"tasks\":[\""
+            + task
+            + "\"]},\"issuedAt\":\""
+            + Instant.now()
+            + "\",\"issuedBy\":\"me@host\"}")
+        .getBytes(StandardCharsets.UTF_8);
+  }
+
   private static AMQP.BasicProperties markerProps(String signature) {
     Map<String, Object> headers = new HashMap<>();
     headers.put(Headers.MARKER, UUID.randomUUID().toString());
@@ -228,6 +279,6 @@ class ControlLogCheckpointIT {
   }
 
   private byte[] checkpointBody(long offset) {
-    return ControlLogReplay.checkpointBody(log, offset);
+    return new Checkpoint(offset, List.of()).body(log);
   }
 }
