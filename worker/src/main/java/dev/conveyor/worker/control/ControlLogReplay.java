@@ -67,8 +67,8 @@ public final class ControlLogReplay implements AutoCloseable {
   private final AtomicInteger entriesRead = new AtomicInteger();
 
   /**
-   * The stops and kills for tasks that a worker may still honour, read or handed by a checkpoint,
-   * by their offsets: the next checkpoint carries those before it.
+   * The stops and kills for tasks that a worker may still honour, read before this replay's marker
+   * or handed by a checkpoint, by their offsets: this replay's checkpoint carries them.
    */
   private final Map<Long, Checkpoint.Stop> honoured = new ConcurrentSkipListMap<>();
 
@@ -143,6 +143,7 @@ public final class ControlLogReplay implements AutoCloseable {
             from instanceof Long ? "offset " + from : "25 hours back",
             entriesRead.get(),
             honoured.size());
+        honoured.clear(); // only the checkpoint needed them: the stops are in the revocations
       }
     } catch (TimeoutException e) {
       log.debug("closing the control log's marker channel: {}", e.toString());
@@ -415,7 +416,7 @@ public final class ControlLogReplay implements AutoCloseable {
               }
             } else if (remember(body, headers)) {
               long at = offset(headers);
-              if (at >= 0) {
+              if (at >= 0 && markerOffset < 0) { // a checkpoint carries only what precedes it
                 Object signature = headers.get(Headers.SIGNATURE);
                 honoured.put(
                     at,
