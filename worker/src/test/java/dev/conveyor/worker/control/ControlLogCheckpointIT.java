@@ -98,6 +98,23 @@ class ControlLogCheckpointIT {
   }
 
   @Test
+  void manyCommandsAfterTheLastCheckpointMakeAStartLookFurtherBack() throws Exception {
+    appendMarkers(600);
+    replay(Optional.empty());
+    for (int i = 0; i < 40; i++) {
+      stop("t-" + i, Optional.empty());
+    }
+
+    Replay later = replay(Optional.empty());
+
+    for (int i = 0; i < 40; i++) {
+      assertThat(later.revocations().find("t-" + i)).as("t-" + i).isPresent();
+    }
+    // 17 entries looked at, then 257, then the 40 stops and three markers from the checkpoint on.
+    assertThat(later.replay().entriesRead()).isBetween(40, 400);
+  }
+
+  @Test
   void aStartWithNoCheckpointNearTheLogsEndReadsTheWholeLog() throws Exception {
     stop("t-1", Optional.empty());
     replay(Optional.empty());
