@@ -315,6 +315,8 @@ public final class ControlLogReplay implements AutoCloseable {
     Channel ch = connection.createChannel();
     try {
       CompletableFuture<Optional<Checkpoint>> newest = new CompletableFuture<>();
+      // The broker delivers from the offset asked for on (not from the start of its chunk), so
+      // window + 1 entries reach the last one without an ack.
       ch.basicQos(window + 1);
       ch.basicConsume(
           stream,
@@ -340,7 +342,16 @@ public final class ControlLogReplay implements AutoCloseable {
             }
           });
       return newest.get(wait.toMillis(), TimeUnit.MILLISECONDS);
-    } catch (ExecutionException | TimeoutException e) {
+    } catch (TimeoutException e) {
+      log.warn(
+          "control log {}: the {} entries before offset {} did not all come within {}; looking"
+              + " further back",
+          stream,
+          window,
+          last,
+          wait);
+      return Optional.empty();
+    } catch (ExecutionException e) {
       return Optional.empty();
     } finally {
       Channels.closeQuietly(ch);
