@@ -17,7 +17,9 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import org.awaitility.Awaitility;
 import org.junit.jupiter.api.Test;
@@ -165,6 +167,50 @@ class ControlPlaneIT {
     assertThat(cancelled.cause()).isEqualTo(Cause.REVOKED);
     assertThat(events.states(id)).doesNotContain(TaskState.RUNNING);
     assertThat(marker).doesNotExist();
+  }
+
+  /**
+   * A start reads the control log from the last checkpoint an earlier start left, which carries the
+   * stops still honoured from before it: a stop older than every earlier start still reaches a task
+   * queued after them.
+   */
+  @Test
+  void aStopCarriedByEarlierStartsCheckpointsIsHonouredByALaterWorker(
+      TestBroker broker, @TempDir Path dir) {
+    EventLog events = EventLog.open(broker);
+    Path marker = dir.resolve("ran");
+    String id = "queued-task-" + System.nanoTime();
+    Programs.Result stop = Programs.run(broker, "control", "stop", "--task", id, "--no-wait");
+    assertThat(stop.exitCode()).as(stop.output()).isZero();
+    for (int i = 1; i <= 2; i++) {
+      ProgramProcess earlier = Programs.worker(broker, "earlier-" + i);
+      awaitStarted(events, i);
+      earlier.terminate();
+      assertThat(earlier.waitFor(Duration.ofSeconds(30))).as(earlier.output()).isZero();
+    }
+    publish(
+        broker,
+        "--id",
+        id,
+        "--type",
+        "exec",
+        "--payload",
+        "{\"command\":[\"/usr/bin/touch\",\"" + marker + "\"]}");
+
+    Map<String, String> env = new HashMap<>(Programs.env(broker));
+    env.put("CONVEYOR_LOG_LEVEL", "DEBUG");
+    ProgramProcess late =
+        broker.own(
+            ProgramProcess.start(
+                "worker",
+                env,
+                List.of("--name", "late", "--exec-allow", "/usr/bin/touch", "--kill-grace", "1s")));
+
+    TaskEvent cancelled = events.await(id, TaskState.CANCELLED, Duration.ofSeconds(60));
+    assertThat(cancelled.cause()).isEqualTo(Cause.REVOKED);
+    assertThat(marker).doesNotExist();
+    // Read from the last checkpoint, which carried the stop: not from the stop itself.
+    assertThat(late.output()).contains("read from offset").contains("stops still honoured: 1");
   }
 
   @Test

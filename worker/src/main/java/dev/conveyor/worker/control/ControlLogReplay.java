@@ -138,7 +138,7 @@ public final class ControlLogReplay implements AutoCloseable {
       if (done) {
         appendCheckpoint(pub, stream);
         log.debug(
-            "control log {} read from {}: {} entries, {} stops still honoured",
+            "control log {} read from {}: {} entries; stops still honoured: {}",
             stream,
             from instanceof Long ? "offset " + from : "25 hours back",
             entriesRead.get(),
