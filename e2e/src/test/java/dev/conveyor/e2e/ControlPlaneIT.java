@@ -17,7 +17,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -29,6 +28,18 @@ import org.junit.jupiter.api.io.TempDir;
 /** Issue 3's acceptance scenarios, on real processes. */
 @ExtendWith(BrokerExtension.class)
 class ControlPlaneIT {
+
+  /** Queues an {@code exec} task that would create {@code marker} if it ran. */
+  private static void publishTouch(TestBroker broker, String id, Path marker) {
+    publish(
+        broker,
+        "--id",
+        id,
+        "--type",
+        "exec",
+        "--payload",
+        "{\"command\":[\"/usr/bin/touch\",\"" + marker + "\"]}");
+  }
 
   private static void awaitStarted(EventLog events, int n) {
     Awaitility.await()
@@ -153,14 +164,7 @@ class ControlPlaneIT {
 
     Programs.Result stop = Programs.run(broker, "control", "stop", "--task", id, "--no-wait");
     assertThat(stop.exitCode()).as(stop.output()).isZero();
-    publish(
-        broker,
-        "--id",
-        id,
-        "--type",
-        "exec",
-        "--payload",
-        "{\"command\":[\"/usr/bin/touch\",\"" + marker + "\"]}");
+    publishTouch(broker, id, marker);
     Programs.worker(broker, "late", "--exec-allow", "/usr/bin/touch");
 
     TaskEvent cancelled = events.await(id, TaskState.CANCELLED, Duration.ofSeconds(60));
@@ -188,23 +192,15 @@ class ControlPlaneIT {
       earlier.terminate();
       assertThat(earlier.waitFor(Duration.ofSeconds(30))).as(earlier.output()).isZero();
     }
-    publish(
-        broker,
-        "--id",
-        id,
-        "--type",
-        "exec",
-        "--payload",
-        "{\"command\":[\"/usr/bin/touch\",\"" + marker + "\"]}");
+    publishTouch(broker, id, marker);
 
-    Map<String, String> env = new HashMap<>(Programs.env(broker));
-    env.put("CONVEYOR_LOG_LEVEL", "DEBUG");
     ProgramProcess late =
-        broker.own(
-            ProgramProcess.start(
-                "worker",
-                env,
-                List.of("--name", "late", "--exec-allow", "/usr/bin/touch", "--kill-grace", "1s")));
+        Programs.worker(
+            broker,
+            Map.of("CONVEYOR_LOG_LEVEL", "DEBUG"),
+            "late",
+            "--exec-allow",
+            "/usr/bin/touch");
 
     TaskEvent cancelled = events.await(id, TaskState.CANCELLED, Duration.ofSeconds(60));
     assertThat(cancelled.cause()).isEqualTo(Cause.REVOKED);

@@ -25,6 +25,14 @@ final class Programs {
 
   /** A worker with short graces, unless the test sets its own. */
   static ProgramProcess worker(TestBroker broker, String name, String... args) {
+    return worker(broker, Map.of(), name, args);
+  }
+
+  /** The same, with these environment variables added to the test's. */
+  static ProgramProcess worker(
+      TestBroker broker, Map<String, String> moreEnv, String name, String... args) {
+    Map<String, String> env = env(broker);
+    env.putAll(moreEnv);
     List<String> all = new ArrayList<>(List.of("--name", name));
     List<String> given = List.of(args);
     if (!given.contains("--shutdown-grace")) {
@@ -34,7 +42,7 @@ final class Programs {
       all.addAll(List.of("--kill-grace", "1s"));
     }
     all.addAll(given);
-    return broker.own(ProgramProcess.start("worker", env(broker), all));
+    return broker.own(ProgramProcess.start("worker", env, all));
   }
 
   /** Runs a program to its end and returns its exit code and output. */
