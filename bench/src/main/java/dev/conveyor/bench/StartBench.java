@@ -102,6 +102,10 @@ public final class StartBench implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
+    if (logStop && logEntries <= 0) {
+      System.err.println("start: --log-stop needs --log-entries N");
+      return 2;
+    }
     Report report = new Report("start");
     try (Harness h = Harness.open(common.uri, "start")) {
       report.put("broker", h.brokerVersion());
