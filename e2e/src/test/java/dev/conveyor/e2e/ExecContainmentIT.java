@@ -56,6 +56,7 @@ class ExecContainmentIT {
     assertThat(sleep.isAlive()).as("the task's child outlives its killed worker").isTrue();
 
     // Another name and another queue: it does not run the redelivered task, it only starts.
+    broker.useQueue("other"); // deleted with the namespace
     ProgramProcess next = Programs.worker(broker, "next", "--queues", "other");
 
     Awaitility.await()

@@ -546,6 +546,7 @@ class ControlIT {
     EventLog events = EventLog.open(broker);
     // A worker of another queue, whose connection the broker closes at the same moment.
     String lossy = "lossy-c-" + broker.namespace();
+    broker.useQueue("other"); // deleted with the namespace
     start(broker, config(broker, lossy).withQueues(List.of("other")));
     // The task's delivery is held by a channel that never passed it on, as a worker's channel
     // holds the deliveries the broker had checked out to it but not yet written to its socket
