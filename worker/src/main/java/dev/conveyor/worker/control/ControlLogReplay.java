@@ -309,8 +309,7 @@ public final class ControlLogReplay implements AutoCloseable {
    * The newest checkpoint among the {@code window} entries before the one at {@code last}, read by
    * a consumer of its own; empty if there is none, or if they do not all come within {@code wait}.
    */
-  private Optional<Checkpoint> newestCheckpointBefore(
-      String stream, long last, int window, Duration wait)
+  Optional<Checkpoint> newestCheckpointBefore(String stream, long last, int window, Duration wait)
       throws IOException, InterruptedException {
     Channel ch = connection.createChannel();
     try {

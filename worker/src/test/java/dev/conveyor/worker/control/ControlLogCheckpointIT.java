@@ -8,6 +8,7 @@ import dev.conveyor.protocol.topology.Topology;
 import dev.conveyor.protocol.wire.Headers;
 import dev.conveyor.testkit.BrokerExtension;
 import dev.conveyor.testkit.TestBroker;
+import dev.conveyor.worker.LogCapture;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.time.Instant;
@@ -112,6 +113,27 @@ class ControlLogCheckpointIT {
     }
     // 17 entries looked at, then 257, then the 40 stops and three markers from the checkpoint on.
     assertThat(later.replay().entriesRead()).isBetween(40, 400);
+  }
+
+  /** A look back whose entries stop short of the one it waits for gives up, and says so. */
+  @Test
+  void aLookBackThatDoesNotReachItsEndGivesUpAndSaysSo() throws Exception {
+    appendMarkers(3); // offsets 0 to 2: nothing is ever written at offset 10
+    ControlLogReplay replay =
+        broker.own(
+            new ControlLogReplay(
+                broker.connection(),
+                broker.topology(),
+                new Revocations(),
+                new CommandVerifier(Optional.empty()),
+                refusal -> {}));
+
+    try (LogCapture captured = LogCapture.of(ControlLogReplay.class)) {
+      assertThat(replay.newestCheckpointBefore(log, 10, 16, Duration.ofMillis(300))).isEmpty();
+      assertThat(captured.warnings())
+          .singleElement(org.assertj.core.api.InstanceOfAssertFactories.STRING)
+          .contains("did not all come within");
+    }
   }
 
   @Test
