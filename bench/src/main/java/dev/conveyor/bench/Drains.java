@@ -19,6 +19,7 @@ import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.OptionalLong;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -74,6 +75,7 @@ final class Drains implements AutoCloseable {
   private final Harness h;
   private final int timeoutSeconds;
   private final Connection rawConnection;
+  private final OptionalLong brokerPid;
   private final EventSubscription sub;
   private final AtomicInteger workersStarted = new AtomicInteger();
   private volatile Drain current;
@@ -83,6 +85,7 @@ final class Drains implements AutoCloseable {
     final int expected;
     final AtomicInteger outcomes = new AtomicInteger();
     final AtomicInteger notSucceeded = new AtomicInteger();
+    final AtomicInteger messages = new AtomicInteger();
     final CountDownLatch done = new CountDownLatch(1);
     volatile long end;
 
@@ -98,6 +101,7 @@ final class Drains implements AutoCloseable {
     factory.setUri(uri);
     factory.setVirtualHost("/");
     this.rawConnection = factory.newConnection("conveyor-bench raw consumer");
+    this.brokerPid = CpuUse.listenerOf(factory.getPort());
     this.sub = EventSubscription.openRaw(h.connection(), h.topology(), KEYS, this::onEvent);
   }
 
@@ -115,6 +119,7 @@ final class Drains implements AutoCloseable {
     if (!routingKey.equals(SUCCEEDED_KEY)) {
       d.notSucceeded.addAndGet(n);
     }
+    d.messages.incrementAndGet();
     if (d.outcomes.addAndGet(n) >= d.expected && d.done.getCount() > 0) {
       d.end = now;
       d.done.countDown();
@@ -238,11 +243,14 @@ final class Drains implements AutoCloseable {
           }
         };
     Conditions.Meter meter = Conditions.start();
+    CpuUse.Meter cpuMeter = CpuUse.start(brokerPid);
     long t0 = System.nanoTime();
     boolean complete;
+    CpuUse use;
     try {
       String tag = ch.basicConsume(h.queue(), false, consumer);
       complete = done.await(timeoutSeconds, TimeUnit.SECONDS);
+      use = cpuMeter.end();
       ch.basicCancel(tag);
     } finally {
       for (ExecutorService threads : new ExecutorService[] {taskThreads, eventThread}) {
@@ -256,6 +264,7 @@ final class Drains implements AutoCloseable {
         eventChannel.close();
       }
     }
+    CpuUse.PerTask cpu = use.perTask(n);
     Conditions c = meter.end();
     if (failure.get() != null) {
       throw new IOException(spec.label() + " failed", failure.get());
@@ -272,8 +281,8 @@ final class Drains implements AutoCloseable {
               + " s");
     }
     double s = (end[0] - t0) / 1e9;
-    progress("%-14s %d acked in %.3f s: %.1f msg/s %s", spec.label(), n, s, n / s, c);
-    return new Rounds.Measured(n / s, c);
+    progress("%-14s %d acked in %.3f s: %.1f msg/s %s %s", spec.label(), n, s, n / s, c, cpu);
+    return new Rounds.Measured(n / s, c, cpu);
   }
 
   /** Drains n tasks with one in-process worker, timed from the return of Worker.start. */
@@ -355,10 +364,13 @@ final class Drains implements AutoCloseable {
     AutoCloseable consumer = starter.start();
     long ready = System.nanoTime();
     Conditions.Meter meter = Conditions.start();
+    CpuUse.Meter cpuMeter = CpuUse.start(brokerPid);
     int early = d.outcomes.get();
     boolean complete;
+    CpuUse use; // up to the last outcome: the worker's close is not part of the drain
     try {
       complete = d.done.await(timeoutSeconds, TimeUnit.SECONDS);
+      use = cpuMeter.end();
     } finally {
       consumer.close();
       current = null;
@@ -380,10 +392,12 @@ final class Drains implements AutoCloseable {
     }
     double s = (d.end - ready) / 1e9;
     double rate = (n - early) / s;
+    CpuUse.PerTask cpu = use.perTask(n - early);
     progress(
-        "%-14s %d outcomes in %.3f s after start (start %.0f ms, %d done during it): %.1f msg/s %s",
-        label, n - early, s, (ready - t0) / 1e6, early, rate, c);
-    return new Rounds.Measured(rate, c);
+        "%-14s %d outcomes in %.3f s after start (start %.0f ms, %d done during it; %d event"
+            + " messages): %.1f msg/s %s %s",
+        label, n - early, s, (ready - t0) / 1e6, early, d.messages.get(), rate, c, cpu);
+    return new Rounds.Measured(rate, c, cpu);
   }
 
   @Override

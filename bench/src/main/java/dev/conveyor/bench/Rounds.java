@@ -25,8 +25,15 @@ final class Rounds {
    */
   private static final double QUIET_STEAL_PERCENT = 5.0;
 
-  /** One figure (a rate, higher is better) and what the machine was doing meanwhile. */
-  record Measured(double value, Conditions conditions) {}
+  /**
+   * One figure (a rate, higher is better) and what the machine was doing meanwhile; {@code cpu}:
+   * the CPU spent per task by this JVM and by the broker, or null where not measured.
+   */
+  record Measured(double value, Conditions conditions, CpuUse.PerTask cpu) {
+    Measured(double value, Conditions conditions) {
+      this(value, conditions, null);
+    }
+  }
 
   /** A contender: a label, and a measurement to run once per round. */
   record Contender(String label, Measure measure) {}
@@ -137,6 +144,7 @@ final class Rounds {
       medians.put(label, Stats.round1(s.median()));
     }
     j.put("medians", medians);
+    cpuReport(report, j, width);
     List<Map<String, Object>> rj = new ArrayList<>();
     for (Ratio r : ratios) {
       if (!results.containsKey(r.num()) || !results.containsKey(r.den())) {
@@ -180,5 +188,36 @@ final class Rounds {
     }
     j.put("ratios", rj);
     report.put(key, j);
+  }
+
+  /**
+   * The medians of the CPU per task, for the contenders that measured it: which side, the consumer
+   * or the broker, a gap between two of them comes from.
+   */
+  private void cpuReport(Report report, Map<String, Object> j, int width) {
+    Map<String, Object> cpu = new LinkedHashMap<>();
+    for (String label : labels) {
+      List<CpuUse.PerTask> per =
+          results.get(label).stream().map(Measured::cpu).filter(c -> c != null).toList();
+      if (per.isEmpty()) {
+        continue;
+      }
+      if (cpu.isEmpty()) {
+        report.text(
+            "  CPU per task, medians over the runs (this JVM: the consumer and the bench):");
+      }
+      double jvm = new Stats(per.stream().map(CpuUse.PerTask::jvmMicros).toList()).median();
+      double broker = new Stats(per.stream().map(CpuUse.PerTask::brokerMicros).toList()).median();
+      report.text(
+          "    %-" + width + "s jvm %5.1f µs  broker %5.1f µs  both %5.1f µs",
+          label,
+          jvm,
+          broker,
+          jvm + broker);
+      cpu.put(label, Map.of("jvmMicros", Stats.round1(jvm), "brokerMicros", Stats.round1(broker)));
+    }
+    if (!cpu.isEmpty()) {
+      j.put("cpuPerTask", cpu);
+    }
   }
 }
