@@ -359,16 +359,7 @@ public final class Worker implements AutoCloseable, Pausable {
   }
 
   private void announceStart(TaskRun run) {
-    events.task(
-        run.task(),
-        run.lease().queue(),
-        run.attempt(),
-        TaskState.RUNNING,
-        null,
-        null,
-        null,
-        null,
-        null);
+    events.running(run.task(), run.lease().queue(), run.attempt(), run.startedAt());
   }
 
   /**

@@ -1,8 +1,8 @@
 package dev.conveyor.worker.messaging;
 
 import com.rabbitmq.client.AMQP;
+import dev.conveyor.protocol.wire.EventEncoder;
 import dev.conveyor.protocol.wire.TaskEvent;
-import dev.conveyor.protocol.wire.Wire;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
@@ -59,11 +59,11 @@ final class EventBatches {
       return new Item(exchange, event.routingKey(), props, null, task, event);
     }
 
-    /** This item with its body encoded. */
-    Item encoded() {
+    /** This item with its body encoded (by the encoder of the thread that publishes it). */
+    Item encoded(EventEncoder encoder) {
       return body != null || event == null
           ? this
-          : new Item(exchange, routingKey, props, Wire.encode(event), task, null);
+          : new Item(exchange, routingKey, props, encoder.encode(event), task, null);
     }
 
     boolean batchable() {
@@ -81,18 +81,19 @@ final class EventBatches {
 
   /**
    * The messages for these items, in the order to publish them; task events queued unencoded are
-   * encoded here, on the thread that publishes them. An event that cannot be encoded goes to {@code
-   * unencodable} and is left out: the events thread that calls this must not end with it, and the
-   * rest still go.
+   * encoded here, by {@code encoder}, on the thread that publishes them. An event that cannot be
+   * encoded goes to {@code unencodable} and is left out: the events thread that calls this must not
+   * end with it, and the rest still go.
    */
-  static List<Message> of(List<Item> queued, BiConsumer<Item, RuntimeException> unencodable) {
+  static List<Message> of(
+      List<Item> queued, EventEncoder encoder, BiConsumer<Item, RuntimeException> unencodable) {
     List<Batch> batches = new ArrayList<>();
     Map<String, Integer> openByKey = new HashMap<>();
     Map<String, Integer> lastOfTask = new HashMap<>();
     for (Item unencoded : queued) {
       Item item;
       try {
-        item = unencoded.encoded();
+        item = unencoded.encoded(encoder);
       } catch (RuntimeException e) {
         unencodable.accept(unencoded, e);
         continue;

@@ -9,6 +9,7 @@ import dev.conveyor.protocol.topology.Topology;
 import dev.conveyor.protocol.wire.Cause;
 import dev.conveyor.protocol.wire.CommandApplied;
 import dev.conveyor.protocol.wire.CommandRefused;
+import dev.conveyor.protocol.wire.EventEncoder;
 import dev.conveyor.protocol.wire.TaskEvent;
 import dev.conveyor.protocol.wire.TaskMessage;
 import dev.conveyor.protocol.wire.TaskState;
@@ -165,6 +166,25 @@ public final class EventPublisher implements AutoCloseable, CommandHandler.Answe
     this.sender = Thread.ofPlatform().name("conveyor-events").daemon().start(this::run);
   }
 
+  /** A task's {@code running} event, stamped with the time its run began. */
+  public void running(TaskMessage task, String queue, int attempt, Instant startedAt) {
+    announce(
+        new TaskEvent(
+            task.id(),
+            task.type(),
+            TaskState.RUNNING,
+            worker,
+            attempt,
+            startedAt,
+            null,
+            null,
+            null,
+            null,
+            queue,
+            null));
+  }
+
+  /** A task event stamped now. */
   public void task(
       TaskMessage task,
       String queue,
@@ -176,7 +196,7 @@ public final class EventPublisher implements AutoCloseable, CommandHandler.Answe
       String issuedBy,
       Object result) {
     JsonNode resultNode = result == null ? null : Wire.JSON.valueToTree(result);
-    TaskEvent event =
+    announce(
         new TaskEvent(
             task.id(),
             task.type(),
@@ -189,12 +209,18 @@ public final class EventPublisher implements AutoCloseable, CommandHandler.Answe
             reason,
             issuedBy,
             queue,
-            resultNode);
+            resultNode));
+  }
+
+  private void announce(TaskEvent event) {
+    TaskState state = event.state();
+    Cause cause = event.cause();
     // Counted here, encoded on the events thread: on a task thread the encoding delays the task
     // it announces, and at short tasks that delay is the worker's rate (docs/benchmarks.md).
     observer.accept(event);
     if (level.publishes(state, cause)) {
-      enqueue(EventBatches.Item.task(exchange, JSON, task.id() == null ? "" : task.id(), event));
+      enqueue(
+          EventBatches.Item.task(exchange, JSON, event.task() == null ? "" : event.task(), event));
     }
   }
 
@@ -278,6 +304,7 @@ public final class EventPublisher implements AutoCloseable, CommandHandler.Answe
    */
   private void run() {
     List<EventBatches.Item> taken = new ArrayList<>();
+    EventEncoder encoder = new EventEncoder();
     long window = gathering.window().toNanos();
     long sentAt = gathering.clock().getAsLong() - window; // nothing sent yet: idle
     try {
@@ -298,7 +325,7 @@ public final class EventPublisher implements AutoCloseable, CommandHandler.Answe
         urgentQueued = false; // whatever set it is queued already, so the drain takes it
         queue.drainTo(taken, MAX_DRAIN - 1);
         boolean stop = taken.removeIf(item -> item == STOP);
-        for (EventBatches.Message m : EventBatches.of(taken, this::unencodable)) {
+        for (EventBatches.Message m : EventBatches.of(taken, encoder, this::unencodable)) {
           send(m);
         }
         taken.clear();

@@ -3,6 +3,7 @@ package dev.conveyor.worker.messaging;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.conveyor.protocol.wire.EventEncoder;
 import dev.conveyor.protocol.wire.TaskEvent;
 import dev.conveyor.protocol.wire.TaskState;
 import dev.conveyor.protocol.wire.Wire;
@@ -275,10 +276,10 @@ class EventBatchesTest {
 
     assertThat(lazy.body()).isNull();
     assertThat(lazy.routingKey()).isEqualTo(running.routingKey());
-    EventBatches.Item encoded = lazy.encoded();
+    EventBatches.Item encoded = lazy.encoded(new EventEncoder());
     assertThat(encoded.body()).isEqualTo(Wire.encode(running));
     assertThat(encoded.event()).isNull();
-    assertThat(encoded.encoded()).isSameAs(encoded);
+    assertThat(encoded.encoded(new EventEncoder())).isSameAs(encoded);
     assertThat(Wire.decode(encoded.body(), TaskEvent.class)).isEqualTo(running);
 
     List<EventBatches.Message> messages =
@@ -327,6 +328,7 @@ class EventBatchesTest {
                 bad,
                 task("a", "succeeded", 1),
                 other(EVENTS, "worker.heartbeat", "{}")),
+            new EventEncoder(),
             (item, e) -> handedBack.add(item));
 
     assertThat(handedBack).containsExactly(bad);
@@ -339,6 +341,7 @@ class EventBatchesTest {
   private static List<EventBatches.Message> batches(List<EventBatches.Item> queued) {
     return EventBatches.of(
         queued,
+        new EventEncoder(),
         (item, e) -> {
           throw e;
         });
