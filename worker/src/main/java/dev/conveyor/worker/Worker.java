@@ -245,7 +245,12 @@ public final class Worker implements AutoCloseable, Pausable {
         .add(
             "control log replay",
             new ControlLogReplay(
-                connection, topology, revocations, verifier, metrics::controlRefused))
+                connection,
+                topology,
+                revocations,
+                verifier,
+                metrics::controlRefused,
+                ControlLogReplay.Periodic.of(io)))
         .startAndCatchUp(Duration.ofSeconds(10));
     CommandHandler commands =
         new CommandHandler(

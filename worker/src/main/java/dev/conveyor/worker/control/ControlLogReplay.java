@@ -18,16 +18,21 @@ import dev.conveyor.protocol.wire.Wire;
 import java.io.IOException;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.ArrayList;
 import java.util.Date;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.NavigableMap;
 import java.util.Optional;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentSkipListMap;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutionException;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -49,6 +54,13 @@ import org.slf4j.LoggerFactory;
  * it names; if a command came after the last checkpoint, it looks a few entries further back for
  * one; and only when there is none, from 25 hours back. Any checkpoint stays true: whatever is
  * appended after it comes at higher offsets.
+ *
+ * <p>A worker follows the log for as long as it runs. Once it has read {@link Periodic#every}
+ * entries since the last checkpoint it saw (commands between worker starts, or another version's
+ * markers), it appends one of its own after a random pause ({@link Periodic#jitter}), unless
+ * another worker's comes first: from the entry after the last it read, carrying the stops still
+ * honoured before it. So a start reads at most about that many entries past a checkpoint, which it
+ * finds within its longer look back, however many commands came since the last start.
  */
 public final class ControlLogReplay implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(ControlLogReplay.class);
@@ -61,16 +73,56 @@ public final class ControlLogReplay implements AutoCloseable {
   private final Revocations revocations;
   private final CommandVerifier verifier;
   private final Consumer<String> onRefused;
+  private final Periodic periodic;
   private Channel channel;
+
+  /**
+   * How a running worker keeps a checkpoint near the log's end: once it has read {@code every}
+   * entries since the last checkpoint, it appends one after a random pause of up to {@code jitter}
+   * (so that of many workers reading the same entries, one writes and the others see it), on {@code
+   * io} (it publishes: not a thread that must be punctual).
+   */
+  public record Periodic(int every, Duration jitter, ScheduledExecutorService io) {
+
+    /** Below the longer look back of a start ({@link #LOOKBACK}), which must reach it. */
+    public static final int EVERY = 128;
+
+    public static final Duration JITTER = Duration.ofSeconds(2);
+
+    public Periodic {
+      if (every < 1 || every >= LOOKBACK[LOOKBACK.length - 1]) {
+        throw new IllegalArgumentException(
+            "a checkpoint every 1.." + (LOOKBACK[LOOKBACK.length - 1] - 1) + " entries: " + every);
+      }
+    }
+
+    /** A worker's: every {@link #EVERY} entries, after up to {@link #JITTER}. */
+    public static Periodic of(ScheduledExecutorService io) {
+      return new Periodic(EVERY, JITTER, io);
+    }
+  }
+
+  /** A stop still honoured, and until when a worker honours it (by this worker's clock). */
+  private record Held(Checkpoint.Stop stop, Instant until) {}
+
+  /** The highest offset read by {@link #follow}; guarded by {@code this}. */
+  private long lastRead = -1;
+
+  /** Entries read since the last checkpoint seen; guarded by {@code this}. */
+  private int sinceCheckpoint;
+
+  /** A periodic checkpoint is scheduled; guarded by {@code this}. */
+  private boolean checkpointScheduled;
 
   /** Entries of the log this replay has been handed, markers included. */
   private final AtomicInteger entriesRead = new AtomicInteger();
 
   /**
-   * The stops and kills for tasks that a worker may still honour, read before this replay's marker
-   * or handed by a checkpoint, by their offsets: this replay's checkpoint carries them.
+   * The stops and kills for tasks that a worker may still honour, read from the log or handed by a
+   * checkpoint, by their offsets: this replay's checkpoints carry them. Those no longer honoured
+   * are pruned as new ones come, like {@link Revocations}' entries.
    */
-  private final Map<Long, Checkpoint.Stop> honoured = new ConcurrentSkipListMap<>();
+  private final NavigableMap<Long, Held> honoured = new ConcurrentSkipListMap<>();
 
   /** The offset of this replay's own marker, once read back. */
   private volatile long markerOffset = -1;
@@ -93,11 +145,26 @@ public final class ControlLogReplay implements AutoCloseable {
       Revocations revocations,
       CommandVerifier verifier,
       Consumer<String> onRefused) {
+    this(connection, topology, revocations, verifier, onRefused, null);
+  }
+
+  /**
+   * @param periodic how it keeps a checkpoint near the log's end while it follows it; null: it
+   *     appends only the one after its start
+   */
+  public ControlLogReplay(
+      Connection connection,
+      Topology topology,
+      Revocations revocations,
+      CommandVerifier verifier,
+      Consumer<String> onRefused,
+      Periodic periodic) {
     this.connection = connection;
     this.topology = topology;
     this.revocations = revocations;
     this.verifier = verifier;
     this.onRefused = onRefused;
+    this.periodic = periodic;
   }
 
   /**
@@ -143,7 +210,6 @@ public final class ControlLogReplay implements AutoCloseable {
             from instanceof Long ? "offset " + from : "25 hours back",
             entriesRead.get(),
             honoured.size());
-        honoured.clear(); // only the checkpoint needed them: the stops are in the revocations
       }
     } catch (TimeoutException e) {
       log.debug("closing the control log's marker channel: {}", e.toString());
@@ -289,8 +355,9 @@ public final class ControlLogReplay implements AutoCloseable {
           if (stop.signature() != null) {
             headers.put(Headers.SIGNATURE, stop.signature());
           }
-          if (remember(stop.body(), headers)) {
-            honoured.put(stop.offset(), stop);
+          Instant until = honour(stop.body(), headers);
+          if (until != null) {
+            hold(stop, until);
           }
         }
         return found.get().from();
@@ -386,8 +453,22 @@ public final class ControlLogReplay implements AutoCloseable {
     if (markerOffset < 0) {
       return;
     }
-    byte[] body =
-        Checkpoint.after(markerOffset, List.copyOf(honoured.values()), stream).body(stream);
+    appendCheckpoint(pub, stream, markerOffset);
+  }
+
+  /**
+   * Appends a checkpoint from {@code from}, carrying the stops still honoured before it (or from
+   * the oldest of them, if they are too many to carry).
+   */
+  private void appendCheckpoint(Channel pub, String stream, long from) {
+    List<Checkpoint.Stop> stops = new ArrayList<>();
+    Instant now = Instant.now();
+    for (Held h : honoured.headMap(from).values()) {
+      if (h.until().isAfter(now)) {
+        stops.add(h.stop());
+      }
+    }
+    byte[] body = Checkpoint.after(from, stops, stream).body(stream);
     try {
       pub.basicPublish(
           "",
@@ -419,20 +500,24 @@ public final class ControlLogReplay implements AutoCloseable {
             entriesRead.incrementAndGet();
             Map<String, Object> headers = props.getHeaders();
             Object seen = headers == null ? null : headers.get(Headers.MARKER);
+            long at = offset(headers);
+            boolean checkpoint = false;
             if (seen != null) {
               if (marker.equals(seen.toString())) {
-                markerOffset = offset(headers);
+                markerOffset = at;
                 caughtUp.countDown();
               }
-            } else if (remember(body, headers)) {
-              long at = offset(headers);
-              if (at >= 0 && markerOffset < 0) { // a checkpoint carries only what precedes it
+              checkpoint = checkpointIn(stream, headers, body).isPresent();
+            } else {
+              Instant until = honour(body, headers);
+              if (until != null && at >= 0) {
                 Object signature = headers.get(Headers.SIGNATURE);
-                honoured.put(
-                    at,
-                    new Checkpoint.Stop(at, body, signature == null ? null : signature.toString()));
+                hold(
+                    new Checkpoint.Stop(at, body, signature == null ? null : signature.toString()),
+                    until);
               }
             }
+            read(stream, at, checkpoint);
             try {
               ch.basicAck(envelope.getDeliveryTag(), false);
             } catch (AlreadyClosedException e) {
@@ -440,6 +525,69 @@ public final class ControlLogReplay implements AutoCloseable {
             }
           }
         });
+  }
+
+  /**
+   * Counts an entry read by {@link #follow}, and schedules a checkpoint once {@link Periodic#every}
+   * entries have come since the last one seen, if this replay has caught up.
+   */
+  private void read(String stream, long at, boolean checkpoint) {
+    synchronized (this) {
+      lastRead = Math.max(lastRead, at);
+      sinceCheckpoint = checkpoint ? 0 : sinceCheckpoint + 1;
+      if (periodic == null
+          || markerOffset < 0
+          || checkpointScheduled
+          || sinceCheckpoint < periodic.every()) {
+        return;
+      }
+      checkpointScheduled = true;
+    }
+    long pause =
+        periodic.jitter().isZero()
+            ? 0
+            : ThreadLocalRandom.current().nextLong(periodic.jitter().toNanos());
+    try {
+      periodic.io().schedule(() -> periodicCheckpoint(stream), pause, TimeUnit.NANOSECONDS);
+    } catch (RejectedExecutionException e) {
+      // closing
+    }
+  }
+
+  /** Appends a checkpoint after the last entry read, unless one has come since it was scheduled. */
+  private void periodicCheckpoint(String stream) {
+    long from;
+    synchronized (this) {
+      checkpointScheduled = false;
+      if (sinceCheckpoint < periodic.every() || lastRead < 0) {
+        return; // another worker's came first
+      }
+      from = lastRead + 1;
+      // What is read from here on counts towards the next one, before this one is read back.
+      sinceCheckpoint = 0;
+    }
+    Channel pub = null;
+    try {
+      pub = connection.createChannel();
+      appendCheckpoint(pub, stream, from);
+      log.debug("control log {}: checkpoint from offset {} appended", stream, from);
+    } catch (IOException | RuntimeException e) {
+      log.debug("control log {}: periodic checkpoint not appended: {}", stream, e.toString());
+    } finally {
+      Channels.closeQuietly(pub);
+    }
+  }
+
+  /** Keeps a stop for the checkpoints to carry, and lets go of those no longer honoured. */
+  private void hold(Checkpoint.Stop stop, Instant until) {
+    honoured.put(stop.offset(), new Held(stop, until));
+    Instant now = Instant.now();
+    // Oldest first, by offset: the stops a client dated far back are let go a little late.
+    for (Map.Entry<Long, Held> e = honoured.firstEntry();
+        e != null && !e.getValue().until().isAfter(now);
+        e = honoured.firstEntry()) {
+      honoured.remove(e.getKey());
+    }
   }
 
   /** The entry's offset in the stream, which the broker adds to each delivery; -1 if missing. */
@@ -469,20 +617,28 @@ public final class ControlLogReplay implements AutoCloseable {
    *     25 hours and a clock's skew, whether or not this worker obeys it (its signature)
    */
   boolean remember(byte[] body, Map<String, Object> headers) {
+    return honour(body, headers) != null;
+  }
+
+  /** {@link #remember}: until when a worker may honour the entry, by this clock; null: never. */
+  private Instant honour(byte[] body, Map<String, Object> headers) {
     ControlMessage m;
     try {
       m = Wire.decodeControl(body);
     } catch (MalformedMessageException e) {
       log.warn("control log: skipping a malformed entry: {}", e.getMessage());
       onRefused.accept("malformed");
-      return false;
+      return null;
     }
     if ((m.command() == Command.STOP || m.command() == Command.KILL)
         && !m.requeue()
         && m.target() instanceof Target.Tasks tasks) {
-      boolean current =
-          m.issuedAt() == null
-              || m.issuedAt().isAfter(Instant.now().minus(Revocations.TTL).minus(SKEW_ALLOWANCE));
+      Instant now = Instant.now();
+      Instant until =
+          (m.issuedAt() == null || m.issuedAt().isAfter(now) ? now : m.issuedAt())
+              .plus(Revocations.TTL)
+              .plus(SKEW_ALLOWANCE);
+      Instant current = until.isAfter(now) ? until : null;
       Optional<String> refusal = verifier.refusal(body, headers, m, false);
       if (refusal.isPresent()) {
         log.warn(
@@ -497,7 +653,12 @@ public final class ControlLogReplay implements AutoCloseable {
       revocations.revoke(tasks.ids(), m.issuedBy(), m.issuedAt());
       return current;
     }
-    return false;
+    return null;
+  }
+
+  /** The highest offset of the log this replay has read as it follows it; -1 before any. */
+  synchronized long lastRead() {
+    return lastRead;
   }
 
   /**

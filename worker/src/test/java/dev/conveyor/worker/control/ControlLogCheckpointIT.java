@@ -3,6 +3,9 @@ package dev.conveyor.worker.control;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.rabbitmq.client.AMQP;
+import com.rabbitmq.client.Channel;
+import com.rabbitmq.client.DefaultConsumer;
+import com.rabbitmq.client.Envelope;
 import dev.conveyor.protocol.ControlSigner;
 import dev.conveyor.protocol.topology.Topology;
 import dev.conveyor.protocol.wire.Headers;
@@ -12,11 +15,18 @@ import dev.conveyor.worker.LogCapture;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.UUID;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import org.awaitility.Awaitility;
+import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
@@ -139,7 +149,7 @@ class ControlLogCheckpointIT {
   @Test
   void aStartWithNoCheckpointNearTheLogsEndReadsTheWholeLog() throws Exception {
     stop("t-1", Optional.empty());
-    replay(Optional.empty());
+    replay(Optional.empty()).replay().close(); // a worker that has stopped since
     appendMarkers(300); // an earlier version's starts, which leave no checkpoint
     stop("t-2", Optional.empty());
 
@@ -236,6 +246,143 @@ class ControlLogCheckpointIT {
   // ---------------------------------------------------------------------------------------------
 
   /** Status rounds as {@code control status} and the dashboard publish them. */
+  /**
+   * Commands between two starts: the worker running meanwhile appends checkpoints as they come, so
+   * the next start finds one within its look back, and it carries the stops read since the running
+   * worker's own start.
+   */
+  @Test
+  void aRunningWorkerKeepsACheckpointNearTheLogsEndAsCommandsCome() throws Exception {
+    replay(Optional.empty(), new ControlLogReplay.Periodic(128, Duration.ZERO, io()));
+    for (int i = 0; i < 500; i++) {
+      if (i % 100 == 0) {
+        stop("t-" + i, Optional.empty());
+      } else {
+        pause("elsewhere-" + i);
+      }
+    }
+
+    Replay later = replay(Optional.empty());
+
+    for (int i = 0; i < 500; i += 100) {
+      assertThat(later.revocations().find("t-" + i)).as("t-" + i).isPresent();
+    }
+    // Without the running worker's checkpoints: 17, 257, then all 500 commands from 25 hours back.
+    // With them: 17 and 257 entries looked at, then the 128 or so from the newest on.
+    assertThat(later.replay().entriesRead()).isLessThan(450);
+    // One checkpoint per 128 commands, besides the two starts': none written twice.
+    assertThat(checkpointOffsets()).hasSizeBetween(2 + 3, 2 + 4);
+  }
+
+  /**
+   * Of two workers that read the same commands, the one whose checkpoint comes second does not
+   * append it: a worker's pause is held until the other's checkpoint has been read by it.
+   */
+  @Test
+  void aWorkerThatSeesAnothersCheckpointFirstAppendsNone() throws Exception {
+    ScheduledExecutorService held = io();
+    CountDownLatch release = new CountDownLatch(1);
+    held.execute(
+        () -> {
+          try {
+            release.await();
+          } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+          }
+        });
+    Replay waiting =
+        replay(Optional.empty(), new ControlLogReplay.Periodic(128, Duration.ZERO, held));
+    replay(Optional.empty(), new ControlLogReplay.Periodic(128, Duration.ZERO, io()));
+    assertThat(checkpointOffsets()).hasSize(2); // the two starts'
+    for (int i = 0; i < 150; i++) {
+      stop("t-" + i, Optional.empty());
+    }
+    Awaitility.await("the free worker's checkpoint")
+        .atMost(Duration.ofSeconds(30))
+        .until(() -> checkpointOffsets().size() == 3);
+    long third = checkpointOffsets().getLast();
+    Awaitility.await("the held worker reading past it")
+        .atMost(Duration.ofSeconds(30))
+        .until(() -> waiting.replay().lastRead() >= third);
+
+    release.countDown();
+    held.submit(() -> null).get(30, TimeUnit.SECONDS); // its scheduled checkpoint has run
+
+    assertThat(checkpointOffsets()).hasSize(3);
+  }
+
+  private final List<ScheduledExecutorService> executors = new ArrayList<>();
+
+  private ScheduledExecutorService io() {
+    ScheduledExecutorService e =
+        Executors.newSingleThreadScheduledExecutor(
+            Thread.ofPlatform().name("test-control-log-io").daemon().factory());
+    executors.add(e);
+    return e;
+  }
+
+  @AfterEach
+  void stopExecutors() {
+    executors.forEach(ScheduledExecutorService::shutdownNow);
+  }
+
+  /**
+   * The offsets of the checkpoints in the log, in order, read from its start up to a marker
+   * appended to find its end (markers without a body are what every start appends; no replay counts
+   * them).
+   */
+  private List<Long> checkpointOffsets() throws Exception {
+    ControlLogReplay reader =
+        new ControlLogReplay(
+            broker.connection(),
+            broker.topology(),
+            new Revocations(),
+            new CommandVerifier(Optional.empty()),
+            refusal -> {});
+    String end = UUID.randomUUID().toString();
+    broker.withConfirms(
+        ch -> {
+          ch.basicPublish(
+              "",
+              log,
+              new AMQP.BasicProperties.Builder().headers(Map.of(Headers.MARKER, end)).build(),
+              new byte[0]);
+          return null;
+        });
+    List<Long> found = new ArrayList<>();
+    CountDownLatch all = new CountDownLatch(1);
+    Channel ch = broker.connection().createChannel();
+    try {
+      ch.basicQos(1000);
+      ch.basicConsume(
+          log,
+          false,
+          Map.of("x-stream-offset", 0L),
+          new DefaultConsumer(ch) {
+            @Override
+            public void handleDelivery(
+                String tag, Envelope envelope, AMQP.BasicProperties props, byte[] body) {
+              Map<String, Object> headers = props.getHeaders();
+              if (end.equals(String.valueOf(headers.get(Headers.MARKER)))) {
+                all.countDown();
+              } else if (all.getCount() > 0
+                  && reader.checkpointIn(log, headers, body).isPresent()) {
+                found.add(((Number) headers.get("x-stream-offset")).longValue());
+              }
+              try {
+                ch.basicAck(envelope.getDeliveryTag(), false);
+              } catch (java.io.IOException | com.rabbitmq.client.AlreadyClosedException e) {
+                // read to its end already: the channel is being closed
+              }
+            }
+          });
+      assertThat(all.await(30, TimeUnit.SECONDS)).as("the whole log read").isTrue();
+      return List.copyOf(found);
+    } finally {
+      dev.conveyor.protocol.broker.Channels.closeQuietly(ch);
+    }
+  }
+
   private void statusRounds(int count) {
     byte[] body =
         "{\"id\":\"s\",\"command\":\"status\",\"target\":{\"all\":true}}"
@@ -257,6 +404,12 @@ class ControlLogCheckpointIT {
 
   /** A worker's start: a replay of the log with revocations of its own, caught up. */
   private Replay replay(Optional<ControlSigner> signer) throws Exception {
+    return replay(signer, null);
+  }
+
+  /** A worker's start, then its following of the log with {@code periodic} checkpoints. */
+  private Replay replay(Optional<ControlSigner> signer, ControlLogReplay.Periodic periodic)
+      throws Exception {
     Revocations revocations = new Revocations();
     ControlLogReplay replay =
         broker.own(
@@ -265,7 +418,8 @@ class ControlLogCheckpointIT {
                 broker.topology(),
                 revocations,
                 new CommandVerifier(signer),
-                refusal -> {}));
+                refusal -> {},
+                periodic));
     assertThat(replay.startAndCatchUp(Duration.ofSeconds(30))).as("caught up").isTrue();
     return new Replay(replay, revocations);
   }
@@ -292,6 +446,26 @@ class ControlLogCheckpointIT {
               broker.names().controlExchange(),
               "",
               new AMQP.BasicProperties.Builder().headers(headers).build(),
+              body);
+          return null;
+        });
+  }
+
+  /** A pause for a worker that is not there: a command that the log keeps and no start honours. */
+  private void pause(String worker) {
+    byte[] body =
+        ("{\"id\":\""
+                + UUID.randomUUID()
+                + "\",\"command\":\"pause\",\"target\":{\"workers\":[\""
+                + worker
+                + "\"]},\"issuedBy\":\"me@host\"}")
+            .getBytes(StandardCharsets.UTF_8);
+    broker.withConfirms(
+        ch -> {
+          ch.basicPublish(
+              broker.names().controlExchange(),
+              "",
+              new AMQP.BasicProperties.Builder().build(),
               body);
           return null;
         });
