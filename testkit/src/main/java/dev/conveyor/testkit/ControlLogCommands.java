@@ -21,12 +21,37 @@ public final class ControlLogCommands {
   private ControlLogCommands() {}
 
   /**
+   * An entry of the log: its offset, its headers (empty if it has none) and its body.
+   *
+   * @param marker the {@link Headers#MARKER} header's value: a worker's marker or checkpoint; null
+   *     for a command
+   */
+  public record Entry(long offset, Map<String, Object> headers, byte[] body, String marker) {}
+
+  /**
    * The commands ({@code stop}, {@code status}, …) the control log holds, in order, workers'
    * markers and checkpoints left out: read from the log's start up to a marker of this call's own.
    */
   public static List<String> of(TestBroker broker) throws IOException, InterruptedException {
+    List<String> commands = new java.util.ArrayList<>();
+    for (Entry e : entries(broker)) {
+      if (e.marker() == null) {
+        commands.add(
+            Wire.readDocument(new String(e.body(), StandardCharsets.UTF_8))
+                .path("command")
+                .asText());
+      }
+    }
+    return commands;
+  }
+
+  /**
+   * Every entry the control log holds, in order: read from the log's start up to a marker of this
+   * call's own, which is left out.
+   */
+  public static List<Entry> entries(TestBroker broker) throws IOException, InterruptedException {
     String marker = UUID.randomUUID().toString();
-    List<String> commands = new CopyOnWriteArrayList<>();
+    List<Entry> entries = new CopyOnWriteArrayList<>();
     CountDownLatch read = new CountDownLatch(1);
     Channel ch = broker.connection().createChannel();
     try {
@@ -41,15 +66,18 @@ public final class ControlLogCommands {
             public void handleDelivery(
                 String tag, Envelope envelope, AMQP.BasicProperties props, byte[] body)
                 throws IOException {
-              Map<String, Object> headers = props.getHeaders();
-              Object seen = headers == null ? null : headers.get(Headers.MARKER);
-              if (seen == null) {
-                commands.add(
-                    Wire.readDocument(new String(body, StandardCharsets.UTF_8))
-                        .path("command")
-                        .asText());
-              } else if (marker.equals(seen.toString())) {
+              Map<String, Object> headers =
+                  props.getHeaders() == null ? Map.of() : props.getHeaders();
+              Object seen = headers.get(Headers.MARKER);
+              if (seen != null && marker.equals(seen.toString())) {
                 read.countDown();
+              } else if (read.getCount() > 0) {
+                entries.add(
+                    new Entry(
+                        headers.get("x-stream-offset") instanceof Number n ? n.longValue() : -1,
+                        headers,
+                        body,
+                        seen == null ? null : seen.toString()));
               }
               ch.basicAck(envelope.getDeliveryTag(), false);
             }
@@ -66,7 +94,7 @@ public final class ControlLogCommands {
       if (!read.await(30, TimeUnit.SECONDS)) {
         throw new IllegalStateException("the control log was not read up to its end in 30 s");
       }
-      return List.copyOf(commands);
+      return List.copyOf(entries);
     } finally {
       try {
         ch.close();

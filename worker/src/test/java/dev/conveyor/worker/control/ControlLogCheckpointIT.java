@@ -3,13 +3,11 @@ package dev.conveyor.worker.control;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.rabbitmq.client.AMQP;
-import com.rabbitmq.client.Channel;
-import com.rabbitmq.client.DefaultConsumer;
-import com.rabbitmq.client.Envelope;
 import dev.conveyor.protocol.ControlSigner;
 import dev.conveyor.protocol.topology.Topology;
 import dev.conveyor.protocol.wire.Headers;
 import dev.conveyor.testkit.BrokerExtension;
+import dev.conveyor.testkit.ControlLogCommands;
 import dev.conveyor.testkit.TestBroker;
 import dev.conveyor.worker.LogCapture;
 import java.nio.charset.StandardCharsets;
@@ -326,11 +324,7 @@ class ControlLogCheckpointIT {
     executors.forEach(ScheduledExecutorService::shutdownNow);
   }
 
-  /**
-   * The offsets of the checkpoints in the log, in order, read from its start up to a marker
-   * appended to find its end (markers without a body are what every start appends; no replay counts
-   * them).
-   */
+  /** The offsets of the checkpoints in the log, in order. */
   private List<Long> checkpointOffsets() throws Exception {
     ControlLogReplay reader =
         new ControlLogReplay(
@@ -339,48 +333,10 @@ class ControlLogCheckpointIT {
             new Revocations(),
             new CommandVerifier(Optional.empty()),
             refusal -> {});
-    String end = UUID.randomUUID().toString();
-    broker.withConfirms(
-        ch -> {
-          ch.basicPublish(
-              "",
-              log,
-              new AMQP.BasicProperties.Builder().headers(Map.of(Headers.MARKER, end)).build(),
-              new byte[0]);
-          return null;
-        });
-    List<Long> found = new ArrayList<>();
-    CountDownLatch all = new CountDownLatch(1);
-    Channel ch = broker.connection().createChannel();
-    try {
-      ch.basicQos(1000);
-      ch.basicConsume(
-          log,
-          false,
-          Map.of("x-stream-offset", 0L),
-          new DefaultConsumer(ch) {
-            @Override
-            public void handleDelivery(
-                String tag, Envelope envelope, AMQP.BasicProperties props, byte[] body) {
-              Map<String, Object> headers = props.getHeaders();
-              if (end.equals(String.valueOf(headers.get(Headers.MARKER)))) {
-                all.countDown();
-              } else if (all.getCount() > 0
-                  && reader.checkpointIn(log, headers, body).isPresent()) {
-                found.add(((Number) headers.get("x-stream-offset")).longValue());
-              }
-              try {
-                ch.basicAck(envelope.getDeliveryTag(), false);
-              } catch (java.io.IOException | com.rabbitmq.client.AlreadyClosedException e) {
-                // read to its end already: the channel is being closed
-              }
-            }
-          });
-      assertThat(all.await(30, TimeUnit.SECONDS)).as("the whole log read").isTrue();
-      return List.copyOf(found);
-    } finally {
-      dev.conveyor.protocol.broker.Channels.closeQuietly(ch);
-    }
+    return ControlLogCommands.entries(broker).stream()
+        .filter(e -> reader.checkpointIn(log, e.headers(), e.body()).isPresent())
+        .map(ControlLogCommands.Entry::offset)
+        .toList();
   }
 
   private void statusRounds(int count) {
