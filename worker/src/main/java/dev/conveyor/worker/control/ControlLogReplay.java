@@ -355,7 +355,7 @@ public final class ControlLogReplay implements AutoCloseable {
           if (stop.signature() != null) {
             headers.put(Headers.SIGNATURE, stop.signature());
           }
-          Instant until = honour(stop.body(), headers);
+          Instant until = remember(stop.body(), headers);
           if (until != null) {
             hold(stop, until);
           }
@@ -509,7 +509,7 @@ public final class ControlLogReplay implements AutoCloseable {
               }
               checkpoint = checkpointIn(stream, headers, body).isPresent();
             } else {
-              Instant until = honour(body, headers);
+              Instant until = remember(body, headers);
               if (until != null && at >= 0) {
                 Object signature = headers.get(Headers.SIGNATURE);
                 hold(
@@ -613,15 +613,11 @@ public final class ControlLogReplay implements AutoCloseable {
   /**
    * Honours the entry if it is a stop or kill for tasks.
    *
-   * @return whether a worker may still honour it: a stop or kill for tasks, issued within the last
-   *     25 hours and a clock's skew, whether or not this worker obeys it (its signature)
+   * @return until when a worker may still honour it, by this clock: a stop or kill for tasks,
+   *     issued within the last 25 hours and a clock's skew, whether or not this worker obeys it
+   *     (its signature); null if no worker may
    */
-  boolean remember(byte[] body, Map<String, Object> headers) {
-    return honour(body, headers) != null;
-  }
-
-  /** {@link #remember}: until when a worker may honour the entry, by this clock; null: never. */
-  private Instant honour(byte[] body, Map<String, Object> headers) {
+  Instant remember(byte[] body, Map<String, Object> headers) {
     ControlMessage m;
     try {
       m = Wire.decodeControl(body);

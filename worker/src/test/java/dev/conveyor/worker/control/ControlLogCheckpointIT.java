@@ -23,6 +23,7 @@ import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.awaitility.Awaitility;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -279,15 +280,7 @@ class ControlLogCheckpointIT {
   @Test
   void aWorkerThatSeesAnothersCheckpointFirstAppendsNone() throws Exception {
     ScheduledExecutorService held = io();
-    CountDownLatch release = new CountDownLatch(1);
-    held.execute(
-        () -> {
-          try {
-            release.await();
-          } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-          }
-        });
+    CountDownLatch release = hold(held);
     Replay waiting =
         replay(Optional.empty(), new ControlLogReplay.Periodic(128, Duration.ZERO, held));
     replay(Optional.empty(), new ControlLogReplay.Periodic(128, Duration.ZERO, io()));
@@ -307,6 +300,97 @@ class ControlLogCheckpointIT {
     held.submit(() -> null).get(30, TimeUnit.SECONDS); // its scheduled checkpoint has run
 
     assertThat(checkpointOffsets()).hasSize(3);
+  }
+
+  /**
+   * A worker that has written a checkpoint counts what it reads from there on towards the next one,
+   * not from its checkpoint's read-back: the entries it still had to read when it wrote one (it
+   * lags the log) do not make it write a second one right after. Its reading is held at two
+   * malformed entries in turn, and its writing until it has reached the first.
+   */
+  @Test
+  void aWorkerBehindTheLogDoesNotWriteASecondCheckpointRightAfterItsOwn() throws Exception {
+    ScheduledExecutorService io = io();
+    CountDownLatch writing = hold(io);
+    List<CountDownLatch> reading = List.of(new CountDownLatch(1), new CountDownLatch(1));
+    AtomicInteger malformed = new AtomicInteger();
+    ControlLogReplay lagging =
+        broker.own(
+            new ControlLogReplay(
+                broker.connection(),
+                broker.topology(),
+                new Revocations(),
+                new CommandVerifier(Optional.empty()),
+                refusal -> {
+                  int k = malformed.getAndIncrement();
+                  if (k < reading.size()) {
+                    awaitQuietly(reading.get(k));
+                  }
+                },
+                new ControlLogReplay.Periodic(128, Duration.ZERO, io)));
+    try {
+      assertThat(lagging.startAndCatchUp(Duration.ofSeconds(30))).as("caught up").isTrue();
+      int starts = checkpointOffsets().size();
+      for (int i = 0; i < 128; i++) {
+        pause("elsewhere-" + i);
+      }
+      appendMalformed(); // the worker stops here: 128 read since its start's checkpoint
+      for (int i = 0; i < 10; i++) {
+        pause("later-" + i);
+      }
+      appendMalformed(); // and here, before the checkpoint it writes comes back to it
+      Awaitility.await("the worker held at the first malformed entry")
+          .atMost(Duration.ofSeconds(30))
+          .until(() -> malformed.get() == 1);
+
+      writing.countDown(); // its checkpoint, from the first malformed entry on, after the second
+      Awaitility.await("its checkpoint")
+          .atMost(Duration.ofSeconds(30))
+          .until(() -> checkpointOffsets().size() == starts + 1);
+      long own = checkpointOffsets().getLast();
+      reading.get(0).countDown(); // it reads 11 entries, which were in the log before its own
+      Awaitility.await("the worker held at the second malformed entry")
+          .atMost(Duration.ofSeconds(30))
+          .until(() -> malformed.get() == 2);
+      io.submit(() -> null).get(30, TimeUnit.SECONDS); // whatever those 11 scheduled has run
+      reading.get(1).countDown();
+      Awaitility.await("the worker reading its own checkpoint back")
+          .atMost(Duration.ofSeconds(30))
+          .until(() -> lagging.lastRead() >= own);
+
+      assertThat(checkpointOffsets()).hasSize(starts + 1);
+    } finally {
+      reading.forEach(CountDownLatch::countDown);
+      writing.countDown();
+    }
+  }
+
+  /** Holds the executor's thread until the latch returned is counted down. */
+  private static CountDownLatch hold(ScheduledExecutorService executor) {
+    CountDownLatch release = new CountDownLatch(1);
+    executor.execute(() -> awaitQuietly(release));
+    return release;
+  }
+
+  private static void awaitQuietly(CountDownLatch latch) {
+    try {
+      latch.await();
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+  }
+
+  /** An entry that is not JSON, as a client of one's own might publish to the control exchange. */
+  private void appendMalformed() {
+    broker.withConfirms(
+        ch -> {
+          ch.basicPublish(
+              broker.names().controlExchange(),
+              "",
+              new AMQP.BasicProperties.Builder().build(),
+              "{not json".getBytes(StandardCharsets.UTF_8));
+          return null;
+        });
   }
 
   private final List<ScheduledExecutorService> executors = new ArrayList<>();
