@@ -128,14 +128,7 @@ class ControlLogCheckpointIT {
   @Test
   void aLookBackThatDoesNotReachItsEndGivesUpAndSaysSo() throws Exception {
     appendMarkers(3); // offsets 0 to 2: nothing is ever written at offset 10
-    ControlLogReplay replay =
-        broker.own(
-            new ControlLogReplay(
-                broker.connection(),
-                broker.topology(),
-                new Revocations(),
-                new CommandVerifier(Optional.empty()),
-                refusal -> {}));
+    ControlLogReplay replay = newReplay(new Revocations(), Optional.empty(), refusal -> {}, null);
 
     try (LogCapture captured = LogCapture.of(ControlLogReplay.class)) {
       assertThat(replay.newestCheckpointBefore(log, 10, 16, Duration.ofMillis(300))).isEmpty();
@@ -315,19 +308,16 @@ class ControlLogCheckpointIT {
     List<CountDownLatch> reading = List.of(new CountDownLatch(1), new CountDownLatch(1));
     AtomicInteger malformed = new AtomicInteger();
     ControlLogReplay lagging =
-        broker.own(
-            new ControlLogReplay(
-                broker.connection(),
-                broker.topology(),
-                new Revocations(),
-                new CommandVerifier(Optional.empty()),
-                refusal -> {
-                  int k = malformed.getAndIncrement();
-                  if (k < reading.size()) {
-                    awaitQuietly(reading.get(k));
-                  }
-                },
-                new ControlLogReplay.Periodic(128, Duration.ZERO, io)));
+        newReplay(
+            new Revocations(),
+            Optional.empty(),
+            refusal -> {
+              int k = malformed.getAndIncrement();
+              if (k < reading.size()) {
+                awaitQuietly(reading.get(k));
+              }
+            },
+            new ControlLogReplay.Periodic(128, Duration.ZERO, io));
     try {
       assertThat(lagging.startAndCatchUp(Duration.ofSeconds(30))).as("caught up").isTrue();
       int starts = checkpointOffsets().size();
@@ -382,15 +372,7 @@ class ControlLogCheckpointIT {
 
   /** An entry that is not JSON, as a client of one's own might publish to the control exchange. */
   private void appendMalformed() {
-    broker.withConfirms(
-        ch -> {
-          ch.basicPublish(
-              broker.names().controlExchange(),
-              "",
-              new AMQP.BasicProperties.Builder().build(),
-              "{not json".getBytes(StandardCharsets.UTF_8));
-          return null;
-        });
+    toControl("{not json".getBytes(StandardCharsets.UTF_8), Map.of());
   }
 
   private final List<ScheduledExecutorService> executors = new ArrayList<>();
@@ -410,13 +392,7 @@ class ControlLogCheckpointIT {
 
   /** The offsets of the checkpoints in the log, in order. */
   private List<Long> checkpointOffsets() throws Exception {
-    ControlLogReplay reader =
-        new ControlLogReplay(
-            broker.connection(),
-            broker.topology(),
-            new Revocations(),
-            new CommandVerifier(Optional.empty()),
-            refusal -> {});
+    ControlLogReplay reader = newReplay(new Revocations(), Optional.empty(), refusal -> {}, null);
     return ControlLogCommands.entries(broker).stream()
         .filter(e -> reader.checkpointIn(log, e.headers(), e.body()).isPresent())
         .map(ControlLogCommands.Entry::offset)
@@ -451,17 +427,25 @@ class ControlLogCheckpointIT {
   private Replay replay(Optional<ControlSigner> signer, ControlLogReplay.Periodic periodic)
       throws Exception {
     Revocations revocations = new Revocations();
-    ControlLogReplay replay =
-        broker.own(
-            new ControlLogReplay(
-                broker.connection(),
-                broker.topology(),
-                revocations,
-                new CommandVerifier(signer),
-                refusal -> {},
-                periodic));
+    ControlLogReplay replay = newReplay(revocations, signer, refusal -> {}, periodic);
     assertThat(replay.startAndCatchUp(Duration.ofSeconds(30))).as("caught up").isTrue();
     return new Replay(replay, revocations);
+  }
+
+  /** A replay of this namespace's log, not started, closed with the test. */
+  private ControlLogReplay newReplay(
+      Revocations revocations,
+      Optional<ControlSigner> signer,
+      java.util.function.Consumer<String> onRefused,
+      ControlLogReplay.Periodic periodic) {
+    return broker.own(
+        new ControlLogReplay(
+            broker.connection(),
+            broker.topology(),
+            revocations,
+            new CommandVerifier(signer),
+            onRefused,
+            periodic));
   }
 
   /** What {@code count} worker starts of an earlier version left: markers, one chunk each. */
@@ -480,6 +464,11 @@ class ControlLogCheckpointIT {
     byte[] body = stopBody(task);
     Map<String, Object> headers = new HashMap<>();
     signer.ifPresent(s -> headers.put(Headers.SIGNATURE, s.sign(body)));
+    toControl(body, headers);
+  }
+
+  /** Publishes to the control exchange, confirmed: the log keeps it. */
+  private void toControl(byte[] body, Map<String, Object> headers) {
     broker.withConfirms(
         ch -> {
           ch.basicPublish(
@@ -500,15 +489,7 @@ class ControlLogCheckpointIT {
                 + worker
                 + "\"]},\"issuedBy\":\"me@host\"}")
             .getBytes(StandardCharsets.UTF_8);
-    broker.withConfirms(
-        ch -> {
-          ch.basicPublish(
-              broker.names().controlExchange(),
-              "",
-              new AMQP.BasicProperties.Builder().build(),
-              body);
-          return null;
-        });
+    toControl(body, Map.of());
   }
 
   private static byte[] stopBody(String task) {
