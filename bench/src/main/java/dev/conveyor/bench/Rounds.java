@@ -6,6 +6,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import java.util.function.Predicate;
 import java.util.stream.IntStream;
 
@@ -198,7 +199,7 @@ final class Rounds {
     Map<String, Object> cpu = new LinkedHashMap<>();
     for (String label : labels) {
       List<CpuUse.PerTask> per =
-          results.get(label).stream().map(Measured::cpu).filter(c -> c != null).toList();
+          results.get(label).stream().map(Measured::cpu).filter(Objects::nonNull).toList();
       if (per.isEmpty()) {
         continue;
       }

@@ -8,6 +8,7 @@ import dev.conveyor.protocol.wire.Headers;
 import dev.conveyor.protocol.wire.Wire;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.UUID;
@@ -33,7 +34,7 @@ public final class ControlLogCommands {
    * markers and checkpoints left out: read from the log's start up to a marker of this call's own.
    */
   public static List<String> of(TestBroker broker) throws IOException, InterruptedException {
-    List<String> commands = new java.util.ArrayList<>();
+    List<String> commands = new ArrayList<>();
     for (Entry e : entries(broker)) {
       if (e.marker() == null) {
         commands.add(

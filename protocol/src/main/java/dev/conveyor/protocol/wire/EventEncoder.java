@@ -8,9 +8,9 @@ import java.io.UncheckedIOException;
 
 /**
  * Encodes task events one after another, as {@link Wire#encode} does, byte for byte, with one
- * generator and one buffer kept from event to event: a worker's events thread encodes one event per
- * task, and building a generator, a serializer provider and a buffer for each was a fifth of that
- * thread's work (docs/benchmarks.md). Not thread-safe: one per thread.
+ * generator and one buffer kept from event to event: a worker's events thread encodes one or two
+ * events per task, and building a generator, a serializer provider and a buffer for each was a
+ * fifth of that thread's work (docs/benchmarks.md). Not thread-safe: one per thread.
  */
 public final class EventEncoder {
 
