@@ -8,8 +8,10 @@ import com.rabbitmq.client.Connection;
 import com.rabbitmq.client.ConnectionFactory;
 import com.rabbitmq.client.DefaultConsumer;
 import com.rabbitmq.client.Envelope;
+import dev.conveyor.producer.TaskPublisher;
 import dev.conveyor.protocol.events.EventSubscription;
 import dev.conveyor.protocol.wire.Ids;
+import dev.conveyor.protocol.wire.TaskMessage;
 import dev.conveyor.protocol.wire.TaskState;
 import dev.conveyor.protocol.wire.Wire;
 import dev.conveyor.worker.Worker;
@@ -26,7 +28,7 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
-import java.util.stream.IntStream;
+import java.util.stream.Stream;
 
 /**
  * Timed drains of a queue of pre-published noop tasks by the consumers that {@code throughput} and
@@ -142,7 +144,10 @@ final class Drains implements AutoCloseable {
     }
   }
 
-  /** Publishes n noop tasks (confirmed) into an empty queue. */
+  /**
+   * Publishes n noop tasks (confirmed) into an empty queue, as {@code bin/producer} does: with
+   * {@link TaskPublisher}, so that each carries its id and {@code createdAt}, which a worker reads.
+   */
   void publishNoops(int n) throws IOException {
     long ready = h.depth();
     if (ready != 0) {
@@ -150,7 +155,11 @@ final class Drains implements AutoCloseable {
       h.purge();
     }
     long t0 = System.nanoTime();
-    h.publishTasks(IntStream.range(0, n).mapToObj(i -> Ids.newId()).toList(), NOOP);
+    TaskMessage noop = new TaskMessage(null, "noop", null, null, null, null, null, null);
+    try (TaskPublisher publisher = TaskPublisher.open(h.connection(), h.names())) {
+      publisher.publishAll(
+          Harness.QUEUE, () -> Stream.generate(() -> noop).limit(n).iterator(), confirmed -> {});
+    }
     double s = (System.nanoTime() - t0) / 1e9;
     progress("published %d tasks with confirms in %.2f s (%.0f msg/s)", n, s, n / s);
   }

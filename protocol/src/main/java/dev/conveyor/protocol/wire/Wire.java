@@ -184,7 +184,7 @@ public final class Wire {
   }
 
   private static Instant instant(JsonNode value) {
-    return value == null || value.isNull() ? null : Instant.parse(value.textValue());
+    return value == null || value.isNull() ? null : InstantText.parse(value.textValue());
   }
 
   private static void checkTypes(JsonNode task) throws MalformedMessageException {

@@ -1,8 +1,12 @@
 package dev.conveyor.protocol.wire;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 
 import java.time.Instant;
+import java.time.format.DateTimeParseException;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.SplittableRandom;
 import org.junit.jupiter.api.Test;
 
@@ -38,5 +42,76 @@ class InstantTextTest {
       case 1 -> nanos / 1_000 * 1_000;
       default -> nanos;
     };
+  }
+
+  @Test
+  void readsWhatInstantParseReads() {
+    List<String> texts = new ArrayList<>();
+    SplittableRandom random = new SplittableRandom(7);
+    Instant now = Instant.parse("2026-12-05T14:58:01.123Z");
+    for (int i = 0; i < 5_000; i++) {
+      // Runs of the same second, as a producer's burst gives; now and then a jump.
+      Instant instant =
+          i % 50 == 0
+              ? Instant.ofEpochSecond(random.nextLong(-100_000_000_000L, 300_000_000_000L))
+              : now.plusNanos(random.nextLong(0, 2_000_000_000L));
+      instant = Instant.ofEpochSecond(instant.getEpochSecond(), round(instant.getNano(), i % 3));
+      texts.add(instant.toString());
+    }
+    String second = "2026-12-05T14:58:01";
+    // After the second is remembered: every fraction width, and suffixes Instant.parse reads
+    // differently or refuses.
+    for (String tail :
+        List.of(
+            "Z",
+            ".5Z",
+            ".05Z",
+            ".123456789Z",
+            ".1234567890Z",
+            ".Z",
+            "z",
+            ".5z",
+            ".5",
+            "",
+            "+01:00",
+            ".5+01:00",
+            "Z ",
+            ".5ZZ",
+            ".-5Z",
+            ".5 Z",
+            ".12a4Z",
+            "1Z",
+            ":00Z")) {
+      texts.add(second + ".7Z");
+      texts.add(second + tail);
+    }
+    texts.addAll(
+        List.of(
+            "2026-12-31T23:59:59.5Z",
+            "2026-12-31T23:59:60Z",
+            "2026-12-31T23:59:60.25Z",
+            "2026-12-31T23:59:59.25Z",
+            "2026-12-31T24:00:00Z",
+            "2027-01-01T00:00:00Z",
+            "+10000-01-01T00:00:00.5Z",
+            "+10000-01-01T00:00:00.25Z",
+            "-0001-12-31T23:59:59.5Z",
+            "-0001-12-31T23:59:59.75Z",
+            "2026-12-05t14:58:01.5Z",
+            "2026-12-05T14:58:01.5Z",
+            "2026-12-05T14:58:02.5Z",
+            "2026-13-05T14:58:02.5Z",
+            "2026-12-05T14:58:02.5Z"));
+    for (String text : texts) {
+      Instant expected;
+      try {
+        expected = Instant.parse(text);
+      } catch (DateTimeParseException e) {
+        assertThrows(DateTimeParseException.class, () -> InstantText.parse(text), text);
+        continue;
+      }
+      assertEquals(expected, InstantText.parse(text), text);
+      assertEquals(expected, InstantText.parse(text), () -> text + ", read again");
+    }
   }
 }
