@@ -12,6 +12,7 @@ import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.time.Instant;
 import java.time.format.DateTimeParseException;
+import java.util.ArrayList;
 import java.util.List;
 
 /** The one JSON codec for everything Conveyor puts on the broker (docs/protocol.md). */
@@ -228,12 +229,14 @@ public final class Wire {
   /** Decodes a control message, refusing one without a command or target. */
   public static ControlMessage decodeControl(byte[] body) throws MalformedMessageException {
     JsonNode node = tree(body);
-    ControlMessage message;
-    try {
-      message = JSON.treeToValue(node, ControlMessage.class);
-    } catch (JsonProcessingException e) {
-      throw new MalformedMessageException(
-          "invalid control message: " + firstLine(e.getOriginalMessage()));
+    ControlMessage message = controlOf(node);
+    if (message == null) {
+      try {
+        message = JSON.treeToValue(node, ControlMessage.class);
+      } catch (JsonProcessingException e) {
+        throw new MalformedMessageException(
+            "invalid control message: " + firstLine(e.getOriginalMessage()));
+      }
     }
     if (message == null || message.command() == null) {
       throw new MalformedMessageException("control message has no 'command'");
@@ -242,6 +245,96 @@ public final class Wire {
       throw new MalformedMessageException("control message has no 'target'");
     }
     return message;
+  }
+
+  /**
+   * The control message of a tree in the form {@code control} and the workers write it, read field
+   * by field: what Jackson's record binding gives, without its code, which a worker runs too seldom
+   * for the JIT to compile, on the path of every kill. Null for any other form (a value of another
+   * JSON type, an unknown command or target key, an instant {@link Instant#parse} refuses): that is
+   * left to the binding, for its leniency and its wording.
+   */
+  static ControlMessage controlOf(JsonNode node) {
+    if (node == null || !node.isObject()) {
+      return null;
+    }
+    JsonNode id = node.get("id");
+    JsonNode command = node.get("command");
+    JsonNode target = node.get("target");
+    JsonNode requeue = node.get("requeue");
+    JsonNode issuedAt = node.get("issuedAt");
+    JsonNode issuedBy = node.get("issuedBy");
+    if (!textOrAbsent(id)
+        || command == null
+        || !command.isTextual()
+        || !textOrAbsent(issuedAt)
+        || !textOrAbsent(issuedBy)
+        || !(requeue == null || requeue.isNull() || requeue.isBoolean())) {
+      return null;
+    }
+    Command verb = null;
+    for (Command c : Command.values()) {
+      if (c.wire().equals(command.textValue())) {
+        verb = c;
+      }
+    }
+    if (verb == null) {
+      return null;
+    }
+    Target whom = null;
+    if (target != null && !target.isNull()) {
+      whom = targetOf(target);
+      if (whom == null) {
+        return null;
+      }
+    }
+    Instant at = null;
+    if (issuedAt != null && !issuedAt.isNull()) {
+      try {
+        at = InstantText.parse(issuedAt.textValue());
+      } catch (DateTimeParseException e) {
+        return null;
+      }
+    }
+    return new ControlMessage(
+        id == null || id.isNull() ? null : id.textValue(),
+        verb,
+        whom,
+        requeue != null && requeue.booleanValue(),
+        at,
+        issuedBy == null || issuedBy.isNull() ? null : issuedBy.textValue());
+  }
+
+  private static boolean textOrAbsent(JsonNode value) {
+    return value == null || value.isNull() || value.isTextual();
+  }
+
+  /** A target of one known key with a value of its type; null for anything else. */
+  private static Target targetOf(JsonNode target) {
+    if (!target.isObject() || target.size() != 1) {
+      return null;
+    }
+    var field = target.properties().iterator().next();
+    JsonNode value = field.getValue();
+    if (field.getKey().equals("all")) {
+      return value.isBoolean() && value.booleanValue() ? Target.all() : null;
+    }
+    if (!value.isArray() || value.isEmpty()) {
+      return null;
+    }
+    List<String> values = new ArrayList<>(value.size());
+    for (JsonNode v : value) {
+      if (!v.isTextual()) {
+        return null;
+      }
+      values.add(v.textValue());
+    }
+    return switch (field.getKey()) {
+      case "tasks" -> new Target.Tasks(values);
+      case "workers" -> new Target.Workers(values);
+      case "types" -> new Target.Types(values);
+      default -> null;
+    };
   }
 
   public static <T> T decode(byte[] body, Class<T> type) throws MalformedMessageException {
