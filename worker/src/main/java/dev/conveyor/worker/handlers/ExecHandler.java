@@ -167,13 +167,14 @@ public final class ExecHandler implements TaskHandler, AutoCloseable {
     int exit = waitUninterruptibly(process);
     tree.awaitGone(Duration.ofSeconds(5));
     containment.endLeftovers(run, ctx.taskId()); // what left the tree: daemons, orphans
-    String tail = tail(output);
     // The tree's own flag too: a kill signals it before the token is set, and a shell whose
-    // children were killed can exit 0 in between.
+    // children were killed can exit 0 in between. A cancelled task reports no output, so it is not
+    // read: a kill --all ends many tasks at once on a few CPUs.
     if (ctx.token().isCancelled() || tree.wasSignalled()) {
       String by = ctx.token().isCancelled() ? ctx.token().reason() : "kill";
       throw new TaskCancelledException("exec ended by " + by + ", exit " + exit);
     }
+    String tail = tail(output);
     if (exit != 0) {
       throw new IllegalStateException("exit code " + exit + lastLine(tail));
     }
