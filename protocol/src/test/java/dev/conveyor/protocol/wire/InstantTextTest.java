@@ -22,17 +22,28 @@ class InstantTextTest {
         assertEquals(instant.toString(), InstantText.of(instant), () -> second + "s " + nano);
       }
     }
-    SplittableRandom random = new SplittableRandom(42);
-    Instant now = Instant.now();
-    for (int i = 0; i < 10_000; i++) {
-      // Mostly within a second of the last one, as a worker's events are; now and then not.
-      Instant instant =
-          i % 100 == 0
-              ? Instant.ofEpochSecond(random.nextLong(-10_000_000_000L, 10_000_000_000L))
-              : now.plusNanos(random.nextLong(0, 3_000_000_000L));
-      instant = Instant.ofEpochSecond(instant.getEpochSecond(), round(instant.getNano(), i % 3));
+    // Mostly within a second of the last one, as a worker's events are; now and then not.
+    for (Instant instant : stamps(42, Instant.now(), 10_000, 100, -10_000_000_000L)) {
       assertEquals(instant.toString(), InstantText.of(instant));
     }
+  }
+
+  /**
+   * {@code n} instants within 3 s after {@code now}, every {@code jumpEvery}-th one instead at a
+   * random second from {@code farFrom} to as far after the epoch; each in whole milliseconds,
+   * microseconds or nanoseconds, in turn.
+   */
+  private static List<Instant> stamps(long seed, Instant now, int n, int jumpEvery, long farFrom) {
+    SplittableRandom random = new SplittableRandom(seed);
+    List<Instant> out = new ArrayList<>(n);
+    for (int i = 0; i < n; i++) {
+      Instant instant =
+          i % jumpEvery == 0
+              ? Instant.ofEpochSecond(random.nextLong(farFrom, -farFrom))
+              : now.plusNanos(random.nextLong(0, 3_000_000_000L));
+      out.add(Instant.ofEpochSecond(instant.getEpochSecond(), round(instant.getNano(), i % 3)));
+    }
+    return out;
   }
 
   /** Whole milliseconds, microseconds or nanoseconds, as clocks give them. */
@@ -47,15 +58,9 @@ class InstantTextTest {
   @Test
   void readsWhatInstantParseReads() {
     List<String> texts = new ArrayList<>();
-    SplittableRandom random = new SplittableRandom(7);
-    Instant now = Instant.parse("2026-12-05T14:58:01.123Z");
-    for (int i = 0; i < 5_000; i++) {
-      // Runs of the same second, as a producer's burst gives; now and then a jump.
-      Instant instant =
-          i % 50 == 0
-              ? Instant.ofEpochSecond(random.nextLong(-100_000_000_000L, 300_000_000_000L))
-              : now.plusNanos(random.nextLong(0, 2_000_000_000L));
-      instant = Instant.ofEpochSecond(instant.getEpochSecond(), round(instant.getNano(), i % 3));
+    // Runs of the same second, as a producer's burst gives; now and then a jump.
+    for (Instant instant :
+        stamps(7, Instant.parse("2026-12-05T14:58:01.123Z"), 5_000, 50, -100_000_000_000L)) {
       texts.add(instant.toString());
     }
     String second = "2026-12-05T14:58:01";
