@@ -6,7 +6,7 @@ import java.time.Instant;
  * {@link Instant#toString()}'s text (ISO-8601, UTC, the fraction in groups of three digits as
  * needed), with the date and time up to the second kept from the previous call: a busy worker
  * stamps thousands of events a second, and the formatter spent most of its time on the part that
- * changes once a second. Reading such a text back ({@link #parse}) keeps the last second the same
+ * changes once a second. Reading such a text back ({@link Reader}) keeps the last second the same
  * way: tasks published together carry {@code createdAt}s of the same second.
  */
 final class InstantText {
@@ -15,9 +15,6 @@ final class InstantText {
 
   /** Immutable, so a racing reader sees a whole pair or the previous one. */
   private static volatile Second last = second(0);
-
-  /** The second {@link #parse} read last, in the same form. */
-  private static volatile Second lastRead = second(0);
 
   private InstantText() {}
 
@@ -44,28 +41,38 @@ final class InstantText {
   }
 
   /**
-   * What {@link Instant#parse} returns for {@code text}, and throws for it. A text that begins with
-   * the second read last, written as {@link Instant#toString()} writes it, and ends in {@code Z}
-   * with no fraction or with one of 1 to 9 digits, is read here; any other is left to {@link
-   * Instant#parse}, and its second is remembered in that form.
-   *
-   * @throws java.time.format.DateTimeParseException if the text is not an instant
+   * Reads such texts back, keeping the second it read last the same way. One per field: the two
+   * instants of one task ({@code createdAt}, {@code expiresAt}) fall in different seconds.
    */
-  static Instant parse(String text) {
-    Second s = lastRead;
-    String prefix = s.text();
-    int at = prefix.length();
-    if (text.length() > at && text.startsWith(prefix)) {
-      long nanos = fraction(text, at);
-      if (nanos >= 0) {
-        return Instant.ofEpochSecond(s.epochSecond(), nanos);
+  static final class Reader {
+
+    /** The second read last, in {@link Instant#toString()}'s form. */
+    private volatile Second last = second(0);
+
+    /**
+     * What {@link Instant#parse} returns for {@code text}, and throws for it. A text that begins
+     * with the second read last and ends in {@code Z}, with no fraction or with one of 1 to 9
+     * digits, is read here; any other is left to {@link Instant#parse}, and its second is
+     * remembered.
+     *
+     * @throws java.time.format.DateTimeParseException if the text is not an instant
+     */
+    Instant parse(String text) {
+      Second s = last;
+      String prefix = s.text();
+      int at = prefix.length();
+      if (text.length() > at && text.startsWith(prefix)) {
+        long nanos = fraction(text, at);
+        if (nanos >= 0) {
+          return Instant.ofEpochSecond(s.epochSecond(), nanos);
+        }
       }
+      Instant instant = Instant.parse(text);
+      if (instant.getEpochSecond() != s.epochSecond()) {
+        last = second(instant.getEpochSecond());
+      }
+      return instant;
     }
-    Instant instant = Instant.parse(text);
-    if (instant.getEpochSecond() != s.epochSecond()) {
-      lastRead = second(instant.getEpochSecond());
-    }
-    return instant;
   }
 
   /**

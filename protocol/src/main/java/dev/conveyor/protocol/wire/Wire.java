@@ -73,6 +73,10 @@ public final class Wire {
               "startedAt":"2026-01-01T00:00:00Z","tasks":[{"id":"t","type":"sleep","attempt":1,\
               "startedAt":"2026-01-01T00:00:00Z","ageMs":1,"stage":"running"}]}"""));
 
+  private static final InstantText.Reader CREATED_AT = new InstantText.Reader();
+  private static final InstantText.Reader EXPIRES_AT = new InstantText.Reader();
+  private static final InstantText.Reader ISSUED_AT = new InstantText.Reader();
+
   private Wire() {}
 
   /**
@@ -164,8 +168,8 @@ public final class Wire {
     Instant expiresAt;
     Instant createdAt;
     try {
-      expiresAt = instant(node.get("expiresAt"));
-      createdAt = instant(node.get("createdAt"));
+      expiresAt = instant(node.get("expiresAt"), EXPIRES_AT);
+      createdAt = instant(node.get("createdAt"), CREATED_AT);
     } catch (DateTimeParseException e) {
       return JSON.treeToValue(node, TaskMessage.class);
     }
@@ -184,8 +188,8 @@ public final class Wire {
         createdAt);
   }
 
-  private static Instant instant(JsonNode value) {
-    return value == null || value.isNull() ? null : InstantText.parse(value.textValue());
+  private static Instant instant(JsonNode value, InstantText.Reader reader) {
+    return value == null || value.isNull() ? null : reader.parse(value.textValue());
   }
 
   private static void checkTypes(JsonNode task) throws MalformedMessageException {
@@ -291,7 +295,7 @@ public final class Wire {
     Instant at = null;
     if (issuedAt != null && !issuedAt.isNull()) {
       try {
-        at = InstantText.parse(issuedAt.textValue());
+        at = ISSUED_AT.parse(issuedAt.textValue());
       } catch (DateTimeParseException e) {
         return null;
       }
