@@ -66,10 +66,16 @@ public record TaskMessage(
    */
   public static final class Serializer extends StdSerializer<TaskMessage> {
 
+    /** An instant and its text: immutable, so a racing reader sees a whole pair or an older one. */
     private record Formatted(Instant instant, String text) {}
 
-    /** Immutable, so a racing reader sees a whole pair or the previous one. */
-    private volatile Formatted last = new Formatted(Instant.EPOCH, Instant.EPOCH.toString());
+    /**
+     * The last text of each instant field: one each, as a task's {@code expiresAt} and {@code
+     * createdAt} differ, and one memory for both would miss every time.
+     */
+    private volatile Formatted lastExpires = new Formatted(Instant.EPOCH, Instant.EPOCH.toString());
+
+    private volatile Formatted lastCreated = lastExpires;
 
     public Serializer() {
       super(TaskMessage.class);
@@ -98,22 +104,24 @@ public record TaskMessage(
         g.writeNumberField("maxAttempts", t.maxAttempts);
       }
       if (t.expiresAt != null) {
-        g.writeStringField("expiresAt", text(t.expiresAt));
+        Formatted f = formatted(lastExpires, t.expiresAt);
+        lastExpires = f;
+        g.writeStringField("expiresAt", f.text());
       }
       if (t.createdAt != null) {
-        g.writeStringField("createdAt", text(t.createdAt));
+        Formatted f = formatted(lastCreated, t.createdAt);
+        lastCreated = f;
+        g.writeStringField("createdAt", f.text());
       }
       g.writeEndObject();
     }
 
-    /** ISO-8601, as {@link Instant#toString()} and Jackson's {@code InstantSerializer} write it. */
-    private String text(Instant instant) {
-      Formatted f = last;
-      if (!f.instant.equals(instant)) {
-        f = new Formatted(instant, instant.toString());
-        last = f;
-      }
-      return f.text;
+    /**
+     * ISO-8601, as {@link Instant#toString()} and Jackson's {@code InstantSerializer} write it: the
+     * {@code last} text again if it is of the same instant.
+     */
+    private static Formatted formatted(Formatted last, Instant instant) {
+      return last.instant().equals(instant) ? last : new Formatted(instant, instant.toString());
     }
   }
 }
