@@ -3,14 +3,12 @@ package dev.conveyor.protocol.wire;
 import com.fasterxml.jackson.core.JsonGenerator;
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.databind.DeserializationContext;
-import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.SerializerProvider;
 import com.fasterxml.jackson.databind.annotation.JsonDeserialize;
 import com.fasterxml.jackson.databind.annotation.JsonSerialize;
 import com.fasterxml.jackson.databind.deser.std.StdDeserializer;
 import com.fasterxml.jackson.databind.ser.std.StdSerializer;
 import java.io.IOException;
-import java.util.ArrayList;
 import java.util.List;
 
 /**
@@ -86,42 +84,11 @@ public sealed interface Target {
 
     @Override
     public Target deserialize(JsonParser p, DeserializationContext ctx) throws IOException {
-      JsonNode node = p.readValueAsTree();
-      if (node == null || !node.isObject() || node.size() != 1) {
-        throw ctx.weirdStringException(
-            String.valueOf(node), Target.class, "target must be an object with exactly one key");
+      try {
+        return TargetTree.read(p.readValueAsTree());
+      } catch (TargetTree.Refused r) {
+        throw ctx.weirdStringException(r.value, Target.class, r.getMessage());
       }
-      String key = node.fieldNames().next();
-      JsonNode value = node.get(key);
-      return switch (key) {
-        case "all" -> {
-          if (!value.asBoolean(false)) {
-            throw ctx.weirdStringException(value.toString(), Target.class, "all must be true");
-          }
-          yield new All();
-        }
-        case "tasks" -> new Tasks(strings(ctx, key, value));
-        case "workers" -> new Workers(strings(ctx, key, value));
-        case "types" -> new Types(strings(ctx, key, value));
-        default ->
-            throw ctx.weirdStringException(key, Target.class, "unknown target key '" + key + "'");
-      };
-    }
-
-    private static List<String> strings(DeserializationContext ctx, String key, JsonNode value)
-        throws IOException {
-      if (!value.isArray() || value.isEmpty()) {
-        throw ctx.weirdStringException(
-            value.toString(), Target.class, key + " must be a non-empty array of strings");
-      }
-      List<String> out = new ArrayList<>();
-      for (JsonNode v : value) {
-        if (!v.isTextual()) {
-          throw ctx.weirdStringException(v.toString(), Target.class, key + " must hold strings");
-        }
-        out.add(v.asText());
-      }
-      return out;
     }
   }
 }

@@ -12,7 +12,6 @@ import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.time.Instant;
 import java.time.format.DateTimeParseException;
-import java.util.ArrayList;
 import java.util.List;
 
 /** The one JSON codec for everything Conveyor puts on the broker (docs/protocol.md). */
@@ -254,9 +253,10 @@ public final class Wire {
   /**
    * The control message of a tree in the form {@code control} and the workers write it, read field
    * by field: what Jackson's record binding gives, without its code, which a worker runs too seldom
-   * for the JIT to compile, on the path of every kill. Null for any other form (a value of another
-   * JSON type, an unknown command or target key, an instant {@link Instant#parse} refuses): that is
-   * left to the binding, for its leniency and its wording.
+   * for the JIT to compile, on the path of every kill. The target by the binding's own rules
+   * ({@link TargetTree}). Null for any other form (a value of another JSON type, an unknown
+   * command, a target the rules refuse, an instant {@link Instant#parse} refuses): that is left to
+   * the binding, for its leniency and its wording.
    */
   static ControlMessage controlOf(JsonNode node) {
     if (node == null || !node.isObject()) {
@@ -280,6 +280,7 @@ public final class Wire {
     for (Command c : Command.values()) {
       if (c.wire().equals(command.textValue())) {
         verb = c;
+        break;
       }
     }
     if (verb == null) {
@@ -287,8 +288,9 @@ public final class Wire {
     }
     Target whom = null;
     if (target != null && !target.isNull()) {
-      whom = targetOf(target);
-      if (whom == null) {
+      try {
+        whom = TargetTree.read(target);
+      } catch (TargetTree.Refused r) {
         return null;
       }
     }
@@ -311,34 +313,6 @@ public final class Wire {
 
   private static boolean textOrAbsent(JsonNode value) {
     return value == null || value.isNull() || value.isTextual();
-  }
-
-  /** A target of one known key with a value of its type; null for anything else. */
-  private static Target targetOf(JsonNode target) {
-    if (!target.isObject() || target.size() != 1) {
-      return null;
-    }
-    var field = target.properties().iterator().next();
-    JsonNode value = field.getValue();
-    if (field.getKey().equals("all")) {
-      return value.isBoolean() && value.booleanValue() ? Target.all() : null;
-    }
-    if (!value.isArray() || value.isEmpty()) {
-      return null;
-    }
-    List<String> values = new ArrayList<>(value.size());
-    for (JsonNode v : value) {
-      if (!v.isTextual()) {
-        return null;
-      }
-      values.add(v.textValue());
-    }
-    return switch (field.getKey()) {
-      case "tasks" -> new Target.Tasks(values);
-      case "workers" -> new Target.Workers(values);
-      case "types" -> new Target.Types(values);
-      default -> null;
-    };
   }
 
   public static <T> T decode(byte[] body, Class<T> type) throws MalformedMessageException {
