@@ -69,13 +69,27 @@ public record TaskMessage(
     /** An instant and its text: immutable, so a racing reader sees a whole pair or an older one. */
     private record Formatted(Instant instant, String text) {}
 
-    /**
-     * The last text of each instant field: one each, as a task's {@code expiresAt} and {@code
-     * createdAt} differ, and one memory for both would miss every time.
-     */
-    private volatile Formatted lastExpires = new Formatted(Instant.EPOCH, Instant.EPOCH.toString());
+    /** The text of one field's last instant. */
+    private static final class LastText {
+      private volatile Formatted last = new Formatted(Instant.EPOCH, Instant.EPOCH.toString());
 
-    private volatile Formatted lastCreated = lastExpires;
+      /**
+       * ISO-8601, as {@link Instant#toString()} and Jackson's {@code InstantSerializer} write it.
+       */
+      String of(Instant instant) {
+        Formatted f = last;
+        if (!f.instant().equals(instant)) {
+          f = new Formatted(instant, instant.toString());
+          last = f;
+        }
+        return f.text();
+      }
+    }
+
+    /** One per field: a task's {@code expiresAt} and {@code createdAt} differ. */
+    private final LastText expiresAt = new LastText();
+
+    private final LastText createdAt = new LastText();
 
     public Serializer() {
       super(TaskMessage.class);
@@ -104,24 +118,12 @@ public record TaskMessage(
         g.writeNumberField("maxAttempts", t.maxAttempts);
       }
       if (t.expiresAt != null) {
-        Formatted f = formatted(lastExpires, t.expiresAt);
-        lastExpires = f;
-        g.writeStringField("expiresAt", f.text());
+        g.writeStringField("expiresAt", expiresAt.of(t.expiresAt));
       }
       if (t.createdAt != null) {
-        Formatted f = formatted(lastCreated, t.createdAt);
-        lastCreated = f;
-        g.writeStringField("createdAt", f.text());
+        g.writeStringField("createdAt", createdAt.of(t.createdAt));
       }
       g.writeEndObject();
-    }
-
-    /**
-     * ISO-8601, as {@link Instant#toString()} and Jackson's {@code InstantSerializer} write it: the
-     * {@code last} text again if it is of the same instant.
-     */
-    private static Formatted formatted(Formatted last, Instant instant) {
-      return last.instant().equals(instant) ? last : new Formatted(instant, instant.toString());
     }
   }
 }
