@@ -116,9 +116,18 @@ public final class Wire {
 
   /**
    * Decodes a task body. A missing {@code id} is taken from the AMQP {@code message_id}, else
-   * generated, so that third-party producers only need {@code type}.
+   * generated, so that third-party producers only need {@code type}. A body in the form producers
+   * write is read in one pass ({@link TaskForm}); any other through its tree, as {@link
+   * #decodeTask(JsonNode, String)} reads it, which gives the same task.
    */
   public static TaskMessage decodeTask(byte[] body, String messageId)
+      throws MalformedMessageException {
+    TaskMessage task = TaskForm.read(body, EXPIRES_AT, CREATED_AT);
+    return task == null ? decodeTaskByTree(body, messageId) : completed(task, messageId);
+  }
+
+  /** {@link #decodeTask(byte[], String)} through the body's tree, whatever its form. */
+  static TaskMessage decodeTaskByTree(byte[] body, String messageId)
       throws MalformedMessageException {
     return decodeTask(tree(body), messageId);
   }
@@ -147,6 +156,12 @@ public final class Wire {
     } catch (JsonProcessingException e) {
       throw new MalformedMessageException("invalid task: " + firstLine(e.getOriginalMessage()));
     }
+    return completed(task, messageId);
+  }
+
+  /** The task with an id, if its values make it runnable. */
+  private static TaskMessage completed(TaskMessage task, String messageId)
+      throws MalformedMessageException {
     if (task.id() == null || task.id().isBlank()) {
       task = task.withId(messageId != null && !messageId.isBlank() ? messageId : Ids.newId());
     }
