@@ -8,6 +8,7 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
+import java.util.Random;
 import java.util.SplittableRandom;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -73,7 +74,7 @@ class TaskFormTest {
       if (random.nextInt(4) == 0) {
         fields.add("\"extra" + random.nextInt(3) + "\":" + pick(random, unknown));
       }
-      Collections.shuffle(fields, new java.util.Random(random.nextLong()));
+      Collections.shuffle(fields, new Random(random.nextLong()));
       String gap = pick(random, blanks);
       String json = gap + "{" + gap + String.join("," + gap, fields) + gap + "}" + gap;
       byte[] body = json.getBytes(StandardCharsets.UTF_8);
