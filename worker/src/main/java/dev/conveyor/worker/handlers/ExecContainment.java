@@ -3,10 +3,10 @@ package dev.conveyor.worker.handlers;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Collection;
 import java.util.HashMap;
 import java.util.HashSet;
@@ -17,6 +17,8 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.LockSupport;
 import java.util.function.LongConsumer;
+import java.util.function.LongPredicate;
+import java.util.function.Predicate;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -50,7 +52,9 @@ import org.slf4j.LoggerFactory;
  * is read. A task's search reads only those of the processes started since the task's own was about
  * to start ({@link PidWindow}: every process of the run was forked after that), and falls back to
  * every process when that cannot be told: under a {@code kill --all} the full scan was the largest
- * part of the kill (docs/benchmarks.md). Tasks that end together share one search.
+ * part of the kill (docs/benchmarks.md). Tasks that end together share one search. It reads no more
+ * of a process whose mark it is not looking for (another running task's, or a live worker's), and
+ * passes over the known tree members of other running tasks.
  */
 final class ExecContainment {
   private static final Logger log = LoggerFactory.getLogger(ExecContainment.class);
@@ -66,11 +70,21 @@ final class ExecContainment {
   private static final String NAMESPACE = namespace();
 
   /**
-   * Up to this many ids to read, a search looks each one up in {@code /proc}; beyond, it lists
-   * {@code /proc}. Listing it was most of a search that read a few environments
+   * Up to this many ids in its window, a search goes through them and sets aside those it knows
+   * (running main processes, tree members); beyond, it lists {@code /proc} and goes through the
+   * processes in the window. Listing it was most of a search that read a few environments
    * (docs/benchmarks.md).
    */
   static final long PROBED_IDS = 256;
+
+  /**
+   * Of the ids it does not know, up to this many a search reads one by one; beyond, it lists {@code
+   * /proc} and reads only the processes among them: the other ids are threads, whose processes have
+   * ids of their own in the window. Beside other JVMs (other workers, the command line) most of
+   * those ids are their threads, and a listing costs about as much as a few reads
+   * (docs/benchmarks.md).
+   */
+  static final int LOOKED_UP_IDS = 16;
 
   /** How long a search reads again a process caught in the middle of an {@code exec}. */
   private static final long SETTLE_NANOS = 1_000_000_000L;
@@ -128,7 +142,13 @@ final class ExecContainment {
    * search came across were other tasks' dying children, and reading their environments tripled its
    * median (docs/benchmarks.md). Forgotten once their task's search is done.
    */
-  private static final Map<Long, Marked> TREE_MEMBERS = new ConcurrentHashMap<>();
+  private static final Map<Long, Member> TREE_MEMBERS = new ConcurrentHashMap<>();
+
+  /**
+   * A process of a run's tree that a kill signalled, with the run's mark and the moment before the
+   * run's process started (null when {@code /proc} did not say): its id was allocated after it.
+   */
+  private record Member(ProcessHandle process, String mark, PidWindow runStarted) {}
 
   private final Object scanning = new Object();
 
@@ -153,8 +173,13 @@ final class ExecContainment {
 
   /** A process below the run's main process, found and signalled by a kill of its tree. */
   void inTree(Run run, ProcessHandle process) {
+    inTree(run, process.pid(), process);
+  }
+
+  /** {@link #inTree(Run, ProcessHandle)}: the process that held the id when it was signalled. */
+  void inTree(Run run, long pid, ProcessHandle process) {
     if (PROCFS) { // elsewhere no search runs, nor forgets
-      TREE_MEMBERS.put(process.pid(), new Marked(process, run.mark()));
+      TREE_MEMBERS.put(pid, new Member(process, run.mark(), run.started()));
     }
   }
 
@@ -231,19 +256,23 @@ final class ExecContainment {
   private Map<String, Integer> sweep(Set<String> marks, List<PidWindow> since) {
     Map<String, Integer> ended = new HashMap<>();
     Map<String, Boolean> workerAlive = new HashMap<>();
+    Search search =
+        new Search(
+            mark -> marks.contains(mark) || orphan(mark, workerAlive),
+            since == null
+                ? Long.MAX_VALUE
+                : since.stream().mapToLong(PidWindow::forks).min().orElse(Long.MAX_VALUE));
     Set<Long> orphanWorkers = new HashSet<>();
     for (int round = 0; round < MAX_ROUNDS; round++) {
       List<ProcessHandle> found = new ArrayList<>();
       // Read anew each round: what forked meanwhile is in the next.
-      for (Marked m : scan(since == null ? null : PidWindow.allocatedSince(since))) {
+      for (Marked m : scan(since == null ? null : PidWindow.allocatedSince(since), search)) {
         String key;
         if (marks.contains(m.mark)) {
           key = m.mark;
-        } else if (orphan(m.mark, workerAlive)) {
+        } else {
           key = ORPHAN;
           orphanWorkers.add(workerPid(m.mark));
-        } else {
-          continue;
         }
         ProcessHandle p = m.process;
         if (ProcessTree.running(p)) {
@@ -313,12 +342,38 @@ final class ExecContainment {
   record Marked(ProcessHandle process, String mark) {}
 
   /**
+   * What a search looks for.
+   *
+   * @param wanted whether a mark is one it looks for: a process with another mark is passed over
+   *     without reading more of it
+   * @param runsSince the processes' forks count ({@link PidWindow#forks}) at the earliest moment
+   *     the search's ids were allocated after; {@link Long#MAX_VALUE} when not known. A tree member
+   *     of another run that began after it holds its id while the search's window holds: the id has
+   *     not been handed out again since it was allocated, so the member need not be looked at.
+   */
+  record Search(Predicate<String> wanted, long runsSince) {
+    /** Every marked process. */
+    static final Search ALL = new Search(mark -> true, Long.MAX_VALUE);
+
+    /** The processes of one run, its window from the moment before its process started. */
+    static Search forRun(Run run) {
+      return new Search(
+          run.mark()::equals, run.started() == null ? Long.MAX_VALUE : run.started().forks());
+    }
+  }
+
+  /**
    * Every process (but this one) whose environment carries a mark, and the mark.
    *
    * @param candidates the process ids worth reading; null: all
    */
   static List<Marked> scan(PidWindow.Ids candidates) {
-    return scan(candidates, PROC, LockSupport::parkNanos);
+    return scan(candidates, Search.ALL);
+  }
+
+  /** {@link #scan(PidWindow.Ids)}, of the processes the search looks for. */
+  static List<Marked> scan(PidWindow.Ids candidates, Search search) {
+    return scan(candidates, search, PROC, LockSupport::parkNanos);
   }
 
   /**
@@ -326,50 +381,94 @@ final class ExecContainment {
    * before it reads again the processes it caught in the middle of an {@code exec}.
    */
   static List<Marked> scan(PidWindow.Ids candidates, Path proc, LongConsumer pause) {
+    return scan(candidates, Search.ALL, proc, pause);
+  }
+
+  private static List<Marked> scan(
+      PidWindow.Ids candidates, Search search, Path proc, LongConsumer pause) {
+    // Without a window an id may have been handed out again at any time.
+    long runsSince = candidates == null ? Long.MAX_VALUE : search.runsSince();
+    Predicate<String> wanted = search.wanted();
     List<Marked> out = new ArrayList<>();
     List<Long> pending = new ArrayList<>();
     byte[] buf = new byte[ENVIRONMENT_BUFFER];
+    LongPredicate unknown =
+        pid -> pid != SELF_PID && !runningRoot(pid) && !knownMember(pid, search, runsSince, out);
     if (candidates != null && candidates.count() <= PROBED_IDS) {
-      // Few ids: looking each up costs less than listing /proc.
+      List<Long> toRead = new ArrayList<>();
       candidates.forEach(
           pid -> {
-            Path dir = proc.resolve(Long.toString(pid));
-            // A thread's id leads to its process too (/proc shows it, though it does not list
-            // it); its process, forked after the moment too, has its own id in the window.
-            if (pid != SELF_PID && !runningRoot(pid) && !knownMember(pid, out)) {
-              if (Files.exists(dir)) {
-                read(pid, dir, buf, out, pending, true);
-              }
+            if (unknown.test(pid)) {
+              toRead.add(pid);
             }
           });
-      settle(pending, proc, buf, out, pause);
-      return out;
-    }
-    try (DirectoryStream<Path> all = Files.newDirectoryStream(proc)) {
-      for (Path dir : all) {
-        String name = dir.getFileName().toString();
-        if (name.isEmpty() || !Character.isDigit(name.charAt(0))) {
-          continue;
+      if (toRead.size() <= LOOKED_UP_IDS) {
+        // Few to read: looking each up costs less than listing /proc.
+        for (long pid : toRead) {
+          Path dir = proc.resolve(Long.toString(pid));
+          // A thread's id leads to its process too (/proc shows it, though it does not list
+          // it); its process, forked after the moment too, has its own id in the window.
+          if (Files.exists(dir)) {
+            read(pid, dir, buf, wanted, out, pending, true);
+          }
         }
-        long pid;
-        try {
-          pid = Long.parseLong(name);
-        } catch (NumberFormatException e) {
-          continue;
+      } else {
+        // Many: most are other programs' threads, which /proc does not list, nor need be read.
+        long[] processes = listProcesses(proc);
+        for (long pid : toRead) {
+          if (Arrays.binarySearch(processes, pid) >= 0) {
+            read(pid, proc.resolve(Long.toString(pid)), buf, wanted, out, pending, false);
+          }
         }
-        if (pid == SELF_PID
-            || (candidates != null && !candidates.test(pid))
-            || runningRoot(pid)
-            || knownMember(pid, out)) {
-          continue;
-        }
-        read(pid, dir, buf, out, pending, false);
       }
-    } catch (IOException e) {
-      log.warn("exec: cannot list /proc to find leftover processes: {}", e.toString());
+    } else {
+      for (long pid : listProcesses(proc)) {
+        if ((candidates == null || candidates.test(pid)) && unknown.test(pid)) {
+          read(pid, proc.resolve(Long.toString(pid)), buf, wanted, out, pending, false);
+        }
+      }
     }
-    settle(pending, proc, buf, out, pause);
+    settle(pending, proc, buf, wanted, out, pause);
     return out;
+  }
+
+  /**
+   * The ids of every process {@code /proc} lists (not their threads), sorted; none if it cannot.
+   */
+  private static long[] listProcesses(Path proc) {
+    // File.list: one call for all the names, where a DirectoryStream makes a Path of each.
+    String[] names = proc.toFile().list();
+    if (names == null) {
+      log.warn("exec: cannot list {} to find leftover processes", proc);
+      return new long[0];
+    }
+    long[] ids = new long[names.length];
+    int n = 0;
+    for (String name : names) {
+      long id = parseId(name);
+      if (id > 0) {
+        ids[n++] = id;
+      }
+    }
+    long[] sorted = Arrays.copyOf(ids, n);
+    Arrays.sort(sorted);
+    return sorted;
+  }
+
+  /** The process id a {@code /proc} entry is named after, or -1 if it is not one. */
+  private static long parseId(String name) {
+    if (name.isEmpty() || name.length() > 18) {
+      return -1;
+    }
+    long id = 0;
+    for (int i = 0; i < name.length(); i++) {
+      char c = name.charAt(i);
+      if (c < '0' || c > '9') {
+        return -1;
+      }
+      id = id * 10 + (c - '0');
+    }
+    return id;
   }
 
   /**
@@ -379,7 +478,12 @@ final class ExecContainment {
    * running. Gives up, and says so, after {@link #SETTLE_NANOS}.
    */
   private static void settle(
-      List<Long> pending, Path proc, byte[] buf, List<Marked> out, LongConsumer pause) {
+      List<Long> pending,
+      Path proc,
+      byte[] buf,
+      Predicate<String> wanted,
+      List<Marked> out,
+      LongConsumer pause) {
     long end = System.nanoTime() + SETTLE_NANOS;
     long wait = 50_000;
     while (!pending.isEmpty()) {
@@ -397,7 +501,7 @@ final class ExecContainment {
       for (long pid : again) {
         Path dir = proc.resolve(Long.toString(pid));
         if (Files.exists(dir)) {
-          read(pid, dir, buf, out, pending, true);
+          read(pid, dir, buf, wanted, out, pending, true);
         }
       }
     }
@@ -432,16 +536,28 @@ final class ExecContainment {
   }
 
   /**
-   * Adds the process to {@code out} with its task's mark if it is a {@linkplain #inTree known tree
-   * member} that still lives; its environment need not be read. One that has ended is not known:
-   * its id may be another process's now.
+   * Whether the id is a {@linkplain #inTree known tree member}'s, whose environment need not be
+   * read; adds it to {@code out} with its task's mark if the search wants that mark. One that has
+   * ended is not known: its id may be another process's now. A member of a run the search does not
+   * want is not even looked at when its run began inside the search's window ({@code runsSince}):
+   * its id was allocated after the window began, and no id allocated since has been handed out
+   * twice.
    */
-  private static boolean knownMember(long pid, List<Marked> out) {
-    Marked m = TREE_MEMBERS.get(pid);
-    if (m == null || !m.process().isAlive()) {
+  private static boolean knownMember(long pid, Search search, long runsSince, List<Marked> out) {
+    Member m = TREE_MEMBERS.get(pid);
+    if (m == null) {
       return false;
     }
-    out.add(m);
+    boolean wanted = search.wanted().test(m.mark());
+    if (!wanted && m.runStarted() != null && m.runStarted().forks() >= runsSince) {
+      return true; // another run's, allocated inside the window: the id is still its own
+    }
+    if (!m.process().isAlive()) {
+      return false;
+    }
+    if (wanted) {
+      out.add(new Marked(m.process(), m.mark()));
+    }
     return true;
   }
 
@@ -468,13 +584,20 @@ final class ExecContainment {
   }
 
   /**
-   * Adds the process to {@code out} if its environment carries a mark, or to {@code pending} if its
-   * environment is still to come.
+   * Adds the process to {@code out} if its environment carries a mark the search wants, or to
+   * {@code pending} if its environment is still to come. Of a process with another mark nothing
+   * more is read.
    *
    * @param mayBeThread whether the id may be a thread's (not listed by /proc, but found there)
    */
   private static void read(
-      long pid, Path dir, byte[] buf, List<Marked> out, List<Long> pending, boolean mayBeThread) {
+      long pid,
+      Path dir,
+      byte[] buf,
+      Predicate<String> wanted,
+      List<Marked> out,
+      List<Long> pending,
+      boolean mayBeThread) {
     String mark = markOf(dir.resolve("environ"), buf);
     if (mark != null && mark.isEmpty()) {
       if (environmentPending(dir)) {
@@ -482,7 +605,7 @@ final class ExecContainment {
       }
       return;
     }
-    if (mark != null && (!mayBeThread || leader(dir, buf))) {
+    if (mark != null && wanted.test(mark) && (!mayBeThread || leader(dir, buf))) {
       // The handle keeps the start time: should the pid be reused before the kill, the kill is
       // refused rather than sent to a stranger.
       ProcessHandle.of(pid).ifPresent(handle -> out.add(new Marked(handle, mark)));

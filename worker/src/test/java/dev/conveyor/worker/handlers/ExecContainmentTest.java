@@ -224,6 +224,116 @@ class ExecContainmentTest {
     }
   }
 
+  /**
+   * A search finds only what it looks for: the processes of its own runs (and of workers that are
+   * gone). Another run of this worker, still running, is passed over, whether its process was read
+   * or is a member of its tree that a kill made known; it is that run's own search that ends it.
+   */
+  @Test
+  void aSearchForOneRunPassesOverTheProcessesOfAnotherRun() throws Exception {
+    ExecContainment containment = new ExecContainment();
+    PidWindow before = PidWindow.before();
+    assumeTrue(before != null, "needs ns_last_pid and /proc/stat");
+    ExecContainment.Run mine = containment.mark(new ProcessBuilder("/bin/true"));
+    ExecContainment.Run other = containment.mark(new ProcessBuilder("/bin/true"));
+    Process ours = marked(mine);
+    Process theirs = marked(other);
+    Process theirMember = new ProcessBuilder("/bin/sleep", "600").start();
+    spawned.add(theirMember.toHandle());
+    containment.inTree(other, theirMember.toHandle());
+
+    List<ExecContainment.Marked> found =
+        ExecContainment.scan(
+            PidWindow.allocatedSince(List.of(before)), ExecContainment.Search.forRun(mine));
+
+    assertThat(marksOf(found, ours.pid())).containsExactly(mine.mark());
+    assertThat(marksOf(found, theirs.pid())).as("read, and passed over").isEmpty();
+    assertThat(marksOf(found, theirMember.pid())).as("known, and passed over").isEmpty();
+  }
+
+  /**
+   * A tree member known by its run's mark holds its id only while it lives: once it has ended, the
+   * id may be handed out again, to a process of the very run being searched for. A search passes
+   * over another run's member unread only when that run began after the search's own moment, when
+   * no id allocated since can have been handed out twice; otherwise it looks, and finds the process
+   * that holds the id now. The member here ended, and its id is held by a process of the searched
+   * run, as after a whole cycle of ids.
+   */
+  @Test
+  void anEndedTreeMemberOfAnOlderRunDoesNotHideTheProcessThatHoldsItsIdNow() throws Exception {
+    ExecContainment containment = new ExecContainment();
+    PidWindow before = PidWindow.before();
+    assumeTrue(before != null, "needs ns_last_pid and /proc/stat");
+    ExecContainment.Run older = containment.mark(new ProcessBuilder("/bin/true"));
+    Process ended = new ProcessBuilder("/bin/true").start();
+    ended.waitFor();
+    ExecContainment.Run searched = containment.mark(new ProcessBuilder("/bin/true"));
+    Process holder = marked(searched);
+    containment.inTree(older, holder.pid(), ended.toHandle());
+
+    List<ExecContainment.Marked> found =
+        ExecContainment.scan(
+            PidWindow.allocatedSince(List.of(before)), ExecContainment.Search.forRun(searched));
+
+    assertThat(marksOf(found, holder.pid())).containsExactly(searched.mark());
+  }
+
+  /**
+   * With more ids to read than it looks up one by one, a search lists {@code /proc} and reads only
+   * the processes among them: a marked JVM, whose threads' ids are in the window too, is found
+   * once, as its process.
+   */
+  @Test
+  void aSearchWithManyIdsToReadFindsAMarkedProcessOnceAndNotItsThreads() throws Exception {
+    ExecContainment containment = new ExecContainment();
+    PidWindow before = PidWindow.before();
+    assumeTrue(before != null, "needs ns_last_pid and /proc/stat");
+    ExecContainment.Run run = containment.mark(new ProcessBuilder("/bin/true"));
+    ProcessBuilder pb =
+        new ProcessBuilder(
+            ProcessHandle.current().info().command().orElseThrow(),
+            "-XX:TieredStopAtLevel=1",
+            "-cp",
+            System.getProperty("java.class.path"),
+            SleepingJvm.class.getName());
+    pb.environment().put(ExecContainment.VARIABLE, run.mark());
+    Process jvm =
+        pb.redirectErrorStream(true).redirectOutput(dir.resolve("jvm.out").toFile()).start();
+    spawned.add(jvm.toHandle());
+    Path threads = Path.of("/proc", Long.toString(jvm.pid()), "task");
+    await()
+        .atMost(Duration.ofSeconds(30))
+        .until(() -> countOf(threads) > ExecContainment.LOOKED_UP_IDS);
+
+    List<ExecContainment.Marked> found =
+        ExecContainment.scan(
+            PidWindow.allocatedSince(List.of(before)), ExecContainment.Search.forRun(run));
+
+    assertThat(found).extracting(m -> m.process().pid()).containsExactly(jvm.pid());
+  }
+
+  /** A JVM that waits to be killed: its threads carry its environment's mark. */
+  static final class SleepingJvm {
+    public static void main(String[] args) throws InterruptedException {
+      Thread.sleep(600_000);
+    }
+  }
+
+  private static long countOf(Path directory) throws java.io.IOException {
+    try (var entries = Files.list(directory)) {
+      return entries.count();
+    }
+  }
+
+  /** A process marked as one of the run's (a sleep that outlives the test only if it fails). */
+  private Process marked(ExecContainment.Run run) throws Exception {
+    ProcessBuilder pb = new ProcessBuilder("/bin/sleep", "600");
+    pb.environment().put(ExecContainment.VARIABLE, run.mark());
+    Process p = pb.start();
+    spawned.add(p.toHandle());
+    return p;
+  }
+
   private static List<String> marksOf(List<ExecContainment.Marked> found, long pid) {
     return found.stream()
         .filter(m -> m.process().pid() == pid)
