@@ -32,6 +32,8 @@ class ExecContainmentTest {
 
   private final List<ProcessHandle> spawned = new ArrayList<>();
 
+  private final ExecContainment containment = new ExecContainment();
+
   @BeforeEach
   void linuxOnly() {
     assumeTrue(Files.isDirectory(Path.of("/proc/self")), "needs Linux /proc");
@@ -140,9 +142,7 @@ class ExecContainmentTest {
 
   @Test
   void aSearchDoesNotReadTheEnvironmentOfATaskProcessStillRunning() throws Exception {
-    ExecContainment containment = new ExecContainment();
-    PidWindow before = PidWindow.before();
-    assumeTrue(before != null, "needs ns_last_pid and /proc/stat");
+    PidWindow before = windowStart();
     ProcessBuilder pb = new ProcessBuilder("/bin/sleep", "600");
     ExecContainment.Run run = containment.mark(pb);
     Process root = pb.start();
@@ -168,9 +168,7 @@ class ExecContainmentTest {
 
   @Test
   void aProcessAKillFoundInATasksTreeIsKnownByItsMarkAndEndsWithTheTask() throws Exception {
-    ExecContainment containment = new ExecContainment();
-    PidWindow before = PidWindow.before();
-    assumeTrue(before != null, "needs ns_last_pid and /proc/stat");
+    PidWindow before = windowStart();
     ExecContainment.Run run = containment.mark(new ProcessBuilder("/bin/true"));
     // Unmarked: a search that read its environment would find nothing.
     Process member = new ProcessBuilder("/bin/sleep", "600").start();
@@ -197,11 +195,10 @@ class ExecContainmentTest {
    */
   @Test
   void theProcessesAStopSignalsInAnExecTasksTreeAreKnownByTheTasksMark() throws Exception {
-    PidWindow before = PidWindow.before();
-    assumeTrue(before != null, "needs ns_last_pid and /proc/stat");
+    PidWindow before = windowStart();
     ManualScheduler signaller = new ManualScheduler();
     try (ExecHandler exec = ShellExec.withSignaller(signaller)) {
-      ExecContainment.Run run = new ExecContainment().mark(new ProcessBuilder("/bin/true"));
+      ExecContainment.Run run = containment.mark(new ProcessBuilder("/bin/true"));
       Process sh =
           new ProcessBuilder("/bin/sh", "-c", "trap '' TERM; /bin/sleep 600 & /bin/sleep 600; wait")
               .start();
@@ -231,9 +228,7 @@ class ExecContainmentTest {
    */
   @Test
   void aSearchForOneRunPassesOverTheProcessesOfAnotherRun() throws Exception {
-    ExecContainment containment = new ExecContainment();
-    PidWindow before = PidWindow.before();
-    assumeTrue(before != null, "needs ns_last_pid and /proc/stat");
+    PidWindow before = windowStart();
     ExecContainment.Run mine = containment.mark(new ProcessBuilder("/bin/true"));
     ExecContainment.Run other = containment.mark(new ProcessBuilder("/bin/true"));
     Process ours = marked(mine);
@@ -261,9 +256,7 @@ class ExecContainmentTest {
    */
   @Test
   void anEndedTreeMemberOfAnOlderRunDoesNotHideTheProcessThatHoldsItsIdNow() throws Exception {
-    ExecContainment containment = new ExecContainment();
-    PidWindow before = PidWindow.before();
-    assumeTrue(before != null, "needs ns_last_pid and /proc/stat");
+    PidWindow before = windowStart();
     ExecContainment.Run older = containment.mark(new ProcessBuilder("/bin/true"));
     Process ended = new ProcessBuilder("/bin/true").start();
     ended.waitFor();
@@ -285,9 +278,7 @@ class ExecContainmentTest {
    */
   @Test
   void aSearchWithManyIdsToReadFindsAMarkedProcessOnceAndNotItsThreads() throws Exception {
-    ExecContainment containment = new ExecContainment();
-    PidWindow before = PidWindow.before();
-    assumeTrue(before != null, "needs ns_last_pid and /proc/stat");
+    PidWindow before = windowStart();
     ExecContainment.Run run = containment.mark(new ProcessBuilder("/bin/true"));
     ProcessBuilder pb =
         new ProcessBuilder(
@@ -323,6 +314,13 @@ class ExecContainmentTest {
     try (var entries = Files.list(directory)) {
       return entries.count();
     }
+  }
+
+  /** The moment before a test starts its processes: their ids are allocated after it. */
+  private static PidWindow windowStart() {
+    PidWindow before = PidWindow.before();
+    assumeTrue(before != null, "needs ns_last_pid and /proc/stat");
+    return before;
   }
 
   /** A process marked as one of the run's (a sleep that outlives the test only if it fails). */
