@@ -14,6 +14,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -286,7 +287,7 @@ class ExecContainmentTest {
             "-XX:TieredStopAtLevel=1",
             "-cp",
             System.getProperty("java.class.path"),
-            SleepingJvm.class.getName());
+            IdleJvm.class.getName());
     pb.environment().put(ExecContainment.VARIABLE, run.mark());
     Process jvm =
         pb.redirectErrorStream(true).redirectOutput(dir.resolve("jvm.out").toFile()).start();
@@ -304,9 +305,9 @@ class ExecContainmentTest {
   }
 
   /** A JVM that waits to be killed: its threads carry its environment's mark. */
-  static final class SleepingJvm {
+  static final class IdleJvm {
     public static void main(String[] args) throws InterruptedException {
-      Thread.sleep(600_000);
+      new CountDownLatch(1).await(); // until killed
     }
   }
 
