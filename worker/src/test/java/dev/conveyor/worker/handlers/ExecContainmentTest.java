@@ -273,6 +273,28 @@ class ExecContainmentTest {
   }
 
   /**
+   * Without a window (every process listed, as when a worker starts or a whole cycle of ids may
+   * have passed) no id is known to be still its member's: even a member of a run newer than the
+   * search is looked at, and the process that holds its id now is found.
+   */
+  @Test
+  void withoutAWindowAnEndedTreeMemberOfANewerRunDoesNotHideTheProcessThatHoldsItsId()
+      throws Exception {
+    ExecContainment.Run searched = containment.mark(new ProcessBuilder("/bin/true"));
+    assumeTrue(searched.started() != null, "needs ns_last_pid and /proc/stat");
+    Process holder = marked(searched);
+    Process ended = new ProcessBuilder("/bin/true").start();
+    ended.waitFor();
+    ExecContainment.Run newer = containment.mark(new ProcessBuilder("/bin/true"));
+    containment.inTree(newer, holder.pid(), ended.toHandle());
+
+    List<ExecContainment.Marked> found =
+        ExecContainment.scan(null, ExecContainment.Search.forRun(searched));
+
+    assertThat(marksOf(found, holder.pid())).containsExactly(searched.mark());
+  }
+
+  /**
    * With more ids to read than it looks up one by one, a search lists {@code /proc} and reads only
    * the processes among them: a marked JVM, whose threads' ids are in the window too, is found
    * once, as its process.
