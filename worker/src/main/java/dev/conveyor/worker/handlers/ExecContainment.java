@@ -54,7 +54,7 @@ import org.slf4j.LoggerFactory;
  * every process when that cannot be told: under a {@code kill --all} the full scan was the largest
  * part of the kill (docs/benchmarks.md). Tasks that end together share one search. It reads no more
  * of a process whose mark it is not looking for (another running task's, or a live worker's), and
- * passes over the known tree members of other running tasks.
+ * passes over the known tree members of other running tasks that began after its own.
  */
 final class ExecContainment {
   private static final Logger log = LoggerFactory.getLogger(ExecContainment.class);
@@ -392,13 +392,14 @@ final class ExecContainment {
     List<Marked> out = new ArrayList<>();
     List<Long> pending = new ArrayList<>();
     byte[] buf = new byte[ENVIRONMENT_BUFFER];
-    LongPredicate unknown =
+    // Whether the id is to be read; a known tree member it wants is added to out on the way.
+    LongPredicate toBeRead =
         pid -> pid != SELF_PID && !runningRoot(pid) && !knownMember(pid, search, runsSince, out);
     if (candidates != null && candidates.count() <= PROBED_IDS) {
       List<Long> toRead = new ArrayList<>();
       candidates.forEach(
           pid -> {
-            if (unknown.test(pid)) {
+            if (toBeRead.test(pid)) {
               toRead.add(pid);
             }
           });
@@ -423,7 +424,7 @@ final class ExecContainment {
       }
     } else {
       for (long pid : listProcesses(proc)) {
-        if ((candidates == null || candidates.test(pid)) && unknown.test(pid)) {
+        if ((candidates == null || candidates.test(pid)) && toBeRead.test(pid)) {
           read(pid, proc.resolve(Long.toString(pid)), buf, wanted, out, pending, false);
         }
       }
@@ -445,30 +446,18 @@ final class ExecContainment {
     long[] ids = new long[names.length];
     int n = 0;
     for (String name : names) {
-      long id = parseId(name);
-      if (id > 0) {
-        ids[n++] = id;
+      if (!name.isEmpty() && Character.isDigit(name.charAt(0))) {
+        try {
+          ids[n] = Long.parseLong(name);
+          n++;
+        } catch (NumberFormatException e) {
+          // not a process's entry
+        }
       }
     }
     long[] sorted = Arrays.copyOf(ids, n);
     Arrays.sort(sorted);
     return sorted;
-  }
-
-  /** The process id a {@code /proc} entry is named after, or -1 if it is not one. */
-  private static long parseId(String name) {
-    if (name.isEmpty() || name.length() > 18) {
-      return -1;
-    }
-    long id = 0;
-    for (int i = 0; i < name.length(); i++) {
-      char c = name.charAt(i);
-      if (c < '0' || c > '9') {
-        return -1;
-      }
-      id = id * 10 + (c - '0');
-    }
-    return id;
   }
 
   /**
