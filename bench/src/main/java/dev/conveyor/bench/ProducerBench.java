@@ -12,7 +12,10 @@ import dev.conveyor.protocol.wire.Ids;
 import dev.conveyor.protocol.wire.TaskMessage;
 import dev.conveyor.protocol.wire.Wire;
 import java.nio.file.Path;
+import java.util.AbstractCollection;
 import java.util.ArrayList;
+import java.util.Collection;
+import java.util.Iterator;
 import java.util.List;
 import java.util.NavigableSet;
 import java.util.Optional;
@@ -179,7 +182,19 @@ public final class ProducerBench implements Callable<Integer> {
   private void api(Harness h) throws Exception {
     try (TaskPublisher publisher = TaskPublisher.open(h.settings())) {
       TaskSpec spec = TaskSpec.of("noop");
-      Iterable<TaskMessage> tasks = () -> Stream.generate(spec::build).limit(count).iterator();
+      // Built as they are published, like bin/producer's; a collection, so written in batches.
+      Collection<TaskMessage> tasks =
+          new AbstractCollection<>() {
+            @Override
+            public int size() {
+              return count;
+            }
+
+            @Override
+            public Iterator<TaskMessage> iterator() {
+              return Stream.generate(spec::build).limit(count).iterator();
+            }
+          };
       publisher.publishAll(Harness.QUEUE, tasks, batch -> {});
     }
   }

@@ -25,14 +25,15 @@ import java.io.PrintWriter;
 import java.time.Duration;
 import java.time.Instant;
 import java.time.temporal.ChronoUnit;
+import java.util.AbstractCollection;
 import java.util.ArrayList;
+import java.util.Collection;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
 import java.util.NoSuchElementException;
 import java.util.concurrent.Callable;
 import java.util.stream.Collectors;
-import java.util.stream.StreamSupport;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import picocli.CommandLine.Command;
@@ -192,7 +193,15 @@ final class PublishCommand implements Callable<Integer> {
   @Mixin BrokerOptions broker;
 
   /** What to publish: validated before the broker is contacted. */
-  record Plan(String queue, long total, Iterable<TaskMessage> tasks) {}
+  /**
+   * Where and what to publish. The tasks are a collection (all there, none read from a source that
+   * may block), so that the publisher writes them to the socket in batches.
+   */
+  record Plan(String queue, Collection<TaskMessage> tasks) {
+    long total() {
+      return tasks.size();
+    }
+  }
 
   /** What {@code --json} prints per published task. */
   record Published(String id, String type, String queue) {}
@@ -254,7 +263,7 @@ final class PublishCommand implements Callable<Integer> {
               task ->
                   BrokerLease.exceeded(task, consumerTimeout)
                       .map(why -> why + " (see --consumer-timeout)"));
-      return new Plan(queue, tasks.size(), tasks);
+      return new Plan(queue, tasks);
     }
     if (type == null) {
       throw new UsageException("missing --type (or --from FILE)");
@@ -284,26 +293,65 @@ final class PublishCommand implements Callable<Integer> {
               throw new UsageException(why + " (see --consumer-timeout)");
             });
     // Built lazily: a million tasks need not sit in memory before the first is published.
-    return new Plan(queue, n, () -> copies(task, n));
+    return new Plan(queue, copies(task, n));
   }
 
   /** {@code n} tasks from {@code task}, each built when it is asked for. */
-  private Iterator<TaskMessage> copies(TaskSpec task, int n) {
-    return new Iterator<>() {
-      private int left = n;
-
+  private Collection<TaskMessage> copies(TaskSpec task, int n) {
+    return new AbstractCollection<>() {
       @Override
-      public boolean hasNext() {
-        return left > 0;
+      public int size() {
+        return n;
       }
 
       @Override
-      public TaskMessage next() {
-        if (left <= 0) {
-          throw new NoSuchElementException();
-        }
-        left--;
-        return task.build(main.clock);
+      public Iterator<TaskMessage> iterator() {
+        return new Iterator<>() {
+          private int left = n;
+
+          @Override
+          public boolean hasNext() {
+            return left > 0;
+          }
+
+          @Override
+          public TaskMessage next() {
+            if (left <= 0) {
+              throw new NoSuchElementException();
+            }
+            left--;
+            return task.build(main.clock);
+          }
+        };
+      }
+    };
+  }
+
+  /** {@code tasks}, each expected by {@code tracker} as it is taken, before it is published. */
+  private static Collection<TaskMessage> expecting(
+      Collection<TaskMessage> tasks, WaitTracker tracker) {
+    return new AbstractCollection<>() {
+      @Override
+      public int size() {
+        return tasks.size();
+      }
+
+      @Override
+      public Iterator<TaskMessage> iterator() {
+        Iterator<TaskMessage> it = tasks.iterator();
+        return new Iterator<>() {
+          @Override
+          public boolean hasNext() {
+            return it.hasNext();
+          }
+
+          @Override
+          public TaskMessage next() {
+            TaskMessage task = it.next();
+            tracker.expect(task.id());
+            return task;
+          }
+        };
       }
     };
   }
@@ -320,22 +368,14 @@ final class PublishCommand implements Callable<Integer> {
     EventSubscription events = null;
     ProgressLine progress = ProgressLine.forRun(err, plan.total(), terminal);
     try {
-      Iterable<TaskMessage> tasks = plan.tasks();
+      Collection<TaskMessage> tasks = plan.tasks();
       if (wait) {
         // Subscribed before the first publish, so that no outcome can come too early for us.
         events =
             EventSubscription.open(
                 connection, new Topology(names), WaitTracker.FINAL_KEYS, tracker::offer);
         warnOnReconnect(connection);
-        tasks =
-            () ->
-                StreamSupport.stream(plan.tasks().spliterator(), false)
-                    .map(
-                        t -> {
-                          tracker.expect(t.id());
-                          return t;
-                        })
-                    .iterator();
+        tasks = expecting(plan.tasks(), tracker);
       }
       long[] published = {0};
       StringBuilder lines = new StringBuilder();

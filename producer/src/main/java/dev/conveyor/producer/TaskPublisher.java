@@ -12,6 +12,7 @@ import dev.conveyor.protocol.broker.BrokerErrors;
 import dev.conveyor.protocol.broker.BrokerSettings;
 import dev.conveyor.protocol.broker.BrokerUnreachableException;
 import dev.conveyor.protocol.broker.Channels;
+import dev.conveyor.protocol.broker.WriteBatch;
 import dev.conveyor.protocol.topology.Names;
 import dev.conveyor.protocol.topology.Topology;
 import dev.conveyor.protocol.wire.Ids;
@@ -23,6 +24,7 @@ import java.time.Duration;
 import java.time.Instant;
 import java.time.temporal.ChronoUnit;
 import java.util.ArrayList;
+import java.util.Collection;
 import java.util.Date;
 import java.util.HashMap;
 import java.util.HashSet;
@@ -213,6 +215,12 @@ public final class TaskPublisher implements AutoCloseable {
    * Publishing stops at the first task that is not confirmed; the tasks still in flight are then
    * settled (and reported to {@code onConfirmed} if confirmed) before the exception is thrown.
    *
+   * <p>Tasks given as a {@link Collection} are written to the socket several at a time on a
+   * connection from {@link #open(BrokerSettings)} or {@link BrokerConnector} (one system call for
+   * what fits 8 KiB instead of one per task), and always before the publisher waits for a confirm
+   * or calls {@code onConfirmed}. Any other {@code Iterable} may block between two tasks (a stream
+   * being read), so each of its tasks is written as it is published.
+   *
    * @throws PublishException naming the tasks that were not confirmed
    */
   public synchronized void publishAll(
@@ -233,7 +241,10 @@ public final class TaskPublisher implements AutoCloseable {
           onConfirmed.accept(batch);
         };
     RuntimeException badInput = null;
-    try {
+    // A collection is all there: its tasks are written in batches. Any other source may block
+    // between two tasks, so what was published before is written first.
+    boolean holdWrites = tasks instanceof Collection<?>;
+    try (WriteBatch writes = WriteBatch.open()) {
       Iterator<TaskMessage> it = tasks.iterator();
       while (failures.isEmpty()) {
         TaskMessage task;
@@ -247,7 +258,7 @@ public final class TaskPublisher implements AutoCloseable {
           badInput = e;
           break;
         }
-        awaitInFlightAtMost(window - 1, failures, counting);
+        awaitInFlightAtMost(window - 1, failures, counting, writes);
         if (!failures.isEmpty()) {
           break;
         }
@@ -260,9 +271,12 @@ public final class TaskPublisher implements AutoCloseable {
         } catch (IOException | AlreadyClosedException e) {
           settle(seq, false, "publish failed: " + BrokerErrors.reason(e));
         }
-        drainSettled(failures, counting);
+        if (!holdWrites) {
+          flush(writes);
+        }
+        drainSettled(failures, counting, writes);
       }
-      awaitInFlightAtMost(0, failures, counting);
+      awaitInFlightAtMost(0, failures, counting, writes);
     } finally {
       synchronized (lock) {
         // Only non-empty when the callback threw: nothing more will be reported for these.
@@ -414,12 +428,15 @@ public final class TaskPublisher implements AutoCloseable {
    * slow but moving broker is not a failure, nor is one that blocks publishers for an alarm.
    */
   private void awaitInFlightAtMost(
-      int limit, Map<String, String> failures, Consumer<List<TaskMessage>> onConfirmed) {
+      int limit,
+      Map<String, String> failures,
+      Consumer<List<TaskMessage>> onConfirmed,
+      WriteBatch writes) {
     long timeoutNanos = confirmTimeout.toNanos();
     long deadline = System.nanoTime() + timeoutNanos;
     int lastPending = -1;
     while (true) {
-      drainSettled(failures, onConfirmed);
+      drainSettled(failures, onConfirmed, writes);
       synchronized (lock) {
         if (inFlight.size() <= limit) {
           return;
@@ -427,26 +444,32 @@ public final class TaskPublisher implements AutoCloseable {
         if (inFlight.headSettled()) {
           continue; // settled since the drain: hand it on first
         }
-        int pending = inFlight.unsettled();
-        if (pending != lastPending || blockedFor != null) {
-          lastPending = pending;
-          deadline = System.nanoTime() + timeoutNanos;
-        }
-        long left = deadline - System.nanoTime();
-        if (left <= 0) {
-          abandon(
-              "not confirmed within "
-                  + Durations.format(confirmTimeout)
-                  + " (is the broker blocked or overloaded?)");
-        } else {
-          try {
-            lock.wait(Math.max(1, left / 1_000_000));
-          } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            abandon("interrupted while waiting for the confirm");
+        if (!writes.holding()) {
+          int pending = inFlight.unsettled();
+          if (pending != lastPending || blockedFor != null) {
+            lastPending = pending;
+            deadline = System.nanoTime() + timeoutNanos;
           }
+          long left = deadline - System.nanoTime();
+          if (left <= 0) {
+            abandon(
+                "not confirmed within "
+                    + Durations.format(confirmTimeout)
+                    + " (is the broker blocked or overloaded?)");
+          } else {
+            try {
+              lock.wait(Math.max(1, left / 1_000_000));
+            } catch (InterruptedException e) {
+              Thread.currentThread().interrupt();
+              abandon("interrupted while waiting for the confirm");
+            }
+          }
+          continue;
         }
       }
+      // Publishes the batch still holds cannot be confirmed: written before waiting, outside the
+      // lock that the confirms need.
+      flush(writes);
     }
   }
 
@@ -455,8 +478,24 @@ public final class TaskPublisher implements AutoCloseable {
     inFlight.settleAll(reason);
   }
 
-  /** Hands on the settled prefix of the in-flight messages, keeping publish order. */
-  private void drainSettled(Map<String, String> failures, Consumer<List<TaskMessage>> onConfirmed) {
+  /**
+   * Writes what {@code writes} holds. A failed write leaves the connection to recover, so nothing
+   * in flight will be confirmed.
+   */
+  private void flush(WriteBatch writes) {
+    try {
+      writes.flush();
+    } catch (IOException | AlreadyClosedException e) {
+      abandonInFlight("publish failed: " + BrokerErrors.reason(e));
+    }
+  }
+
+  /**
+   * Hands on the settled prefix of the in-flight messages, keeping publish order. What {@code
+   * writes} holds is written first, as the callback may block.
+   */
+  private void drainSettled(
+      Map<String, String> failures, Consumer<List<TaskMessage>> onConfirmed, WriteBatch writes) {
     List<TaskMessage> ok;
     synchronized (lock) {
       if (!inFlight.headSettled()) {
@@ -474,6 +513,7 @@ public final class TaskPublisher implements AutoCloseable {
           });
     }
     if (!ok.isEmpty()) {
+      flush(writes);
       onConfirmed.accept(List.copyOf(ok));
     }
   }

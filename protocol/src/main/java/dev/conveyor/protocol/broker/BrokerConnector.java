@@ -32,7 +32,7 @@ public final class BrokerConnector {
   public BrokerConnector(BrokerSettings settings, MetricsCollector metrics) {
     this.settings = settings;
     URI first = settings.uris().getFirst();
-    this.factory = new ConnectionFactory();
+    this.factory = WriteBatch.connectionFactory();
     try {
       factory.setUri(first);
       String path = first.getRawPath();
