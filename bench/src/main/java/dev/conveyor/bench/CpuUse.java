@@ -17,7 +17,8 @@ import java.util.stream.Stream;
  * which side a gap between two consumers comes from. NaN where unknown (not Linux, or the broker's
  * process is not readable).
  *
- * @param jvmSeconds this JVM's CPU time: the consumer measured, and the bench's own event reader
+ * @param jvmSeconds this JVM's CPU time (the consumer or publisher measured, and the bench's own
+ *     event reader) and that of the child processes it reaped meanwhile (bin/producer)
  * @param brokerSeconds the CPU time of the process listening on the broker's port
  */
 record CpuUse(double jvmSeconds, double brokerSeconds) {
@@ -50,13 +51,32 @@ record CpuUse(double jvmSeconds, double brokerSeconds) {
     return new PerTask(1e6 * jvmSeconds / tasks, 1e6 * brokerSeconds / tasks);
   }
 
+  /** This JVM's CPU time, and that of the child processes it has reaped (bin/producer). */
   private static double jvmCpuSeconds() {
     if (ManagementFactory.getOperatingSystemMXBean()
         instanceof com.sun.management.OperatingSystemMXBean os) {
       long ns = os.getProcessCpuTime();
-      return ns < 0 ? Double.NaN : ns / 1e9;
+      return ns < 0 ? Double.NaN : ns / 1e9 + reapedChildrenSeconds();
     }
     return Double.NaN;
+  }
+
+  private static double reapedChildrenSeconds() {
+    try {
+      String[] f = statFields("self");
+      return (Long.parseLong(f[13]) + Long.parseLong(f[14])) / TICKS_PER_SECOND; // cutime, cstime
+    } catch (IOException | RuntimeException e) {
+      return Double.NaN;
+    }
+  }
+
+  /**
+   * The fields of /proc/PID/stat from the state on (index 11 is utime): split after the command,
+   * which may hold spaces.
+   */
+  private static String[] statFields(String pid) throws IOException {
+    String stat = Files.readString(Path.of("/proc/" + pid + "/stat"));
+    return stat.substring(stat.lastIndexOf(')') + 2).split(" ");
   }
 
   private static double brokerCpuSeconds(OptionalLong pid) {
@@ -64,11 +84,8 @@ record CpuUse(double jvmSeconds, double brokerSeconds) {
       return Double.NaN;
     }
     try {
-      String stat = Files.readString(Path.of("/proc/" + pid.getAsLong() + "/stat"));
-      // pid (comm) state ppid ... utime(14) stime(15): split after the command, which may hold
-      // spaces
-      String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
-      return (Long.parseLong(f[11]) + Long.parseLong(f[12])) / TICKS_PER_SECOND;
+      String[] f = statFields(Long.toString(pid.getAsLong()));
+      return (Long.parseLong(f[11]) + Long.parseLong(f[12])) / TICKS_PER_SECOND; // utime, stime
     } catch (IOException | RuntimeException e) {
       return Double.NaN;
     }

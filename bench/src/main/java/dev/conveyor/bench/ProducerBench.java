@@ -19,6 +19,7 @@ import java.util.Iterator;
 import java.util.List;
 import java.util.NavigableSet;
 import java.util.Optional;
+import java.util.OptionalLong;
 import java.util.concurrent.Callable;
 import java.util.concurrent.ConcurrentSkipListSet;
 import java.util.concurrent.Semaphore;
@@ -70,9 +71,13 @@ public final class ProducerBench implements Callable<Integer> {
       description = "The repository, for bin/producer and its built jar (default: bench/run's).")
   Path repo;
 
+  /** The broker's process, whose CPU per task is measured next to the publisher's. */
+  private OptionalLong brokerPid = OptionalLong.empty();
+
   @Override
   public Integer call() throws Exception {
     Optional<WorkerLauncher> cli = WorkerLauncher.find(repo, "producer");
+    brokerPid = CpuUse.listenerOf(common.uri.getPort() > 0 ? common.uri.getPort() : 5672);
     Report report = new Report("producer");
     try (Harness h = Harness.open(common.uri, "producer")) {
       report.put("broker", h.brokerVersion());
@@ -119,17 +124,19 @@ public final class ProducerBench implements Callable<Integer> {
   private Rounds.Measured measure(Harness h, Publish publish) throws Exception {
     h.purge();
     Conditions.Meter meter = Conditions.start();
+    CpuUse.Meter cpuMeter = CpuUse.start(brokerPid);
     long t0 = System.nanoTime();
     publish.run();
     double s = (System.nanoTime() - t0) / 1e9;
+    CpuUse.PerTask cpu = cpuMeter.end().perTask(count);
     Conditions c = meter.end();
     long depth = h.depth();
     if (depth != count) {
       progress("after publishing %d the queue holds %d", count, depth);
     }
     h.purge();
-    progress("%d confirmed in %.3f s: %.1f msg/s %s", count, s, count / s, c);
-    return new Rounds.Measured(count / s, c);
+    progress("%d confirmed in %.3f s: %.1f msg/s %s %s", count, s, count / s, c, cpu);
+    return new Rounds.Measured(count / s, c, cpu);
   }
 
   /** Launches of {@code publish --count 1} that {@link #fixedCost} times. */

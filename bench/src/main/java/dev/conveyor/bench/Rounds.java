@@ -205,7 +205,8 @@ final class Rounds {
       }
       if (cpu.isEmpty()) {
         report.text(
-            "  CPU per task, medians over the runs (this JVM: the consumer and the bench):");
+            "  CPU per task, medians over the runs (jvm: this JVM, the consumer or publisher"
+                + " and the bench, and the processes it reaped):");
       }
       double jvm = new Stats(per.stream().map(CpuUse.PerTask::jvmMicros).toList()).median();
       double broker = new Stats(per.stream().map(CpuUse.PerTask::brokerMicros).toList()).median();
