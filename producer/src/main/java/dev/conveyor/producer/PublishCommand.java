@@ -192,10 +192,9 @@ final class PublishCommand implements Callable<Integer> {
 
   @Mixin BrokerOptions broker;
 
-  /** What to publish: validated before the broker is contacted. */
   /**
-   * Where and what to publish. The tasks are a collection (all there, none read from a source that
-   * may block), so that the publisher writes them to the socket in batches.
+   * What to publish, validated before the broker is contacted. The tasks are a collection (none
+   * read from a source that may block), so that the publisher writes them in batches.
    */
   record Plan(String queue, Collection<TaskMessage> tasks) {
     long total() {

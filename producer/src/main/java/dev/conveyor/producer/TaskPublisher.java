@@ -485,7 +485,7 @@ public final class TaskPublisher implements AutoCloseable {
   private void flush(WriteBatch writes) {
     try {
       writes.flush();
-    } catch (IOException | AlreadyClosedException e) {
+    } catch (IOException e) {
       abandonInFlight("publish failed: " + BrokerErrors.reason(e));
     }
   }

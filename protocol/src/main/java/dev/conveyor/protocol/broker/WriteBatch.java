@@ -32,7 +32,7 @@ public final class WriteBatch implements AutoCloseable {
   private static final ThreadLocal<WriteBatch> CURRENT = new ThreadLocal<>();
 
   private final Thread owner = Thread.currentThread();
-  private final List<Handler> holding = new ArrayList<>(1);
+  private final List<Handler> held = new ArrayList<>(1);
   private int depth;
   private boolean releasing;
 
@@ -56,7 +56,7 @@ public final class WriteBatch implements AutoCloseable {
 
   /** Whether this batch holds commands not yet written to their socket. */
   public boolean holding() {
-    return !holding.isEmpty();
+    return !held.isEmpty();
   }
 
   /**
@@ -65,13 +65,13 @@ public final class WriteBatch implements AutoCloseable {
    */
   public void flush() throws IOException {
     checkOwner();
-    if (holding.isEmpty()) {
+    if (held.isEmpty()) {
       return;
     }
     releasing = true;
     try {
       IOException failed = null;
-      for (Handler handler : holding) {
+      for (Handler handler : held) {
         try {
           handler.release();
         } catch (IOException e) {
@@ -82,7 +82,7 @@ public final class WriteBatch implements AutoCloseable {
           }
         }
       }
-      holding.clear();
+      held.clear();
       if (failed != null) {
         throw failed;
       }
@@ -111,8 +111,8 @@ public final class WriteBatch implements AutoCloseable {
   }
 
   private void hold(Handler handler) {
-    if (!holding.contains(handler)) {
-      holding.add(handler);
+    if (!held.contains(handler)) {
+      held.add(handler);
     }
   }
 
