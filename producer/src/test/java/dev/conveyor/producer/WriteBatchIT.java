@@ -2,6 +2,9 @@ package dev.conveyor.producer;
 
 import static org.awaitility.Awaitility.await;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertNotSame;
+import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -250,7 +253,7 @@ class WriteBatchIT {
     try (WriteBatch outer = WriteBatch.open()) {
       first = outer;
       try (WriteBatch inner = WriteBatch.open()) {
-        assertTrue(inner == outer);
+        assertSame(outer, inner);
       }
       CompletableFuture<Throwable> elsewhere =
           CompletableFuture.supplyAsync(
@@ -262,13 +265,13 @@ class WriteBatchIT {
                   return t;
                 }
               });
-      assertTrue(elsewhere.get(10, TimeUnit.SECONDS) instanceof IllegalStateException);
+      assertInstanceOf(IllegalStateException.class, elsewhere.get(10, TimeUnit.SECONDS));
       try (WriteBatch again = WriteBatch.open()) {
-        assertTrue(again == outer, "the outer batch is still open");
+        assertSame(outer, again, "the outer batch is still open");
       }
     }
     try (WriteBatch fresh = WriteBatch.open()) {
-      assertTrue(fresh != first, "a closed batch is not opened again");
+      assertNotSame(first, fresh, "a closed batch is not opened again");
     }
   }
 }
