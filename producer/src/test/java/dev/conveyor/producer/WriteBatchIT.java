@@ -13,6 +13,8 @@ import com.rabbitmq.client.AMQP;
 import com.rabbitmq.client.Channel;
 import com.rabbitmq.client.Connection;
 import com.rabbitmq.client.ConnectionFactory;
+import com.rabbitmq.client.Recoverable;
+import com.rabbitmq.client.RecoveryListener;
 import dev.conveyor.protocol.broker.WriteBatch;
 import dev.conveyor.protocol.wire.TaskMessage;
 import dev.conveyor.testkit.BrokerExtension;
@@ -26,6 +28,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -134,18 +137,62 @@ class WriteBatchIT {
   }
 
   @Test
-  void aCollectionOfTasksIsWrittenInFewWritesAndArrivesInOrder(TestBroker broker) throws Exception {
+  void aBatchHoldsAThreadsPublishesUntilTheBufferFillsOrItIsFlushed(TestBroker broker)
+      throws Exception {
+    CountingSockets sockets = new CountingSockets();
+    Connection connection = connect(broker, sockets);
+    String queue = broker.names().taskQueue("default");
+    try (TaskPublisher declaring = TaskPublisher.open(broker.settings())) {
+      declaring.publish(TaskSpec.of("noop").build());
+    }
+    broker.withChannel(ch -> ch.queuePurge(queue));
+    Channel channel = connection.createChannel();
+    byte[] body = new byte[100];
+    List<String> sent = new ArrayList<>();
+    try (WriteBatch batch = WriteBatch.open()) {
+      sockets.writes.set(0);
+      for (int i = 0; i < TASKS; i++) {
+        sent.add("m" + i);
+        AMQP.BasicProperties props = new AMQP.BasicProperties.Builder().messageId("m" + i).build();
+        channel.basicPublish("", queue, props, body);
+      }
+      // Under 250 bytes a publish: only full 8 KiB buffers were written, not one write each.
+      assertTrue(sockets.writes.get() <= TASKS * 250 / 8192, sockets.writes.get() + " writes");
+      assertTrue(batch.holding());
+      batch.flush();
+      assertTrue(!batch.holding());
+    }
+    List<String> queued = new ArrayList<>();
+    await()
+        .atMost(Duration.ofSeconds(10))
+        .until(
+            () -> {
+              queued.addAll(queued(broker));
+              return queued.size() >= TASKS;
+            });
+    assertEquals(sent, queued);
+  }
+
+  @Test
+  void aCollectionOfTasksIsWrittenOnlyWhenTheBufferFillsOrConfirmsAreHandedOn(TestBroker broker)
+      throws Exception {
     CountingSockets sockets = new CountingSockets();
     Connection connection = connect(broker, sockets);
     List<TaskMessage> tasks = tasks(TASKS);
+    AtomicInteger handedOn = new AtomicInteger();
     try (TaskPublisher publisher = TaskPublisher.open(connection, broker.names())) {
       publisher.publish(TaskSpec.of("noop").build()); // declares, outside the count
       broker.withChannel(ch -> ch.queuePurge(broker.names().taskQueue("default")));
       sockets.writes.set(0);
-      publisher.publishAll(TaskPublisher.DEFAULT_QUEUE, tasks);
+      publisher.publishAll(
+          TaskPublisher.DEFAULT_QUEUE, tasks, confirmed -> handedOn.incrementAndGet());
     }
+    // A task is well under 500 bytes on the wire; the last write is before the final wait.
+    int buffersFilled = TASKS * 500 / 8192;
     int writes = sockets.writes.get();
-    assertTrue(writes <= TASKS / 4, writes + " socket writes for " + TASKS + " publishes");
+    assertTrue(
+        writes <= buffersFilled + handedOn.get() + 1,
+        writes + " socket writes for " + TASKS + " publishes, " + handedOn + " confirm batches");
     assertEquals(ids(tasks), queued(broker));
   }
 
@@ -229,6 +276,18 @@ class WriteBatchIT {
     try (TaskPublisher publisher =
         TaskPublisher.open(connection, broker.names()).confirmTimeout(Duration.ofSeconds(10))) {
       publisher.publish(TaskSpec.of("noop").build());
+      CountDownLatch recovered = new CountDownLatch(1);
+      ((Recoverable) connection)
+          .addRecoveryListener(
+              new RecoveryListener() {
+                @Override
+                public void handleRecovery(Recoverable recoverable) {
+                  recovered.countDown();
+                }
+
+                @Override
+                public void handleRecoveryStarted(Recoverable recoverable) {}
+              });
       sockets.failNext.set(true);
       PublishException e =
           assertThrows(
@@ -238,11 +297,8 @@ class WriteBatchIT {
       assertEquals(0, e.confirmedCount());
       assertEquals(ids(tasks), List.copyOf(e.failed().keySet()));
       // The failed write started the connection's recovery, after which publishing works again.
-      TaskMessage after = TaskSpec.of("noop").build();
-      await()
-          .atMost(Duration.ofSeconds(20))
-          .ignoreExceptionsInstanceOf(IOException.class)
-          .until(() -> publisher.publish(after) != null);
+      assertTrue(recovered.await(30, TimeUnit.SECONDS), "the connection recovered");
+      TaskMessage after = publisher.publish(TaskSpec.of("noop").build());
       assertTrue(queued(broker).contains(after.id()));
     }
   }
