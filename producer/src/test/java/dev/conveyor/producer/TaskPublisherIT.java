@@ -8,12 +8,11 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.rabbitmq.client.Connection;
 import com.rabbitmq.client.GetResponse;
-import com.rabbitmq.client.Recoverable;
-import com.rabbitmq.client.RecoveryListener;
 import dev.conveyor.protocol.wire.TaskMessage;
 import dev.conveyor.protocol.wire.Wire;
 import dev.conveyor.testkit.BrokerAdmin;
 import dev.conveyor.testkit.BrokerExtension;
+import dev.conveyor.testkit.Recoveries;
 import dev.conveyor.testkit.TestBroker;
 import java.io.IOException;
 import java.time.Duration;
@@ -223,18 +222,7 @@ class TaskPublisherIT {
     // A name of this test's own, so that the cut cannot touch anyone else's connection.
     String connectionName = "conveyor-producer " + broker.namespace();
     Connection connection = broker.open(connectionName);
-    CountDownLatch recovered = new CountDownLatch(1);
-    ((Recoverable) connection)
-        .addRecoveryListener(
-            new RecoveryListener() {
-              @Override
-              public void handleRecovery(Recoverable r) {
-                recovered.countDown();
-              }
-
-              @Override
-              public void handleRecoveryStarted(Recoverable r) {}
-            });
+    CountDownLatch recovered = Recoveries.next(connection);
     BrokerAdmin admin = new BrokerAdmin(broker.uri());
     // Listed before the batch starts, so that the cut comes right after the first confirms: a few
     // thousand tasks, not the 100 000 that 5 s of publishing would leave for the broker to write.

@@ -13,11 +13,10 @@ import com.rabbitmq.client.AMQP;
 import com.rabbitmq.client.Channel;
 import com.rabbitmq.client.Connection;
 import com.rabbitmq.client.ConnectionFactory;
-import com.rabbitmq.client.Recoverable;
-import com.rabbitmq.client.RecoveryListener;
 import dev.conveyor.protocol.broker.WriteBatch;
 import dev.conveyor.protocol.wire.TaskMessage;
 import dev.conveyor.testkit.BrokerExtension;
+import dev.conveyor.testkit.Recoveries;
 import dev.conveyor.testkit.TestBroker;
 import java.io.IOException;
 import java.io.OutputStream;
@@ -276,18 +275,7 @@ class WriteBatchIT {
     try (TaskPublisher publisher =
         TaskPublisher.open(connection, broker.names()).confirmTimeout(Duration.ofSeconds(10))) {
       publisher.publish(TaskSpec.of("noop").build());
-      CountDownLatch recovered = new CountDownLatch(1);
-      ((Recoverable) connection)
-          .addRecoveryListener(
-              new RecoveryListener() {
-                @Override
-                public void handleRecovery(Recoverable recoverable) {
-                  recovered.countDown();
-                }
-
-                @Override
-                public void handleRecoveryStarted(Recoverable recoverable) {}
-              });
+      CountDownLatch recovered = Recoveries.next(connection);
       sockets.failNext.set(true);
       PublishException e =
           assertThrows(

@@ -11,6 +11,7 @@ import dev.conveyor.testkit.BrokerAdmin;
 import dev.conveyor.testkit.BrokerExtension;
 import dev.conveyor.testkit.EventLog;
 import dev.conveyor.testkit.QueueCounts;
+import dev.conveyor.testkit.Recoveries;
 import dev.conveyor.testkit.TestBroker;
 import dev.conveyor.worker.execution.AckWindow;
 import dev.conveyor.worker.execution.Lease;
@@ -82,18 +83,7 @@ class TaskConsumerIT {
     List<LeaseScope> lost = new CopyOnWriteArrayList<>();
     String name = "replaced-channel-" + broker.namespace();
     Connection connection = broker.open(name);
-    CountDownLatch recovered = new CountDownLatch(1);
-    ((com.rabbitmq.client.Recoverable) connection)
-        .addRecoveryListener(
-            new com.rabbitmq.client.RecoveryListener() {
-              @Override
-              public void handleRecovery(com.rabbitmq.client.Recoverable r) {
-                recovered.countDown(); // after amqp-client has recovered channels and consumers
-              }
-
-              @Override
-              public void handleRecoveryStarted(com.rabbitmq.client.Recoverable r) {}
-            });
+    CountDownLatch recovered = Recoveries.next(connection);
     TaskConsumer consumer = consumer(broker, connection, queue, leases::add, lost::add);
     consumer.start();
     publishNoop(broker);
