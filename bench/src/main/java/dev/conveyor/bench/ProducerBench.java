@@ -12,10 +12,9 @@ import dev.conveyor.protocol.wire.Ids;
 import dev.conveyor.protocol.wire.TaskMessage;
 import dev.conveyor.protocol.wire.Wire;
 import java.nio.file.Path;
-import java.util.AbstractCollection;
 import java.util.ArrayList;
 import java.util.Collection;
-import java.util.Iterator;
+import java.util.Collections;
 import java.util.List;
 import java.util.NavigableSet;
 import java.util.Optional;
@@ -24,7 +23,6 @@ import java.util.concurrent.Callable;
 import java.util.concurrent.ConcurrentSkipListSet;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
-import java.util.stream.Stream;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -77,7 +75,9 @@ public final class ProducerBench implements Callable<Integer> {
   @Override
   public Integer call() throws Exception {
     Optional<WorkerLauncher> cli = WorkerLauncher.find(repo, "producer");
-    brokerPid = CpuUse.listenerOf(common.uri.getPort() > 0 ? common.uri.getPort() : 5672);
+    brokerPid =
+        CpuUse.listenerOf(
+            common.uri.getPort() > 0 ? common.uri.getPort() : ConnectionFactory.DEFAULT_AMQP_PORT);
     Report report = new Report("producer");
     try (Harness h = Harness.open(common.uri, "producer")) {
       report.put("broker", h.brokerVersion());
@@ -188,20 +188,10 @@ public final class ProducerBench implements Callable<Integer> {
 
   private void api(Harness h) throws Exception {
     try (TaskPublisher publisher = TaskPublisher.open(h.settings())) {
-      TaskSpec spec = TaskSpec.of("noop");
-      // Built as they are published, like bin/producer's; a collection, so written in batches.
-      Collection<TaskMessage> tasks =
-          new AbstractCollection<>() {
-            @Override
-            public int size() {
-              return count;
-            }
-
-            @Override
-            public Iterator<TaskMessage> iterator() {
-              return Stream.generate(spec::build).limit(count).iterator();
-            }
-          };
+      // One task without id nor createdAt: the publisher gives each copy its own as it publishes
+      // it, as bin/producer's are built. A collection, so written several at a time.
+      TaskMessage noop = new TaskMessage(null, "noop", null, null, null, null, null, null);
+      Collection<TaskMessage> tasks = Collections.nCopies(count, noop);
       publisher.publishAll(Harness.QUEUE, tasks, batch -> {});
     }
   }
