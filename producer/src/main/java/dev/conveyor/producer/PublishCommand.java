@@ -28,11 +28,12 @@ import java.time.temporal.ChronoUnit;
 import java.util.AbstractCollection;
 import java.util.ArrayList;
 import java.util.Collection;
+import java.util.Collections;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
-import java.util.NoSuchElementException;
 import java.util.concurrent.Callable;
+import java.util.function.Function;
 import java.util.stream.Collectors;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -297,47 +298,35 @@ final class PublishCommand implements Callable<Integer> {
 
   /** {@code n} tasks from {@code task}, each built when it is asked for. */
   private Collection<TaskMessage> copies(TaskSpec task, int n) {
-    return new AbstractCollection<>() {
-      @Override
-      public int size() {
-        return n;
-      }
-
-      @Override
-      public Iterator<TaskMessage> iterator() {
-        return new Iterator<>() {
-          private int left = n;
-
-          @Override
-          public boolean hasNext() {
-            return left > 0;
-          }
-
-          @Override
-          public TaskMessage next() {
-            if (left <= 0) {
-              throw new NoSuchElementException();
-            }
-            left--;
-            return task.build(main.clock);
-          }
-        };
-      }
-    };
+    return mapped(Collections.nCopies(n, task), t -> t.build(main.clock));
   }
 
   /** {@code tasks}, each expected by {@code tracker} as it is taken, before it is published. */
   private static Collection<TaskMessage> expecting(
       Collection<TaskMessage> tasks, WaitTracker tracker) {
+    return mapped(
+        tasks,
+        task -> {
+          tracker.expect(task.id());
+          return task;
+        });
+  }
+
+  /**
+   * A view of {@code source} that applies {@code f} to each element as an iteration takes it: a
+   * collection still (its size known), so the publisher writes its tasks in batches, and nothing is
+   * built before it is published.
+   */
+  private static <A, B> Collection<B> mapped(Collection<A> source, Function<A, B> f) {
     return new AbstractCollection<>() {
       @Override
       public int size() {
-        return tasks.size();
+        return source.size();
       }
 
       @Override
-      public Iterator<TaskMessage> iterator() {
-        Iterator<TaskMessage> it = tasks.iterator();
+      public Iterator<B> iterator() {
+        Iterator<A> it = source.iterator();
         return new Iterator<>() {
           @Override
           public boolean hasNext() {
@@ -345,10 +334,8 @@ final class PublishCommand implements Callable<Integer> {
           }
 
           @Override
-          public TaskMessage next() {
-            TaskMessage task = it.next();
-            tracker.expect(task.id());
-            return task;
+          public B next() {
+            return f.apply(it.next());
           }
         };
       }
