@@ -2,6 +2,7 @@ package dev.conveyor.control;
 
 import dev.conveyor.protocol.broker.BrokerOptions;
 import dev.conveyor.protocol.broker.BrokerSettings;
+import dev.conveyor.protocol.cli.Cli;
 import dev.conveyor.protocol.wire.Command;
 import dev.conveyor.protocol.wire.Target;
 import java.util.concurrent.Callable;
@@ -25,7 +26,7 @@ abstract class BroadcastCommand implements Callable<Integer> {
   final BroadcastOptions options = new BroadcastOptions(spec);
 
   BroadcastCommand(String name, String... description) {
-    spec.name(name).mixinStandardHelpOptions(true);
+    Cli.standardHelpOptions(spec.name(name));
     spec.usageMessage().description(description);
   }
 

@@ -21,7 +21,7 @@ public final class ControlMain implements Runnable {
   private final CommandSpec spec = CommandSpec.wrapWithoutInspection(this);
 
   private ControlMain() {
-    spec.name("control").version("conveyor control 0.1.0").mixinStandardHelpOptions(true);
+    Cli.standardHelpOptions(spec.name("control").version("conveyor control 0.1.0"));
     spec.usageMessage()
         .description(
             "Stops, kills, pauses and inspects Conveyor workers; follows events; manages dead"

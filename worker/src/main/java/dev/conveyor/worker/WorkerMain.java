@@ -203,9 +203,8 @@ public final class WorkerMain implements Callable<Integer> {
                       + " never)."));
 
   public WorkerMain() {
-    spec.name("worker")
-        .version("conveyor worker 0.1.0")
-        .mixinStandardHelpOptions(true); // after the flags: help and version come last
+    // After the flags: help and version come last.
+    Cli.standardHelpOptions(spec.name("worker").version("conveyor worker 0.1.0"));
     spec.usageMessage()
         .sortOptions(false)
         .description(

@@ -9,6 +9,8 @@ import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import picocli.CommandLine;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Model.OptionSpec;
 
 /**
  * Runs a picocli command with the exit codes in docs/design.md: usage errors exit 2 with one line,
@@ -19,6 +21,28 @@ public final class Cli {
   static final String TRAINED = "conveyor.aot.trained";
 
   private Cli() {}
+
+  /**
+   * Adds {@code -h, --help} and {@code -V, --version}, as picocli's {@code
+   * mixinStandardHelpOptions} does, but built in code: picocli builds its standard mixin from
+   * annotations, whose proxies the JVM generates at run time and no class-data archive keeps. That
+   * took about 20 ms of every start of {@code worker} and {@code control} (docs/benchmarks.md).
+   * Call it after the command's other options when they are listed unsorted: help and version come
+   * last.
+   */
+  public static CommandSpec standardHelpOptions(CommandSpec spec) {
+    spec.addOption(
+        OptionSpec.builder("-h", "--help")
+            .usageHelp(true)
+            .description("Show this help message and exit.")
+            .build());
+    spec.addOption(
+        OptionSpec.builder("-V", "--version")
+            .versionHelp(true)
+            .description("Print version information and exit.")
+            .build());
+    return spec;
+  }
 
   public static CommandLine commandLine(Object command) {
     CommandLine cl = new CommandLine(command);

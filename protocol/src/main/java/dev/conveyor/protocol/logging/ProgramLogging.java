@@ -7,7 +7,10 @@ import ch.qos.logback.classic.encoder.PatternLayoutEncoder;
 import ch.qos.logback.classic.spi.Configurator;
 import ch.qos.logback.classic.spi.ILoggingEvent;
 import ch.qos.logback.core.ConsoleAppender;
+import ch.qos.logback.core.encoder.EncoderBase;
 import ch.qos.logback.core.spi.ContextAwareBase;
+import ch.qos.logback.core.status.Status;
+import ch.qos.logback.core.status.StatusListener;
 import java.util.Map;
 import org.slf4j.Logger;
 
@@ -44,9 +47,8 @@ public abstract class ProgramLogging extends ContextAwareBase implements Configu
         || getClass().getClassLoader().getResource(ClassicConstants.TEST_AUTOCONFIG_FILE) != null) {
       return ExecutionStatus.INVOKE_NEXT_IF_ANY;
     }
-    PatternLayoutEncoder encoder = new PatternLayoutEncoder();
+    FirstLineEncoder encoder = new FirstLineEncoder(pattern);
     encoder.setContext(context);
-    encoder.setPattern(pattern);
     encoder.start();
     ConsoleAppender<ILoggingEvent> stderr = new ConsoleAppender<>();
     stderr.setContext(context);
@@ -54,11 +56,79 @@ public abstract class ProgramLogging extends ContextAwareBase implements Configu
     stderr.setTarget("System.err");
     stderr.setEncoder(encoder);
     stderr.start();
+    context.getStatusManager().add(new Problems());
     ch.qos.logback.classic.Logger rootLogger = context.getLogger(Logger.ROOT_LOGGER_NAME);
     rootLogger.setLevel(root);
     rootLogger.addAppender(stderr);
     levels.forEach((name, level) -> context.getLogger(name).setLevel(level));
     return ExecutionStatus.DO_NOT_INVOKE_NEXT_IF_ANY;
+  }
+
+  /**
+   * The pattern's encoder, made when the first line is written. Compiling a pattern (its
+   * converters, the date format and the time-zone rules that loads) took about 10 ms of every
+   * start, and most runs of {@code control} and {@code producer} write no line at all
+   * (docs/benchmarks.md). Made once, then shared by every thread that logs.
+   */
+  static final class FirstLineEncoder extends EncoderBase<ILoggingEvent> {
+    private final String pattern;
+    private volatile PatternLayoutEncoder made;
+
+    FirstLineEncoder(String pattern) {
+      this.pattern = pattern;
+    }
+
+    @Override
+    public byte[] headerBytes() {
+      return null; // a pattern layout has no header
+    }
+
+    @Override
+    public byte[] encode(ILoggingEvent event) {
+      return encoder().encode(event);
+    }
+
+    @Override
+    public byte[] footerBytes() {
+      return null;
+    }
+
+    /** Whether the pattern's encoder has been made. */
+    boolean made() {
+      return made != null;
+    }
+
+    /** The pattern's encoder, made now if no line was written before. */
+    PatternLayoutEncoder encoder() {
+      PatternLayoutEncoder e = made;
+      if (e == null) {
+        synchronized (this) {
+          e = made;
+          if (e == null) {
+            e = new PatternLayoutEncoder();
+            e.setContext(getContext());
+            e.setPattern(pattern);
+            e.start();
+            made = e;
+          }
+        }
+      }
+      return e;
+    }
+  }
+
+  /**
+   * Logback's own warnings and errors (a pattern it cannot compile, an appender that failed), on
+   * stderr, one line each. With a listener in place logback does not print them itself, which it
+   * does through a printer whose date format costs every start what the encoder's would.
+   */
+  static final class Problems implements StatusListener {
+    @Override
+    public void addStatusEvent(Status status) {
+      if (status.getEffectiveLevel() >= Status.WARN) {
+        System.err.println("logback: " + status);
+      }
+    }
   }
 
   /**

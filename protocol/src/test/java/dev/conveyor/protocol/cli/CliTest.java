@@ -14,6 +14,8 @@ import java.util.concurrent.Callable;
 import org.junit.jupiter.api.Test;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Model.OptionSpec;
 
 class CliTest {
 
@@ -81,5 +83,34 @@ class CliTest {
     assertTrue(onlyHelp("help", "sub"));
     assertFalse(onlyHelp("sub"));
     assertFalse(onlyHelp());
+  }
+
+  /** A command built in code with its options unsorted, as the programs build theirs. */
+  private static CommandSpec inCode() {
+    CommandSpec spec = CommandSpec.create().name("tool").version("tool 1");
+    spec.usageMessage().sortOptions(false);
+    spec.addOption(OptionSpec.builder("--zeta").description("Last by name.").build());
+    spec.addOption(OptionSpec.builder("--alpha").description("First by name.").build());
+    return spec;
+  }
+
+  private static String run(CommandSpec spec, String... args) {
+    StringWriter out = new StringWriter();
+    CommandLine cl = Cli.commandLine(spec);
+    cl.setOut(new PrintWriter(out, true));
+    assertEquals(0, cl.execute(args));
+    return out.toString();
+  }
+
+  /** The help and version options made in code print what picocli's standard mixin prints. */
+  @Test
+  void standardHelpOptionsInCodeAreThoseOfPicocliMixin() {
+    CommandSpec mixin = inCode().mixinStandardHelpOptions(true);
+    CommandSpec ours = Cli.standardHelpOptions(inCode());
+
+    assertEquals(run(mixin, "--help"), run(ours, "--help"));
+    assertTrue(run(ours, "-h").contains("-V, --version   Print version information and exit."));
+    assertEquals("tool 1" + System.lineSeparator(), run(ours, "-V"));
+    assertEquals(run(mixin, "--version"), run(ours, "--version"));
   }
 }

@@ -6,7 +6,11 @@ import ch.qos.logback.classic.ClassicConstants;
 import ch.qos.logback.classic.Level;
 import ch.qos.logback.classic.LoggerContext;
 import ch.qos.logback.classic.spi.Configurator.ExecutionStatus;
+import ch.qos.logback.classic.util.LogbackMDCAdapter;
 import ch.qos.logback.core.ConsoleAppender;
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.slf4j.Logger;
@@ -40,6 +44,64 @@ class ProgramLoggingTest {
     assertThat(context.getLogger("noisy.lib.Inner").isWarnEnabled()).isFalse();
     assertThat(context.getLogger("dev.conveyor.Thing").isWarnEnabled()).isTrue();
     assertThat(context.getLogger("dev.conveyor.Thing").isInfoEnabled()).isFalse();
+  }
+
+  /** A context as logback's own start makes it, ready to write lines. */
+  private static LoggerContext newContext() {
+    LoggerContext context = new LoggerContext();
+    context.setMDCAdapter(new LogbackMDCAdapter());
+    return context;
+  }
+
+  /** What the program writes on stderr while {@code run} runs. */
+  private static String stderrOf(Runnable run) {
+    PrintStream before = System.err;
+    ByteArrayOutputStream err = new ByteArrayOutputStream();
+    System.setErr(new PrintStream(err, true, StandardCharsets.UTF_8));
+    try {
+      run.run();
+    } finally {
+      System.setErr(before);
+    }
+    return err.toString(StandardCharsets.UTF_8);
+  }
+
+  private static ProgramLogging.FirstLineEncoder encoderOf(LoggerContext context) {
+    ConsoleAppender<?> stderr =
+        (ConsoleAppender<?>) context.getLogger(Logger.ROOT_LOGGER_NAME).getAppender("STDERR");
+    return (ProgramLogging.FirstLineEncoder) stderr.getEncoder();
+  }
+
+  @Test
+  void thePatternIsCompiledWhenTheFirstLineIsWritten() {
+    LoggerContext context = newContext();
+    Program logging = new Program();
+    logging.setContext(context);
+    logging.configure(context);
+    assertThat(encoderOf(context).made()).isFalse();
+
+    String err =
+        stderrOf(
+            () -> {
+              context.getLogger("dev.conveyor.Thing").info("not written");
+              context.getLogger("dev.conveyor.Thing").warn("written");
+            });
+
+    assertThat(err).isEqualTo("WARN  Thing - written" + System.lineSeparator());
+    assertThat(encoderOf(context).made()).isTrue();
+  }
+
+  @Test
+  void logbacksOwnErrorsGoToStderrOnALineEach() {
+    LoggerContext context = newContext();
+    ProgramLogging logging = new ProgramLogging("%nosuchword %msg%n", Level.WARN, Map.of()) {};
+    logging.setContext(context);
+    logging.configure(context);
+
+    String err = stderrOf(() -> context.getLogger("dev.conveyor.Thing").warn("hello"));
+
+    assertThat(err.lines().filter(l -> l.startsWith("logback: ERROR")))
+        .anySatisfy(l -> assertThat(l).contains("nosuchword"));
   }
 
   @Test
