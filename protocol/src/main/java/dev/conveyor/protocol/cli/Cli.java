@@ -25,10 +25,9 @@ public final class Cli {
   /**
    * Adds {@code -h, --help} and {@code -V, --version}, as picocli's {@code
    * mixinStandardHelpOptions} does, but built in code: picocli builds its standard mixin from
-   * annotations, whose proxies the JVM generates at run time and no class-data archive keeps. That
-   * took about 20 ms of every start of {@code worker} and {@code control} (docs/benchmarks.md).
-   * Call it after the command's other options when they are listed unsorted: help and version come
-   * last.
+   * annotations, whose proxies the JVM generates at every start and no class-data archive keeps, on
+   * the way of every {@code worker} and {@code control} to its work (docs/benchmarks.md). Call it
+   * after the command's other options when they are listed unsorted: help and version come last.
    */
   public static CommandSpec standardHelpOptions(CommandSpec spec) {
     spec.addOption(

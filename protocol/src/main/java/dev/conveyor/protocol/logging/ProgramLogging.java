@@ -65,9 +65,9 @@ public abstract class ProgramLogging extends ContextAwareBase implements Configu
   }
 
   /**
-   * The pattern's encoder, made when the first line is written. Compiling a pattern (its
-   * converters, the date format and the time-zone rules that loads) took about 10 ms of every
-   * start, and most runs of {@code control} and {@code producer} write no line at all
+   * The pattern's encoder, made when the first line is written: compiling a pattern (its
+   * converters, the date format and the time-zone rules that loads) was a visible part of every
+   * program's start, and most runs of {@code control} and {@code producer} write no line at all
    * (docs/benchmarks.md). Made once, then shared by every thread that logs.
    */
   static final class FirstLineEncoder extends EncoderBase<ILoggingEvent> {
