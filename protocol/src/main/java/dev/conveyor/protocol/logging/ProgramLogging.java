@@ -99,7 +99,7 @@ public abstract class ProgramLogging extends ContextAwareBase implements Configu
     }
 
     /** The pattern's encoder, made now if no line was written before. */
-    PatternLayoutEncoder encoder() {
+    private PatternLayoutEncoder encoder() {
       PatternLayoutEncoder e = made;
       if (e == null) {
         synchronized (this) {
@@ -120,7 +120,8 @@ public abstract class ProgramLogging extends ContextAwareBase implements Configu
   /**
    * Logback's own warnings and errors (a pattern it cannot compile, an appender that failed), on
    * stderr, one line each. With a listener in place logback does not print them itself, which it
-   * does through a printer whose date format costs every start what the encoder's would.
+   * does through a printer whose date format costs every start what the encoder's would. Not
+   * logback's {@code OnErrorConsoleStatusListener}: it formats through that same printer.
    */
   static final class Problems implements StatusListener {
     @Override
