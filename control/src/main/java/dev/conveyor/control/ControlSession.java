@@ -45,8 +45,9 @@ final class ControlSession implements AutoCloseable {
   static final String DIRECT_REPLY_TO = "amq.rabbitmq.reply-to";
 
   /**
-   * A status round ends early once no further reply came for this long. Generous: a worker that has
-   * just started was seen answering 250 ms after another.
+   * A status round for every worker that the broker's count of listening workers did not end (no
+   * count, or a worker counted that does not answer) ends once no further reply came for this long.
+   * Generous: a worker that has just started was seen answering 250 ms after another.
    */
   static final Duration QUIET = Duration.ofMillis(400);
 
@@ -299,6 +300,14 @@ final class ControlSession implements AutoCloseable {
    * @return the replies, one per worker, ordered by worker name, and the refusals
    */
   StatusRound.Result status(Target target, Duration timeout) throws IOException {
+    return status(target, timeout, QUIET);
+  }
+
+  /**
+   * @param quiet how long without a new answer ends a round for every worker that the broker's
+   *     count did not end
+   */
+  StatusRound.Result status(Target target, Duration timeout, Duration quiet) throws IOException {
     ControlMessage message = ControlMessages.create(Command.STATUS, target, false);
     BlockingQueue<StatusRound.Answer> answers = new LinkedBlockingQueue<>();
     Channel ch = connection.createChannel();
@@ -331,9 +340,24 @@ final class ControlSession implements AutoCloseable {
           });
       publishOn(ch, message, Wire.encode(message), DIRECT_REPLY_TO);
       Set<String> expected = target instanceof Target.Workers w ? Set.copyOf(w.names()) : Set.of();
-      return StatusRound.collect(answers, expected, timeout, QUIET);
+      // Counted after the request went out: every worker counted was listening when it did.
+      int listening = expected.isEmpty() ? listening() : 0;
+      return StatusRound.collect(answers, expected, listening, timeout, quiet);
     } finally {
       Channels.closeQuietly(ch);
+    }
+  }
+
+  /**
+   * How many workers hear commands now: the consumers of {@link Names#workers()}, or 0 when that
+   * cannot be told (no worker has declared it yet, or the broker refused).
+   */
+  private int listening() {
+    try (Channel ch = connection.createChannel()) {
+      return ch.queueDeclarePassive(names().workers()).getConsumerCount();
+    } catch (IOException | TimeoutException | RuntimeException e) {
+      // A missing queue closes the channel: no worker of this version listens.
+      return 0;
     }
   }
 

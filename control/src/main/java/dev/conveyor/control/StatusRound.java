@@ -16,9 +16,10 @@ import java.util.stream.Collectors;
 
 /**
  * Collects the answers to a status broadcast: status replies, and refusals from workers that would
- * not obey it (a control key). There is no registry of workers, so a round lasts until the timeout,
- * but ends early once every expected worker answered, or — when no worker was named — once answers
- * stop coming. A named worker that answers late is still waited for, up to the timeout.
+ * not obey it (a control key). A round lasts until the timeout, but ends early once every expected
+ * worker answered, or — when no worker was named — once as many answered as the broker counts
+ * listening ({@code ns.workers}' consumers), or else once answers stop coming. A named worker that
+ * answers late is still waited for, up to the timeout.
  */
 final class StatusRound {
   private StatusRound() {}
@@ -67,8 +68,17 @@ final class StatusRound {
     }
   }
 
+  /**
+   * @param listening how many workers the broker counts listening to commands, 0 if unknown; a
+   *     round for every worker ends once that many answered (and what had already come is taken)
+   * @param quiet a round for every worker that has had an answer ends after this long without one
+   */
   static Result collect(
-      BlockingQueue<Answer> answers, Set<String> expected, Duration timeout, Duration quiet) {
+      BlockingQueue<Answer> answers,
+      Set<String> expected,
+      int listening,
+      Duration timeout,
+      Duration quiet) {
     // Keyed by who answered, not by name: a second worker with the same name must not hide the
     // first. The same worker's reply delivered twice is one.
     Map<Identity, WorkerStatus> byWorker = new TreeMap<>(Identity.ORDER);
@@ -89,14 +99,15 @@ final class StatusRound {
           }
           continue;
         }
-        if (answer.worker() == null) {
-          continue;
-        }
-        switch (answer) {
-          case Reply r -> byWorker.put(Identity.of(r.status()), r.status());
-          case Refusal r -> refusals.put(r.worker(), r.refused());
-        }
+        take(answer, byWorker, refusals);
         if (!expected.isEmpty() && answeredAll(expected, byWorker, refusals)) {
+          break;
+        }
+        if (expected.isEmpty() && listening > 0 && byWorker.size() + refusals.size() >= listening) {
+          // A worker the count missed (it began listening just after) may have answered already.
+          for (Answer more; (more = answers.poll()) != null; ) {
+            take(more, byWorker, refusals);
+          }
           break;
         }
       }
@@ -106,6 +117,17 @@ final class StatusRound {
     List<CommandRefused> refused = new ArrayList<>(refusals.values());
     refused.sort(Comparator.comparing(CommandRefused::worker));
     return new Result(new ArrayList<>(byWorker.values()), refused);
+  }
+
+  private static void take(
+      Answer answer, Map<Identity, WorkerStatus> byWorker, Map<String, CommandRefused> refusals) {
+    if (answer.worker() == null) {
+      return;
+    }
+    switch (answer) {
+      case Reply r -> byWorker.put(Identity.of(r.status()), r.status());
+      case Refusal r -> refusals.put(r.worker(), r.refused());
+    }
   }
 
   private static boolean answeredAll(

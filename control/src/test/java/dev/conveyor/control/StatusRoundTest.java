@@ -1,6 +1,7 @@
 package dev.conveyor.control;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.conveyor.protocol.wire.Command;
@@ -41,7 +42,8 @@ class StatusRoundTest {
         millis(
             () ->
                 assertTrue(
-                    StatusRound.collect(q, Set.of(), Duration.ofMillis(300), Duration.ofMillis(50))
+                    StatusRound.collect(
+                            q, Set.of(), 0, Duration.ofMillis(300), Duration.ofMillis(50))
                         .statuses()
                         .isEmpty()));
     assertTrue(ms >= 290, "returned after " + ms + " ms");
@@ -55,7 +57,7 @@ class StatusRoundTest {
         millis(
             () -> {
               List<WorkerStatus> got =
-                  StatusRound.collect(q, Set.of(), Duration.ofSeconds(10), Duration.ofMillis(50))
+                  StatusRound.collect(q, Set.of(), 0, Duration.ofSeconds(10), Duration.ofMillis(50))
                       .statuses();
               assertEquals(List.of("w1", "w2"), got.stream().map(WorkerStatus::worker).toList());
             });
@@ -71,7 +73,7 @@ class StatusRoundTest {
                 assertEquals(
                     1,
                     StatusRound.collect(
-                            q, Set.of("w1"), Duration.ofSeconds(10), Duration.ofSeconds(10))
+                            q, Set.of("w1"), 0, Duration.ofSeconds(10), Duration.ofSeconds(10))
                         .statuses()
                         .size()));
     assertTrue(ms < 5000, "returned after " + ms + " ms");
@@ -85,7 +87,8 @@ class StatusRoundTest {
       // w2 answers four quiet windows after w1.
       late.schedule(() -> q.add(status("w2")), 200, TimeUnit.MILLISECONDS);
       List<WorkerStatus> got =
-          StatusRound.collect(q, Set.of("w1", "w2"), Duration.ofSeconds(10), Duration.ofMillis(50))
+          StatusRound.collect(
+                  q, Set.of("w1", "w2"), 0, Duration.ofSeconds(10), Duration.ofMillis(50))
               .statuses();
       assertEquals(List.of("w1", "w2"), got.stream().map(WorkerStatus::worker).toList());
     } finally {
@@ -102,7 +105,7 @@ class StatusRoundTest {
             () -> {
               StatusRound.Result r =
                   StatusRound.collect(
-                      q, Set.of("w1", "s1"), Duration.ofSeconds(10), Duration.ofSeconds(10));
+                      q, Set.of("w1", "s1"), 0, Duration.ofSeconds(10), Duration.ofSeconds(10));
               assertEquals(List.of("w1"), r.statuses().stream().map(WorkerStatus::worker).toList());
               assertEquals(
                   List.of("s1"), r.refusals().stream().map(CommandRefused::worker).toList());
@@ -134,10 +137,58 @@ class StatusRoundTest {
                 status("dup", "h1", 7),
                 status("dup", "h2", 2)));
     StatusRound.Result r =
-        StatusRound.collect(q, Set.of(), Duration.ofSeconds(10), Duration.ofMillis(50));
+        StatusRound.collect(q, Set.of(), 0, Duration.ofSeconds(10), Duration.ofMillis(50));
     assertEquals(
         List.of("dup h1 7", "dup h2 2", "w1 h1 1"),
         r.statuses().stream().map(s -> s.worker() + " " + s.host() + " " + s.pid()).toList());
     assertEquals(java.util.Set.of("dup"), r.duplicateNames());
+  }
+
+  /** Long enough that a round which waited for it would fail the test's own timeout. */
+  private static final Duration HOUR = Duration.ofHours(1);
+
+  @Test
+  void aRoundForEveryWorkerEndsOnceAsManyAnsweredAsTheBrokerCountsListening() {
+    BlockingQueue<StatusRound.Answer> q =
+        new LinkedBlockingQueue<>(List.of(status("w1"), refusal("s1")));
+    StatusRound.Result r =
+        assertTimeoutPreemptively(
+            Duration.ofSeconds(30), () -> StatusRound.collect(q, Set.of(), 2, HOUR, HOUR));
+    assertEquals(List.of("w1", "s1"), r.answered());
+  }
+
+  @Test
+  void answersAlreadyInWhenTheCountIsReachedAreKept() {
+    BlockingQueue<StatusRound.Answer> q =
+        new LinkedBlockingQueue<>(List.of(status("w1"), status("w2"), status("w3")));
+    StatusRound.Result r =
+        assertTimeoutPreemptively(
+            Duration.ofSeconds(30), () -> StatusRound.collect(q, Set.of(), 2, HOUR, HOUR));
+    assertEquals(List.of("w1", "w2", "w3"), r.answered());
+  }
+
+  @Test
+  void aCountedWorkerThatDoesNotAnswerLeavesTheEndToTheQuietWindow() {
+    BlockingQueue<StatusRound.Answer> q =
+        new LinkedBlockingQueue<>(List.of(status("w1"), status("w2")));
+    StatusRound.Result r =
+        assertTimeoutPreemptively(
+            Duration.ofSeconds(30),
+            () -> StatusRound.collect(q, Set.of(), 3, HOUR, Duration.ofMillis(50)));
+    assertEquals(List.of("w1", "w2"), r.answered());
+  }
+
+  @Test
+  void aCountDoesNotEndARoundForNamedWorkers() {
+    BlockingQueue<StatusRound.Answer> q = new LinkedBlockingQueue<>(List.of(status("w1")));
+    ScheduledExecutorService late = Executors.newSingleThreadScheduledExecutor();
+    try {
+      late.schedule(() -> q.add(status("w2")), 200, TimeUnit.MILLISECONDS);
+      StatusRound.Result r =
+          StatusRound.collect(q, Set.of("w1", "w2"), 1, Duration.ofSeconds(10), HOUR);
+      assertEquals(List.of("w1", "w2"), r.answered());
+    } finally {
+      late.shutdownNow();
+    }
   }
 }

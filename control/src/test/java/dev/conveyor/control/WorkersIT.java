@@ -3,6 +3,7 @@ package dev.conveyor.control;
 import static org.awaitility.Awaitility.await;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
@@ -15,11 +16,16 @@ import dev.conveyor.producer.TaskPublisher;
 import dev.conveyor.producer.TaskSpec;
 import dev.conveyor.protocol.ExitCodes;
 import dev.conveyor.protocol.broker.BrokerSettings;
+import dev.conveyor.protocol.topology.Topology;
 import dev.conveyor.protocol.wire.Cause;
+import dev.conveyor.protocol.wire.Target;
 import dev.conveyor.protocol.wire.TaskState;
 import dev.conveyor.protocol.wire.Wire;
+import dev.conveyor.protocol.wire.WorkerEvent;
 import dev.conveyor.protocol.wire.WorkerStatus;
+import dev.conveyor.testkit.BrokerAdmin;
 import dev.conveyor.testkit.BrokerExtension;
+import dev.conveyor.testkit.EventLog;
 import dev.conveyor.testkit.TestBroker;
 import dev.conveyor.worker.Worker;
 import dev.conveyor.worker.WorkerConfig;
@@ -300,6 +306,53 @@ class WorkersIT {
         resumed::toString);
   }
 
+  /**
+   * A status round for every worker, as {@code status} and each command's discovery run it, whose
+   * timeout and quiet window are an hour: only the broker's count of listening workers ends it
+   * within the test's limit.
+   */
+  private List<String> roundEndedByTheCount() {
+    return assertTimeoutPreemptively(
+        Duration.ofSeconds(30),
+        () -> {
+          try (ControlSession session = ControlSession.open(broker.settings(), "test")) {
+            return session
+                .status(Target.all(), Duration.ofHours(1), Duration.ofHours(1))
+                .answered();
+          }
+        });
+  }
+
+  @Test
+  void aRoundForEveryWorkerEndsOnceEveryWorkerListeningHasAnswered() throws Exception {
+    worker("w1", 1);
+    worker("w2", 1);
+    worker("w3", 1).close(); // no longer listening, so no longer counted
+
+    assertEquals(List.of("w1", "w2"), roundEndedByTheCount());
+  }
+
+  @Test
+  void aWorkerIsCountedAgainOnceItHasReconnected() throws Exception {
+    String name = "lossy-" + broker.namespace();
+    EventLog log = broker.own(EventLog.open(broker));
+    worker(name, 1);
+    BrokerAdmin admin = new BrokerAdmin(broker.uri());
+    // The management API lists a connection only once its first statistics are in.
+    await()
+        .atMost(Duration.ofSeconds(20))
+        .until(() -> admin.closeConnections("conveyor-worker " + name) == 1);
+    await()
+        .atMost(Duration.ofSeconds(30))
+        .until(
+            () ->
+                log.workers().stream()
+                    .anyMatch(
+                        e -> e.worker().equals(name) && e.state().equals(WorkerEvent.RECONNECTED)));
+
+    assertEquals(List.of(name), roundEndedByTheCount());
+  }
+
   @Test
   void statusShowsTheWorkersAndTheirTasks() throws Exception {
     worker("w1", 2);
@@ -379,11 +432,12 @@ class WorkersIT {
   void statusShowsEveryWorkerThatAnswersToTheSameNameAndFlagsThem() throws Exception {
     worker("dup", 1);
     // A second process answering to the same name, as one started elsewhere would: it answers
-    // status requests on the control exchange like a worker.
+    // status requests on the control exchange like a worker, and is counted like one.
     Connection other = broker.open("impostor");
     Channel ch = other.createChannel();
     String q = ch.queueDeclare("", false, true, true, null).getQueue();
     ch.queueBind(q, broker.names().controlExchange(), "");
+    ch.basicConsume(new Topology(broker.names()).declareWorkers(ch), true, new DefaultConsumer(ch));
     ch.basicConsume(
         q,
         true,

@@ -98,6 +98,15 @@ public record Names(String namespace) {
     return namespace + ".worker." + worker;
   }
 
+  /**
+   * A queue no message goes through: every worker consumes it for as long as it hears commands, so
+   * its consumer count is the number of workers listening, which a status round waits for instead
+   * of waiting for answers to stop coming.
+   */
+  public String workers() {
+    return namespace + ".workers";
+  }
+
   /** Where a retry waits out its delay before it is dead-lettered back to its task queue. */
   public String retryQueue(String queue) {
     return namespace + ".retry." + checkQueueName(queue);

@@ -129,11 +129,24 @@ public final class Topology {
     ch.queueBindNoWait(names.controlLog(), names.controlLogged(), LOGGED_KEY, null);
   }
 
+  /**
+   * The queue whose consumers are the workers that hear commands ({@link Names#workers()}): deleted
+   * by the broker when the last of them goes, and capped at no message, so that nothing published
+   * to it by mistake stays.
+   */
+  public String declareWorkers(Channel ch) throws IOException {
+    String name = names.workers();
+    ch.queueDeclare(name, false, false, true, WORKERS);
+    return name;
+  }
+
   /** The routing key of the commands the control log keeps: all but status rounds. */
   public static final String LOGGED_KEY = "";
 
   /** The routing key of a status round on the control exchange, which the log does not keep. */
   public static final String STATUS_KEY = "status";
+
+  private static final Map<String, Object> WORKERS = Map.of("x-max-length", 0);
 
   private static final Map<String, Object> CONTROL_LOG =
       Map.of(

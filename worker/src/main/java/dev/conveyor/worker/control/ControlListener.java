@@ -13,6 +13,11 @@ import java.io.IOException;
  * This worker's ear on {@code ns.control}: a private queue bound to the fanout exchange, so every
  * worker hears every command within milliseconds. What it hears goes to the {@link CommandHandler},
  * on amqp-client's dispatch thread: applying a command does no broker I/O.
+ *
+ * <p>Once it listens, the worker is also counted: it consumes {@code ns.workers} on the same
+ * channel, so that the queue's consumer count is the number of workers that hear commands, and a
+ * status round can end as soon as that many answered. Both consumers go, and come back after a
+ * reconnection, with the channel.
  */
 public final class ControlListener implements AutoCloseable {
 
@@ -41,6 +46,9 @@ public final class ControlListener implements AutoCloseable {
             handler.handle(body, props.getHeaders(), props.getReplyTo(), props.getCorrelationId());
           }
         });
+    // After the control consumer: a worker counted is one that hears what is published next.
+    // Nothing is meant to arrive here; whatever does is dropped.
+    channel.basicConsume(topology.declareWorkers(channel), true, new DefaultConsumer(channel));
   }
 
   @Override
