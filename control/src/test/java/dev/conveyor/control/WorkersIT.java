@@ -332,6 +332,26 @@ class WorkersIT {
     assertEquals(List.of("w1", "w2"), roundEndedByTheCount());
   }
 
+  /** The consumers of {@code ns.workers}, or -1 while it does not exist. */
+  private long counted() {
+    try {
+      return broker.consumerCount(broker.names().workers());
+    } catch (RuntimeException missing) {
+      return -1;
+    }
+  }
+
+  /** As when the node that held the queue is lost: the broker cancels its consumers. */
+  @Test
+  void workersAreCountedAgainOnceTheirQueueWent() throws Exception {
+    worker("w1", 1);
+    worker("w2", 1);
+    broker.withChannel(ch -> ch.queueDelete(broker.names().workers()));
+
+    await().atMost(Duration.ofSeconds(20)).until(() -> counted() == 2);
+    assertEquals(List.of("w1", "w2"), roundEndedByTheCount());
+  }
+
   @Test
   void aWorkerIsCountedAgainOnceItHasReconnected() throws Exception {
     String name = "lossy-" + broker.namespace();

@@ -8,23 +8,29 @@ import com.rabbitmq.client.Envelope;
 import dev.conveyor.protocol.broker.Channels;
 import dev.conveyor.protocol.topology.Topology;
 import java.io.IOException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * This worker's ear on {@code ns.control}: a private queue bound to the fanout exchange, so every
  * worker hears every command within milliseconds. What it hears goes to the {@link CommandHandler},
  * on amqp-client's dispatch thread: applying a command does no broker I/O.
  *
- * <p>Once it listens, the worker is also counted: it consumes {@code ns.workers} on the same
- * channel, so that the queue's consumer count is the number of workers that hear commands, and a
- * status round can end as soon as that many answered. Both consumers go, and come back after a
- * reconnection, with the channel.
+ * <p>Once it listens, the worker is also counted: it consumes {@code ns.workers}, so that the
+ * queue's consumer count is the number of workers that hear commands, and a status round can end as
+ * soon as that many answered. That consumer has a channel of its own, so that a failed declaration
+ * of the queue cannot close the one that hears commands. amqp-client brings both back after a
+ * reconnection; when the queue itself goes (the node that held it was lost, or it was deleted), the
+ * broker cancels the consumer and the worker declares the queue and consumes it again.
  */
 public final class ControlListener implements AutoCloseable {
+  private static final Logger log = LoggerFactory.getLogger(ControlListener.class);
 
   private final Connection connection;
   private final Topology topology;
   private final CommandHandler handler;
   private Channel channel;
+  private Channel counted;
 
   public ControlListener(Connection connection, Topology topology, CommandHandler handler) {
     this.connection = connection;
@@ -47,12 +53,35 @@ public final class ControlListener implements AutoCloseable {
           }
         });
     // After the control consumer: a worker counted is one that hears what is published next.
-    // Nothing is meant to arrive here; whatever does is dropped.
-    channel.basicConsume(topology.declareWorkers(channel), true, new DefaultConsumer(channel));
+    counted = connection.createChannel();
+    beCounted();
+  }
+
+  /** Nothing is meant to arrive on {@code ns.workers}; whatever does is dropped. */
+  private void beCounted() throws IOException {
+    counted.basicConsume(
+        topology.declareWorkers(counted),
+        true,
+        new DefaultConsumer(counted) {
+          @Override
+          public void handleCancel(String consumerTag) {
+            // Called on amqp-client's dispatch thread, which may wait for a reply.
+            try {
+              beCounted();
+            } catch (IOException | RuntimeException e) {
+              log.warn(
+                  "{} went and could not be consumed again ({}): until this worker reconnects,"
+                      + " a status round may end before it answers",
+                  topology.names().workers(),
+                  e.toString());
+            }
+          }
+        });
   }
 
   @Override
   public void close() {
+    Channels.closeQuietly(counted);
     Channels.closeQuietly(channel);
   }
 }
