@@ -147,35 +147,35 @@ class StatusRoundTest {
   /** Long enough that a round which waited for it would fail the test's own timeout. */
   private static final Duration HOUR = Duration.ofHours(1);
 
+  /**
+   * A round for every worker over the answers given, with an hour-long timeout: one that waited for
+   * it would fail the test's own limit.
+   */
+  private static List<String> roundForEveryWorker(
+      int listening, Duration quiet, StatusRound.Answer... answers) {
+    BlockingQueue<StatusRound.Answer> q = new LinkedBlockingQueue<>(List.of(answers));
+    return assertTimeoutPreemptively(
+            Duration.ofSeconds(30), () -> StatusRound.collect(q, Set.of(), listening, HOUR, quiet))
+        .answered();
+  }
+
   @Test
   void aRoundForEveryWorkerEndsOnceAsManyAnsweredAsTheBrokerCountsListening() {
-    BlockingQueue<StatusRound.Answer> q =
-        new LinkedBlockingQueue<>(List.of(status("w1"), refusal("s1")));
-    StatusRound.Result r =
-        assertTimeoutPreemptively(
-            Duration.ofSeconds(30), () -> StatusRound.collect(q, Set.of(), 2, HOUR, HOUR));
-    assertEquals(List.of("w1", "s1"), r.answered());
+    assertEquals(List.of("w1", "s1"), roundForEveryWorker(2, HOUR, status("w1"), refusal("s1")));
   }
 
   @Test
   void answersAlreadyInWhenTheCountIsReachedAreKept() {
-    BlockingQueue<StatusRound.Answer> q =
-        new LinkedBlockingQueue<>(List.of(status("w1"), status("w2"), status("w3")));
-    StatusRound.Result r =
-        assertTimeoutPreemptively(
-            Duration.ofSeconds(30), () -> StatusRound.collect(q, Set.of(), 2, HOUR, HOUR));
-    assertEquals(List.of("w1", "w2", "w3"), r.answered());
+    assertEquals(
+        List.of("w1", "w2", "w3"),
+        roundForEveryWorker(2, HOUR, status("w1"), status("w2"), status("w3")));
   }
 
   @Test
   void aCountedWorkerThatDoesNotAnswerLeavesTheEndToTheQuietWindow() {
-    BlockingQueue<StatusRound.Answer> q =
-        new LinkedBlockingQueue<>(List.of(status("w1"), status("w2")));
-    StatusRound.Result r =
-        assertTimeoutPreemptively(
-            Duration.ofSeconds(30),
-            () -> StatusRound.collect(q, Set.of(), 3, HOUR, Duration.ofMillis(50)));
-    assertEquals(List.of("w1", "w2"), r.answered());
+    assertEquals(
+        List.of("w1", "w2"),
+        roundForEveryWorker(3, Duration.ofMillis(50), status("w1"), status("w2")));
   }
 
   @Test

@@ -70,8 +70,8 @@ public final class ControlListener implements AutoCloseable {
               beCounted();
             } catch (IOException | RuntimeException e) {
               log.warn(
-                  "{} went and could not be consumed again ({}): until this worker reconnects,"
-                      + " a status round may end before it answers",
+                  "{} went and could not be consumed again ({}): this worker still obeys commands,"
+                      + " but is no longer counted, so a status round may end before it answers",
                   topology.names().workers(),
                   e.toString());
             }
