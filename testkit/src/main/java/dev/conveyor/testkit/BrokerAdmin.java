@@ -127,6 +127,37 @@ public final class BrokerAdmin {
     call("DELETE", "/api/users/" + user, null);
   }
 
+  /**
+   * Creates a vhost and gives the AMQP URI's user every permission on it.
+   *
+   * @return the AMQP URI, with its credentials, of that vhost
+   */
+  public URI createVhost(String vhost) {
+    String path = URLEncoder.encode(vhost, StandardCharsets.UTF_8);
+    call("PUT", "/api/vhosts/" + path, Map.of());
+    call(
+        "PUT",
+        "/api/permissions/" + path + "/" + user(),
+        Map.of("configure", ".*", "write", ".*", "read", ".*"));
+    return amqp.resolve("/" + path);
+  }
+
+  /**
+   * Sets the vhost's {@code max-queues} limit: the queues that exist stay, and no other can be
+   * declared beyond it.
+   */
+  public void limitQueues(String vhost, int max) {
+    call(
+        "PUT",
+        "/api/vhost-limits/" + URLEncoder.encode(vhost, StandardCharsets.UTF_8) + "/max-queues",
+        Map.of("value", max));
+  }
+
+  /** Deletes the vhost and everything in it. */
+  public void deleteVhost(String vhost) {
+    call("DELETE", "/api/vhosts/" + URLEncoder.encode(vhost, StandardCharsets.UTF_8), null);
+  }
+
   /** The vhost of the AMQP URI, encoded for a path ("/" is "%2F"). */
   private String vhostPath() {
     String path = amqp.getPath();
@@ -138,9 +169,16 @@ public final class BrokerAdmin {
     return call(method, path, null);
   }
 
-  private String call(String method, String path, Map<String, String> body) {
-    String[] userInfo =
-        (amqp.getUserInfo() == null ? "guest:guest" : amqp.getUserInfo()).split(":", 2);
+  private String user() {
+    return userInfo()[0];
+  }
+
+  private String[] userInfo() {
+    return (amqp.getUserInfo() == null ? "guest:guest" : amqp.getUserInfo()).split(":", 2);
+  }
+
+  private String call(String method, String path, Map<String, ?> body) {
+    String[] userInfo = userInfo();
     String auth =
         Base64.getEncoder()
             .encodeToString((userInfo[0] + ":" + userInfo[1]).getBytes(StandardCharsets.UTF_8));

@@ -25,7 +25,9 @@ import dev.conveyor.testkit.BrokerAdmin;
 import dev.conveyor.testkit.BrokerExtension;
 import dev.conveyor.testkit.Duplicates;
 import dev.conveyor.testkit.EventLog;
+import dev.conveyor.testkit.PrivateVhost;
 import dev.conveyor.testkit.TestBroker;
+import dev.conveyor.worker.control.ControlListener;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -605,5 +607,39 @@ class ControlIT {
     assertThat(last.state()).as(events.of(id).toString()).isEqualTo(TaskState.SUCCEEDED);
     assertThat(last.attempt()).isEqualTo(1);
     assertThat(last.worker()).isEqualTo("steady-b");
+  }
+
+  /**
+   * The worker is counted on {@code ns.workers} through a channel of its own: when that queue goes
+   * and cannot be declared again (here the vhost allows no new queue), the failed declaration
+   * closes that channel only, and the worker, no longer counted, still obeys commands.
+   */
+  @Test
+  void aWorkerThatCannotBeCountedAgainStillObeysCommands(TestBroker shared) throws Exception {
+    try (PrivateVhost vhost = PrivateVhost.create(shared.uri());
+        LogCapture log = LogCapture.of(ControlListener.class)) {
+      TestBroker broker = vhost.testBroker();
+      EventLog events = broker.own(EventLog.open(broker));
+      start(broker, config(broker, "w1").withConcurrency(1));
+      String task = publish(broker, 1, SLEEP_30).getFirst();
+      events.await(task, TaskState.RUNNING);
+      assertThat(broker.consumerCount(broker.names().workers())).isEqualTo(1);
+
+      vhost.limitQueues(0);
+      broker.withChannel(ch -> ch.queueDelete(broker.names().workers()));
+      Awaitility.await()
+          .atMost(Duration.ofSeconds(20))
+          .until(
+              () ->
+                  log.warnings().stream()
+                      .anyMatch(
+                          w ->
+                              w.contains(broker.names().workers())
+                                  && w.contains("could not be consumed again")));
+
+      Broker.control(broker, Broker.command(Command.STOP, new Target.Tasks(List.of(task)), false));
+      assertThat(events.await(task, TaskState.CANCELLED, Duration.ofSeconds(10)).cause())
+          .isEqualTo(Cause.USER_STOP);
+    }
   }
 }

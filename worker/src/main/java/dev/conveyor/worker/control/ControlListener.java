@@ -5,6 +5,7 @@ import com.rabbitmq.client.Channel;
 import com.rabbitmq.client.Connection;
 import com.rabbitmq.client.DefaultConsumer;
 import com.rabbitmq.client.Envelope;
+import dev.conveyor.protocol.broker.BrokerErrors;
 import dev.conveyor.protocol.broker.Channels;
 import dev.conveyor.protocol.topology.Topology;
 import java.io.IOException;
@@ -73,7 +74,7 @@ public final class ControlListener implements AutoCloseable {
                   "{} went and could not be consumed again ({}): this worker still obeys commands,"
                       + " but is no longer counted, so a status round may end before it answers",
                   topology.names().workers(),
-                  e.toString());
+                  BrokerErrors.reason(e));
             }
           }
         });
