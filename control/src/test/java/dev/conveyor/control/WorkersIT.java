@@ -355,8 +355,31 @@ class WorkersIT {
   @Test
   void aWorkerIsCountedAgainOnceItHasReconnected() throws Exception {
     String name = "lossy-" + broker.namespace();
-    EventLog log = broker.own(EventLog.open(broker));
     worker(name, 1);
+    reconnect(name);
+
+    assertEquals(List.of(name), roundEndedByTheCount());
+  }
+
+  /**
+   * The consumer the broker cancelled when the queue went is not brought back by amqp-client's
+   * recovery beside the new one: the worker is counted once after it reconnects, not twice.
+   */
+  @Test
+  void aWorkerWhoseQueueWentIsCountedOnceAfterItHasReconnected() throws Exception {
+    String name = "lossy-" + broker.namespace();
+    worker(name, 1);
+    broker.withChannel(ch -> ch.queueDelete(broker.names().workers()));
+    await().atMost(Duration.ofSeconds(20)).until(() -> counted() == 1);
+    reconnect(name);
+
+    assertEquals(List.of(name), roundEndedByTheCount());
+    assertEquals(1, counted());
+  }
+
+  /** Closes the worker's connection from the broker's side and waits until it has reconnected. */
+  private void reconnect(String name) {
+    EventLog log = broker.own(EventLog.open(broker));
     BrokerAdmin admin = new BrokerAdmin(broker.uri());
     // The management API lists a connection only once its first statistics are in.
     await()
@@ -369,8 +392,6 @@ class WorkersIT {
                 log.workers().stream()
                     .anyMatch(
                         e -> e.worker().equals(name) && e.state().equals(WorkerEvent.RECONNECTED)));
-
-    assertEquals(List.of(name), roundEndedByTheCount());
   }
 
   @Test

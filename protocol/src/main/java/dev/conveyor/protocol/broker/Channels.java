@@ -8,7 +8,10 @@ import java.util.concurrent.TimeoutException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
-/** Closing channels and connections at shutdown, when the broker may already be gone. */
+/**
+ * Closing channels and connections at shutdown, when the broker may already be gone; forgetting
+ * consumers the broker has ended.
+ */
 public final class Channels {
   private static final Logger log = LoggerFactory.getLogger(Channels.class);
 
@@ -25,6 +28,26 @@ public final class Channels {
       // ShutdownSignalException: closed meanwhile, by the broker or by the client (a consumer's
       // exception makes amqp-client close the channel)
       log.debug("closing channel {}", channel.getChannelNumber(), e);
+    }
+  }
+
+  /**
+   * Makes amqp-client forget a consumer that the broker has ended: it cancelled it (its queue went)
+   * or closed its channel. amqp-client's recovery keeps every consumer the client has not cancelled
+   * and consumes again with each at every recovery: beside its replacement, or on a dead channel
+   * (an error logged each time). A cancel from the client forgets it, and then fails, as the broker
+   * no longer knows the consumer, or the channel is closed. (Closing or aborting the channel would
+   * also forget it, but amqp-client forgets a channel by its number, which a live one may have
+   * taken over since.)
+   */
+  public static void forgetConsumer(Channel channel, String tag) {
+    if (channel == null || tag == null) {
+      return;
+    }
+    try {
+      channel.basicCancel(tag);
+    } catch (IOException | RuntimeException e) {
+      log.debug("consumer {} that the broker ended forgotten: {}", tag, e.toString());
     }
   }
 

@@ -66,7 +66,10 @@ public final class ControlListener implements AutoCloseable {
         new DefaultConsumer(counted) {
           @Override
           public void handleCancel(String consumerTag) {
-            // Called on amqp-client's dispatch thread, which may wait for a reply.
+            // Called on amqp-client's dispatch thread, which may wait for a reply. Forgotten first,
+            // or amqp-client's recovery would consume again with it beside its replacement, and
+            // the worker would be counted twice after a reconnection.
+            Channels.forgetConsumer(counted, consumerTag);
             try {
               beCounted();
             } catch (IOException | RuntimeException e) {

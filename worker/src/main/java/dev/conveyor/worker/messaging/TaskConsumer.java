@@ -255,7 +255,7 @@ public final class TaskConsumer implements AutoCloseable {
       if (closed) {
         return;
       }
-      forgetConsumer(channel, consumerTag);
+      Channels.forgetConsumer(channel, consumerTag);
       consumerTag = null;
       try {
         start();
@@ -263,24 +263,6 @@ public final class TaskConsumer implements AutoCloseable {
       } catch (IOException | RuntimeException e) {
         log.error("could not reopen the channel of queue {}", queue, e);
       }
-    }
-  }
-
-  /**
-   * Makes amqp-client forget the consumer of a channel the broker closed. Its recovery keeps every
-   * consumer the client has not cancelled, and at each recovery consumes again with it (on the dead
-   * channel: an error logged each time). A cancel forgets it before it fails on the closed channel.
-   * (Closing or aborting the channel would also forget it, but amqp-client forgets a channel by its
-   * number, which a live one may have taken over since.)
-   */
-  private static void forgetConsumer(Channel closed, String tag) {
-    if (closed == null || tag == null) {
-      return;
-    }
-    try {
-      closed.basicCancel(tag);
-    } catch (IOException | RuntimeException e) {
-      log.debug("consumer {} of a closed channel forgotten: {}", tag, e.toString());
     }
   }
 
