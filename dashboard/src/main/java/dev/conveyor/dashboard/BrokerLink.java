@@ -65,16 +65,13 @@ final class BrokerLink implements AutoCloseable {
   static BrokerLink open(
       BrokerSettings settings, Consumer<Event> listener, Consumer<WorkerStatus> statuses)
       throws BrokerUnreachableException, IOException {
-    Connection connection = new BrokerConnector(settings).connect("conveyor-dashboard");
+    // Named after its namespace: an operator tells apart the dashboards of several namespaces.
+    Connection connection =
+        new BrokerConnector(settings).connect("conveyor-dashboard " + settings.namespace());
     BrokerLink link = new BrokerLink(settings, connection);
     try {
       link.events =
           EventSubscription.open(connection, link.topology, EventSubscription.ALL, listener);
-      try (Channel ch = connection.createChannel()) {
-        link.topology.declareControlLog(ch);
-      } catch (TimeoutException e) {
-        throw new IOException("timed out declaring the control log", e);
-      }
       link.statusChannel = connection.createChannel();
       link.statusChannel.basicConsume(
           DIRECT_REPLY_TO,
@@ -91,6 +88,9 @@ final class BrokerLink implements AutoCloseable {
             }
           });
       link.commandChannel = connection.createChannel();
+      // On a channel that lives as long as the link: amqp-client's recovery declares everything
+      // again on the channel that declared it.
+      link.topology.declareControlLog(link.commandChannel);
       link.commandChannel.confirmSelect();
     } catch (IOException | RuntimeException e) {
       link.close();

@@ -8,6 +8,7 @@ import com.rabbitmq.client.Connection;
 import com.rabbitmq.client.ConnectionFactory;
 import com.rabbitmq.client.DefaultConsumer;
 import com.rabbitmq.client.Envelope;
+import com.rabbitmq.client.impl.ForgivingExceptionHandler;
 import dev.conveyor.protocol.ControlSigner;
 import dev.conveyor.protocol.ExitCodes;
 import dev.conveyor.protocol.wire.Cause;
@@ -25,6 +26,7 @@ import dev.conveyor.testkit.BrokerAdmin;
 import dev.conveyor.testkit.BrokerExtension;
 import dev.conveyor.testkit.Duplicates;
 import dev.conveyor.testkit.EventLog;
+import dev.conveyor.testkit.LogCapture;
 import dev.conveyor.testkit.PrivateVhost;
 import dev.conveyor.testkit.TestBroker;
 import dev.conveyor.worker.control.ControlListener;
@@ -640,6 +642,38 @@ class ControlIT {
       Broker.control(broker, Broker.command(Command.STOP, new Target.Tasks(List.of(task)), false));
       assertThat(events.await(task, TaskState.CANCELLED, Duration.ofSeconds(10)).cause())
           .isEqualTo(Cause.USER_STOP);
+    }
+  }
+
+  /**
+   * amqp-client's recovery declares everything again on the channel that declared it: none of the
+   * worker's declarations may have been made on a channel closed since, or each reconnection logs
+   * an error for it (the control log's, declared while the worker read it at start, did).
+   */
+  @Test
+  void aWorkerThatReconnectsDeclaresItsTopologyAgainWithoutAnError(TestBroker broker)
+      throws Exception {
+    try (LogCapture recovery = LogCapture.of(ForgivingExceptionHandler.class)) {
+      EventLog events = broker.own(EventLog.open(broker));
+      String name = "lossy-" + broker.namespace();
+      start(broker, config(broker, name));
+      BrokerAdmin admin = new BrokerAdmin(broker.uri());
+      // The management API lists a connection only once its first statistics are in.
+      Awaitility.await()
+          .atMost(Duration.ofSeconds(20))
+          .until(() -> admin.closeConnections("conveyor-worker " + name) == 1);
+      // Announced once amqp-client has recovered the connection, its channels and its topology.
+      Awaitility.await()
+          .atMost(Duration.ofSeconds(30))
+          .until(
+              () ->
+                  events.workers().stream()
+                      .anyMatch(
+                          e ->
+                              e.worker().equals(name)
+                                  && e.state().equals(WorkerEvent.RECONNECTED)));
+
+      assertThat(recovery.warnings()).filteredOn(w -> w.contains(broker.namespace())).isEmpty();
     }
   }
 }

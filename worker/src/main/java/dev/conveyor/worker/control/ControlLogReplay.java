@@ -482,11 +482,15 @@ public final class ControlLogReplay implements AutoCloseable {
 
   /**
    * Consumes the log from {@code from} (an offset, or a time) on, for as long as the worker runs.
+   * The log is declared again on this channel, which lives as long as the worker: amqp-client's
+   * recovery declares everything again on the channel that declared it last, and the channels that
+   * found the log's last entry are closed by now (each reconnection would log an error for them).
    */
   private void follow(String stream, Object from, String marker, CountDownLatch caughtUp)
       throws IOException {
     Channel ch = connection.createChannel();
     channel = ch;
+    topology.declareControlLog(ch);
     ch.basicQos(500);
     ch.basicConsume(
         stream,

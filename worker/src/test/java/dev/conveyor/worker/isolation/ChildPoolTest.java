@@ -3,7 +3,7 @@ package dev.conveyor.worker.isolation;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import dev.conveyor.worker.LogCapture;
+import dev.conveyor.testkit.LogCapture;
 import dev.conveyor.worker.api.TaskCancelledException;
 import java.nio.file.Path;
 import java.time.Duration;

@@ -1,4 +1,4 @@
-package dev.conveyor.worker;
+package dev.conveyor.testkit;
 
 import ch.qos.logback.classic.Level;
 import ch.qos.logback.classic.Logger;
