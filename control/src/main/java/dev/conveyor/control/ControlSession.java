@@ -75,9 +75,15 @@ final class ControlSession implements AutoCloseable {
     return open(options.settings(), purpose);
   }
 
+  /** What the management UI shows: the program, what it does, and for which namespace. */
+  private static String connectionName(BrokerSettings settings, String purpose) {
+    return "conveyor-control " + purpose + " " + settings.namespace();
+  }
+
   static ControlSession open(BrokerSettings settings, String purpose)
       throws BrokerUnreachableException {
-    Connection connection = new BrokerConnector(settings).connect("conveyor-control " + purpose);
+    Connection connection =
+        new BrokerConnector(settings).connect(connectionName(settings, purpose));
     return new ControlSession(settings, connection);
   }
 
@@ -187,7 +193,8 @@ final class ControlSession implements AutoCloseable {
   static ControlSession openExisting(BrokerOptions options, String purpose, List<Need> needs)
       throws BrokerUnreachableException, IOException {
     BrokerSettings settings = options.settings();
-    Connection connection = new BrokerConnector(settings).connect("conveyor-control " + purpose);
+    Connection connection =
+        new BrokerConnector(settings).connect(connectionName(settings, purpose));
     ControlSession session = new ControlSession(settings, connection);
     try {
       List<Need> all = new ArrayList<>();

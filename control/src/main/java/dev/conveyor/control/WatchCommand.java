@@ -4,6 +4,7 @@ import dev.conveyor.control.ControlSession.Need;
 import dev.conveyor.protocol.Durations;
 import dev.conveyor.protocol.ExitCodes;
 import dev.conveyor.protocol.broker.BrokerOptions;
+import dev.conveyor.protocol.broker.Reconnections;
 import dev.conveyor.protocol.cli.FlagChecks;
 import dev.conveyor.protocol.events.Event;
 import dev.conveyor.protocol.events.EventSubscription;
@@ -77,6 +78,13 @@ final class WatchCommand implements Callable<Integer> {
                 patterns,
                 event -> print(event, out, enough))) {
       PrintWriter err = spec.commandLine().getErr();
+      Reconnections.report(
+          session.connection(),
+          line -> {
+            err.println("watch: " + line);
+            err.flush();
+          },
+          "events published while disconnected were not shown");
       err.println(
           "watching "
               + session.names().eventsExchange()

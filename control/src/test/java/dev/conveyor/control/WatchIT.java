@@ -13,6 +13,7 @@ import dev.conveyor.protocol.wire.TaskEvent;
 import dev.conveyor.protocol.wire.TaskState;
 import dev.conveyor.protocol.wire.Wire;
 import dev.conveyor.protocol.wire.WorkerEvent;
+import dev.conveyor.testkit.BrokerAdmin;
 import dev.conveyor.testkit.BrokerExtension;
 import dev.conveyor.testkit.TestBroker;
 import java.time.Duration;
@@ -154,5 +155,33 @@ class WatchIT {
     Control.Result r = watch(broker, "watch", "--for", "300ms").get(10, TimeUnit.SECONDS);
     assertEquals(0, r.exit(), r::toString);
     assertEquals("", r.out());
+  }
+
+  /**
+   * A watch whose connection drops says so, and says when it is back and that what was published
+   * meanwhile was not shown; then it goes on printing.
+   */
+  @Test
+  void aWatchThatLosesItsConnectionSaysSoAndGoesOn(TestBroker broker) throws Exception {
+    Control.Running running =
+        new Control.Running(Control.withBroker(broker, "watch", "--count", "1"));
+    CompletableFuture<Control.Result> watch = CompletableFuture.supplyAsync(running::run);
+    await().atMost(Duration.ofSeconds(10)).until(() -> running.err.toString().contains("watching"));
+    BrokerAdmin admin = new BrokerAdmin(broker.uri());
+    // The management API lists a connection only once its first statistics are in.
+    await()
+        .atMost(Duration.ofSeconds(20))
+        .until(() -> admin.closeConnections("conveyor-control watch " + broker.namespace()) == 1);
+    await()
+        .atMost(Duration.ofSeconds(30))
+        .until(() -> running.err.toString().contains("watch: reconnected to the broker"));
+
+    publish(broker, "task.running", task("t1", TaskState.RUNNING, null));
+    Control.Result r = watch.get(10, TimeUnit.SECONDS);
+    assertEquals(0, r.exit(), r::toString);
+    assertTrue(r.out().contains("task.running t1"), r::toString);
+    assertTrue(
+        r.err().contains("watch: lost the connection to the broker; reconnecting"), r::toString);
+    assertTrue(r.err().contains("events published while disconnected were not shown"), r::toString);
   }
 }

@@ -2,8 +2,6 @@ package dev.conveyor.producer;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.rabbitmq.client.Connection;
-import com.rabbitmq.client.Recoverable;
-import com.rabbitmq.client.RecoveryListener;
 import dev.conveyor.protocol.BrokerLease;
 import dev.conveyor.protocol.Durations;
 import dev.conveyor.protocol.ExitCodes;
@@ -13,6 +11,7 @@ import dev.conveyor.protocol.broker.BrokerErrors;
 import dev.conveyor.protocol.broker.BrokerOptions;
 import dev.conveyor.protocol.broker.BrokerSettings;
 import dev.conveyor.protocol.broker.Channels;
+import dev.conveyor.protocol.broker.Reconnections;
 import dev.conveyor.protocol.cli.FlagChecks;
 import dev.conveyor.protocol.events.EventSubscription;
 import dev.conveyor.protocol.topology.Names;
@@ -360,7 +359,10 @@ final class PublishCommand implements Callable<Integer> {
         events =
             EventSubscription.open(
                 connection, new Topology(names), WaitTracker.FINAL_KEYS, tracker::offer);
-        warnOnReconnect(connection);
+        Reconnections.report(
+            connection,
+            log::warn,
+            "events sent while disconnected are lost, so some outcomes may not arrive");
         tasks = expecting(plan.tasks(), tracker);
       }
       long[] published = {0};
@@ -479,25 +481,6 @@ final class PublishCommand implements Callable<Integer> {
         + ", other "
         + r.other()
         + ")";
-  }
-
-  private static void warnOnReconnect(Connection connection) {
-    if (connection instanceof Recoverable recoverable) {
-      recoverable.addRecoveryListener(
-          new RecoveryListener() {
-            @Override
-            public void handleRecovery(Recoverable r) {
-              log.warn(
-                  "reconnected to the broker; events sent while disconnected are lost, "
-                      + "so some outcomes may not arrive");
-            }
-
-            @Override
-            public void handleRecoveryStarted(Recoverable r) {
-              log.warn("lost the connection to the broker; reconnecting");
-            }
-          });
-    }
   }
 
   private static void atLeastOneMilli(String flag, Duration d) {
