@@ -168,10 +168,7 @@ class WatchIT {
     CompletableFuture<Control.Result> watch = CompletableFuture.supplyAsync(running::run);
     await().atMost(Duration.ofSeconds(10)).until(() -> running.err.toString().contains("watching"));
     BrokerAdmin admin = new BrokerAdmin(broker.uri());
-    // The management API lists a connection only once its first statistics are in.
-    await()
-        .atMost(Duration.ofSeconds(20))
-        .until(() -> admin.closeConnections("conveyor-control watch " + broker.namespace()) == 1);
+    admin.closeConnectionsOnceListed("conveyor-control watch " + broker.namespace(), 1);
     await()
         .atMost(Duration.ofSeconds(30))
         .until(() -> running.err.toString().contains("watch: reconnected to the broker"));

@@ -381,10 +381,7 @@ class WorkersIT {
   private void reconnect(String name) {
     EventLog log = broker.own(EventLog.open(broker));
     BrokerAdmin admin = new BrokerAdmin(broker.uri());
-    // The management API lists a connection only once its first statistics are in.
-    await()
-        .atMost(Duration.ofSeconds(20))
-        .until(() -> admin.closeConnections("conveyor-worker " + name) == 1);
+    admin.closeConnectionsOnceListed("conveyor-worker " + name, 1);
     await()
         .atMost(Duration.ofSeconds(30))
         .until(

@@ -174,9 +174,7 @@ class OperationsIT {
                 events.tasks().stream().filter(e -> e.state() == TaskState.SUCCEEDED).count() == 7);
 
     BrokerAdmin admin = new BrokerAdmin(broker.uri());
-    Awaitility.await()
-        .atMost(Duration.ofSeconds(20))
-        .until(() -> admin.closeConnections("conveyor-worker " + name) == 1);
+    admin.closeConnectionsOnceListed("conveyor-worker " + name, 1);
     Awaitility.await()
         .atMost(Duration.ofSeconds(10))
         .pollInterval(Duration.ofMillis(20))

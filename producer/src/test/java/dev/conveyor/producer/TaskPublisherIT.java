@@ -240,9 +240,7 @@ class TaskPublisherIT {
           CompletableFuture.supplyAsync(
               () -> {
                 await().atMost(Duration.ofSeconds(20)).until(() -> firstConfirmed.getCount() == 0);
-                await()
-                    .atMost(Duration.ofSeconds(20))
-                    .until(() -> admin.closeConnections(connectionName) == 1);
+                admin.closeConnectionsOnceListed(connectionName, 1);
                 return System.nanoTime();
               },
               cutter);

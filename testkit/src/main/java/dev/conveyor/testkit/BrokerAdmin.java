@@ -15,6 +15,7 @@ import java.util.ArrayList;
 import java.util.Base64;
 import java.util.List;
 import java.util.Map;
+import org.awaitility.Awaitility;
 
 /**
  * Does to the broker what an operator or a network fault would: closes connections from the
@@ -46,6 +47,18 @@ public final class BrokerAdmin {
       call("DELETE", "/api/connections/" + encoded.replace("+", "%20"));
     }
     return names.size();
+  }
+
+  /**
+   * Closes the connections whose client-provided name contains {@code fragment} as the management
+   * API lists them, until {@code expected} have been closed (within 60 s): it lists a connection
+   * only once its first statistics are in, up to 5 s after it opened.
+   */
+  public void closeConnectionsOnceListed(String fragment, int expected) {
+    int[] closed = {0};
+    Awaitility.await()
+        .atMost(Duration.ofSeconds(60))
+        .until(() -> (closed[0] += closeConnections(fragment)) >= expected);
   }
 
   /**

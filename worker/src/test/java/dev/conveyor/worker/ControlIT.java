@@ -425,10 +425,7 @@ class ControlIT {
     String id = Broker.task(broker, "{\"type\":\"sleep\",\"payload\":{\"seconds\":30}}");
     events.await(id, TaskState.RUNNING);
     BrokerAdmin admin = new BrokerAdmin(broker.uri());
-    // The management API lists a connection only once its first statistics are in.
-    Awaitility.await()
-        .atMost(Duration.ofSeconds(60))
-        .until(() -> admin.closeConnections("conveyor-worker lossy-" + broker.namespace()) == 1);
+    admin.closeConnectionsOnceListed("conveyor-worker lossy-" + broker.namespace(), 1);
     // The broker redelivers the task to the reconnected worker, which runs it again: still attempt
     // 1, as the worker knows it lost that delivery with its connection.
     Awaitility.await()
@@ -469,9 +466,7 @@ class ControlIT {
     events.await(id, TaskState.RUNNING);
     start(broker, config(broker, "steady-b"));
     BrokerAdmin admin = new BrokerAdmin(broker.uri());
-    Awaitility.await()
-        .atMost(Duration.ofSeconds(60))
-        .until(() -> admin.closeConnections("conveyor-worker " + lossy) == 1);
+    admin.closeConnectionsOnceListed("conveyor-worker " + lossy, 1);
 
     // The broker redelivers the task at once to the other worker, which holds it until the first
     // worker, reconnected, says it lost that delivery with its connection; then it runs there as
@@ -516,9 +511,7 @@ class ControlIT {
     List<String> ids = publish(broker, 2, "{\"type\":\"sleep\",\"payload\":{\"seconds\":30}}");
     ids.forEach(id -> events.await(id, TaskState.RUNNING));
     BrokerAdmin admin = new BrokerAdmin(broker.uri());
-    Awaitility.await()
-        .atMost(Duration.ofSeconds(60))
-        .until(() -> admin.closeConnections("conveyor-worker " + prefix) == 2);
+    admin.closeConnectionsOnceListed("conveyor-worker " + prefix, 2);
 
     // Each task comes back to either worker, maxAttempts 1 (the default) notwithstanding: a worker
     // that gets the other's task holds it until the other, reconnected, says it lost it; that word
@@ -585,9 +578,7 @@ class ControlIT {
       Awaitility.await()
           .atMost(Duration.ofSeconds(60))
           .until(() -> admin.countConnections(holderName) == 1);
-      Awaitility.await()
-          .atMost(Duration.ofSeconds(60))
-          .until(() -> admin.closeConnections("conveyor-worker " + lossy) == 1);
+      admin.closeConnectionsOnceListed("conveyor-worker " + lossy, 1);
       assertThat(admin.closeConnections(holderName)).isEqualTo(1);
     } finally {
       holder.abort();
@@ -658,10 +649,7 @@ class ControlIT {
       String name = "lossy-" + broker.namespace();
       start(broker, config(broker, name));
       BrokerAdmin admin = new BrokerAdmin(broker.uri());
-      // The management API lists a connection only once its first statistics are in.
-      Awaitility.await()
-          .atMost(Duration.ofSeconds(20))
-          .until(() -> admin.closeConnections("conveyor-worker " + name) == 1);
+      admin.closeConnectionsOnceListed("conveyor-worker " + name, 1);
       // Announced once amqp-client has recovered the connection, its channels and its topology.
       Awaitility.await()
           .atMost(Duration.ofSeconds(30))

@@ -45,9 +45,7 @@ class KeptEventSubscriptionIT {
             List.of("task.requeued"),
             received::add)) {
       BrokerAdmin admin = new BrokerAdmin(broker.uri());
-      Awaitility.await()
-          .atMost(Duration.ofSeconds(20))
-          .until(() -> admin.closeConnections(name) == 1);
+      admin.closeConnectionsOnceListed(name, 1);
       Awaitility.await().atMost(Duration.ofSeconds(5)).until(() -> !connection.isOpen());
 
       publishRequeued(broker, "lost-1");

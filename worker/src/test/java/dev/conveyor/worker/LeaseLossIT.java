@@ -46,9 +46,7 @@ class LeaseLossIT {
     String id = Broker.task(broker, "{\"type\":\"spin\",\"payload\":{\"seconds\":10}}");
     events.await(id, TaskState.RUNNING);
     BrokerAdmin admin = new BrokerAdmin(broker.uri());
-    Awaitility.await()
-        .atMost(Duration.ofSeconds(20))
-        .until(() -> admin.closeConnections("conveyor-worker " + name) == 1);
+    admin.closeConnectionsOnceListed("conveyor-worker " + name, 1);
 
     events.await(id, TaskState.SUCCEEDED, Duration.ofSeconds(60));
     List<TaskEvent> of = events.of(id);

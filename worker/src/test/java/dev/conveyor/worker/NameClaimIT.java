@@ -67,10 +67,7 @@ class NameClaimIT {
     String name = "lossy-" + broker.namespace();
     broker.own(Worker.start(config(broker, name)));
     BrokerAdmin admin = new BrokerAdmin(broker.uri());
-    // The management API lists a connection only once its first statistics are in.
-    Awaitility.await()
-        .atMost(Duration.ofSeconds(20))
-        .until(() -> admin.closeConnections("conveyor-worker " + name) == 1);
+    admin.closeConnectionsOnceListed("conveyor-worker " + name, 1);
 
     Awaitility.await()
         .atMost(Duration.ofSeconds(30))

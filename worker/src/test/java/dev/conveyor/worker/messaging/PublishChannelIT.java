@@ -10,13 +10,11 @@ import dev.conveyor.testkit.BrokerExtension;
 import dev.conveyor.testkit.TestBroker;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
-import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
-import org.awaitility.Awaitility;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
 
@@ -59,9 +57,7 @@ class PublishChannelIT {
         });
 
     BrokerAdmin admin = new BrokerAdmin(broker.uri());
-    Awaitility.await()
-        .atMost(Duration.ofSeconds(30))
-        .until(() -> admin.closeConnections(name) == 1);
+    admin.closeConnectionsOnceListed(name, 1);
 
     assertThat(tried.await(30, TimeUnit.SECONDS)).isTrue();
     assertThat(outcomes).hasSize(publishers.size()).containsOnly("refused");

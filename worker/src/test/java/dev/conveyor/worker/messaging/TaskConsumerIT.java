@@ -95,9 +95,7 @@ class TaskConsumerIT {
     assertThat(recordedConsumers(connection)).as("consumers amqp-client would recover").hasSize(1);
 
     BrokerAdmin admin = new BrokerAdmin(broker.uri());
-    Awaitility.await()
-        .atMost(Duration.ofSeconds(30))
-        .until(() -> admin.closeConnections(name) == 1);
+    admin.closeConnectionsOnceListed(name, 1);
     assertThat(recovered.await(30, TimeUnit.SECONDS)).isTrue();
 
     assertThat(broker.consumerCount(queue)).as("consumers of the task queue").isEqualTo(1);
@@ -128,9 +126,7 @@ class TaskConsumerIT {
     Lease first = leases.getFirst();
 
     BrokerAdmin admin = new BrokerAdmin(broker.uri());
-    Awaitility.await()
-        .atMost(Duration.ofSeconds(30))
-        .until(() -> admin.closeConnections(name) == 1);
+    admin.closeConnectionsOnceListed(name, 1);
 
     Awaitility.await().atMost(Duration.ofSeconds(30)).until(() -> leases.size() == 2);
     assertThat(lost).containsExactly(first.scope());
@@ -200,9 +196,7 @@ class TaskConsumerIT {
     Awaitility.await().until(() -> first.get() != null && broker.messageCount(queue) == 0);
 
     BrokerAdmin admin = new BrokerAdmin(broker.uri());
-    Awaitility.await()
-        .atMost(Duration.ofSeconds(30))
-        .until(() -> admin.closeConnections(name) == 1);
+    admin.closeConnectionsOnceListed(name, 1);
 
     assertThat(redelivered.await(60, TimeUnit.SECONDS)).as("redelivered").isTrue();
     assertThat(firstLostWhenRedelivered)
@@ -289,9 +283,7 @@ class TaskConsumerIT {
     Awaitility.await().until(() -> leases.size() == 1);
 
     BrokerAdmin admin = new BrokerAdmin(broker.uri());
-    Awaitility.await()
-        .atMost(Duration.ofSeconds(30))
-        .until(() -> admin.closeConnections(name) == 1);
+    admin.closeConnectionsOnceListed(name, 1);
 
     Awaitility.await()
         .atMost(Duration.ofSeconds(30))
