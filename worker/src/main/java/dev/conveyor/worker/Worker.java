@@ -320,7 +320,7 @@ public final class Worker implements AutoCloseable, Pausable {
       consumers.add(
           new TaskConsumer(
               connection,
-              topology.names().taskQueue(q),
+              topology,
               q,
               AckWindow.Gathering.of(config.concurrency(), config.effectivePrefetch(), io),
               accept::accept,

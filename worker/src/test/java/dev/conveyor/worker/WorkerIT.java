@@ -4,7 +4,10 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.rabbitmq.client.GetResponse;
 import dev.conveyor.protocol.wire.Cause;
+import dev.conveyor.protocol.wire.Command;
+import dev.conveyor.protocol.wire.ControlMessage;
 import dev.conveyor.protocol.wire.Headers;
+import dev.conveyor.protocol.wire.Target;
 import dev.conveyor.protocol.wire.TaskEvent;
 import dev.conveyor.protocol.wire.TaskState;
 import dev.conveyor.protocol.wire.WorkerEvent;
@@ -32,6 +35,15 @@ class WorkerIT {
                 .withShutdownGrace(Duration.ofSeconds(5))));
   }
 
+  /** The queue's consumers, or -1 while it does not exist. */
+  private static long consumers(TestBroker broker, String queue) {
+    try {
+      return broker.consumerCount(queue);
+    } catch (RuntimeException missing) {
+      return -1;
+    }
+  }
+
   @Test
   void runsATaskPublishedByAnyClientWithOnlyTypeAndPayload(TestBroker broker) throws Exception {
     EventLog events = EventLog.open(broker);
@@ -47,6 +59,49 @@ class WorkerIT {
     assertThat(done.worker()).isEqualTo("w1");
     assertThat(done.attempt()).isEqualTo(1);
     assertThat(events.states(done.task())).containsExactly(TaskState.RUNNING, TaskState.SUCCEEDED);
+  }
+
+  /**
+   * A task queue deleted under a running worker (an operator's purge by deletion, say): the broker
+   * cancels the worker's consumer, and the worker declares the queue again and takes the tasks
+   * published to it; the task it was running settles as it would have.
+   */
+  @Test
+  void aTaskQueueDeletedUnderTheWorkerIsDeclaredAndConsumedAgain(TestBroker broker)
+      throws Exception {
+    EventLog events = EventLog.open(broker);
+    Worker w = worker(broker);
+    String running = Broker.task(broker, "{\"type\":\"sleep\",\"payload\":{\"seconds\":1}}");
+    events.await(running, TaskState.RUNNING);
+
+    broker.withChannel(ch -> ch.queueDelete(broker.names().taskQueue("default")));
+
+    events.await(running, TaskState.SUCCEEDED);
+    String next = Broker.task(broker, "{\"type\":\"noop\"}");
+    events.await(next, TaskState.SUCCEEDED, Duration.ofSeconds(20));
+    assertThat(w.ready()).isTrue();
+  }
+
+  /** Deleted while the worker was paused, the task queue is there again when it resumes. */
+  @Test
+  void aTaskQueueDeletedWhileTheWorkerWasPausedIsDeclaredWhenItResumes(TestBroker broker)
+      throws Exception {
+    EventLog events = EventLog.open(broker);
+    worker(broker);
+    ControlMessage pause = Broker.command(Command.PAUSE, Target.all(), false);
+    Broker.control(broker, pause);
+    Awaitility.await().until(() -> events.applied(pause.id()).size() == 1);
+
+    broker.withChannel(ch -> ch.queueDelete(broker.names().taskQueue("default")));
+    ControlMessage resume = Broker.command(Command.RESUME, Target.all(), false);
+    Broker.control(broker, resume);
+    Awaitility.await().until(() -> events.applied(resume.id()).size() == 1);
+
+    // Declared by the worker, not by the test's publish below.
+    Awaitility.await()
+        .atMost(Duration.ofSeconds(10))
+        .until(() -> consumers(broker, broker.names().taskQueue("default")) == 1);
+    events.await(Broker.task(broker, "{\"type\":\"noop\"}"), TaskState.SUCCEEDED);
   }
 
   @Test

@@ -9,7 +9,9 @@ import com.rabbitmq.client.ShutdownListener;
 import com.rabbitmq.client.ShutdownSignalException;
 import com.rabbitmq.client.impl.recovery.AutorecoveringChannel;
 import com.rabbitmq.client.impl.recovery.RecoveryAwareChannelN;
+import dev.conveyor.protocol.broker.BrokerErrors;
 import dev.conveyor.protocol.broker.Channels;
+import dev.conveyor.protocol.topology.Topology;
 import dev.conveyor.worker.execution.AckWindow;
 import dev.conveyor.worker.execution.Lease;
 import dev.conveyor.worker.execution.LeaseScope;
@@ -45,6 +47,7 @@ public final class TaskConsumer implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(TaskConsumer.class);
 
   private final Connection connection;
+  private final Topology topology;
   private final String queueName;
   private final String queue;
   private final AckWindow.Gathering acks;
@@ -68,7 +71,7 @@ public final class TaskConsumer implements AutoCloseable {
   private volatile boolean closed;
 
   /**
-   * @param queueName the broker name of the queue
+   * @param topology declares the queue each time it is consumed
    * @param queue the task queue's own name (the routing key)
    * @param acks the prefetch, and how acks gather ({@link AckWindow.Gathering#of})
    * @param onLeasesLost told, on the thread that closed a channel (when the connection went: the
@@ -81,14 +84,15 @@ public final class TaskConsumer implements AutoCloseable {
    */
   public TaskConsumer(
       Connection connection,
-      String queueName,
+      Topology topology,
       String queue,
       AckWindow.Gathering acks,
       Consumer<Lease> intake,
       Consumer<LeaseScope> onLeasesLost,
       Executor reopener) {
     this.connection = connection;
-    this.queueName = queueName;
+    this.topology = topology;
+    this.queueName = topology.names().taskQueue(queue);
     this.queue = queue;
     this.acks = acks;
     this.intake = intake;
@@ -138,8 +142,15 @@ public final class TaskConsumer implements AutoCloseable {
     return consumerTag != null && channel != null && channel.isOpen();
   }
 
+  /**
+   * Declares the queue, then consumes it. Declared here, on the channel that consumes it, rather
+   * than only at the worker's start: a queue deleted meanwhile (while the worker was paused, or
+   * under its consumer) is there again, and amqp-client's recovery declares it again on a channel
+   * that is open.
+   */
   private void consume() throws IOException {
     Channel ch = channel;
+    topology.declareTaskQueue(ch, queue);
     consumerTag =
         ch.basicConsume(
             queueName,
@@ -164,7 +175,36 @@ public final class TaskConsumer implements AutoCloseable {
                 }
                 intake.accept(new Lease(ch, deliveryTag, queue, props, body, scope));
               }
+
+              @Override
+              public void handleCancel(String tag) {
+                // The broker ended the consumer but not its channel: the queue was deleted.
+                reopener.execute(() -> consumeAgain(ch, tag));
+              }
             });
+  }
+
+  /**
+   * After the broker cancelled the consumer on {@code ch} (its queue was deleted): consumes the
+   * queue, declared again, on the same channel, on which the tasks already delivered still settle.
+   * Until then {@link #consuming} is false, and so is the worker's readiness.
+   */
+  private synchronized void consumeAgain(Channel ch, String tag) {
+    if (closed || channel != ch || !tag.equals(consumerTag)) {
+      return; // closed, replaced or paused meanwhile
+    }
+    Channels.forgetConsumer(ch, tag);
+    consumerTag = null;
+    log.warn(
+        "the broker cancelled the consumer of queue {} (was it deleted?); declaring it and"
+            + " consuming it again",
+        queue);
+    try {
+      consume();
+      log.info("consuming {} again", queue);
+    } catch (IOException | RuntimeException e) {
+      log.error("could not consume queue {} again: {}", queue, BrokerErrors.reason(e));
+    }
   }
 
   /**

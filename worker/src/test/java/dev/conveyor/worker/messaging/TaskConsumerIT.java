@@ -268,7 +268,7 @@ class TaskConsumerIT {
         broker.own(
             new TaskConsumer(
                 connection,
-                queue,
+                broker.topology(),
                 "default",
                 AckWindow.Gathering.of(1, 1, reopener),
                 leases::add,
@@ -326,7 +326,7 @@ class TaskConsumerIT {
     return broker.own(
         new TaskConsumer(
             connection,
-            queue,
+            broker.topology(),
             "default",
             AckWindow.Gathering.of(4, 4, reopener),
             intake,
