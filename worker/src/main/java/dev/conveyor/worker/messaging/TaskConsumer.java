@@ -71,7 +71,7 @@ public final class TaskConsumer implements AutoCloseable {
   private volatile boolean closed;
 
   /**
-   * @param topology declares the queue each time it is consumed
+   * @param topology declares the queue again where it may have been deleted
    * @param queue the task queue's own name (the routing key)
    * @param acks the prefetch, and how acks gather ({@link AckWindow.Gathering#of})
    * @param onLeasesLost told, on the thread that closed a channel (when the connection went: the
@@ -134,7 +134,7 @@ public final class TaskConsumer implements AutoCloseable {
     paused = false;
     // Not started yet (a resume while the worker starts): start() consumes.
     if (consumerTag == null && channel != null && channel.isOpen()) {
-      consume();
+      declareAndConsume();
     }
   }
 
@@ -143,14 +143,17 @@ public final class TaskConsumer implements AutoCloseable {
   }
 
   /**
-   * Declares the queue, then consumes it. Declared here, on the channel that consumes it, rather
-   * than only at the worker's start: a queue deleted meanwhile (while the worker was paused, or
-   * under its consumer) is there again, and amqp-client's recovery declares it again on a channel
-   * that is open.
+   * Declares the queue again and consumes it, where it may have been deleted meanwhile: after the
+   * broker cancelled the consumer, and on a resume. A declaration that conflicts (the queue made
+   * again with other arguments) closes the channel, and the new one consumes without declaring.
    */
+  private void declareAndConsume() throws IOException {
+    topology.declareTaskQueue(channel, queue);
+    consume();
+  }
+
   private void consume() throws IOException {
     Channel ch = channel;
-    topology.declareTaskQueue(ch, queue);
     consumerTag =
         ch.basicConsume(
             queueName,
@@ -200,7 +203,7 @@ public final class TaskConsumer implements AutoCloseable {
             + " consuming it again",
         queue);
     try {
-      consume();
+      declareAndConsume();
       log.info("consuming {} again", queue);
     } catch (IOException | RuntimeException e) {
       log.error("could not consume queue {} again: {}", queue, BrokerErrors.reason(e));
