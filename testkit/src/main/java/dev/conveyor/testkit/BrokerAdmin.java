@@ -157,7 +157,7 @@ public final class BrokerAdmin {
 
   /**
    * Sets the vhost's {@code max-queues} limit: the queues that exist stay, and no other can be
-   * declared beyond it.
+   * declared beyond it; -1 for none.
    */
   public void limitQueues(String vhost, int max) {
     call(

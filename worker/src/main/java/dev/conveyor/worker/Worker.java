@@ -273,7 +273,7 @@ public final class Worker implements AutoCloseable, Pausable {
                 metrics.controlRefused(reason);
               }
             });
-    owned.add("control listener", new ControlListener(connection, topology, commands)).start();
+    owned.add("control listener", new ControlListener(connection, topology, commands, io)).start();
     if (children != null) { // before the first task: a child that cannot start fails the start
       children.awaitReady(Duration.ofSeconds(60));
     }

@@ -605,10 +605,12 @@ class ControlIT {
   /**
    * The worker is counted on {@code ns.workers} through a channel of its own: when that queue goes
    * and cannot be declared again (here the vhost allows no new queue), the failed declaration
-   * closes that channel only, and the worker, no longer counted, still obeys commands.
+   * closes that channel only, and the worker, no longer counted, still obeys commands. It tries
+   * again, and is counted once the broker lets it declare the queue.
    */
   @Test
-  void aWorkerThatCannotBeCountedAgainStillObeysCommands(TestBroker shared) throws Exception {
+  void aWorkerThatCannotBeCountedStillObeysCommandsAndIsCountedOnceItCanBe(TestBroker shared)
+      throws Exception {
     try (PrivateVhost vhost = PrivateVhost.create(shared.uri());
         LogCapture log = LogCapture.of(ControlListener.class)) {
       TestBroker broker = vhost.testBroker();
@@ -633,6 +635,20 @@ class ControlIT {
       Broker.control(broker, Broker.command(Command.STOP, new Target.Tasks(List.of(task)), false));
       assertThat(events.await(task, TaskState.CANCELLED, Duration.ofSeconds(10)).cause())
           .isEqualTo(Cause.USER_STOP);
+
+      vhost.limitQueues(-1); // no limit
+      Awaitility.await()
+          .atMost(Duration.ofSeconds(30))
+          .until(() -> consumers(broker, broker.names().workers()) == 1);
+    }
+  }
+
+  /** The queue's consumers, or -1 while it does not exist. */
+  private static long consumers(TestBroker broker, String queue) {
+    try {
+      return broker.consumerCount(queue);
+    } catch (RuntimeException missing) {
+      return -1;
     }
   }
 

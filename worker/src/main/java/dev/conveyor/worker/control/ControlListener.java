@@ -9,6 +9,10 @@ import dev.conveyor.protocol.broker.BrokerErrors;
 import dev.conveyor.protocol.broker.Channels;
 import dev.conveyor.protocol.topology.Topology;
 import java.io.IOException;
+import java.time.Duration;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -22,21 +26,36 @@ import org.slf4j.LoggerFactory;
  * soon as that many answered. That consumer has a channel of its own, so that a failed declaration
  * of the queue cannot close the one that hears commands. amqp-client brings both back after a
  * reconnection; when the queue itself goes (the node that held it was lost, or it was deleted), the
- * broker cancels the consumer and the worker declares the queue and consumes it again.
+ * broker cancels the consumer and the worker declares the queue and consumes it again, every few
+ * seconds until the broker lets it.
  */
 public final class ControlListener implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(ControlListener.class);
 
+  /** How long a worker that could not be counted waits before it tries again. */
+  static final Duration RECOUNT_EVERY = Duration.ofSeconds(5);
+
   private final Connection connection;
   private final Topology topology;
   private final CommandHandler handler;
+  private final ScheduledExecutorService retries;
   private Channel channel;
-  private Channel counted;
+  private volatile Channel counted;
+  private boolean closed;
 
-  public ControlListener(Connection connection, Topology topology, CommandHandler handler) {
+  /**
+   * @param retries where a worker that could not declare {@code ns.workers} again tries again (it
+   *     waits for the broker)
+   */
+  public ControlListener(
+      Connection connection,
+      Topology topology,
+      CommandHandler handler,
+      ScheduledExecutorService retries) {
     this.connection = connection;
     this.topology = topology;
     this.handler = handler;
+    this.retries = retries;
   }
 
   public void start() throws IOException {
@@ -60,31 +79,60 @@ public final class ControlListener implements AutoCloseable {
 
   /** Nothing is meant to arrive on {@code ns.workers}; whatever does is dropped. */
   private void beCounted() throws IOException {
-    counted.basicConsume(
-        topology.declareWorkers(counted),
+    Channel ch = counted;
+    ch.basicConsume(
+        topology.declareWorkers(ch),
         true,
-        new DefaultConsumer(counted) {
+        new DefaultConsumer(ch) {
           @Override
           public void handleCancel(String consumerTag) {
             // Called on amqp-client's dispatch thread, which may wait for a reply. Forgotten first,
             // or amqp-client's recovery would consume again with it beside its replacement, and
             // the worker would be counted twice after a reconnection.
-            Channels.forgetConsumer(counted, consumerTag);
+            Channels.forgetConsumer(getChannel(), consumerTag);
             try {
               beCounted();
             } catch (IOException | RuntimeException e) {
               log.warn(
                   "{} went and could not be consumed again ({}): this worker still obeys commands,"
-                      + " but is no longer counted, so a status round may end before it answers",
+                      + " but is not counted until it can, so a status round may end before it"
+                      + " answers; trying again every {} s",
                   topology.names().workers(),
-                  BrokerErrors.reason(e));
+                  BrokerErrors.reason(e),
+                  RECOUNT_EVERY.toSeconds());
+              recountLater();
             }
           }
         });
   }
 
+  private void recountLater() {
+    try {
+      retries.schedule(this::recount, RECOUNT_EVERY.toMillis(), TimeUnit.MILLISECONDS);
+    } catch (RejectedExecutionException e) {
+      // the worker is closing
+    }
+  }
+
+  /** On a channel of its own again: the failed declaration closed the last one. */
+  private synchronized void recount() {
+    if (closed) {
+      return;
+    }
+    Channels.closeQuietly(counted);
+    try {
+      counted = connection.createChannel();
+      beCounted();
+      log.info("{}: this worker is counted again", topology.names().workers());
+    } catch (IOException | RuntimeException e) {
+      log.debug("{} not consumed yet: {}", topology.names().workers(), BrokerErrors.reason(e));
+      recountLater();
+    }
+  }
+
   @Override
-  public void close() {
+  public synchronized void close() {
+    closed = true;
     Channels.closeQuietly(counted);
     Channels.closeQuietly(channel);
   }
