@@ -334,11 +334,7 @@ class WorkersIT {
 
   /** The consumers of {@code ns.workers}, or -1 while it does not exist. */
   private long counted() {
-    try {
-      return broker.consumerCount(broker.names().workers());
-    } catch (RuntimeException missing) {
-      return -1;
-    }
+    return broker.consumerCountOrMissing(broker.names().workers());
   }
 
   /** As when the node that held the queue is lost: the broker cancels its consumers. */

@@ -133,6 +133,15 @@ public final class TestBroker implements AutoCloseable {
     return withChannel(ch -> (long) ch.queueDeclarePassive(queueName).getConsumerCount());
   }
 
+  /** {@link #consumerCount}, or -1 while the queue does not exist (to wait for it to come back). */
+  public long consumerCountOrMissing(String queueName) {
+    try {
+      return consumerCount(queueName);
+    } catch (UncheckedIOException missing) {
+      return -1;
+    }
+  }
+
   /** Takes every message out of {@code ns.dead}, acking them. */
   public List<GetResponse> drainDead() {
     return withChannel(

@@ -639,16 +639,7 @@ class ControlIT {
       vhost.limitQueues(-1); // no limit
       Awaitility.await()
           .atMost(Duration.ofSeconds(30))
-          .until(() -> consumers(broker, broker.names().workers()) == 1);
-    }
-  }
-
-  /** The queue's consumers, or -1 while it does not exist. */
-  private static long consumers(TestBroker broker, String queue) {
-    try {
-      return broker.consumerCount(queue);
-    } catch (RuntimeException missing) {
-      return -1;
+          .until(() -> broker.consumerCountOrMissing(broker.names().workers()) == 1);
     }
   }
 

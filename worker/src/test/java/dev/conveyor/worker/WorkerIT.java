@@ -35,15 +35,6 @@ class WorkerIT {
                 .withShutdownGrace(Duration.ofSeconds(5))));
   }
 
-  /** The queue's consumers, or -1 while it does not exist. */
-  private static long consumers(TestBroker broker, String queue) {
-    try {
-      return broker.consumerCount(queue);
-    } catch (RuntimeException missing) {
-      return -1;
-    }
-  }
-
   @Test
   void runsATaskPublishedByAnyClientWithOnlyTypeAndPayload(TestBroker broker) throws Exception {
     EventLog events = EventLog.open(broker);
@@ -100,7 +91,7 @@ class WorkerIT {
     // Declared by the worker, not by the test's publish below.
     Awaitility.await()
         .atMost(Duration.ofSeconds(10))
-        .until(() -> consumers(broker, broker.names().taskQueue("default")) == 1);
+        .until(() -> broker.consumerCountOrMissing(broker.names().taskQueue("default")) == 1);
     events.await(Broker.task(broker, "{\"type\":\"noop\"}"), TaskState.SUCCEEDED);
   }
 
