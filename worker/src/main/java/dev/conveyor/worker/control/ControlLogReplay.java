@@ -27,6 +27,7 @@ import java.util.NavigableMap;
 import java.util.Optional;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentSkipListMap;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutionException;
@@ -104,6 +105,8 @@ public final class ControlLogReplay implements AutoCloseable {
 
   /** A stop still honoured, and until when a worker honours it (by this worker's clock). */
   private record Held(Checkpoint.Stop stop, Instant until) {}
+
+  private static final String STREAM_OFFSET = "x-stream-offset";
 
   /** The highest offset read by {@link #follow}; guarded by {@code this}. */
   private long lastRead = -1;
@@ -305,7 +308,7 @@ public final class ControlLogReplay implements AutoCloseable {
       ch.basicConsume(
           stream,
           false,
-          Map.of("x-stream-offset", "last"),
+          Map.of(STREAM_OFFSET, "last"),
           new DefaultConsumer(ch) {
             @Override
             public void handleDelivery(
@@ -387,7 +390,7 @@ public final class ControlLogReplay implements AutoCloseable {
       ch.basicConsume(
           stream,
           false,
-          Map.of("x-stream-offset", Math.max(0, last - window)),
+          Map.of(STREAM_OFFSET, Math.max(0, last - window)),
           new DefaultConsumer(ch) {
             private Optional<Checkpoint> seen = Optional.empty();
 
@@ -492,10 +495,13 @@ public final class ControlLogReplay implements AutoCloseable {
     channel = ch;
     topology.declareControlLog(ch);
     ch.basicQos(500);
+    // amqp-client's recovery consumes again with this map, which it keeps: held at the entry after
+    // the last one read, so that a reconnected worker reads on from there, not from its start.
+    Map<String, Object> arguments = new ConcurrentHashMap<>(Map.of(STREAM_OFFSET, from));
     ch.basicConsume(
         stream,
         false,
-        Map.of("x-stream-offset", from),
+        arguments,
         new DefaultConsumer(ch) {
           @Override
           public void handleDelivery(
@@ -522,6 +528,9 @@ public final class ControlLogReplay implements AutoCloseable {
               }
             }
             read(stream, at, checkpoint);
+            if (at >= 0) {
+              arguments.put(STREAM_OFFSET, at + 1);
+            }
             try {
               ch.basicAck(envelope.getDeliveryTag(), false);
             } catch (AlreadyClosedException e) {
@@ -596,9 +605,7 @@ public final class ControlLogReplay implements AutoCloseable {
 
   /** The entry's offset in the stream, which the broker adds to each delivery; -1 if missing. */
   private static long offset(Map<String, Object> headers) {
-    return headers != null && headers.get("x-stream-offset") instanceof Number n
-        ? n.longValue()
-        : -1;
+    return headers != null && headers.get(STREAM_OFFSET) instanceof Number n ? n.longValue() : -1;
   }
 
   /**

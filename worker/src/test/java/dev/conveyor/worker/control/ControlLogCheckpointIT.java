@@ -3,12 +3,15 @@ package dev.conveyor.worker.control;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.rabbitmq.client.AMQP;
+import com.rabbitmq.client.Connection;
 import dev.conveyor.protocol.ControlSigner;
 import dev.conveyor.protocol.topology.Topology;
 import dev.conveyor.protocol.wire.Headers;
+import dev.conveyor.testkit.BrokerAdmin;
 import dev.conveyor.testkit.BrokerExtension;
 import dev.conveyor.testkit.ControlLogCommands;
 import dev.conveyor.testkit.LogCapture;
+import dev.conveyor.testkit.Recoveries;
 import dev.conveyor.testkit.TestBroker;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
@@ -105,6 +108,44 @@ class ControlLogCheckpointIT {
     assertThat(later.revocations().find("t-3")).isPresent();
     // At most 17 entries looked at for the checkpoint, then the few from it on.
     assertThat(later.replay().entriesRead()).isLessThan(30);
+  }
+
+  /**
+   * amqp-client's recovery consumes again with the arguments it recorded: a worker that has
+   * reconnected reads on from the entry after the last one it read, not again from where it began.
+   */
+  @Test
+  void aReplayThatReconnectsReadsOnFromWhereItWas() throws Exception {
+    String name = "lossy-replay-" + broker.namespace();
+    Connection connection = broker.open(name);
+    Revocations revocations = new Revocations();
+    ControlLogReplay replay =
+        broker.own(
+            new ControlLogReplay(
+                connection,
+                broker.topology(),
+                revocations,
+                new CommandVerifier(Optional.empty()),
+                refusal -> {},
+                null));
+    assertThat(replay.startAndCatchUp(Duration.ofSeconds(30))).as("caught up").isTrue();
+    for (int i = 0; i < 30; i++) {
+      stop("t-" + i, Optional.empty());
+    }
+    Awaitility.await()
+        .atMost(Duration.ofSeconds(20))
+        .until(() -> revocations.find("t-29").isPresent());
+    int before = replay.entriesRead();
+
+    CountDownLatch recovered = Recoveries.next(connection);
+    new BrokerAdmin(broker.uri()).closeConnectionsOnceListed(name, 1);
+    assertThat(recovered.await(30, TimeUnit.SECONDS)).as("recovered").isTrue();
+    stop("t-after", Optional.empty()); // read after anything read again before it
+
+    Awaitility.await()
+        .atMost(Duration.ofSeconds(20))
+        .until(() -> revocations.find("t-after").isPresent());
+    assertThat(replay.entriesRead()).isEqualTo(before + 1);
   }
 
   @Test
