@@ -120,14 +120,7 @@ class ControlLogCheckpointIT {
     Connection connection = broker.open(name);
     Revocations revocations = new Revocations();
     ControlLogReplay replay =
-        broker.own(
-            new ControlLogReplay(
-                connection,
-                broker.topology(),
-                revocations,
-                new CommandVerifier(Optional.empty()),
-                refusal -> {},
-                null));
+        newReplay(connection, revocations, Optional.empty(), refusal -> {}, null);
     assertThat(replay.startAndCatchUp(Duration.ofSeconds(30))).as("caught up").isTrue();
     for (int i = 0; i < 30; i++) {
       stop("t-" + i, Optional.empty());
@@ -479,9 +472,22 @@ class ControlLogCheckpointIT {
       Optional<ControlSigner> signer,
       java.util.function.Consumer<String> onRefused,
       ControlLogReplay.Periodic periodic) {
+    return newReplay(broker.connection(), revocations, signer, onRefused, periodic);
+  }
+
+  /**
+   * {@link #newReplay(Revocations, Optional, java.util.function.Consumer,
+   * ControlLogReplay.Periodic)} on that connection.
+   */
+  private ControlLogReplay newReplay(
+      Connection connection,
+      Revocations revocations,
+      Optional<ControlSigner> signer,
+      java.util.function.Consumer<String> onRefused,
+      ControlLogReplay.Periodic periodic) {
     return broker.own(
         new ControlLogReplay(
-            broker.connection(),
+            connection,
             broker.topology(),
             revocations,
             new CommandVerifier(signer),
