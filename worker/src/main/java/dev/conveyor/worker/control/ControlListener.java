@@ -43,6 +43,9 @@ public final class ControlListener implements AutoCloseable {
   private volatile Channel counted;
   private boolean closed;
 
+  /** The last attempt to be counted again failed; guarded by {@code this}. */
+  private boolean uncounted;
+
   /**
    * @param retries where a worker that could not declare {@code ns.workers} again tries again (it
    *     waits for the broker)
@@ -86,47 +89,53 @@ public final class ControlListener implements AutoCloseable {
         new DefaultConsumer(ch) {
           @Override
           public void handleCancel(String consumerTag) {
-            // Called on amqp-client's dispatch thread, which may wait for a reply. Forgotten first,
-            // or amqp-client's recovery would consume again with it beside its replacement, and
-            // the worker would be counted twice after a reconnection.
-            Channels.forgetConsumer(getChannel(), consumerTag);
-            try {
-              beCounted();
-            } catch (IOException | RuntimeException e) {
-              log.warn(
-                  "{} went and could not be consumed again ({}): this worker still obeys commands,"
-                      + " but is not counted until it can, so a status round may end before it"
-                      + " answers; trying again every {} s",
-                  topology.names().workers(),
-                  BrokerErrors.reason(e),
-                  RECOUNT_EVERY.toSeconds());
-              recountLater();
-            }
+            // On amqp-client's dispatch thread, one of the task threads: the broker work waits for
+            // the io thread.
+            execute(() -> recount(ch, consumerTag), 0);
           }
         });
   }
 
-  private void recountLater() {
+  private void execute(Runnable r, long delayMillis) {
     try {
-      retries.schedule(this::recount, RECOUNT_EVERY.toMillis(), TimeUnit.MILLISECONDS);
+      retries.schedule(r, delayMillis, TimeUnit.MILLISECONDS);
     } catch (RejectedExecutionException e) {
       // the worker is closing
     }
   }
 
-  /** On a channel of its own again: the failed declaration closed the last one. */
-  private synchronized void recount() {
+  /**
+   * Consumes {@code ns.workers} again, declared again, on a channel of its own: a failed
+   * declaration closes the channel it was made on. Forgets the consumer the broker cancelled first,
+   * or amqp-client's recovery would consume again with it beside its replacement, and the worker
+   * would be counted twice after a reconnection. Tries again every {@link #RECOUNT_EVERY} until the
+   * broker lets it.
+   */
+  private synchronized void recount(Channel cancelledOn, String consumerTag) {
     if (closed) {
       return;
     }
+    Channels.forgetConsumer(cancelledOn, consumerTag);
     Channels.closeQuietly(counted);
     try {
       counted = connection.createChannel();
       beCounted();
-      log.info("{}: this worker is counted again", topology.names().workers());
+      if (uncounted) {
+        uncounted = false;
+        log.info("{}: this worker is counted again", topology.names().workers());
+      }
     } catch (IOException | RuntimeException e) {
-      log.debug("{} not consumed yet: {}", topology.names().workers(), BrokerErrors.reason(e));
-      recountLater();
+      if (!uncounted) {
+        uncounted = true;
+        log.warn(
+            "{} went and could not be consumed again ({}): this worker still obeys commands, but"
+                + " is not counted until it can, so a status round may end before it answers;"
+                + " trying again every {} s",
+            topology.names().workers(),
+            BrokerErrors.reason(e),
+            RECOUNT_EVERY.toSeconds());
+      }
+      execute(() -> recount(null, null), RECOUNT_EVERY.toMillis());
     }
   }
 
