@@ -91,7 +91,7 @@ public final class ControlListener implements AutoCloseable {
           public void handleCancel(String consumerTag) {
             // On amqp-client's dispatch thread, one of the task threads: the broker work waits for
             // the io thread.
-            execute(() -> recount(ch, consumerTag), 0);
+            execute(ControlListener.this::recount, 0);
           }
         });
   }
@@ -105,17 +105,16 @@ public final class ControlListener implements AutoCloseable {
   }
 
   /**
-   * Consumes {@code ns.workers} again, declared again, on a channel of its own: a failed
-   * declaration closes the channel it was made on. Forgets the consumer the broker cancelled first,
-   * or amqp-client's recovery would consume again with it beside its replacement, and the worker
-   * would be counted twice after a reconnection. Tries again every {@link #RECOUNT_EVERY} until the
-   * broker lets it.
+   * Consumes {@code ns.workers} again, declared again, on a new channel of its own: a failed
+   * declaration closes the channel it was made on. The last one is closed first, which makes
+   * amqp-client forget the consumer the broker cancelled; its recovery would otherwise consume
+   * again with it beside its replacement, and the worker would be counted twice after a
+   * reconnection. Tries again every {@link #RECOUNT_EVERY} until the broker lets it.
    */
-  private synchronized void recount(Channel cancelledOn, String consumerTag) {
+  private synchronized void recount() {
     if (closed) {
       return;
     }
-    Channels.forgetConsumer(cancelledOn, consumerTag);
     Channels.closeQuietly(counted);
     try {
       counted = connection.createChannel();
@@ -135,7 +134,7 @@ public final class ControlListener implements AutoCloseable {
             BrokerErrors.reason(e),
             RECOUNT_EVERY.toSeconds());
       }
-      execute(() -> recount(null, null), RECOUNT_EVERY.toMillis());
+      execute(this::recount, RECOUNT_EVERY.toMillis());
     }
   }
 
