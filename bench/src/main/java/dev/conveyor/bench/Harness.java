@@ -133,7 +133,7 @@ final class Harness implements AutoCloseable {
     AMQP.BasicProperties props =
         new AMQP.BasicProperties.Builder().contentType(Wire.CONTENT_TYPE).build();
     long sent = System.nanoTime();
-    publisher.basicPublish(names().controlExchange(), "", props, body);
+    publisher.basicPublish(names().controlExchange(), Topology.routingKey(message), props, body);
     awaitConfirms();
     return sent;
   }

@@ -287,12 +287,12 @@ final class ControlSession implements AutoCloseable {
     }
   }
 
-  /** Status rounds go with their own routing key, so that the control log does not keep them. */
+  /** The control log keeps only the commands that revoke tasks: {@link Topology#routingKey}. */
   private void publishOn(Channel ch, ControlMessage message, byte[] body, String replyTo)
       throws IOException {
     ch.basicPublish(
         names().controlExchange(),
-        message.command() == Command.STATUS ? Topology.STATUS_KEY : Topology.LOGGED_KEY,
+        Topology.routingKey(message),
         ControlMessages.properties(message, body, signer(), replyTo),
         body);
   }

@@ -8,6 +8,9 @@ import dev.conveyor.protocol.topology.Names;
 import dev.conveyor.testkit.BrokerExtension;
 import dev.conveyor.testkit.ControlLogCommands;
 import dev.conveyor.testkit.TestBroker;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
@@ -71,20 +74,38 @@ class CommandChannelIT {
   }
 
   /**
-   * A dashboard asks for status every few seconds, and every entry of the control log costs each
-   * starting worker a read: status rounds go out with their own routing key, which the log's
-   * exchange does not pass on; stops and kills are kept.
+   * Every entry of the control log costs each starting worker a read, and each running worker a
+   * delivery: the log keeps only what a later worker must honour, stops and kills of named tasks. A
+   * status round (a dashboard sends one every few seconds), a stop of all tasks, a requeueing kill,
+   * a pause: they act on the workers that hear them, and go out with keys the log's exchange does
+   * not pass on.
    */
   @Test
-  void theControlLogKeepsTheStopButNotTheStatusRound(TestBroker broker) throws Exception {
-    Control.Result stop = Control.run(broker, "stop", "--task", "t-1", "--discover-timeout", "1ms");
+  void theControlLogKeepsOnlyTheStopsAndKillsOfNamedTasks(TestBroker broker) throws Exception {
+    List<List<String>> commands =
+        List.of(
+            List.of("stop", "--task", "t-1"),
+            List.of("stop", "--all"),
+            List.of("kill", "--all"),
+            List.of("kill", "--task", "t-2", "--requeue"),
+            List.of("pause"),
+            List.of("resume"),
+            List.of("kill", "--task", "t-3"));
+    for (List<String> command : commands) {
+      List<String> args = new ArrayList<>(command);
+      args.add("--no-wait");
+      Control.Result r = Control.run(broker, args.toArray(String[]::new));
+      assertThat(r.exit()).as(r.toString()).isZero();
+    }
     Control.Result status = Control.run(broker, "status", "--timeout", "200ms");
-    assertThat(stop.exit()).as(stop.toString()).isZero();
     assertThat(status.exit()).as(status.toString()).isZero();
 
-    assertThat(ControlLogCommands.of(broker))
-        .as("commands in the control log")
-        .containsExactly("stop");
+    assertThat(ControlLogCommands.entries(broker))
+        .as("the control log's entries")
+        .extracting(e -> new String(e.body(), StandardCharsets.UTF_8))
+        .satisfiesExactly(
+            stop -> assertThat(stop).contains("\"stop\"", "t-1"),
+            kill -> assertThat(kill).contains("\"kill\"", "t-3"));
   }
 
   /** A core declaration the broker refuses is the command's failure, in the broker's words. */

@@ -120,7 +120,7 @@ final class BrokerLink implements AutoCloseable {
     byte[] body = Wire.encode(m);
     statusChannel.basicPublish(
         names().controlExchange(),
-        Topology.STATUS_KEY,
+        Topology.routingKey(m),
         ControlMessages.properties(m, body, signer, DIRECT_REPLY_TO),
         body);
   }
@@ -143,7 +143,10 @@ final class BrokerLink implements AutoCloseable {
     publishing.accept(m);
     byte[] body = Wire.encode(m);
     commandChannel.basicPublish(
-        names().controlExchange(), "", ControlMessages.properties(m, body, signer, null), body);
+        names().controlExchange(),
+        Topology.routingKey(m),
+        ControlMessages.properties(m, body, signer, null),
+        body);
     try {
       commandChannel.waitForConfirmsOrDie(CONFIRM_TIMEOUT_MS);
     } catch (TimeoutException e) {

@@ -61,8 +61,8 @@ public record Names(String namespace) {
   }
 
   /**
-   * A stream bound to the control exchange that keeps every command for a day, so that a worker
-   * started after a stop for a queued task still honours it.
+   * A stream fed from the control exchange that keeps the commands revoking tasks for 25 hours, so
+   * that a worker started after a stop for a queued task still honours it.
    */
   public String controlLog() {
     return namespace + ".control.log";
@@ -70,9 +70,9 @@ public record Names(String namespace) {
 
   /**
    * A direct exchange between the control exchange and its log: it passes on commands published
-   * with an empty routing key and drops the rest, so that status rounds (routing key {@code
-   * status}), which a dashboard sends every few seconds, do not fill the log that every starting
-   * worker reads.
+   * with an empty routing key (those that revoke tasks) and drops the rest, such as the status
+   * rounds a dashboard sends every few seconds, which would fill the log that every worker reads
+   * ({@link Topology#routingKey}).
    */
   public String controlLogged() {
     return namespace + ".control.logged";

@@ -2,6 +2,8 @@ package dev.conveyor.protocol.topology;
 
 import com.rabbitmq.client.BuiltinExchangeType;
 import com.rabbitmq.client.Channel;
+import dev.conveyor.protocol.wire.Command;
+import dev.conveyor.protocol.wire.ControlMessage;
 import java.io.IOException;
 import java.util.List;
 import java.util.Map;
@@ -104,8 +106,8 @@ public final class Topology {
 
   /**
    * The stream that remembers control commands (see {@link Names#controlLog()}), fed through {@link
-   * Names#controlLogged()}: every command but status rounds. A log bound straight to the control
-   * exchange (as before that exchange) is unbound from it.
+   * Names#controlLogged()}: the commands that revoke tasks ({@link #routingKey}). A log bound
+   * straight to the control exchange (as before that exchange) is unbound from it.
    */
   public String declareControlLog(Channel ch) throws IOException {
     String name = names.controlLog();
@@ -140,11 +142,29 @@ public final class Topology {
     return name;
   }
 
-  /** The routing key of the commands the control log keeps: all but status rounds. */
+  /**
+   * The routing key of the commands the control log keeps: those that revoke tasks ({@link
+   * ControlMessage#revokesTasks}), which a worker that starts later must honour.
+   */
   public static final String LOGGED_KEY = "";
 
   /** The routing key of a status round on the control exchange, which the log does not keep. */
   public static final String STATUS_KEY = "status";
+
+  /**
+   * The routing key of the other commands ({@code stop --all}, a requeueing kill, {@code pause},
+   * …), which act on the workers that hear them and which the log does not keep: every entry costs
+   * each worker a read, and a stream write costs the broker more than the fanout to the workers.
+   */
+  public static final String LIVE_KEY = "live";
+
+  /** The routing key a control message goes out with, which decides whether the log keeps it. */
+  public static String routingKey(ControlMessage m) {
+    if (m.command() == Command.STATUS) {
+      return STATUS_KEY;
+    }
+    return m.revokesTasks() ? LOGGED_KEY : LIVE_KEY;
+  }
 
   private static final Map<String, Object> WORKERS = Map.of("x-max-length", 0);
 

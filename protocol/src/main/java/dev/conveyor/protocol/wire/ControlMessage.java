@@ -13,6 +13,17 @@ import java.time.Instant;
 public record ControlMessage(
     String id, Command command, Target target, boolean requeue, Instant issuedAt, String issuedBy) {
 
+  /**
+   * Whether it revokes tasks by id: a stop or kill that names tasks and does not requeue them. It
+   * binds a worker that starts later too (which cancels such a task when it arrives), so the
+   * control log keeps it; every other command acts on the workers that hear it.
+   */
+  public boolean revokesTasks() {
+    return (command == Command.STOP || command == Command.KILL)
+        && !requeue
+        && target instanceof Target.Tasks;
+  }
+
   /** Jackson's streaming writer: no object mapper is built to write a control message. */
   private static final JsonFactory STREAMING = new JsonFactory();
 

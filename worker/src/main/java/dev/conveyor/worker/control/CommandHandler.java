@@ -172,7 +172,7 @@ public final class CommandHandler {
       }
     }
     List<String> revoked = List.of();
-    if (target instanceof Target.Tasks tasks && !m.requeue()) {
+    if (m.revokesTasks() && target instanceof Target.Tasks tasks) {
       // Named tasks that have not started yet are cancelled when they arrive; a requeue asks for
       // the opposite.
       revocations.revoke(tasks.ids(), m.issuedBy(), m.issuedAt());

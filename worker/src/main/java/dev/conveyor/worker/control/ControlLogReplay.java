@@ -9,7 +9,6 @@ import com.rabbitmq.client.Envelope;
 import com.rabbitmq.client.ShutdownSignalException;
 import dev.conveyor.protocol.broker.Channels;
 import dev.conveyor.protocol.topology.Topology;
-import dev.conveyor.protocol.wire.Command;
 import dev.conveyor.protocol.wire.ControlMessage;
 import dev.conveyor.protocol.wire.Headers;
 import dev.conveyor.protocol.wire.MalformedMessageException;
@@ -637,9 +636,7 @@ public final class ControlLogReplay implements AutoCloseable {
       onRefused.accept("malformed");
       return null;
     }
-    if ((m.command() == Command.STOP || m.command() == Command.KILL)
-        && !m.requeue()
-        && m.target() instanceof Target.Tasks tasks) {
+    if (m.revokesTasks() && m.target() instanceof Target.Tasks tasks) {
       Instant now = Instant.now();
       Instant until =
           (m.issuedAt() == null || m.issuedAt().isAfter(now) ? now : m.issuedAt())
