@@ -24,10 +24,12 @@ public final class LogCapture implements AutoCloseable {
 
   /** Every event so far at WARN or above. */
   public List<String> warnings() {
-    return appender.list.stream()
-        .filter(e -> e.getLevel().isGreaterOrEqual(Level.WARN))
-        .map(e -> e.getLevel() + " " + e.getFormattedMessage())
-        .toList();
+    synchronized (appender) { // as all(): a class logging meanwhile appends to the list
+      return appender.list.stream()
+          .filter(e -> e.getLevel().isGreaterOrEqual(Level.WARN))
+          .map(e -> e.getLevel() + " " + e.getFormattedMessage())
+          .toList();
+    }
   }
 
   /** Every event so far, whatever its level. */

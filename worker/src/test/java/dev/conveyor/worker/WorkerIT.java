@@ -13,7 +13,10 @@ import dev.conveyor.protocol.wire.TaskState;
 import dev.conveyor.protocol.wire.WorkerEvent;
 import dev.conveyor.testkit.BrokerExtension;
 import dev.conveyor.testkit.EventLog;
+import dev.conveyor.testkit.LogCapture;
+import dev.conveyor.testkit.PrivateVhost;
 import dev.conveyor.testkit.TestBroker;
+import dev.conveyor.worker.messaging.TaskConsumer;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.time.Instant;
@@ -93,6 +96,49 @@ class WorkerIT {
         .atMost(Duration.ofSeconds(10))
         .until(() -> broker.consumerCountOrMissing(broker.names().taskQueue("default")) == 1);
     events.await(Broker.task(broker, "{\"type\":\"noop\"}"), TaskState.SUCCEEDED);
+  }
+
+  /**
+   * A task queue deleted where the worker may not declare it again (here a vhost's queue limit):
+   * the refused declaration closes the channel, and the reopened channel's consumer, without its
+   * queue, is refused in turn. The worker tries again at a pace, not in a loop that would flood the
+   * broker and its log, and consumes the queue once it is there again.
+   */
+  @Test
+  void aTaskQueueThatCannotBeDeclaredAgainIsTriedAgainAtAPaceUntilItIsThere(TestBroker shared)
+      throws Exception {
+    try (PrivateVhost vhost = PrivateVhost.create(shared.uri());
+        LogCapture log = LogCapture.of(TaskConsumer.class)) {
+      TestBroker broker = vhost.testBroker();
+      String queue = broker.names().taskQueue("default");
+      Worker w = worker(broker);
+      Awaitility.await().atMost(Duration.ofSeconds(20)).until(w::ready);
+
+      vhost.limitQueues(0);
+      broker.withChannel(ch -> ch.queueDelete(queue));
+      Awaitility.await().atMost(Duration.ofSeconds(20)).until(() -> failedReopens(log) >= 1);
+      // A refused consume closes the channel at once: in a loop, hundreds within a second.
+      Awaitility.await()
+          .during(Duration.ofSeconds(2))
+          .atMost(Duration.ofSeconds(3))
+          .until(() -> failedReopens(log) <= 2);
+      assertThat(w.ready()).as("ready without its queue").isFalse();
+
+      vhost.limitQueues(-1); // no limit
+      broker.withChannel(ch -> broker.topology().declareTaskQueue(ch, "default"));
+      Awaitility.await()
+          .atMost(Duration.ofSeconds(30))
+          .until(() -> broker.consumerCountOrMissing(queue) == 1);
+      EventLog events = broker.own(EventLog.open(broker));
+      events.await(Broker.task(broker, "{\"type\":\"noop\"}"), TaskState.SUCCEEDED);
+      assertThat(w.ready()).isTrue();
+    }
+  }
+
+  private static long failedReopens(LogCapture log) {
+    return log.warnings().stream()
+        .filter(line -> line.contains("could not reopen the channel of queue default"))
+        .count();
   }
 
   @Test

@@ -16,7 +16,11 @@ import dev.conveyor.worker.execution.AckWindow;
 import dev.conveyor.worker.execution.Lease;
 import dev.conveyor.worker.execution.LeaseScope;
 import java.io.IOException;
-import java.util.concurrent.Executor;
+import java.time.Duration;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Consumer;
 import org.slf4j.Logger;
@@ -53,7 +57,17 @@ public final class TaskConsumer implements AutoCloseable {
   private final AckWindow.Gathering acks;
   private final Consumer<Lease> intake;
   private final Consumer<LeaseScope> onLeasesLost;
-  private final Executor reopener;
+  private final ScheduledExecutorService reopener;
+
+  /**
+   * How long a consumer waits before it reopens its channel again when the broker closed the last
+   * one it reopened, before or as it consumed: the queue may be gone and not declarable by this
+   * worker (a vhost's queue limit, no configure permission), and every try is refused at once.
+   */
+  static final Duration REOPEN_RETRY = Duration.ofSeconds(5);
+
+  /** Reopens tried since the last that consumed (or left the consumer paused). */
+  private final AtomicInteger reopening = new AtomicInteger();
 
   /**
    * The scope of the deliveries to come, the channel they come from, and the last delivery tag that
@@ -79,8 +93,9 @@ public final class TaskConsumer implements AutoCloseable {
    *     recovery begins), that the broker has taken back every lease of that channel's scope; a
    *     delivery of that scope dispatched after this comes to the intake already lost. It must not
    *     wait: it may hold up the connection
-   * @param reopener where to reopen a channel (not on the closing channel's thread, and not on a
-   *     thread that must be punctual: it waits for the broker)
+   * @param reopener where to reopen a channel, at once or after {@link #REOPEN_RETRY} (not on the
+   *     closing channel's thread, and not on a thread that must be punctual: it waits for the
+   *     broker)
    */
   public TaskConsumer(
       Connection connection,
@@ -89,7 +104,7 @@ public final class TaskConsumer implements AutoCloseable {
       AckWindow.Gathering acks,
       Consumer<Lease> intake,
       Consumer<LeaseScope> onLeasesLost,
-      Executor reopener) {
+      ScheduledExecutorService reopener) {
     this.connection = connection;
     this.topology = topology;
     this.queueName = topology.names().taskQueue(queue);
@@ -226,8 +241,17 @@ public final class TaskConsumer implements AutoCloseable {
       // Ours, or the whole connection: amqp-client's recovery handles the latter.
       return;
     }
-    log.warn("broker closed the channel of queue {}: {}", queue, cause.getMessage());
-    reopener.execute(this::reopen);
+    // Not the lock of this: a reopen holds it while it waits for the broker's answers, which come
+    // on the thread that runs this.
+    boolean again = reopening.get() > 0;
+    if (!again) {
+      log.warn("broker closed the channel of queue {}: {}", queue, cause.getMessage());
+    }
+    try {
+      reopener.schedule(this::reopen, again ? REOPEN_RETRY.toNanos() : 0, TimeUnit.NANOSECONDS);
+    } catch (RejectedExecutionException e) {
+      // closing
+    }
   }
 
   /**
@@ -293,6 +317,11 @@ public final class TaskConsumer implements AutoCloseable {
     return new LeaseScope(new AckWindow((tag, multiple) -> ch.basicAck(tag, multiple), acks));
   }
 
+  /**
+   * Consumes on a new channel, without declaring the queue: a declaration that conflicts or that
+   * the broker refuses is what may have closed the last one. If the broker refuses this one too
+   * (the queue is gone), the channel it closes is reopened after {@link #REOPEN_RETRY}.
+   */
   private void reopen() {
     synchronized (this) {
       if (closed) {
@@ -300,11 +329,21 @@ public final class TaskConsumer implements AutoCloseable {
       }
       Channels.forgetConsumer(channel, consumerTag);
       consumerTag = null;
+      int tries = reopening.incrementAndGet();
       try {
         start();
+        reopening.set(0);
         log.info("consuming {} again on a new channel", queue);
       } catch (IOException | RuntimeException e) {
-        log.error("could not reopen the channel of queue {}", queue, e);
+        // A channel the broker closed is reopened again (channelClosed); with the connection, the
+        // recovery takes over.
+        boolean refused = channel != null && !channel.isOpen() && connection.isOpen();
+        log.warn(
+            "could not reopen the channel of queue {} (try {}): {}{}",
+            queue,
+            tries,
+            BrokerErrors.reason(e),
+            refused ? "; trying again in " + REOPEN_RETRY.toSeconds() + " s" : "");
       }
     }
   }
