@@ -11,6 +11,7 @@ import dev.conveyor.protocol.wire.Target;
 import dev.conveyor.protocol.wire.TaskEvent;
 import dev.conveyor.protocol.wire.TaskState;
 import dev.conveyor.protocol.wire.WorkerEvent;
+import dev.conveyor.testkit.BrokerAdmin;
 import dev.conveyor.testkit.BrokerExtension;
 import dev.conveyor.testkit.EventLog;
 import dev.conveyor.testkit.LogCapture;
@@ -95,6 +96,40 @@ class WorkerIT {
     Awaitility.await()
         .atMost(Duration.ofSeconds(10))
         .until(() -> broker.consumerCountOrMissing(broker.names().taskQueue("default")) == 1);
+    events.await(Broker.task(broker, "{\"type\":\"noop\"}"), TaskState.SUCCEEDED);
+  }
+
+  /**
+   * A task queue deleted and consumed again, then the connection lost: amqp-client's recovery
+   * brings back the worker's consumer, not also the one the broker cancelled with the queue (two
+   * consumers would share the worker's prefetch on one channel).
+   */
+  @Test
+  void aTaskQueueConsumedAgainIsConsumedOnceAfterAReconnection(TestBroker broker) throws Exception {
+    EventLog events = EventLog.open(broker);
+    String name = "redeclared-" + broker.namespace();
+    Worker w =
+        broker.own(
+            Worker.start(
+                WorkerConfig.defaults(broker.settings()).withName(name).withConcurrency(1)));
+    String queue = broker.names().taskQueue("default");
+    Awaitility.await().atMost(Duration.ofSeconds(20)).until(w::ready);
+    broker.withChannel(ch -> ch.queueDelete(queue));
+    Awaitility.await()
+        .atMost(Duration.ofSeconds(20))
+        .until(() -> broker.consumerCountOrMissing(queue) == 1);
+
+    new BrokerAdmin(broker.uri()).closeConnectionsOnceListed("conveyor-worker " + name, 1);
+    // Announced once amqp-client has recovered the connection, its channels and their consumers.
+    Awaitility.await()
+        .atMost(Duration.ofSeconds(30))
+        .until(
+            () ->
+                events.workers().stream()
+                    .anyMatch(
+                        e -> e.worker().equals(name) && e.state().equals(WorkerEvent.RECONNECTED)));
+
+    assertThat(broker.consumerCountOrMissing(queue)).as("consumers of the task queue").isEqualTo(1);
     events.await(Broker.task(broker, "{\"type\":\"noop\"}"), TaskState.SUCCEEDED);
   }
 
