@@ -644,6 +644,94 @@ class ControlIT {
   }
 
   /**
+   * The broker drops the bindings of a deleted exchange without a word to anyone: a control
+   * exchange deleted under a worker, whether declared again at once (as the next {@code control}
+   * command does) or left missing, must not leave the worker deaf. And after a reconnection it has
+   * one control queue, declared again without an error.
+   */
+  @Test
+  void aWorkerWhoseControlExchangeWasDeletedHearsCommandsAgain(TestBroker broker) throws Exception {
+    try (LogCapture recovery = LogCapture.of(ForgivingExceptionHandler.class)) {
+      EventLog events = broker.own(EventLog.open(broker));
+      String name = "deaf-" + broker.namespace();
+      start(broker, config(broker, name).withConcurrency(1));
+      BrokerAdmin admin = new BrokerAdmin(broker.uri());
+      String control = broker.names().controlExchange();
+      assertThat(admin.queuesBoundTo(control)).hasSize(1);
+
+      // Declared again at once: the worker's queue is bound again.
+      String first = publish(broker, 1, SLEEP_30).getFirst();
+      events.await(first, TaskState.RUNNING);
+      admin.deleteExchange(control);
+      broker.withChannel(
+          ch -> {
+            broker.topology().declareCore(ch);
+            return null;
+          });
+      stopAllOnceBound(broker, admin, first, events);
+
+      // Left missing: the worker declares it.
+      String second = publish(broker, 1, SLEEP_30).getFirst();
+      events.await(second, TaskState.RUNNING);
+      admin.deleteExchange(control);
+      stopAllOnceBound(broker, admin, second, events);
+
+      admin.closeConnectionsOnceListed("conveyor-worker " + name, 1);
+      Awaitility.await()
+          .atMost(Duration.ofSeconds(30))
+          .until(
+              () ->
+                  events.workers().stream()
+                      .anyMatch(
+                          e ->
+                              e.worker().equals(name)
+                                  && e.state().equals(WorkerEvent.RECONNECTED)));
+      assertThat(admin.queuesBoundTo(control))
+          .as("control queues after the reconnection")
+          .hasSize(1);
+      assertThat(recovery.warnings()).filteredOn(w -> w.contains(broker.namespace())).isEmpty();
+    }
+  }
+
+  /**
+   * A worker that cannot listen again at once (here its new control queue is over the vhost's queue
+   * limit) says so once, tries again every few seconds, and hears commands once it can.
+   */
+  @Test
+  void aWorkerThatCannotListenAgainTriesUntilItCan(TestBroker shared) throws Exception {
+    try (PrivateVhost vhost = PrivateVhost.create(shared.uri());
+        LogCapture log = LogCapture.of(ControlListener.class)) {
+      TestBroker broker = vhost.testBroker();
+      EventLog events = broker.own(EventLog.open(broker));
+      start(broker, config(broker, "w1").withConcurrency(1));
+      String task = publish(broker, 1, SLEEP_30).getFirst();
+      events.await(task, TaskState.RUNNING);
+      BrokerAdmin admin = new BrokerAdmin(broker.uri());
+
+      vhost.limitQueues(0);
+      admin.deleteExchange(broker.names().controlExchange());
+      Awaitility.await()
+          .atMost(Duration.ofSeconds(20))
+          .until(() -> log.warnings().stream().anyMatch(w -> w.contains("cannot listen again")));
+
+      vhost.limitQueues(-1); // no limit
+      stopAllOnceBound(broker, admin, task, events);
+      assertThat(log.warnings()).filteredOn(w -> w.contains("cannot listen again")).hasSize(1);
+    }
+  }
+
+  private static void stopAllOnceBound(
+      TestBroker broker, BrokerAdmin admin, String task, EventLog events) throws Exception {
+    Awaitility.await()
+        .atMost(Duration.ofSeconds(20))
+        .ignoreExceptions() // the exchange missing
+        .until(() -> admin.queuesBoundTo(broker.names().controlExchange()).size() == 1);
+    Broker.control(broker, Broker.command(Command.STOP, Target.all(), false));
+    assertThat(events.await(task, TaskState.CANCELLED, Duration.ofSeconds(10)).cause())
+        .isEqualTo(Cause.USER_STOP);
+  }
+
+  /**
    * amqp-client's recovery declares everything again on the channel that declared it: none of the
    * worker's declarations may have been made on a channel closed since, or each reconnection logs
    * an error for it (the control log's, declared while the worker read it at start, did).

@@ -5,6 +5,7 @@ import com.rabbitmq.client.Channel;
 import com.rabbitmq.client.Connection;
 import com.rabbitmq.client.DefaultConsumer;
 import com.rabbitmq.client.Envelope;
+import com.rabbitmq.client.impl.recovery.AutorecoveringConnection;
 import dev.conveyor.protocol.broker.BrokerErrors;
 import dev.conveyor.protocol.broker.Channels;
 import dev.conveyor.protocol.topology.Topology;
@@ -28,27 +29,45 @@ import org.slf4j.LoggerFactory;
  * reconnection; when the queue itself goes (the node that held it was lost, or it was deleted), the
  * broker cancels the consumer and the worker declares the queue and consumes it again, every few
  * seconds until the broker lets it.
+ *
+ * <p>The broker drops the bindings of an exchange that is deleted, and tells no one: a control
+ * exchange deleted under the workers (and declared again by the next {@code control} command) would
+ * leave them deaf, still counted, until they reconnect. So every {@link #RETRY_EVERY} the worker
+ * binds its queue again (a no-op while it is bound). If the exchange is missing, the broker closes
+ * the channel, as it would for any other refusal; the worker then listens again on a new channel,
+ * declaring what it needs, until the broker lets it.
  */
 public final class ControlListener implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(ControlListener.class);
 
-  /** How long a worker that could not be counted waits before it tries again. */
-  static final Duration RECOUNT_EVERY = Duration.ofSeconds(5);
+  /**
+   * How often a worker binds its control queue again, and how long one that could not listen or be
+   * counted waits before it tries again.
+   */
+  static final Duration RETRY_EVERY = Duration.ofSeconds(5);
 
   private final Connection connection;
   private final Topology topology;
   private final CommandHandler handler;
   private final ScheduledExecutorService retries;
+
+  /** Where commands are heard, and the server-named queue they come through; guarded by this. */
   private Channel channel;
+
+  private volatile String queue;
+  private String consumerTag;
   private volatile Channel counted;
   private boolean closed;
 
   /** The last attempt to be counted again failed; guarded by {@code this}. */
   private boolean uncounted;
 
+  /** The last attempt to listen again failed; guarded by {@code this}. */
+  private boolean deaf;
+
   /**
-   * @param retries where a worker that could not declare {@code ns.workers} again tries again (it
-   *     waits for the broker)
+   * @param retries where the worker binds its control queue again, and tries again to listen or to
+   *     be counted (it waits for the broker)
    */
   public ControlListener(
       Connection connection,
@@ -61,23 +80,113 @@ public final class ControlListener implements AutoCloseable {
     this.retries = retries;
   }
 
-  public void start() throws IOException {
-    channel = connection.createChannel();
-    String queue = channel.queueDeclare("", false, true, true, null).getQueue();
-    channel.queueBind(queue, topology.names().controlExchange(), "");
-    channel.basicConsume(
-        queue,
-        true,
-        new DefaultConsumer(channel) {
-          @Override
-          public void handleDelivery(
-              String tag, Envelope envelope, AMQP.BasicProperties props, byte[] body) {
-            handler.handle(body, props.getHeaders(), props.getReplyTo(), props.getCorrelationId());
-          }
-        });
+  public synchronized void start() throws IOException {
+    // A server-named queue is named anew when amqp-client's recovery declares it again.
+    if (connection instanceof AutorecoveringConnection recovering) {
+      recovering.addQueueRecoveryListener(this::renamed);
+    }
+    listen(false);
     // After the control consumer: a worker counted is one that hears what is published next.
     counted = connection.createChannel();
     beCounted();
+    long every = RETRY_EVERY.toMillis();
+    retries.scheduleWithFixedDelay(this::bindAgain, every, every, TimeUnit.MILLISECONDS);
+  }
+
+  private void renamed(String before, String after) {
+    if (before.equals(queue)) {
+      queue = after;
+    }
+  }
+
+  /**
+   * Consumes commands from a new server-named queue, bound to the control exchange, on a new
+   * channel; {@code declare}: the namespace's exchanges are declared first, on that channel, which
+   * lives as long as the worker (amqp-client's recovery declares them again on it). The broker
+   * closing that channel (the exchange missing when the queue is bound again, say) makes the worker
+   * listen again.
+   */
+  private void listen(boolean declare) throws IOException {
+    Channel ch = connection.createChannel();
+    channel = ch;
+    ch.addShutdownListener(
+        cause -> {
+          if (!cause.isHardError() && !cause.isInitiatedByApplication()) {
+            execute(() -> listenAgain(ch, false), 0);
+          }
+        });
+    if (declare) {
+      topology.declareCore(ch);
+    }
+    queue = ch.queueDeclare("", false, true, true, null).getQueue();
+    ch.queueBind(queue, topology.names().controlExchange(), "");
+    consumerTag =
+        ch.basicConsume(
+            queue,
+            true,
+            new DefaultConsumer(ch) {
+              @Override
+              public void handleDelivery(
+                  String tag, Envelope envelope, AMQP.BasicProperties props, byte[] body) {
+                handler.handle(
+                    body, props.getHeaders(), props.getReplyTo(), props.getCorrelationId());
+              }
+            });
+  }
+
+  /**
+   * Binds the control queue again: nothing changes while it is bound; an exchange deleted and
+   * declared again since has lost the binding, and a missing one closes the channel ({@link
+   * #listenAgain}).
+   */
+  private synchronized void bindAgain() {
+    if (closed || deaf || !channel.isOpen()) {
+      return;
+    }
+    try {
+      channel.queueBind(queue, topology.names().controlExchange(), "");
+    } catch (IOException | RuntimeException e) {
+      log.debug("control queue {} not bound again: {}", queue, BrokerErrors.reason(e));
+    }
+  }
+
+  /**
+   * Listens again on a new channel, after the broker closed {@code lost}: declares the namespace's
+   * exchanges (the control exchange may be what was missing) and a new control queue. Its old
+   * consumer is forgotten first, and with it its queue, which amqp-client's recovery would
+   * otherwise declare and bind again beside the new one. Tries again every {@link #RETRY_EVERY}
+   * until the broker lets it.
+   */
+  private synchronized void listenAgain(Channel lost, boolean retry) {
+    if (closed || channel != lost || (deaf && !retry)) {
+      return; // closed, listening on a newer channel already, or a retry is due
+    }
+    if (!retry) {
+      log.warn(
+          "{}: the broker closed the channel on which this worker hears commands ({}); listening"
+              + " again",
+          topology.names().controlExchange(),
+          lost.getCloseReason() == null ? "closed" : lost.getCloseReason().getMessage());
+    }
+    Channels.forgetConsumer(lost, consumerTag);
+    Channels.closeQuietly(lost);
+    try {
+      listen(true);
+      deaf = false;
+      log.info("{}: this worker hears commands again", topology.names().controlExchange());
+    } catch (IOException | RuntimeException e) {
+      if (!deaf) {
+        deaf = true;
+        log.warn(
+            "{}: the broker closed the channel on which this worker hears commands, and it cannot"
+                + " listen again ({}): it hears no command until it can; trying again every {} s",
+            topology.names().controlExchange(),
+            BrokerErrors.reason(e),
+            RETRY_EVERY.toSeconds());
+      }
+      Channel failed = channel;
+      execute(() -> listenAgain(failed, true), RETRY_EVERY.toMillis());
+    }
   }
 
   /** Nothing is meant to arrive on {@code ns.workers}; whatever does is dropped. */
@@ -109,7 +218,7 @@ public final class ControlListener implements AutoCloseable {
    * declaration closes the channel it was made on. The last one is closed first, which makes
    * amqp-client forget the consumer the broker cancelled; its recovery would otherwise consume
    * again with it beside its replacement, and the worker would be counted twice after a
-   * reconnection. Tries again every {@link #RECOUNT_EVERY} until the broker lets it.
+   * reconnection. Tries again every {@link #RETRY_EVERY} until the broker lets it.
    */
   private synchronized void recount() {
     if (closed) {
@@ -132,9 +241,9 @@ public final class ControlListener implements AutoCloseable {
                 + " trying again every {} s",
             topology.names().workers(),
             BrokerErrors.reason(e),
-            RECOUNT_EVERY.toSeconds());
+            RETRY_EVERY.toSeconds());
       }
-      execute(this::recount, RECOUNT_EVERY.toMillis());
+      execute(this::recount, RETRY_EVERY.toMillis());
     }
   }
 
