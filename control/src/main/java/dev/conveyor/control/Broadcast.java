@@ -68,6 +68,7 @@ final class Broadcast {
       round = discovery.finish();
     }
     List<String> live = round.statuses().stream().map(WorkerStatus::worker).toList();
-    return CommandReport.of(message, live, round.refusals(), tracker, wait, waitTimeout);
+    return CommandReport.of(
+        message, live, round.refusals(), round.silent(), tracker, wait, waitTimeout);
   }
 }

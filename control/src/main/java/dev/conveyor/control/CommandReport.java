@@ -39,6 +39,7 @@ record CommandReport(
     List<String> revoked,
     List<String> notRunning,
     List<String> unsettled,
+    Integer silentWorkers,
     boolean ok) {
 
   /** One worker's acknowledgement; {@code paused} only for pause and resume. */
@@ -62,11 +63,13 @@ record CommandReport(
   /**
    * @param discoveryRefusals workers that refused the status round run beside the command; with
    *     {@code --no-wait} they stand for the command's refusal, which is not waited for
+   * @param silent workers the broker counted listening that did not answer that round
    */
   static CommandReport of(
       ControlMessage message,
       List<String> discovered,
       List<CommandRefused> discoveryRefusals,
+      int silent,
       CommandTracker tracker,
       boolean waited,
       Duration waitTimeout) {
@@ -123,6 +126,7 @@ record CommandReport(
         revoked,
         notRunning,
         unsettled,
+        silent > 0 ? silent : null,
         // --no-wait asked not to follow the tasks: their settling is not this command's result.
         noAnswer.isEmpty() && refused.isEmpty() && (!waited || unsettled.isEmpty()));
   }
@@ -208,6 +212,14 @@ record CommandReport(
     }
     for (String w : noAnswer) {
       out.println(w + ": did not answer" + (waitedFor == null ? "" : " within " + waitedFor));
+    }
+    if (silentWorkers != null) {
+      out.println(
+          silentWorkers
+              + " more worker(s) hear commands, by the broker's count, but did not answer: stuck,"
+              + " or no longer bound to the control exchange; this "
+              + verbWord
+              + " may not have reached them");
     }
     for (String task : revoked) {
       out.println(task + ": not running; revoked, will be cancelled when it arrives");

@@ -3,7 +3,6 @@ package dev.conveyor.control;
 import dev.conveyor.protocol.wire.Target;
 import java.io.IOException;
 import java.time.Duration;
-import java.util.List;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -15,14 +14,12 @@ import org.slf4j.LoggerFactory;
 final class Discovery implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(Discovery.class);
 
-  private static final StatusRound.Result NOBODY = new StatusRound.Result(List.of(), List.of());
-
   private final ControlSession session;
   private final Target whom;
   private final Duration timeout;
   private final CommandTracker tracker;
   private Thread thread;
-  private volatile StatusRound.Result result = NOBODY;
+  private volatile StatusRound.Result result = StatusRound.Result.NOBODY;
 
   Discovery(ControlSession session, Target whom, Duration timeout, CommandTracker tracker) {
     this.session = session;

@@ -79,6 +79,18 @@ final class StatusCommand implements Callable<Integer> {
       print(statuses, duplicates, out);
     }
     out.flush();
+    if (round.silent() > 0 && workers == null) {
+      spec.commandLine()
+          .getErr()
+          .println(
+              "control status: "
+                  + round.silent()
+                  + " more worker(s) hear commands, by the broker's count ("
+                  + round.listening()
+                  + "), but did not answer within "
+                  + Durations.format(timeout)
+                  + ": stuck, or no longer bound to the control exchange");
+    }
     if (!duplicates.isEmpty()) {
       PrintWriter err = spec.commandLine().getErr();
       for (String name : duplicates) {

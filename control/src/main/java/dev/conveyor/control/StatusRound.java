@@ -44,10 +44,20 @@ final class StatusRound {
   }
 
   /**
-   * The replies ordered by worker name (then host and pid: two workers may answer to one name), and
-   * the refusals.
+   * The replies ordered by worker name (then host and pid: two workers may answer to one name), the
+   * refusals, and how many workers the broker counted listening (0 if unknown or not asked).
    */
-  record Result(List<WorkerStatus> statuses, List<CommandRefused> refusals) {
+  record Result(List<WorkerStatus> statuses, List<CommandRefused> refusals, int listening) {
+
+    static final Result NOBODY = new Result(List.of(), List.of(), 0);
+
+    /**
+     * How many workers that the broker counted listening did not answer: a worker that is stuck, or
+     * does not hear commands any more.
+     */
+    int silent() {
+      return Math.max(0, listening - statuses.size() - refusals.size());
+    }
 
     /** Names that more than one worker answered to. */
     Set<String> duplicateNames() {
@@ -116,7 +126,7 @@ final class StatusRound {
     }
     List<CommandRefused> refused = new ArrayList<>(refusals.values());
     refused.sort(Comparator.comparing(CommandRefused::worker));
-    return new Result(new ArrayList<>(byWorker.values()), refused);
+    return new Result(new ArrayList<>(byWorker.values()), refused, listening);
   }
 
   private static void take(

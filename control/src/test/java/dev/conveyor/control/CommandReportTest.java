@@ -23,6 +23,9 @@ import org.junit.jupiter.api.Test;
 
 class CommandReportTest {
 
+  private static final ControlMessage STOP_ALL =
+      new ControlMessage("c1", Command.STOP, Target.all(), false, Instant.now(), "test@host");
+
   private static final ControlMessage STOP_TASKS =
       new ControlMessage(
           "c1",
@@ -95,7 +98,7 @@ class CommandReportTest {
 
     CommandReport report =
         CommandReport.of(
-            STOP_TASKS, List.of("w1", "w2"), List.of(), tracker, true, Duration.ofSeconds(5));
+            STOP_TASKS, List.of("w1", "w2"), List.of(), 0, tracker, true, Duration.ofSeconds(5));
     assertTrue(report.ok());
     assertEquals(List.of("queued"), report.revoked());
     List<String> lines = text(report).lines().toList();
@@ -118,7 +121,7 @@ class CommandReportTest {
     tracker.accept(applied("w1", List.of("a"), List.of()));
     CommandReport report =
         CommandReport.of(
-            STOP_TASKS, List.of("w1", "w2"), List.of(), tracker, true, Duration.ofSeconds(5));
+            STOP_TASKS, List.of("w1", "w2"), List.of(), 0, tracker, true, Duration.ofSeconds(5));
     assertFalse(report.ok());
     assertEquals(List.of("w2"), report.noAnswer());
     assertEquals(List.of("a"), report.unsettled());
@@ -135,7 +138,7 @@ class CommandReportTest {
     tracker.accept(applied("w1", List.of("a"), List.of()));
     CommandReport report =
         CommandReport.of(
-            STOP_TASKS, List.of("w1"), List.of(), tracker, false, Duration.ofSeconds(5));
+            STOP_TASKS, List.of("w1"), List.of(), 0, tracker, false, Duration.ofSeconds(5));
     assertTrue(report.ok(), text(report));
   }
 
@@ -156,7 +159,7 @@ class CommandReportTest {
     CommandTracker tracker = discovered("c1", List.of());
     tracker.publishing();
     CommandReport report =
-        CommandReport.of(STOP_TASKS, List.of(), List.of(), tracker, true, Duration.ofSeconds(5));
+        CommandReport.of(STOP_TASKS, List.of(), List.of(), 0, tracker, true, Duration.ofSeconds(5));
     assertTrue(report.ok());
     String text = text(report);
     assertTrue(text.startsWith("no live workers answered; stop c1 published"), text);
@@ -170,7 +173,7 @@ class CommandReportTest {
             "c1", Command.KILL, new Target.Workers(List.of("w9")), false, Instant.now(), "u@h");
     CommandTracker tracker = discovered("c1", List.of());
     CommandReport report =
-        CommandReport.of(m, List.of(), List.of(), tracker, false, Duration.ofSeconds(5));
+        CommandReport.of(m, List.of(), List.of(), 0, tracker, false, Duration.ofSeconds(5));
     assertFalse(report.ok());
     assertEquals(List.of("w9"), report.noAnswer());
   }
@@ -186,7 +189,8 @@ class CommandReportTest {
             new CommandApplied(
                 "c1", Command.PAUSE, "w1", List.of(), List.of(), List.of(), true, null, null)));
     String text =
-        text(CommandReport.of(m, List.of("w1"), List.of(), tracker, true, Duration.ofSeconds(5)));
+        text(
+            CommandReport.of(m, List.of("w1"), List.of(), 0, tracker, true, Duration.ofSeconds(5)));
     assertTrue(text.lines().anyMatch(l -> l.matches("w1: paused \\(\\d+ ms\\)")), text);
   }
 
@@ -198,7 +202,7 @@ class CommandReportTest {
     CommandTracker tracker = discovered("c1", List.of());
     tracker.publishing();
     CommandReport report =
-        CommandReport.of(m, List.of(), List.of(), tracker, true, Duration.ofSeconds(5));
+        CommandReport.of(m, List.of(), List.of(), 0, tracker, true, Duration.ofSeconds(5));
     assertEquals(List.of(), report.revoked());
     assertEquals(List.of("q1"), report.notRunning());
     assertTrue(text(report).contains("q1: not running; nothing to requeue"));
@@ -219,7 +223,8 @@ class CommandReportTest {
             new WorkerEvent("w1", WorkerEvent.TERMINATING, Instant.now(), List.of("s"), null, 1L)));
     tracker.accept(task("s", TaskState.CANCELLED));
     String text =
-        text(CommandReport.of(m, List.of("w1"), List.of(), tracker, true, Duration.ofSeconds(5)));
+        text(
+            CommandReport.of(m, List.of("w1"), List.of(), 0, tracker, true, Duration.ofSeconds(5)));
     assertTrue(
         text.contains("w1: killed 1 task(s): s cancelled (user-stop) ")
             && text.contains("; worker terminating: a task did not end within its kill grace"),
@@ -247,7 +252,7 @@ class CommandReportTest {
     assertTrue(tracker.await(Duration.ofSeconds(1)));
 
     CommandReport report =
-        CommandReport.of(STOP_TASKS, List.of(), List.of(), tracker, true, Duration.ofSeconds(5));
+        CommandReport.of(STOP_TASKS, List.of(), List.of(), 0, tracker, true, Duration.ofSeconds(5));
 
     assertFalse(report.ok());
     assertEquals(List.of(), report.revoked());
@@ -273,11 +278,32 @@ class CommandReportTest {
 
     CommandReport report =
         CommandReport.of(
-            STOP_TASKS, List.of("w1", "s1"), List.of(), tracker, true, Duration.ofSeconds(5));
+            STOP_TASKS, List.of("w1", "s1"), List.of(), 0, tracker, true, Duration.ofSeconds(5));
 
     assertFalse(report.ok());
     assertEquals(List.of("a", "b", "queued"), report.revoked(), "w1 revoked them");
     assertTrue(err(report).contains("refused by s1: bad signature — this control key"));
+  }
+
+  /**
+   * Workers the broker counts as hearing commands that did not answer the status round are said to
+   * be there: the command may not have reached them (stuck, or unbound from the exchange).
+   */
+  @Test
+  void workersCountedButSilentAreReported() {
+    CommandTracker tracker = discovered("c1", List.of());
+    tracker.publishing();
+    CommandReport report =
+        CommandReport.of(STOP_ALL, List.of(), List.of(), 2, tracker, true, Duration.ofSeconds(5));
+    assertEquals(2, report.silentWorkers());
+    assertTrue(
+        text(report).contains("2 more worker(s) hear commands, by the broker's count, but did not"),
+        () -> text(report));
+
+    CommandReport none =
+        CommandReport.of(STOP_ALL, List.of(), List.of(), 0, tracker, true, Duration.ofSeconds(5));
+    assertEquals(null, none.silentWorkers());
+    assertFalse(text(none).contains("more worker(s)"), () -> text(none));
   }
 
   @Test
@@ -289,6 +315,7 @@ class CommandReportTest {
             STOP_TASKS,
             List.of(),
             List.of(new CommandRefused("st", Command.STATUS, "s1", "unsigned", null, null)),
+            0,
             tracker,
             false,
             Duration.ofSeconds(5));

@@ -4,6 +4,8 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import com.rabbitmq.client.Channel;
+import com.rabbitmq.client.DefaultConsumer;
 import dev.conveyor.protocol.wire.Wire;
 import dev.conveyor.testkit.BrokerExtension;
 import dev.conveyor.testkit.TestBroker;
@@ -34,6 +36,31 @@ class NoWorkersIT {
     Control.Result json = Control.run(broker, "status", "--json", "--timeout", "200ms");
     assertEquals(0, json.exit(), json::toString);
     assertEquals("[]\n", json.out());
+  }
+
+  /**
+   * A worker counted as hearing commands (a consumer of {@code ns.workers}) that does not answer,
+   * as one no longer bound to the control exchange would not: {@code status} and {@code stop} say
+   * so, where they said there was no live worker.
+   */
+  @Test
+  void aCountedWorkerThatDoesNotAnswerIsReported(TestBroker broker) throws Exception {
+    try (Channel counted = broker.connection().createChannel()) {
+      counted.basicConsume(
+          broker.topology().declareWorkers(counted), true, new DefaultConsumer(counted));
+
+      Control.Result status = Control.run(broker, "status", "--timeout", "300ms");
+      assertEquals(0, status.exit(), status::toString);
+      assertTrue(
+          status.err().contains("1 more worker(s) hear commands, by the broker's count (1)"),
+          status::toString);
+
+      Control.Result stop = Control.run(broker, "stop", "--all", "--discover-timeout", "300ms");
+      assertEquals(0, stop.exit(), stop::toString);
+      assertTrue(
+          stop.out().contains("1 more worker(s) hear commands, by the broker's count, but did not"),
+          stop::toString);
+    }
   }
 
   @Test
