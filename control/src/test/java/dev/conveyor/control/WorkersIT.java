@@ -378,13 +378,7 @@ class WorkersIT {
     EventLog log = broker.own(EventLog.open(broker));
     BrokerAdmin admin = new BrokerAdmin(broker.uri());
     admin.closeConnectionsOnceListed("conveyor-worker " + name, 1);
-    await()
-        .atMost(Duration.ofSeconds(30))
-        .until(
-            () ->
-                log.workers().stream()
-                    .anyMatch(
-                        e -> e.worker().equals(name) && e.state().equals(WorkerEvent.RECONNECTED)));
+    log.awaitWorker(name, WorkerEvent.RECONNECTED);
   }
 
   @Test

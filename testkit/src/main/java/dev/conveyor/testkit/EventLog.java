@@ -130,6 +130,23 @@ public final class EventLog implements AutoCloseable {
     return await(taskId, state, Duration.ofSeconds(20));
   }
 
+  /**
+   * Waits (30 s at most) for the worker's first event in {@code state}, one of {@link
+   * WorkerEvent}'s states: {@link WorkerEvent#RECONNECTED} comes once amqp-client has recovered the
+   * connection, its channels, their topology and consumers.
+   */
+  public WorkerEvent awaitWorker(String worker, String state) {
+    return Awaitility.await()
+        .atMost(Duration.ofSeconds(30))
+        .until(
+            () ->
+                workers().stream()
+                    .filter(e -> e.worker().equals(worker) && e.state().equals(state))
+                    .findFirst()
+                    .orElse(null),
+            e -> e != null);
+  }
+
   /** Waits for the task's final event (docs/design.md) and returns it. */
   public TaskEvent awaitFinal(String taskId, Duration timeout) {
     return Awaitility.await()

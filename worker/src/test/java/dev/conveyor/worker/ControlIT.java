@@ -677,15 +677,7 @@ class ControlIT {
       stopAllOnceBound(broker, admin, second, events);
 
       admin.closeConnectionsOnceListed("conveyor-worker " + name, 1);
-      Awaitility.await()
-          .atMost(Duration.ofSeconds(30))
-          .until(
-              () ->
-                  events.workers().stream()
-                      .anyMatch(
-                          e ->
-                              e.worker().equals(name)
-                                  && e.state().equals(WorkerEvent.RECONNECTED)));
+      events.awaitWorker(name, WorkerEvent.RECONNECTED);
       assertThat(admin.queuesBoundTo(control))
           .as("control queues after the reconnection")
           .hasSize(1);
@@ -746,15 +738,7 @@ class ControlIT {
       BrokerAdmin admin = new BrokerAdmin(broker.uri());
       admin.closeConnectionsOnceListed("conveyor-worker " + name, 1);
       // Announced once amqp-client has recovered the connection, its channels and its topology.
-      Awaitility.await()
-          .atMost(Duration.ofSeconds(30))
-          .until(
-              () ->
-                  events.workers().stream()
-                      .anyMatch(
-                          e ->
-                              e.worker().equals(name)
-                                  && e.state().equals(WorkerEvent.RECONNECTED)));
+      events.awaitWorker(name, WorkerEvent.RECONNECTED);
 
       assertThat(recovery.warnings()).filteredOn(w -> w.contains(broker.namespace())).isEmpty();
     }

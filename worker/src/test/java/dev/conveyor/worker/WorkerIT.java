@@ -121,13 +121,7 @@ class WorkerIT {
 
     new BrokerAdmin(broker.uri()).closeConnectionsOnceListed("conveyor-worker " + name, 1);
     // Announced once amqp-client has recovered the connection, its channels and their consumers.
-    Awaitility.await()
-        .atMost(Duration.ofSeconds(30))
-        .until(
-            () ->
-                events.workers().stream()
-                    .anyMatch(
-                        e -> e.worker().equals(name) && e.state().equals(WorkerEvent.RECONNECTED)));
+    events.awaitWorker(name, WorkerEvent.RECONNECTED);
 
     assertThat(broker.consumerCountOrMissing(queue)).as("consumers of the task queue").isEqualTo(1);
     events.await(Broker.task(broker, "{\"type\":\"noop\"}"), TaskState.SUCCEEDED);
