@@ -615,9 +615,7 @@ class ControlIT {
         LogCapture log = LogCapture.of(ControlListener.class)) {
       TestBroker broker = vhost.testBroker();
       EventLog events = broker.own(EventLog.open(broker));
-      start(broker, config(broker, "w1").withConcurrency(1));
-      String task = publish(broker, 1, SLEEP_30).getFirst();
-      events.await(task, TaskState.RUNNING);
+      String task = oneRunningTask(broker, events);
       assertThat(broker.consumerCount(broker.names().workers())).isEqualTo(1);
 
       vhost.limitQueues(0);
@@ -695,9 +693,7 @@ class ControlIT {
         LogCapture log = LogCapture.of(ControlListener.class)) {
       TestBroker broker = vhost.testBroker();
       EventLog events = broker.own(EventLog.open(broker));
-      start(broker, config(broker, "w1").withConcurrency(1));
-      String task = publish(broker, 1, SLEEP_30).getFirst();
-      events.await(task, TaskState.RUNNING);
+      String task = oneRunningTask(broker, events);
       BrokerAdmin admin = new BrokerAdmin(broker.uri());
 
       vhost.limitQueues(0);
@@ -710,6 +706,14 @@ class ControlIT {
       stopAllOnceBound(broker, admin, task, events);
       assertThat(log.warnings()).filteredOn(w -> w.contains("cannot listen again")).hasSize(1);
     }
+  }
+
+  /** Starts a worker {@code w1} of one thread, and returns the 30 s sleep it runs. */
+  private static String oneRunningTask(TestBroker broker, EventLog events) throws Exception {
+    start(broker, config(broker, "w1").withConcurrency(1));
+    String task = publish(broker, 1, SLEEP_30).getFirst();
+    events.await(task, TaskState.RUNNING);
+    return task;
   }
 
   private static void stopAllOnceBound(
