@@ -1,6 +1,5 @@
 package dev.conveyor.control;
 
-import dev.conveyor.protocol.wire.Command;
 import dev.conveyor.protocol.wire.CommandApplied;
 import dev.conveyor.protocol.wire.CommandRefused;
 import dev.conveyor.protocol.wire.ControlMessage;
@@ -44,8 +43,9 @@ final class Broadcast {
     Target whom = message.target() instanceof Target.Workers w ? w : Target.all();
     CommandTracker tracker = new CommandTracker(message.id());
     StatusRound.Result round;
-    // A stop or kill for a task not running yet must be remembered: the control log.
-    boolean revokes = message.command() == Command.STOP || message.command() == Command.KILL;
+    // A stop or kill for a task not running yet must be remembered: the control log, which keeps
+    // only such commands (Topology.routingKey).
+    boolean revokes = message.revokesTasks();
     try (ControlSession.CommandChannel command =
             session.commandChannel(
                 revokes,

@@ -25,7 +25,7 @@ class CommandChannelIT {
 
   @Test
   void aStopInANamespaceNobodyMadeYetDeclaresIt(TestBroker broker) {
-    Control.Result r = Control.run(broker, "stop", "--all", "--discover-timeout", "200ms");
+    Control.Result r = Control.run(broker, "stop", "--task", "t-1", "--discover-timeout", "200ms");
     assertThat(r.exit()).as(r.toString()).isZero();
     Names n = broker.names();
     broker.withChannel(
