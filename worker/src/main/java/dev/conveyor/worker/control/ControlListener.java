@@ -59,11 +59,11 @@ public final class ControlListener implements AutoCloseable {
   private volatile Channel counted;
   private boolean closed;
 
-  /** The last attempt to be counted again failed; guarded by {@code this}. */
-  private boolean uncounted;
+  /** Refusals to count this worker again; guarded by {@code this}. */
+  private final RefusalStreak uncounted;
 
-  /** The last attempt to listen again failed; guarded by {@code this}. */
-  private boolean deaf;
+  /** Refusals to let this worker listen again; guarded by {@code this}. */
+  private final RefusalStreak deaf;
 
   /**
    * @param retries where the worker binds its control queue again, and tries again to listen or to
@@ -78,6 +78,33 @@ public final class ControlListener implements AutoCloseable {
     this.topology = topology;
     this.handler = handler;
     this.retries = retries;
+    String control = topology.names().controlExchange();
+    String workers = topology.names().workers();
+    long every = RETRY_EVERY.toSeconds();
+    deaf =
+        new RefusalStreak(
+            log,
+            reason ->
+                control
+                    + ": the broker closed the channel on which this worker hears commands, and it"
+                    + " cannot listen again ("
+                    + reason
+                    + "): it hears no command until it can; trying again every "
+                    + every
+                    + " s",
+            null);
+    uncounted =
+        new RefusalStreak(
+            log,
+            reason ->
+                workers
+                    + " went and could not be consumed again ("
+                    + reason
+                    + "): this worker still obeys commands, but is not counted until it can, so a"
+                    + " status round may end before it answers; trying again every "
+                    + every
+                    + " s",
+            workers + ": this worker is counted again");
   }
 
   public synchronized void start() throws IOException {
@@ -140,7 +167,7 @@ public final class ControlListener implements AutoCloseable {
    * #listenAgain}).
    */
   private synchronized void bindAgain() {
-    if (closed || deaf || !channel.isOpen()) {
+    if (closed || deaf.on() || !channel.isOpen()) {
       return;
     }
     try {
@@ -158,7 +185,7 @@ public final class ControlListener implements AutoCloseable {
    * until the broker lets it.
    */
   private synchronized void listenAgain(Channel lost, boolean retry) {
-    if (closed || channel != lost || (deaf && !retry)) {
+    if (closed || channel != lost || (deaf.on() && !retry)) {
       return; // closed, listening on a newer channel already, or a retry is due
     }
     if (!retry) {
@@ -172,18 +199,10 @@ public final class ControlListener implements AutoCloseable {
     Channels.closeQuietly(lost);
     try {
       listen(true);
-      deaf = false;
+      deaf.ended();
       log.info("{}: this worker hears commands again", topology.names().controlExchange());
     } catch (IOException | RuntimeException e) {
-      if (!deaf) {
-        deaf = true;
-        log.warn(
-            "{}: the broker closed the channel on which this worker hears commands, and it cannot"
-                + " listen again ({}): it hears no command until it can; trying again every {} s",
-            topology.names().controlExchange(),
-            BrokerErrors.reason(e),
-            RETRY_EVERY.toSeconds());
-      }
+      deaf.refused(e);
       Channel failed = channel;
       execute(() -> listenAgain(failed, true), RETRY_EVERY.toMillis());
     }
@@ -228,21 +247,9 @@ public final class ControlListener implements AutoCloseable {
     try {
       counted = connection.createChannel();
       beCounted();
-      if (uncounted) {
-        uncounted = false;
-        log.info("{}: this worker is counted again", topology.names().workers());
-      }
+      uncounted.ended();
     } catch (IOException | RuntimeException e) {
-      if (!uncounted) {
-        uncounted = true;
-        log.warn(
-            "{} went and could not be consumed again ({}): this worker still obeys commands, but"
-                + " is not counted until it can, so a status round may end before it answers;"
-                + " trying again every {} s",
-            topology.names().workers(),
-            BrokerErrors.reason(e),
-            RETRY_EVERY.toSeconds());
-      }
+      uncounted.refused(e);
       execute(this::recount, RETRY_EVERY.toMillis());
     }
   }
