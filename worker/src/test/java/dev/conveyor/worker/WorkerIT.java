@@ -244,6 +244,29 @@ class WorkerIT {
         .doesNotContain("made-up-");
   }
 
+  /**
+   * A sleep longer than nanoseconds count (about 292 years) overflowed its end and "succeeded" at
+   * once; a span given as a string was read leniently ("NaN": no time at all). The first now runs
+   * until its deadline ends it, the second is refused, with the reason.
+   */
+  @Test
+  void aSleepTooLongToCountRunsUntilItIsEndedAndOneThatIsNoNumberIsRefused(TestBroker broker)
+      throws Exception {
+    EventLog events = EventLog.open(broker);
+    worker(broker);
+    Broker.task(
+        broker,
+        "default",
+        "{\"type\":\"sleep\",\"payload\":{\"seconds\":1e10},\"timeoutMs\":300}",
+        "ages");
+    Broker.task(broker, "default", "{\"type\":\"sleep\",\"payload\":{\"seconds\":\"NaN\"}}", "nan");
+    assertThat(events.await("ages", TaskState.TIMED_OUT).cause()).isEqualTo(Cause.DEADLINE);
+    assertThat(events.states("ages")).doesNotContain(TaskState.SUCCEEDED);
+    TaskEvent refused = events.await("nan", TaskState.REJECTED);
+    assertThat(refused.reason()).contains("needs a payload {\"seconds\": N} with N a number >= 0");
+    assertThat(events.states("nan")).containsExactly(TaskState.RUNNING, TaskState.REJECTED);
+  }
+
   @Test
   void deadLettersEachKindOfBadMessageAndKeepsServing(TestBroker broker) throws Exception {
     EventLog events = EventLog.open(broker);

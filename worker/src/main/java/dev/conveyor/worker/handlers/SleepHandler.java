@@ -4,7 +4,6 @@ import com.fasterxml.jackson.databind.JsonNode;
 import dev.conveyor.worker.api.TaskCancelledException;
 import dev.conveyor.worker.api.TaskContext;
 import dev.conveyor.worker.api.TaskHandler;
-import dev.conveyor.worker.api.TaskRejectedException;
 import java.time.Duration;
 
 /**
@@ -20,21 +19,18 @@ public final class SleepHandler implements TaskHandler {
 
   @Override
   public Object handle(TaskContext ctx) throws Exception {
-    double seconds = ctx.payload(JsonNode.class).path("seconds").asDouble(-1);
-    if (seconds < 0) {
-      throw new TaskRejectedException("sleep needs a payload {\"seconds\": N} with N >= 0");
-    }
+    long span = PayloadSeconds.nanos(ctx.payload(JsonNode.class), type(), -1);
     long checkEveryMs = ctx.payload(JsonNode.class).path("checkEveryMs").asLong(0);
-    long end = System.nanoTime() + (long) (seconds * 1e9);
+    long start = System.nanoTime();
     long left;
-    while ((left = end - System.nanoTime()) > 0) {
+    while ((left = span - (System.nanoTime() - start)) > 0) {
       if (checkEveryMs > 0) {
         Thread.sleep(Math.min(checkEveryMs, Math.max(1, left / 1_000_000)));
         ctx.token().throwIfCancelled();
       } else if (ctx.token().await(Duration.ofNanos(left))) {
         throw new TaskCancelledException(ctx.token().reason());
       }
-      ctx.progress(1 - (double) Math.max(0, end - System.nanoTime()) / (seconds * 1e9));
+      ctx.progress(Math.min(1, (double) (System.nanoTime() - start) / span));
     }
     return null;
   }

@@ -3,6 +3,7 @@ package dev.conveyor.worker.handlers;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.conveyor.worker.api.TaskContext;
 import dev.conveyor.worker.api.TaskHandler;
+import dev.conveyor.worker.api.TaskRejectedException;
 
 /**
  * Busy-loops for {@code {"seconds":N}} and ignores both its token and interrupts: the stand-in for
@@ -15,11 +16,11 @@ public final class SpinHandler implements TaskHandler {
   }
 
   @Override
-  public Object handle(TaskContext ctx) {
-    double seconds = ctx.payload(JsonNode.class).path("seconds").asDouble(1);
-    long end = System.nanoTime() + (long) (seconds * 1e9);
+  public Object handle(TaskContext ctx) throws TaskRejectedException {
+    long span = PayloadSeconds.nanos(ctx.payload(JsonNode.class), type(), 1);
+    long start = System.nanoTime();
     long spins = 0;
-    while (System.nanoTime() < end) {
+    while (System.nanoTime() - start < span) {
       Thread.onSpinWait();
       spins++;
     }
