@@ -33,6 +33,19 @@ public final class Durations implements ITypeConverter<Duration> {
     }
   }
 
+  /**
+   * {@code d} in nanoseconds, or {@link Long#MAX_VALUE} for a span too long to count in them (about
+   * 292 years), as a delay: one that long is never reached. {@link Duration#toNanos} throws there,
+   * and a task's {@code timeoutMs} may be as long as a {@code long} holds.
+   */
+  public static long delayNanos(Duration d) {
+    try {
+      return d.toNanos();
+    } catch (ArithmeticException e) {
+      return d.isNegative() ? Long.MIN_VALUE : Long.MAX_VALUE;
+    }
+  }
+
   public static String format(Duration d) {
     long ms = d.toMillis();
     if (ms % 1000 != 0) {

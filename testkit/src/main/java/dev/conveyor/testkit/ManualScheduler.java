@@ -92,7 +92,9 @@ public final class ManualScheduler extends AbstractExecutorService
   }
 
   private synchronized long due(long delay, TimeUnit unit) {
-    return now + Math.max(0, unit.toNanos(delay));
+    // Saturated, as ScheduledThreadPoolExecutor does: a delay of Long.MAX_VALUE is never due.
+    long nanos = Math.max(0, unit.toNanos(delay));
+    return nanos > Long.MAX_VALUE - now ? Long.MAX_VALUE : now + nanos;
   }
 
   private synchronized <V> Job<V> add(Job<V> job) {

@@ -267,6 +267,28 @@ class WorkerIT {
     assertThat(events.states("nan")).containsExactly(TaskState.RUNNING, TaskState.REJECTED);
   }
 
+  /**
+   * A {@code timeoutMs} beyond what nanoseconds count (about 292 years) overflowed when the
+   * deadline was armed: the task was reported {@code failed} ("worker error: long overflow")
+   * without having run. It runs, and its deadline is never reached.
+   */
+  @Test
+  void aTimeoutTooLongToCountIsNeverReached(TestBroker broker) throws Exception {
+    EventLog events = EventLog.open(broker);
+    worker(broker);
+    Broker.task(
+        broker,
+        "default",
+        "{\"type\":\"sleep\",\"payload\":{\"seconds\":0.1},\"timeoutMs\":"
+            + Long.MAX_VALUE
+            + ",\"graceMs\":"
+            + Long.MAX_VALUE
+            + "}",
+        "ages");
+    events.await("ages", TaskState.SUCCEEDED);
+    assertThat(events.states("ages")).containsExactly(TaskState.RUNNING, TaskState.SUCCEEDED);
+  }
+
   @Test
   void deadLettersEachKindOfBadMessageAndKeepsServing(TestBroker broker) throws Exception {
     EventLog events = EventLog.open(broker);

@@ -1,5 +1,6 @@
 package dev.conveyor.worker.execution;
 
+import dev.conveyor.protocol.Durations;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -78,7 +79,8 @@ public final class EscalationLadder {
     log.debug("stop {} ({})", run, ending.cause().wire());
     if (killAfter != null) {
       run.pendingKill(
-          timer.schedule(() -> kill(run, ending), killAfter.toNanos(), TimeUnit.NANOSECONDS));
+          timer.schedule(
+              () -> kill(run, ending), Durations.delayNanos(killAfter), TimeUnit.NANOSECONDS));
     }
     return true;
   }

@@ -1,5 +1,6 @@
 package dev.conveyor.worker.execution;
 
+import dev.conveyor.protocol.Durations;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.Optional;
@@ -71,7 +72,7 @@ public final class Watchdog {
             timeout ->
                 timer.schedule(
                     () -> ladder.stop(run, Ending.deadline(), graceOf(run)),
-                    timeout.toNanos(),
+                    Durations.delayNanos(timeout),
                     TimeUnit.NANOSECONDS))
         .orElse(null);
   }

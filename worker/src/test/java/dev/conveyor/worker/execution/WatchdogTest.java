@@ -120,6 +120,28 @@ class WatchdogTest {
     assertThat(run.stage()).isEqualTo(Stage.KILLING);
   }
 
+  /**
+   * A timeout or grace too long to count in nanoseconds (over about 292 years; a task's {@code
+   * timeoutMs} may be up to {@link Long#MAX_VALUE}) is never reached: it neither fails the task nor
+   * falls due at once.
+   */
+  @Test
+  void aTimeoutOrGraceTooLongToCountIsNeverReached() {
+    AtomicInteger killed = new AtomicInteger();
+    TaskRun ages = started(Long.MAX_VALUE, null, killed);
+    assertThat((Object) watchdog(Optional.empty()).arm(ages)).isNotNull();
+    TaskRun graceful = started(1_000L, Long.MAX_VALUE, killed);
+    assertThat((Object) watchdog(Optional.empty()).arm(graceful)).isNotNull();
+
+    timer.advance(Duration.ofMillis(1_000));
+    assertThat(graceful.stage()).isEqualTo(Stage.STOPPING);
+    timer.advance(Duration.ofDays(365 * 200));
+    assertThat(ages.stage()).isEqualTo(Stage.RUNNING);
+    assertThat(ages.token().isCancelled()).isFalse();
+    assertThat(graceful.stage()).isEqualTo(Stage.STOPPING);
+    assertThat(killed).hasValue(0);
+  }
+
   @Test
   void aTaskWithoutTimeoutIsNeverStopped() {
     AtomicInteger killed = new AtomicInteger();
