@@ -10,7 +10,7 @@ import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.InputStreamReader;
-import java.io.StringWriter;
+import java.io.Reader;
 import java.nio.charset.CharacterCodingException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -36,6 +36,13 @@ final class TaskInput {
 
   /** Stdin, for {@code --from -} and {@code --payload-file -}. */
   static final String STDIN = "-";
+
+  /**
+   * The longest payload file and task line read, in characters: RabbitMQ refuses a message over 128
+   * MiB by default ({@code max_message_size}). Without a bound, a file without line breaks ({@code
+   * /dev/zero}, a binary) ran the JVM out of memory.
+   */
+  static final int MAX_CHARS = 128 * 1024 * 1024;
 
   private TaskInput() {}
 
@@ -72,8 +79,12 @@ final class TaskInput {
   }
 
   static JsonNode readPayloadFile(String file, InputStream stdin) {
+    return readPayloadFile(file, stdin, MAX_CHARS);
+  }
+
+  static JsonNode readPayloadFile(String file, InputStream stdin, int maxChars) {
     String what = STDIN.equals(file) ? "the payload on stdin" : "payload file " + file;
-    return parseJson(readAll(file, stdin, what), what);
+    return parseJson(readAll(file, stdin, what, maxChars), what);
   }
 
   /** How many bad lines of a file are described one by one; the others are only numbered. */
@@ -119,12 +130,42 @@ final class TaskInput {
       Clock clock,
       Function<TaskMessage, Optional<String>> check)
       throws IOException {
+    return parseTasks(reader, source, defaults, clock, check, MAX_CHARS);
+  }
+
+  /**
+   * @param maxChars the longest line read: a longer one ends the reading with a usage error
+   */
+  static List<TaskMessage> parseTasks(
+      BufferedReader reader,
+      String source,
+      Defaults defaults,
+      Clock clock,
+      Function<TaskMessage, Optional<String>> check,
+      int maxChars)
+      throws IOException {
+    Lines lines = new Lines(reader, maxChars);
     List<TaskMessage> tasks = new ArrayList<>();
     Map<String, Integer> lineOfId = new HashMap<>();
     // Every bad line, by number: a file is fixed in one go, not one error per run.
     SortedMap<Integer, String> errors = new TreeMap<>();
     int lineNo = 0;
-    for (String line = reader.readLine(); line != null; line = reader.readLine()) {
+    while (true) {
+      String line;
+      try {
+        line = lines.next();
+      } catch (Lines.TooLongException e) {
+        throw new UsageException(
+            source
+                + " line "
+                + (lineNo + 1)
+                + " is over "
+                + size(maxChars)
+                + " (a task is one line); nothing was published");
+      }
+      if (line == null) {
+        break;
+      }
       lineNo++;
       if (line.isBlank()) {
         continue;
@@ -232,6 +273,76 @@ final class TaskInput {
     }
   }
 
+  /** {@code 128 MiB}, or a small test limit in characters. */
+  private static String size(int chars) {
+    return chars % (1024 * 1024) == 0 ? chars / (1024 * 1024) + " MiB" : chars + " characters";
+  }
+
+  /**
+   * The lines of a reader, split at {@code \n} (a {@code \r} before it dropped), none longer than a
+   * limit: {@link BufferedReader#readLine} holds a line whole, however long.
+   */
+  static final class Lines {
+    static final class TooLongException extends IOException {
+      TooLongException() {
+        super("line too long");
+      }
+    }
+
+    private final Reader in;
+    private final int maxChars;
+    private final char[] buf = new char[8192];
+    private int pos;
+    private int end;
+
+    Lines(Reader in, int maxChars) {
+      this.in = in;
+      this.maxChars = maxChars;
+    }
+
+    /** The next line, without its line break; null at the end. */
+    String next() throws IOException {
+      StringBuilder line = new StringBuilder();
+      boolean read = false;
+      while (true) {
+        if (pos == end) {
+          int n = in.read(buf);
+          if (n < 0) {
+            return read ? checked(line) : null;
+          }
+          pos = 0;
+          end = n;
+          continue;
+        }
+        read = true;
+        int stop = pos;
+        while (stop < end && buf[stop] != '\n') {
+          stop++;
+        }
+        if (line.length() + (stop - pos) > maxChars + 1) { // + 1: a \r before the \n
+          throw new TooLongException();
+        }
+        line.append(buf, pos, stop - pos);
+        if (stop < end) {
+          pos = stop + 1;
+          return checked(line);
+        }
+        pos = end;
+      }
+    }
+
+    private String checked(StringBuilder line) throws TooLongException {
+      int length = line.length();
+      if (length > 0 && line.charAt(length - 1) == '\r') {
+        line.setLength(--length);
+      }
+      if (length > maxChars) {
+        throw new TooLongException();
+      }
+      return line.toString();
+    }
+  }
+
   private static BufferedReader open(String file, InputStream stdin) throws IOException {
     if (STDIN.equals(file)) {
       return new BufferedReader(
@@ -245,10 +356,16 @@ final class TaskInput {
     return Files.newBufferedReader(Path.of(file), StandardCharsets.UTF_8);
   }
 
-  private static String readAll(String file, InputStream stdin, String what) {
+  private static String readAll(String file, InputStream stdin, String what, int maxChars) {
     try (BufferedReader reader = open(file, stdin)) {
-      StringWriter text = new StringWriter();
-      reader.transferTo(text);
+      StringBuilder text = new StringBuilder();
+      char[] buf = new char[8192];
+      for (int n = reader.read(buf); n >= 0; n = reader.read(buf)) {
+        if (text.length() + n > maxChars) {
+          throw new UsageException(what + " is over " + size(maxChars));
+        }
+        text.append(buf, 0, n);
+      }
       return text.toString();
     } catch (CharacterCodingException e) {
       throw new UsageException(what + " is not valid UTF-8");

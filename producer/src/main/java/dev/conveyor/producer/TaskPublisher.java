@@ -19,6 +19,7 @@ import dev.conveyor.protocol.wire.Ids;
 import dev.conveyor.protocol.wire.TaskMessage;
 import dev.conveyor.protocol.wire.Wire;
 import java.io.IOException;
+import java.nio.charset.StandardCharsets;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
@@ -312,6 +313,8 @@ public final class TaskPublisher implements AutoCloseable {
             p -> {
               throw new IllegalArgumentException(p);
             });
+    fitsShortString("id", "message-id", task.id());
+    fitsShortString("type", "type", task.type());
     if (task.id() != null && !task.id().isBlank() && task.createdAt() != null) {
       return task;
     }
@@ -328,6 +331,25 @@ public final class TaskPublisher implements AutoCloseable {
         task.maxAttempts(),
         task.expiresAt(),
         created);
+  }
+
+  /**
+   * The id and the type also travel as the message's AMQP properties, short strings of at most 255
+   * bytes: amqp-client refuses a longer one as the message is written, after the tasks before it.
+   */
+  private static void fitsShortString(String field, String property, String value) {
+    if (value == null) {
+      return;
+    }
+    int bytes = value.getBytes(StandardCharsets.UTF_8).length;
+    if (bytes > 255) {
+      throw new IllegalArgumentException(
+          field
+              + " is "
+              + bytes
+              + " bytes long in UTF-8, at most 255: it is also the message's AMQP "
+              + property);
+    }
   }
 
   static AMQP.BasicProperties properties(TaskMessage task) {

@@ -235,4 +235,77 @@ class TaskInputTest {
     assertThrows(UsageException.class, () -> TaskInput.parseJson("{} {}", "--payload"));
     assertThrows(UsageException.class, () -> TaskInput.parseJson("", "--payload"));
   }
+
+  @Test
+  void linesAreSplitAsReadLineSplitsThem() throws Exception {
+    TaskInput.Lines lines = new TaskInput.Lines(new StringReader("a\nbb\r\n\n\r\nc"), 10);
+    List<String> read = new java.util.ArrayList<>();
+    for (String line = lines.next(); line != null; line = lines.next()) {
+      read.add(line);
+    }
+    assertEquals(List.of("a", "bb", "", "", "c"), read);
+    assertNull(new TaskInput.Lines(new StringReader(""), 10).next());
+    assertEquals("x", new TaskInput.Lines(new StringReader("x\n"), 10).next());
+  }
+
+  /**
+   * Read whole, a file without line breaks ({@code /dev/zero}, a binary) ran the producer out of
+   * memory, with a stack trace and exit 1.
+   */
+  @Test
+  void aLineOrAPayloadOverTheLimitIsAUsageError() throws Exception {
+    String ok = "{\"type\":\"a\"}"; // 14 characters
+    assertEquals(
+        2,
+        TaskInput.parseTasks(
+                new BufferedReader(new StringReader(ok + "\r\n" + ok + "\n")),
+                "tasks.jsonl",
+                TaskInput.Defaults.NONE,
+                CLOCK,
+                t -> Optional.empty(),
+                14)
+            .size());
+    UsageException line =
+        assertThrows(
+            UsageException.class,
+            () ->
+                TaskInput.parseTasks(
+                    new BufferedReader(new StringReader(ok + "\n" + "x".repeat(100_000))),
+                    "tasks.jsonl",
+                    TaskInput.Defaults.NONE,
+                    CLOCK,
+                    t -> Optional.empty(),
+                    14));
+    assertEquals(
+        "tasks.jsonl line 2 is over 14 characters (a task is one line); nothing was published",
+        line.getMessage());
+
+    assertEquals(
+        5,
+        TaskInput.readPayloadFile(
+                "-", new ByteArrayInputStream("{\"s\":5}".getBytes(StandardCharsets.UTF_8)), 7)
+            .get("s")
+            .asInt());
+    UsageException payload =
+        assertThrows(
+            UsageException.class,
+            () ->
+                TaskInput.readPayloadFile(
+                    "-", new ByteArrayInputStream(new byte[100_000]), 1024 * 1024 / 16));
+    assertEquals("the payload on stdin is over 65536 characters", payload.getMessage());
+    assertEquals(128 * 1024 * 1024, TaskInput.MAX_CHARS);
+  }
+
+  @Test
+  void anIdOrTypeLongerThanAnAmqpShortStringNamesItsLine() {
+    String longId = "é".repeat(128); // 256 bytes in UTF-8
+    UsageException e =
+        assertThrows(
+            UsageException.class,
+            () -> parse("{\"type\":\"a\"}\n{\"type\":\"a\",\"id\":\"" + longId + "\"}\n"));
+    assertEquals(
+        "tasks.jsonl line 2: id is 256 bytes long in UTF-8, at most 255: it is also the message's"
+            + " AMQP message-id; nothing was published",
+        e.getMessage());
+  }
 }

@@ -118,6 +118,37 @@ class TaskSpecTest {
         () -> TaskPublisher.complete(new TaskMessage("a", "x", null, null, null, 0, null, null)));
   }
 
+  /**
+   * The id and the type are also AMQP short strings: amqp-client refused a longer one only as the
+   * message was written, after the tasks before it, with "Short string too long".
+   */
+  @Test
+  void completeRejectsAnIdOrTypeLongerThanAnAmqpShortString() {
+    String fits = "é".repeat(127) + "x"; // 255 bytes in UTF-8
+    assertEquals(
+        fits,
+        TaskPublisher.complete(new TaskMessage(fits, fits, null, null, null, null, null, NOW_MS))
+            .id());
+    IllegalArgumentException id =
+        assertThrows(
+            IllegalArgumentException.class,
+            () ->
+                TaskPublisher.complete(
+                    new TaskMessage(fits + "y", "noop", null, null, null, null, null, null)));
+    assertEquals(
+        "id is 256 bytes long in UTF-8, at most 255: it is also the message's AMQP message-id",
+        id.getMessage());
+    IllegalArgumentException type =
+        assertThrows(
+            IllegalArgumentException.class,
+            () ->
+                TaskPublisher.complete(
+                    new TaskMessage("a", "t".repeat(300), null, null, null, null, null, null)));
+    assertEquals(
+        "type is 300 bytes long in UTF-8, at most 255: it is also the message's AMQP type",
+        type.getMessage());
+  }
+
   @Test
   void messagePropertiesFollowTheWireFormat() {
     TaskMessage t = TaskSpec.of("sleep").id("t-9").build(CLOCK);
