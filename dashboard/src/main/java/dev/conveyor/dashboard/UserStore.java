@@ -52,6 +52,9 @@ public final class UserStore {
    * @throws IllegalArgumentException (a usage error) when the file is missing or malformed
    */
   public static UserStore load(Path file) {
+    if (Files.exists(file) && !Files.isRegularFile(file)) {
+      throw new IllegalArgumentException("users file " + file + " is not a regular file");
+    }
     if (!Files.isRegularFile(file)) {
       throw new IllegalArgumentException(
           "users file "

@@ -70,6 +70,10 @@ class UserStoreTest {
     assertThatThrownBy(() -> UserStore.load(dir.resolve("missing")))
         .isInstanceOf(IllegalArgumentException.class)
         .hasMessageContaining("add-user");
+    // Not "does not exist; create it", as it said of a directory or /dev/zero.
+    assertThatThrownBy(() -> UserStore.load(dir))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessage("users file " + dir + " is not a regular file");
 
     Files.writeString(file, "# comment\nalice:admin:$2a$10$abc\n");
     assertThatThrownBy(() -> UserStore.load(file))

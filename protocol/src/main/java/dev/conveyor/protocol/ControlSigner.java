@@ -1,6 +1,7 @@
 package dev.conveyor.protocol;
 
 import java.io.IOException;
+import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
@@ -16,6 +17,9 @@ import javax.crypto.spec.SecretKeySpec;
  * stop or kill tasks.
  */
 public final class ControlSigner {
+
+  /** The largest key file read, in bytes. */
+  static final int MAX_KEY_FILE = 64 * 1024;
 
   private final SecretKeySpec key;
 
@@ -35,8 +39,18 @@ public final class ControlSigner {
    */
   public static ControlSigner fromFile(Path file) {
     String text;
-    try {
-      text = Files.readString(file, StandardCharsets.UTF_8).strip();
+    try (InputStream in = Files.newInputStream(file)) {
+      // Bounded: a path such as /dev/zero, read whole, ran the JVM out of memory.
+      byte[] bytes = in.readNBytes(MAX_KEY_FILE + 1);
+      if (bytes.length > MAX_KEY_FILE) {
+        throw new UsageException(
+            "control key file "
+                + file
+                + " is over "
+                + MAX_KEY_FILE / 1024
+                + " KiB: it holds one key, a line of text such as `openssl rand -hex 32` prints");
+      }
+      text = new String(bytes, StandardCharsets.UTF_8).strip();
     } catch (NoSuchFileException e) {
       throw new UsageException("cannot read control key file " + file + ": no such file");
     } catch (IOException e) {

@@ -110,4 +110,24 @@ class ControlSignerTest {
     UsageException e = assertThrows(UsageException.class, () -> ControlSigner.fromFile(dir));
     assertTrue(e.getMessage().startsWith("cannot read control key file " + dir), e.getMessage());
   }
+
+  /** Read whole, /dev/zero ran the program out of memory (a stack trace, exit 1). */
+  @Test
+  void aKeyFileOverItsLimitIsAUsageError(@TempDir Path dir) throws Exception {
+    Path fits = dir.resolve("fits.key");
+    Files.writeString(fits, "k".repeat(ControlSigner.MAX_KEY_FILE - 1) + "\n");
+    assertEquals(
+        signer("k".repeat(ControlSigner.MAX_KEY_FILE - 1)).sign(BODY),
+        ControlSigner.fromFile(fits).sign(BODY));
+
+    Path big = dir.resolve("big.key");
+    Files.writeString(big, "k".repeat(ControlSigner.MAX_KEY_FILE + 1));
+    UsageException e = assertThrows(UsageException.class, () -> ControlSigner.fromFile(big));
+    assertEquals(
+        "control key file "
+            + big
+            + " is over 64 KiB: it holds one key, a line of text such as `openssl rand -hex 32`"
+            + " prints",
+        e.getMessage());
+  }
 }
