@@ -73,6 +73,45 @@ class HandlersIT {
     assertThat(done.result().asText()).isEqualTo("hello ada on attempt 1");
   }
 
+  /** Returns a string of {@code {"kib":N}} KiB. */
+  private static final String BIG =
+      """
+      package example;
+      import dev.conveyor.worker.api.TaskContext;
+      import dev.conveyor.worker.api.TaskHandler;
+      public class Greet implements TaskHandler {
+        record Size(int kib) {}
+        public String type() { return "big"; }
+        public Object handle(TaskContext ctx) {
+          return "x".repeat(ctx.payload(Size.class).kib() * 1024);
+        }
+      }
+      """;
+
+  /**
+   * A result of any size went into its event; over the broker's max_message_size (128 MiB by
+   * default) the broker closed the events channel and the outcome was never announced. An event
+   * over 1 MiB now goes without its result, saying so; a smaller result is kept.
+   */
+  @Test
+  void aResultTooLargeForAnEventIsLeftOutOfItAndTheOutcomeStillAnnounced(
+      TestBroker broker, @TempDir Path dir) throws Exception {
+    Path jars = compiledJar(dir, BIG);
+    EventLog events = EventLog.open(broker);
+    broker.own(
+        Worker.start(
+            WorkerConfig.defaults(broker.settings())
+                .withName("w1")
+                .withHandlersDir(Optional.of(jars))));
+    String huge = Broker.task(broker, "{\"type\":\"big\",\"payload\":{\"kib\":2048}}");
+    String fits = Broker.task(broker, "{\"type\":\"big\",\"payload\":{\"kib\":512}}");
+
+    TaskEvent left = events.await(huge, TaskState.SUCCEEDED);
+    assertThat(left.result()).isNull();
+    assertThat(left.reason()).startsWith("result left out: the event came to 2048 KiB with it");
+    assertThat(events.await(fits, TaskState.SUCCEEDED).result().asText()).hasSize(512 * 1024);
+  }
+
   @Test
   void aHandlerThatIsAutoCloseableIsClosedWhenItsWorkerStops(TestBroker broker, @TempDir Path dir)
       throws Exception {

@@ -10,6 +10,8 @@ import dev.conveyor.protocol.topology.Topology;
 import java.io.IOException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * A channel for publishing that outlives broker-side closures. amqp-client's recovery reopens
@@ -18,6 +20,7 @@ import java.util.concurrent.TimeoutException;
  * declared again.
  */
 final class PublishChannel implements AutoCloseable {
+  private static final Logger log = LoggerFactory.getLogger(PublishChannel.class);
 
   private final Connection connection;
   private final Topology topology;
@@ -82,6 +85,21 @@ final class PublishChannel implements AutoCloseable {
 
   private Channel open() throws IOException {
     Channel ch = connection.createChannel();
+    ch.addShutdownListener(
+        cause -> {
+          if (!cause.isHardError() && !cause.isInitiatedByApplication()) {
+            // Without confirms nothing else tells: what was published after the refused message
+            // is dropped with it.
+            log.warn(
+                "the broker closed the channel this worker publishes {} on ({}); {}",
+                confirms ? "retries and dead letters" : "events",
+                cause.getMessage(),
+                confirms
+                    ? "the publish waiting for its confirm fails, and the next one opens it again"
+                    : "events published on it since the one it refused are lost; the next one"
+                        + " opens it again");
+          }
+        });
     if (confirms) {
       ch.confirmSelect();
     }

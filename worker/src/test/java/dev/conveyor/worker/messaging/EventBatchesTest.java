@@ -295,6 +295,51 @@ class EventBatchesTest {
     assertThat(messages.get(1).body()).isEqualTo(Wire.encode(succeeded));
   }
 
+  private static TaskEvent succeededWith(String task, JsonNode result) {
+    return new TaskEvent(
+        task,
+        "big",
+        TaskState.SUCCEEDED,
+        "w",
+        1,
+        Instant.parse("2026-12-04T10:00:00.6Z"),
+        3L,
+        null,
+        null,
+        null,
+        "default",
+        result);
+  }
+
+  /**
+   * A result of any size went out in its event: over the broker's max_message_size the broker
+   * closed the events channel, and the event was lost without a word.
+   */
+  @Test
+  void anEventOverTheLimitGoesWithoutItsResultAndSaysSo() throws Exception {
+    JsonNode fits = Wire.JSON.getNodeFactory().textNode("x".repeat(512 * 1024));
+    JsonNode big = Wire.JSON.getNodeFactory().textNode("y".repeat(EventBatches.MAX_EVENT_BYTES));
+    EventEncoder encoder = new EventEncoder();
+
+    TaskEvent kept = succeededWith("t1", fits);
+    assertThat(EventBatches.Item.task(EVENTS, null, "t1", kept).encoded(encoder).body())
+        .isEqualTo(Wire.encode(kept));
+
+    byte[] body =
+        EventBatches.Item.task(EVENTS, null, "t2", succeededWith("t2", big))
+            .encoded(encoder)
+            .body();
+    assertThat(body.length).isLessThan(1024);
+    TaskEvent sent = Wire.decode(body, TaskEvent.class);
+    assertThat(sent.result()).isNull();
+    assertThat(sent.state()).isEqualTo(TaskState.SUCCEEDED);
+    assertThat(sent.task()).isEqualTo("t2");
+    assertThat(sent.reason())
+        .isEqualTo(
+            "result left out: the event came to 1024 KiB with it, over the 1024 KiB an event"
+                + " carries");
+  }
+
   /** A result whose encoding fails: a tree node holding an object Jackson cannot write. */
   public static final class Unwritable {
     public String getValue() {

@@ -7,14 +7,17 @@ import com.rabbitmq.client.Connection;
 import com.rabbitmq.client.ShutdownSignalException;
 import dev.conveyor.testkit.BrokerAdmin;
 import dev.conveyor.testkit.BrokerExtension;
+import dev.conveyor.testkit.LogCapture;
 import dev.conveyor.testkit.TestBroker;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
+import org.awaitility.Awaitility;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
 
@@ -61,5 +64,37 @@ class PublishChannelIT {
 
     assertThat(tried.await(30, TimeUnit.SECONDS)).isTrue();
     assertThat(outcomes).hasSize(publishers.size()).containsOnly("refused");
+  }
+
+  /**
+   * Without confirms, a message the broker refuses (here: to an exchange that does not exist; an
+   * event over the broker's max_message_size did the same) closes the channel and drops what was
+   * published behind it, and nothing said so.
+   */
+  @Test
+  void aChannelTheBrokerClosesIsToldOfAndOpenedAgain(TestBroker broker) throws Exception {
+    try (LogCapture log = LogCapture.of(PublishChannel.class)) {
+      Connection connection = broker.open("refused-" + broker.namespace());
+      PublishChannel events = broker.own(new PublishChannel(connection, broker.topology(), false));
+      byte[] body = "{}".getBytes(StandardCharsets.UTF_8);
+
+      events.publish("no-such-exchange-" + broker.namespace(), "x", null, body);
+      Awaitility.await().atMost(Duration.ofSeconds(10)).until(() -> !log.warnings().isEmpty());
+      assertThat(log.warnings())
+          .singleElement()
+          .asString()
+          .contains("the broker closed the channel this worker publishes events on")
+          .contains("NOT_FOUND")
+          .contains("events published on it since the one it refused are lost");
+
+      String queue = broker.namespace() + ".refused";
+      broker.deleteAfterwards(queue);
+      broker.withChannel(ch -> ch.queueDeclare(queue, false, false, true, null));
+      events.publish("", queue, null, body);
+      Awaitility.await()
+          .atMost(Duration.ofSeconds(10))
+          .until(() -> broker.messageCount(queue) == 1);
+      assertThat(log.warnings()).hasSize(1);
+    }
   }
 }
