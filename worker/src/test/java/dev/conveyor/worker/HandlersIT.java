@@ -108,7 +108,7 @@ class HandlersIT {
 
     TaskEvent left = events.await(huge, TaskState.SUCCEEDED);
     assertThat(left.result()).isNull();
-    assertThat(left.reason()).startsWith("result left out: the event came to 2048 KiB with it");
+    assertThat(left.reason()).startsWith("result left out: 2048 KiB as JSON, over the 1024 KiB");
     assertThat(events.await(fits, TaskState.SUCCEEDED).result().asText()).hasSize(512 * 1024);
   }
 

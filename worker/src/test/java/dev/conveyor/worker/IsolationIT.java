@@ -164,6 +164,32 @@ class IsolationIT {
     assertThat(exits).isEmpty();
   }
 
+  /**
+   * A result over the frame limit (64 MiB) was taken by the worker for a broken stream: it ended
+   * the child, and the task, which had succeeded, was reported as crashed by SIGKILL and
+   * dead-lettered. It succeeds, and its event says the result was left out.
+   */
+  @Test
+  void aResultTooLargeToHandBackSucceedsWithoutItAndTheChildServesOn(
+      TestBroker broker, @TempDir Path dir) throws Exception {
+    EventLog events = EventLog.open(broker);
+    Worker worker =
+        broker.own(Worker.start(config(broker, dir, 1).withChildHeap(Optional.of("512m"))));
+    String big = Broker.task(broker, "{\"type\":\"big\",\"payload\":{\"kib\":66560}}");
+
+    TaskEvent done = events.await(big, TaskState.SUCCEEDED, CHILDREN_START);
+    assertThat(done.result()).isNull();
+    assertThat(done.reason())
+        .startsWith("result left out: 665")
+        .endsWith("KiB as JSON, over the 1024 KiB a task event carries");
+    assertThat(events.states(big)).containsExactly(TaskState.RUNNING, TaskState.SUCCEEDED);
+    Set<Long> before = children();
+    String next = Broker.task(broker, "{\"type\":\"noop\"}");
+    events.await(next, TaskState.SUCCEEDED, CHILDREN_START);
+    assertThat(children()).isEqualTo(before);
+    assertThat(worker.ready()).isTrue();
+  }
+
   @Test
   void theDeadlineLadderEndsASpinningTaskInAChildWithoutEndingTheWorker(
       TestBroker broker, @TempDir Path dir) throws Exception {

@@ -125,7 +125,15 @@ public final class ChildMain {
   private void send(Frame frame) {
     synchronized (frames) {
       try {
-        Frames.write(frames, frame);
+        try {
+          Frames.write(frames, frame);
+        } catch (Frames.TooLargeException e) {
+          if (!(frame instanceof Frame.Result)) {
+            throw e;
+          }
+          // The task succeeded; only its result cannot go back: the worker announces its size.
+          Frames.write(frames, new Frame.Result(null, e.bytes()));
+        }
       } catch (IOException e) {
         // The worker is gone: nobody is left to tell.
         Runtime.getRuntime().halt(1);

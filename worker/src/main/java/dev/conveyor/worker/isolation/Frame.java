@@ -41,8 +41,17 @@ public sealed interface Frame {
   /** Child → worker: one line the child wrote to System.out or System.err (its logging). */
   record Log(String line) implements Frame {}
 
-  /** Child → worker: the task's handler returned this value (JSON; null for none). */
-  record Result(JsonNode value) implements Frame {}
+  /**
+   * Child → worker: the task's handler returned this value (JSON; null for none).
+   *
+   * @param leftOutBytes null, or the size of the frame that would have carried a value too large to
+   *     hand back ({@link Frames#MAX_FRAME_BYTES}): then {@code value} is null
+   */
+  record Result(JsonNode value, Long leftOutBytes) implements Frame {
+    public Result(JsonNode value) {
+      this(value, null);
+    }
+  }
 
   /**
    * Child → worker: the task's handler threw.

@@ -16,9 +16,30 @@ public final class Frames {
 
   private Frames() {}
 
-  /** Writes one frame and flushes. Callers that share a stream serialise their writes. */
+  /** A frame over {@link #MAX_FRAME_BYTES}, which the other side would take for a broken stream. */
+  public static final class TooLargeException extends IOException {
+    private final long bytes;
+
+    TooLargeException(long bytes) {
+      super("frame of " + bytes + " bytes, over " + MAX_FRAME_BYTES);
+      this.bytes = bytes;
+    }
+
+    public long bytes() {
+      return bytes;
+    }
+  }
+
+  /**
+   * Writes one frame and flushes. Callers that share a stream serialise their writes.
+   *
+   * @throws TooLargeException for a frame over {@link #MAX_FRAME_BYTES}, with nothing written
+   */
   public static void write(OutputStream out, Frame frame) throws IOException {
     byte[] body = Wire.JSON.writerFor(Frame.class).writeValueAsBytes(frame);
+    if (body.length > MAX_FRAME_BYTES) {
+      throw new TooLargeException(body.length);
+    }
     DataOutputStream data = new DataOutputStream(out);
     data.writeInt(body.length);
     data.write(body);

@@ -4,6 +4,7 @@ import dev.conveyor.worker.api.TaskCancelledException;
 import dev.conveyor.worker.api.TaskContext;
 import dev.conveyor.worker.api.TaskHandler;
 import dev.conveyor.worker.api.TaskRejectedException;
+import dev.conveyor.worker.execution.ResultLeftOut;
 import dev.conveyor.worker.execution.TaskRun;
 
 /**
@@ -39,6 +40,8 @@ public final class IsolatedHandler implements TaskHandler {
       pool.giveBack(child);
     }
     return switch (reply) {
+      case Child.Answered(Frame.Result r) when r.leftOutBytes() != null ->
+          new ResultLeftOut(r.leftOutBytes());
       case Child.Answered(Frame.Result r) ->
           r.value() == null || r.value().isNull() ? null : r.value();
       case Child.Answered(Frame.Error e) ->

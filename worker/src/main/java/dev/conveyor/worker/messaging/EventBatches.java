@@ -3,6 +3,7 @@ package dev.conveyor.worker.messaging;
 import com.rabbitmq.client.AMQP;
 import dev.conveyor.protocol.wire.EventEncoder;
 import dev.conveyor.protocol.wire.TaskEvent;
+import dev.conveyor.worker.execution.ResultLeftOut;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
@@ -31,14 +32,6 @@ final class EventBatches {
 
   static final int MAX_EVENTS = 500;
   static final int MAX_BYTES = 256 * 1024;
-
-  /**
-   * The largest task event sent with its result; a larger one goes without it, and says so in its
-   * reason. A handler's result may be of any size, every reader of events receives each one, and
-   * the broker refuses a message over its {@code max_message_size} (128 MiB by default) by closing
-   * the channel: the event, and whatever was published behind it, were lost without a word.
-   */
-  static final int MAX_EVENT_BYTES = 1024 * 1024;
 
   private EventBatches() {}
 
@@ -69,26 +62,21 @@ final class EventBatches {
 
     /**
      * This item with its body encoded (by the encoder of the thread that publishes it), without its
-     * result if it comes to more than {@link #MAX_EVENT_BYTES}.
+     * result if it comes to more than {@link ResultLeftOut#MAX_EVENT_BYTES}.
      */
     Item encoded(EventEncoder encoder) {
       if (body != null || event == null) {
         return this;
       }
       byte[] encoded = encoder.encode(event);
-      if (encoded.length > MAX_EVENT_BYTES && event.result() != null) {
-        encoded = encoder.encode(withoutResult(event, encoded.length));
+      if (encoded.length > ResultLeftOut.MAX_EVENT_BYTES && event.result() != null) {
+        encoded = encoder.encode(withoutResult(event, new ResultLeftOut(encoded.length)));
       }
       return new Item(exchange, routingKey, props, encoded, task, null);
     }
 
-    private static TaskEvent withoutResult(TaskEvent e, int bytes) {
-      String note =
-          "result left out: the event came to "
-              + bytes / 1024
-              + " KiB with it, over the "
-              + MAX_EVENT_BYTES / 1024
-              + " KiB an event carries";
+    private static TaskEvent withoutResult(TaskEvent e, ResultLeftOut left) {
+      String note = left.note();
       return new TaskEvent(
           e.task(),
           e.type(),

@@ -16,6 +16,7 @@ import dev.conveyor.protocol.wire.TaskState;
 import dev.conveyor.protocol.wire.Wire;
 import dev.conveyor.protocol.wire.WorkerEvent;
 import dev.conveyor.worker.control.CommandHandler;
+import dev.conveyor.worker.execution.ResultLeftOut;
 import java.io.IOException;
 import java.time.Duration;
 import java.time.Instant;
@@ -195,7 +196,12 @@ public final class EventPublisher implements AutoCloseable, CommandHandler.Answe
       String reason,
       String issuedBy,
       Object result) {
-    JsonNode resultNode = result == null ? null : Wire.JSON.valueToTree(result);
+    JsonNode resultNode = null;
+    if (result instanceof ResultLeftOut left) {
+      reason = reason == null ? left.note() : reason + "; " + left.note();
+    } else if (result != null) {
+      resultNode = Wire.JSON.valueToTree(result);
+    }
     announce(
         new TaskEvent(
             task.id(),

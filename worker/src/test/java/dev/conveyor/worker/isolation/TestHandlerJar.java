@@ -8,8 +8,9 @@ import java.util.List;
 /**
  * A {@code --handlers} directory with handlers that end their JVM, compiled and packaged at test
  * time as a user would: {@code exit} (System.exit with {@code {"code":N}}), {@code halt}
- * (Runtime.halt), {@code oom} (allocates until OutOfMemoryError), {@code pid} (returns its process
- * id, and prints and reports progress on the way).
+ * (Runtime.halt), {@code oom} (allocates until OutOfMemoryError), {@code big} (returns a string of
+ * {@code {"kib":N}} KiB), {@code pid} (returns its process id, and prints and reports progress on
+ * the way).
  */
 public final class TestHandlerJar {
   private TestHandlerJar() {}
@@ -45,6 +46,13 @@ public final class TestHandlerJar {
             }
           }
         }
+        public static class Big implements TaskHandler {
+          public String type() { return "big"; }
+          public Object handle(TaskContext ctx) {
+            int kib = ((Number) ctx.payload(java.util.Map.class).get("kib")).intValue();
+            return "x".repeat(kib * 1024);
+          }
+        }
         public static class Pid implements TaskHandler {
           public String type() { return "pid"; }
           public Object handle(TaskContext ctx) {
@@ -56,7 +64,7 @@ public final class TestHandlerJar {
       }
       """;
 
-  private static final List<String> CLASSES = List.of("Exit", "Halt", "Oom", "Pid");
+  private static final List<String> CLASSES = List.of("Exit", "Halt", "Oom", "Big", "Pid");
 
   /** Compiles the handlers into {@code dir/handlers/crashers.jar}; returns {@code dir/handlers}. */
   public static Path in(Path dir) throws IOException {

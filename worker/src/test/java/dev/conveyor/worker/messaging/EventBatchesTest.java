@@ -7,6 +7,7 @@ import dev.conveyor.protocol.wire.EventEncoder;
 import dev.conveyor.protocol.wire.TaskEvent;
 import dev.conveyor.protocol.wire.TaskState;
 import dev.conveyor.protocol.wire.Wire;
+import dev.conveyor.worker.execution.ResultLeftOut;
 import java.nio.charset.StandardCharsets;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -318,7 +319,7 @@ class EventBatchesTest {
   @Test
   void anEventOverTheLimitGoesWithoutItsResultAndSaysSo() throws Exception {
     JsonNode fits = Wire.JSON.getNodeFactory().textNode("x".repeat(512 * 1024));
-    JsonNode big = Wire.JSON.getNodeFactory().textNode("y".repeat(EventBatches.MAX_EVENT_BYTES));
+    JsonNode big = Wire.JSON.getNodeFactory().textNode("y".repeat(ResultLeftOut.MAX_EVENT_BYTES));
     EventEncoder encoder = new EventEncoder();
 
     TaskEvent kept = succeededWith("t1", fits);
@@ -336,8 +337,7 @@ class EventBatchesTest {
     assertThat(sent.task()).isEqualTo("t2");
     assertThat(sent.reason())
         .isEqualTo(
-            "result left out: the event came to 1024 KiB with it, over the 1024 KiB an event"
-                + " carries");
+            "result left out: 1024 KiB as JSON, over the 1024 KiB a task event" + " carries");
   }
 
   /** A result whose encoding fails: a tree node holding an object Jackson cannot write. */
