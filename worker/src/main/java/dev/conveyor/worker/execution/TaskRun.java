@@ -104,7 +104,8 @@ public final class TaskRun implements JsonTaskContext {
 
   @Override
   public void progress(double fraction) {
-    progress = Math.max(0, Math.min(1, fraction));
+    // NaN passes Math.min and Math.max, and status replies would carry it as the string "NaN".
+    progress = fraction >= 0 ? Math.min(1, fraction) : 0;
   }
 
   // --- lifecycle, for the worker ---

@@ -36,6 +36,21 @@ class TaskRunnerTest {
    * threads' queue too: each such stop frees a slot that the broker fills again, so what it left
    * there, payload and all, would pile up while every thread stays busy.
    */
+  /** NaN passed the clamp, and a status reply carried it as the string "NaN". */
+  @Test
+  void progressIsHeldBetweenZeroAndOneWhateverTheHandlerReports() {
+    TaskRun run = run("p", "x");
+    assertThat(run.status().progress()).isNull();
+    run.progress(Double.NaN);
+    assertThat(run.status().progress()).isEqualTo(0.0);
+    run.progress(0.5);
+    assertThat(run.status().progress()).isEqualTo(0.5);
+    run.progress(Double.POSITIVE_INFINITY);
+    assertThat(run.status().progress()).isEqualTo(1.0);
+    run.progress(-3);
+    assertThat(run.status().progress()).isEqualTo(0.0);
+  }
+
   @Test
   void aPrefetchedTaskStoppedBeforeItStartsLeavesTheTaskThreadsQueue() throws Exception {
     TaskThreads threads = new TaskThreads(1, 1, "task-runner-test-task");
