@@ -2,6 +2,7 @@ package dev.conveyor.control;
 
 import dev.conveyor.protocol.ExitCodes;
 import dev.conveyor.protocol.cli.Cli;
+import dev.conveyor.protocol.cli.PrintableWriter;
 import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -92,6 +93,10 @@ public final class ControlMain implements Runnable {
   }
 
   public static void main(String[] args) {
-    Cli.exit(commandLine(args), args);
+    CommandLine cl = commandLine(args);
+    // What is printed for people holds what others published: ids, types, reasons.
+    cl.setOut(PrintableWriter.around(cl.getOut(), true));
+    cl.setErr(PrintableWriter.around(cl.getErr(), true));
+    Cli.exit(cl, args);
   }
 }

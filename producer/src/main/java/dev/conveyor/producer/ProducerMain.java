@@ -1,6 +1,7 @@
 package dev.conveyor.producer;
 
 import dev.conveyor.protocol.cli.Cli;
+import dev.conveyor.protocol.cli.PrintableWriter;
 import java.io.BufferedWriter;
 import java.io.InputStream;
 import java.io.OutputStreamWriter;
@@ -54,9 +55,12 @@ public final class ProducerMain implements Callable<Integer> {
   public static void main(String[] args) {
     CommandLine cl = Cli.commandLine(new ProducerMain());
     // Buffered: ids are flushed per confirmed batch, not per line, which matters for --count 1e6.
+    // Escaped for the terminal: --wait prints the reasons workers give, which can quote a payload.
     PrintWriter out =
-        new PrintWriter(
-            new BufferedWriter(new OutputStreamWriter(System.out, StandardCharsets.UTF_8)));
+        PrintableWriter.around(
+            new PrintWriter(
+                new BufferedWriter(new OutputStreamWriter(System.out, StandardCharsets.UTF_8))),
+            false);
     cl.setOut(out);
     Cli.exit(cl, args);
   }
