@@ -11,6 +11,7 @@ import ch.qos.logback.core.encoder.EncoderBase;
 import ch.qos.logback.core.spi.ContextAwareBase;
 import ch.qos.logback.core.status.Status;
 import ch.qos.logback.core.status.StatusListener;
+import dev.conveyor.protocol.Printable;
 import java.util.Map;
 import org.slf4j.Logger;
 
@@ -83,9 +84,16 @@ public abstract class ProgramLogging extends ContextAwareBase implements Configu
       return null; // a pattern layout has no header
     }
 
+    /**
+     * The line with its control characters written as escapes ({@link Printable}; tabs and line
+     * breaks stay, for stack traces): a message quotes task ids and reasons from the broker, and a
+     * log is read on terminals ({@code tail -f}, {@code docker logs}).
+     */
     @Override
     public byte[] encode(ILoggingEvent event) {
-      return encoder().encode(event);
+      PatternLayoutEncoder e = encoder();
+      String line = Printable.of(e.getLayout().doLayout(event), true);
+      return e.getCharset() == null ? line.getBytes() : line.getBytes(e.getCharset());
     }
 
     @Override

@@ -91,6 +91,37 @@ class ProgramLoggingTest {
     assertThat(encoderOf(context).made()).isTrue();
   }
 
+  /**
+   * A message quotes task ids and reasons from the broker; an escape sequence among them reached
+   * the terminal of whoever read the log.
+   */
+  @Test
+  void controlCharactersInALineAreEscapedButStackTracesKeepTheirLayout() {
+    LoggerContext context = newContext();
+    Program logging = new Program();
+    logging.setContext(context);
+    logging.configure(context);
+
+    String err =
+        stderrOf(
+            () ->
+                context
+                    .getLogger("dev.conveyor.Thing")
+                    .warn(
+                        "task {} failed",
+                        "id\u001b[2J\r",
+                        new IllegalStateException("boom\u0007")));
+
+    assertThat(err)
+        .startsWith(
+            "WARN  Thing - task id\\u001b[2J\\r failed"
+                + System.lineSeparator()
+                + "java.lang.IllegalStateException: boom\\u0007"
+                + System.lineSeparator()
+                + "\tat ")
+        .doesNotContain("\u001b", "\u0007", "\r");
+  }
+
   @Test
   void logbacksOwnErrorsGoToStderrOnALineEach() {
     LoggerContext context = newContext();
