@@ -58,16 +58,21 @@ class HandlersIT {
     return HandlerJar.build(dir, "Greet", source, "greet.jar", List.of("example.Greet"));
   }
 
+  /** A worker {@code w1} with the handlers in {@code jars}. */
+  private static Worker startWith(TestBroker broker, Path jars) throws Exception {
+    return broker.own(
+        Worker.start(
+            WorkerConfig.defaults(broker.settings())
+                .withName("w1")
+                .withHandlersDir(Optional.of(jars))));
+  }
+
   @Test
   void aHandlerFromAJarRunsAndItsResultIsInTheEvent(TestBroker broker, @TempDir Path dir)
       throws Exception {
     Path jars = handlerJar(dir, "greet");
     EventLog events = EventLog.open(broker);
-    broker.own(
-        Worker.start(
-            WorkerConfig.defaults(broker.settings())
-                .withName("w1")
-                .withHandlersDir(Optional.of(jars))));
+    startWith(broker, jars);
     String id = Broker.task(broker, "{\"type\":\"greet\",\"payload\":{\"name\":\"ada\"}}");
     TaskEvent done = events.await(id, TaskState.SUCCEEDED);
     assertThat(done.result().asText()).isEqualTo("hello ada on attempt 1");
@@ -98,11 +103,7 @@ class HandlersIT {
       TestBroker broker, @TempDir Path dir) throws Exception {
     Path jars = compiledJar(dir, BIG);
     EventLog events = EventLog.open(broker);
-    broker.own(
-        Worker.start(
-            WorkerConfig.defaults(broker.settings())
-                .withName("w1")
-                .withHandlersDir(Optional.of(jars))));
+    startWith(broker, jars);
     String huge = Broker.task(broker, "{\"type\":\"big\",\"payload\":{\"kib\":2048}}");
     String fits = Broker.task(broker, "{\"type\":\"big\",\"payload\":{\"kib\":512}}");
 
@@ -117,12 +118,7 @@ class HandlersIT {
       throws Exception {
     Path mark = dir.resolve("closed");
     Path jars = compiledJar(dir, CLOSEABLE.formatted(mark));
-    Worker worker =
-        broker.own(
-            Worker.start(
-                WorkerConfig.defaults(broker.settings())
-                    .withName("w1")
-                    .withHandlersDir(Optional.of(jars))));
+    Worker worker = startWith(broker, jars);
     assertThat(mark).doesNotExist();
 
     worker.close();

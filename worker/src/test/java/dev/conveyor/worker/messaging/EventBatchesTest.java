@@ -259,20 +259,7 @@ class EventBatchesTest {
             null,
             "default",
             null);
-    TaskEvent succeeded =
-        new TaskEvent(
-            "t1",
-            "noop",
-            TaskState.SUCCEEDED,
-            "w",
-            1,
-            Instant.parse("2026-12-04T10:00:00.6Z"),
-            3L,
-            null,
-            null,
-            null,
-            "default",
-            Wire.JSON.getNodeFactory().textNode("ok"));
+    TaskEvent succeeded = succeeded("t1", "noop", Wire.JSON.getNodeFactory().textNode("ok"));
     EventBatches.Item lazy = EventBatches.Item.task(EVENTS, null, "t1", running);
 
     assertThat(lazy.body()).isNull();
@@ -296,10 +283,10 @@ class EventBatchesTest {
     assertThat(messages.get(1).body()).isEqualTo(Wire.encode(succeeded));
   }
 
-  private static TaskEvent succeededWith(String task, JsonNode result) {
+  private static TaskEvent succeeded(String task, String type, JsonNode result) {
     return new TaskEvent(
         task,
-        "big",
+        type,
         TaskState.SUCCEEDED,
         "w",
         1,
@@ -322,12 +309,12 @@ class EventBatchesTest {
     JsonNode big = Wire.JSON.getNodeFactory().textNode("y".repeat(ResultLeftOut.MAX_EVENT_BYTES));
     EventEncoder encoder = new EventEncoder();
 
-    TaskEvent kept = succeededWith("t1", fits);
+    TaskEvent kept = succeeded("t1", "big", fits);
     assertThat(EventBatches.Item.task(EVENTS, null, "t1", kept).encoded(encoder).body())
         .isEqualTo(Wire.encode(kept));
 
     byte[] body =
-        EventBatches.Item.task(EVENTS, null, "t2", succeededWith("t2", big))
+        EventBatches.Item.task(EVENTS, null, "t2", succeeded("t2", "big", big))
             .encoded(encoder)
             .body();
     assertThat(body.length).isLessThan(1024);
