@@ -338,8 +338,8 @@ public final class TaskPublisher implements AutoCloseable {
    * bytes: amqp-client refuses a longer one as the message is written, after the tasks before it.
    */
   private static void fitsShortString(String field, String property, String value) {
-    if (value == null) {
-      return;
+    if (value == null || value.length() <= 85) {
+      return; // at most 3 bytes per char in UTF-8: fits without encoding it (on every publish)
     }
     int bytes = value.getBytes(StandardCharsets.UTF_8).length;
     if (bytes > 255) {
