@@ -13,6 +13,11 @@ public record ResultLeftOut(long bytes) {
   /** The largest task event sent with its result. */
   public static final int MAX_EVENT_BYTES = 1024 * 1024;
 
+  /** The event's reason: {@code reason} (none for a success), followed by {@link #note}. */
+  public String appendedTo(String reason) {
+    return reason == null ? note() : reason + "; " + note();
+  }
+
   /** What the event says in its reason. */
   public String note() {
     return "result left out: "

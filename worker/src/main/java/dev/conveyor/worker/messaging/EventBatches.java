@@ -76,7 +76,6 @@ final class EventBatches {
     }
 
     private static TaskEvent withoutResult(TaskEvent e, ResultLeftOut left) {
-      String note = left.note();
       return new TaskEvent(
           e.task(),
           e.type(),
@@ -86,7 +85,7 @@ final class EventBatches {
           e.at(),
           e.durationMs(),
           e.cause(),
-          e.reason() == null ? note : e.reason() + "; " + note,
+          left.appendedTo(e.reason()),
           e.issuedBy(),
           e.queue(),
           null);

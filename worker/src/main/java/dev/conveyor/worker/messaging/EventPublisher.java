@@ -198,7 +198,7 @@ public final class EventPublisher implements AutoCloseable, CommandHandler.Answe
       Object result) {
     JsonNode resultNode = null;
     if (result instanceof ResultLeftOut left) {
-      reason = reason == null ? left.note() : reason + "; " + left.note();
+      reason = left.appendedTo(reason);
     } else if (result != null) {
       resultNode = Wire.JSON.valueToTree(result);
     }
