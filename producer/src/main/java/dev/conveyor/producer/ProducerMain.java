@@ -62,6 +62,8 @@ public final class ProducerMain implements Callable<Integer> {
                 new BufferedWriter(new OutputStreamWriter(System.out, StandardCharsets.UTF_8))),
             false);
     cl.setOut(out);
+    // The ids it names and the broker's reasons are escaped there too; not its progress line.
+    cl.setErr(PrintableWriter.around(cl.getErr(), true));
     Cli.exit(cl, args);
   }
 

@@ -1,5 +1,6 @@
 package dev.conveyor.producer;
 
+import dev.conveyor.protocol.cli.PrintableWriter;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.lang.reflect.Method;
@@ -20,6 +21,10 @@ final class ProgressLine {
   private static final long REDRAW_NANOS = 100_000_000L;
 
   private final PrintWriter err;
+
+  /** {@code err} without its escaping, for the line's own control sequence. */
+  private final PrintWriter draw;
+
   private final boolean enabled;
   private String text;
   private boolean drawn;
@@ -27,6 +32,7 @@ final class ProgressLine {
 
   ProgressLine(PrintWriter err, boolean enabled) {
     this.err = err;
+    this.draw = PrintableWriter.unescaped(err);
     this.enabled = enabled;
   }
 
@@ -42,8 +48,8 @@ final class ProgressLine {
     }
     long now = System.nanoTime();
     if (force || !drawn || now - lastDraw >= REDRAW_NANOS) {
-      err.print(CLEAR + text);
-      err.flush();
+      draw.print(CLEAR + text);
+      draw.flush();
       drawn = true;
       lastDraw = now;
     }
@@ -52,8 +58,8 @@ final class ProgressLine {
   /** Takes the line off the screen before other output is written (stdout may share it). */
   synchronized void hide() {
     if (enabled && drawn) {
-      err.print(CLEAR);
-      err.flush();
+      draw.print(CLEAR);
+      draw.flush();
       drawn = false;
     }
   }
@@ -68,8 +74,8 @@ final class ProgressLine {
   /** Leaves the last state on the screen and ends the line. */
   synchronized void finish() {
     if (enabled && text != null) {
-      err.print(CLEAR + text + System.lineSeparator());
-      err.flush();
+      draw.print(CLEAR + text + System.lineSeparator());
+      draw.flush();
       drawn = false;
       text = null;
     }

@@ -19,7 +19,25 @@ public final class PrintableWriter extends FilterWriter {
 
   /** {@code out} behind this filter, flushing as {@code out} did on {@code println}. */
   public static PrintWriter around(PrintWriter out, boolean autoFlush) {
-    return new PrintWriter(new PrintableWriter(out), autoFlush);
+    return new Escaping(out, autoFlush);
+  }
+
+  /**
+   * The writer behind {@code w} if {@code w} escapes, else {@code w}: for a program's own terminal
+   * control (a progress line that redraws itself), written in order with what {@code w} prints.
+   */
+  public static PrintWriter unescaped(PrintWriter w) {
+    return w instanceof Escaping e ? e.raw : w;
+  }
+
+  /** What {@link #around} returns; it buffers nothing of its own. */
+  private static final class Escaping extends PrintWriter {
+    private final PrintWriter raw;
+
+    Escaping(PrintWriter raw, boolean autoFlush) {
+      super(new PrintableWriter(raw), autoFlush);
+      this.raw = raw;
+    }
   }
 
   @Override

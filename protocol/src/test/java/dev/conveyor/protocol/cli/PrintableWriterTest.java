@@ -1,6 +1,7 @@
 package dev.conveyor.protocol.cli;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertSame;
 
 import java.io.PrintWriter;
 import java.io.StringWriter;
@@ -38,5 +39,12 @@ class PrintableWriterTest {
     out.print("two\nthree");
     out.flush();
     assertEquals("one\\u001b" + System.lineSeparator() + "\\u001btwo\nthree", sink.toString());
+  }
+
+  @Test
+  void unescapedIsTheWriterBehindTheFilterAndAnyOtherWriterItself() {
+    PrintWriter raw = new PrintWriter(new StringWriter());
+    assertSame(raw, PrintableWriter.unescaped(PrintableWriter.around(raw, true)));
+    assertSame(raw, PrintableWriter.unescaped(raw));
   }
 }
