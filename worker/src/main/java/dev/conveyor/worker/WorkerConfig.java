@@ -7,6 +7,7 @@ import dev.conveyor.worker.isolation.Isolation;
 import dev.conveyor.worker.messaging.EventLevel;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Optional;
 import java.util.function.IntConsumer;
@@ -87,7 +88,8 @@ public record WorkerConfig(
   public static final String DEFAULT_METRICS_BIND = "127.0.0.1";
 
   public WorkerConfig {
-    queues = List.copyOf(queues);
+    // A queue listed twice is consumed once: two consumers would hold twice the prefetch.
+    queues = List.copyOf(new LinkedHashSet<>(queues));
     execAllow = List.copyOf(execAllow);
     execEnvAllow = List.copyOf(execEnvAllow);
     execCwdAllow = List.copyOf(execCwdAllow);

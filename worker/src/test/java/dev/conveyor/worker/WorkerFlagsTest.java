@@ -184,6 +184,12 @@ class WorkerFlagsTest {
   }
 
   @Test
+  void aQueueListedTwiceIsConsumedOnce() {
+    // Two consumers of one queue would hold twice the prefetch the worker asked for.
+    assertThat(config("--queues=a,b,a", "--queues=b").queues()).containsExactly("a", "b");
+  }
+
+  @Test
   void theDefaultsAreTheDocumentedOnes() {
     WorkerConfig config = config();
 
