@@ -22,8 +22,8 @@ import picocli.CommandLine.Spec;
     mixinStandardHelpOptions = true,
     description = {
       "Shows dead letters (id, type, reason, cause, origin queue); consumes nothing.",
-      "Each letter is read and an identical copy put back, in the same order, so that",
-      "the broker does not count the listing as a delivery."
+      "Each letter is read and an identical copy put back, in the same order, so that the broker"
+          + " does not count the listing as a delivery."
     })
 final class DeadListCommand implements Callable<Integer> {
 

@@ -22,9 +22,9 @@ import picocli.CommandLine.Spec;
     name = "replay",
     mixinStandardHelpOptions = true,
     description = {
-      "Publishes dead letters back to the task queue they came from, without the headers that",
-      "count their attempts, so they run again with fresh attempts. A dead copy is removed only",
-      "after the broker confirmed its replay."
+      "Publishes dead letters back to the task queue they came from, without the headers that"
+          + " count their attempts, so they run again with fresh attempts.",
+      "A dead copy is removed only after the broker confirmed its replay."
     })
 final class DeadReplayCommand implements Callable<Integer> {
 

@@ -12,8 +12,8 @@ final class KillCommand extends EndTasksCommand {
     super(
         "kill",
         "Kills tasks (forced, no cleanup).",
-        "Child processes get SIGKILL, threads are interrupted; a worker whose task still does not",
-        "end settles its other tasks and exits with code 70.",
+        "Child processes get SIGKILL, threads are interrupted; a worker whose task still does not"
+            + " end settles its other tasks and exits with code 70.",
         "Waits until every matching task has settled and prints what happened per worker.",
         "A named task that is not running is revoked: cancelled when it arrives (for 25 h).");
   }

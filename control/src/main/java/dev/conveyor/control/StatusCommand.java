@@ -30,8 +30,8 @@ import picocli.CommandLine.Spec;
     description = {
       "Shows the live workers and their running tasks: age, deadline and escalation stage.",
       "Workers answer a broadcast; whoever has not answered within --timeout is not listed.",
-      "Exit 1 if a worker refused the request (a control key is needed) or a named one did not",
-      "answer."
+      "Exit 1 if a worker refused the request (a control key is needed) or a named one did not"
+          + " answer."
     })
 final class StatusCommand implements Callable<Integer> {
 

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.conveyor.protocol.wire.Target;
+import dev.conveyor.testkit.HelpText;
 import java.time.Duration;
 import java.util.List;
 import java.util.Set;
@@ -165,6 +166,11 @@ class ArgumentsTest {
     Control.Result r = Control.run((command + " --help").trim().split(" "));
     assertEquals(0, r.exit(), r::toString);
     assertTrue(r.out().startsWith("Usage: control"), r::toString);
+  }
+
+  @Test
+  void everyParagraphOfTheHelpIsWrappedWhole() {
+    assertEquals(List.of(), HelpText.sentencesSplitOverLines(ControlMain.commandLine()));
   }
 
   @Test

@@ -154,9 +154,9 @@ public final class DashboardMain implements Callable<Integer> {
       name = "add-user",
       mixinStandardHelpOptions = true,
       description = {
-        "Adds a user to the users file, or changes its role and password. The password is read",
-        "from standard input (the first line; asked twice on a terminal) and stored as a salted",
-        "bcrypt hash."
+        "Adds a user to the users file, or changes its role and password.",
+        "The password is read from standard input (the first line; asked twice on a terminal) and"
+            + " stored as a salted bcrypt hash."
       })
   static final class AddUser implements Callable<Integer> {
     @Parameters(index = "0", paramLabel = "NAME", description = "The user name.")

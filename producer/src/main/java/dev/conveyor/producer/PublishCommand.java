@@ -164,8 +164,8 @@ final class PublishCommand implements Callable<Integer> {
       paramLabel = "FILE.jsonl",
       description = {
         "Publish the tasks in FILE, one JSON task per line ('-' = stdin).",
-        "Not with --type, --payload, --payload-file, --count or --id; --timeout, --grace,",
-        "--max-attempts and --expires-in apply to lines that do not set them."
+        "Not with --type, --payload, --payload-file, --count or --id; --timeout, --grace,"
+            + " --max-attempts and --expires-in apply to lines that do not set them."
       })
   String from;
 

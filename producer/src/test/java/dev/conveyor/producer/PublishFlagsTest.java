@@ -9,6 +9,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.conveyor.protocol.UsageException;
 import dev.conveyor.protocol.cli.Cli;
 import dev.conveyor.protocol.wire.TaskMessage;
+import dev.conveyor.testkit.HelpText;
 import java.io.ByteArrayInputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -57,6 +58,14 @@ class PublishFlagsTest {
     List<TaskMessage> out = new ArrayList<>();
     plan.tasks().forEach(out::add);
     return out;
+  }
+
+  @Test
+  void everyParagraphOfTheHelpIsWrappedWhole() {
+    assertEquals(
+        List.of(),
+        HelpText.sentencesSplitOverLines(
+            Cli.commandLine(new ProducerMain(System.in, () -> false, Clock.systemUTC()))));
   }
 
   @Test

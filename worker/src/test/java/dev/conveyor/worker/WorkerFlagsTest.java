@@ -3,6 +3,7 @@ package dev.conveyor.worker;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.conveyor.protocol.cli.Cli;
+import dev.conveyor.testkit.HelpText;
 import dev.conveyor.worker.isolation.Isolation;
 import dev.conveyor.worker.messaging.EventLevel;
 import java.io.PrintWriter;
@@ -187,6 +188,12 @@ class WorkerFlagsTest {
   void aQueueListedTwiceIsConsumedOnce() {
     // Two consumers of one queue would hold twice the prefetch the worker asked for.
     assertThat(config("--queues=a,b,a", "--queues=b").queues()).containsExactly("a", "b");
+  }
+
+  @Test
+  void everyParagraphOfTheHelpIsWrappedWhole() {
+    assertThat(HelpText.sentencesSplitOverLines(Cli.commandLine(new WorkerMain().spec())))
+        .isEmpty();
   }
 
   @Test
