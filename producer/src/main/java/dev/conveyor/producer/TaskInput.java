@@ -343,17 +343,34 @@ final class TaskInput {
     }
   }
 
+  /**
+   * The text of {@code file} ({@code -}: stdin) as UTF-8, past a byte-order mark at its start,
+   * which editors on Windows write and JSON does not allow.
+   */
   private static BufferedReader open(String file, InputStream stdin) throws IOException {
+    BufferedReader reader;
     if (STDIN.equals(file)) {
-      return new BufferedReader(
-          new InputStreamReader(stdin, StandardCharsets.UTF_8.newDecoder()) {
-            @Override
-            public void close() {
-              // Never close the process's stdin.
-            }
-          });
+      reader =
+          new BufferedReader(
+              new InputStreamReader(stdin, StandardCharsets.UTF_8.newDecoder()) {
+                @Override
+                public void close() {
+                  // Never close the process's stdin.
+                }
+              });
+    } else {
+      reader = Files.newBufferedReader(Path.of(file), StandardCharsets.UTF_8);
     }
-    return Files.newBufferedReader(Path.of(file), StandardCharsets.UTF_8);
+    try {
+      reader.mark(1);
+      if (reader.read() != '\uFEFF') {
+        reader.reset();
+      }
+      return reader;
+    } catch (IOException e) {
+      reader.close();
+      throw e;
+    }
   }
 
   private static String readAll(String file, InputStream stdin, String what, int maxChars) {

@@ -14,6 +14,7 @@ import java.io.StringReader;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.time.Clock;
 import java.time.Instant;
 import java.time.ZoneOffset;
@@ -199,6 +200,45 @@ class TaskInputTest {
             .stream()
             .map(TaskMessage::type)
             .toList());
+  }
+
+  /**
+   * Editors on Windows (Notepad, PowerShell's {@code Out-File -Encoding utf8}) begin a UTF-8 file
+   * with a byte-order mark, which JSON parsers refuse as a character: "line 1: not JSON".
+   */
+  @Test
+  void aByteOrderMarkBeforeTheFirstLineOrPayloadIsSkipped() throws Exception {
+    byte[] bom = {(byte) 0xEF, (byte) 0xBB, (byte) 0xBF};
+    Path tasks = dir.resolve("bom.jsonl");
+    Files.write(tasks, bom);
+    Files.writeString(tasks, "{\"type\":\"a\"}\r\n{\"type\":\"b\"}\r\n", StandardOpenOption.APPEND);
+    assertEquals(
+        List.of("a", "b"),
+        TaskInput.readTasks(
+                tasks.toString(),
+                new ByteArrayInputStream(new byte[0]),
+                TaskInput.Defaults.NONE,
+                CLOCK)
+            .stream()
+            .map(TaskMessage::type)
+            .toList());
+
+    Path payload = dir.resolve("bom.json");
+    Files.write(payload, bom);
+    Files.writeString(payload, "{\"s\":5}", StandardOpenOption.APPEND);
+    assertEquals(
+        5,
+        TaskInput.readPayloadFile(payload.toString(), new ByteArrayInputStream(new byte[0]))
+            .get("s")
+            .asInt());
+    byte[] piped = {(byte) 0xEF, (byte) 0xBB, (byte) 0xBF, '7'};
+    assertEquals(7, TaskInput.readPayloadFile("-", new ByteArrayInputStream(piped)).asInt());
+    // Only before the first character: anywhere else it is the text's own.
+    assertThrows(
+        UsageException.class,
+        () ->
+            TaskInput.readPayloadFile(
+                "-", new ByteArrayInputStream("7\uFEFF".getBytes(StandardCharsets.UTF_8))));
   }
 
   @Test
