@@ -18,6 +18,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import java.util.stream.Collectors;
 import java.util.stream.IntStream;
@@ -155,6 +156,16 @@ class ClusterNodeLossIT {
               + (killLeader
                   ? " ms after the kill (as this test saw it)"
                   : " ms after stop_app was invoked (rabbitmqctl's own start included)"));
+
+      // Every worker hears the others' word of lost deliveries again: the queue that keeps it for
+      // the moved worker lived on the lost node.
+      Map<String, Integer> wanted =
+          names.stream().collect(Collectors.toMap(n -> broker.names().requeuedFor(n), n -> 1));
+      Awaitility.await("every worker consuming its queue of the others' word")
+          .atMost(Duration.ofSeconds(60))
+          .pollInterval(Duration.ofSeconds(1))
+          .untilAsserted(() -> assertThat(cluster.consumers(asking)).containsAllEntriesOf(wanted));
+      lap("every worker consuming its queue of the others' word");
 
       // What ran is what the tasks' own file says. (The queue's counts are no witness right after
       // a node loss: list_queues read 0 ready, 0 unacked for a queue still holding 1 500 tasks

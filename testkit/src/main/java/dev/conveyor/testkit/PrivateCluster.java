@@ -13,7 +13,9 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
+import java.util.TreeMap;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
@@ -213,6 +215,16 @@ public final class PrivateCluster implements AutoCloseable {
       }
     }
     throw new IllegalStateException("no queue " + queue + " on " + nodeName(asking) + ": " + list);
+  }
+
+  /** The number of consumers of each queue, by name, as node {@code asking} sees them. */
+  public Map<String, Integer> consumers(int asking) {
+    Map<String, Integer> out = new TreeMap<>();
+    for (JsonNode q :
+        json(ctl(asking, "list_queues", "-q", "--formatter", "json", "name", "consumers"))) {
+      out.put(q.path("name").asText(), q.path("consumers").asInt());
+    }
+    return out;
   }
 
   /** {@code bin/cluster status}'s output, for a failing test's message. */

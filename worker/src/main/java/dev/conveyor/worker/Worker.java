@@ -8,7 +8,7 @@ import dev.conveyor.protocol.ExitCodes;
 import dev.conveyor.protocol.broker.BrokerConnector;
 import dev.conveyor.protocol.broker.BrokerUnreachableException;
 import dev.conveyor.protocol.broker.Channels;
-import dev.conveyor.protocol.events.EventSubscription;
+import dev.conveyor.protocol.events.KeptEventSubscription;
 import dev.conveyor.protocol.topology.Topology;
 import dev.conveyor.protocol.wire.TaskState;
 import dev.conveyor.protocol.wire.Wire;
@@ -215,13 +215,14 @@ public final class Worker implements AutoCloseable, Pausable {
     // that reconnect first must wait for the others.
     owned.add(
         "requeued-elsewhere subscription",
-        EventSubscription.openKept(
+        KeptEventSubscription.open(
             connection,
             topology,
             topology.names().requeuedFor(config.name()),
             REQUEUED_KEPT_FOR,
             List.of("task." + TaskState.REQUEUED.wire(), "worker." + WorkerEvent.RECONNECTED),
-            leaseLoss::wordFromElsewhere));
+            leaseLoss::wordFromElsewhere,
+            io));
     Settler settler =
         new Settler(
             connection, topology, events, running, config.retryDelay(), config.name(), lostLeases);

@@ -4,20 +4,29 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.rabbitmq.client.AMQP;
 import com.rabbitmq.client.Connection;
+import com.rabbitmq.client.Recoverable;
+import com.rabbitmq.client.RecoveryListener;
 import dev.conveyor.protocol.events.Event;
-import dev.conveyor.protocol.events.EventSubscription;
+import dev.conveyor.protocol.events.KeptEventSubscription;
 import dev.conveyor.protocol.wire.Cause;
 import dev.conveyor.protocol.wire.TaskEvent;
 import dev.conveyor.protocol.wire.TaskState;
 import dev.conveyor.protocol.wire.Wire;
 import dev.conveyor.testkit.BrokerAdmin;
 import dev.conveyor.testkit.BrokerExtension;
+import dev.conveyor.testkit.LogCapture;
+import dev.conveyor.testkit.Recoveries;
 import dev.conveyor.testkit.TestBroker;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
 import org.awaitility.Awaitility;
+import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
 
@@ -29,6 +38,14 @@ import org.junit.jupiter.api.extension.ExtendWith;
 @ExtendWith(BrokerExtension.class)
 class KeptEventSubscriptionIT {
 
+  private final ScheduledExecutorService reopener =
+      Executors.newSingleThreadScheduledExecutor(r -> new Thread(r, "kept-reopener"));
+
+  @AfterEach
+  void stopReopener() {
+    reopener.shutdownNow();
+  }
+
   @Test
   @SuppressWarnings("try") // the subscription only has to stay open while the event arrives
   void anEventPublishedWhileTheSubscriberReconnectsReachesItAfterwards(TestBroker broker)
@@ -36,14 +53,15 @@ class KeptEventSubscriptionIT {
     String name = "kept-" + broker.namespace();
     Connection connection = broker.open(name);
     List<Event> received = new CopyOnWriteArrayList<>();
-    try (EventSubscription sub =
-        EventSubscription.openKept(
+    try (KeptEventSubscription sub =
+        KeptEventSubscription.open(
             connection,
             broker.topology(),
             broker.names().requeuedFor(name),
             Duration.ofMinutes(1),
             List.of("task.requeued"),
-            received::add)) {
+            received::add,
+            reopener)) {
       BrokerAdmin admin = new BrokerAdmin(broker.uri());
       admin.closeConnectionsOnceListed(name, 1);
       Awaitility.await().atMost(Duration.ofSeconds(5)).until(() -> !connection.isOpen());
@@ -60,6 +78,107 @@ class KeptEventSubscriptionIT {
     // Closed normally: the queue goes at once rather than when it expires.
     String queue = broker.names().requeuedFor(name);
     assertThat(exists(broker, queue)).as(queue).isFalse();
+  }
+
+  /**
+   * An operator deletes the queue while the worker consumes it: the broker cancels the consumer,
+   * and nothing else would declare the queue again while the connection holds.
+   */
+  @Test
+  void aQueueDeletedWhileItIsConsumedIsDeclaredAndConsumedAgain(TestBroker broker)
+      throws Exception {
+    String name = "kept-" + broker.namespace();
+    String queue = broker.names().requeuedFor(name);
+    List<Event> received = new CopyOnWriteArrayList<>();
+    try (KeptEventSubscription sub =
+        KeptEventSubscription.open(
+            broker.open(name),
+            broker.topology(),
+            queue,
+            Duration.ofMinutes(1),
+            List.of("task.requeued"),
+            received::add,
+            reopener)) {
+      broker.withChannel(ch -> ch.queueDelete(queue));
+
+      Awaitility.await("consumed again")
+          .atMost(Duration.ofSeconds(20))
+          .until(() -> consumers(broker, queue) == 1);
+      publishRequeued(broker, "after-delete");
+      Awaitility.await().atMost(Duration.ofSeconds(20)).until(() -> received.size() == 1);
+      assertThat(sub.subscribed()).isTrue();
+    }
+  }
+
+  /**
+   * After a lost connection, the broker refuses amqp-client's declaration of the queue and closes
+   * its channel (after the loss of a cluster node, a 404 for the queue that lived there; here a
+   * 406, as the queue was made again with other arguments while the subscriber was away). The
+   * subscription tries again until the broker accepts, then receives what is published.
+   */
+  @Test
+  void aDeclarationRefusedOnRecoveryIsTriedAgainUntilTheBrokerAcceptsIt(TestBroker broker)
+      throws Exception {
+    String name = "kept-" + broker.namespace();
+    String queue = broker.names().requeuedFor(name);
+    Connection connection = broker.open(name);
+    List<Event> received = new CopyOnWriteArrayList<>();
+    try (LogCapture log = LogCapture.of(KeptEventSubscription.class);
+        KeptEventSubscription sub =
+            KeptEventSubscription.open(
+                connection,
+                broker.topology(),
+                queue,
+                Duration.ofMinutes(1),
+                List.of("task.requeued"),
+                received::add,
+                reopener)) {
+      // Before the recovery declares anything: the window held open on the recovery's thread.
+      ((Recoverable) connection)
+          .addRecoveryListener(
+              new RecoveryListener() {
+                @Override
+                public void handleRecoveryStarted(Recoverable recoverable) {
+                  broker.withChannel(
+                      ch -> {
+                        ch.queueDelete(queue);
+                        return ch.queueDeclare(queue, false, false, false, null);
+                      });
+                }
+
+                @Override
+                public void handleRecovery(Recoverable recoverable) {}
+              });
+      CountDownLatch recovered = Recoveries.next(connection);
+      new BrokerAdmin(broker.uri()).closeConnectionsOnceListed(name, 1);
+      assertThat(recovered.await(30, TimeUnit.SECONDS)).as("recovered").isTrue();
+
+      Awaitility.await("the refusal told of")
+          .atMost(Duration.ofSeconds(20))
+          .until(
+              () ->
+                  log.warnings().stream()
+                      .anyMatch(w -> w.contains("could not subscribe to " + queue + " again")));
+      assertThat(sub.subscribed()).isFalse();
+
+      broker.withChannel(ch -> ch.queueDelete(queue));
+      Awaitility.await("consumed again")
+          .atMost(Duration.ofSeconds(20))
+          .until(() -> consumers(broker, queue) == 1);
+      publishRequeued(broker, "after-refusal");
+      Awaitility.await().atMost(Duration.ofSeconds(20)).until(() -> received.size() == 1);
+      assertThat(sub.subscribed()).isTrue();
+      assertThat(log.all()).anyMatch(l -> l.startsWith("INFO subscribed to " + queue + " again"));
+    }
+  }
+
+  /** The queue's consumers; -1 while it does not exist. */
+  private static int consumers(TestBroker broker, String queue) {
+    try {
+      return broker.withChannel(ch -> ch.queueDeclarePassive(queue).getConsumerCount());
+    } catch (java.io.UncheckedIOException e) {
+      return -1; // 404: the broker closed that channel
+    }
   }
 
   private static boolean exists(TestBroker broker, String queue) {

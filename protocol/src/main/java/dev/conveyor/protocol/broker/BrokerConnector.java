@@ -5,6 +5,11 @@ import com.rabbitmq.client.AddressResolver;
 import com.rabbitmq.client.Connection;
 import com.rabbitmq.client.ConnectionFactory;
 import com.rabbitmq.client.MetricsCollector;
+import com.rabbitmq.client.impl.recovery.RecordedBinding;
+import com.rabbitmq.client.impl.recovery.RecordedConsumer;
+import com.rabbitmq.client.impl.recovery.RecordedExchange;
+import com.rabbitmq.client.impl.recovery.RecordedQueue;
+import com.rabbitmq.client.impl.recovery.TopologyRecoveryFilter;
 import java.io.IOException;
 import java.net.URI;
 import java.security.GeneralSecurityException;
@@ -51,6 +56,7 @@ public final class BrokerConnector {
     }
     factory.setAutomaticRecoveryEnabled(true);
     factory.setTopologyRecoveryEnabled(true);
+    factory.setTopologyRecoveryFilter(new OnOpenChannels());
     factory.setNetworkRecoveryInterval(1000);
     factory.setRequestedHeartbeat(10);
     factory.setConnectionTimeout(5000);
@@ -105,6 +111,34 @@ public final class BrokerConnector {
       throw new BrokerUnreachableException(
           "cannot connect to broker " + settings.describe() + ": " + Redaction.mask(describe(e)),
           e);
+    }
+  }
+
+  /**
+   * Recovers what was declared on a channel that is open again: amqp-client recovers every channel
+   * the program has not closed before the topology, and would declare on a closed one in vain, with
+   * an error and its stack trace at every recovery (the exchanges a program declares at start on a
+   * channel it then closes, which are durable and still there).
+   */
+  static final class OnOpenChannels implements TopologyRecoveryFilter {
+    @Override
+    public boolean filterExchange(RecordedExchange exchange) {
+      return exchange.getChannel().isOpen();
+    }
+
+    @Override
+    public boolean filterQueue(RecordedQueue queue) {
+      return queue.getChannel().isOpen();
+    }
+
+    @Override
+    public boolean filterBinding(RecordedBinding binding) {
+      return binding.getChannel().isOpen();
+    }
+
+    @Override
+    public boolean filterConsumer(RecordedConsumer consumer) {
+      return consumer.getChannel().isOpen();
     }
   }
 

@@ -14,18 +14,16 @@ import dev.conveyor.protocol.wire.TaskEvent;
 import dev.conveyor.protocol.wire.Wire;
 import dev.conveyor.protocol.wire.WorkerEvent;
 import java.io.IOException;
-import java.time.Duration;
 import java.util.List;
-import java.util.Map;
 import java.util.function.BiConsumer;
 import java.util.function.Consumer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * A queue on {@code ns.events}: private and gone with the connection ({@link #open}), or named and
- * kept a while after it ({@link #openKept}). Open it before publishing whatever you want to follow,
- * so that no event can slip past.
+ * A private queue on {@code ns.events}, gone with the connection ({@link KeptEventSubscription}
+ * keeps one a while after it). Open it before publishing whatever you want to follow, so that no
+ * event can slip past.
  */
 public final class EventSubscription implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(EventSubscription.class);
@@ -34,11 +32,9 @@ public final class EventSubscription implements AutoCloseable {
   public static final List<String> ALL = List.of("#");
 
   private final Channel channel;
-  private final String keptQueue;
 
-  private EventSubscription(Channel channel, String keptQueue) {
+  private EventSubscription(Channel channel) {
     this.channel = channel;
-    this.keptQueue = keptQueue;
   }
 
   /**
@@ -66,7 +62,7 @@ public final class EventSubscription implements AutoCloseable {
       Channels.closeQuietly(ch);
       throw e;
     }
-    return new EventSubscription(ch, null);
+    return new EventSubscription(ch);
   }
 
   /**
@@ -85,7 +81,7 @@ public final class EventSubscription implements AutoCloseable {
       ch.queueBindNoWait(queue, topology.names().eventsExchange(), key, null);
     }
     ch.basicConsume(queue, true, consumer(ch, decoding(listener)));
-    return new EventSubscription(ch, null);
+    return new EventSubscription(ch);
   }
 
   /**
@@ -105,33 +101,10 @@ public final class EventSubscription implements AutoCloseable {
     topology.declareCore(ch);
     String queue = ch.queueDeclare("", false, true, true, null).getQueue();
     consume(ch, topology, queue, bindingKeys, listener);
-    return new EventSubscription(ch, null);
+    return new EventSubscription(ch);
   }
 
-  /**
-   * A named queue that outlives this client's connection by {@code keptFor}: events published while
-   * it reconnects wait there for it, where a private queue would have gone with the connection. It
-   * is deleted by the broker once unused for that long.
-   *
-   * @param queue a name of this client's own in the namespace, e.g. {@link
-   *     dev.conveyor.protocol.topology.Names#requeuedFor}
-   */
-  public static EventSubscription openKept(
-      Connection connection,
-      Topology topology,
-      String queue,
-      Duration keptFor,
-      List<String> bindingKeys,
-      Consumer<Event> listener)
-      throws IOException {
-    Channel ch = connection.createChannel();
-    topology.declareCore(ch);
-    ch.queueDeclare(queue, false, false, false, Map.of("x-expires", keptFor.toMillis()));
-    consume(ch, topology, queue, bindingKeys, decoding(listener));
-    return new EventSubscription(ch, queue);
-  }
-
-  private static BiConsumer<String, byte[]> decoding(Consumer<Event> listener) {
+  static BiConsumer<String, byte[]> decoding(Consumer<Event> listener) {
     return (routingKey, body) -> {
       try {
         decodeAll(routingKey, body).forEach(listener);
@@ -205,16 +178,8 @@ public final class EventSubscription implements AutoCloseable {
     throw new MalformedMessageException("unknown event routing key " + routingKey);
   }
 
-  /** Closes the channel; a kept queue is deleted first, as nobody will come back for it. */
   @Override
   public void close() {
-    if (keptQueue != null && channel.isOpen()) {
-      try {
-        channel.queueDelete(keptQueue);
-      } catch (IOException | RuntimeException e) {
-        log.debug("could not delete {}; it expires by itself", keptQueue, e);
-      }
-    }
     Channels.closeQuietly(channel);
   }
 }

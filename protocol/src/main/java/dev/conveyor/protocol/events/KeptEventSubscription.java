@@ -1,0 +1,225 @@
+package dev.conveyor.protocol.events;
+
+import com.rabbitmq.client.AMQP;
+import com.rabbitmq.client.Channel;
+import com.rabbitmq.client.Connection;
+import com.rabbitmq.client.DefaultConsumer;
+import com.rabbitmq.client.Envelope;
+import dev.conveyor.protocol.broker.BrokerErrors;
+import dev.conveyor.protocol.broker.Channels;
+import dev.conveyor.protocol.topology.Topology;
+import java.io.IOException;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.function.BiConsumer;
+import java.util.function.Consumer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * A named queue on {@code ns.events} that outlives this client's connection by {@code keptFor}:
+ * events published while the client reconnects wait there for it, where a private queue would have
+ * gone with the connection. The broker deletes it once unused for that long; {@link #close} deletes
+ * it at once.
+ *
+ * <p>amqp-client's recovery declares the queue again after a lost connection, but gives up when the
+ * broker refuses: after the loss of the cluster node the queue lived on, the broker may answer the
+ * declaration with 404 (the queue's process is gone, its record not yet) and close the channel. Nor
+ * does anything declare again a queue deleted while it was consumed: the broker cancels the
+ * consumer. Either way this subscription subscribes again on a new channel, at once and then every
+ * {@link #RETRY} until the broker accepts.
+ */
+public final class KeptEventSubscription implements AutoCloseable {
+  private static final Logger log = LoggerFactory.getLogger(KeptEventSubscription.class);
+
+  /** How long a subscription the broker refused waits before it tries again. */
+  static final Duration RETRY = Duration.ofSeconds(1);
+
+  private final Connection connection;
+  private final Topology topology;
+  private final String queue;
+  private final Duration keptFor;
+  private final List<String> bindingKeys;
+  private final Consumer<Event> listener;
+  private final ScheduledExecutorService reopener;
+
+  // Guarded by this. Null while the subscription is lost.
+  private Channel channel;
+  private boolean closed;
+  private int failedTries;
+
+  private KeptEventSubscription(
+      Connection connection,
+      Topology topology,
+      String queue,
+      Duration keptFor,
+      List<String> bindingKeys,
+      Consumer<Event> listener,
+      ScheduledExecutorService reopener) {
+    this.connection = connection;
+    this.topology = topology;
+    this.queue = queue;
+    this.keptFor = keptFor;
+    this.bindingKeys = List.copyOf(bindingKeys);
+    this.listener = listener;
+    this.reopener = reopener;
+  }
+
+  /**
+   * @param queue a name of this client's own in the namespace, e.g. {@link
+   *     dev.conveyor.protocol.topology.Names#requeuedFor}
+   * @param bindingKeys topic patterns such as {@code task.requeued}
+   * @param listener called on the connection's consumer thread, in broker order
+   * @param reopener where the subscription is made again once lost (not a thread that must be
+   *     punctual: it waits for the broker)
+   * @throws IOException when the broker refuses the first subscription
+   */
+  public static KeptEventSubscription open(
+      Connection connection,
+      Topology topology,
+      String queue,
+      Duration keptFor,
+      List<String> bindingKeys,
+      Consumer<Event> listener,
+      ScheduledExecutorService reopener)
+      throws IOException {
+    KeptEventSubscription kept =
+        new KeptEventSubscription(
+            connection, topology, queue, keptFor, bindingKeys, listener, reopener);
+    synchronized (kept) {
+      kept.subscribe();
+    }
+    return kept;
+  }
+
+  /** Declares, binds and consumes the queue on a new channel, which is then this subscription's. */
+  private void subscribe() throws IOException {
+    Channel ch = connection.createChannel();
+    try {
+      // Before the consumer exists: a channel the broker closes later is then told of at once.
+      ch.addShutdownListener(
+          cause -> {
+            // The whole connection: amqp-client's recovery reopens the channel and declares again.
+            if (!cause.isHardError() && !cause.isInitiatedByApplication()) {
+              lost(ch, BrokerErrors.reason(cause));
+            }
+          });
+      topology.declareCore(ch);
+      ch.queueDeclare(queue, false, false, false, Map.of("x-expires", keptFor.toMillis()));
+      for (String key : bindingKeys) {
+        ch.queueBind(queue, topology.names().eventsExchange(), key);
+      }
+      BiConsumer<String, byte[]> decode = EventSubscription.decoding(listener);
+      ch.basicConsume(
+          queue,
+          true,
+          new DefaultConsumer(ch) {
+            @Override
+            public void handleDelivery(
+                String tag, Envelope envelope, AMQP.BasicProperties props, byte[] body) {
+              decode.accept(envelope.getRoutingKey(), body);
+            }
+
+            @Override
+            public void handleCancel(String tag) {
+              lost(ch, "the broker cancelled its consumer (was the queue deleted?)");
+            }
+          });
+    } catch (IOException | RuntimeException e) {
+      forget(ch);
+      throw e;
+    }
+    channel = ch;
+  }
+
+  /**
+   * Runs on the connection's threads: it must not wait for this subscription's lock, which a
+   * subscription in progress holds while it waits for the broker's answers on those threads.
+   */
+  private void lost(Channel ch, String why) {
+    try {
+      reopener.execute(() -> subscribeAgain(ch, why));
+    } catch (RejectedExecutionException e) {
+      // closing
+    }
+  }
+
+  /**
+   * @param lostChannel the channel whose subscription was lost; null for a try after one failed
+   */
+  private synchronized void subscribeAgain(Channel lostChannel, String why) {
+    if (closed || lostChannel != channel) {
+      return; // closed, or that channel was replaced already
+    }
+    if (lostChannel != null) {
+      log.warn("lost the subscription to {}: {}; subscribing again", queue, why);
+      forget(lostChannel);
+      channel = null;
+    }
+    try {
+      subscribe();
+      log.info(
+          "subscribed to {} again{}",
+          queue,
+          failedTries == 0 ? "" : " after " + (failedTries + 1) + " tries");
+      failedTries = 0;
+    } catch (IOException | RuntimeException e) {
+      if (failedTries++ == 0) {
+        log.warn(
+            "could not subscribe to {} again: {}; trying every {} s",
+            queue,
+            BrokerErrors.reason(e),
+            RETRY.toSeconds());
+      }
+      try {
+        reopener.schedule(() -> subscribeAgain(null, null), RETRY.toNanos(), TimeUnit.NANOSECONDS);
+      } catch (RejectedExecutionException closing) {
+        // closing
+      }
+    }
+  }
+
+  /**
+   * Closes {@code ch} and makes amqp-client forget it: a channel the broker closed stays registered
+   * with the connection, and the next recovery would open it again with its consumer, beside the
+   * new one.
+   */
+  private static void forget(Channel ch) {
+    if (ch.isOpen()) {
+      Channels.closeQuietly(ch); // amqp-client unregisters a channel it closes
+      return;
+    }
+    try {
+      ch.abort();
+    } catch (IOException | RuntimeException e) {
+      log.debug("aborting channel {}", ch.getChannelNumber(), e);
+    }
+  }
+
+  /** Whether the queue is consumed now; false while the subscription is being made again. */
+  public synchronized boolean subscribed() {
+    return channel != null && channel.isOpen();
+  }
+
+  /** Deletes the queue, as nobody will come back for it, and closes the channel. */
+  @Override
+  public synchronized void close() {
+    closed = true;
+    if (channel == null) {
+      return;
+    }
+    if (channel.isOpen()) {
+      try {
+        channel.queueDelete(queue);
+      } catch (IOException | RuntimeException e) {
+        log.debug("could not delete {}; it expires by itself", queue, e);
+      }
+    }
+    forget(channel);
+    channel = null;
+  }
+}
