@@ -7,8 +7,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import com.rabbitmq.client.AMQP;
 import dev.conveyor.protocol.wire.Headers;
 import dev.conveyor.testkit.BrokerExtension;
+import dev.conveyor.testkit.ProgramProcess;
 import dev.conveyor.testkit.TestBroker;
-import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -16,7 +16,6 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
-import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
 
@@ -26,20 +25,11 @@ class JarIT {
 
   private record Run(int exit, String out, String err) {}
 
-  private static Path jar() throws IOException {
-    try (Stream<Path> files = Files.list(Path.of("target"))) {
-      return files
-          .filter(p -> p.getFileName().toString().matches("control(-.+)?-all\\.jar"))
-          .findFirst()
-          .orElseThrow(() -> new AssertionError("no shaded jar in target/"));
-    }
-  }
-
   private static Run run(String... args) throws Exception {
     List<String> cmd = new ArrayList<>();
     cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
     cmd.add("-jar");
-    cmd.add(jar().toString());
+    cmd.add(ProgramProcess.shadedJar("control").toString());
     cmd.addAll(List.of(args));
     Path out = Files.createTempFile("control-out", ".txt");
     Path err = Files.createTempFile("control-err", ".txt");

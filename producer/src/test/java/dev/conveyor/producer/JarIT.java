@@ -11,6 +11,7 @@ import dev.conveyor.protocol.wire.TaskEvent;
 import dev.conveyor.protocol.wire.TaskState;
 import dev.conveyor.protocol.wire.Wire;
 import dev.conveyor.testkit.BrokerExtension;
+import dev.conveyor.testkit.ProgramProcess;
 import dev.conveyor.testkit.TestBroker;
 import java.io.File;
 import java.io.IOException;
@@ -22,7 +23,6 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
-import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.io.TempDir;
@@ -36,22 +36,13 @@ class JarIT {
 
   @TempDir Path dir;
 
-  private static Path jar() throws IOException {
-    try (Stream<Path> files = Files.list(Path.of("target"))) {
-      return files
-          .filter(p -> p.getFileName().toString().matches("producer(-.+)?-all\\.jar"))
-          .findFirst()
-          .orElseThrow(() -> new AssertionError("no shaded jar in target/"));
-    }
-  }
-
   private record Run(int exit, String out, String err) {}
 
   private Process start(TestBroker broker, String... args) throws IOException {
     List<String> cmd = new ArrayList<>();
     cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
     cmd.add("-jar");
-    cmd.add(jar().toString());
+    cmd.add(ProgramProcess.shadedJar("producer").toString());
     cmd.addAll(List.of("publish", "--uri=" + broker.uri(), "--namespace=" + broker.namespace()));
     cmd.addAll(List.of(args));
     return new ProcessBuilder(cmd)

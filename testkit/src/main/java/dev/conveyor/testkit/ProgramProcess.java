@@ -12,6 +12,7 @@ import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
 
 /**
  * One of the programs ({@code bin/worker}, {@code bin/producer}, {@code bin/control}) run as an OS
@@ -51,6 +52,22 @@ public final class ProgramProcess implements AutoCloseable {
       throw new IllegalStateException("cannot find the repository root (bin/worker)");
     }
     return p;
+  }
+
+  /**
+   * The shaded jar Maven's package phase built for {@code program} ({@code control}, {@code
+   * producer}, …) in its module's {@code target/}, for a test of the jar as users run it.
+   */
+  public static Path shadedJar(String program) {
+    Path target = repo().resolve(program).resolve("target");
+    try (Stream<Path> files = Files.list(target)) {
+      return files
+          .filter(p -> p.getFileName().toString().matches(program + "(-.+)?-all\\.jar"))
+          .findFirst()
+          .orElseThrow(() -> new AssertionError("no shaded jar in " + target));
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
   }
 
   public static ProgramProcess start(String program, Map<String, String> env, String... args) {
