@@ -49,6 +49,7 @@ public final class KeptEventSubscription implements AutoCloseable {
 
   // Guarded by this. Null while the subscription is lost.
   private Channel channel;
+  private String consumerTag;
   private boolean closed;
   private int failedTries;
 
@@ -99,6 +100,7 @@ public final class KeptEventSubscription implements AutoCloseable {
   /** Declares, binds and consumes the queue on a new channel, which is then this subscription's. */
   private void subscribe() throws IOException {
     Channel ch = connection.createChannel();
+    String tag;
     try {
       // Before the consumer exists: a channel the broker closes later is then told of at once.
       ch.addShutdownListener(
@@ -114,26 +116,31 @@ public final class KeptEventSubscription implements AutoCloseable {
         ch.queueBind(queue, topology.names().eventsExchange(), key);
       }
       BiConsumer<String, byte[]> decode = EventSubscription.decoding(listener);
-      ch.basicConsume(
-          queue,
-          true,
-          new DefaultConsumer(ch) {
-            @Override
-            public void handleDelivery(
-                String tag, Envelope envelope, AMQP.BasicProperties props, byte[] body) {
-              decode.accept(envelope.getRoutingKey(), body);
-            }
+      tag =
+          ch.basicConsume(
+              queue,
+              true,
+              new DefaultConsumer(ch) {
+                @Override
+                public void handleDelivery(
+                    String tag, Envelope envelope, AMQP.BasicProperties props, byte[] body) {
+                  decode.accept(envelope.getRoutingKey(), body);
+                }
 
-            @Override
-            public void handleCancel(String tag) {
-              lost(ch, "the broker cancelled its consumer (was the queue deleted?)");
-            }
-          });
+                @Override
+                public void handleCancel(String tag) {
+                  lost(ch, "the broker cancelled its consumer (was the queue deleted?)");
+                }
+              });
     } catch (IOException | RuntimeException e) {
-      forget(ch);
+      // At once, on this thread: the broker closed it an instant ago (a refusal), and amqp-client
+      // unregisters a channel by its number, which the next channel opened may take. Left
+      // registered, each try would leave a channel for the next recovery to open again.
+      abandon(ch);
       throw e;
     }
     channel = ch;
+    consumerTag = tag;
   }
 
   /**
@@ -157,8 +164,9 @@ public final class KeptEventSubscription implements AutoCloseable {
     }
     if (lostChannel != null) {
       log.warn("lost the subscription to {}: {}; subscribing again", queue, why);
-      forget(lostChannel);
+      forget(lostChannel, consumerTag);
       channel = null;
+      consumerTag = null;
     }
     try {
       subscribe();
@@ -184,17 +192,23 @@ public final class KeptEventSubscription implements AutoCloseable {
   }
 
   /**
-   * Closes {@code ch} and makes amqp-client forget it: a channel the broker closed stays registered
-   * with the connection, and the next recovery would open it again with its consumer, beside the
-   * new one.
+   * Closes {@code ch} if it is open (amqp-client then forgets it with its consumer). One the broker
+   * closed a while ago is only made to forget its consumer, which amqp-client's next recovery would
+   * otherwise start again beside the new one: it stays registered (that recovery opens it again,
+   * idle), as unregistering goes by the channel's number, which another live channel may have taken
+   * since.
    */
-  private static void forget(Channel ch) {
+  private static void forget(Channel ch, String tag) {
     if (ch.isOpen()) {
-      Channels.closeQuietly(ch); // amqp-client unregisters a channel it closes
-      return;
+      Channels.closeQuietly(ch);
+    } else {
+      Channels.forgetConsumer(ch, tag);
     }
+  }
+
+  private static void abandon(Channel ch) {
     try {
-      ch.abort();
+      ch.abort(); // closes it if open; unregisters it either way
     } catch (IOException | RuntimeException e) {
       log.debug("aborting channel {}", ch.getChannelNumber(), e);
     }
@@ -219,7 +233,8 @@ public final class KeptEventSubscription implements AutoCloseable {
         log.debug("could not delete {}; it expires by itself", queue, e);
       }
     }
-    forget(channel);
+    forget(channel, consumerTag);
     channel = null;
+    consumerTag = null;
   }
 }
