@@ -53,15 +53,7 @@ class KeptEventSubscriptionIT {
     String name = "kept-" + broker.namespace();
     Connection connection = broker.open(name);
     List<Event> received = new CopyOnWriteArrayList<>();
-    try (KeptEventSubscription sub =
-        KeptEventSubscription.open(
-            connection,
-            broker.topology(),
-            broker.names().requeuedFor(name),
-            Duration.ofMinutes(1),
-            List.of("task.requeued"),
-            received::add,
-            reopener)) {
+    try (KeptEventSubscription sub = subscribe(broker, connection, name, received)) {
       BrokerAdmin admin = new BrokerAdmin(broker.uri());
       admin.closeConnectionsOnceListed(name, 1);
       Awaitility.await().atMost(Duration.ofSeconds(5)).until(() -> !connection.isOpen());
@@ -90,15 +82,7 @@ class KeptEventSubscriptionIT {
     String name = "kept-" + broker.namespace();
     String queue = broker.names().requeuedFor(name);
     List<Event> received = new CopyOnWriteArrayList<>();
-    try (KeptEventSubscription sub =
-        KeptEventSubscription.open(
-            broker.open(name),
-            broker.topology(),
-            queue,
-            Duration.ofMinutes(1),
-            List.of("task.requeued"),
-            received::add,
-            reopener)) {
+    try (KeptEventSubscription sub = subscribe(broker, broker.open(name), name, received)) {
       broker.withChannel(ch -> ch.queueDelete(queue));
 
       Awaitility.await("consumed again")
@@ -124,15 +108,7 @@ class KeptEventSubscriptionIT {
     Connection connection = broker.open(name);
     List<Event> received = new CopyOnWriteArrayList<>();
     try (LogCapture log = LogCapture.of(KeptEventSubscription.class);
-        KeptEventSubscription sub =
-            KeptEventSubscription.open(
-                connection,
-                broker.topology(),
-                queue,
-                Duration.ofMinutes(1),
-                List.of("task.requeued"),
-                received::add,
-                reopener)) {
+        KeptEventSubscription sub = subscribe(broker, connection, name, received)) {
       // Before the recovery declares anything: the window held open on the recovery's thread.
       ((Recoverable) connection)
           .addRecoveryListener(
@@ -170,6 +146,20 @@ class KeptEventSubscriptionIT {
       assertThat(sub.subscribed()).isTrue();
       assertThat(log.all()).anyMatch(l -> l.startsWith("INFO subscribed to " + queue + " again"));
     }
+  }
+
+  /** {@code name}'s queue of {@code task.requeued} events, kept a minute. */
+  private KeptEventSubscription subscribe(
+      TestBroker broker, Connection connection, String name, List<Event> received)
+      throws java.io.IOException {
+    return KeptEventSubscription.open(
+        connection,
+        broker.topology(),
+        broker.names().requeuedFor(name),
+        Duration.ofMinutes(1),
+        List.of("task.requeued"),
+        received::add,
+        reopener);
   }
 
   /** The queue's consumers; -1 while it does not exist. */
