@@ -3,7 +3,9 @@ package dev.conveyor.worker;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.rabbitmq.client.AMQP;
+import com.rabbitmq.client.Channel;
 import com.rabbitmq.client.Connection;
+import com.rabbitmq.client.DefaultConsumer;
 import com.rabbitmq.client.Recoverable;
 import com.rabbitmq.client.RecoveryListener;
 import dev.conveyor.protocol.events.Event;
@@ -25,6 +27,7 @@ import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import org.awaitility.Awaitility;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -145,6 +148,77 @@ class KeptEventSubscriptionIT {
       Awaitility.await().atMost(Duration.ofSeconds(20)).until(() -> received.size() == 1);
       assertThat(sub.subscribed()).isTrue();
       assertThat(log.all()).anyMatch(l -> l.startsWith("INFO subscribed to " + queue + " again"));
+    }
+  }
+
+  /**
+   * A channel the broker closes gives its number back, and the next channel opened may take it.
+   * Subscribing again must not make amqp-client forget the lost channel by unregistering it, which
+   * goes by number: the channel that took the number would not be recovered at the next
+   * reconnection. Held open: the reopener waits while the test opens that channel.
+   */
+  @Test
+  void aChannelThatTookTheLostOnesNumberIsStillRecoveredAtTheNextReconnection(TestBroker broker)
+      throws Exception {
+    String name = "kept-" + broker.namespace();
+    String queue = broker.names().requeuedFor(name);
+    String witness = broker.namespace() + ".witness";
+    broker.deleteAfterwards(witness);
+    Connection connection = broker.open(name);
+    BrokerAdmin admin = new BrokerAdmin(broker.uri());
+    AtomicBoolean planted = new AtomicBoolean();
+    CountDownLatch release = new CountDownLatch(1);
+    try (KeptEventSubscription sub =
+        subscribe(broker, connection, name, new CopyOnWriteArrayList<>())) {
+      ((Recoverable) connection)
+          .addRecoveryListener(
+              new RecoveryListener() {
+                @Override
+                public void handleRecoveryStarted(Recoverable recoverable) {
+                  if (planted.compareAndSet(false, true)) {
+                    broker.withChannel(
+                        ch -> {
+                          ch.queueDelete(queue);
+                          return ch.queueDeclare(queue, false, false, false, null);
+                        });
+                  }
+                }
+
+                @Override
+                public void handleRecovery(Recoverable recoverable) {}
+              });
+      reopener.execute(
+          () -> {
+            try {
+              release.await();
+            } catch (InterruptedException e) {
+              Thread.currentThread().interrupt();
+            }
+          });
+      CountDownLatch recovered = Recoveries.next(connection);
+      admin.closeConnectionsOnceListed(name, 1);
+      assertThat(recovered.await(30, TimeUnit.SECONDS)).as("recovered").isTrue();
+
+      // The recovery's declaration was refused, and the subscription's channel closed: its number,
+      // the connection's first, is free again.
+      Channel other = connection.createChannel();
+      assertThat(other.getChannelNumber()).as("took the lost channel's number").isEqualTo(1);
+      other.queueDeclare(witness, false, false, false, null);
+      other.basicConsume(witness, true, new DefaultConsumer(other));
+      release.countDown();
+      broker.withChannel(ch -> ch.queueDelete(queue));
+      Awaitility.await("subscribed again")
+          .atMost(Duration.ofSeconds(20))
+          .until(() -> consumers(broker, queue) == 1);
+
+      CountDownLatch again = Recoveries.next(connection);
+      admin.closeConnectionsOnceListed(name, 1);
+      assertThat(again.await(30, TimeUnit.SECONDS)).as("recovered again").isTrue();
+      Awaitility.await("the other channel's consumer recovered")
+          .atMost(Duration.ofSeconds(20))
+          .until(() -> consumers(broker, witness) == 1);
+      assertThat(consumers(broker, queue)).as("one consumer of " + queue).isEqualTo(1);
+      assertThat(sub.subscribed()).isTrue();
     }
   }
 
