@@ -177,29 +177,21 @@ class TaskInputTest {
     assertEquals("tasks.jsonl has no tasks", e.getMessage());
   }
 
+  /** The types of the tasks {@code file} holds ({@code -}: {@code stdin}), in order. */
+  private static List<String> types(String file, java.io.InputStream stdin) {
+    return TaskInput.readTasks(file, stdin, TaskInput.Defaults.NONE, CLOCK).stream()
+        .map(TaskMessage::type)
+        .toList();
+  }
+
   @Test
   void readsFilesAndStdin() throws Exception {
     Path file = Files.writeString(dir.resolve("t.jsonl"), "{\"type\":\"a\"}\n{\"type\":\"b\"}");
-    assertEquals(
-        List.of("a", "b"),
-        TaskInput.readTasks(
-                file.toString(),
-                new ByteArrayInputStream(new byte[0]),
-                TaskInput.Defaults.NONE,
-                CLOCK)
-            .stream()
-            .map(TaskMessage::type)
-            .toList());
+    assertEquals(List.of("a", "b"), types(file.toString(), new ByteArrayInputStream(new byte[0])));
     assertEquals(
         List.of("c"),
-        TaskInput.readTasks(
-                "-",
-                new ByteArrayInputStream("{\"type\":\"c\"}\n".getBytes(StandardCharsets.UTF_8)),
-                TaskInput.Defaults.NONE,
-                CLOCK)
-            .stream()
-            .map(TaskMessage::type)
-            .toList());
+        types(
+            "-", new ByteArrayInputStream("{\"type\":\"c\"}\n".getBytes(StandardCharsets.UTF_8))));
   }
 
   /**
@@ -212,16 +204,7 @@ class TaskInputTest {
     Path tasks = dir.resolve("bom.jsonl");
     Files.write(tasks, bom);
     Files.writeString(tasks, "{\"type\":\"a\"}\r\n{\"type\":\"b\"}\r\n", StandardOpenOption.APPEND);
-    assertEquals(
-        List.of("a", "b"),
-        TaskInput.readTasks(
-                tasks.toString(),
-                new ByteArrayInputStream(new byte[0]),
-                TaskInput.Defaults.NONE,
-                CLOCK)
-            .stream()
-            .map(TaskMessage::type)
-            .toList());
+    assertEquals(List.of("a", "b"), types(tasks.toString(), new ByteArrayInputStream(new byte[0])));
 
     Path payload = dir.resolve("bom.json");
     Files.write(payload, bom);
