@@ -32,6 +32,16 @@ public final class LogCapture implements AutoCloseable {
     }
   }
 
+  /** Every event so far that came with an exception, whose stack trace a log would print. */
+  public List<String> withStackTraces() {
+    synchronized (appender) {
+      return appender.list.stream()
+          .filter(e -> e.getThrowableProxy() != null)
+          .map(e -> e.getLevel() + " " + e.getFormattedMessage())
+          .toList();
+    }
+  }
+
   /** Every event so far, whatever its level. */
   public List<String> all() {
     synchronized (appender) { // AppenderBase.doAppend holds this lock while it appends

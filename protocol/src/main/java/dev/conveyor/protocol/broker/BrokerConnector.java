@@ -57,6 +57,7 @@ public final class BrokerConnector {
     factory.setAutomaticRecoveryEnabled(true);
     factory.setTopologyRecoveryEnabled(true);
     factory.setTopologyRecoveryFilter(new OnOpenChannels());
+    factory.setExceptionHandler(new RecoveryFailures());
     factory.setNetworkRecoveryInterval(1000);
     factory.setRequestedHeartbeat(10);
     factory.setConnectionTimeout(5000);
