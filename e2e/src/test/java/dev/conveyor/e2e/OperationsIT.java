@@ -182,6 +182,30 @@ class OperationsIT {
     Awaitility.await().atMost(Duration.ofSeconds(30)).until(() -> get(port, "/health") == 200);
   }
 
+  /**
+   * A worker that loses its connection says so in its own words, with the broker's reason, and says
+   * when it is back: amqp-client's own line for the closed socket ("An unexpected connection driver
+   * error occurred") only repeated it, one to three times a loss, and is left out as the other
+   * programs leave it out.
+   */
+  @Test
+  void aWorkerTellsOfALostConnectionInItsOwnWordsOnly(TestBroker broker) {
+    EventLog events = EventLog.open(broker);
+    String name = "told-" + broker.namespace();
+    ProgramProcess worker = Programs.worker(broker, name);
+    events.awaitWorker(name, WorkerEvent.STARTED);
+
+    new BrokerAdmin(broker.uri()).closeConnectionsOnceListed("conveyor-worker " + name, 1);
+    events.awaitWorker(name, WorkerEvent.RECONNECTED);
+    Awaitility.await()
+        .atMost(Duration.ofSeconds(10))
+        .until(() -> worker.output().contains("reconnected to the broker"));
+
+    assertThat(worker.output())
+        .contains("lost the broker connection (CONNECTION_FORCED - Closed via management plugin)")
+        .doesNotContain("ForgivingExceptionHandler");
+  }
+
   private static int freePort() throws IOException {
     try (ServerSocket s = new ServerSocket(0)) {
       return s.getLocalPort();

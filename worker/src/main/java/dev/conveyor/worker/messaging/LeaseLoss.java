@@ -1,6 +1,7 @@
 package dev.conveyor.worker.messaging;
 
 import com.rabbitmq.client.ShutdownSignalException;
+import dev.conveyor.protocol.broker.BrokerErrors;
 import dev.conveyor.protocol.events.Event;
 import dev.conveyor.protocol.wire.Cause;
 import dev.conveyor.protocol.wire.WorkerEvent;
@@ -54,9 +55,23 @@ public final class LeaseLoss {
       lostLeases.connectionLost();
       log.warn(
           "lost the broker connection ({}); stopping {} running task(s), the broker redelivers them",
-          cause.getMessage(),
+          why(cause),
           running.size());
     }
+  }
+
+  /**
+   * The broker's reason when it closed the connection, else what broke under it ("Connection
+   * reset", a missed heartbeat): amqp-client's own message wraps the first in its protocol syntax
+   * and names the second "connection error".
+   */
+  static String why(ShutdownSignalException cause) {
+    return BrokerErrors.refusal(cause)
+        .orElseGet(
+            () ->
+                cause.getCause() != null && cause.getCause().getMessage() != null
+                    ? cause.getCause().getMessage()
+                    : cause.getMessage());
   }
 
   /**
