@@ -1,5 +1,6 @@
 package dev.conveyor.control;
 
+import dev.conveyor.protocol.broker.BrokerErrors;
 import dev.conveyor.protocol.wire.Target;
 import java.io.IOException;
 import java.time.Duration;
@@ -38,7 +39,7 @@ final class Discovery implements AutoCloseable {
       result = session.status(whom, timeout);
     } catch (IOException | RuntimeException e) {
       // The command went out all the same: its acknowledgements are still reported.
-      log.warn("could not look for live workers: {}", e.getMessage());
+      log.warn("could not look for live workers: {}", BrokerErrors.reason(e));
     } finally {
       tracker.discovered(result.answered());
     }

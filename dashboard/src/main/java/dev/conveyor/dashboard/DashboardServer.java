@@ -1,5 +1,6 @@
 package dev.conveyor.dashboard;
 
+import dev.conveyor.protocol.broker.BrokerErrors;
 import dev.conveyor.protocol.broker.BrokerSettings;
 import dev.conveyor.protocol.broker.BrokerUnreachableException;
 import dev.conveyor.protocol.events.Event;
@@ -394,7 +395,7 @@ public final class DashboardServer implements AutoCloseable {
       link.statusRound("dashboard");
       fleet.forgetSilent(Duration.ofSeconds(60));
     } catch (IOException | RuntimeException e) {
-      log.warn("status round failed: {}", e.getMessage());
+      log.warn("status round failed: {}", BrokerErrors.reason(e));
     }
   }
 
@@ -407,7 +408,7 @@ public final class DashboardServer implements AutoCloseable {
             q.dead().ready() + (q.dead().unacked() == null ? 0 : q.dead().unacked()));
       }
     } catch (RuntimeException e) {
-      log.warn("cannot count the queues: {}", e.getMessage());
+      log.warn("cannot count the queues: {}", BrokerErrors.reason(e));
     }
   }
 

@@ -1,5 +1,6 @@
 package dev.conveyor.worker.messaging;
 
+import dev.conveyor.protocol.broker.BrokerErrors;
 import dev.conveyor.worker.control.Pausable;
 import java.io.IOException;
 import java.util.List;
@@ -34,7 +35,7 @@ public final class Consumers implements Pausable, AutoCloseable {
       try {
         c.pause();
       } catch (IOException | RuntimeException e) {
-        log.warn("could not pause consumer: {}", e.toString());
+        log.warn("could not pause consumer: {}", BrokerErrors.reason(e));
       }
     }
   }
@@ -49,7 +50,7 @@ public final class Consumers implements Pausable, AutoCloseable {
       try {
         c.resume();
       } catch (IOException | RuntimeException e) {
-        log.warn("could not resume consumer: {}", e.toString());
+        log.warn("could not resume consumer: {}", BrokerErrors.reason(e));
       }
     }
   }

@@ -5,6 +5,7 @@ import com.rabbitmq.client.AMQP;
 import com.rabbitmq.client.Channel;
 import com.rabbitmq.client.Connection;
 import com.rabbitmq.client.ShutdownSignalException;
+import dev.conveyor.protocol.broker.BrokerErrors;
 import dev.conveyor.protocol.topology.Topology;
 import dev.conveyor.protocol.wire.Cause;
 import dev.conveyor.protocol.wire.CommandApplied;
@@ -371,7 +372,11 @@ public final class EventPublisher implements AutoCloseable, CommandHandler.Answe
         return;
       } catch (IOException | ShutdownSignalException | TimeoutException e) {
         if (channel.connectionOpen() || !awaitRecovery()) {
-          log.warn("{} event(s) {} not published: {}", m.events(), m.routingKey(), e.getMessage());
+          log.warn(
+              "{} event(s) {} not published: {}",
+              m.events(),
+              m.routingKey(),
+              BrokerErrors.reason(e));
           for (int i = 0; i < m.events(); i++) {
             onDropped.run();
           }

@@ -3,6 +3,7 @@ package dev.conveyor.worker.messaging;
 import com.rabbitmq.client.AMQP;
 import com.rabbitmq.client.Connection;
 import com.rabbitmq.client.ShutdownSignalException;
+import dev.conveyor.protocol.broker.BrokerErrors;
 import dev.conveyor.protocol.topology.Names;
 import dev.conveyor.protocol.topology.Topology;
 import dev.conveyor.protocol.wire.Cause;
@@ -98,10 +99,15 @@ public final class Settler {
       if (run.leaseLost() || connectionGone(e)) {
         // The loss is known before the consumer hears of it (a write failed first): the broker
         // takes the delivery back all the same, so it is reported and remembered as lost.
-        log.warn("{}: the connection went while settling it as {}: {}", run, outcome, e.toString());
+        log.warn(
+            "{}: the connection went while settling it as {}: {}",
+            run,
+            outcome,
+            BrokerErrors.reason(e));
         reportLost(run, outcome, false);
       } else {
-        log.error("could not settle {} as {}: {}; handing it back", run, outcome, e.toString());
+        log.error(
+            "could not settle {} as {}: {}; handing it back", run, outcome, BrokerErrors.reason(e));
         handBack(run);
       }
     } catch (InterruptedException e) {

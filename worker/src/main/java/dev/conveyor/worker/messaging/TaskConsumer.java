@@ -245,7 +245,7 @@ public final class TaskConsumer implements AutoCloseable {
     // on the thread that runs this.
     boolean again = reopening.get() > 0;
     if (!again) {
-      log.warn("broker closed the channel of queue {}: {}", queue, cause.getMessage());
+      log.warn("broker closed the channel of queue {}: {}", queue, BrokerErrors.reason(cause));
     }
     try {
       reopener.schedule(this::reopen, again ? REOPEN_RETRY.toNanos() : 0, TimeUnit.NANOSECONDS);

@@ -8,6 +8,7 @@ import com.rabbitmq.client.RecoveryListener;
 import com.rabbitmq.client.ShutdownSignalException;
 import com.rabbitmq.client.impl.recovery.AutorecoveringConnection;
 import dev.conveyor.protocol.UsageException;
+import dev.conveyor.protocol.broker.BrokerErrors;
 import dev.conveyor.protocol.broker.Channels;
 import dev.conveyor.protocol.topology.Names;
 import java.io.IOException;
@@ -84,7 +85,10 @@ public final class NameClaim {
             namespace);
       }
     } catch (IOException | RuntimeException e) {
-      log.warn("could not claim the name {} again after reconnecting: {}", worker, e.toString());
+      log.warn(
+          "could not claim the name {} again after reconnecting: {}",
+          worker,
+          BrokerErrors.reason(e));
     }
   }
 

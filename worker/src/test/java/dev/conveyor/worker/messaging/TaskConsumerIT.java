@@ -10,6 +10,7 @@ import dev.conveyor.protocol.wire.WorkerEvent;
 import dev.conveyor.testkit.BrokerAdmin;
 import dev.conveyor.testkit.BrokerExtension;
 import dev.conveyor.testkit.EventLog;
+import dev.conveyor.testkit.LogCapture;
 import dev.conveyor.testkit.QueueCounts;
 import dev.conveyor.testkit.Recoveries;
 import dev.conveyor.testkit.TestBroker;
@@ -52,10 +53,17 @@ class TaskConsumerIT {
     Awaitility.await().until(() -> leases.size() == 1);
     Channel first = leases.getFirst().channel();
 
-    // A precondition failure closes the channel from the broker's side, like the ack timeout.
-    first.basicAck(424242, false);
-
-    Awaitility.await().atMost(Duration.ofSeconds(10)).until(() -> lost.size() == 1);
+    LogCapture log = LogCapture.of(TaskConsumer.class);
+    try (log) {
+      // A precondition failure closes the channel from the broker's side, like the ack timeout.
+      first.basicAck(424242, false);
+      Awaitility.await().atMost(Duration.ofSeconds(10)).until(() -> lost.size() == 1);
+    }
+    // The broker's reason, without amqp-client's protocol syntax around it.
+    assertThat(log.warnings())
+        .contains(
+            "WARN broker closed the channel of queue default: PRECONDITION_FAILED - unknown"
+                + " delivery tag 424242");
     assertThat(lost.getFirst()).isSameAs(leases.getFirst().scope());
     assertThat(leases.getFirst().lost()).isTrue();
     assertThat(lost.getFirst().lostWithConnection()).isFalse();
