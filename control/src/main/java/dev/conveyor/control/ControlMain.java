@@ -3,6 +3,7 @@ package dev.conveyor.control;
 import dev.conveyor.protocol.ExitCodes;
 import dev.conveyor.protocol.cli.Cli;
 import dev.conveyor.protocol.cli.PrintableWriter;
+import dev.conveyor.protocol.wire.Wire;
 import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -37,6 +38,9 @@ public final class ControlMain implements Runnable {
   public void run() {
     throw new ParameterException(spec.commandLine(), "missing subcommand");
   }
+
+  /** The subcommands whose answers come as JSON the moment they have acted. */
+  private static final Set<String> ANSWERED = Set.of("stop", "kill", "pause", "resume", "status");
 
   /** The subcommands, in the order help lists them. */
   private static final Map<String, Supplier<Object>> SUBCOMMANDS = subcommands();
@@ -93,6 +97,12 @@ public final class ControlMain implements Runnable {
   }
 
   public static void main(String[] args) {
+    if (args.length > 0 && ANSWERED.contains(args[0])) {
+      // Their answers are read with the codec's object mapper, whose classes and first readers
+      // take a cold JVM tens of milliseconds to build: begun now, beside reading the command line
+      // and connecting, it is ready by the time the first answer comes (docs/benchmarks.md).
+      Thread.ofPlatform().name("conveyor-codec").daemon().start(Wire::prepare);
+    }
     CommandLine cl = commandLine(args);
     // What is printed for people holds what others published: ids, types, reasons.
     cl.setOut(PrintableWriter.around(cl.getOut(), true));

@@ -1,7 +1,6 @@
 package dev.conveyor.control;
 
 import dev.conveyor.protocol.wire.ControlMessage;
-import dev.conveyor.protocol.wire.Wire;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.util.concurrent.CompletableFuture;
@@ -36,9 +35,6 @@ final class Prepared {
               try {
                 ControlMessage message = make.get();
                 prepared.outgoing.complete(new Outgoing(message, message.toJson()));
-                // The answers that follow the command are decoded with the object mapper: built
-                // now, beside the connecting, rather than when the first answer arrives.
-                Wire.prepare();
               } catch (Throwable e) {
                 prepared.outgoing.completeExceptionally(e);
               }
