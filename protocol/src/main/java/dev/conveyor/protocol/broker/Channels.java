@@ -51,6 +51,26 @@ public final class Channels {
     }
   }
 
+  /**
+   * A new channel in place of {@code lost}, a channel the broker closed: on the lost one's number
+   * when that is free. amqp-client keeps its channels by number for its recovery and forgets one
+   * only when the program closes it, which goes by number too, and a live channel may have taken
+   * the number since; left alone, the lost channel would be opened again, idle, at every later
+   * recovery, one more on the broker for each closure. A channel made on its number replaces it;
+   * when the number is taken, the channel that took it has replaced it already.
+   *
+   * @param lost the channel replaced; null, or one still open, for a channel of a number of its own
+   */
+  public static Channel replacing(Connection connection, Channel lost) throws IOException {
+    if (lost != null && !lost.isOpen()) {
+      Channel same = connection.createChannel(lost.getChannelNumber());
+      if (same != null) {
+        return same;
+      }
+    }
+    return connection.createChannel();
+  }
+
   /** Closes the connection if it is open, waiting a little for the broker's acknowledgement. */
   public static void closeQuietly(Connection connection) {
     if (connection == null || !connection.isOpen()) {

@@ -119,7 +119,9 @@ public final class TaskConsumer implements AutoCloseable {
   }
 
   public synchronized void start() throws IOException {
-    Channel ch = connection.createChannel();
+    // A channel that replaces one the broker closed takes its number, so that amqp-client's
+    // recovery does not open the closed one again.
+    Channel ch = Channels.replacing(connection, channel);
     ch.basicQos(acks.prefetch());
     ch.addShutdownListener(cause -> channelClosed(ch, cause));
     channel = ch;

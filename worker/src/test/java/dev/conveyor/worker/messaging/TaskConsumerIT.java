@@ -82,7 +82,9 @@ class TaskConsumerIT {
    * amqp-client remembers every consumer until the client cancels it, and consumes with it again at
    * each recovery. The consumer of a channel the broker closed must be forgotten once replaced:
    * kept, each such closure left one behind for good, and every recovery after it consumed with it
-   * again (here on the dead channel, failing with an error logged).
+   * again (here on the dead channel, failing with an error logged). Nor may the closed channel stay
+   * known to amqp-client, whose recovery would open it again, idle: one more channel on the broker
+   * for each closure, at every recovery after it.
    */
   @Test
   void theConsumerOfAReplacedChannelIsForgottenAndNotRecovered(TestBroker broker) throws Exception {
@@ -94,9 +96,13 @@ class TaskConsumerIT {
     CountDownLatch recovered = Recoveries.next(connection);
     TaskConsumer consumer = consumer(broker, connection, queue, leases::add, lost::add);
     consumer.start();
+    // Opened after it, as a worker opens its events and control channels: the number the broker
+    // frees is then not the one amqp-client gives the next channel.
+    Channel later = connection.createChannel();
     publishNoop(broker);
     Awaitility.await().until(() -> leases.size() == 1);
-    leases.getFirst().channel().basicAck(424242, false); // the broker closes the channel
+    Channel replaced = leases.getFirst().channel();
+    replaced.basicAck(424242, false); // the broker closes the channel
     Awaitility.await().atMost(Duration.ofSeconds(10)).until(() -> leases.size() == 2);
     leases.get(1).channel().basicAck(leases.get(1).deliveryTag(), false);
     Awaitility.await().atMost(Duration.ofSeconds(10)).until(() -> broker.messageCount(queue) == 0);
@@ -108,6 +114,9 @@ class TaskConsumerIT {
 
     assertThat(broker.consumerCount(queue)).as("consumers of the task queue").isEqualTo(1);
     assertThat(recordedConsumers(connection)).hasSize(1);
+    // Nor is the closed channel opened again, idle: one more for each closure and every recovery.
+    assertThat(replaced.isOpen()).as("the replaced channel after the recovery").isFalse();
+    assertThat(later.isOpen()).as("the channel opened after it").isTrue();
     publishNoop(broker);
     Awaitility.await().atMost(Duration.ofSeconds(10)).until(() -> leases.size() == 3);
     Lease after = leases.get(2);
