@@ -28,4 +28,21 @@ public final class Recoveries {
             });
     return recovered;
   }
+
+  /**
+   * How many channels amqp-client would open again at {@code connection}'s next recovery: every
+   * channel it has not forgotten, open or closed by the broker. Read from amqp-client's own table,
+   * which it does not expose.
+   */
+  public static int channelsToRecover(Connection connection) {
+    try {
+      java.lang.reflect.Field channels =
+          com.rabbitmq.client.impl.recovery.AutorecoveringConnection.class.getDeclaredField(
+              "channels");
+      channels.setAccessible(true);
+      return ((java.util.Map<?, ?>) channels.get(connection)).size();
+    } catch (ReflectiveOperationException e) {
+      throw new IllegalStateException("amqp-client's table of channels is not where it was", e);
+    }
+  }
 }

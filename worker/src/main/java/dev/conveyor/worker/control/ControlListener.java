@@ -112,7 +112,7 @@ public final class ControlListener implements AutoCloseable {
     if (connection instanceof AutorecoveringConnection recovering) {
       recovering.addQueueRecoveryListener(this::renamed);
     }
-    listen(false);
+    listen(false, null);
     // After the control consumer: a worker counted is one that hears what is published next.
     counted = connection.createChannel();
     beCounted();
@@ -132,9 +132,12 @@ public final class ControlListener implements AutoCloseable {
    * lives as long as the worker (amqp-client's recovery declares them again on it). The broker
    * closing that channel (the exchange missing when the queue is bound again, say) makes the worker
    * listen again.
+   *
+   * @param replaced the channel the broker closed, whose number the new one takes, so that
+   *     amqp-client's recovery does not open it again ({@link Channels#replacing}); null for none
    */
-  private void listen(boolean declare) throws IOException {
-    Channel ch = connection.createChannel();
+  private void listen(boolean declare, Channel replaced) throws IOException {
+    Channel ch = Channels.replacing(connection, replaced);
     channel = ch;
     ch.addShutdownListener(
         cause -> {
@@ -198,7 +201,7 @@ public final class ControlListener implements AutoCloseable {
     Channels.forgetConsumer(lost, consumerTag);
     Channels.closeQuietly(lost);
     try {
-      listen(true);
+      listen(true, lost);
       deaf.ended();
       log.info("{}: this worker hears commands again", topology.names().controlExchange());
     } catch (IOException | RuntimeException e) {
@@ -243,9 +246,10 @@ public final class ControlListener implements AutoCloseable {
     if (closed) {
       return;
     }
-    Channels.closeQuietly(counted);
+    Channel last = counted;
+    Channels.closeQuietly(last);
     try {
-      counted = connection.createChannel();
+      counted = Channels.replacing(connection, last);
       beCounted();
       uncounted.ended();
     } catch (IOException | RuntimeException e) {

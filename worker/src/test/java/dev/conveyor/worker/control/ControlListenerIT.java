@@ -1,0 +1,109 @@
+package dev.conveyor.worker.control;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.rabbitmq.client.Channel;
+import com.rabbitmq.client.Connection;
+import dev.conveyor.protocol.wire.CommandApplied;
+import dev.conveyor.protocol.wire.CommandRefused;
+import dev.conveyor.protocol.wire.WorkerStatus;
+import dev.conveyor.testkit.BrokerAdmin;
+import dev.conveyor.testkit.BrokerExtension;
+import dev.conveyor.testkit.LogCapture;
+import dev.conveyor.testkit.ManualScheduler;
+import dev.conveyor.testkit.Recoveries;
+import dev.conveyor.testkit.TestBroker;
+import dev.conveyor.worker.execution.EscalationLadder;
+import dev.conveyor.worker.execution.RunningTasks;
+import java.time.Duration;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import org.awaitility.Awaitility;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
+
+/** A worker's ear on the control exchange, on its own connection to a real broker. */
+@ExtendWith(BrokerExtension.class)
+class ControlListenerIT {
+
+  /**
+   * A control exchange deleted under a listening worker makes the broker close the channel it hears
+   * commands on at the next binding (every 5 s); the worker listens again on a new channel. The
+   * closed one must not stay known to amqp-client, whose recovery would open it again, idle, at
+   * every reconnection: one more channel on the broker for each such closure.
+   */
+  @Test
+  void theChannelTheBrokerClosedIsNotOpenedAgainByTheRecovery(TestBroker broker) throws Exception {
+    Connection connection = broker.open("listener-" + broker.namespace());
+    ScheduledExecutorService retries =
+        broker.own(
+            Executors.newSingleThreadScheduledExecutor(
+                Thread.ofPlatform().name("listener-retries").factory()));
+    ControlListener listener =
+        broker.own(new ControlListener(connection, broker.topology(), handler(), retries));
+    LogCapture log = broker.own(LogCapture.of(ControlListener.class));
+    broker.withChannel(
+        ch -> {
+          broker.topology().declareCore(ch); // as the worker does before it listens
+          return null;
+        });
+    listener.start();
+    // Opened after the listener's, as a worker opens others: the number the broker frees is then
+    // not the one amqp-client gives the next channel.
+    Channel later = connection.createChannel();
+    int known = Recoveries.channelsToRecover(connection);
+
+    new BrokerAdmin(broker.uri()).deleteExchange(broker.names().controlExchange());
+    Awaitility.await("listening again")
+        .atMost(Duration.ofSeconds(30))
+        .until(() -> log.all().stream().anyMatch(l -> l.contains("hears commands again")));
+
+    assertThat(later.isOpen()).isTrue();
+    assertThat(Recoveries.channelsToRecover(connection))
+        .as("channels amqp-client would open again at the next recovery")
+        .isEqualTo(known);
+  }
+
+  /** A handler with nothing running; what it answers is dropped. */
+  private static CommandHandler handler() {
+    ManualScheduler timer = new ManualScheduler();
+    return new CommandHandler(
+        "w1",
+        new RunningTasks("w1"),
+        new EscalationLadder(timer, Duration.ofSeconds(5), r -> {}, (s, e) -> {}, r -> {}),
+        new Revocations(),
+        new CommandVerifier(Optional.empty()),
+        new Pausable() {
+          @Override
+          public void pause() {}
+
+          @Override
+          public void resume() {}
+
+          @Override
+          public boolean paused() {
+            return false;
+          }
+        },
+        () -> new WorkerStatus("w1", "h", 1, List.of("default"), 1, false, null, List.of()),
+        new CommandHandler.Answers() {
+          @Override
+          public void applied(CommandApplied a) {}
+
+          @Override
+          public void refused(CommandRefused r) {}
+
+          @Override
+          public void reply(String replyTo, String correlationId, Object body) {}
+        },
+        new CommandHandler.Observer() {
+          @Override
+          public void applied(String command) {}
+
+          @Override
+          public void refused(String reason) {}
+        });
+  }
+}
