@@ -43,7 +43,7 @@ final class PublishChannel implements AutoCloseable {
     this.connection = connection;
     this.topology = topology;
     this.confirms = confirms;
-    this.channel = open();
+    this.channel = open(null);
     connection.addBlockedListener(reason -> blocked = true, () -> blocked = false);
     // A block belongs to the connection: a recovered one starts unblocked.
     connection.addShutdownListener(cause -> blocked = false);
@@ -83,8 +83,12 @@ final class PublishChannel implements AutoCloseable {
     return connection.isOpen();
   }
 
-  private Channel open() throws IOException {
-    Channel ch = connection.createChannel();
+  /**
+   * A new channel; {@code replaced}, one the broker closed, gives it its number ({@link
+   * Channels#replacing}) so that amqp-client's recovery does not open the closed one again.
+   */
+  private Channel open(Channel replaced) throws IOException {
+    Channel ch = Channels.replacing(connection, replaced);
     ch.addShutdownListener(
         cause -> {
           if (!cause.isHardError() && !cause.isInitiatedByApplication()) {
@@ -121,7 +125,7 @@ final class PublishChannel implements AutoCloseable {
       throw new IOException("the connection is closed or closing");
     }
     if (!channel.isOpen()) {
-      channel = open();
+      channel = open(channel);
     }
     channel.basicPublish(exchange, routingKey, props, body);
     if (confirms) {

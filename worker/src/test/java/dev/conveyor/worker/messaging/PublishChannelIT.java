@@ -8,6 +8,7 @@ import com.rabbitmq.client.ShutdownSignalException;
 import dev.conveyor.testkit.BrokerAdmin;
 import dev.conveyor.testkit.BrokerExtension;
 import dev.conveyor.testkit.LogCapture;
+import dev.conveyor.testkit.Recoveries;
 import dev.conveyor.testkit.TestBroker;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -76,6 +77,10 @@ class PublishChannelIT {
     try (LogCapture log = LogCapture.of(PublishChannel.class)) {
       Connection connection = broker.open("refused-" + broker.namespace());
       PublishChannel events = broker.own(new PublishChannel(connection, broker.topology(), false));
+      // Opened after it, as a worker opens others: the number the broker frees is then not the one
+      // amqp-client gives the next channel.
+      connection.createChannel();
+      int known = Recoveries.channelsToRecover(connection);
       byte[] body = "{}".getBytes(StandardCharsets.UTF_8);
 
       events.publish("no-such-exchange-" + broker.namespace(), "x", null, body);
@@ -95,6 +100,8 @@ class PublishChannelIT {
           .atMost(Duration.ofSeconds(10))
           .until(() -> broker.messageCount(queue) == 1);
       assertThat(log.warnings()).hasSize(1);
+      // The closed channel is not left for amqp-client's recovery to open again, idle.
+      assertThat(Recoveries.channelsToRecover(connection)).isEqualTo(known);
     }
   }
 }
