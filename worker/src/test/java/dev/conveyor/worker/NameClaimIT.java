@@ -4,13 +4,16 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import com.rabbitmq.client.AMQP;
+import com.rabbitmq.client.Connection;
 import com.rabbitmq.client.ShutdownSignalException;
 import dev.conveyor.protocol.UsageException;
 import dev.conveyor.protocol.wire.TaskState;
 import dev.conveyor.testkit.BrokerAdmin;
 import dev.conveyor.testkit.BrokerExtension;
 import dev.conveyor.testkit.EventLog;
+import dev.conveyor.testkit.Recoveries;
 import dev.conveyor.testkit.TestBroker;
+import dev.conveyor.worker.ops.NameClaim;
 import java.time.Duration;
 import org.awaitility.Awaitility;
 import org.junit.jupiter.api.Test;
@@ -75,6 +78,22 @@ class NameClaimIT {
     assertThatThrownBy(() -> broker.own(Worker.start(config(broker, name))))
         .isInstanceOf(UsageException.class)
         .hasMessageStartingWith("a worker named " + name + " is already connected");
+  }
+
+  /**
+   * The broker refuses a claim by closing the channel it was made on; that channel must not stay
+   * known to amqp-client, whose recovery would open it again, idle, at every later reconnection
+   * (after each reconnection a worker claims its name again, and may be refused each time).
+   */
+  @Test
+  void aRefusedClaimLeavesNoChannelForTheRecoveryToOpenAgain(TestBroker broker) throws Exception {
+    String name = "claimed-" + broker.namespace();
+    NameClaim.claim(broker.open(name + "-first"), broker.names(), name);
+    Connection second = broker.open(name + "-second");
+
+    assertThatThrownBy(() -> NameClaim.claim(second, broker.names(), name))
+        .isInstanceOf(UsageException.class);
+    assertThat(Recoveries.channelsToRecover(second)).isZero();
   }
 
   /** A passive declaration answers RESOURCE_LOCKED for a queue another connection holds. */

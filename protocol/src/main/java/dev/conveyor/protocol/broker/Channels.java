@@ -71,6 +71,32 @@ public final class Channels {
     return connection.createChannel();
   }
 
+  /**
+   * Closes {@code ch} if it is open; one the broker closed, which nothing replaces, is made
+   * forgotten by amqp-client, whose recovery would otherwise open it again, idle, at every later
+   * reconnection: a channel opened on its number takes its place in amqp-client's table and is
+   * closed at once. When the number is taken, the channel that took it has replaced it already.
+   * (Aborting the closed channel would unregister it by its number too, and so whichever live
+   * channel has that number by then.)
+   */
+  public static void closeOrForget(Connection connection, Channel ch) {
+    if (ch == null) {
+      return;
+    }
+    if (ch.isOpen()) {
+      closeQuietly(ch);
+      return;
+    }
+    if (!connection.isOpen()) {
+      return; // the recovery that comes opens it again, and the next closure forgets it
+    }
+    try {
+      closeQuietly(connection.createChannel(ch.getChannelNumber()));
+    } catch (IOException | RuntimeException e) {
+      log.debug("channel {} the broker closed not forgotten: {}", ch.getChannelNumber(), e);
+    }
+  }
+
   /** Closes the connection if it is open, waiting a little for the broker's acknowledgement. */
   public static void closeQuietly(Connection connection) {
     if (connection == null || !connection.isOpen()) {

@@ -112,7 +112,8 @@ public final class NameClaim {
       throw e;
     } finally {
       // Closing the channel keeps the queue: an exclusive queue lives as long as its connection.
-      Channels.closeQuietly(channel);
+      // The broker closed it if it refused the claim.
+      Channels.closeOrForget(connection, channel);
     }
   }
 
