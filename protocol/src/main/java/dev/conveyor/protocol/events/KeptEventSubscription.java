@@ -133,10 +133,9 @@ public final class KeptEventSubscription implements AutoCloseable {
                 }
               });
     } catch (IOException | RuntimeException e) {
-      // At once, on this thread: the broker closed it an instant ago (a refusal), and amqp-client
-      // unregisters a channel by its number, which the next channel opened may take. Left
-      // registered, each try would leave a channel for the next recovery to open again.
-      abandon(ch);
+      // Left known to amqp-client, each refused try would leave a channel for the next recovery to
+      // open again.
+      Channels.closeOrForget(connection, ch);
       throw e;
     }
     channel = ch;
@@ -193,25 +192,15 @@ public final class KeptEventSubscription implements AutoCloseable {
 
   /**
    * Closes {@code ch} if it is open (amqp-client then forgets it with its consumer). One the broker
-   * closed a while ago is only made to forget its consumer, which amqp-client's next recovery would
-   * otherwise start again beside the new one: it stays registered (that recovery opens it again,
-   * idle), as unregistering goes by the channel's number, which another live channel may have taken
-   * since.
+   * closed is made to forget its consumer, which amqp-client's next recovery would otherwise start
+   * again beside the new one, and then the channel itself ({@link Channels#closeOrForget}), which
+   * that recovery would open again, idle.
    */
-  private static void forget(Channel ch, String tag) {
-    if (ch.isOpen()) {
-      Channels.closeQuietly(ch);
-    } else {
+  private void forget(Channel ch, String tag) {
+    if (!ch.isOpen()) {
       Channels.forgetConsumer(ch, tag);
     }
-  }
-
-  private static void abandon(Channel ch) {
-    try {
-      ch.abort(); // closes it if open; unregisters it either way
-    } catch (IOException | RuntimeException e) {
-      log.debug("aborting channel {}", ch.getChannelNumber(), e);
-    }
+    Channels.closeOrForget(connection, ch);
   }
 
   /** Whether the queue is consumed now; false while the subscription is being made again. */
