@@ -30,6 +30,25 @@ public final class Recoveries {
   }
 
   /**
+   * Runs {@code action} on the recovery's thread as each of {@code connection}'s recoveries starts,
+   * before amqp-client declares anything again: a window held open, to change what the recovery
+   * finds on the broker.
+   */
+  public static void atStart(Connection connection, Runnable action) {
+    ((Recoverable) connection)
+        .addRecoveryListener(
+            new RecoveryListener() {
+              @Override
+              public void handleRecovery(Recoverable recoverable) {}
+
+              @Override
+              public void handleRecoveryStarted(Recoverable recoverable) {
+                action.run();
+              }
+            });
+  }
+
+  /**
    * How many channels amqp-client would open again at {@code connection}'s next recovery: every
    * channel it has not forgotten, open or closed by the broker. Read from amqp-client's own table,
    * which it does not expose.

@@ -7,6 +7,7 @@ import dev.conveyor.protocol.broker.BrokerConnector;
 import dev.conveyor.protocol.broker.BrokerSettings;
 import dev.conveyor.protocol.broker.BrokerUnreachableException;
 import dev.conveyor.protocol.topology.Names;
+import dev.conveyor.protocol.topology.Permissions;
 import dev.conveyor.protocol.topology.Topology;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -111,6 +112,25 @@ public final class TestBroker implements AutoCloseable {
   public synchronized Connection open(String name) {
     try {
       Connection c = new BrokerConnector(settings()).connect(name);
+      owned.add(c);
+      return c;
+    } catch (BrokerUnreachableException e) {
+      throw new IllegalStateException(e.getMessage(), e);
+    }
+  }
+
+  /**
+   * A connection as a user of the test's own, with these permissions on the test's vhost, named
+   * after the user: the user is deleted after the test (through the management API).
+   */
+  public synchronized Connection openAs(String user, String password, Permissions permissions) {
+    BrokerAdmin admin = new BrokerAdmin(uri());
+    URI as = admin.createUser(user, password, permissions);
+    own(() -> admin.deleteUser(user));
+    try {
+      Connection c =
+          new BrokerConnector(new BrokerSettings(List.of(as), namespace, Optional.empty()))
+              .connect(user);
       owned.add(c);
       return c;
     } catch (BrokerUnreachableException e) {

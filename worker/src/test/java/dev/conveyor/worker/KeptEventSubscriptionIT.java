@@ -6,8 +6,6 @@ import com.rabbitmq.client.AMQP;
 import com.rabbitmq.client.Channel;
 import com.rabbitmq.client.Connection;
 import com.rabbitmq.client.DefaultConsumer;
-import com.rabbitmq.client.Recoverable;
-import com.rabbitmq.client.RecoveryListener;
 import dev.conveyor.protocol.events.Event;
 import dev.conveyor.protocol.events.KeptEventSubscription;
 import dev.conveyor.protocol.wire.Cause;
@@ -113,21 +111,14 @@ class KeptEventSubscriptionIT {
     try (LogCapture log = LogCapture.of(KeptEventSubscription.class);
         KeptEventSubscription sub = subscribe(broker, connection, name, received)) {
       // Before the recovery declares anything: the window held open on the recovery's thread.
-      ((Recoverable) connection)
-          .addRecoveryListener(
-              new RecoveryListener() {
-                @Override
-                public void handleRecoveryStarted(Recoverable recoverable) {
-                  broker.withChannel(
-                      ch -> {
-                        ch.queueDelete(queue);
-                        return ch.queueDeclare(queue, false, false, false, null);
-                      });
-                }
-
-                @Override
-                public void handleRecovery(Recoverable recoverable) {}
-              });
+      Recoveries.atStart(
+          connection,
+          () ->
+              broker.withChannel(
+                  ch -> {
+                    ch.queueDelete(queue);
+                    return ch.queueDeclare(queue, false, false, false, null);
+                  }));
       CountDownLatch recovered = Recoveries.next(connection);
       new BrokerAdmin(broker.uri()).closeConnectionsOnceListed(name, 1);
       assertThat(recovered.await(30, TimeUnit.SECONDS)).as("recovered").isTrue();
@@ -170,23 +161,17 @@ class KeptEventSubscriptionIT {
     CountDownLatch release = new CountDownLatch(1);
     try (KeptEventSubscription sub =
         subscribe(broker, connection, name, new CopyOnWriteArrayList<>())) {
-      ((Recoverable) connection)
-          .addRecoveryListener(
-              new RecoveryListener() {
-                @Override
-                public void handleRecoveryStarted(Recoverable recoverable) {
-                  if (planted.compareAndSet(false, true)) {
-                    broker.withChannel(
-                        ch -> {
-                          ch.queueDelete(queue);
-                          return ch.queueDeclare(queue, false, false, false, null);
-                        });
-                  }
-                }
-
-                @Override
-                public void handleRecovery(Recoverable recoverable) {}
-              });
+      Recoveries.atStart(
+          connection,
+          () -> {
+            if (planted.compareAndSet(false, true)) {
+              broker.withChannel(
+                  ch -> {
+                    ch.queueDelete(queue);
+                    return ch.queueDeclare(queue, false, false, false, null);
+                  });
+            }
+          });
       reopener.execute(
           () -> {
             try {

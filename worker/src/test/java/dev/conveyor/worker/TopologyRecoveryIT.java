@@ -4,22 +4,16 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.rabbitmq.client.Channel;
 import com.rabbitmq.client.Connection;
-import com.rabbitmq.client.Recoverable;
-import com.rabbitmq.client.RecoveryListener;
 import com.rabbitmq.client.impl.ForgivingExceptionHandler;
 import dev.conveyor.protocol.broker.BrokerConnector;
-import dev.conveyor.protocol.broker.BrokerSettings;
 import dev.conveyor.protocol.topology.Permissions;
 import dev.conveyor.testkit.BrokerAdmin;
 import dev.conveyor.testkit.BrokerExtension;
 import dev.conveyor.testkit.LogCapture;
 import dev.conveyor.testkit.Recoveries;
 import dev.conveyor.testkit.TestBroker;
-import java.net.URI;
 import java.time.Duration;
-import java.util.List;
 import java.util.Map;
-import java.util.Optional;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import org.awaitility.Awaitility;
@@ -76,22 +70,14 @@ class TopologyRecoveryIT {
     Connection connection = broker.open(name);
     Channel ch = connection.createChannel();
     ch.queueDeclare(queue, false, false, false, null);
-    ((Recoverable) connection)
-        .addRecoveryListener(
-            new RecoveryListener() {
-              @Override
-              public void handleRecoveryStarted(Recoverable recoverable) {
-                broker.withChannel(
-                    other -> {
-                      other.queueDelete(queue);
-                      return other.queueDeclare(
-                          queue, false, false, false, Map.of("x-max-length", 10));
-                    });
-              }
-
-              @Override
-              public void handleRecovery(Recoverable recoverable) {}
-            });
+    Recoveries.atStart(
+        connection,
+        () ->
+            broker.withChannel(
+                other -> {
+                  other.queueDelete(queue);
+                  return other.queueDeclare(queue, false, false, false, Map.of("x-max-length", 10));
+                }));
 
     try (LogCapture amqpClient = LogCapture.of(ForgivingExceptionHandler.class)) {
       CountDownLatch recovered = Recoveries.next(connection);
@@ -122,13 +108,7 @@ class TopologyRecoveryIT {
     BrokerAdmin admin = new BrokerAdmin(broker.uri());
     String user = "refused-" + broker.namespace();
     Permissions permissions = Permissions.worker(broker.names());
-    URI uri = admin.createUser(user, "pw", permissions);
-    broker.own(() -> admin.deleteUser(user));
-    Connection connection =
-        broker.own(
-            new BrokerConnector(
-                    new BrokerSettings(List.of(uri), broker.namespace(), Optional.empty()))
-                .connect(user));
+    Connection connection = broker.openAs(user, "pw", permissions);
 
     try (LogCapture amqpClient = LogCapture.of(ForgivingExceptionHandler.class)) {
       CountDownLatch recovered = Recoveries.next(connection);

@@ -4,8 +4,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import com.rabbitmq.client.Connection;
-import dev.conveyor.protocol.broker.BrokerConnector;
-import dev.conveyor.protocol.broker.BrokerSettings;
 import dev.conveyor.protocol.events.EventSubscription;
 import dev.conveyor.protocol.topology.Permissions;
 import dev.conveyor.protocol.wire.Cause;
@@ -19,11 +17,9 @@ import dev.conveyor.testkit.BrokerAdmin;
 import dev.conveyor.testkit.BrokerExtension;
 import dev.conveyor.testkit.EventLog;
 import dev.conveyor.testkit.TestBroker;
-import java.net.URI;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
-import java.util.Optional;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
@@ -388,13 +384,7 @@ class EventPublisherIT {
       BrokerAdmin admin = new BrokerAdmin(broker.uri());
       String user = name + "-" + broker.namespace();
       Permissions permissions = Permissions.worker(broker.names());
-      URI uri = admin.createUser(user, "pw", permissions);
-      broker.own(() -> admin.deleteUser(user));
-      Connection connection =
-          broker.own(
-              new BrokerConnector(
-                      new BrokerSettings(List.of(uri), broker.namespace(), Optional.empty()))
-                  .connect(user));
+      Connection connection = broker.openAs(user, "pw", permissions);
       return new OwnUser(admin, user, permissions, connection);
     }
 
