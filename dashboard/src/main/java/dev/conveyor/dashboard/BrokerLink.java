@@ -5,9 +5,11 @@ import com.rabbitmq.client.Channel;
 import com.rabbitmq.client.Connection;
 import com.rabbitmq.client.DefaultConsumer;
 import com.rabbitmq.client.Envelope;
+import com.rabbitmq.client.ShutdownSignalException;
 import dev.conveyor.control.ControlMessages;
 import dev.conveyor.protocol.ControlSigner;
 import dev.conveyor.protocol.broker.BrokerConnector;
+import dev.conveyor.protocol.broker.BrokerErrors;
 import dev.conveyor.protocol.broker.BrokerSettings;
 import dev.conveyor.protocol.broker.BrokerUnreachableException;
 import dev.conveyor.protocol.broker.Channels;
@@ -44,15 +46,19 @@ final class BrokerLink implements AutoCloseable {
   private final Connection connection;
   private final Topology topology;
   private final Optional<ControlSigner> signer;
+  private final Consumer<WorkerStatus> statuses;
   private EventSubscription events;
   private Channel statusChannel;
+  private String statusConsumer;
   private Channel commandChannel;
 
-  private BrokerLink(BrokerSettings settings, Connection connection) {
+  private BrokerLink(
+      BrokerSettings settings, Connection connection, Consumer<WorkerStatus> statuses) {
     this.settings = settings;
     this.connection = connection;
     this.topology = new Topology(settings.names());
     this.signer = ControlMessages.signer(settings);
+    this.statuses = statuses;
   }
 
   /**
@@ -68,35 +74,68 @@ final class BrokerLink implements AutoCloseable {
     // Named after its namespace: an operator tells apart the dashboards of several namespaces.
     Connection connection =
         new BrokerConnector(settings).connect("conveyor-dashboard " + settings.namespace());
-    BrokerLink link = new BrokerLink(settings, connection);
+    BrokerLink link = new BrokerLink(settings, connection, statuses);
     try {
       link.events =
           EventSubscription.open(connection, link.topology, EventSubscription.ALL, listener);
-      link.statusChannel = connection.createChannel();
-      link.statusChannel.basicConsume(
-          DIRECT_REPLY_TO,
-          true,
-          new DefaultConsumer(link.statusChannel) {
-            @Override
-            public void handleDelivery(
-                String tag, Envelope envelope, AMQP.BasicProperties props, byte[] body) {
-              try {
-                statuses.accept(Wire.decode(body, WorkerStatus.class));
-              } catch (MalformedMessageException e) {
-                log.warn("ignoring an undecodable status reply: {}", e.getMessage());
-              }
-            }
-          });
-      link.commandChannel = connection.createChannel();
-      // On a channel that lives as long as the link: amqp-client's recovery declares everything
-      // again on the channel that declared it.
-      link.topology.declareControlLog(link.commandChannel);
-      link.commandChannel.confirmSelect();
+      synchronized (link) {
+        link.openStatusChannel(false);
+        link.openCommandChannel(false);
+      }
     } catch (IOException | RuntimeException e) {
       link.close();
       throw e;
     }
     return link;
+  }
+
+  /**
+   * The channel status rounds go out on and their answers come back to (direct reply-to); in place
+   * of one the broker closed, on its number ({@link Channels#replacing}), and with the namespace's
+   * exchanges declared again ({@code declare}): a round to a control exchange someone deleted is
+   * what the broker refuses by closing the channel.
+   */
+  private void openStatusChannel(boolean declare) throws IOException {
+    Channel lost = statusChannel;
+    if (lost != null) {
+      Channels.forgetConsumer(lost, statusConsumer);
+    }
+    Channel ch = Channels.replacing(connection, lost);
+    statusChannel = ch;
+    if (declare) {
+      topology.declareCore(ch);
+    }
+    statusConsumer =
+        ch.basicConsume(
+            DIRECT_REPLY_TO,
+            true,
+            new DefaultConsumer(ch) {
+              @Override
+              public void handleDelivery(
+                  String tag, Envelope envelope, AMQP.BasicProperties props, byte[] body) {
+                try {
+                  statuses.accept(Wire.decode(body, WorkerStatus.class));
+                } catch (MalformedMessageException e) {
+                  log.warn("ignoring an undecodable status reply: {}", e.getMessage());
+                }
+              }
+            });
+  }
+
+  /**
+   * The channel commands go out on, with confirms; in place of one the broker closed, on its
+   * number, and with the namespace's exchanges declared again ({@code declare}). The control log is
+   * declared on it, a channel that lives as long as the link: amqp-client's recovery declares
+   * everything again on the channel that declared it.
+   */
+  private void openCommandChannel(boolean declare) throws IOException {
+    Channel ch = Channels.replacing(connection, commandChannel);
+    commandChannel = ch;
+    if (declare) {
+      topology.declareCore(ch);
+    }
+    topology.declareControlLog(ch);
+    ch.confirmSelect();
   }
 
   Names names() {
@@ -118,6 +157,9 @@ final class BrokerLink implements AutoCloseable {
   synchronized void statusRound(String issuedBy) throws IOException {
     ControlMessage m = ControlMessages.create(Command.STATUS, Target.all(), false, issuedBy);
     byte[] body = Wire.encode(m);
+    if (!statusChannel.isOpen() && connection.isOpen()) {
+      openStatusChannel(true); // the broker refused an earlier round
+    }
     statusChannel.basicPublish(
         names().controlExchange(),
         Topology.routingKey(m),
@@ -142,6 +184,31 @@ final class BrokerLink implements AutoCloseable {
     // Before it goes out: a worker's acknowledgement can come back before the broker's confirm.
     publishing.accept(m);
     byte[] body = Wire.encode(m);
+    try {
+      publishCommand(m, body);
+    } catch (ShutdownSignalException refused) {
+      // The broker closed the channel (the control exchange deleted, say): nothing was routed, so
+      // the command goes out once more on a new channel, with the namespace's exchanges declared.
+      if (refused.isHardError() || !connection.isOpen()) {
+        throw new IOException("the command was not sent: " + BrokerErrors.reason(refused), refused);
+      }
+      log.warn(
+          "the broker refused the command ({}); sending it again on a new channel",
+          BrokerErrors.reason(refused));
+      try {
+        publishCommand(m, body);
+      } catch (ShutdownSignalException again) {
+        throw new IOException("the command was not sent: " + BrokerErrors.reason(again), again);
+      }
+    }
+    return m;
+  }
+
+  /** Publishes on the command channel, reopened first if the broker closed it, and confirms. */
+  private void publishCommand(ControlMessage m, byte[] body) throws IOException {
+    if (!commandChannel.isOpen()) {
+      openCommandChannel(true);
+    }
     commandChannel.basicPublish(
         names().controlExchange(),
         Topology.routingKey(m),
@@ -155,7 +222,6 @@ final class BrokerLink implements AutoCloseable {
       Thread.currentThread().interrupt();
       throw new IOException("interrupted while publishing", e);
     }
-    return m;
   }
 
   boolean isOpen() {

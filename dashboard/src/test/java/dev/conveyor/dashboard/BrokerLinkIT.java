@@ -11,10 +11,13 @@ import dev.conveyor.testkit.ControlLogCommands;
 import dev.conveyor.testkit.LogCapture;
 import dev.conveyor.testkit.Recoveries;
 import dev.conveyor.testkit.TestBroker;
+import java.io.IOException;
 import java.nio.charset.StandardCharsets;
+import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
+import org.awaitility.Awaitility;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
 
@@ -62,5 +65,44 @@ class BrokerLinkIT {
         .extracting(e -> new String(e.body(), StandardCharsets.UTF_8))
         .singleElement()
         .satisfies(stop -> assertThat(stop).contains("\"stop\"", "t-2"));
+  }
+
+  /**
+   * A control exchange deleted under a running dashboard (and not yet declared again by a worker or
+   * a command): the broker refuses the next status round and the next command by closing the
+   * channel each went out on. The dashboard's later rounds and commands must go out all the same,
+   * declaring the exchange again as a command does; they failed for good, the channels closed,
+   * until the dashboard was restarted.
+   */
+  @Test
+  void aControlExchangeDeletedUnderTheLinkDoesNotSilenceItsRoundsAndCommands(TestBroker broker)
+      throws Exception {
+    String control = broker.names().controlExchange();
+    String heard = broker.namespace() + ".heard";
+    broker.deleteAfterwards(heard);
+    try (BrokerLink link = BrokerLink.open(broker.settings(), e -> {}, s -> {})) {
+      new BrokerAdmin(broker.uri()).deleteExchange(control);
+      link.statusRound("alice"); // refused: the broker closes the channel it went out on
+      // Refused too, and sent again on a new channel with the exchange declared: it goes out.
+      link.command(Command.PAUSE, Target.all(), false, "alice", m -> {});
+      link.command(Command.RESUME, Target.all(), false, "alice", m -> {});
+      broker.withChannel(
+          ch -> {
+            ch.queueDeclare(heard, false, false, true, null);
+            return ch.queueBind(heard, control, "");
+          });
+      Awaitility.await("a status round heard")
+          .atMost(Duration.ofSeconds(10))
+          .pollInterval(Duration.ofMillis(100))
+          .until(
+              () -> {
+                try {
+                  link.statusRound("alice");
+                } catch (IOException | RuntimeException e) {
+                  return false;
+                }
+                return broker.messageCount(heard) > 0;
+              });
+    }
   }
 }
