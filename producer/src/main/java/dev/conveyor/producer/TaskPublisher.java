@@ -386,7 +386,8 @@ public final class TaskPublisher implements AutoCloseable {
 
   /**
    * The publishing channel. A channel the broker closed for an error (not a lost connection, which
-   * automatic recovery handles) is replaced.
+   * automatic recovery handles) is replaced, on its number ({@link Channels#replacing}), so that
+   * amqp-client's recovery does not open the closed one again beside it.
    */
   private Channel channel() throws IOException {
     if (channel != null && (channel.isOpen() || !connection.isOpen())) {
@@ -395,7 +396,7 @@ public final class TaskPublisher implements AutoCloseable {
     if (!connection.isOpen()) {
       throw new IOException("the connection to the broker is closed");
     }
-    Channel ch = connection.createChannel();
+    Channel ch = Channels.replacing(connection, channel);
     if (ch == null) {
       throw new IOException("the broker has no channel left for this connection");
     }

@@ -205,6 +205,31 @@ class TaskPublisherIT {
     assertEquals(1, broker.messageCount(broker.names().taskQueue("default")));
   }
 
+  /**
+   * The channel the broker closed for the declaration error is replaced on its number, so that
+   * amqp-client's recovery does not open it again, idle, beside its replacement at every later
+   * reconnection of a long-lived publisher.
+   */
+  @Test
+  void theChannelADeclarationErrorClosedIsNotLeftForTheRecovery(TestBroker broker)
+      throws Exception {
+    String legacy = broker.useQueue("legacy");
+    broker.withChannel(ch -> ch.queueDeclare(legacy, true, false, false, Map.of()));
+    Connection connection = broker.open("declaring-" + broker.namespace());
+    try (TaskPublisher publisher = TaskPublisher.open(connection, broker.names())) {
+      publisher.publish(TaskSpec.of("noop").build());
+      // Opened after the publisher's, as an application opens others: the number the broker
+      // frees is then not the one amqp-client gives the next channel.
+      connection.createChannel();
+      int known = Recoveries.channelsToRecover(connection);
+      assertThrows(
+          IOException.class, () -> publisher.publish("legacy", TaskSpec.of("noop").build()));
+      publisher.publish(TaskSpec.of("noop").build());
+
+      assertEquals(known, Recoveries.channelsToRecover(connection));
+    }
+  }
+
   @Test
   void aSharedConnectionStaysOpen(TestBroker broker) throws Exception {
     Connection connection = broker.open("shared");
