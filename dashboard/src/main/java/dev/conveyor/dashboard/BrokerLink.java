@@ -187,9 +187,13 @@ final class BrokerLink implements AutoCloseable {
     try {
       publishCommand(m, body);
     } catch (ShutdownSignalException refused) {
-      // The broker closed the channel (the control exchange deleted, say): nothing was routed, so
-      // the command goes out once more on a new channel, with the namespace's exchanges declared.
-      if (refused.isHardError() || !connection.isOpen()) {
+      // The broker closed the channel for a missing exchange (the control exchange deleted):
+      // nothing was routed, so the command goes out once more on a new channel, with the
+      // namespace's exchanges declared. Any other closure may have come after the command was
+      // routed, and sending it again would send it twice.
+      if (!(refused.getReason() instanceof AMQP.Channel.Close close)
+          || close.getReplyCode() != AMQP.NOT_FOUND
+          || !connection.isOpen()) {
         throw new IOException("the command was not sent: " + BrokerErrors.reason(refused), refused);
       }
       log.warn(
