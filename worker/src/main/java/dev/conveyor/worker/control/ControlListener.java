@@ -57,6 +57,7 @@ public final class ControlListener implements AutoCloseable {
   private volatile String queue;
   private String consumerTag;
   private volatile Channel counted;
+  private volatile String countedTag;
   private boolean closed;
 
   /** Refusals to count this worker again; guarded by {@code this}. */
@@ -211,20 +212,31 @@ public final class ControlListener implements AutoCloseable {
     }
   }
 
-  /** Nothing is meant to arrive on {@code ns.workers}; whatever does is dropped. */
+  /**
+   * Nothing is meant to arrive on {@code ns.workers}; whatever does is dropped. The broker ending
+   * the consumer (the queue went) or closing its channel (a declaration refused, amqp-client's
+   * after a reconnection among them) makes the worker consume it again.
+   */
   private void beCounted() throws IOException {
     Channel ch = counted;
-    ch.basicConsume(
-        topology.declareWorkers(ch),
-        true,
-        new DefaultConsumer(ch) {
-          @Override
-          public void handleCancel(String consumerTag) {
-            // On amqp-client's dispatch thread, one of the task threads: the broker work waits for
-            // the io thread.
-            execute(ControlListener.this::recount, 0);
+    ch.addShutdownListener(
+        cause -> {
+          if (!cause.isHardError() && !cause.isInitiatedByApplication()) {
+            execute(() -> recount(ch, false), 0);
           }
         });
+    countedTag =
+        ch.basicConsume(
+            topology.declareWorkers(ch),
+            true,
+            new DefaultConsumer(ch) {
+              @Override
+              public void handleCancel(String consumerTag) {
+                // On amqp-client's dispatch thread, one of the task threads: the broker work waits
+                // for the io thread.
+                execute(() -> recount(ch, false), 0);
+              }
+            });
   }
 
   private void execute(Runnable r, long delayMillis) {
@@ -242,19 +254,20 @@ public final class ControlListener implements AutoCloseable {
    * again with it beside its replacement, and the worker would be counted twice after a
    * reconnection. Tries again every {@link #RETRY_EVERY} until the broker lets it.
    */
-  private synchronized void recount() {
-    if (closed) {
-      return;
+  private synchronized void recount(Channel lost, boolean retry) {
+    if (closed || counted != lost || (uncounted.on() && !retry)) {
+      return; // closed, counted on a newer channel already, or a retry is due
     }
-    Channel last = counted;
-    Channels.closeQuietly(last);
+    Channels.forgetConsumer(lost, countedTag);
+    Channels.closeQuietly(lost);
     try {
-      counted = Channels.replacing(connection, last);
+      counted = Channels.replacing(connection, lost);
       beCounted();
       uncounted.ended();
     } catch (IOException | RuntimeException e) {
       uncounted.refused(e);
-      execute(this::recount, RETRY_EVERY.toMillis());
+      Channel failed = counted;
+      execute(() -> recount(failed, true), RETRY_EVERY.toMillis());
     }
   }
 

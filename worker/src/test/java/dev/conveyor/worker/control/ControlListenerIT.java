@@ -18,8 +18,10 @@ import dev.conveyor.worker.execution.RunningTasks;
 import java.time.Duration;
 import java.util.List;
 import java.util.Optional;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
 import org.awaitility.Awaitility;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
@@ -64,6 +66,53 @@ class ControlListenerIT {
     assertThat(Recoveries.channelsToRecover(connection))
         .as("channels amqp-client would open again at the next recovery")
         .isEqualTo(known);
+  }
+
+  /**
+   * After a reconnection amqp-client declares {@code ns.workers} again, and the broker may refuse
+   * (after the loss of the node the queue lived on: 404 while its record is not yet gone) and close
+   * the channel the worker is counted on. The worker must consume the queue again once the broker
+   * lets it; it stayed uncounted until its next reconnection, so status rounds ended before it
+   * answered. Held open: the queue is made again with other arguments as the recovery starts, so
+   * the broker refuses the recovery's declaration and the first tries after it.
+   */
+  @Test
+  void aWorkerWhoseCountingTheRecoveryCouldNotRestoreIsCountedAgain(TestBroker broker)
+      throws Exception {
+    String name = "counted-" + broker.namespace();
+    Connection connection = broker.open(name);
+    ScheduledExecutorService retries =
+        broker.own(
+            Executors.newSingleThreadScheduledExecutor(
+                Thread.ofPlatform().name("listener-retries").factory()));
+    ControlListener listener =
+        broker.own(new ControlListener(connection, broker.topology(), handler(), retries));
+    broker.withChannel(
+        ch -> {
+          broker.topology().declareCore(ch);
+          return null;
+        });
+    listener.start();
+    String workers = broker.names().workers();
+    assertThat(broker.consumerCount(workers)).isEqualTo(1);
+    Recoveries.atStart(
+        connection,
+        () ->
+            broker.withChannel(
+                ch -> {
+                  ch.queueDelete(workers);
+                  return ch.queueDeclare(workers, false, false, false, null);
+                }));
+
+    CountDownLatch recovered = Recoveries.next(connection);
+    new BrokerAdmin(broker.uri()).closeConnectionsOnceListed(name, 1);
+    assertThat(recovered.await(30, TimeUnit.SECONDS)).as("recovered").isTrue();
+    assertThat(broker.consumerCount(workers)).as("consumers of the refused queue").isZero();
+
+    broker.withChannel(ch -> ch.queueDelete(workers));
+    Awaitility.await("counted again")
+        .atMost(Duration.ofSeconds(20))
+        .until(() -> broker.consumerCountOrMissing(workers) == 1);
   }
 
   /** A handler with nothing running; what it answers is dropped. */
