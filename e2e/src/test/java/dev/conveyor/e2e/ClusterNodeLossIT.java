@@ -17,6 +17,7 @@ import java.net.URI;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -158,14 +159,18 @@ class ClusterNodeLossIT {
                   : " ms after stop_app was invoked (rabbitmqctl's own start included)"));
 
       // Every worker hears the others' word of lost deliveries again: the queue that keeps it for
-      // the moved worker lived on the lost node.
+      // the moved worker lived on the lost node. And every worker is counted again on ns.workers,
+      // which lives on the node of the worker that declared it first: a status round waits for as
+      // many answers as it has consumers.
       Map<String, Integer> wanted =
-          names.stream().collect(Collectors.toMap(n -> broker.names().requeuedFor(n), n -> 1));
-      Awaitility.await("every worker consuming its queue of the others' word")
+          new HashMap<>(
+              names.stream().collect(Collectors.toMap(n -> broker.names().requeuedFor(n), n -> 1)));
+      wanted.put(broker.names().workers(), WORKERS);
+      Awaitility.await("every worker consuming its queue of the others' word, and counted")
           .atMost(Duration.ofSeconds(60))
           .pollInterval(Duration.ofSeconds(1))
           .untilAsserted(() -> assertThat(cluster.consumers(asking)).containsAllEntriesOf(wanted));
-      lap("every worker consuming its queue of the others' word");
+      lap("every worker consuming its queue of the others' word, and counted");
 
       // What ran is what the tasks' own file says. (The queue's counts are no witness right after
       // a node loss: list_queues read 0 ready, 0 unacked for a queue still holding 1 500 tasks
