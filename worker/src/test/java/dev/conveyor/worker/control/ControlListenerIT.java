@@ -15,6 +15,7 @@ import dev.conveyor.testkit.Recoveries;
 import dev.conveyor.testkit.TestBroker;
 import dev.conveyor.worker.execution.EscalationLadder;
 import dev.conveyor.worker.execution.RunningTasks;
+import java.io.IOException;
 import java.time.Duration;
 import java.util.List;
 import java.util.Optional;
@@ -39,19 +40,8 @@ class ControlListenerIT {
   @Test
   void theChannelTheBrokerClosedIsNotOpenedAgainByTheRecovery(TestBroker broker) throws Exception {
     Connection connection = broker.open("listener-" + broker.namespace());
-    ScheduledExecutorService retries =
-        broker.own(
-            Executors.newSingleThreadScheduledExecutor(
-                Thread.ofPlatform().name("listener-retries").factory()));
-    ControlListener listener =
-        broker.own(new ControlListener(connection, broker.topology(), handler(), retries));
     LogCapture log = broker.own(LogCapture.of(ControlListener.class));
-    broker.withChannel(
-        ch -> {
-          broker.topology().declareCore(ch); // as the worker does before it listens
-          return null;
-        });
-    listener.start();
+    listen(broker, connection);
     // Opened after the listener's, as a worker opens others: the number the broker frees is then
     // not the one amqp-client gives the next channel.
     Channel later = connection.createChannel();
@@ -81,18 +71,7 @@ class ControlListenerIT {
       throws Exception {
     String name = "counted-" + broker.namespace();
     Connection connection = broker.open(name);
-    ScheduledExecutorService retries =
-        broker.own(
-            Executors.newSingleThreadScheduledExecutor(
-                Thread.ofPlatform().name("listener-retries").factory()));
-    ControlListener listener =
-        broker.own(new ControlListener(connection, broker.topology(), handler(), retries));
-    broker.withChannel(
-        ch -> {
-          broker.topology().declareCore(ch);
-          return null;
-        });
-    listener.start();
+    listen(broker, connection);
     String workers = broker.names().workers();
     assertThat(broker.consumerCount(workers)).isEqualTo(1);
     Recoveries.atStart(
@@ -113,6 +92,25 @@ class ControlListenerIT {
     Awaitility.await("counted again")
         .atMost(Duration.ofSeconds(20))
         .until(() -> broker.consumerCountOrMissing(workers) == 1);
+  }
+
+  /**
+   * A listener on {@code connection}, started, with the core topology declared first as the worker
+   * does; closed with its retries' thread after the test.
+   */
+  private static void listen(TestBroker broker, Connection connection) throws IOException {
+    ScheduledExecutorService retries =
+        broker.own(
+            Executors.newSingleThreadScheduledExecutor(
+                Thread.ofPlatform().name("listener-retries").factory()));
+    ControlListener listener =
+        broker.own(new ControlListener(connection, broker.topology(), handler(), retries));
+    broker.withChannel(
+        ch -> {
+          broker.topology().declareCore(ch);
+          return null;
+        });
+    listener.start();
   }
 
   /** A handler with nothing running; what it answers is dropped. */
