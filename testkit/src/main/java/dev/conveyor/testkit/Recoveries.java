@@ -3,7 +3,9 @@ package dev.conveyor.testkit;
 import com.rabbitmq.client.Connection;
 import com.rabbitmq.client.Recoverable;
 import com.rabbitmq.client.RecoveryListener;
+import java.util.Map;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.atomic.AtomicBoolean;
 
 /** A connection's automatic recovery, for tests that cut a connection and go on once it is back. */
 public final class Recoveries {
@@ -46,6 +48,28 @@ public final class Recoveries {
                 action.run();
               }
             });
+  }
+
+  /**
+   * As {@code connection}'s next recovery starts, and only then, makes {@code queue} again with
+   * {@code arguments} (non-durable, not exclusive, kept): where the recovery declares it otherwise,
+   * the broker refuses that declaration (406) and closes the channel, as it answers 404 after the
+   * loss of the node a queue lived on. The refusal holds until the test deletes the queue.
+   */
+  public static void conflictAtStart(
+      TestBroker broker, Connection connection, String queue, Map<String, Object> arguments) {
+    AtomicBoolean planted = new AtomicBoolean();
+    atStart(
+        connection,
+        () -> {
+          if (planted.compareAndSet(false, true)) {
+            broker.withChannel(
+                ch -> {
+                  ch.queueDelete(queue);
+                  return ch.queueDeclare(queue, false, false, false, arguments);
+                });
+          }
+        });
   }
 
   /**

@@ -25,7 +25,6 @@ import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicBoolean;
 import org.awaitility.Awaitility;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -111,14 +110,7 @@ class KeptEventSubscriptionIT {
     try (LogCapture log = LogCapture.of(KeptEventSubscription.class);
         KeptEventSubscription sub = subscribe(broker, connection, name, received)) {
       // Before the recovery declares anything: the window held open on the recovery's thread.
-      Recoveries.atStart(
-          connection,
-          () ->
-              broker.withChannel(
-                  ch -> {
-                    ch.queueDelete(queue);
-                    return ch.queueDeclare(queue, false, false, false, null);
-                  }));
+      Recoveries.conflictAtStart(broker, connection, queue, null);
       CountDownLatch recovered = Recoveries.next(connection);
       new BrokerAdmin(broker.uri()).closeConnectionsOnceListed(name, 1);
       assertThat(recovered.await(30, TimeUnit.SECONDS)).as("recovered").isTrue();
@@ -157,21 +149,10 @@ class KeptEventSubscriptionIT {
     broker.deleteAfterwards(witness);
     Connection connection = broker.open(name);
     BrokerAdmin admin = new BrokerAdmin(broker.uri());
-    AtomicBoolean planted = new AtomicBoolean();
     CountDownLatch release = new CountDownLatch(1);
     try (KeptEventSubscription sub =
         subscribe(broker, connection, name, new CopyOnWriteArrayList<>())) {
-      Recoveries.atStart(
-          connection,
-          () -> {
-            if (planted.compareAndSet(false, true)) {
-              broker.withChannel(
-                  ch -> {
-                    ch.queueDelete(queue);
-                    return ch.queueDeclare(queue, false, false, false, null);
-                  });
-            }
-          });
+      Recoveries.conflictAtStart(broker, connection, queue, null);
       reopener.execute(
           () -> {
             try {

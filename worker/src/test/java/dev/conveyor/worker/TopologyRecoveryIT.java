@@ -70,14 +70,7 @@ class TopologyRecoveryIT {
     Connection connection = broker.open(name);
     Channel ch = connection.createChannel();
     ch.queueDeclare(queue, false, false, false, null);
-    Recoveries.atStart(
-        connection,
-        () ->
-            broker.withChannel(
-                other -> {
-                  other.queueDelete(queue);
-                  return other.queueDeclare(queue, false, false, false, Map.of("x-max-length", 10));
-                }));
+    Recoveries.conflictAtStart(broker, connection, queue, Map.of("x-max-length", 10));
 
     try (LogCapture amqpClient = LogCapture.of(ForgivingExceptionHandler.class)) {
       CountDownLatch recovered = Recoveries.next(connection);

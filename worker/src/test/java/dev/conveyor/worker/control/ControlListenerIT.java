@@ -74,14 +74,7 @@ class ControlListenerIT {
     listen(broker, connection);
     String workers = broker.names().workers();
     assertThat(broker.consumerCount(workers)).isEqualTo(1);
-    Recoveries.atStart(
-        connection,
-        () ->
-            broker.withChannel(
-                ch -> {
-                  ch.queueDelete(workers);
-                  return ch.queueDeclare(workers, false, false, false, null);
-                }));
+    Recoveries.conflictAtStart(broker, connection, workers, null);
 
     CountDownLatch recovered = Recoveries.next(connection);
     new BrokerAdmin(broker.uri()).closeConnectionsOnceListed(name, 1);
