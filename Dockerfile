@@ -30,11 +30,11 @@ COPY control/src control/src
 COPY dashboard/src dashboard/src
 # ~/.m2 is a BuildKit cache mount: dependencies are downloaded once, not on every source change.
 # Only the programs and what they need are built (the e2e tests are not part of the image).
-# The shaded jars are <program>[-<version>]-all.jar; the image calls them /app/<program>.jar.
+# The shaded jars are <program>/target/<program>-all.jar; the image calls them /app/<program>.jar.
 RUN --mount=type=cache,target=/root/.m2,sharing=locked \
     mvn -B -q -DskipTests -pl producer,worker,control,dashboard -am package \
  && mkdir -p /out \
- && for p in producer worker control dashboard; do cp "$p"/target/"$p"*-all.jar "/out/$p.jar"; done
+ && for p in producer worker control dashboard; do cp "$p/target/$p-all.jar" "/out/$p.jar"; done
 
 # ---- runtime: a JRE, the jars, the launchers; no build tools ----------------------------------
 FROM eclipse-temurin:21-jre

@@ -8,8 +8,8 @@
 #   3. the newest under /usr/lib/jvm, /opt/java, /usr/java, /Library/Java/JavaVirtualMachines
 #      (CONVEYOR_JAVA_DIRS overrides that list)
 # Finding the jars (conveyor_jar): $CONVEYOR_JAR_DIR/<program>.jar when CONVEYOR_JAR_DIR is set
-# (the Docker image), else the shaded <repo>/<program>/target/<program>[-<version>]-all.jar, built
-# with Maven when it is missing (or when CONVEYOR_REBUILD=1).
+# (the Docker image), else the shaded <repo>/<program>/target/<program>-all.jar, built with Maven
+# when it is missing (or when CONVEYOR_REBUILD=1).
 #
 # It never builds inside a Maven build (MAVEN_PROJECTBASEDIR set, e.g. a test running a launcher)
 # nor with CONVEYOR_NO_BUILD=1: a missing jar is then an error.
@@ -254,7 +254,7 @@ conveyor_build() {
   }
   conveyor_built_jar "$program"
   if [[ -z $CONVEYOR_BUILT_JAR ]]; then
-    conveyor_err "the build did not produce $program/target/$program-*all.jar"
+    conveyor_err "the build did not produce $program/target/$program-all.jar"
     exit 1
   fi
 }
@@ -289,23 +289,13 @@ conveyor_jar() {
   CONVEYOR_JAR=$jar
 }
 
-# Sets CONVEYOR_BUILT_JAR to the shaded jar of program $1 under <repo>/$1/target: <program>-all.jar,
-# or else the newest <program>-<version>-all.jar (the shade plugin names attached jars with the
-# version); empty when there is none.
+# Sets CONVEYOR_BUILT_JAR to the runnable jar of program $1, <repo>/$1/target/<program>-all.jar;
+# empty when there is none. The build replaces that file by a rename (the parent POM), so programs
+# running from it keep working across a rebuild.
 conveyor_built_jar() {
-  local program=$1 dir f best=""
-  dir=$CONVEYOR_ROOT/$program/target
-  if [[ -f $dir/$program-all.jar ]]; then
-    CONVEYOR_BUILT_JAR=$dir/$program-all.jar
-    return
-  fi
-  for f in "$dir/$program"-*-all.jar; do
-    [[ -f $f ]] || continue
-    if [[ -z $best || $f -nt $best ]]; then
-      best=$f
-    fi
-  done
-  CONVEYOR_BUILT_JAR=$best
+  local jar=$CONVEYOR_ROOT/$1/target/$1-all.jar
+  CONVEYOR_BUILT_JAR=""
+  [[ ! -f $jar ]] || CONVEYOR_BUILT_JAR=$jar
 }
 
 # Sets CONVEYOR_HASH to a 32-bit hash (djb2) of $1, in bash alone.

@@ -234,7 +234,7 @@ class LauncherCdsIT {
   void aJarNewerThanItsArchiveHasItMadeAnew(TestBroker broker) throws Exception {
     Path jars = Files.createDirectories(dir.resolve("jars"));
     Path jar = jars.resolve("producer.jar");
-    Files.copy(producerJar(), jar);
+    Files.copy(ProgramProcess.shadedJar("producer"), jar);
     Path cds = dir.resolve("stale");
     Map<String, String> env =
         Map.of("CONVEYOR_CDS_DIR", cds.toString(), "CONVEYOR_JAR_DIR", jars.toString());
@@ -350,17 +350,6 @@ class LauncherCdsIT {
                     .filter(args -> args.stream().anyMatch(a -> a.startsWith(cache)))
                     .isPresent())
         .findFirst();
-  }
-
-  /** The producer's shaded jar, as the launcher finds it. */
-  private static Path producerJar() throws IOException {
-    Path target = ProgramProcess.repo().resolve("producer/target");
-    try (Stream<Path> files = Files.list(target)) {
-      return files
-          .filter(f -> f.getFileName().toString().matches("producer(-.+)?-all\\.jar"))
-          .findFirst()
-          .orElseThrow(() -> new IllegalStateException("no producer jar in " + target));
-    }
   }
 
   /**

@@ -12,7 +12,6 @@ import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
-import java.util.stream.Stream;
 
 /**
  * One of the programs ({@code bin/worker}, {@code bin/producer}, {@code bin/control}) run as an OS
@@ -56,18 +55,14 @@ public final class ProgramProcess implements AutoCloseable {
 
   /**
    * The shaded jar Maven's package phase built for {@code program} ({@code control}, {@code
-   * producer}, …) in its module's {@code target/}, for a test of the jar as users run it.
+   * producer}, …), {@code <program>/target/<program>-all.jar}: the jar the launchers run.
    */
   public static Path shadedJar(String program) {
-    Path target = repo().resolve(program).resolve("target");
-    try (Stream<Path> files = Files.list(target)) {
-      return files
-          .filter(p -> p.getFileName().toString().matches(program + "(-.+)?-all\\.jar"))
-          .findFirst()
-          .orElseThrow(() -> new AssertionError("no shaded jar in " + target));
-    } catch (IOException e) {
-      throw new UncheckedIOException(e);
+    Path jar = repo().resolve(program).resolve("target").resolve(program + "-all.jar");
+    if (!Files.isRegularFile(jar)) {
+      throw new AssertionError("no shaded jar " + jar + ": run mvn package first");
     }
+    return jar;
   }
 
   public static ProgramProcess start(String program, Map<String, String> env, String... args) {
@@ -75,10 +70,16 @@ public final class ProgramProcess implements AutoCloseable {
   }
 
   public static ProgramProcess start(String program, Map<String, String> env, List<String> args) {
+    return start(repo().resolve("bin").resolve(program), env, args);
+  }
+
+  /** The same, through the launcher at {@code launcher}: one of another checkout's. */
+  public static ProgramProcess start(Path launcher, Map<String, String> env, List<String> args) {
+    String program = launcher.getFileName().toString();
     try {
       Path out = Files.createTempFile("conveyor-" + program + "-", ".log");
       List<String> cmd = new ArrayList<>();
-      cmd.add(repo().resolve("bin").resolve(program).toString());
+      cmd.add(launcher.toString());
       cmd.addAll(args);
       ProcessBuilder pb =
           new ProcessBuilder(cmd)
