@@ -7,13 +7,16 @@ import dev.conveyor.protocol.broker.BrokerOptions;
 import dev.conveyor.protocol.broker.Reconnections;
 import dev.conveyor.protocol.cli.FlagChecks;
 import dev.conveyor.protocol.events.Event;
-import dev.conveyor.protocol.events.EventSubscription;
+import dev.conveyor.protocol.events.KeptEventSubscription;
 import java.io.PrintWriter;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
@@ -66,37 +69,59 @@ final class WatchCommand implements Callable<Integer> {
     List<String> patterns = Targets.nonBlank("--filter", filters);
     PrintWriter out = spec.commandLine().getOut();
     CountDownLatch enough = new CountDownLatch(1);
+    PrintWriter err = spec.commandLine().getErr();
+    Consumer<String> say =
+        line -> {
+          synchronized (err) {
+            err.println("watch: " + line);
+            err.flush();
+          }
+        };
+    ScheduledExecutorService resubscriber =
+        Executors.newSingleThreadScheduledExecutor(
+            r -> Thread.ofPlatform().name("conveyor-resubscribe").daemon().unstarted(r));
     try (ControlSession session =
             ControlSession.openExisting(
                 broker,
                 "watch",
                 List.of(Need.exchange(broker.settings().names().eventsExchange())));
-        EventSubscription events =
-            EventSubscription.openExisting(
+        KeptEventSubscription events =
+            KeptEventSubscription.openPrivate(
                 session.connection(),
                 session.topology(),
+                false,
                 patterns,
-                event -> print(event, out, enough))) {
-      PrintWriter err = spec.commandLine().getErr();
+                event -> print(event, out, enough),
+                resubscriber,
+                new KeptEventSubscription.Notices() {
+                  @Override
+                  public void lost(String line) {
+                    say.accept(line);
+                  }
+
+                  @Override
+                  public void back(String line) {
+                    say.accept(line + "; events published meanwhile were not shown");
+                  }
+                })) {
       Reconnections.report(
-          session.connection(),
-          line -> {
-            err.println("watch: " + line);
-            err.flush();
-          },
-          "events published while disconnected were not shown");
-      err.println(
-          "watching "
-              + session.names().eventsExchange()
-              + " for "
-              + String.join(",", patterns)
-              + " (Ctrl-C to stop)");
-      err.flush();
+          session.connection(), say, "events published while disconnected were not shown");
+      synchronized (err) {
+        err.println(
+            "watching "
+                + session.names().eventsExchange()
+                + " for "
+                + String.join(",", patterns)
+                + " (Ctrl-C to stop)");
+        err.flush();
+      }
       if (duration != null) {
         enough.await(duration.toMillis(), TimeUnit.MILLISECONDS);
       } else {
         enough.await();
       }
+    } finally {
+      resubscriber.shutdownNow();
     }
     return ExitCodes.OK;
   }

@@ -15,6 +15,7 @@ import dev.conveyor.protocol.broker.BrokerUnreachableException;
 import dev.conveyor.protocol.broker.Channels;
 import dev.conveyor.protocol.events.Event;
 import dev.conveyor.protocol.events.EventSubscription;
+import dev.conveyor.protocol.events.KeptEventSubscription;
 import dev.conveyor.protocol.topology.Names;
 import dev.conveyor.protocol.topology.Topology;
 import dev.conveyor.protocol.wire.Command;
@@ -25,6 +26,8 @@ import dev.conveyor.protocol.wire.Wire;
 import dev.conveyor.protocol.wire.WorkerStatus;
 import java.io.IOException;
 import java.util.Optional;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeoutException;
 import java.util.function.Consumer;
 import org.slf4j.Logger;
@@ -47,7 +50,13 @@ final class BrokerLink implements AutoCloseable {
   private final Topology topology;
   private final Optional<ControlSigner> signer;
   private final Consumer<WorkerStatus> statuses;
-  private EventSubscription events;
+
+  /** Where the event subscription is made again after the broker took it away. */
+  private final ScheduledExecutorService resubscriber =
+      Executors.newSingleThreadScheduledExecutor(
+          r -> Thread.ofPlatform().name("conveyor-dashboard-resubscribe").daemon().unstarted(r));
+
+  private KeptEventSubscription events;
   private Channel statusChannel;
   private String statusConsumer;
   private Channel commandChannel;
@@ -77,7 +86,14 @@ final class BrokerLink implements AutoCloseable {
     BrokerLink link = new BrokerLink(settings, connection, statuses);
     try {
       link.events =
-          EventSubscription.open(connection, link.topology, EventSubscription.ALL, listener);
+          KeptEventSubscription.openPrivate(
+              connection,
+              link.topology,
+              true,
+              EventSubscription.ALL,
+              listener,
+              link.resubscriber,
+              KeptEventSubscription.Notices.logged());
       synchronized (link) {
         link.openStatusChannel(false);
         link.openCommandChannel(false);
@@ -237,6 +253,7 @@ final class BrokerLink implements AutoCloseable {
     if (events != null) {
       events.close();
     }
+    resubscriber.shutdownNow();
     Channels.closeQuietly(statusChannel);
     Channels.closeQuietly(commandChannel);
     Channels.closeQuietly(connection);

@@ -21,17 +21,24 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * A named queue on {@code ns.events} that outlives this client's connection by {@code keptFor}:
- * events published while the client reconnects wait there for it, where a private queue would have
- * gone with the connection. The broker deletes it once unused for that long; {@link #close} deletes
- * it at once.
+ * A subscription to {@code ns.events} that is made again whenever the broker takes it away, on one
+ * of two kinds of queue:
+ *
+ * <ul>
+ *   <li>a named queue that outlives this client's connection by {@code keptFor} ({@link #open}):
+ *       events published while the client reconnects wait there for it, where a private queue would
+ *       have gone with the connection. The broker deletes it once unused for that long; {@link
+ *       #close} deletes it at once.
+ *   <li>a private queue ({@link #openPrivate}), gone with the connection, for a reader that follows
+ *       events as they come (whatever is published while it is away is missed).
+ * </ul>
  *
  * <p>amqp-client's recovery declares the queue again after a lost connection, but gives up when the
  * broker refuses: after the loss of the cluster node the queue lived on, the broker may answer the
  * declaration with 404 (the queue's process is gone, its record not yet) and close the channel. Nor
  * does anything declare again a queue deleted while it was consumed: the broker cancels the
- * consumer. Either way this subscription subscribes again on a new channel, at once and then every
- * {@link #RETRY} until the broker accepts.
+ * consumer, and a reader would go silent for good. Either way this subscription subscribes again on
+ * a new channel, at once and then every {@link #RETRY} until the broker accepts.
  */
 public final class KeptEventSubscription implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(KeptEventSubscription.class);
@@ -41,11 +48,13 @@ public final class KeptEventSubscription implements AutoCloseable {
 
   private final Connection connection;
   private final Topology topology;
-  private final String queue;
+  private final boolean declare;
+  private final String queue; // null: a private queue, named by the broker at each subscription
   private final Duration keptFor;
   private final List<String> bindingKeys;
   private final Consumer<Event> listener;
   private final ScheduledExecutorService reopener;
+  private final Notices notices;
 
   // Guarded by this. Null while the subscription is lost.
   private Channel channel;
@@ -53,21 +62,49 @@ public final class KeptEventSubscription implements AutoCloseable {
   private boolean closed;
   private int failedTries;
 
+  /** Where a subscription tells of its loss and of its return, one line each. */
+  public interface Notices {
+    /** The subscription was lost, or the first of a run of tries to make it again failed. */
+    void lost(String line);
+
+    /** The subscription is made again. */
+    void back(String line);
+
+    /** A warning and an info line on this class's logger. */
+    static Notices logged() {
+      return new Notices() {
+        @Override
+        public void lost(String line) {
+          log.warn(line);
+        }
+
+        @Override
+        public void back(String line) {
+          log.info(line);
+        }
+      };
+    }
+  }
+
   private KeptEventSubscription(
       Connection connection,
       Topology topology,
+      boolean declare,
       String queue,
       Duration keptFor,
       List<String> bindingKeys,
       Consumer<Event> listener,
-      ScheduledExecutorService reopener) {
+      ScheduledExecutorService reopener,
+      Notices notices) {
     this.connection = connection;
     this.topology = topology;
+    this.declare = declare;
     this.queue = queue;
     this.keptFor = keptFor;
     this.bindingKeys = List.copyOf(bindingKeys);
     this.listener = listener;
     this.reopener = reopener;
+    this.notices = notices;
   }
 
   /**
@@ -88,13 +125,55 @@ public final class KeptEventSubscription implements AutoCloseable {
       Consumer<Event> listener,
       ScheduledExecutorService reopener)
       throws IOException {
-    KeptEventSubscription kept =
+    return subscribed(
         new KeptEventSubscription(
-            connection, topology, queue, keptFor, bindingKeys, listener, reopener);
+            connection,
+            topology,
+            true,
+            queue,
+            keptFor,
+            bindingKeys,
+            listener,
+            reopener,
+            Notices.logged()));
+  }
+
+  /**
+   * A subscription on a private queue, which goes with the connection (amqp-client's recovery
+   * declares a new one after a reconnection).
+   *
+   * @param declare whether to declare the namespace's exchanges; without, binding fails where the
+   *     events exchange is missing: for a reader that checked that the namespace exists and must
+   *     not create one that a typo named
+   * @param listener called on the connection's consumer thread, in broker order
+   * @param reopener where the subscription is made again once lost
+   * @param notices told when it is lost and when it is back
+   * @throws IOException when the broker refuses the first subscription
+   */
+  public static KeptEventSubscription openPrivate(
+      Connection connection,
+      Topology topology,
+      boolean declare,
+      List<String> bindingKeys,
+      Consumer<Event> listener,
+      ScheduledExecutorService reopener,
+      Notices notices)
+      throws IOException {
+    return subscribed(
+        new KeptEventSubscription(
+            connection, topology, declare, null, null, bindingKeys, listener, reopener, notices));
+  }
+
+  private static KeptEventSubscription subscribed(KeptEventSubscription kept) throws IOException {
     synchronized (kept) {
       kept.subscribe();
     }
     return kept;
+  }
+
+  /** What the subscription is to, for the notices: the queue's name, or the events exchange. */
+  private String what() {
+    return queue != null ? queue : topology.names().eventsExchange();
   }
 
   /** Declares, binds and consumes the queue on a new channel, which is then this subscription's. */
@@ -110,15 +189,21 @@ public final class KeptEventSubscription implements AutoCloseable {
               lost(ch, BrokerErrors.reason(cause));
             }
           });
-      topology.declareCore(ch);
-      ch.queueDeclare(queue, false, false, false, Map.of("x-expires", keptFor.toMillis()));
+      if (declare) {
+        topology.declareCore(ch);
+      }
+      String consumed =
+          queue != null
+              ? ch.queueDeclare(queue, false, false, false, Map.of("x-expires", keptFor.toMillis()))
+                  .getQueue()
+              : ch.queueDeclare("", false, true, true, null).getQueue();
       for (String key : bindingKeys) {
-        ch.queueBind(queue, topology.names().eventsExchange(), key);
+        ch.queueBind(consumed, topology.names().eventsExchange(), key);
       }
       BiConsumer<String, byte[]> decode = EventSubscription.decoding(listener);
       tag =
           ch.basicConsume(
-              queue,
+              consumed,
               true,
               new DefaultConsumer(ch) {
                 @Override
@@ -129,7 +214,7 @@ public final class KeptEventSubscription implements AutoCloseable {
 
                 @Override
                 public void handleCancel(String tag) {
-                  lost(ch, "the broker cancelled its consumer (was the queue deleted?)");
+                  lost(ch, "the broker cancelled its consumer (was its queue deleted?)");
                 }
               });
     } catch (IOException | RuntimeException e) {
@@ -162,25 +247,29 @@ public final class KeptEventSubscription implements AutoCloseable {
       return; // closed, or that channel was replaced already
     }
     if (lostChannel != null) {
-      log.warn("lost the subscription to {}: {}; subscribing again", queue, why);
+      notices.lost("lost the subscription to " + what() + ": " + why + "; subscribing again");
       forget(lostChannel, consumerTag);
       channel = null;
       consumerTag = null;
     }
     try {
       subscribe();
-      log.info(
-          "subscribed to {} again{}",
-          queue,
-          failedTries == 0 ? "" : " after " + (failedTries + 1) + " tries");
+      notices.back(
+          "subscribed to "
+              + what()
+              + " again"
+              + (failedTries == 0 ? "" : " after " + (failedTries + 1) + " tries"));
       failedTries = 0;
     } catch (IOException | RuntimeException e) {
       if (failedTries++ == 0) {
-        log.warn(
-            "could not subscribe to {} again: {}; trying every {} s",
-            queue,
-            BrokerErrors.reason(e),
-            RETRY.toSeconds());
+        notices.lost(
+            "could not subscribe to "
+                + what()
+                + " again: "
+                + BrokerErrors.reason(e)
+                + "; trying every "
+                + RETRY.toSeconds()
+                + " s");
       }
       try {
         reopener.schedule(() -> subscribeAgain(null, null), RETRY.toNanos(), TimeUnit.NANOSECONDS);
@@ -208,14 +297,17 @@ public final class KeptEventSubscription implements AutoCloseable {
     return channel != null && channel.isOpen();
   }
 
-  /** Deletes the queue, as nobody will come back for it, and closes the channel. */
+  /**
+   * Deletes a named queue, as nobody will come back for it, and closes the channel (a private queue
+   * goes with its consumer).
+   */
   @Override
   public synchronized void close() {
     closed = true;
     if (channel == null) {
       return;
     }
-    if (channel.isOpen()) {
+    if (queue != null && channel.isOpen()) {
       try {
         channel.queueDelete(queue);
       } catch (IOException | RuntimeException e) {
