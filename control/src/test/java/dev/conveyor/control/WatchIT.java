@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.rabbitmq.client.Channel;
+import dev.conveyor.protocol.events.EventSubscription;
 import dev.conveyor.protocol.wire.Cause;
 import dev.conveyor.protocol.wire.Command;
 import dev.conveyor.protocol.wire.CommandApplied;
@@ -15,7 +16,9 @@ import dev.conveyor.protocol.wire.Wire;
 import dev.conveyor.protocol.wire.WorkerEvent;
 import dev.conveyor.testkit.BrokerAdmin;
 import dev.conveyor.testkit.BrokerExtension;
+import dev.conveyor.testkit.LogCapture;
 import dev.conveyor.testkit.TestBroker;
+import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
@@ -180,5 +183,39 @@ class WatchIT {
     assertTrue(
         r.err().contains("watch: lost the connection to the broker; reconnecting"), r::toString);
     assertTrue(r.err().contains("events published while disconnected were not shown"), r::toString);
+  }
+
+  /**
+   * A message on the events exchange that holds no event (JSON {@code null}, as anyone allowed to
+   * publish there may send) is skipped with a warning; the watch goes on with the next. It used to
+   * throw out of the consumer, and amqp-client then closed the channel: the watch heard nothing
+   * more, silently.
+   */
+  @Test
+  void aMessageThatHoldsNoEventIsSkippedAndTheWatchGoesOn(TestBroker broker) throws Exception {
+    try (LogCapture log = LogCapture.of(EventSubscription.class)) {
+      CompletableFuture<Control.Result> watch = watch(broker, "watch", "--count", "1");
+
+      broker.withChannel(
+          (Channel ch) -> {
+            ch.basicPublish(
+                broker.names().eventsExchange(),
+                "task.running",
+                null,
+                "null".getBytes(StandardCharsets.UTF_8));
+            return null;
+          });
+      await()
+          .atMost(Duration.ofSeconds(10))
+          .until(
+              () ->
+                  log.warnings().stream()
+                      .anyMatch(w -> w.contains("ignoring undecodable event task.running")));
+      publish(broker, "task.running", task("t1", TaskState.RUNNING, null));
+
+      Control.Result r = watch.get(10, TimeUnit.SECONDS);
+      assertEquals(0, r.exit(), r::toString);
+      assertTrue(r.out().contains("task.running t1"), r::toString);
+    }
   }
 }

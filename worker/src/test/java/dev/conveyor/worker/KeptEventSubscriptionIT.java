@@ -95,6 +95,37 @@ class KeptEventSubscriptionIT {
   }
 
   /**
+   * A listener that fails on an event (a bug, or an event it did not expect) loses that event only:
+   * amqp-client closes the channel of a consumer that throws, which left the worker deaf to other
+   * workers' word until its next reconnection.
+   */
+  @Test
+  void aListenerThatFailsOnAnEventLosesThatEventOnly(TestBroker broker) throws Exception {
+    String name = "kept-" + broker.namespace();
+    List<Event> received = new CopyOnWriteArrayList<>();
+    try (KeptEventSubscription sub =
+        KeptEventSubscription.open(
+            broker.open(name),
+            broker.topology(),
+            broker.names().requeuedFor(name),
+            Duration.ofMinutes(1),
+            List.of("task.requeued"),
+            event -> {
+              received.add(event);
+              if (received.size() == 1) {
+                throw new IllegalStateException("the listener's bug");
+              }
+            },
+            reopener)) {
+      publishRequeued(broker, "first");
+      publishRequeued(broker, "second");
+
+      Awaitility.await().atMost(Duration.ofSeconds(10)).until(() -> received.size() == 2);
+      assertThat(sub.subscribed()).isTrue();
+    }
+  }
+
+  /**
    * After a lost connection, the broker refuses amqp-client's declaration of the queue and closes
    * its channel (after the loss of a cluster node, a 404 for the queue that lived there; here a
    * 406, as the queue was made again with other arguments while the subscriber was away). The

@@ -14,6 +14,7 @@ import dev.conveyor.protocol.wire.TaskEvent;
 import dev.conveyor.protocol.wire.Wire;
 import dev.conveyor.protocol.wire.WorkerEvent;
 import java.io.IOException;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.function.BiConsumer;
 import java.util.function.Consumer;
@@ -104,12 +105,28 @@ public final class EventSubscription implements AutoCloseable {
     return new EventSubscription(ch);
   }
 
+  /**
+   * Decodes each message and hands its events to {@code listener}. Whatever a message holds, the
+   * consumer returns normally: amqp-client closes the channel of a consumer that throws, and the
+   * subscription would hear nothing more. So a message that holds no event is skipped with a
+   * warning, and so is an event the listener fails on (a bug it would otherwise take down with it).
+   */
   static BiConsumer<String, byte[]> decoding(Consumer<Event> listener) {
     return (routingKey, body) -> {
+      List<Event> events;
       try {
-        decodeAll(routingKey, body).forEach(listener);
+        events = decodeAll(routingKey, body);
       } catch (MalformedMessageException e) {
         log.warn("ignoring undecodable event {}: {}", routingKey, e.getMessage());
+        return;
+      }
+      for (Event event : events) {
+        try {
+          listener.accept(event);
+        } catch (RuntimeException e) {
+          log.warn("could not handle event {}, skipped: {}", routingKey, e.toString());
+          log.debug("could not handle event {}: {}", routingKey, event, e);
+        }
       }
     };
   }
@@ -157,25 +174,42 @@ public final class EventSubscription implements AutoCloseable {
    */
   public static List<Event> decodeAll(String routingKey, byte[] body)
       throws MalformedMessageException {
+    List<Event> events = new ArrayList<>();
     if (routingKey.startsWith("task.")) {
-      return Wire.decodeBatch(body, TaskEvent.class).stream().<Event>map(Event.Task::new).toList();
+      for (TaskEvent e : Wire.decodeBatch(body, TaskEvent.class)) {
+        named(e.task(), "TaskEvent", "task");
+        named(e.state(), "TaskEvent", "state");
+        events.add(new Event.Task(e));
+      }
+    } else if (routingKey.startsWith("worker.")) {
+      for (WorkerEvent e : Wire.decodeBatch(body, WorkerEvent.class)) {
+        named(e.worker(), "WorkerEvent", "worker");
+        events.add(new Event.Worker(e));
+      }
+    } else if (routingKey.equals(CommandApplied.ROUTING_KEY)) {
+      for (CommandApplied e : Wire.decodeBatch(body, CommandApplied.class)) {
+        named(e.command(), "CommandApplied", "command");
+        named(e.worker(), "CommandApplied", "worker");
+        events.add(new Event.Applied(e));
+      }
+    } else if (routingKey.equals(CommandRefused.ROUTING_KEY)) {
+      for (CommandRefused e : Wire.decodeBatch(body, CommandRefused.class)) {
+        named(e.command(), "CommandRefused", "command");
+        named(e.worker(), "CommandRefused", "worker");
+        events.add(new Event.Refused(e));
+      }
+    } else {
+      throw new MalformedMessageException("unknown event routing key " + routingKey);
     }
-    if (routingKey.startsWith("worker.")) {
-      return Wire.decodeBatch(body, WorkerEvent.class).stream()
-          .<Event>map(Event.Worker::new)
-          .toList();
+    return List.copyOf(events);
+  }
+
+  /** What an event is about must be there: its readers key on it, and print it. */
+  private static void named(Object value, String type, String field)
+      throws MalformedMessageException {
+    if (value == null) {
+      throw new MalformedMessageException("invalid " + type + ": no " + field);
     }
-    if (routingKey.equals(CommandApplied.ROUTING_KEY)) {
-      return Wire.decodeBatch(body, CommandApplied.class).stream()
-          .<Event>map(Event.Applied::new)
-          .toList();
-    }
-    if (routingKey.equals(CommandRefused.ROUTING_KEY)) {
-      return Wire.decodeBatch(body, CommandRefused.class).stream()
-          .<Event>map(Event.Refused::new)
-          .toList();
-    }
-    throw new MalformedMessageException("unknown event routing key " + routingKey);
   }
 
   @Override

@@ -332,7 +332,11 @@ public final class Wire {
 
   public static <T> T decode(byte[] body, Class<T> type) throws MalformedMessageException {
     try {
-      return JSON.readValue(body, type);
+      T value = JSON.readValue(body, type);
+      if (value == null) { // a JSON null, which holds no message
+        throw new MalformedMessageException("invalid " + type.getSimpleName() + ": null");
+      }
+      return value;
     } catch (IOException e) {
       throw new MalformedMessageException(
           "invalid " + type.getSimpleName() + ": " + firstLine(e.getMessage()));

@@ -307,6 +307,51 @@ class EventCodecTest {
     assertInstanceOf(Event.Worker.class, workers.get(1));
   }
 
+  /**
+   * A JSON {@code null} decoded to no event at all, and {@code List.of(null)} threw a
+   * NullPointerException out of the reader's consumer: amqp-client closed that channel, and the
+   * subscription (a watch, a worker's word of other workers) heard nothing more.
+   */
+  @Test
+  void aNullEventIsMalformed() {
+    for (String key :
+        List.of("task.running", "worker.heartbeat", "command.applied", "command.refused")) {
+      for (String body : List.of("null", " null\n")) {
+        assertThrows(
+            MalformedMessageException.class,
+            () -> EventSubscription.decodeAll(key, utf8(body)),
+            key + " " + body);
+      }
+    }
+    assertThrows(
+        MalformedMessageException.class, () -> Wire.decode(utf8("null"), WorkerStatus.class));
+  }
+
+  /**
+   * Readers key on what an event is about and print it: a task event without its task or state, a
+   * worker event without its worker or a command answer without its command or worker is skipped,
+   * where {@code control watch} threw on printing one and went deaf.
+   */
+  @Test
+  void anEventThatDoesNotNameWhatItIsAboutIsMalformed() {
+    List<List<String>> cases =
+        List.of(
+            List.of("task.running", "{\"state\":\"running\"}", "no task"),
+            List.of("task.running", "{\"task\":\"t\"}", "no state"),
+            List.of("task.succeeded", "[{\"task\":\"t\",\"state\":\"succeeded\"},{}]", "no task"),
+            List.of("worker.heartbeat", "{\"state\":\"heartbeat\"}", "no worker"),
+            List.of("command.applied", "{\"worker\":\"w\"}", "no command"),
+            List.of("command.refused", "{\"command\":\"c\"}", "no worker"));
+    for (List<String> c : cases) {
+      MalformedMessageException e =
+          assertThrows(
+              MalformedMessageException.class,
+              () -> EventSubscription.decodeAll(c.get(0), utf8(c.get(1))),
+              c.toString());
+      assertTrue(e.getMessage().endsWith(c.get(2)), e.getMessage());
+    }
+  }
+
   @Test
   void aBatchWithAnElementThatIsNotAnEventIsMalformed() {
     for (String body : List.of("[1]", "[{\"task\":\"a\"},null]", "[{\"task\":\"a\"}", "[]x")) {
