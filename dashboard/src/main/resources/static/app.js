@@ -177,7 +177,7 @@
         const r = await post("/api/dead", { action, all: all ? "true" : "false", id, confirm: "yes" });
         const missing = r.notFound && r.notFound.length ? "; not found: " + r.notFound.join(", ") : "";
         if (action === "replay") {
-          const skipped = r.skipped.map((s) => s.id + " (" + s.reason + ")").join(", ");
+          const skipped = r.skipped.map((s) => (s.id ?? "a letter without an id") + " (" + s.reason + ")").join(", ");
           flash("Replayed " + r.replayed.length + " of " + r.target
             + (skipped ? "; kept " + skipped : "") + missing + ".", !!(skipped || missing));
         } else {

@@ -69,17 +69,22 @@ final class DeadReplayCommand implements Callable<Integer> {
       out.println(Wire.toJson(result));
     } else {
       for (DeadLetters.Replayed r : result.replayed()) {
-        out.println(r.id() + " -> " + r.queue());
+        out.println(named(r.id()) + " -> " + r.queue());
       }
       out.println("replayed " + result.replayed().size() + " message(s)");
     }
     for (DeadLetters.Skipped s : result.skipped()) {
-      err.println("control dead replay: " + s.id() + " not replayed: " + s.reason());
+      err.println("control dead replay: " + named(s.id()) + " not replayed: " + s.reason());
     }
     for (String id : result.notFound()) {
       err.println("control dead replay: " + id + " is not in the dead-letter queue");
     }
     out.flush();
     err.flush();
+  }
+
+  /** A letter's id, or that it has none (neither the body nor the properties give one). */
+  private static String named(String id) {
+    return id == null ? "a letter without an id" : id;
   }
 }

@@ -188,6 +188,32 @@ class DeadLettersIT {
     }
   }
 
+  /** A letter with no id anywhere (not JSON, no message_id) was reported as "null". */
+  @Test
+  void aSkippedLetterWithoutAnIdIsSaidToHaveNone() {
+    broker.withConfirms(
+        ch -> {
+          ch.basicPublish(
+              broker.names().deadExchange(),
+              "",
+              props(null, Map.of()),
+              "null".getBytes(StandardCharsets.UTF_8));
+          return null;
+        });
+    awaitDead(4);
+
+    Control.Result r = Control.run(broker, "dead", "replay", "--all");
+
+    assertEquals(1, r.exit(), r::toString);
+    assertTrue(
+        r.err()
+            .contains(
+                "control dead replay: a letter without an id not replayed: no origin queue in its"
+                    + " headers"),
+        r::toString);
+    assertTrue(!r.err().contains("null"), r::toString);
+  }
+
   @Test
   void aLetterWithoutAnOriginQueueIsSkippedAndKeptWhileTheOthersAreReplayed() throws Exception {
     // Dead-lettered by some other client: no Conveyor headers and no broker death record.
