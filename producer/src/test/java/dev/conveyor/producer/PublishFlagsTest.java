@@ -248,7 +248,7 @@ class PublishFlagsTest {
     assertEquals("", r.out(), r.toString());
     String first = r.errLines().getFirst();
     assertTrue(first.contains(expected), r.toString());
-    assertTrue(first.startsWith("producer: ") || first.startsWith("publish: "), r.toString());
+    assertTrue(first.startsWith("producer: "), r.toString());
     assertTrue(r.errLines().size() <= 2, r.toString());
     assertFalse(r.err().contains("Exception"), r.toString());
     assertFalse(r.err().contains("secret"), r.toString());

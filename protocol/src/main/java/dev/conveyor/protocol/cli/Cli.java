@@ -49,7 +49,7 @@ public final class Cli {
     cl.setParameterExceptionHandler(
         (ex, args) -> {
           PrintWriter err = ex.getCommandLine().getErr();
-          err.println(ex.getCommandLine().getCommandName() + ": " + ex.getMessage());
+          err.println(ex.getCommandLine().getCommandSpec().root().name() + ": " + ex.getMessage());
           err.println("Try '" + ex.getCommandLine().getCommandSpec().qualifiedName() + " --help'.");
           return ExitCodes.USAGE;
         });

@@ -67,6 +67,23 @@ class CliTest {
     public void run() {}
   }
 
+  /**
+   * Every line a program prints about itself starts with the program's name: a subcommand's usage
+   * error said "publish: Unknown option …" where its other errors said "producer: …".
+   */
+  @Test
+  void aSubcommandsUsageErrorIsNamedAfterTheProgram() {
+    CommandLine cl = Cli.commandLine(new Tool());
+    cl.addSubcommand("sub", new Sub());
+    StringWriter err = new StringWriter();
+    cl.setErr(new PrintWriter(err, true));
+
+    assertEquals(ExitCodes.USAGE, cl.execute("sub", "--bogus"));
+    assertEquals(
+        "tool: Unknown option: '--bogus'\nTry 'tool sub --help'.",
+        err.toString().strip().replace(System.lineSeparator(), "\n"));
+  }
+
   private static boolean onlyHelp(String... args) {
     CommandLine cl = Cli.commandLine(new Tool());
     cl.addSubcommand("sub", new Sub());
