@@ -98,9 +98,10 @@ public final class ControlMain implements Runnable {
 
   public static void main(String[] args) {
     if (args.length > 0 && ANSWERED.contains(args[0])) {
-      // Their answers are read with the codec's object mapper, whose classes and first readers
-      // take a cold JVM tens of milliseconds to build: begun now, beside reading the command line
-      // and connecting, it is ready by the time the first answer comes (docs/benchmarks.md).
+      // The workers' status replies (the round that finds whom to wait for, or status itself) are
+      // read with the codec's object mapper, whose classes and first readers take a cold JVM tens
+      // of milliseconds to build: begun now, beside reading the command line and connecting, it is
+      // ready by the time the first reply comes. Events are read without it (EventForm).
       Thread.ofPlatform().name("conveyor-codec").daemon().start(Wire::prepare);
     }
     CommandLine cl = commandLine(args);

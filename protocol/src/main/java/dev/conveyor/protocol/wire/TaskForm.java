@@ -1,9 +1,14 @@
 package dev.conveyor.protocol.wire;
 
+import static dev.conveyor.protocol.wire.JsonForms.instant;
+import static dev.conveyor.protocol.wire.JsonForms.text;
+import static dev.conveyor.protocol.wire.JsonForms.whole;
+
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonToken;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.NullNode;
+import dev.conveyor.protocol.wire.JsonForms.OtherForm;
 import java.io.IOException;
 import java.time.Instant;
 import java.time.format.DateTimeParseException;
@@ -21,15 +26,6 @@ import java.time.format.DateTimeParseException;
  * and their wording.
  */
 final class TaskForm {
-
-  /** Thrown where the body is not in the form: cheap, since such bodies go to the tree. */
-  private static final class OtherForm extends Exception {
-    private static final OtherForm INSTANCE = new OtherForm();
-
-    private OtherForm() {
-      super(null, null, false, false);
-    }
-  }
 
   private TaskForm() {}
 
@@ -85,28 +81,5 @@ final class TaskForm {
     } catch (OtherForm | IOException | DateTimeParseException e) {
       return null;
     }
-  }
-
-  private static String text(JsonParser p, JsonToken value) throws IOException, OtherForm {
-    return switch (value) {
-      case VALUE_STRING -> p.getText();
-      case VALUE_NULL -> null;
-      default -> throw OtherForm.INSTANCE;
-    };
-  }
-
-  /** A whole number, or null; one beyond a long throws. */
-  private static Long whole(JsonParser p, JsonToken value) throws IOException, OtherForm {
-    return switch (value) {
-      case VALUE_NUMBER_INT -> p.getLongValue();
-      case VALUE_NULL -> null;
-      default -> throw OtherForm.INSTANCE;
-    };
-  }
-
-  private static Instant instant(JsonParser p, JsonToken value, InstantText.Reader reader)
-      throws IOException, OtherForm {
-    String text = text(p, value);
-    return text == null ? null : reader.parse(text);
   }
 }

@@ -349,6 +349,16 @@ public final class Wire {
    */
   public static <T> List<T> decodeBatch(byte[] body, Class<T> type)
       throws MalformedMessageException {
+    List<T> read = EventForm.read(body, type);
+    if (read != null) {
+      return read;
+    }
+    return decodeBatchByMapper(body, type);
+  }
+
+  /** {@link #decodeBatch} by the object mapper alone: what {@link EventForm} must agree with. */
+  static <T> List<T> decodeBatchByMapper(byte[] body, Class<T> type)
+      throws MalformedMessageException {
     if (!isBatch(body)) {
       return List.of(decode(body, type));
     }
