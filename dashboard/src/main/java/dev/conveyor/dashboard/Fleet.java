@@ -197,6 +197,9 @@ public final class Fleet {
   private void running(String worker, List<WorkerStatus.RunningTask> tasks, Instant at) {
     Set<String> ids = new HashSet<>();
     for (WorkerStatus.RunningTask r : tasks) {
+      if (r == null || r.id() == null) {
+        continue; // nothing to show it by: not from a worker of ours
+      }
       ids.add(r.id());
       running.put(
           r.id(),

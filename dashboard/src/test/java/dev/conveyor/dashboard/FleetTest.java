@@ -53,6 +53,32 @@ class FleetTest {
     assertThat(chart[1][Fleet.CHART_SECONDS - 1]).isZero();
   }
 
+  /**
+   * A worker's list of running tasks with holes in it (a null entry, an entry without an id, as a
+   * foreign client may send) threw out of the dashboard's event consumer; the rest is taken.
+   */
+  @Test
+  void runningTasksWithoutAnIdAreLeftOut() {
+    fleet.accept(
+        new Event.Worker(
+            new WorkerEvent(
+                "w1", WorkerEvent.HEARTBEAT, clock.now, List.of("b"), "host", 42L, holes("b"))));
+    fleet.status(
+        new WorkerStatus(
+            "w2", "host", 43L, List.of("default"), 4, false, clock.now, holes("c"), "thread"));
+
+    assertThat(fleet.running()).extracting(Fleet.TaskView::id).containsExactly("b", "c");
+  }
+
+  /** A null entry, one without an id, and task {@code id}. */
+  private java.util.List<WorkerStatus.RunningTask> holes(String id) {
+    java.util.List<WorkerStatus.RunningTask> tasks = new java.util.ArrayList<>();
+    tasks.add(null);
+    tasks.add(new WorkerStatus.RunningTask(null, "spin", 1, clock.now, 1, null, "running", null));
+    tasks.add(new WorkerStatus.RunningTask(id, "spin", 1, clock.now, 1, null, "running", null));
+    return tasks;
+  }
+
   @Test
   void aHeartbeatIsTheTruthAboutItsWorkerAsOfItsTime() {
     task("a", TaskState.RUNNING, null);
