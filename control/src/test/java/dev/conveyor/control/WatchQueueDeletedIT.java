@@ -4,17 +4,10 @@ import static org.awaitility.Awaitility.await;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import com.rabbitmq.client.Channel;
-import dev.conveyor.protocol.wire.Cause;
-import dev.conveyor.protocol.wire.TaskEvent;
-import dev.conveyor.protocol.wire.TaskState;
-import dev.conveyor.protocol.wire.Wire;
 import dev.conveyor.testkit.PrivateBroker;
 import dev.conveyor.testkit.PrivateBrokerExtension;
 import dev.conveyor.testkit.TestBroker;
 import java.time.Duration;
-import java.time.Instant;
-import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
@@ -42,37 +35,12 @@ class WatchQueueDeletedIT {
         new Control.Running(Control.withBroker(broker, "watch", "--count", "1"));
     CompletableFuture<Control.Result> watch = CompletableFuture.supplyAsync(running::run);
     await().atMost(Duration.ofSeconds(10)).until(() -> running.err.toString().contains("watching"));
-    List<String> queues =
-        node.ctl("list_queues", "-q", "name")
-            .lines()
-            .filter(q -> q.startsWith("amq.gen-"))
-            .toList();
-    assertEquals(1, queues.size(), queues::toString);
-
-    node.ctl("delete_queue", queues.getFirst());
+    node.deleteTheServerNamedQueue();
     String events = broker.names().eventsExchange();
     await()
         .atMost(Duration.ofSeconds(10))
         .until(() -> running.err.toString().contains("subscribed to " + events + " again"));
-    TaskEvent event =
-        new TaskEvent(
-            "t1",
-            "sleep",
-            TaskState.RUNNING,
-            "w1",
-            1,
-            Instant.now(),
-            null,
-            Cause.HANDLER,
-            null,
-            "alice@box",
-            "default",
-            null);
-    broker.withChannel(
-        (Channel ch) -> {
-          ch.basicPublish(events, event.routingKey(), null, Wire.encode(event));
-          return null;
-        });
+    broker.publishEvent("task.running", "{\"task\":\"t1\",\"state\":\"running\"}");
 
     Control.Result r = watch.get(10, TimeUnit.SECONDS);
     assertEquals(0, r.exit(), r::toString);

@@ -2,18 +2,13 @@ package dev.conveyor.dashboard;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import com.rabbitmq.client.Channel;
 import dev.conveyor.protocol.events.Event;
 import dev.conveyor.protocol.events.KeptEventSubscription;
-import dev.conveyor.protocol.wire.TaskEvent;
-import dev.conveyor.protocol.wire.TaskState;
-import dev.conveyor.protocol.wire.Wire;
 import dev.conveyor.testkit.LogCapture;
 import dev.conveyor.testkit.PrivateBroker;
 import dev.conveyor.testkit.PrivateBrokerExtension;
 import dev.conveyor.testkit.TestBroker;
 import java.time.Duration;
-import java.time.Instant;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
 import org.awaitility.Awaitility;
@@ -35,15 +30,8 @@ class BrokerLinkQueueDeletedIT {
     List<Event> heard = new CopyOnWriteArrayList<>();
     try (LogCapture log = LogCapture.of(KeptEventSubscription.class);
         BrokerLink link = BrokerLink.open(broker.settings(), heard::add, s -> {})) {
-      List<String> queues =
-          node.ctl("list_queues", "-q", "name")
-              .lines()
-              .filter(q -> q.startsWith("amq.gen-"))
-              .toList();
-      assertThat(queues).hasSize(1);
-
-      node.ctl("delete_queue", queues.getFirst());
-      assertThat(node.ctl("list_queues", "-q", "name")).doesNotContain(queues.getFirst());
+      String deleted = node.deleteTheServerNamedQueue();
+      assertThat(node.ctl("list_queues", "-q", "name")).doesNotContain(deleted);
       String events = broker.names().eventsExchange();
       // Bound before it is consumed: a new queue with a consumer hears what is published next.
       Awaitility.await()
@@ -53,25 +41,7 @@ class BrokerLinkQueueDeletedIT {
                   node.ctl("list_queues", "-q", "name", "consumers")
                       .lines()
                       .anyMatch(l -> l.startsWith("amq.gen-") && l.endsWith("\t1")));
-      TaskEvent event =
-          new TaskEvent(
-              "t1",
-              "sleep",
-              TaskState.RUNNING,
-              "w1",
-              1,
-              Instant.now(),
-              null,
-              null,
-              null,
-              null,
-              "default",
-              null);
-      broker.withChannel(
-          (Channel ch) -> {
-            ch.basicPublish(events, event.routingKey(), null, Wire.encode(event));
-            return null;
-          });
+      broker.publishEvent("task.running", "{\"task\":\"t1\",\"state\":\"running\"}");
 
       Awaitility.await().atMost(Duration.ofSeconds(10)).until(() -> !heard.isEmpty());
       assertThat(heard.getFirst())

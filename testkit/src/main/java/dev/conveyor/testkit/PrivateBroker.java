@@ -243,6 +243,24 @@ public final class PrivateBroker implements AutoCloseable {
   }
 
   /**
+   * Deletes the node's one server-named queue ({@code amq.gen-*}) with {@code rabbitmqctl}, as an
+   * operator on the node can even while another connection holds it exclusively (the management API
+   * refuses to).
+   *
+   * @return its name
+   * @throws IllegalStateException unless there is exactly one such queue
+   */
+  public String deleteTheServerNamedQueue() {
+    List<String> queues =
+        ctl("list_queues", "-q", "name").lines().filter(q -> q.startsWith("amq.gen-")).toList();
+    if (queues.size() != 1) {
+      throw new IllegalStateException("not one amq.gen-* queue: " + queues);
+    }
+    ctl("delete_queue", queues.getFirst());
+    return queues.getFirst();
+  }
+
+  /**
    * Runs {@code rabbitmqctl ARGS} against this node.
    *
    * @return its output

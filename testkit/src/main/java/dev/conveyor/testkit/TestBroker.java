@@ -186,6 +186,19 @@ public final class TestBroker implements AutoCloseable {
     }
   }
 
+  /** Publishes {@code body} on the namespace's events exchange, as a worker publishes an event. */
+  public void publishEvent(String routingKey, String body) {
+    withConfirms(
+        ch -> {
+          ch.basicPublish(
+              names().eventsExchange(),
+              routingKey,
+              null,
+              body.getBytes(java.nio.charset.StandardCharsets.UTF_8));
+          return null;
+        });
+  }
+
   /**
    * Like {@link #withChannel}, in confirm mode: returns once the broker has confirmed every
    * publish. Without confirms, RabbitMQ 3.10 now and then drops one of two messages that a channel
