@@ -13,7 +13,7 @@ import dev.conveyor.protocol.broker.BrokerSettings;
 import dev.conveyor.protocol.broker.Channels;
 import dev.conveyor.protocol.broker.Reconnections;
 import dev.conveyor.protocol.cli.FlagChecks;
-import dev.conveyor.protocol.events.EventSubscription;
+import dev.conveyor.protocol.events.KeptEventSubscription;
 import dev.conveyor.protocol.topology.Names;
 import dev.conveyor.protocol.topology.Topology;
 import dev.conveyor.protocol.wire.TaskEvent;
@@ -32,6 +32,8 @@ import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
 import java.util.function.Function;
 import java.util.stream.Collectors;
 import org.slf4j.Logger;
@@ -350,15 +352,37 @@ final class PublishCommand implements Callable<Integer> {
     long started = System.nanoTime();
 
     WaitTracker tracker = new WaitTracker();
-    EventSubscription events = null;
+    KeptEventSubscription events = null;
+    ScheduledExecutorService resubscriber = null;
     ProgressLine progress = ProgressLine.forRun(err, plan.total(), terminal);
     try {
       Collection<TaskMessage> tasks = plan.tasks();
       if (wait) {
         // Subscribed before the first publish, so that no outcome can come too early for us.
+        resubscriber =
+            Executors.newSingleThreadScheduledExecutor(
+                r -> Thread.ofPlatform().name("conveyor-resubscribe").daemon().unstarted(r));
         events =
-            EventSubscription.open(
-                connection, new Topology(names), WaitTracker.FINAL_KEYS, tracker::offer);
+            KeptEventSubscription.openPrivate(
+                connection,
+                new Topology(names),
+                true,
+                WaitTracker.FINAL_KEYS,
+                tracker::offer,
+                resubscriber,
+                new KeptEventSubscription.Notices() {
+                  @Override
+                  public void lost(String line) {
+                    log.warn(line);
+                  }
+
+                  @Override
+                  public void back(String line) {
+                    log.warn(
+                        "{}; events published meanwhile are lost, so some outcomes may not arrive",
+                        line);
+                  }
+                });
         Reconnections.report(
             connection,
             log::warn,
@@ -404,6 +428,9 @@ final class PublishCommand implements Callable<Integer> {
     } finally {
       if (events != null) {
         events.close();
+      }
+      if (resubscriber != null) {
+        resubscriber.shutdownNow();
       }
     }
   }
