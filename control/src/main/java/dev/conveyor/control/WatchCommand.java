@@ -93,17 +93,8 @@ final class WatchCommand implements Callable<Integer> {
                 patterns,
                 event -> print(event, out, enough),
                 resubscriber,
-                new KeptEventSubscription.Notices() {
-                  @Override
-                  public void lost(String line) {
-                    say.accept(line);
-                  }
-
-                  @Override
-                  public void back(String line) {
-                    say.accept(line + "; events published meanwhile were not shown");
-                  }
-                })) {
+                KeptEventSubscription.Notices.telling(
+                    say, "events published meanwhile were not shown"))) {
       Reconnections.report(
           session.connection(), say, "events published while disconnected were not shown");
       synchronized (err) {

@@ -370,19 +370,9 @@ final class PublishCommand implements Callable<Integer> {
                 WaitTracker.FINAL_KEYS,
                 tracker::offer,
                 resubscriber,
-                new KeptEventSubscription.Notices() {
-                  @Override
-                  public void lost(String line) {
-                    log.warn(line);
-                  }
-
-                  @Override
-                  public void back(String line) {
-                    log.warn(
-                        "{}; events published meanwhile are lost, so some outcomes may not arrive",
-                        line);
-                  }
-                });
+                KeptEventSubscription.Notices.telling(
+                    log::warn,
+                    "events published meanwhile are lost, so some outcomes may not arrive"));
         Reconnections.report(
             connection,
             log::warn,

@@ -70,6 +70,24 @@ public final class KeptEventSubscription implements AutoCloseable {
     /** The subscription is made again. */
     void back(String line);
 
+    /**
+     * Both to {@code say}, a return with what the gap cost, as {@link
+     * dev.conveyor.protocol.broker.Reconnections#report} tells of a reconnection.
+     */
+    static Notices telling(Consumer<String> say, String missedMeanwhile) {
+      return new Notices() {
+        @Override
+        public void lost(String line) {
+          say.accept(line);
+        }
+
+        @Override
+        public void back(String line) {
+          say.accept(line + "; " + missedMeanwhile);
+        }
+      };
+    }
+
     /** A warning and an info line on this class's logger. */
     static Notices logged() {
       return new Notices() {
