@@ -345,7 +345,7 @@ final class ControlSession implements AutoCloseable {
               }
             }
           });
-      // Streaming: on a cold JVM the mapper's serializer took the round up to 27 ms.
+      // Streaming, as the command itself: the mapper's serializer is slow to build on a cold JVM.
       publishOn(ch, message, message.toJson(), DIRECT_REPLY_TO);
       Set<String> expected = target instanceof Target.Workers w ? Set.copyOf(w.names()) : Set.of();
       // Counted after the request went out: every worker counted was listening when it did.
