@@ -330,6 +330,39 @@ class DashboardBrowserIT {
   }
 
   /**
+   * A letter that cannot go back (no origin queue) and has no id at all is kept, and the page says
+   * which: "a letter without an id", where it said "undefined".
+   */
+  @Test
+  void replayingAllKeepsALetterWithoutAnIdAndSaysSo(TestBroker broker) {
+    broker.withConfirms(
+        ch -> {
+          broker.topology().declareCore(ch);
+          ch.basicPublish(
+              broker.names().deadExchange(),
+              "",
+              null,
+              "not json".getBytes(java.nio.charset.StandardCharsets.UTF_8));
+          return null;
+        });
+    String base = dashboard(broker);
+    browser();
+    logIn(base, "alice", OPERATOR_PASSWORD);
+    waiting()
+        .until(
+            ExpectedConditions.textToBePresentInElementLocated(By.id("dead-summary"), "1 letter"));
+
+    click(By.cssSelector("button.dead-act.replay[data-all=true]"));
+    waiting().until(ExpectedConditions.alertIsPresent()).accept();
+
+    waiting()
+        .until(
+            ExpectedConditions.textToBePresentInElementLocated(
+                By.id("flash"), "kept a letter without an id (no origin queue in its headers)"));
+    assertThat(broker.messageCount(broker.names().deadQueue())).isEqualTo(1);
+  }
+
+  /**
    * More running tasks than a page: 3 simulated workers (their {@code worker.heartbeat} events,
    * published every second as the benchmark does) with 50 running tasks each, task {@code i}
    * started {@code i} seconds after the first. The page shows the oldest 100 and says so, the next
