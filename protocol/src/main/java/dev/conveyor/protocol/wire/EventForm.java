@@ -12,7 +12,9 @@ import java.io.IOException;
 import java.time.Instant;
 import java.time.format.DateTimeParseException;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.List;
+import java.util.Set;
 
 /**
  * Event messages ({@link TaskEvent}, {@link WorkerEvent}, {@link CommandApplied}, {@link
@@ -22,10 +24,11 @@ import java.util.List;
  * (docs/benchmarks.md). Only a task's {@code result} is read as a tree.
  *
  * <p>A message is in the form when it is one object or an array of objects and nothing after it;
- * when each known field appears at most once with its JSON type (strings, whole numbers within the
- * field's range, booleans, arrays of strings, instants in {@link Instant#toString()}'s form, enums
- * by their wire names, null) and a worker event runs no tasks. Unknown fields are skipped. Any
- * other message gives null, and is left to the mapper, for its leniencies and its errors.
+ * when each field appears at most once and each known one has its JSON type (strings, whole numbers
+ * within the field's range, booleans, arrays of strings, instants in {@link Instant#toString()}'s
+ * form, enums by their wire names, null) and a worker event runs no tasks. Unknown fields are
+ * skipped. Any other message gives null, and is left to the mapper, for its leniencies and its
+ * errors.
  */
 final class EventForm {
 
@@ -77,16 +80,19 @@ final class EventForm {
     }
   }
 
-  /** Each known field at most once: which of a record's fields were read. */
-  private static final class Seen {
-    private int bits;
-
-    void field(int index) throws OtherForm {
-      if ((bits & 1 << index) != 0) {
+  /**
+   * Moves to the next field's value and returns the field's name; null at the object's end. A name
+   * given twice sends the message to the mapper, which decides which one counts.
+   */
+  private static String next(JsonParser p, Set<String> seen) throws IOException, OtherForm {
+    String name = p.nextFieldName();
+    if (name != null) {
+      if (!seen.add(name)) {
         throw OtherForm.INSTANCE;
       }
-      bits |= 1 << index;
+      p.nextToken();
     }
+    return name;
   }
 
   private static TaskEvent task(JsonParser p) throws IOException, OtherForm {
@@ -102,56 +108,22 @@ final class EventForm {
     String issuedBy = null;
     String queue = null;
     JsonNode result = null;
-    Seen seen = new Seen();
-    for (String name = p.nextFieldName(); name != null; name = p.nextFieldName()) {
-      JsonToken value = p.nextToken();
+    Set<String> seen = new HashSet<>();
+    for (String name; (name = next(p, seen)) != null; ) {
+      JsonToken value = p.currentToken();
       switch (name) {
-        case "task" -> {
-          seen.field(0);
-          task = text(p, value);
-        }
-        case "type" -> {
-          seen.field(1);
-          type = text(p, value);
-        }
-        case "state" -> {
-          seen.field(2);
-          state = wire(text(p, value), TaskState.values(), TaskState::wire);
-        }
-        case "worker" -> {
-          seen.field(3);
-          worker = text(p, value);
-        }
-        case "attempt" -> {
-          seen.field(4);
-          attempt = integer(p, value);
-        }
-        case "at" -> {
-          seen.field(5);
-          at = instant(p, value);
-        }
-        case "durationMs" -> {
-          seen.field(6);
-          durationMs = whole(p, value);
-        }
-        case "cause" -> {
-          seen.field(7);
-          cause = wire(text(p, value), Cause.values(), Cause::wire);
-        }
-        case "reason" -> {
-          seen.field(8);
-          reason = text(p, value);
-        }
-        case "issuedBy" -> {
-          seen.field(9);
-          issuedBy = text(p, value);
-        }
-        case "queue" -> {
-          seen.field(10);
-          queue = text(p, value);
-        }
+        case "task" -> task = text(p, value);
+        case "type" -> type = text(p, value);
+        case "state" -> state = wire(text(p, value), TaskState.values(), TaskState::wire);
+        case "worker" -> worker = text(p, value);
+        case "attempt" -> attempt = integer(p, value);
+        case "at" -> at = instant(p, value);
+        case "durationMs" -> durationMs = whole(p, value);
+        case "cause" -> cause = wire(text(p, value), Cause.values(), Cause::wire);
+        case "reason" -> reason = text(p, value);
+        case "issuedBy" -> issuedBy = text(p, value);
+        case "queue" -> queue = text(p, value);
         case "result" -> {
-          seen.field(11);
           // The mapper gives a JSON null as a NullNode too.
           result = value == JsonToken.VALUE_NULL ? NullNode.getInstance() : p.readValueAsTree();
         }
@@ -172,46 +144,19 @@ final class EventForm {
     boolean paused = false;
     Instant at = null;
     String issuedBy = null;
-    Seen seen = new Seen();
-    for (String name = p.nextFieldName(); name != null; name = p.nextFieldName()) {
-      JsonToken value = p.nextToken();
+    Set<String> seen = new HashSet<>();
+    for (String name; (name = next(p, seen)) != null; ) {
+      JsonToken value = p.currentToken();
       switch (name) {
-        case "command" -> {
-          seen.field(0);
-          command = text(p, value);
-        }
-        case "verb" -> {
-          seen.field(1);
-          verb = wire(text(p, value), Command.values(), Command::wire);
-        }
-        case "worker" -> {
-          seen.field(2);
-          worker = text(p, value);
-        }
-        case "stopped" -> {
-          seen.field(3);
-          stopped = texts(p, value);
-        }
-        case "killed" -> {
-          seen.field(4);
-          killed = texts(p, value);
-        }
-        case "revoked" -> {
-          seen.field(5);
-          revoked = texts(p, value);
-        }
-        case "paused" -> {
-          seen.field(6);
-          paused = bool(value);
-        }
-        case "at" -> {
-          seen.field(7);
-          at = instant(p, value);
-        }
-        case "issuedBy" -> {
-          seen.field(8);
-          issuedBy = text(p, value);
-        }
+        case "command" -> command = text(p, value);
+        case "verb" -> verb = wire(text(p, value), Command.values(), Command::wire);
+        case "worker" -> worker = text(p, value);
+        case "stopped" -> stopped = texts(p, value);
+        case "killed" -> killed = texts(p, value);
+        case "revoked" -> revoked = texts(p, value);
+        case "paused" -> paused = bool(value);
+        case "at" -> at = instant(p, value);
+        case "issuedBy" -> issuedBy = text(p, value);
         default -> p.skipChildren();
       }
     }
@@ -226,34 +171,16 @@ final class EventForm {
     String reason = null;
     Instant at = null;
     String issuedBy = null;
-    Seen seen = new Seen();
-    for (String name = p.nextFieldName(); name != null; name = p.nextFieldName()) {
-      JsonToken value = p.nextToken();
+    Set<String> seen = new HashSet<>();
+    for (String name; (name = next(p, seen)) != null; ) {
+      JsonToken value = p.currentToken();
       switch (name) {
-        case "command" -> {
-          seen.field(0);
-          command = text(p, value);
-        }
-        case "verb" -> {
-          seen.field(1);
-          verb = wire(text(p, value), Command.values(), Command::wire);
-        }
-        case "worker" -> {
-          seen.field(2);
-          worker = text(p, value);
-        }
-        case "reason" -> {
-          seen.field(3);
-          reason = text(p, value);
-        }
-        case "at" -> {
-          seen.field(4);
-          at = instant(p, value);
-        }
-        case "issuedBy" -> {
-          seen.field(5);
-          issuedBy = text(p, value);
-        }
+        case "command" -> command = text(p, value);
+        case "verb" -> verb = wire(text(p, value), Command.values(), Command::wire);
+        case "worker" -> worker = text(p, value);
+        case "reason" -> reason = text(p, value);
+        case "at" -> at = instant(p, value);
+        case "issuedBy" -> issuedBy = text(p, value);
         default -> p.skipChildren();
       }
     }
@@ -268,36 +195,17 @@ final class EventForm {
     String host = null;
     Long pid = null;
     List<WorkerStatus.RunningTask> running = null;
-    Seen seen = new Seen();
-    for (String name = p.nextFieldName(); name != null; name = p.nextFieldName()) {
-      JsonToken value = p.nextToken();
+    Set<String> seen = new HashSet<>();
+    for (String name; (name = next(p, seen)) != null; ) {
+      JsonToken value = p.currentToken();
       switch (name) {
-        case "worker" -> {
-          seen.field(0);
-          worker = text(p, value);
-        }
-        case "state" -> {
-          seen.field(1);
-          state = text(p, value);
-        }
-        case "at" -> {
-          seen.field(2);
-          at = instant(p, value);
-        }
-        case "tasks" -> {
-          seen.field(3);
-          tasks = texts(p, value);
-        }
-        case "host" -> {
-          seen.field(4);
-          host = text(p, value);
-        }
-        case "pid" -> {
-          seen.field(5);
-          pid = whole(p, value);
-        }
+        case "worker" -> worker = text(p, value);
+        case "state" -> state = text(p, value);
+        case "at" -> at = instant(p, value);
+        case "tasks" -> tasks = texts(p, value);
+        case "host" -> host = text(p, value);
+        case "pid" -> pid = whole(p, value);
         case "running" -> {
-          seen.field(6);
           // The tasks a worker runs are left to the mapper; an idle worker's list is empty.
           if (value == JsonToken.START_ARRAY && p.nextToken() == JsonToken.END_ARRAY) {
             running = new ArrayList<>();
