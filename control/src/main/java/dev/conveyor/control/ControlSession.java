@@ -3,8 +3,6 @@ package dev.conveyor.control;
 import com.rabbitmq.client.AMQP;
 import com.rabbitmq.client.Channel;
 import com.rabbitmq.client.Connection;
-import com.rabbitmq.client.DefaultConsumer;
-import com.rabbitmq.client.Envelope;
 import com.rabbitmq.client.ShutdownSignalException;
 import dev.conveyor.protocol.ControlSigner;
 import dev.conveyor.protocol.broker.BrokerConnector;
@@ -20,10 +18,7 @@ import dev.conveyor.protocol.topology.Topology;
 import dev.conveyor.protocol.wire.Command;
 import dev.conveyor.protocol.wire.CommandRefused;
 import dev.conveyor.protocol.wire.ControlMessage;
-import dev.conveyor.protocol.wire.MalformedMessageException;
 import dev.conveyor.protocol.wire.Target;
-import dev.conveyor.protocol.wire.Wire;
-import dev.conveyor.protocol.wire.WorkerStatus;
 import java.io.IOException;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -331,20 +326,7 @@ final class ControlSession implements AutoCloseable {
       ch.basicConsume(
           DIRECT_REPLY_TO,
           true,
-          new DefaultConsumer(ch) {
-            @Override
-            public void handleDelivery(
-                String tag, Envelope envelope, AMQP.BasicProperties props, byte[] body) {
-              if (!message.id().equals(props.getCorrelationId())) {
-                return;
-              }
-              try {
-                answers.add(new StatusRound.Reply(Wire.decode(body, WorkerStatus.class)));
-              } catch (MalformedMessageException e) {
-                log.warn("ignoring an undecodable status reply: {}", e.getMessage());
-              }
-            }
-          });
+          StatusReplies.consumer(ch, message.id(), s -> answers.add(new StatusRound.Reply(s))));
       // Streaming, as the command itself: the mapper's serializer is slow to build on a cold JVM.
       publishOn(ch, message, message.toJson(), DIRECT_REPLY_TO);
       Set<String> expected = target instanceof Target.Workers w ? Set.copyOf(w.names()) : Set.of();

@@ -3,10 +3,9 @@ package dev.conveyor.dashboard;
 import com.rabbitmq.client.AMQP;
 import com.rabbitmq.client.Channel;
 import com.rabbitmq.client.Connection;
-import com.rabbitmq.client.DefaultConsumer;
-import com.rabbitmq.client.Envelope;
 import com.rabbitmq.client.ShutdownSignalException;
 import dev.conveyor.control.ControlMessages;
+import dev.conveyor.control.StatusReplies;
 import dev.conveyor.protocol.ControlSigner;
 import dev.conveyor.protocol.broker.BrokerConnector;
 import dev.conveyor.protocol.broker.BrokerErrors;
@@ -20,7 +19,6 @@ import dev.conveyor.protocol.topology.Names;
 import dev.conveyor.protocol.topology.Topology;
 import dev.conveyor.protocol.wire.Command;
 import dev.conveyor.protocol.wire.ControlMessage;
-import dev.conveyor.protocol.wire.MalformedMessageException;
 import dev.conveyor.protocol.wire.Target;
 import dev.conveyor.protocol.wire.Wire;
 import dev.conveyor.protocol.wire.WorkerStatus;
@@ -122,20 +120,7 @@ final class BrokerLink implements AutoCloseable {
       topology.declareCore(ch);
     }
     statusConsumer =
-        ch.basicConsume(
-            DIRECT_REPLY_TO,
-            true,
-            new DefaultConsumer(ch) {
-              @Override
-              public void handleDelivery(
-                  String tag, Envelope envelope, AMQP.BasicProperties props, byte[] body) {
-                try {
-                  statuses.accept(Wire.decode(body, WorkerStatus.class));
-                } catch (MalformedMessageException e) {
-                  log.warn("ignoring an undecodable status reply: {}", e.getMessage());
-                }
-              }
-            });
+        ch.basicConsume(DIRECT_REPLY_TO, true, StatusReplies.consumer(ch, null, statuses));
   }
 
   /**
