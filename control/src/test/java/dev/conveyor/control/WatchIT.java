@@ -5,7 +5,6 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import com.rabbitmq.client.Channel;
 import dev.conveyor.protocol.events.EventSubscription;
 import dev.conveyor.protocol.wire.Cause;
 import dev.conveyor.protocol.wire.Command;
@@ -57,11 +56,7 @@ class WatchIT {
   }
 
   private static void publish(TestBroker broker, String routingKey, Object body) {
-    broker.withChannel(
-        (Channel ch) -> {
-          ch.basicPublish(broker.names().eventsExchange(), routingKey, null, Wire.encode(body));
-          return null;
-        });
+    broker.publishEvent(routingKey, new String(Wire.encode(body), StandardCharsets.UTF_8));
   }
 
   @Test
@@ -196,15 +191,7 @@ class WatchIT {
     try (LogCapture log = LogCapture.of(EventSubscription.class)) {
       CompletableFuture<Control.Result> watch = watch(broker, "watch", "--count", "1");
 
-      broker.withChannel(
-          (Channel ch) -> {
-            ch.basicPublish(
-                broker.names().eventsExchange(),
-                "task.running",
-                null,
-                "null".getBytes(StandardCharsets.UTF_8));
-            return null;
-          });
+      broker.publishEvent("task.running", "null");
       await()
           .atMost(Duration.ofSeconds(10))
           .until(
