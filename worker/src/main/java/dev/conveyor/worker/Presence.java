@@ -2,8 +2,6 @@ package dev.conveyor.worker;
 
 import com.rabbitmq.client.Channel;
 import com.rabbitmq.client.Connection;
-import com.rabbitmq.client.Recoverable;
-import com.rabbitmq.client.RecoveryListener;
 import dev.conveyor.protocol.wire.Wire;
 import dev.conveyor.protocol.wire.WorkerEvent;
 import dev.conveyor.protocol.wire.WorkerStatus;
@@ -16,17 +14,13 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.function.BooleanSupplier;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 
 /**
  * What a running worker says about itself: whether it is ready ({@code /health}), its status (the
  * {@code status} command), and its {@code worker.*} events (started, heartbeat, reconnected,
  * stopping).
  */
-final class Presence implements RecoveryListener {
-  private static final Logger log = LoggerFactory.getLogger(Presence.class);
-
+final class Presence {
   private final WorkerConfig config;
   private final String host = WorkerConfig.host();
   private final long pid = ProcessHandle.current().pid();
@@ -113,15 +107,10 @@ final class Presence implements RecoveryListener {
     }
   }
 
-  @Override
-  public void handleRecovery(Recoverable recoverable) {
-    log.info("reconnected to the broker; consuming again");
-    // Other workers holding a redelivery past its attempts wait for this word.
+  /**
+   * {@code worker.reconnected}: other workers holding a redelivery past its attempts wait for it.
+   */
+  void announceReconnected() {
     announce(WorkerEvent.RECONNECTED, running.ids());
-  }
-
-  @Override
-  public void handleRecoveryStarted(Recoverable recoverable) {
-    log.info("reconnecting to the broker");
   }
 }

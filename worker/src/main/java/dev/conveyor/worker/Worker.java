@@ -1,5 +1,7 @@
 package dev.conveyor.worker;
 
+import static java.util.stream.Collectors.toSet;
+
 import com.rabbitmq.client.Channel;
 import com.rabbitmq.client.Connection;
 import com.rabbitmq.client.Recoverable;
@@ -46,6 +48,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
+import java.util.Set;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -181,8 +184,11 @@ public final class Worker implements AutoCloseable, Pausable {
     }
     Optional<ControlSigner> signer = config.broker().controlKeyFile().map(ControlSigner::fromFile);
     warnAboutBrokerLease();
+    Set<String> taskQueues =
+        config.queues().stream().map(config.broker().names()::taskQueue).collect(toSet());
     Connection connection =
         new BrokerConnector(config.broker(), metrics.amqpCollector())
+            .recoveringConsumersExcept(taskQueues::contains) // Reconnection consumes them again
             .connect("conveyor-worker " + config.name(), threads);
     owned.add("connection", () -> closeQuietly(connection));
     NameClaim.claim(connection, config.broker().names(), config.name());
@@ -232,9 +238,6 @@ public final class Worker implements AutoCloseable, Pausable {
     // Built, not started, before the commands arrive: a pause meanwhile holds it back.
     intake = owned.add("intake", intake(connection, topology, runnable, settler, leaseLoss));
     presence = new Presence(config, connection, intake, running, events, closing::get);
-    if (connection instanceof Recoverable r) {
-      r.addRecoveryListener(presence);
-    }
     shutdown =
         new Shutdown(
             new Shutdown.Tasks(intake, running, ladder, runner, settler),
@@ -274,7 +277,14 @@ public final class Worker implements AutoCloseable, Pausable {
                 metrics.controlRefused(reason);
               }
             });
-    owned.add("control listener", new ControlListener(connection, topology, commands, io)).start();
+    ControlListener control =
+        owned.add(
+            "control listener",
+            new ControlListener(connection, topology, config.name(), commands, io));
+    control.start();
+    if (connection instanceof Recoverable r) { // before the intake starts: it takes tasks again
+      r.addRecoveryListener(new Reconnection(presence, control, intake));
+    }
     if (children != null) { // before the first task: a child that cannot start fails the start
       children.awaitReady(Duration.ofSeconds(60));
     }

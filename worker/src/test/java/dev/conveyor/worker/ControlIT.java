@@ -684,8 +684,9 @@ class ControlIT {
   }
 
   /**
-   * A worker that cannot listen again at once (here its new control queue is over the vhost's queue
-   * limit) says so once, tries again every few seconds, and hears commands once it can.
+   * A worker that cannot listen again at once (here its queue of commands was deleted, and
+   * declaring it again is over the vhost's queue limit) says so once, tries again every few
+   * seconds, and hears commands once it can.
    */
   @Test
   void aWorkerThatCannotListenAgainTriesUntilItCan(TestBroker shared) throws Exception {
@@ -697,7 +698,7 @@ class ControlIT {
       BrokerAdmin admin = new BrokerAdmin(broker.uri());
 
       vhost.limitQueues(0);
-      admin.deleteExchange(broker.names().controlExchange());
+      broker.withChannel(ch -> ch.queueDelete(broker.names().commandsFor("w1")));
       Awaitility.await()
           .atMost(Duration.ofSeconds(20))
           .until(() -> log.warnings().stream().anyMatch(w -> w.contains("cannot listen again")));

@@ -16,6 +16,7 @@ import java.security.GeneralSecurityException;
 import java.util.List;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.TimeoutException;
+import java.util.function.Predicate;
 import javax.net.ssl.SSLContext;
 
 /**
@@ -56,7 +57,7 @@ public final class BrokerConnector {
     }
     factory.setAutomaticRecoveryEnabled(true);
     factory.setTopologyRecoveryEnabled(true);
-    factory.setTopologyRecoveryFilter(new OnOpenChannels());
+    factory.setTopologyRecoveryFilter(new OnOpenChannels(q -> false));
     factory.setExceptionHandler(new RecoveryFailures());
     factory.setNetworkRecoveryInterval(1000);
     factory.setRequestedHeartbeat(10);
@@ -91,6 +92,16 @@ public final class BrokerConnector {
   }
 
   /**
+   * Leaves the consumers of the queues named here out of amqp-client's recovery: their owner
+   * consumes again once the recovery is over (a worker takes tasks again only after it has heard
+   * the commands published while it was away).
+   */
+  public BrokerConnector recoveringConsumersExcept(Predicate<String> queues) {
+    factory.setTopologyRecoveryFilter(new OnOpenChannels(queues));
+    return this;
+  }
+
+  /**
    * Connects, naming the connection so operators can tell programs apart in the management UI.
    *
    * @throws BrokerUnreachableException with a one-line, password-free reason
@@ -122,6 +133,15 @@ public final class BrokerConnector {
    * channel it then closes, which are durable and still there).
    */
   static final class OnOpenChannels implements TopologyRecoveryFilter {
+    private final Predicate<String> consumedByOwner;
+
+    /**
+     * @param consumedByOwner the queues whose consumers are not recovered
+     */
+    OnOpenChannels(Predicate<String> consumedByOwner) {
+      this.consumedByOwner = consumedByOwner;
+    }
+
     @Override
     public boolean filterExchange(RecordedExchange exchange) {
       return exchange.getChannel().isOpen();
@@ -139,7 +159,7 @@ public final class BrokerConnector {
 
     @Override
     public boolean filterConsumer(RecordedConsumer consumer) {
-      return consumer.getChannel().isOpen();
+      return consumer.getChannel().isOpen() && !consumedByOwner.test(consumer.getQueue());
     }
   }
 

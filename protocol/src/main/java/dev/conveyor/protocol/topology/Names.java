@@ -91,6 +91,14 @@ public record Names(String namespace) {
   }
 
   /**
+   * A worker's queue of commands, bound to the control exchange. It outlives the worker's
+   * connection, so that a command published while the worker reconnects is heard once it is back.
+   */
+  public String commandsFor(String worker) {
+    return namespace + ".commands." + worker;
+  }
+
+  /**
    * An exclusive queue a worker holds while it is connected: its claim on its name, which a second
    * worker of the same name cannot take.
    */

@@ -5,6 +5,7 @@ import com.rabbitmq.client.Channel;
 import dev.conveyor.protocol.wire.Command;
 import dev.conveyor.protocol.wire.ControlMessage;
 import java.io.IOException;
+import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 
@@ -143,6 +144,28 @@ public final class Topology {
   }
 
   /**
+   * How long a worker's queue of commands outlives its connection: a reconnection takes seconds; a
+   * worker that is gone for longer starts afresh (a signed command is refused as stale after a
+   * minute anyway).
+   */
+  public static final Duration COMMANDS_KEPT_FOR = Duration.ofMinutes(1);
+
+  /** The most commands a worker's queue holds while nobody reads it; the oldest go first. */
+  public static final int COMMANDS_KEPT = 1000;
+
+  /**
+   * A worker's queue of commands ({@link Names#commandsFor}), bound to the control exchange.
+   *
+   * @return its name
+   */
+  public String declareCommands(Channel ch, String worker) throws IOException {
+    String name = names.commandsFor(worker);
+    ch.queueDeclare(name, false, false, false, COMMANDS);
+    ch.queueBind(name, names.controlExchange(), "");
+    return name;
+  }
+
+  /**
    * The routing key of the commands the control log keeps: those that revoke tasks ({@link
    * ControlMessage#revokesTasks}), which a worker that starts later must honour.
    */
@@ -167,6 +190,9 @@ public final class Topology {
   }
 
   private static final Map<String, Object> WORKERS = Map.of("x-max-length", 0);
+
+  private static final Map<String, Object> COMMANDS =
+      Map.of("x-expires", COMMANDS_KEPT_FOR.toMillis(), "x-max-length", COMMANDS_KEPT);
 
   private static final Map<String, Object> CONTROL_LOG =
       Map.of(

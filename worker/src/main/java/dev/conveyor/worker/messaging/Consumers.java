@@ -55,6 +55,22 @@ public final class Consumers implements Pausable, AutoCloseable {
     }
   }
 
+  /**
+   * Takes tasks again once amqp-client has recovered the connection, unless paused ({@link
+   * TaskConsumer#consumeAgain}).
+   */
+  public synchronized void consumeAgain() {
+    for (TaskConsumer c : consumers) {
+      try {
+        c.consumeAgain();
+      } catch (IOException | RuntimeException e) {
+        // A channel the broker closes for it is reopened by the consumer; with the connection, the
+        // next recovery comes back here.
+        log.warn("could not consume again: {}", BrokerErrors.reason(e));
+      }
+    }
+  }
+
   @Override
   public boolean paused() {
     return paused;

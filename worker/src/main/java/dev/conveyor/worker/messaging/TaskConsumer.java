@@ -81,6 +81,13 @@ public final class TaskConsumer implements AutoCloseable {
   private final ShutdownListener onConnectionClosed = this::connectionClosed;
   private volatile Channel channel;
   private volatile String consumerTag;
+
+  /**
+   * The tag of the consumer a lost connection ended, which {@link #consumeAgain} reuses:
+   * amqp-client keeps a record of every consumer by its tag, which the new one then replaces.
+   */
+  private volatile String lostTag;
+
   private volatile boolean paused;
   private volatile boolean closed;
 
@@ -171,10 +178,13 @@ public final class TaskConsumer implements AutoCloseable {
 
   private void consume() throws IOException {
     Channel ch = channel;
+    String reused = lostTag;
+    lostTag = null;
     consumerTag =
         ch.basicConsume(
             queueName,
             false,
+            reused == null ? "" : reused,
             new DefaultConsumer(ch) {
               @Override
               public void handleDelivery(
@@ -267,6 +277,25 @@ public final class TaskConsumer implements AutoCloseable {
     if (now != null) {
       endScope(now.channel(), cause);
     }
+    // Not recovered by amqp-client (BrokerConnector#recoveringConsumersExcept): consumeAgain.
+    String tag = consumerTag;
+    if (tag != null) {
+      lostTag = tag;
+      consumerTag = null;
+    }
+  }
+
+  /**
+   * Consumes again once amqp-client has recovered the connection, which it leaves this consumer out
+   * of: the worker first hears the commands published while it was away, and a {@code pause} among
+   * them keeps it from taking any task. Not while paused, closed, or consuming already (on a
+   * channel reopened meanwhile).
+   */
+  public synchronized void consumeAgain() throws IOException {
+    if (closed || paused || consumerTag != null || channel == null || !channel.isOpen()) {
+      return;
+    }
+    consume();
   }
 
   /**

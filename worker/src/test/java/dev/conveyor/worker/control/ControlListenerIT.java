@@ -97,7 +97,7 @@ class ControlListenerIT {
             Executors.newSingleThreadScheduledExecutor(
                 Thread.ofPlatform().name("listener-retries").factory()));
     ControlListener listener =
-        broker.own(new ControlListener(connection, broker.topology(), handler(), retries));
+        broker.own(new ControlListener(connection, broker.topology(), "w1", handler(), retries));
     broker.withChannel(
         ch -> {
           broker.topology().declareCore(ch);
