@@ -47,9 +47,7 @@ final class Reconnection implements RecoveryListener {
             CATCH_UP.toSeconds());
       }
       intake.consumeAgain();
-      log.info(
-          "reconnected to the broker; {}",
-          intake.paused() ? "paused, as commanded" : "consuming again");
+      log.info("reconnected to the broker; {}", intake.paused() ? "paused" : "consuming again");
     } catch (RuntimeException e) {
       // Thrown out of here, it would end amqp-client's recovery for every listener after this one.
       log.error("could not resume after the reconnection", e);

@@ -61,7 +61,9 @@ class MissedCommandsIT {
       Awaitility.await("the reconnection done")
           .atMost(Duration.ofSeconds(10))
           .until(
-              () -> reconnections.all().stream().anyMatch(l -> l.contains("paused, as commanded")));
+              () ->
+                  reconnections.all().stream()
+                      .anyMatch(l -> l.endsWith("reconnected to the broker; paused")));
       assertThat(w.status().paused()).isTrue();
       assertThat(broker.consumerCount(tasks)).as("consumers of the task queue").isZero();
       assertThat(broker.messageCount(tasks))

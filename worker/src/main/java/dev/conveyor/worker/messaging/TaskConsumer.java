@@ -33,6 +33,11 @@ import org.slf4j.LoggerFactory;
  * broker closed on its own (a precondition failure, the delivery acknowledgement timeout). This
  * consumer notices such a closure, reports the leases it lost and consumes again on a new channel.
  *
+ * <p>After a lost connection this consumer does not consume again until {@link #consumeAgain} is
+ * called: its connection must leave its consumer out of amqp-client's recovery ({@link
+ * dev.conveyor.protocol.broker.BrokerConnector#recoveringConsumersExcept}), so that the worker
+ * hears the commands sent meanwhile first.
+ *
  * <p>The leases of a channel end when the channel closes, on the thread that closes it. For a lost
  * connection that is the connection's own thread, in the connection's shutdown listener: after
  * amqp-client has closed every channel of the connection and its socket, before it begins the

@@ -5,6 +5,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 import com.rabbitmq.client.AMQP;
 import com.rabbitmq.client.Channel;
 import com.rabbitmq.client.Connection;
+import com.rabbitmq.client.Recoverable;
+import com.rabbitmq.client.RecoveryListener;
+import dev.conveyor.protocol.broker.BrokerConnector;
 import dev.conveyor.protocol.wire.Headers;
 import dev.conveyor.protocol.wire.WorkerEvent;
 import dev.conveyor.testkit.BrokerAdmin;
@@ -17,6 +20,8 @@ import dev.conveyor.testkit.TestBroker;
 import dev.conveyor.worker.execution.AckWindow;
 import dev.conveyor.worker.execution.Lease;
 import dev.conveyor.worker.execution.LeaseScope;
+import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.List;
@@ -92,9 +97,10 @@ class TaskConsumerIT {
     List<Lease> leases = new CopyOnWriteArrayList<>();
     List<LeaseScope> lost = new CopyOnWriteArrayList<>();
     String name = "replaced-channel-" + broker.namespace();
-    Connection connection = broker.open(name);
-    CountDownLatch recovered = Recoveries.next(connection);
+    Connection connection = open(broker, name);
     TaskConsumer consumer = consumer(broker, connection, queue, leases::add, lost::add);
+    // After the consumer's own listener, which consumes again.
+    CountDownLatch recovered = Recoveries.next(connection);
     consumer.start();
     // Opened after it, as a worker opens its events and control channels: the number the broker
     // frees is then not the one amqp-client gives the next channel.
@@ -136,7 +142,7 @@ class TaskConsumerIT {
     List<Lease> leases = new CopyOnWriteArrayList<>();
     List<LeaseScope> lost = new CopyOnWriteArrayList<>();
     String name = "lossy-consumer-" + broker.namespace();
-    TaskConsumer consumer = consumer(broker, broker.open(name), queue, leases::add, lost::add);
+    TaskConsumer consumer = consumer(broker, open(broker, name), queue, leases::add, lost::add);
     consumer.start();
     publishNoop(broker);
     Awaitility.await().until(() -> leases.size() == 1);
@@ -196,7 +202,7 @@ class TaskConsumerIT {
           }
         };
     String name = "held-dispatch-" + broker.namespace();
-    TaskConsumer consumer = consumer(broker, broker.open(name), queue, intake, lost::add);
+    TaskConsumer consumer = consumer(broker, open(broker, name), queue, intake, lost::add);
     consumer.start();
     broker.withConfirms(
         ch -> {
@@ -264,7 +270,7 @@ class TaskConsumerIT {
     String queue = declareDefaultQueue(broker);
     EventLog log = EventLog.open(broker);
     String name = "announces-loss-" + broker.namespace();
-    Connection connection = broker.open(name);
+    Connection connection = open(broker, name);
     CountDownLatch shutDown = new CountDownLatch(1);
     connection.addShutdownListener(cause -> shutDown.countDown());
     EventPublisher events =
@@ -295,6 +301,7 @@ class TaskConsumerIT {
                   events.worker(WorkerEvent.HEARTBEAT, List.of("lost"), "host", 1);
                 },
                 reopener));
+    consumeAgainOnRecovery(connection, consumer);
     consumer.start();
     publishNoop(broker);
     Awaitility.await().until(() -> leases.size() == 1);
@@ -340,15 +347,48 @@ class TaskConsumerIT {
       Consumer<Lease> intake,
       Consumer<LeaseScope> lost) {
     ScheduledExecutorService reopener = broker.own(Executors.newSingleThreadScheduledExecutor());
+    TaskConsumer consumer =
+        broker.own(
+            new TaskConsumer(
+                connection,
+                broker.topology(),
+                "default",
+                AckWindow.Gathering.of(4, 4, reopener),
+                intake,
+                lost,
+                reopener));
+    consumeAgainOnRecovery(connection, consumer);
+    return consumer;
+  }
+
+  /**
+   * A connection like a worker's: amqp-client's recovery leaves the task queue's consumer out, and
+   * {@link #consumeAgainOnRecovery} consumes again.
+   */
+  private static Connection open(TestBroker broker, String name) throws Exception {
     return broker.own(
-        new TaskConsumer(
-            connection,
-            broker.topology(),
-            "default",
-            AckWindow.Gathering.of(4, 4, reopener),
-            intake,
-            lost,
-            reopener));
+        new BrokerConnector(broker.settings())
+            .recoveringConsumersExcept(broker.names().taskQueue("default")::equals)
+            .connect(name));
+  }
+
+  /** What the worker's {@code Reconnection} does, less hearing the commands first. */
+  private static void consumeAgainOnRecovery(Connection connection, TaskConsumer consumer) {
+    ((Recoverable) connection)
+        .addRecoveryListener(
+            new RecoveryListener() {
+              @Override
+              public void handleRecovery(Recoverable recoverable) {
+                try {
+                  consumer.consumeAgain();
+                } catch (IOException e) {
+                  throw new UncheckedIOException(e);
+                }
+              }
+
+              @Override
+              public void handleRecoveryStarted(Recoverable recoverable) {}
+            });
   }
 
   private static java.util.Map<String, ?> recordedConsumers(Connection connection) {
