@@ -286,22 +286,17 @@ class TaskConsumerIT {
                 EventPublisher.Gathering.REAL));
     List<Lease> leases = new CopyOnWriteArrayList<>();
     List<Boolean> shutDownWhenLost = new CopyOnWriteArrayList<>();
-    ScheduledExecutorService reopener = broker.own(Executors.newSingleThreadScheduledExecutor());
     TaskConsumer consumer =
-        broker.own(
-            new TaskConsumer(
-                connection,
-                broker.topology(),
-                "default",
-                AckWindow.Gathering.of(1, 1, reopener),
-                leases::add,
-                scope -> {
-                  shutDownWhenLost.add(shutDown.getCount() == 0);
-                  // What a stopped task announces.
-                  events.worker(WorkerEvent.HEARTBEAT, List.of("lost"), "host", 1);
-                },
-                reopener));
-    consumeAgainOnRecovery(connection, consumer);
+        consumer(
+            broker,
+            connection,
+            queue,
+            leases::add,
+            scope -> {
+              shutDownWhenLost.add(shutDown.getCount() == 0);
+              // What a stopped task announces.
+              events.worker(WorkerEvent.HEARTBEAT, List.of("lost"), "host", 1);
+            });
     consumer.start();
     publishNoop(broker);
     Awaitility.await().until(() -> leases.size() == 1);
