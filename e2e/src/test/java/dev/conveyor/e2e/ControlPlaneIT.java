@@ -3,6 +3,7 @@ package dev.conveyor.e2e;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.conveyor.protocol.ExitCodes;
+import dev.conveyor.protocol.topology.Permissions;
 import dev.conveyor.protocol.wire.Cause;
 import dev.conveyor.protocol.wire.TaskEvent;
 import dev.conveyor.protocol.wire.TaskState;
@@ -13,6 +14,7 @@ import dev.conveyor.testkit.Duplicates;
 import dev.conveyor.testkit.EventLog;
 import dev.conveyor.testkit.ProgramProcess;
 import dev.conveyor.testkit.TestBroker;
+import java.net.URI;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -292,5 +294,45 @@ class ControlPlaneIT {
         Programs.run(broker, "control", "stop", "--task", id, "--control-key-file", key.toString());
     assertThat(signed.exitCode()).as(signed.output()).isZero();
     assertThat(events.await(id, TaskState.CANCELLED).cause()).isEqualTo(Cause.USER_STOP);
+  }
+
+  /**
+   * {@code bin/control pause} run while a {@code bin/worker} reconnects holds once the worker is
+   * back: it takes nothing, and a task sent meanwhile waits until {@code resume}. Held open: the
+   * worker's user has another password while its connection is closed, so every reconnection is
+   * refused until the test gives it back.
+   */
+  @Test
+  void aPauseSentWhileAWorkerReconnectsHoldsOnceItIsBack(TestBroker broker) {
+    EventLog events = EventLog.open(broker);
+    BrokerAdmin admin = new BrokerAdmin(broker.uri());
+    String name = "away-" + broker.namespace();
+    Permissions permissions = Permissions.worker(broker.names());
+    URI as = admin.createUser(name, "pw", permissions);
+    broker.own(() -> admin.deleteUser(name));
+    ProgramProcess worker =
+        Programs.worker(broker, Map.of("CONVEYOR_URI", as.toString()), name, "--concurrency", "1");
+    awaitStarted(events, 1);
+
+    admin.createUser(name, "another", permissions);
+    admin.closeConnectionsOnceListed("conveyor-worker " + name, 1);
+    Awaitility.await("disconnected")
+        .atMost(Duration.ofSeconds(30))
+        .until(() -> worker.output().contains("lost the broker connection"));
+    Programs.Result pause = Programs.run(broker, "control", "pause");
+    assertThat(pause.exitCode()).as(pause.output()).isZero();
+    String id = publish(broker, "--type", "noop").getFirst();
+    admin.createUser(name, "pw", permissions);
+
+    Awaitility.await("back")
+        .atMost(Duration.ofSeconds(30))
+        .until(() -> worker.output().contains("reconnected to the broker"));
+    Programs.Result status = Programs.run(broker, "control", "status", "--json", "--timeout", "5s");
+    assertThat(status.exitCode()).as(status.output()).isZero();
+    assertThat(status.output()).contains("\"worker\":\"" + name + "\"").contains("\"paused\":true");
+    assertThat(events.of(id)).as("the task sent meanwhile").isEmpty();
+
+    assertThat(Programs.run(broker, "control", "resume").exitCode()).isZero();
+    events.await(id, TaskState.SUCCEEDED);
   }
 }
