@@ -4,8 +4,13 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.rabbitmq.client.Channel;
 import com.rabbitmq.client.Connection;
+import dev.conveyor.protocol.topology.Topology;
+import dev.conveyor.protocol.wire.Command;
 import dev.conveyor.protocol.wire.CommandApplied;
 import dev.conveyor.protocol.wire.CommandRefused;
+import dev.conveyor.protocol.wire.ControlMessage;
+import dev.conveyor.protocol.wire.Target;
+import dev.conveyor.protocol.wire.Wire;
 import dev.conveyor.protocol.wire.WorkerStatus;
 import dev.conveyor.testkit.BrokerAdmin;
 import dev.conveyor.testkit.BrokerExtension;
@@ -17,12 +22,14 @@ import dev.conveyor.worker.execution.EscalationLadder;
 import dev.conveyor.worker.execution.RunningTasks;
 import java.io.IOException;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.awaitility.Awaitility;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
@@ -88,26 +95,103 @@ class ControlListenerIT {
   }
 
   /**
+   * After a reconnection the worker takes tasks only once {@code catchUp} says that every command
+   * queued for it before the call has been applied. Held open: the handler of a {@code pause} waits
+   * until the test lets it go, and a catch-up meanwhile must time out, since its marker queues
+   * behind that command; then it returns true, the pause applied. Closed, it says false at once.
+   */
+  @Test
+  void catchUpReturnsOnceTheCommandsQueuedBeforeItAreApplied(TestBroker broker) throws Exception {
+    CountDownLatch letGo = new CountDownLatch(1);
+    CountDownLatch pausing = new CountDownLatch(1);
+    AtomicInteger paused = new AtomicInteger();
+    Pausable held =
+        new Pausable() {
+          @Override
+          public void pause() {
+            pausing.countDown();
+            try {
+              letGo.await();
+            } catch (InterruptedException e) {
+              Thread.currentThread().interrupt();
+            }
+            paused.incrementAndGet();
+          }
+
+          @Override
+          public void resume() {}
+
+          @Override
+          public boolean paused() {
+            return paused.get() > 0;
+          }
+        };
+    ControlListener listener = listen(broker, broker.open("catch-up-" + broker.namespace()), held);
+    ControlMessage pause =
+        new ControlMessage("p1", Command.PAUSE, Target.all(), false, Instant.now(), "test@host");
+    broker.withConfirms(
+        ch -> {
+          ch.basicPublish(
+              broker.names().controlExchange(),
+              Topology.routingKey(pause),
+              null,
+              Wire.encode(pause));
+          return null;
+        });
+    assertThat(pausing.await(10, TimeUnit.SECONDS)).as("the pause being applied").isTrue();
+
+    assertThat(listener.catchUp(Duration.ofMillis(300))).as("caught up while held").isFalse();
+    letGo.countDown();
+    assertThat(listener.catchUp(Duration.ofSeconds(10))).as("caught up").isTrue();
+    assertThat(paused.get()).isEqualTo(1);
+
+    listener.close();
+    assertThat(listener.catchUp(Duration.ofSeconds(10))).as("caught up once closed").isFalse();
+  }
+
+  /**
    * A listener on {@code connection}, started, with the core topology declared first as the worker
    * does; closed with its retries' thread after the test.
    */
   private static void listen(TestBroker broker, Connection connection) throws IOException {
+    listen(broker, connection, NOTHING_TO_PAUSE);
+  }
+
+  /** The same, with the commands' pauses and resumes going to {@code intake}. */
+  private static ControlListener listen(TestBroker broker, Connection connection, Pausable intake)
+      throws IOException {
     ScheduledExecutorService retries =
         broker.own(
             Executors.newSingleThreadScheduledExecutor(
                 Thread.ofPlatform().name("listener-retries").factory()));
     ControlListener listener =
-        broker.own(new ControlListener(connection, broker.topology(), "w1", handler(), retries));
+        broker.own(
+            new ControlListener(connection, broker.topology(), "w1", handler(intake), retries));
     broker.withChannel(
         ch -> {
           broker.topology().declareCore(ch);
           return null;
         });
     listener.start();
+    return listener;
   }
 
+  private static final Pausable NOTHING_TO_PAUSE =
+      new Pausable() {
+        @Override
+        public void pause() {}
+
+        @Override
+        public void resume() {}
+
+        @Override
+        public boolean paused() {
+          return false;
+        }
+      };
+
   /** A handler with nothing running; what it answers is dropped. */
-  private static CommandHandler handler() {
+  private static CommandHandler handler(Pausable intake) {
     ManualScheduler timer = new ManualScheduler();
     return new CommandHandler(
         "w1",
@@ -115,18 +199,7 @@ class ControlListenerIT {
         new EscalationLadder(timer, Duration.ofSeconds(5), r -> {}, (s, e) -> {}, r -> {}),
         new Revocations(),
         new CommandVerifier(Optional.empty()),
-        new Pausable() {
-          @Override
-          public void pause() {}
-
-          @Override
-          public void resume() {}
-
-          @Override
-          public boolean paused() {
-            return false;
-          }
-        },
+        intake,
         () -> new WorkerStatus("w1", "h", 1, List.of("default"), 1, false, null, List.of()),
         new CommandHandler.Answers() {
           @Override
