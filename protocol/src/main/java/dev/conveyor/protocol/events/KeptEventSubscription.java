@@ -1,20 +1,14 @@
 package dev.conveyor.protocol.events;
 
-import com.rabbitmq.client.AMQP;
 import com.rabbitmq.client.Channel;
 import com.rabbitmq.client.Connection;
-import com.rabbitmq.client.DefaultConsumer;
-import com.rabbitmq.client.Envelope;
-import dev.conveyor.protocol.broker.BrokerErrors;
-import dev.conveyor.protocol.broker.Channels;
+import dev.conveyor.protocol.broker.KeptConsumer;
 import dev.conveyor.protocol.topology.Topology;
 import java.io.IOException;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
-import java.util.concurrent.TimeUnit;
 import java.util.function.BiConsumer;
 import java.util.function.Consumer;
 import org.slf4j.Logger;
@@ -38,7 +32,8 @@ import org.slf4j.LoggerFactory;
  * declaration with 404 (the queue's process is gone, its record not yet) and close the channel. Nor
  * does anything declare again a queue deleted while it was consumed: the broker cancels the
  * consumer, and a reader would go silent for good. Either way this subscription subscribes again on
- * a new channel, at once and then every {@link #RETRY} until the broker accepts.
+ * a new channel, at once and then every {@link #RETRY} until the broker accepts ({@link
+ * KeptConsumer}).
  */
 public final class KeptEventSubscription implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(KeptEventSubscription.class);
@@ -46,21 +41,14 @@ public final class KeptEventSubscription implements AutoCloseable {
   /** How long a subscription the broker refused waits before it tries again. */
   static final Duration RETRY = Duration.ofSeconds(1);
 
-  private final Connection connection;
   private final Topology topology;
   private final boolean declare;
   private final String queue; // null: a private queue, named by the broker at each subscription
   private final Duration keptFor;
   private final List<String> bindingKeys;
-  private final Consumer<Event> listener;
-  private final ScheduledExecutorService reopener;
   private final Notices notices;
 
-  // Guarded by this. Null while the subscription is lost.
-  private Channel channel;
-  private String consumerTag;
-  private boolean closed;
-  private int failedTries;
+  private final KeptConsumer consumer;
 
   /** Where a subscription tells of its loss and of its return, one line each. */
   public interface Notices {
@@ -113,16 +101,24 @@ public final class KeptEventSubscription implements AutoCloseable {
       List<String> bindingKeys,
       Consumer<Event> listener,
       ScheduledExecutorService reopener,
-      Notices notices) {
-    this.connection = connection;
+      Notices notices)
+      throws IOException {
     this.topology = topology;
     this.declare = declare;
     this.queue = queue;
     this.keptFor = keptFor;
     this.bindingKeys = List.copyOf(bindingKeys);
-    this.listener = listener;
-    this.reopener = reopener;
     this.notices = notices;
+    BiConsumer<String, byte[]> decode = EventSubscription.decoding(listener);
+    // Last: it declares through this, whose fields are all set.
+    this.consumer =
+        KeptConsumer.start(
+            connection,
+            this::declare,
+            (envelope, props, body) -> decode.accept(envelope.getRoutingKey(), body),
+            reopener,
+            RETRY,
+            new Told());
   }
 
   /**
@@ -143,17 +139,16 @@ public final class KeptEventSubscription implements AutoCloseable {
       Consumer<Event> listener,
       ScheduledExecutorService reopener)
       throws IOException {
-    return subscribed(
-        new KeptEventSubscription(
-            connection,
-            topology,
-            true,
-            queue,
-            keptFor,
-            bindingKeys,
-            listener,
-            reopener,
-            Notices.logged()));
+    return new KeptEventSubscription(
+        connection,
+        topology,
+        true,
+        queue,
+        keptFor,
+        bindingKeys,
+        listener,
+        reopener,
+        Notices.logged());
   }
 
   /**
@@ -177,16 +172,24 @@ public final class KeptEventSubscription implements AutoCloseable {
       ScheduledExecutorService reopener,
       Notices notices)
       throws IOException {
-    return subscribed(
-        new KeptEventSubscription(
-            connection, topology, declare, null, null, bindingKeys, listener, reopener, notices));
+    return new KeptEventSubscription(
+        connection, topology, declare, null, null, bindingKeys, listener, reopener, notices);
   }
 
-  private static KeptEventSubscription subscribed(KeptEventSubscription kept) throws IOException {
-    synchronized (kept) {
-      kept.subscribe();
+  /** Declares and binds the queue; the exchanges too where asked. */
+  private String declare(Channel ch, boolean again) throws IOException {
+    if (declare) {
+      topology.declareCore(ch);
     }
-    return kept;
+    String consumed =
+        queue != null
+            ? ch.queueDeclare(queue, false, false, false, Map.of("x-expires", keptFor.toMillis()))
+                .getQueue()
+            : ch.queueDeclare("", false, true, true, null).getQueue();
+    for (String key : bindingKeys) {
+      ch.queueBind(consumed, topology.names().eventsExchange(), key);
+    }
+    return consumed;
   }
 
   /** What the subscription is to, for the notices: the queue's name, or the events exchange. */
@@ -194,125 +197,38 @@ public final class KeptEventSubscription implements AutoCloseable {
     return queue != null ? queue : topology.names().eventsExchange();
   }
 
-  /** Declares, binds and consumes the queue on a new channel, which is then this subscription's. */
-  private void subscribe() throws IOException {
-    Channel ch = connection.createChannel();
-    String tag;
-    try {
-      // Before the consumer exists: a channel the broker closes later is then told of at once.
-      ch.addShutdownListener(
-          cause -> {
-            // The whole connection: amqp-client's recovery reopens the channel and declares again.
-            if (!cause.isHardError() && !cause.isInitiatedByApplication()) {
-              lost(ch, BrokerErrors.reason(cause));
-            }
-          });
-      if (declare) {
-        topology.declareCore(ch);
-      }
-      String consumed =
-          queue != null
-              ? ch.queueDeclare(queue, false, false, false, Map.of("x-expires", keptFor.toMillis()))
-                  .getQueue()
-              : ch.queueDeclare("", false, true, true, null).getQueue();
-      for (String key : bindingKeys) {
-        ch.queueBind(consumed, topology.names().eventsExchange(), key);
-      }
-      BiConsumer<String, byte[]> decode = EventSubscription.decoding(listener);
-      tag =
-          ch.basicConsume(
-              consumed,
-              true,
-              new DefaultConsumer(ch) {
-                @Override
-                public void handleDelivery(
-                    String tag, Envelope envelope, AMQP.BasicProperties props, byte[] body) {
-                  decode.accept(envelope.getRoutingKey(), body);
-                }
-
-                @Override
-                public void handleCancel(String tag) {
-                  lost(ch, "the broker cancelled its consumer (was its queue deleted?)");
-                }
-              });
-    } catch (IOException | RuntimeException e) {
-      // Left known to amqp-client, each refused try would leave a channel for the next recovery to
-      // open again.
-      Channels.closeOrForget(connection, ch);
-      throw e;
-    }
-    channel = ch;
-    consumerTag = tag;
-  }
-
-  /**
-   * Runs on the connection's threads: it must not wait for this subscription's lock, which a
-   * subscription in progress holds while it waits for the broker's answers on those threads.
-   */
-  private void lost(Channel ch, String why) {
-    try {
-      reopener.execute(() -> subscribeAgain(ch, why));
-    } catch (RejectedExecutionException e) {
-      // closing
-    }
-  }
-
-  /**
-   * @param lostChannel the channel whose subscription was lost; null for a try after one failed
-   */
-  private synchronized void subscribeAgain(Channel lostChannel, String why) {
-    if (closed || lostChannel != channel) {
-      return; // closed, or that channel was replaced already
-    }
-    if (lostChannel != null) {
+  /** The consumer's notices, worded for a subscription. */
+  private final class Told implements KeptConsumer.Notices {
+    @Override
+    public void lost(String why) {
       notices.lost("lost the subscription to " + what() + ": " + why + "; subscribing again");
-      forget(lostChannel, consumerTag);
-      channel = null;
-      consumerTag = null;
     }
-    try {
-      subscribe();
+
+    @Override
+    public void refused(String reason) {
+      notices.lost(
+          "could not subscribe to "
+              + what()
+              + " again: "
+              + reason
+              + "; trying every "
+              + RETRY.toSeconds()
+              + " s");
+    }
+
+    @Override
+    public void back(int refusals) {
       notices.back(
           "subscribed to "
               + what()
               + " again"
-              + (failedTries == 0 ? "" : " after " + (failedTries + 1) + " tries"));
-      failedTries = 0;
-    } catch (IOException | RuntimeException e) {
-      if (failedTries++ == 0) {
-        notices.lost(
-            "could not subscribe to "
-                + what()
-                + " again: "
-                + BrokerErrors.reason(e)
-                + "; trying every "
-                + RETRY.toSeconds()
-                + " s");
-      }
-      try {
-        reopener.schedule(() -> subscribeAgain(null, null), RETRY.toNanos(), TimeUnit.NANOSECONDS);
-      } catch (RejectedExecutionException closing) {
-        // closing
-      }
+              + (refusals == 0 ? "" : " after " + (refusals + 1) + " tries"));
     }
-  }
-
-  /**
-   * Closes {@code ch} if it is open (amqp-client then forgets it with its consumer). One the broker
-   * closed is made to forget its consumer, which amqp-client's next recovery would otherwise start
-   * again beside the new one, and then the channel itself ({@link Channels#closeOrForget}), which
-   * that recovery would open again, idle.
-   */
-  private void forget(Channel ch, String tag) {
-    if (!ch.isOpen()) {
-      Channels.forgetConsumer(ch, tag);
-    }
-    Channels.closeOrForget(connection, ch);
   }
 
   /** Whether the queue is consumed now; false while the subscription is being made again. */
-  public synchronized boolean subscribed() {
-    return channel != null && channel.isOpen();
+  public boolean subscribed() {
+    return consumer.consuming();
   }
 
   /**
@@ -320,20 +236,12 @@ public final class KeptEventSubscription implements AutoCloseable {
    * goes with its consumer).
    */
   @Override
-  public synchronized void close() {
-    closed = true;
-    if (channel == null) {
-      return;
-    }
-    if (queue != null && channel.isOpen()) {
-      try {
-        channel.queueDelete(queue);
-      } catch (IOException | RuntimeException e) {
-        log.debug("could not delete {}; it expires by itself", queue, e);
-      }
-    }
-    forget(channel, consumerTag);
-    channel = null;
-    consumerTag = null;
+  public void close() {
+    consumer.close(
+        ch -> {
+          if (queue != null) {
+            ch.queueDelete(queue);
+          }
+        });
   }
 }

@@ -3,10 +3,9 @@ package dev.conveyor.worker.control;
 import com.rabbitmq.client.AMQP;
 import com.rabbitmq.client.Channel;
 import com.rabbitmq.client.Connection;
-import com.rabbitmq.client.DefaultConsumer;
 import com.rabbitmq.client.Envelope;
 import dev.conveyor.protocol.broker.BrokerErrors;
-import dev.conveyor.protocol.broker.Channels;
+import dev.conveyor.protocol.broker.KeptConsumer;
 import dev.conveyor.protocol.topology.Topology;
 import java.io.IOException;
 import java.time.Duration;
@@ -14,7 +13,6 @@ import java.util.Map;
 import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CountDownLatch;
-import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
@@ -69,19 +67,10 @@ public final class ControlListener implements AutoCloseable {
   /** The messages {@link #catchUp} waits for, by correlation id. */
   private final Map<String, CountDownLatch> catchingUp = new ConcurrentHashMap<>();
 
-  /** Where commands are heard; guarded by this. */
-  private Channel channel;
-
-  private String consumerTag;
-  private volatile Channel counted;
-  private volatile String countedTag;
+  // Guarded by this. Null until started.
+  private KeptConsumer commands;
+  private KeptConsumer counted;
   private boolean closed;
-
-  /** Refusals to count this worker again; guarded by {@code this}. */
-  private final RefusalStreak uncounted;
-
-  /** Refusals to let this worker listen again; guarded by {@code this}. */
-  private final RefusalStreak deaf;
 
   /**
    * @param worker whose commands these are: the queue is named after it
@@ -100,40 +89,21 @@ public final class ControlListener implements AutoCloseable {
     this.queue = topology.names().commandsFor(worker);
     this.handler = handler;
     this.retries = retries;
-    String control = topology.names().controlExchange();
-    String workers = topology.names().workers();
-    long every = RETRY_EVERY.toSeconds();
-    deaf =
-        new RefusalStreak(
-            log,
-            reason ->
-                control
-                    + ": the broker closed the channel on which this worker hears commands, and it"
-                    + " cannot listen again ("
-                    + reason
-                    + "): it hears no command until it can; trying again every "
-                    + every
-                    + " s",
-            null);
-    uncounted =
-        new RefusalStreak(
-            log,
-            reason ->
-                workers
-                    + " went and could not be consumed again ("
-                    + reason
-                    + "): this worker still obeys commands, but is not counted until it can, so a"
-                    + " status round may end before it answers; trying again every "
-                    + every
-                    + " s",
-            workers + ": this worker is counted again");
   }
 
   public synchronized void start() throws IOException {
-    listen(false, null, true);
+    commands =
+        KeptConsumer.start(
+            connection, this::declareCommands, this::heard, retries, RETRY_EVERY, new Deaf());
     // After the control consumer: a worker counted is one that hears what is published next.
-    counted = connection.createChannel();
-    beCounted();
+    counted =
+        KeptConsumer.start(
+            connection,
+            (ch, again) -> topology.declareWorkers(ch),
+            (envelope, props, body) -> {}, // nothing is meant to arrive; whatever does is dropped
+            retries,
+            RETRY_EVERY,
+            new Uncounted());
     long every = RETRY_EVERY.toMillis();
     retries.scheduleWithFixedDelay(this::bindAgain, every, every, TimeUnit.MILLISECONDS);
   }
@@ -151,17 +121,23 @@ public final class ControlListener implements AutoCloseable {
     CountDownLatch back = new CountDownLatch(1);
     catchingUp.put(id, back);
     try {
+      KeptConsumer ear;
       synchronized (this) {
-        if (closed || deaf.on() || !channel.isOpen()) {
-          return false;
-        }
-        channel.basicPublish(
-            "",
-            queue,
-            new AMQP.BasicProperties.Builder().type(CAUGHT_UP).correlationId(id).build(),
-            new byte[0]);
+        ear = closed ? null : commands;
       }
-      return back.await(timeout.toMillis(), TimeUnit.MILLISECONDS);
+      boolean sent =
+          ear != null
+              && ear.onChannel(
+                  ch ->
+                      ch.basicPublish(
+                          "",
+                          queue,
+                          new AMQP.BasicProperties.Builder()
+                              .type(CAUGHT_UP)
+                              .correlationId(id)
+                              .build(),
+                          new byte[0]));
+      return sent && back.await(timeout.toMillis(), TimeUnit.MILLISECONDS);
     } catch (IOException | RuntimeException e) {
       log.warn("could not hear the commands queued for {}: {}", worker, BrokerErrors.reason(e));
       return false;
@@ -174,165 +150,104 @@ public final class ControlListener implements AutoCloseable {
   }
 
   /**
-   * Consumes commands from this worker's queue, declared and bound to the control exchange, on a
-   * new channel; {@code declare}: the namespace's exchanges are declared first, on that channel,
-   * which lives as long as the worker (amqp-client's recovery declares them again on it). The
-   * broker closing that channel (the exchange missing when the queue is bound again, say) or
-   * cancelling its consumer (the queue deleted) makes the worker listen again.
-   *
-   * @param replaced the channel the broker closed, whose number the new one takes, so that
-   *     amqp-client's recovery does not open it again ({@link Channels#replacing}); null for none
-   * @param purge whether the commands already queued are dropped: those of an earlier worker
+   * Declares this worker's queue of commands, bound to the control exchange. Again (the broker
+   * closed the last channel, or cancelled its consumer): the namespace's exchanges first, as the
+   * control exchange may be what was missing; at the start, they are the worker's to declare. A
+   * worker that starts empties the queue: what it holds was meant for an earlier worker of this
+   * name. One that listens again keeps what it holds.
    */
-  private void listen(boolean declare, Channel replaced, boolean purge) throws IOException {
-    Channel ch = Channels.replacing(connection, replaced);
-    channel = ch;
-    ch.addShutdownListener(
-        cause -> {
-          if (!cause.isHardError() && !cause.isInitiatedByApplication()) {
-            execute(() -> listenAgain(ch, false, BrokerErrors.reason(cause)), 0);
-          }
-        });
-    if (declare) {
+  private String declareCommands(Channel ch, boolean again) throws IOException {
+    if (again) {
       topology.declareCore(ch);
     }
     topology.declareCommands(ch, worker);
-    if (purge) {
+    if (!again) {
       ch.queuePurge(queue);
     }
-    consumerTag =
-        ch.basicConsume(
-            queue,
-            true,
-            new DefaultConsumer(ch) {
-              @Override
-              public void handleDelivery(
-                  String tag, Envelope envelope, AMQP.BasicProperties props, byte[] body) {
-                if (envelope.getExchange().isEmpty() && CAUGHT_UP.equals(props.getType())) {
-                  CountDownLatch back = catchingUp.get(props.getCorrelationId());
-                  if (back != null) {
-                    back.countDown();
-                  }
-                  return;
-                }
-                handler.handle(
-                    body, props.getHeaders(), props.getReplyTo(), props.getCorrelationId());
-              }
+    return queue;
+  }
 
-              @Override
-              public void handleCancel(String tag) {
-                // On amqp-client's dispatch thread, one of the task threads: the broker work waits
-                // for the io thread.
-                execute(() -> listenAgain(ch, false, "the broker cancelled its consumer"), 0);
-              }
-            });
+  /** On amqp-client's dispatch thread: applying a command does no broker I/O. */
+  private void heard(Envelope envelope, AMQP.BasicProperties props, byte[] body) {
+    if (envelope.getExchange().isEmpty() && CAUGHT_UP.equals(props.getType())) {
+      CountDownLatch back = catchingUp.get(props.getCorrelationId());
+      if (back != null) {
+        back.countDown();
+      }
+      return;
+    }
+    handler.handle(body, props.getHeaders(), props.getReplyTo(), props.getCorrelationId());
   }
 
   /**
    * Binds the control queue again: nothing changes while it is bound; an exchange deleted and
-   * declared again since has lost the binding, and a missing one closes the channel ({@link
-   * #listenAgain}).
+   * declared again since has lost the binding, and a missing one closes the channel, on which the
+   * worker listens again.
    */
-  private synchronized void bindAgain() {
-    if (closed || deaf.on() || !channel.isOpen()) {
-      return;
+  private void bindAgain() {
+    KeptConsumer ear;
+    synchronized (this) {
+      ear = closed ? null : commands;
     }
     try {
-      channel.queueBind(queue, topology.names().controlExchange(), "");
+      if (ear != null) {
+        ear.onChannel(ch -> ch.queueBind(queue, topology.names().controlExchange(), ""));
+      }
     } catch (IOException | RuntimeException e) {
       log.debug("control queue {} not bound again: {}", queue, BrokerErrors.reason(e));
     }
   }
 
-  /**
-   * Listens again on a new channel, after the broker closed {@code lost} or cancelled its consumer
-   * (for {@code why}): declares the namespace's exchanges (the control exchange may be what was
-   * missing) and the queue, keeping what it holds. The old consumer is forgotten first, which
-   * amqp-client's recovery would otherwise start again beside the new one. Tries again every {@link
-   * #RETRY_EVERY} until the broker lets it.
-   */
-  private synchronized void listenAgain(Channel lost, boolean retry, String why) {
-    if (closed || channel != lost || (deaf.on() && !retry)) {
-      return; // closed, listening on a newer channel already, or a retry is due
-    }
-    if (!retry) {
+  /** What this worker says when it loses its ear on the control exchange, and when it is back. */
+  private final class Deaf implements KeptConsumer.Notices {
+    @Override
+    public void lost(String why) {
       log.warn(
-          "{}: {} on which this worker hears commands ({}); listening again",
+          "{}: lost the consumer of {}, on which this worker hears commands: {}; listening again",
           topology.names().controlExchange(),
-          lost.isOpen()
-              ? "the broker ended the consumer of " + queue
-              : "the broker closed the channel",
+          queue,
           why);
     }
-    Channels.forgetConsumer(lost, consumerTag);
-    Channels.closeQuietly(lost);
-    try {
-      listen(true, lost, false);
-      deaf.ended();
+
+    @Override
+    public void refused(String reason) {
+      log.warn(
+          "{}: this worker cannot listen again ({}): it hears no command until it can; trying"
+              + " again every {} s",
+          topology.names().controlExchange(),
+          reason,
+          RETRY_EVERY.toSeconds());
+    }
+
+    @Override
+    public void back(int refusals) {
       log.info("{}: this worker hears commands again", topology.names().controlExchange());
-    } catch (IOException | RuntimeException e) {
-      deaf.refused(e);
-      Channel failed = channel;
-      execute(() -> listenAgain(failed, true, why), RETRY_EVERY.toMillis());
     }
   }
 
-  /**
-   * Nothing is meant to arrive on {@code ns.workers}; whatever does is dropped. The broker ending
-   * the consumer (the queue went) or closing its channel (a declaration refused, amqp-client's
-   * after a reconnection among them) makes the worker consume it again.
-   */
-  private void beCounted() throws IOException {
-    Channel ch = counted;
-    ch.addShutdownListener(
-        cause -> {
-          if (!cause.isHardError() && !cause.isInitiatedByApplication()) {
-            execute(() -> recount(ch, false), 0);
-          }
-        });
-    countedTag =
-        ch.basicConsume(
-            topology.declareWorkers(ch),
-            true,
-            new DefaultConsumer(ch) {
-              @Override
-              public void handleCancel(String consumerTag) {
-                // On amqp-client's dispatch thread, one of the task threads: the broker work waits
-                // for the io thread.
-                execute(() -> recount(ch, false), 0);
-              }
-            });
-  }
-
-  private void execute(Runnable r, long delayMillis) {
-    try {
-      retries.schedule(r, delayMillis, TimeUnit.MILLISECONDS);
-    } catch (RejectedExecutionException e) {
-      // the worker is closing
+  /** What this worker says when it is no longer counted on {@code ns.workers}, and when it is. */
+  private final class Uncounted implements KeptConsumer.Notices {
+    @Override
+    public void lost(String why) {
+      log.debug("{}: lost this worker's consumer: {}", topology.names().workers(), why);
     }
-  }
 
-  /**
-   * Consumes {@code ns.workers} again, declared again, on a new channel of its own: a failed
-   * declaration closes the channel it was made on. The last one is closed first, which makes
-   * amqp-client forget the consumer the broker cancelled; its recovery would otherwise consume
-   * again with it beside its replacement, and the worker would be counted twice after a
-   * reconnection. Tries again every {@link #RETRY_EVERY} until the broker lets it.
-   */
-  private synchronized void recount(Channel lost, boolean retry) {
-    if (closed || counted != lost || (uncounted.on() && !retry)) {
-      return; // closed, counted on a newer channel already, or a retry is due
+    @Override
+    public void refused(String reason) {
+      log.warn(
+          "{} went and could not be consumed again ({}): this worker still obeys commands, but is"
+              + " not counted until it can, so a status round may end before it answers; trying"
+              + " again every {} s",
+          topology.names().workers(),
+          reason,
+          RETRY_EVERY.toSeconds());
     }
-    Channels.forgetConsumer(lost, countedTag);
-    Channels.closeQuietly(lost);
-    try {
-      counted = Channels.replacing(connection, lost);
-      beCounted();
-      uncounted.ended();
-    } catch (IOException | RuntimeException e) {
-      uncounted.refused(e);
-      Channel failed = counted;
-      execute(() -> recount(failed, true), RETRY_EVERY.toMillis());
+
+    @Override
+    public void back(int refusals) {
+      if (refusals > 0) {
+        log.info("{}: this worker is counted again", topology.names().workers());
+      }
     }
   }
 
@@ -344,14 +259,11 @@ public final class ControlListener implements AutoCloseable {
   @Override
   public synchronized void close() {
     closed = true;
-    Channels.closeQuietly(counted);
-    if (channel != null && channel.isOpen()) {
-      try {
-        channel.queueDelete(queue);
-      } catch (IOException | RuntimeException e) {
-        log.debug("{} not deleted: {}", queue, BrokerErrors.reason(e));
-      }
+    if (counted != null) {
+      counted.close();
     }
-    Channels.closeQuietly(channel);
+    if (commands != null) {
+      commands.close(ch -> ch.queueDelete(queue));
+    }
   }
 }
