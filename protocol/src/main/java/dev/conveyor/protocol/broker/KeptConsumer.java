@@ -63,7 +63,10 @@ public final class KeptConsumer implements AutoCloseable {
     /** The first of a run of refused tries to make it again, for the broker's {@code reason}. */
     void refused(String reason);
 
-    /** Consuming again, after {@code refusals} refused tries (0: at the first). */
+    /**
+     * Consuming (again), after {@code refusals} refused tries (0: at the first). Not called for the
+     * first consumer of {@link #start}.
+     */
     void back(int refusals);
   }
 
@@ -80,6 +83,9 @@ public final class KeptConsumer implements AutoCloseable {
   private String queue;
   private boolean closed;
   private int refusals;
+
+  /** Whether a consumer was made once: the next is made again. */
+  private boolean made;
 
   private KeptConsumer(
       Connection connection,
@@ -115,7 +121,27 @@ public final class KeptConsumer implements AutoCloseable {
     KeptConsumer kept =
         new KeptConsumer(connection, declaration, deliveries, reopener, retryEvery, notices);
     synchronized (kept) {
-      kept.consume(false);
+      kept.consume();
+    }
+    return kept;
+  }
+
+  /**
+   * {@link #start}, except that a first consumer the broker refuses is told of ({@link
+   * Notices#refused}) and tried again like a lost one: for a consumer the program can start
+   * without.
+   */
+  public static KeptConsumer startTrying(
+      Connection connection,
+      Declaration declaration,
+      Deliveries deliveries,
+      ScheduledExecutorService reopener,
+      Duration retryEvery,
+      Notices notices) {
+    KeptConsumer kept =
+        new KeptConsumer(connection, declaration, deliveries, reopener, retryEvery, notices);
+    synchronized (kept) {
+      kept.consumeAgain(null, null);
     }
     return kept;
   }
@@ -145,7 +171,7 @@ public final class KeptConsumer implements AutoCloseable {
   }
 
   /** Declares and consumes on a new channel, which is then this consumer's. Holds the lock. */
-  private void consume(boolean again) throws IOException {
+  private void consume() throws IOException {
     Channel ch = connection.createChannel();
     String tag;
     String consumed;
@@ -158,7 +184,7 @@ public final class KeptConsumer implements AutoCloseable {
               lost(ch, "the broker closed its channel (" + BrokerErrors.reason(cause) + ")");
             }
           });
-      consumed = declaration.declare(ch, again);
+      consumed = declaration.declare(ch, made);
       tag =
           ch.basicConsume(
               consumed,
@@ -184,6 +210,7 @@ public final class KeptConsumer implements AutoCloseable {
     channel = ch;
     consumerTag = tag;
     queue = consumed;
+    made = true;
   }
 
   /**
@@ -199,7 +226,8 @@ public final class KeptConsumer implements AutoCloseable {
   }
 
   /**
-   * @param lost the channel whose consumer the broker ended; null for a try after one was refused
+   * @param lost the channel whose consumer the broker ended; null for a try after one was refused,
+   *     or for the first of {@link #startTrying}
    */
   private synchronized void consumeAgain(Channel lost, String why) {
     if (closed || lost != channel) {
@@ -212,7 +240,7 @@ public final class KeptConsumer implements AutoCloseable {
       consumerTag = null;
     }
     try {
-      consume(true);
+      consume();
       notices.back(refusals);
       refusals = 0;
     } catch (IOException | RuntimeException e) {
