@@ -15,10 +15,10 @@ import org.slf4j.LoggerFactory;
 
 /**
  * A consumer (no-ack) on a channel of its own that is made again whenever the broker ends it: when
- * it cancels the consumer (the queue was deleted, or went with the node that held it) or closes its
- * channel (a declaration or binding refused, amqp-client's own after a reconnection among them).
- * amqp-client's recovery brings a consumer back after a lost connection, but gives up when the
- * broker refuses, and nothing brings back a cancelled one.
+ * it cancels the consumer (the queue was deleted, or a classic one went with its node) or closes
+ * its channel (a declaration or binding refused, amqp-client's own after a reconnection among
+ * them). amqp-client's recovery brings a consumer back after a lost connection, but gives up when
+ * the broker refuses, and nothing brings back a cancelled one.
  *
  * <p>It is made again on a new channel, declared again, at once and then every {@code retryEvery}
  * until the broker accepts. The lost channel and consumer are made forgotten by amqp-client first
@@ -55,7 +55,10 @@ public final class KeptConsumer implements AutoCloseable {
     void call(Channel channel) throws IOException;
   }
 
-  /** Where a kept consumer tells of its loss and its return; each called on the reopener. */
+  /**
+   * Where a kept consumer tells of its loss and its return: on the reopener, but for the first
+   * refusal of {@link #startTrying}, on its caller.
+   */
   public interface Notices {
     /** The broker ended the consumer, for {@code why}; it is being made again. */
     void lost(String why);
@@ -144,11 +147,6 @@ public final class KeptConsumer implements AutoCloseable {
       kept.consumeAgain(null, null);
     }
     return kept;
-  }
-
-  /** The queue consumed, as last declared (a server-named one changes with each consumer). */
-  public synchronized String queue() {
-    return queue;
   }
 
   /** Whether it consumes now: false while it is made again, and once closed. */
