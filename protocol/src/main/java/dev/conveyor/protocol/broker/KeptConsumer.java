@@ -15,10 +15,10 @@ import org.slf4j.LoggerFactory;
 
 /**
  * A consumer (no-ack) on a channel of its own that is made again whenever the broker ends it: when
- * it cancels the consumer (the queue was deleted, or a classic one went with its node) or closes
- * its channel (a declaration or binding refused, amqp-client's own after a reconnection among
- * them). amqp-client's recovery brings a consumer back after a lost connection, but gives up when
- * the broker refuses, and nothing brings back a cancelled one.
+ * it cancels the consumer (the queue was deleted, or went with the node that held it) or closes its
+ * channel (a declaration or binding refused, amqp-client's own after a reconnection among them).
+ * amqp-client's recovery brings a consumer back after a lost connection, but gives up when the
+ * broker refuses, and nothing brings back a cancelled one.
  *
  * <p>It is made again on a new channel, declared again, at once and then every {@code retryEvery}
  * until the broker accepts. The lost channel and consumer are made forgotten by amqp-client first
@@ -55,10 +55,7 @@ public final class KeptConsumer implements AutoCloseable {
     void call(Channel channel) throws IOException;
   }
 
-  /**
-   * Where a kept consumer tells of its loss and its return: on the reopener, but for the first
-   * refusal of {@link #startTrying}, on its caller.
-   */
+  /** Where a kept consumer tells of its loss and its return; each called on the reopener. */
   public interface Notices {
     /** The broker ended the consumer, for {@code why}; it is being made again. */
     void lost(String why);
@@ -66,10 +63,7 @@ public final class KeptConsumer implements AutoCloseable {
     /** The first of a run of refused tries to make it again, for the broker's {@code reason}. */
     void refused(String reason);
 
-    /**
-     * Consuming (again), after {@code refusals} refused tries (0: at the first). Not called for the
-     * first consumer of {@link #start}.
-     */
+    /** Consuming again, after {@code refusals} refused tries (0: at the first). */
     void back(int refusals);
   }
 
@@ -86,9 +80,6 @@ public final class KeptConsumer implements AutoCloseable {
   private String queue;
   private boolean closed;
   private int refusals;
-
-  /** Whether a consumer was made once: the next is made again. */
-  private boolean made;
 
   private KeptConsumer(
       Connection connection,
@@ -124,27 +115,7 @@ public final class KeptConsumer implements AutoCloseable {
     KeptConsumer kept =
         new KeptConsumer(connection, declaration, deliveries, reopener, retryEvery, notices);
     synchronized (kept) {
-      kept.consume();
-    }
-    return kept;
-  }
-
-  /**
-   * {@link #start}, except that a first consumer the broker refuses is told of ({@link
-   * Notices#refused}) and tried again like a lost one: for a consumer the program can start
-   * without.
-   */
-  public static KeptConsumer startTrying(
-      Connection connection,
-      Declaration declaration,
-      Deliveries deliveries,
-      ScheduledExecutorService reopener,
-      Duration retryEvery,
-      Notices notices) {
-    KeptConsumer kept =
-        new KeptConsumer(connection, declaration, deliveries, reopener, retryEvery, notices);
-    synchronized (kept) {
-      kept.consumeAgain(null, null);
+      kept.consume(false);
     }
     return kept;
   }
@@ -169,7 +140,7 @@ public final class KeptConsumer implements AutoCloseable {
   }
 
   /** Declares and consumes on a new channel, which is then this consumer's. Holds the lock. */
-  private void consume() throws IOException {
+  private void consume(boolean again) throws IOException {
     Channel ch = connection.createChannel();
     String tag;
     String consumed;
@@ -182,7 +153,7 @@ public final class KeptConsumer implements AutoCloseable {
               lost(ch, "the broker closed its channel (" + BrokerErrors.reason(cause) + ")");
             }
           });
-      consumed = declaration.declare(ch, made);
+      consumed = declaration.declare(ch, again);
       tag =
           ch.basicConsume(
               consumed,
@@ -208,7 +179,6 @@ public final class KeptConsumer implements AutoCloseable {
     channel = ch;
     consumerTag = tag;
     queue = consumed;
-    made = true;
   }
 
   /**
@@ -224,8 +194,7 @@ public final class KeptConsumer implements AutoCloseable {
   }
 
   /**
-   * @param lost the channel whose consumer the broker ended; null for a try after one was refused,
-   *     or for the first of {@link #startTrying}
+   * @param lost the channel whose consumer the broker ended; null for a try after one was refused
    */
   private synchronized void consumeAgain(Channel lost, String why) {
     if (closed || lost != channel) {
@@ -238,7 +207,7 @@ public final class KeptConsumer implements AutoCloseable {
       consumerTag = null;
     }
     try {
-      consume();
+      consume(true);
       notices.back(refusals);
       refusals = 0;
     } catch (IOException | RuntimeException e) {

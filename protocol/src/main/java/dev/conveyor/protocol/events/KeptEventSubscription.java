@@ -7,6 +7,7 @@ import dev.conveyor.protocol.topology.Topology;
 import java.io.IOException;
 import java.time.Duration;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.function.BiConsumer;
 import java.util.function.Consumer;
@@ -182,7 +183,8 @@ public final class KeptEventSubscription implements AutoCloseable {
     }
     String consumed =
         queue != null
-            ? topology.declareKept(ch, queue, keptFor)
+            ? ch.queueDeclare(queue, false, false, false, Map.of("x-expires", keptFor.toMillis()))
+                .getQueue()
             : ch.queueDeclare("", false, true, true, null).getQueue();
     for (String key : bindingKeys) {
       ch.queueBind(consumed, topology.names().eventsExchange(), key);

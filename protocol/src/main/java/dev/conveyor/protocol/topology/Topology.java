@@ -6,7 +6,6 @@ import dev.conveyor.protocol.wire.Command;
 import dev.conveyor.protocol.wire.ControlMessage;
 import java.io.IOException;
 import java.time.Duration;
-import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 
@@ -134,13 +133,13 @@ public final class Topology {
   }
 
   /**
-   * The queue whose consumers are the workers that hear commands ({@link Names#workers()}): a
-   * quorum queue, so that it outlives the loss of a node, capped at no message, so that nothing
-   * published to it by mistake stays. It stays in the namespace when no worker consumes it.
+   * The queue whose consumers are the workers that hear commands ({@link Names#workers()}): deleted
+   * by the broker when the last of them goes, and capped at no message, so that nothing published
+   * to it by mistake stays.
    */
   public String declareWorkers(Channel ch) throws IOException {
     String name = names.workers();
-    ch.queueDeclare(name, true, false, false, WORKERS);
+    ch.queueDeclare(name, false, false, true, WORKERS);
     return name;
   }
 
@@ -155,14 +154,13 @@ public final class Topology {
   public static final int COMMANDS_KEPT = 1000;
 
   /**
-   * A worker's queue of commands ({@link Names#commandsFor}), bound to the control exchange: a
-   * {@linkplain #declareKept kept queue}.
+   * A worker's queue of commands ({@link Names#commandsFor}), bound to the control exchange.
    *
    * @return its name
    */
   public String declareCommands(Channel ch, String worker) throws IOException {
     String name = names.commandsFor(worker);
-    ch.queueDeclare(name, true, false, false, COMMANDS);
+    ch.queueDeclare(name, false, false, false, COMMANDS);
     ch.queueBind(name, names.controlExchange(), "");
     return name;
   }
@@ -191,34 +189,10 @@ public final class Topology {
     return m.revokesTasks() ? LOGGED_KEY : LIVE_KEY;
   }
 
-  /**
-   * A queue of one client's own that outlives its connection by {@code keptFor}, so that what is
-   * published to it while the client reconnects waits there: a quorum queue, which outlives the
-   * loss of a node too, and which the broker deletes once unused for that long. Not a transient
-   * non-exclusive queue, which would go with its node, and which RabbitMQ 4.3 refuses by default.
-   *
-   * @return its name
-   */
-  public String declareKept(Channel ch, String name, Duration keptFor) throws IOException {
-    ch.queueDeclare(name, true, false, false, kept(keptFor));
-    return name;
-  }
+  private static final Map<String, Object> WORKERS = Map.of("x-max-length", 0);
 
-  private static Map<String, Object> kept(Duration keptFor) {
-    return Map.of("x-queue-type", "quorum", "x-expires", keptFor.toMillis());
-  }
-
-  private static final Map<String, Object> WORKERS =
-      Map.of("x-queue-type", "quorum", "x-max-length", 0, "x-overflow", "drop-head");
-
-  private static final Map<String, Object> COMMANDS = commands();
-
-  private static Map<String, Object> commands() {
-    Map<String, Object> arguments = new HashMap<>(kept(COMMANDS_KEPT_FOR));
-    arguments.put("x-max-length", COMMANDS_KEPT);
-    arguments.put("x-overflow", "drop-head");
-    return Map.copyOf(arguments);
-  }
+  private static final Map<String, Object> COMMANDS =
+      Map.of("x-expires", COMMANDS_KEPT_FOR.toMillis(), "x-max-length", COMMANDS_KEPT);
 
   private static final Map<String, Object> CONTROL_LOG =
       Map.of(

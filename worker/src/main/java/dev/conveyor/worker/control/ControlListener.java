@@ -27,19 +27,16 @@ import org.slf4j.LoggerFactory;
  * <p>The queue outlives the worker's connection (for {@link Topology#COMMANDS_KEPT_FOR}), so a
  * command published while the worker reconnects waits there; after the recovery, {@link #catchUp}
  * returns once everything queued before it has been handled, which the worker waits for before it
- * takes tasks again. A worker that starts makes the queue afresh: what is in it was meant for an
+ * takes tasks again. A worker that starts empties the queue first: what is in it was meant for an
  * earlier worker of the same name.
  *
  * <p>Once it listens, the worker is also counted: it consumes {@code ns.workers}, so that the
  * queue's consumer count is the number of workers that hear commands, and a status round can end as
  * soon as that many answered. That consumer has a channel of its own, so that a failed declaration
  * of the queue cannot close the one that hears commands. amqp-client brings both back after a
- * reconnection. Both are quorum queues, which outlive the loss of a node; when either is deleted
- * (or refused, as when the node that held an older Conveyor's transient one went), the broker
- * cancels the consumer or closes its channel, and the worker declares the queue and consumes it
- * again, every few seconds until the broker lets it. A worker that cannot be counted at its start
- * (an older Conveyor's {@code ns.workers}, declared otherwise, is in use) starts all the same, and
- * tries so until it can.
+ * reconnection; when either queue itself goes (the node that held it was lost, or it was deleted),
+ * the broker cancels the consumer and the worker declares the queue and consumes it again, every
+ * few seconds until the broker lets it.
  *
  * <p>The broker drops the bindings of an exchange that is deleted, and tells no one: a control
  * exchange deleted under the workers (and declared again by the next {@code control} command) would
@@ -100,7 +97,7 @@ public final class ControlListener implements AutoCloseable {
             connection, this::declareCommands, this::heard, retries, RETRY_EVERY, new Deaf());
     // After the control consumer: a worker counted is one that hears what is published next.
     counted =
-        KeptConsumer.startTrying(
+        KeptConsumer.start(
             connection,
             (ch, again) -> topology.declareWorkers(ch),
             (envelope, props, body) -> {}, // nothing is meant to arrive; whatever does is dropped
@@ -155,18 +152,19 @@ public final class ControlListener implements AutoCloseable {
   /**
    * Declares this worker's queue of commands, bound to the control exchange. Again (the broker
    * closed the last channel, or cancelled its consumer): the namespace's exchanges first, as the
-   * control exchange may be what was missing, and the queue keeps what it holds. At the start the
-   * exchanges are the worker's to declare, and the queue is made afresh: what an earlier worker of
-   * this name left there was meant for that one, and was maybe declared otherwise (an older
-   * Conveyor's transient queue).
+   * control exchange may be what was missing; at the start, they are the worker's to declare. A
+   * worker that starts empties the queue: what it holds was meant for an earlier worker of this
+   * name. One that listens again keeps what it holds.
    */
   private String declareCommands(Channel ch, boolean again) throws IOException {
     if (again) {
       topology.declareCore(ch);
-    } else {
-      ch.queueDelete(queue);
     }
-    return topology.declareCommands(ch, worker);
+    topology.declareCommands(ch, worker);
+    if (!again) {
+      ch.queuePurge(queue);
+    }
+    return queue;
   }
 
   /** On amqp-client's dispatch thread: applying a command does no broker I/O. */
@@ -237,9 +235,9 @@ public final class ControlListener implements AutoCloseable {
     @Override
     public void refused(String reason) {
       log.warn(
-          "{} could not be consumed ({}): this worker still obeys commands, but is not counted"
-              + " until it can, so a status round may end before it answers; trying again every {}"
-              + " s",
+          "{} went and could not be consumed again ({}): this worker still obeys commands, but is"
+              + " not counted until it can, so a status round may end before it answers; trying"
+              + " again every {} s",
           topology.names().workers(),
           reason,
           RETRY_EVERY.toSeconds());
