@@ -17,10 +17,10 @@ import java.net.URI;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.regex.Pattern;
 import java.util.stream.Collectors;
 import java.util.stream.IntStream;
 import org.awaitility.Awaitility;
@@ -158,19 +158,41 @@ class ClusterNodeLossIT {
                   ? " ms after the kill (as this test saw it)"
                   : " ms after stop_app was invoked (rabbitmqctl's own start included)"));
 
-      // Every worker hears the others' word of lost deliveries again: the queue that keeps it for
-      // the moved worker lived on the lost node. And every worker is counted again on ns.workers,
-      // which lives on the node of the worker that declared it first: a status round waits for as
-      // many answers as it has consumers.
-      Map<String, Integer> wanted =
-          new HashMap<>(
-              names.stream().collect(Collectors.toMap(n -> broker.names().requeuedFor(n), n -> 1)));
-      wanted.put(broker.names().workers(), WORKERS);
-      Awaitility.await("every worker consuming its queue of the others' word, and counted")
+      // Every worker hears commands and the others' word of lost deliveries again: the queues
+      // that keep them for the moved worker lived on the lost node, so it consumes queues of other
+      // names. And every worker is counted again on ns.workers, a quorum queue: a status round
+      // waits for as many answers as it has consumers.
+      Awaitility.await("every worker consuming its queues of commands and of the others' word")
           .atMost(Duration.ofSeconds(60))
           .pollInterval(Duration.ofSeconds(1))
-          .untilAsserted(() -> assertThat(cluster.consumers(asking)).containsAllEntriesOf(wanted));
-      lap("every worker consuming its queue of the others' word, and counted");
+          .untilAsserted(
+              () -> {
+                Map<String, Integer> consumers = cluster.consumers(asking);
+                assertThat(consumers).containsEntry(broker.names().workers(), WORKERS);
+                for (String n : names) {
+                  for (String kept :
+                      List.of(broker.names().requeuedFor(n), broker.names().commandsFor(n))) {
+                    assertThat(consumers)
+                        .as(kept + ", or the queue it moved to, consumed")
+                        .anySatisfy(
+                            (queue, count) -> {
+                              assertThat(queue).matches(Pattern.quote(kept) + "(\\.moved-.*)?");
+                              assertThat(count).isEqualTo(1);
+                            });
+                  }
+                }
+              });
+      assertThat(moved.output())
+          .as("the moved worker's queues, which lived on the lost node")
+          .contains(
+              "queue "
+                  + broker.names().commandsFor(names.get(victim - 1))
+                  + " cannot be declared (NOT_FOUND")
+          .contains(
+              "queue "
+                  + broker.names().requeuedFor(names.get(victim - 1))
+                  + " cannot be declared (NOT_FOUND");
+      lap("every worker consuming its queues of commands and of the others' word, and counted");
 
       // What ran is what the tasks' own file says. (The queue's counts are no witness right after
       // a node loss: list_queues read 0 ready, 0 unacked for a queue still holding 1 500 tasks

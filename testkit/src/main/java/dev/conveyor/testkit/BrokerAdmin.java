@@ -116,6 +116,39 @@ public final class BrokerAdmin {
     }
   }
 
+  /** A queue as the management API lists it. */
+  public record QueueKind(
+      String name, String type, boolean durable, boolean exclusive, boolean autoDelete) {}
+
+  /** The queues of the AMQP URI's vhost whose names begin with {@code prefix}: at once. */
+  public List<QueueKind> queues(String prefix) {
+    try {
+      JsonNode queues =
+          Wire.JSON.readTree(
+              call(
+                  "GET",
+                  "/api/queues/"
+                      + vhostPath()
+                      + "?disable_stats=true&columns=name,type,durable,exclusive,auto_delete"));
+      List<QueueKind> found = new ArrayList<>();
+      for (JsonNode q : queues) {
+        String name = q.path("name").asText();
+        if (name.startsWith(prefix)) {
+          found.add(
+              new QueueKind(
+                  name,
+                  q.path("type").asText(),
+                  q.path("durable").asBoolean(),
+                  q.path("exclusive").asBoolean(),
+                  q.path("auto_delete").asBoolean()));
+        }
+      }
+      return found;
+    } catch (IOException e) {
+      throw new IllegalStateException(e);
+    }
+  }
+
   private static String encoded(String name) {
     return URLEncoder.encode(name, StandardCharsets.UTF_8).replace("+", "%20");
   }

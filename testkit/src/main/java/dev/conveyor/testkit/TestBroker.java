@@ -263,7 +263,7 @@ public final class TestBroker implements AutoCloseable {
     }
     qs.add(n.deadQueue());
     qs.add(n.controlLog());
-    qs.add(n.workers()); // gone with its last consumer, unless a worker was not closed
+    qs.add(n.workers()); // a quorum queue, which stays when its consumers go
     qs.addAll(extraQueues);
     for (String q : qs) {
       quietly(ch -> ch.queueDelete(q));

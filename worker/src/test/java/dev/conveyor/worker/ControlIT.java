@@ -628,7 +628,7 @@ class ControlIT {
                       .anyMatch(
                           w ->
                               w.contains(broker.names().workers())
-                                  && w.contains("could not be consumed again")));
+                                  && w.contains("could not be consumed (")));
 
       Broker.control(broker, Broker.command(Command.STOP, new Target.Tasks(List.of(task)), false));
       assertThat(events.await(task, TaskState.CANCELLED, Duration.ofSeconds(10)).cause())

@@ -6,6 +6,8 @@ import com.rabbitmq.client.AMQP;
 import com.rabbitmq.client.Channel;
 import com.rabbitmq.client.Connection;
 import com.rabbitmq.client.DefaultConsumer;
+import com.rabbitmq.client.impl.recovery.AutorecoveringConnection;
+import dev.conveyor.protocol.broker.KeptQueueName;
 import dev.conveyor.protocol.events.Event;
 import dev.conveyor.protocol.events.KeptEventSubscription;
 import dev.conveyor.protocol.wire.Cause;
@@ -127,41 +129,55 @@ class KeptEventSubscriptionIT {
 
   /**
    * After a lost connection, the broker refuses amqp-client's declaration of the queue and closes
-   * its channel (after the loss of a cluster node, a 404 for the queue that lived there; here a
-   * 406, as the queue was made again with other arguments while the subscriber was away). The
-   * subscription tries again until the broker accepts, then receives what is published.
+   * its channel (after the loss of the cluster node a durable queue lives on, a 404; here a 406, as
+   * the queue was made again with other arguments while the subscriber was away). Nothing can be
+   * had from that queue, so the subscription moves at once to a queue of another name, which
+   * receives what is published from then on; amqp-client's next recovery leaves the old name alone.
    */
   @Test
-  void aDeclarationRefusedOnRecoveryIsTriedAgainUntilTheBrokerAcceptsIt(TestBroker broker)
-      throws Exception {
+  void aQueueRefusedOnRecoveryIsLeftForAnotherName(TestBroker broker) throws Exception {
     String name = "kept-" + broker.namespace();
     String queue = broker.names().requeuedFor(name);
     Connection connection = broker.open(name);
+    BrokerAdmin admin = new BrokerAdmin(broker.uri());
     List<Event> received = new CopyOnWriteArrayList<>();
-    try (LogCapture log = LogCapture.of(KeptEventSubscription.class);
+    try (LogCapture log = LogCapture.of(KeptQueueName.class);
         KeptEventSubscription sub = subscribe(broker, connection, name, received)) {
       // Before the recovery declares anything: the window held open on the recovery's thread.
       Recoveries.conflictAtStart(broker, connection, queue, null);
       CountDownLatch recovered = Recoveries.next(connection);
-      new BrokerAdmin(broker.uri()).closeConnectionsOnceListed(name, 1);
+      admin.closeConnectionsOnceListed(name, 1);
       assertThat(recovered.await(30, TimeUnit.SECONDS)).as("recovered").isTrue();
 
-      Awaitility.await("the refusal told of")
+      Awaitility.await("subscribed under another name")
           .atMost(Duration.ofSeconds(20))
-          .until(
-              () ->
-                  log.warnings().stream()
-                      .anyMatch(w -> w.contains("could not subscribe to " + queue + " again")));
-      assertThat(sub.subscribed()).isFalse();
-
-      broker.withChannel(ch -> ch.queueDelete(queue));
-      Awaitility.await("consumed again")
-          .atMost(Duration.ofSeconds(20))
-          .until(() -> consumers(broker, queue) == 1);
+          .until(() -> sub.subscribed() && admin.queues(queue + ".moved-").size() == 1);
+      String moved = admin.queues(queue + ".moved-").getFirst().name();
+      assertThat(consumers(broker, moved)).isEqualTo(1);
+      assertThat(log.warnings())
+          .anyMatch(
+              w ->
+                  w.contains("queue " + queue + " cannot be declared (PRECONDITION_FAILED")
+                      && w.contains("using " + moved));
       publishRequeued(broker, "after-refusal");
       Awaitility.await().atMost(Duration.ofSeconds(20)).until(() -> received.size() == 1);
+      assertThat(((AutorecoveringConnection) connection).getRecordedQueues())
+          .as("the queues amqp-client's recovery declares again")
+          .containsKey(moved)
+          .doesNotContainKey(queue);
+
+      // The next recovery declares the moved queue, and not the old name beside it.
+      broker.withChannel(ch -> ch.queueDelete(queue));
+      CountDownLatch again = Recoveries.next(connection);
+      admin.closeConnectionsOnceListed(name, 1);
+      assertThat(again.await(30, TimeUnit.SECONDS)).as("recovered again").isTrue();
+      Awaitility.await("consumed again")
+          .atMost(Duration.ofSeconds(20))
+          .until(() -> consumers(broker, moved) == 1);
+      assertThat(exists(broker, queue)).as("the old name declared again").isFalse();
+      publishRequeued(broker, "after-recovery");
+      Awaitility.await().atMost(Duration.ofSeconds(20)).until(() -> received.size() == 2);
       assertThat(sub.subscribed()).isTrue();
-      assertThat(log.all()).anyMatch(l -> l.startsWith("INFO subscribed to " + queue + " again"));
     }
   }
 

@@ -96,7 +96,7 @@ class MissedCommandsIT {
     EventLog events = broker.own(EventLog.open(broker));
     String name = "again-" + broker.namespace();
     String commands = broker.names().commandsFor(name);
-    broker.withChannel(ch -> broker.topology().declareCommands(ch, name));
+    broker.withChannel(ch -> broker.topology().declareCommands(ch, commands));
     ControlMessage stale = Broker.command(Command.PAUSE, Target.all(), false);
     Broker.control(broker, stale);
     assertThat(broker.messageCount(commands)).isEqualTo(1);

@@ -26,6 +26,32 @@ public final class BrokerErrors {
     return Optional.empty();
   }
 
+  /**
+   * Whether the broker closed the channel because a queue cannot be declared under its name: its
+   * node is down (404 {@code NOT_FOUND}: a durable classic queue lives on one node) or it exists,
+   * declared otherwise (406 {@code PRECONDITION_FAILED}, "inequivalent arg"; not the other 406s,
+   * such as a vhost's queue limit, which another name would not escape). Told by the method the
+   * broker names in its {@code channel.close}: a {@code queue.declare}, not a binding to a missing
+   * exchange.
+   */
+  public static boolean queueNotDeclarable(Throwable e) {
+    for (Throwable t = e; t != null; t = t.getCause()) {
+      if (t instanceof ShutdownSignalException s && s.getReason() instanceof AMQP.Channel.Close c) {
+        return c.getClassId() == QUEUE_CLASS
+            && c.getMethodId() == QUEUE_DECLARE
+            && (c.getReplyCode() == AMQP.NOT_FOUND
+                || (c.getReplyCode() == AMQP.PRECONDITION_FAILED
+                    && c.getReplyText().contains("inequivalent arg")));
+      }
+    }
+    return false;
+  }
+
+  /** AMQP 0-9-1's class and method ids of {@code queue.declare}. */
+  private static final int QUEUE_CLASS = 50;
+
+  private static final int QUEUE_DECLARE = 10;
+
   /** One line for a person: the broker's reason, else "connection lost", else the message. */
   public static String reason(Throwable e) {
     Optional<String> refused = refusal(e);

@@ -41,6 +41,15 @@ public final class KeptConsumer implements AutoCloseable {
      * @return the queue to consume
      */
     String declare(Channel channel, boolean again) throws IOException;
+
+    /**
+     * Told that the broker refused this declaration, or the consumer of the queue it named: whether
+     * the next declaration names another queue ({@link KeptQueueName}), which is then tried at once
+     * rather than after {@code retryEvery}.
+     */
+    default boolean movedOn(Throwable refusal) {
+      return false;
+    }
   }
 
   /** What the consumer receives, on the connection's consumer thread, in broker order. */
@@ -63,7 +72,10 @@ public final class KeptConsumer implements AutoCloseable {
     /** The first of a run of refused tries to make it again, for the broker's {@code reason}. */
     void refused(String reason);
 
-    /** Consuming again, after {@code refusals} refused tries (0: at the first). */
+    /**
+     * Consuming (again), after {@code refusals} refused tries (0: at the first). Not called for the
+     * first consumer of {@link #start}.
+     */
     void back(int refusals);
   }
 
@@ -80,6 +92,9 @@ public final class KeptConsumer implements AutoCloseable {
   private String queue;
   private boolean closed;
   private int refusals;
+
+  /** Whether a consumer was made once: the next is made again. */
+  private boolean made;
 
   private KeptConsumer(
       Connection connection,
@@ -115,7 +130,27 @@ public final class KeptConsumer implements AutoCloseable {
     KeptConsumer kept =
         new KeptConsumer(connection, declaration, deliveries, reopener, retryEvery, notices);
     synchronized (kept) {
-      kept.consume(false);
+      kept.consume();
+    }
+    return kept;
+  }
+
+  /**
+   * {@link #start}, except that a first consumer the broker refuses is told of ({@link
+   * Notices#refused}) and tried again like a lost one: for a consumer the program can start
+   * without.
+   */
+  public static KeptConsumer startTrying(
+      Connection connection,
+      Declaration declaration,
+      Deliveries deliveries,
+      ScheduledExecutorService reopener,
+      Duration retryEvery,
+      Notices notices) {
+    KeptConsumer kept =
+        new KeptConsumer(connection, declaration, deliveries, reopener, retryEvery, notices);
+    synchronized (kept) {
+      kept.consumeAgain(null, null);
     }
     return kept;
   }
@@ -139,8 +174,22 @@ public final class KeptConsumer implements AutoCloseable {
     return true;
   }
 
-  /** Declares and consumes on a new channel, which is then this consumer's. Holds the lock. */
-  private void consume(boolean again) throws IOException {
+  /**
+   * Declares and consumes on a new channel, which is then this consumer's; once more at once if the
+   * declaration moved to another queue. Holds the lock.
+   */
+  private void consume() throws IOException {
+    try {
+      consumeOnNewChannel();
+    } catch (IOException | RuntimeException e) {
+      if (!declaration.movedOn(e)) {
+        throw e;
+      }
+      consumeOnNewChannel();
+    }
+  }
+
+  private void consumeOnNewChannel() throws IOException {
     Channel ch = connection.createChannel();
     String tag;
     String consumed;
@@ -153,7 +202,7 @@ public final class KeptConsumer implements AutoCloseable {
               lost(ch, "the broker closed its channel (" + BrokerErrors.reason(cause) + ")");
             }
           });
-      consumed = declaration.declare(ch, again);
+      consumed = declaration.declare(ch, made);
       tag =
           ch.basicConsume(
               consumed,
@@ -179,6 +228,7 @@ public final class KeptConsumer implements AutoCloseable {
     channel = ch;
     consumerTag = tag;
     queue = consumed;
+    made = true;
   }
 
   /**
@@ -194,7 +244,8 @@ public final class KeptConsumer implements AutoCloseable {
   }
 
   /**
-   * @param lost the channel whose consumer the broker ended; null for a try after one was refused
+   * @param lost the channel whose consumer the broker ended; null for a try after one was refused,
+   *     or for the first of {@link #startTrying}
    */
   private synchronized void consumeAgain(Channel lost, String why) {
     if (closed || lost != channel) {
@@ -207,7 +258,7 @@ public final class KeptConsumer implements AutoCloseable {
       consumerTag = null;
     }
     try {
-      consume(true);
+      consume();
       notices.back(refusals);
       refusals = 0;
     } catch (IOException | RuntimeException e) {

@@ -3,11 +3,11 @@ package dev.conveyor.protocol.events;
 import com.rabbitmq.client.Channel;
 import com.rabbitmq.client.Connection;
 import dev.conveyor.protocol.broker.KeptConsumer;
+import dev.conveyor.protocol.broker.KeptQueueName;
 import dev.conveyor.protocol.topology.Topology;
 import java.io.IOException;
 import java.time.Duration;
 import java.util.List;
-import java.util.Map;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.function.BiConsumer;
 import java.util.function.Consumer;
@@ -28,12 +28,12 @@ import org.slf4j.LoggerFactory;
  * </ul>
  *
  * <p>amqp-client's recovery declares the queue again after a lost connection, but gives up when the
- * broker refuses: after the loss of the cluster node the queue lived on, the broker may answer the
- * declaration with 404 (the queue's process is gone, its record not yet) and close the channel. Nor
- * does anything declare again a queue deleted while it was consumed: the broker cancels the
- * consumer, and a reader would go silent for good. Either way this subscription subscribes again on
- * a new channel, at once and then every {@link #RETRY} until the broker accepts ({@link
- * KeptConsumer}).
+ * broker refuses: while the cluster node a named queue lives on is down, the broker answers the
+ * declaration with 404 and closes the channel (the subscription then moves to a queue of another
+ * name, {@link KeptQueueName}). Nor does anything declare again a queue deleted while it was
+ * consumed: the broker cancels the consumer, and a reader would go silent for good. Either way this
+ * subscription subscribes again on a new channel, at once and then every {@link #RETRY} until the
+ * broker accepts ({@link KeptConsumer}).
  */
 public final class KeptEventSubscription implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(KeptEventSubscription.class);
@@ -43,7 +43,7 @@ public final class KeptEventSubscription implements AutoCloseable {
 
   private final Topology topology;
   private final boolean declare;
-  private final String queue; // null: a private queue, named by the broker at each subscription
+  private final KeptQueueName queue; // null: a private queue, named by the broker each time
   private final Duration keptFor;
   private final List<String> bindingKeys;
   private final Notices notices;
@@ -105,7 +105,7 @@ public final class KeptEventSubscription implements AutoCloseable {
       throws IOException {
     this.topology = topology;
     this.declare = declare;
-    this.queue = queue;
+    this.queue = queue == null ? null : new KeptQueueName(connection, queue);
     this.keptFor = keptFor;
     this.bindingKeys = List.copyOf(bindingKeys);
     this.notices = notices;
@@ -114,7 +114,7 @@ public final class KeptEventSubscription implements AutoCloseable {
     this.consumer =
         KeptConsumer.start(
             connection,
-            this::declare,
+            this.queue == null ? this::declare : this.queue.declaration(this::declare),
             (envelope, props, body) -> decode.accept(envelope.getRoutingKey(), body),
             reopener,
             RETRY,
@@ -178,13 +178,20 @@ public final class KeptEventSubscription implements AutoCloseable {
 
   /** Declares and binds the queue; the exchanges too where asked. */
   private String declare(Channel ch, boolean again) throws IOException {
+    return declare(ch, again, null);
+  }
+
+  /**
+   * @param name the named queue's name now (it moves when its own cannot be declared); null for a
+   *     private queue
+   */
+  private String declare(Channel ch, boolean again, String name) throws IOException {
     if (declare) {
       topology.declareCore(ch);
     }
     String consumed =
-        queue != null
-            ? ch.queueDeclare(queue, false, false, false, Map.of("x-expires", keptFor.toMillis()))
-                .getQueue()
+        name != null
+            ? topology.declareKept(ch, name, keptFor)
             : ch.queueDeclare("", false, true, true, null).getQueue();
     for (String key : bindingKeys) {
       ch.queueBind(consumed, topology.names().eventsExchange(), key);
@@ -194,7 +201,7 @@ public final class KeptEventSubscription implements AutoCloseable {
 
   /** What the subscription is to, for the notices: the queue's name, or the events exchange. */
   private String what() {
-    return queue != null ? queue : topology.names().eventsExchange();
+    return queue != null ? queue.name() : topology.names().eventsExchange();
   }
 
   /** The consumer's notices, worded for a subscription. */
@@ -240,7 +247,7 @@ public final class KeptEventSubscription implements AutoCloseable {
     consumer.close(
         ch -> {
           if (queue != null) {
-            ch.queueDelete(queue);
+            ch.queueDelete(queue.name());
           }
         });
   }

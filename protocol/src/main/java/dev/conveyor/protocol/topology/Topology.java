@@ -133,13 +133,13 @@ public final class Topology {
   }
 
   /**
-   * The queue whose consumers are the workers that hear commands ({@link Names#workers()}): deleted
-   * by the broker when the last of them goes, and capped at no message, so that nothing published
-   * to it by mistake stays.
+   * The queue whose consumers are the workers that hear commands ({@link Names#workers()}): a
+   * quorum queue, so that it outlives the loss of a node, capped at no message, so that nothing
+   * published to it by mistake stays. It stays in the namespace when no worker consumes it.
    */
   public String declareWorkers(Channel ch) throws IOException {
     String name = names.workers();
-    ch.queueDeclare(name, false, false, true, WORKERS);
+    ch.queueDeclare(name, true, false, false, WORKERS);
     return name;
   }
 
@@ -154,13 +154,14 @@ public final class Topology {
   public static final int COMMANDS_KEPT = 1000;
 
   /**
-   * A worker's queue of commands ({@link Names#commandsFor}), bound to the control exchange.
+   * A worker's queue of commands ({@link Names#commandsFor}, or the name it moved to: {@link
+   * dev.conveyor.protocol.broker.KeptQueueName}), bound to the control exchange: a {@linkplain
+   * #declareKept kept queue} that holds at most {@link #COMMANDS_KEPT}.
    *
    * @return its name
    */
-  public String declareCommands(Channel ch, String worker) throws IOException {
-    String name = names.commandsFor(worker);
-    ch.queueDeclare(name, false, false, false, COMMANDS);
+  public String declareCommands(Channel ch, String name) throws IOException {
+    ch.queueDeclare(name, true, false, false, COMMANDS);
     ch.queueBind(name, names.controlExchange(), "");
     return name;
   }
@@ -189,7 +190,24 @@ public final class Topology {
     return m.revokesTasks() ? LOGGED_KEY : LIVE_KEY;
   }
 
-  private static final Map<String, Object> WORKERS = Map.of("x-max-length", 0);
+  /**
+   * A queue of one client's own that outlives its connection by {@code keptFor}, so that what is
+   * published to it while the client reconnects waits there: a durable classic queue, which the
+   * broker deletes once unused for that long. Not a transient non-exclusive queue, which RabbitMQ
+   * 4.3 refuses by default; not a quorum queue, whose every message is a write replicated to other
+   * nodes (docs/benchmarks.md). It lives on one node: while that node is down the broker refuses to
+   * declare it, and the client moves to another name ({@link
+   * dev.conveyor.protocol.broker.KeptQueueName}).
+   *
+   * @return its name
+   */
+  public String declareKept(Channel ch, String name, Duration keptFor) throws IOException {
+    ch.queueDeclare(name, true, false, false, Map.of("x-expires", keptFor.toMillis()));
+    return name;
+  }
+
+  private static final Map<String, Object> WORKERS =
+      Map.of("x-queue-type", "quorum", "x-max-length", 0, "x-overflow", "drop-head");
 
   private static final Map<String, Object> COMMANDS =
       Map.of("x-expires", COMMANDS_KEPT_FOR.toMillis(), "x-max-length", COMMANDS_KEPT);

@@ -6,6 +6,7 @@ import com.rabbitmq.client.Connection;
 import com.rabbitmq.client.Envelope;
 import dev.conveyor.protocol.broker.BrokerErrors;
 import dev.conveyor.protocol.broker.KeptConsumer;
+import dev.conveyor.protocol.broker.KeptQueueName;
 import dev.conveyor.protocol.topology.Topology;
 import java.io.IOException;
 import java.time.Duration;
@@ -28,15 +29,18 @@ import org.slf4j.LoggerFactory;
  * command published while the worker reconnects waits there; after the recovery, {@link #catchUp}
  * returns once everything queued before it has been handled, which the worker waits for before it
  * takes tasks again. A worker that starts empties the queue first: what is in it was meant for an
- * earlier worker of the same name.
+ * earlier worker of the same name. The queue is durable and lives on one node: while that node is
+ * down the worker moves to a queue of another name ({@link KeptQueueName}).
  *
- * <p>Once it listens, the worker is also counted: it consumes {@code ns.workers}, so that the
- * queue's consumer count is the number of workers that hear commands, and a status round can end as
- * soon as that many answered. That consumer has a channel of its own, so that a failed declaration
- * of the queue cannot close the one that hears commands. amqp-client brings both back after a
- * reconnection; when either queue itself goes (the node that held it was lost, or it was deleted),
- * the broker cancels the consumer and the worker declares the queue and consumes it again, every
- * few seconds until the broker lets it.
+ * <p>Once it listens, the worker is also counted: it consumes {@code ns.workers}, a quorum queue
+ * (which outlives the loss of a node), so that the queue's consumer count is the number of workers
+ * that hear commands, and a status round can end as soon as that many answered. That consumer has a
+ * channel of its own, so that a failed declaration of the queue cannot close the one that hears
+ * commands. amqp-client brings both back after a reconnection; when either queue is deleted, or its
+ * declaration refused, the broker cancels the consumer or closes its channel, and the worker
+ * declares the queue and consumes it again, every few seconds until the broker lets it. A worker
+ * that cannot be counted at its start (an older Conveyor's {@code ns.workers}, declared otherwise,
+ * is in use) starts all the same, and tries so until it can.
  *
  * <p>The broker drops the bindings of an exchange that is deleted, and tells no one: a control
  * exchange deleted under the workers (and declared again by the next {@code control} command) would
@@ -60,7 +64,7 @@ public final class ControlListener implements AutoCloseable {
   private final Connection connection;
   private final Topology topology;
   private final String worker;
-  private final String queue;
+  private final KeptQueueName queue;
   private final CommandHandler handler;
   private final ScheduledExecutorService retries;
 
@@ -86,7 +90,7 @@ public final class ControlListener implements AutoCloseable {
     this.connection = connection;
     this.topology = topology;
     this.worker = worker;
-    this.queue = topology.names().commandsFor(worker);
+    this.queue = new KeptQueueName(connection, topology.names().commandsFor(worker));
     this.handler = handler;
     this.retries = retries;
   }
@@ -94,10 +98,15 @@ public final class ControlListener implements AutoCloseable {
   public synchronized void start() throws IOException {
     commands =
         KeptConsumer.start(
-            connection, this::declareCommands, this::heard, retries, RETRY_EVERY, new Deaf());
+            connection,
+            queue.declaration(this::declareCommands),
+            this::heard,
+            retries,
+            RETRY_EVERY,
+            new Deaf());
     // After the control consumer: a worker counted is one that hears what is published next.
     counted =
-        KeptConsumer.start(
+        KeptConsumer.startTrying(
             connection,
             (ch, again) -> topology.declareWorkers(ch),
             (envelope, props, body) -> {}, // nothing is meant to arrive; whatever does is dropped
@@ -131,7 +140,7 @@ public final class ControlListener implements AutoCloseable {
                   ch ->
                       ch.basicPublish(
                           "",
-                          queue,
+                          queue.name(),
                           new AMQP.BasicProperties.Builder()
                               .type(CAUGHT_UP)
                               .correlationId(id)
@@ -152,19 +161,21 @@ public final class ControlListener implements AutoCloseable {
   /**
    * Declares this worker's queue of commands, bound to the control exchange. Again (the broker
    * closed the last channel, or cancelled its consumer): the namespace's exchanges first, as the
-   * control exchange may be what was missing; at the start, they are the worker's to declare. A
-   * worker that starts empties the queue: what it holds was meant for an earlier worker of this
-   * name. One that listens again keeps what it holds.
+   * control exchange may be what was missing, and the queue keeps what it holds. At the start the
+   * exchanges are the worker's to declare, and the queue is emptied: what an earlier worker of this
+   * name left there was meant for that one. A queue that cannot be declared under its name (its
+   * node is down, or an older Conveyor declared it otherwise) is left for another ({@link
+   * KeptQueueName}).
    */
-  private String declareCommands(Channel ch, boolean again) throws IOException {
+  private String declareCommands(Channel ch, boolean again, String name) throws IOException {
     if (again) {
       topology.declareCore(ch);
     }
-    topology.declareCommands(ch, worker);
+    topology.declareCommands(ch, name);
     if (!again) {
-      ch.queuePurge(queue);
+      ch.queuePurge(name);
     }
-    return queue;
+    return name;
   }
 
   /** On amqp-client's dispatch thread: applying a command does no broker I/O. */
@@ -191,10 +202,10 @@ public final class ControlListener implements AutoCloseable {
     }
     try {
       if (ear != null) {
-        ear.onChannel(ch -> ch.queueBind(queue, topology.names().controlExchange(), ""));
+        ear.onChannel(ch -> ch.queueBind(queue.name(), topology.names().controlExchange(), ""));
       }
     } catch (IOException | RuntimeException e) {
-      log.debug("control queue {} not bound again: {}", queue, BrokerErrors.reason(e));
+      log.debug("control queue {} not bound again: {}", queue.name(), BrokerErrors.reason(e));
     }
   }
 
@@ -205,7 +216,7 @@ public final class ControlListener implements AutoCloseable {
       log.warn(
           "{}: lost the consumer of {}, on which this worker hears commands: {}; listening again",
           topology.names().controlExchange(),
-          queue,
+          queue.name(),
           why);
     }
 
@@ -235,9 +246,9 @@ public final class ControlListener implements AutoCloseable {
     @Override
     public void refused(String reason) {
       log.warn(
-          "{} went and could not be consumed again ({}): this worker still obeys commands, but is"
-              + " not counted until it can, so a status round may end before it answers; trying"
-              + " again every {} s",
+          "{} could not be consumed ({}): this worker still obeys commands, but is not counted"
+              + " until it can, so a status round may end before it answers; trying again every {}"
+              + " s",
           topology.names().workers(),
           reason,
           RETRY_EVERY.toSeconds());
@@ -263,7 +274,7 @@ public final class ControlListener implements AutoCloseable {
       counted.close();
     }
     if (commands != null) {
-      commands.close(ch -> ch.queueDelete(queue));
+      commands.close(ch -> ch.queueDelete(queue.name()));
     }
   }
 }
