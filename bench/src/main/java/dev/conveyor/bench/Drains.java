@@ -306,6 +306,58 @@ final class Drains implements AutoCloseable {
   }
 
   /**
+   * Drains n tasks with an in-process worker that sends no event per task ({@code --events none}),
+   * timed as a bare consumer is, by what the consumer itself knows: from the return of {@code
+   * Worker.start} to the first moment the worker holds no task (running or prefetched: its status,
+   * read every millisecond) and the queue is empty (its depth, asked only then). Counted: the tasks
+   * still queued when the start returned.
+   */
+  Rounds.Measured inProcessSilent(String label, WorkerConfig config, int n) throws Exception {
+    publishNoops(n);
+    long t0 = System.nanoTime();
+    Worker w = Worker.start(config);
+    CpuUse use; // up to the drain's end: the worker's close is not part of it
+    long ready;
+    long queued;
+    long end;
+    Conditions c;
+    try {
+      queued = h.depth();
+      ready = System.nanoTime();
+      Conditions.Meter meter = Conditions.start();
+      CpuUse.Meter cpuMeter = CpuUse.start(brokerPid);
+      long deadline = ready + TimeUnit.SECONDS.toNanos(timeoutSeconds);
+      while (!(w.status().tasks().isEmpty() && h.depth() == 0)) {
+        if (System.nanoTime() > deadline) {
+          throw new IllegalStateException(
+              label
+                  + ": "
+                  + h.depth()
+                  + " of "
+                  + n
+                  + " tasks still queued after "
+                  + timeoutSeconds
+                  + " s");
+        }
+        Harness.sleep(1);
+      }
+      end = System.nanoTime();
+      use = cpuMeter.end();
+      c = meter.end();
+    } finally {
+      w.close();
+    }
+    double s = (end - ready) / 1e9;
+    double rate = queued / s;
+    CpuUse.PerTask cpu = use.perTask(queued);
+    progress(
+        "%-14s %d tasks in %.3f s after start (start %.0f ms, %d taken during it; no events):"
+            + " %.1f msg/s %s %s",
+        label, queued, s, (ready - t0) / 1e6, n - queued, rate, c, cpu);
+    return new Rounds.Measured(rate, c, cpu);
+  }
+
+  /**
    * Drains n tasks with {@code count} {@code bin/worker} processes, timed from the receipt of the
    * last one's {@code worker.started}.
    */

@@ -3,6 +3,7 @@ package dev.conveyor.bench;
 import dev.conveyor.protocol.UsageException;
 import dev.conveyor.worker.WorkerConfig;
 import dev.conveyor.worker.WorkerMain;
+import dev.conveyor.worker.messaging.EventLevel;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -24,8 +25,9 @@ import picocli.CommandLine.Option;
           + " one ack per message), raw-batched (--prefetch, an ack with multiple=true every"
           + " --ack-every), raw+events (raw publishing the two events per task a worker must),"
           + " raw+threads (raw+events on a worker's threads), conveyor (one in-process worker,"
-          + " defaults) and conveyor-set (the same with --conveyor-flags). A warm-up round, then"
-          + " --runs rounds, the order rotated each round."
+          + " defaults), conveyor-set (the same with --conveyor-flags) and conveyor-none"
+          + " (conveyor-set's flags with --events none: no event per task, timed by the worker's"
+          + " own state). A warm-up round, then --runs rounds, the order rotated each round."
     })
 public final class ThroughputBench implements Callable<Integer> {
 
@@ -82,7 +84,7 @@ public final class ThroughputBench implements Callable<Integer> {
   @Option(
       names = "--consumers",
       split = ",",
-      defaultValue = "raw,raw-batched,raw+events,raw+threads,conveyor,conveyor-set",
+      defaultValue = "raw,raw-batched,raw+events,raw+threads,conveyor,conveyor-set,conveyor-none",
       description = "Which consumers to run (default: ${DEFAULT-VALUE}).")
   List<String> consumers;
 
@@ -113,6 +115,8 @@ public final class ThroughputBench implements Callable<Integer> {
       report.text("  conveyor:     in-process worker, bin/worker %s", String.join(" ", defaults));
       report.text("  conveyor-set: in-process worker, bin/worker %s", String.join(" ", set));
       report.put("conveyorSetFlags", set);
+      List<String> none = withEventsNone(set);
+      report.text("  conveyor-none: in-process worker, bin/worker %s", String.join(" ", none));
       List<Rounds.Contender> contenders = new ArrayList<>();
       for (String c : consumers) {
         Rounds.Measure m =
@@ -123,6 +127,7 @@ public final class ThroughputBench implements Callable<Integer> {
               case "raw+threads" -> raw(drains, c, concurrency, 1, true, true);
               case "conveyor" -> conveyor(drains, h, c, defaults);
               case "conveyor-set" -> conveyor(drains, h, c, set);
+              case "conveyor-none" -> conveyor(drains, h, c, none);
               default -> throw new IllegalArgumentException("--consumers: unknown consumer " + c);
             };
         if (m == null) {
@@ -141,6 +146,8 @@ public final class ThroughputBench implements Callable<Integer> {
               new Rounds.Ratio("conveyor", "raw", 0.85),
               new Rounds.Ratio("conveyor-set", "raw", 3.0),
               new Rounds.Ratio("conveyor-set", "raw-batched", 0.8),
+              new Rounds.Ratio("conveyor-none", "raw", 3.0),
+              new Rounds.Ratio("conveyor-none", "raw-batched", 0.8),
               new Rounds.Ratio("raw-batched", "raw"),
               new Rounds.Ratio("raw+events", "raw"),
               new Rounds.Ratio("raw+threads", "raw"),
@@ -158,9 +165,6 @@ public final class ThroughputBench implements Callable<Integer> {
 
   /** Null when the worker refuses the flags (a flag it does not have yet, say). */
   private Rounds.Measure conveyor(Drains drains, Harness h, String label, List<String> flags) {
-    if (eventsNone(flags)) {
-      return null;
-    }
     WorkerConfig config;
     try {
       config = WorkerMain.configFromFlags(h.settings(), flags);
@@ -168,13 +172,31 @@ public final class ThroughputBench implements Callable<Integer> {
       return null;
     }
     int[] n = {0};
-    return () ->
-        drains.inProcess(
-            label,
-            config
-                .withName("bench-" + label + "-" + ++n[0])
-                .withExit(code -> Harness.progress("worker asked to exit with %d (ignored)", code)),
-            messages);
+    boolean silent = config.events() == EventLevel.NONE;
+    return () -> {
+      WorkerConfig named =
+          config
+              .withName("bench-" + label + "-" + ++n[0])
+              .withExit(code -> Harness.progress("worker asked to exit with %d (ignored)", code));
+      return silent
+          ? drains.inProcessSilent(label, named, messages)
+          : drains.inProcess(label, named, messages);
+    };
+  }
+
+  /** The flags with {@code --events none} in place of any events level they set. */
+  private static List<String> withEventsNone(List<String> flags) {
+    List<String> out = new ArrayList<>();
+    for (int i = 0; i < flags.size(); i++) {
+      String f = flags.get(i);
+      if (f.equals("--events")) {
+        i++; // and its value
+      } else if (!f.startsWith("--events=")) {
+        out.add(f);
+      }
+    }
+    out.addAll(List.of("--events", "none"));
+    return out;
   }
 
   /** Whether the flags set the concurrency themselves: then they are not added to --concurrency. */
@@ -183,14 +205,7 @@ public final class ThroughputBench implements Callable<Integer> {
         .anyMatch(f -> f.equals("--concurrency") || f.startsWith("--concurrency="));
   }
 
-  private static boolean eventsNone(List<String> flags) {
-    return String.join(" ", flags).matches(".*--events[ =]none\\b.*");
-  }
-
   private static String refusal(Harness h, List<String> flags) {
-    if (eventsNone(flags)) {
-      return "--events none sends no outcome event to time the drain by";
-    }
     try {
       WorkerMain.configFromFlags(h.settings(), flags);
       return "?";
