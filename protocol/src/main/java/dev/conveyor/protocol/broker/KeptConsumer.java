@@ -93,6 +93,17 @@ public final class KeptConsumer implements AutoCloseable {
   private boolean closed;
   private int refusals;
 
+  /**
+   * The channel whose consumer the broker ended last, told of on the connection's threads before
+   * the consumer is made again: set without the lock, which a consumer being made holds.
+   */
+  private volatile Channel ended;
+
+  /** Whether the consumer is there: its channel open, and the broker has not ended it. */
+  private boolean live() {
+    return channel != null && channel != ended && channel.isOpen();
+  }
+
   /** Whether a consumer was made once: the next is made again. */
   private boolean made;
 
@@ -157,7 +168,7 @@ public final class KeptConsumer implements AutoCloseable {
 
   /** Whether it consumes now: false while it is made again, and once closed. */
   public synchronized boolean consuming() {
-    return channel != null && channel.isOpen();
+    return live();
   }
 
   /**
@@ -167,11 +178,31 @@ public final class KeptConsumer implements AutoCloseable {
    * @return whether it ran
    */
   public synchronized boolean onChannel(ChannelCall call) throws IOException {
-    if (closed || channel == null || !channel.isOpen()) {
+    if (closed || !live()) {
       return false;
     }
     call.call(channel);
     return true;
+  }
+
+  /**
+   * {@link #onChannel}, waiting up to {@code timeout} for a consumer the broker ended to be made
+   * again: after a reconnection, the broker may have refused amqp-client's declaration (a queue
+   * whose node is down, say) while the consumer is already being made again on a new channel.
+   *
+   * @return whether it ran: false if the consumer was not made again in time, or is closed
+   */
+  public synchronized boolean onChannelOnceConsuming(Duration timeout, ChannelCall call)
+      throws IOException, InterruptedException {
+    long end = System.nanoTime() + timeout.toNanos();
+    while (!closed && !live()) {
+      long left = end - System.nanoTime();
+      if (left <= 0) {
+        return false;
+      }
+      TimeUnit.NANOSECONDS.timedWait(this, left);
+    }
+    return onChannel(call);
   }
 
   /**
@@ -229,6 +260,7 @@ public final class KeptConsumer implements AutoCloseable {
     consumerTag = tag;
     queue = consumed;
     made = true;
+    notifyAll(); // onChannelOnceConsuming
   }
 
   /**
@@ -236,6 +268,7 @@ public final class KeptConsumer implements AutoCloseable {
    * being made holds while it waits for the broker's answers on those threads.
    */
   private void lost(Channel ch, String why) {
+    ended = ch;
     try {
       reopener.execute(() -> consumeAgain(ch, why));
     } catch (RejectedExecutionException e) {
@@ -298,6 +331,7 @@ public final class KeptConsumer implements AutoCloseable {
    */
   public synchronized void close(ChannelCall last) {
     closed = true;
+    notifyAll(); // onChannelOnceConsuming
     if (channel == null) {
       return;
     }

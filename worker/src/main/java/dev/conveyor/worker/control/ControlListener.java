@@ -121,9 +121,11 @@ public final class ControlListener implements AutoCloseable {
    * Returns once every command queued for this worker before the call has been handled, or after
    * the timeout: a message sent through the queue to itself has come back. Called once amqp-client
    * has recovered the connection, before the worker takes tasks again, so that a {@code pause}
-   * published while it was away holds back its intake.
+   * published while it was away holds back its intake. A consumer of commands the broker ended (the
+   * recovery's declaration of a queue whose node is down, refused) is waited for while it is made
+   * again, within the same timeout.
    *
-   * @return false if it timed out, or the worker does not hear commands now
+   * @return false if it timed out, or the listener is closed
    */
   public boolean catchUp(Duration timeout) {
     String id = UUID.randomUUID().toString();
@@ -134,9 +136,11 @@ public final class ControlListener implements AutoCloseable {
       synchronized (this) {
         ear = closed ? null : commands;
       }
+      long start = System.nanoTime();
       boolean sent =
           ear != null
-              && ear.onChannel(
+              && ear.onChannelOnceConsuming(
+                  timeout,
                   ch ->
                       ch.basicPublish(
                           "",
@@ -146,7 +150,8 @@ public final class ControlListener implements AutoCloseable {
                               .correlationId(id)
                               .build(),
                           new byte[0]));
-      return sent && back.await(timeout.toMillis(), TimeUnit.MILLISECONDS);
+      long left = timeout.toNanos() - (System.nanoTime() - start);
+      return sent && back.await(left, TimeUnit.NANOSECONDS);
     } catch (IOException | RuntimeException e) {
       log.warn("could not hear the commands queued for {}: {}", worker, BrokerErrors.reason(e));
       return false;

@@ -25,6 +25,7 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
 import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
@@ -147,6 +148,45 @@ class ControlListenerIT {
 
     listener.close();
     assertThat(listener.catchUp(Duration.ofSeconds(10))).as("caught up once closed").isFalse();
+  }
+
+  /**
+   * A catch-up while the consumer of commands is being made again (the broker ended it: after a
+   * reconnection, its refusal of the recovery's declaration of a queue whose node is down) waits
+   * for it within its timeout, rather than saying at once that the worker cannot hear. Held open:
+   * the listener's retries, which make the consumer again, run only when the test lets them.
+   */
+  @Test
+  void catchUpWaitsForAConsumerOfCommandsBeingMadeAgain(TestBroker broker) throws Exception {
+    ManualScheduler retries = new ManualScheduler();
+    ControlListener listener =
+        broker.own(
+            new ControlListener(
+                broker.open("remade-" + broker.namespace()),
+                broker.topology(),
+                "w1",
+                handler(NOTHING_TO_PAUSE),
+                retries));
+    broker.withChannel(
+        ch -> {
+          broker.topology().declareCore(ch);
+          return null;
+        });
+    listener.start();
+    int scheduled = retries.pending(); // the binding made again every few seconds
+    broker.withChannel(ch -> ch.queueDelete(broker.names().commandsFor("w1")));
+    Awaitility.await("the consumer lost, its remaking held")
+        .atMost(Duration.ofSeconds(10))
+        .until(() -> retries.pending() > scheduled);
+
+    CompletableFuture<Boolean> caughtUp =
+        CompletableFuture.supplyAsync(() -> listener.catchUp(Duration.ofSeconds(20)));
+    Awaitility.await("the catch-up waiting")
+        .during(Duration.ofMillis(300))
+        .atMost(Duration.ofSeconds(2))
+        .until(() -> !caughtUp.isDone());
+    retries.runDue();
+    assertThat(caughtUp.get(20, TimeUnit.SECONDS)).as("caught up").isTrue();
   }
 
   /**
