@@ -163,7 +163,8 @@ final class Harness implements AutoCloseable {
   public void close() {
     Names n = names();
     List<String> queues =
-        List.of(n.taskQueue(QUEUE), n.retryQueue(QUEUE), n.deadQueue(), n.controlLog());
+        List.of(
+            n.taskQueue(QUEUE), n.retryQueue(QUEUE), n.deadQueue(), n.controlLog(), n.workers());
     List<String> exchanges =
         List.of(
             n.tasksExchange(),

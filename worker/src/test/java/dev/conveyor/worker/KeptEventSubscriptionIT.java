@@ -138,6 +138,7 @@ class KeptEventSubscriptionIT {
   void aQueueRefusedOnRecoveryIsLeftForAnotherName(TestBroker broker) throws Exception {
     String name = "kept-" + broker.namespace();
     String queue = broker.names().requeuedFor(name);
+    broker.deleteAfterwards(queue); // the one the test plants, should the test fail before it does
     Connection connection = broker.open(name);
     BrokerAdmin admin = new BrokerAdmin(broker.uri());
     List<Event> received = new CopyOnWriteArrayList<>();
@@ -194,6 +195,7 @@ class KeptEventSubscriptionIT {
     String queue = broker.names().requeuedFor(name);
     String witness = broker.namespace() + ".witness";
     broker.deleteAfterwards(witness);
+    broker.deleteAfterwards(queue); // the one the test plants
     Connection connection = broker.open(name);
     BrokerAdmin admin = new BrokerAdmin(broker.uri());
     CountDownLatch release = new CountDownLatch(1);
