@@ -310,7 +310,9 @@ final class Drains implements AutoCloseable {
    * timed as a bare consumer is, by what the consumer itself knows: from the return of {@code
    * Worker.start} to the first moment the worker holds no task (running or prefetched: its status,
    * read every millisecond) and the queue is empty (its depth, asked only then). Counted: the tasks
-   * still queued when the start returned.
+   * still queued when the start returned. Deliveries the broker has sent and the worker not yet
+   * received are in neither, so the end may come before their handling: at most a prefetch of noop
+   * tasks, against the drain's whole run.
    */
   Rounds.Measured inProcessSilent(String label, WorkerConfig config, int n) throws Exception {
     publishNoops(n);
