@@ -12,7 +12,10 @@ import dev.conveyor.testkit.Recoveries;
 import dev.conveyor.testkit.TestBroker;
 import java.time.Duration;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.TimeUnit;
 import org.awaitility.Awaitility;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
@@ -110,6 +113,66 @@ class KeptConsumerIT {
     assertThat(declared).containsExactly(false, true);
     assertThat(Recoveries.channelsToRecover(connection)).isEqualTo(channelsBefore + 1);
     publishAndAwait(broker, queue, "after");
+  }
+
+  /**
+   * A call that waits for the consumer to be made again gives up when its time is out, without
+   * running, while the broker still refuses the queue; and one still waiting is let go at once when
+   * the consumer is closed, rather than holding a closing worker for the rest of its time.
+   */
+  @Test
+  void aCallWaitingForTheConsumerGivesUpInTimeOrWhenClosed(TestBroker shared) throws Exception {
+    try (PrivateVhost vhost = PrivateVhost.create(shared.uri())) {
+      TestBroker broker = vhost.testBroker();
+      String queue = broker.namespace() + ".kept";
+      Connection connection = broker.open("kept-" + broker.namespace());
+      KeptConsumer kept = start(connection, queue);
+      vhost.limitQueues(0);
+      broker.withChannel(ch -> ch.queueDelete(queue));
+      Awaitility.await("the cancel handed to the reopener")
+          .atMost(Duration.ofSeconds(10))
+          .until(() -> reopener.pending() == 1);
+      reopener.runDue(); // refused: the next try is RETRY away, and only the test runs it
+      List<String> ran = new CopyOnWriteArrayList<>();
+
+      long before = System.nanoTime();
+      CompletableFuture<Boolean> timed =
+          waitToRun(kept, Duration.ofMillis(300), () -> ran.add("first"));
+      assertThat(timed.get(10, TimeUnit.SECONDS)).isFalse();
+      long waitedMs = Duration.ofNanos(System.nanoTime() - before).toMillis();
+      assertThat(ran).isEmpty();
+      assertThat(waitedMs).isGreaterThanOrEqualTo(300L);
+
+      CompletableFuture<Boolean> waiting =
+          waitToRun(kept, Duration.ofMinutes(5), () -> ran.add("second"));
+      Awaitility.await("the second call waiting")
+          .atMost(Duration.ofSeconds(10))
+          .until(() -> Thread.getAllStackTraces().keySet().stream().anyMatch(t -> waitsIn(t)));
+      kept.close();
+
+      assertThat(waiting.get(10, TimeUnit.SECONDS)).isFalse();
+      assertThat(ran).isEmpty();
+    }
+  }
+
+  /** {@link KeptConsumer#onChannelOnceConsuming} on another thread, so that a hang fails. */
+  private static CompletableFuture<Boolean> waitToRun(
+      KeptConsumer kept, Duration timeout, Runnable call) {
+    return CompletableFuture.supplyAsync(
+        () -> {
+          try {
+            return kept.onChannelOnceConsuming(timeout, ch -> call.run());
+          } catch (Exception e) {
+            throw new CompletionException(e);
+          }
+        });
+  }
+
+  /** Whether {@code t} is waiting inside {@link KeptConsumer#onChannelOnceConsuming}. */
+  private static boolean waitsIn(Thread t) {
+    return t.getState() == Thread.State.TIMED_WAITING
+        && java.util.Arrays.stream(t.getStackTrace())
+            .anyMatch(f -> f.getMethodName().equals("onChannelOnceConsuming"));
   }
 
   private KeptConsumer start(Connection connection, String queue) throws Exception {
