@@ -50,12 +50,7 @@ class KeptConsumerIT {
       assertThat(Recoveries.channelsToRecover(connection)).isEqualTo(channelsBefore + 1);
       publishAndAwait(broker, queue, "before");
 
-      vhost.limitQueues(0);
-      broker.withChannel(ch -> ch.queueDelete(queue));
-      Awaitility.await("the cancel handed to the reopener")
-          .atMost(Duration.ofSeconds(10))
-          .until(() -> reopener.pending() == 1);
-      reopener.runDue();
+      deleteAndRefuse(vhost, broker, queue);
       assertThat(kept.consuming()).isFalse();
       assertThat(kept.onChannel(ch -> ch.queueDeclarePassive(queue))).isFalse();
       reopener.advance(RETRY);
@@ -127,12 +122,7 @@ class KeptConsumerIT {
       String queue = broker.namespace() + ".kept";
       Connection connection = broker.open("kept-" + broker.namespace());
       KeptConsumer kept = start(connection, queue);
-      vhost.limitQueues(0);
-      broker.withChannel(ch -> ch.queueDelete(queue));
-      Awaitility.await("the cancel handed to the reopener")
-          .atMost(Duration.ofSeconds(10))
-          .until(() -> reopener.pending() == 1);
-      reopener.runDue(); // refused: the next try is RETRY away, and only the test runs it
+      deleteAndRefuse(vhost, broker, queue); // the next try is RETRY away, run by the test alone
       List<String> ran = new CopyOnWriteArrayList<>();
 
       long before = System.nanoTime();
@@ -153,6 +143,19 @@ class KeptConsumerIT {
       assertThat(waiting.get(10, TimeUnit.SECONDS)).isFalse();
       assertThat(ran).isEmpty();
     }
+  }
+
+  /**
+   * Deletes the consumer's queue with the vhost's queue limit at 0, and runs the reopener's first
+   * try, which the broker refuses.
+   */
+  private void deleteAndRefuse(PrivateVhost vhost, TestBroker broker, String queue) {
+    vhost.limitQueues(0);
+    broker.withChannel(ch -> ch.queueDelete(queue));
+    Awaitility.await("the cancel handed to the reopener")
+        .atMost(Duration.ofSeconds(10))
+        .until(() -> reopener.pending() == 1);
+    reopener.runDue();
   }
 
   /** {@link KeptConsumer#onChannelOnceConsuming} on another thread, so that a hang fails. */
