@@ -6,8 +6,8 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Objects;
 import java.util.function.Predicate;
+import java.util.function.ToDoubleFunction;
 import java.util.stream.IntStream;
 
 /**
@@ -193,33 +193,57 @@ final class Rounds {
 
   /**
    * The medians of the CPU per task, for the contenders that measured it: which side, the consumer
-   * or the broker, a gap between two of them comes from.
+   * or the broker, a gap between two of them comes from. Next to them, the share of a CPU each side
+   * kept busy (CPU per task times the rate): where the broker's share is the same for two
+   * consumers, its higher CPU per task for the slower one is the same work spread over a longer
+   * drain, not more work (docs/benchmarks.md, forty-sixth session).
    */
   private void cpuReport(Report report, Map<String, Object> j, int width) {
     Map<String, Object> cpu = new LinkedHashMap<>();
     for (String label : labels) {
-      List<CpuUse.PerTask> per =
-          results.get(label).stream().map(Measured::cpu).filter(Objects::nonNull).toList();
+      List<Measured> per = results.get(label).stream().filter(m -> m.cpu() != null).toList();
       if (per.isEmpty()) {
         continue;
       }
       if (cpu.isEmpty()) {
         report.text(
             "  CPU per task, medians over the runs (jvm: this JVM, the consumer or publisher"
-                + " and the bench, and the processes it reaped):");
+                + " and the bench, and the processes it reaped), and the share of a CPU each"
+                + " side kept busy:");
       }
-      double jvm = new Stats(per.stream().map(CpuUse.PerTask::jvmMicros).toList()).median();
-      double broker = new Stats(per.stream().map(CpuUse.PerTask::brokerMicros).toList()).median();
+      double jvm = median(per, m -> m.cpu().jvmMicros());
+      double broker = median(per, m -> m.cpu().brokerMicros());
+      double jvmBusy = median(per, m -> m.cpu().jvmMicros() * m.value() / 1e6);
+      double brokerBusy = median(per, m -> m.cpu().brokerMicros() * m.value() / 1e6);
       report.text(
-          "    %-" + width + "s jvm %5.1f µs  broker %5.1f µs  both %5.1f µs",
+          "    %-"
+              + width
+              + "s jvm %5.1f µs  broker %5.1f µs  both %5.1f µs"
+              + "   busy: jvm %.2f, broker %.2f CPU",
           label,
           jvm,
           broker,
-          jvm + broker);
-      cpu.put(label, Map.of("jvmMicros", Stats.round1(jvm), "brokerMicros", Stats.round1(broker)));
+          jvm + broker,
+          jvmBusy,
+          brokerBusy);
+      cpu.put(
+          label,
+          Map.of(
+              "jvmMicros",
+              Stats.round1(jvm),
+              "brokerMicros",
+              Stats.round1(broker),
+              "jvmBusyCpus",
+              Math.round(jvmBusy * 100) / 100.0,
+              "brokerBusyCpus",
+              Math.round(brokerBusy * 100) / 100.0));
     }
     if (!cpu.isEmpty()) {
       j.put("cpuPerTask", cpu);
     }
+  }
+
+  private static double median(List<Measured> rounds, ToDoubleFunction<Measured> figure) {
+    return new Stats(rounds.stream().map(m -> figure.applyAsDouble(m)).toList()).median();
   }
 }
