@@ -88,7 +88,7 @@ class BrokerLinkIT {
       link.command(Command.RESUME, Target.all(), false, "alice", m -> {});
       broker.withChannel(
           ch -> {
-            ch.queueDeclare(heard, false, false, true, null);
+            ch.queueDeclare(heard, true, false, true, null);
             return ch.queueBind(heard, control, "");
           });
       Awaitility.await("a status round heard")

@@ -52,9 +52,9 @@ public final class Recoveries {
 
   /**
    * As {@code connection}'s next recovery starts, and only then, makes {@code queue} again with
-   * {@code arguments} (non-durable, not exclusive, kept): where the recovery declares it otherwise,
-   * the broker refuses that declaration (406) and closes the channel, as it answers 404 after the
-   * loss of the node a queue lived on. The refusal holds until the test deletes the queue.
+   * {@code arguments} (durable, not exclusive, kept): where the recovery declares it otherwise, the
+   * broker refuses that declaration (406) and closes the channel, as it answers 404 after the loss
+   * of the node a queue lived on. The refusal holds until the test deletes the queue.
    */
   public static void conflictAtStart(
       TestBroker broker, Connection connection, String queue, Map<String, Object> arguments) {
@@ -66,7 +66,7 @@ public final class Recoveries {
             broker.withChannel(
                 ch -> {
                   ch.queueDelete(queue);
-                  return ch.queueDeclare(queue, false, false, false, arguments);
+                  return ch.queueDeclare(queue, true, false, false, arguments);
                 });
           }
         });

@@ -183,7 +183,7 @@ class KeptConsumerIT {
         connection,
         (ch, again) -> {
           declared.add(again);
-          return ch.queueDeclare(queue, false, false, false, null).getQueue();
+          return ch.queueDeclare(queue, true, false, false, null).getQueue();
         },
         (envelope, props, body) -> received.add(new String(body, UTF_8)),
         reopener,

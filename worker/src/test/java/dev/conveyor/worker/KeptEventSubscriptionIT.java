@@ -218,7 +218,7 @@ class KeptEventSubscriptionIT {
       // the connection's first, is free again.
       Channel other = connection.createChannel();
       assertThat(other.getChannelNumber()).as("took the lost channel's number").isEqualTo(1);
-      other.queueDeclare(witness, false, false, false, null);
+      other.queueDeclare(witness, true, false, false, null);
       other.basicConsume(witness, true, new DefaultConsumer(other));
       release.countDown();
       broker.withChannel(ch -> ch.queueDelete(queue));

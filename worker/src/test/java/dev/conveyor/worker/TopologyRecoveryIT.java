@@ -69,7 +69,7 @@ class TopologyRecoveryIT {
     String queue = broker.namespace() + ".kept";
     Connection connection = broker.open(name);
     Channel ch = connection.createChannel();
-    ch.queueDeclare(queue, false, false, false, null);
+    ch.queueDeclare(queue, true, false, false, null);
     Recoveries.conflictAtStart(broker, connection, queue, Map.of("x-max-length", 10));
 
     try (LogCapture amqpClient = LogCapture.of(ForgivingExceptionHandler.class)) {

@@ -94,7 +94,7 @@ class PublishChannelIT {
 
       String queue = broker.namespace() + ".refused";
       broker.deleteAfterwards(queue);
-      broker.withChannel(ch -> ch.queueDeclare(queue, false, false, true, null));
+      broker.withChannel(ch -> ch.queueDeclare(queue, true, false, true, null));
       events.publish("", queue, null, body);
       Awaitility.await()
           .atMost(Duration.ofSeconds(10))
