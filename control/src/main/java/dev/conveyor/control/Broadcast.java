@@ -46,6 +46,8 @@ final class Broadcast {
     // A stop or kill for a task not running yet must be remembered: the control log, which keeps
     // only such commands (Topology.routingKey).
     boolean revokes = message.revokesTasks();
+    // The status round hears refusals of its request through the command's subscription.
+    EventRelay toDiscovery = new EventRelay();
     try (ControlSession.CommandChannel command =
             session.commandChannel(
                 revokes,
@@ -54,8 +56,11 @@ final class Broadcast {
                     CommandApplied.ROUTING_KEY,
                     CommandRefused.ROUTING_KEY,
                     "worker." + WorkerEvent.TERMINATING),
-                tracker::accept);
-        Discovery discovery = new Discovery(session, whom, discoverFor, tracker)) {
+                event -> {
+                  tracker.accept(event);
+                  toDiscovery.accept(event);
+                });
+        Discovery discovery = new Discovery(session, whom, discoverFor, tracker, toDiscovery)) {
       tracker.publishing();
       command.publish(outgoing, discovery::start);
       if (wait) {

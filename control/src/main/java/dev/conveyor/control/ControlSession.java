@@ -310,14 +310,42 @@ final class ControlSession implements AutoCloseable {
    *     count did not end
    */
   StatusRound.Result status(Target target, Duration timeout, Duration quiet) throws IOException {
+    return status(target, timeout, quiet, this::followRefusals);
+  }
+
+  /**
+   * Where a status round hears the workers' refusals of its request ({@code command.refused}): a
+   * subscription of its own, or one its caller has already (a command's, bound to refusals too).
+   */
+  @FunctionalInterface
+  interface RefusalFeed {
+    /** Hands {@code listener} every event heard from now until the returned handle is closed. */
+    Following follow(Consumer<Event> listener) throws IOException;
+  }
+
+  /** What a {@link RefusalFeed} hands back: closing it stops the listener. */
+  interface Following extends AutoCloseable {
+    @Override
+    void close();
+  }
+
+  /** A subscription of the round's own, to refusals only. */
+  private Following followRefusals(Consumer<Event> listener) throws IOException {
+    return EventSubscription.openExisting(
+            connection, topology, List.of(CommandRefused.ROUTING_KEY), listener)
+        ::close;
+  }
+
+  /**
+   * @param refusals where the round hears refusals: followed before its request goes out
+   */
+  StatusRound.Result status(Target target, Duration timeout, Duration quiet, RefusalFeed refusals)
+      throws IOException {
     ControlMessage message = ControlMessages.create(Command.STATUS, target, false);
     BlockingQueue<StatusRound.Answer> answers = new LinkedBlockingQueue<>();
     Channel ch = connection.createChannel();
-    try (EventSubscription refusals =
-        EventSubscription.openExisting(
-            connection,
-            topology,
-            List.of(CommandRefused.ROUTING_KEY),
+    try (Following following =
+        refusals.follow(
             event -> {
               if (event instanceof Event.Refused r && message.id().equals(r.event().command())) {
                 answers.add(new StatusRound.Refusal(r.event()));

@@ -19,14 +19,25 @@ final class Discovery implements AutoCloseable {
   private final Target whom;
   private final Duration timeout;
   private final CommandTracker tracker;
+  private final ControlSession.RefusalFeed refusals;
   private Thread thread;
   private volatile StatusRound.Result result = StatusRound.Result.NOBODY;
 
-  Discovery(ControlSession session, Target whom, Duration timeout, CommandTracker tracker) {
+  /**
+   * @param refusals where the round hears workers refuse its request: the command's own
+   *     subscription, which is bound to refusals already
+   */
+  Discovery(
+      ControlSession session,
+      Target whom,
+      Duration timeout,
+      CommandTracker tracker,
+      ControlSession.RefusalFeed refusals) {
     this.session = session;
     this.whom = whom;
     this.timeout = timeout;
     this.tracker = tracker;
+    this.refusals = refusals;
   }
 
   /** Starts the round; called once, right after the command went out. */
@@ -36,7 +47,7 @@ final class Discovery implements AutoCloseable {
 
   private void round() {
     try {
-      result = session.status(whom, timeout);
+      result = session.status(whom, timeout, ControlSession.QUIET, refusals);
     } catch (IOException | RuntimeException e) {
       // The command went out all the same: its acknowledgements are still reported.
       log.warn("could not look for live workers: {}", BrokerErrors.reason(e));
