@@ -233,6 +233,19 @@ public final class BrokerAdmin {
         Map.of("value", max));
   }
 
+  /**
+   * Sets the vhost's {@code max-connections} limit: the connections that are open stay, and no
+   * other is let in beyond it (0: none); -1 for no limit.
+   */
+  public void limitConnections(String vhost, int max) {
+    call(
+        "PUT",
+        "/api/vhost-limits/"
+            + URLEncoder.encode(vhost, StandardCharsets.UTF_8)
+            + "/max-connections",
+        Map.of("value", max));
+  }
+
   /** Deletes the vhost and everything in it. */
   public void deleteVhost(String vhost) {
     call("DELETE", "/api/vhosts/" + URLEncoder.encode(vhost, StandardCharsets.UTF_8), null);

@@ -43,6 +43,11 @@ public final class PrivateVhost implements AutoCloseable {
     admin.limitQueues(name, max);
   }
 
+  /** {@link BrokerAdmin#limitConnections} on this vhost. */
+  public void limitConnections(int max) {
+    admin.limitConnections(name, max);
+  }
+
   @Override
   public synchronized void close() {
     namespaces.forEach(TestBroker::close);

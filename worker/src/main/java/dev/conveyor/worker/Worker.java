@@ -5,6 +5,7 @@ import static java.util.stream.Collectors.toSet;
 import com.rabbitmq.client.Channel;
 import com.rabbitmq.client.Connection;
 import com.rabbitmq.client.Recoverable;
+import com.rabbitmq.client.ShutdownSignalException;
 import dev.conveyor.protocol.ControlSigner;
 import dev.conveyor.protocol.ExitCodes;
 import dev.conveyor.protocol.broker.BrokerConnector;
@@ -67,12 +68,19 @@ import org.slf4j.LoggerFactory;
  */
 public final class Worker implements AutoCloseable, Pausable {
 
+  /**
+   * How long a start whose connection was lost waits before it begins again, and between its tries
+   * to connect: amqp-client's recovery interval ({@link BrokerConnector}).
+   */
+  private static final Duration START_AGAIN_AFTER = Duration.ofSeconds(1);
+
   /** How long the broker keeps a worker's queue of requeued events after its connection went. */
   private static final Duration REQUEUED_KEPT_FOR = Duration.ofMinutes(1);
 
   private static final Logger log = LoggerFactory.getLogger(Worker.class);
 
   private final WorkerConfig config;
+  private final StartProbe probe;
   private final WorkerMetrics metrics;
   private final RunningTasks running;
   private final ScheduledExecutorService timer;
@@ -86,6 +94,11 @@ public final class Worker implements AutoCloseable, Pausable {
   private final AtomicBoolean terminating = new AtomicBoolean();
   private final CountDownLatch closed = new CountDownLatch(1);
   private volatile int exitCode = ExitCodes.OK;
+  // Set by the connection's thread if it is lost while the worker starts; read once it failed.
+  private volatile ShutdownSignalException lostDuringStart;
+  // Set once connected, and at the end of a start that succeeded.
+  private volatile boolean connected;
+  private volatile boolean started;
   // Set once by open(), before any task or command arrives.
   private EventPublisher events;
   private TaskRunner runner;
@@ -94,8 +107,9 @@ public final class Worker implements AutoCloseable, Pausable {
   private Shutdown shutdown;
   private MetricsServer metricsServer;
 
-  private Worker(WorkerConfig config) {
+  private Worker(WorkerConfig config, StartProbe probe) {
     this.config = config;
+    this.probe = probe;
     this.metrics = new WorkerMetrics(config.name());
     this.running = new RunningTasks(config.name());
     // The watchdog's thread only signals, interrupts and times: nothing on it waits for the broker,
@@ -131,26 +145,107 @@ public final class Worker implements AutoCloseable, Pausable {
     }
   }
 
+  /** A step of the start, where a {@link StartProbe} is told it has come to. */
+  enum StartStep {
+    /** The commands' listener is about to start. */
+    CONTROL,
+    /** The worker is about to say it started and take tasks. */
+    INTAKE
+  }
+
+  /** Told where a start has come to: a test holds a start there. */
+  @FunctionalInterface
+  interface StartProbe {
+    StartProbe NONE = step -> {};
+
+    void reached(StartStep step) throws InterruptedException;
+  }
+
   /**
    * Connects, declares what it uses, replays the control log and starts consuming. Returns once the
-   * worker takes tasks.
+   * worker takes tasks. A start whose connection is lost midway begins again ({@link #start(
+   * WorkerConfig, CountDownLatch, StartProbe)}).
    *
    * @throws BrokerUnreachableException the broker cannot be reached or refused us
    * @throws IllegalArgumentException a setting is unusable (a missing handlers directory, …)
    */
   public static Worker start(WorkerConfig config)
       throws BrokerUnreachableException, IOException, InterruptedException {
-    Worker w = new Worker(config);
-    try {
-      w.open();
-      return w;
-    } catch (BrokerUnreachableException | IOException | InterruptedException | RuntimeException e) {
-      w.release();
-      throw e;
+    return start(config, new CountDownLatch(1), StartProbe.NONE).orElseThrow();
+  }
+
+  /**
+   * Starts a worker. When the connection is lost in the middle of the start (the broker closed it,
+   * as it does when it fails a request on a queue that is still starting, or the network went),
+   * what the start made is closed and the start begins again after {@link #START_AGAIN_AFTER},
+   * waiting for the broker as long as it takes, as a running worker waits for its connection to
+   * come back. Only the first connection's failure is final (exit 3): that broker was never there.
+   *
+   * @param stop counted down to give up a start that waits for the broker (SIGTERM)
+   * @return empty if stopped while waiting for the broker
+   */
+  static Optional<Worker> start(WorkerConfig config, CountDownLatch stop, StartProbe probe)
+      throws BrokerUnreachableException, IOException, InterruptedException {
+    for (boolean again = false; ; again = true) {
+      Worker w = new Worker(config, probe);
+      try {
+        w.open(again ? stop : null);
+        return Optional.of(w);
+      } catch (StoppedWhileStarting e) {
+        w.release();
+        return Optional.empty();
+      } catch (BrokerUnreachableException
+          | IOException
+          | InterruptedException
+          | RuntimeException e) {
+        w.release();
+        ShutdownSignalException lost = w.lostWhileStarting(e);
+        if (lost == null || e instanceof InterruptedException) {
+          throw e;
+        }
+        log.warn(
+            "lost the broker connection while starting ({}); starting again in {} ms",
+            LeaseLoss.why(lost),
+            START_AGAIN_AFTER.toMillis());
+        if (stop.await(START_AGAIN_AFTER.toMillis(), TimeUnit.MILLISECONDS)) {
+          return Optional.empty();
+        }
+      }
     }
   }
 
-  private void open() throws BrokerUnreachableException, IOException, InterruptedException {
+  /**
+   * The connection's loss (not our own close) if it happened during this start: in the failure's
+   * causes, or heard by the connection's listener. Either may come first: a call on the closed
+   * connection fails as soon as amqp-client marks it closed, before it tells its listeners.
+   */
+  private ShutdownSignalException lostWhileStarting(Throwable failure) {
+    if (!connected) { // the broker refused the connection itself (its causes say so too)
+      return null;
+    }
+    for (Throwable t = failure; t != null; t = t.getCause()) {
+      if (t instanceof ShutdownSignalException s
+          && s.isHardError()
+          && !s.isInitiatedByApplication()) {
+        return s;
+      }
+    }
+    return lostDuringStart;
+  }
+
+  /** Thrown out of a start that waited for the broker when the worker was told to stop. */
+  private static final class StoppedWhileStarting extends Exception {
+    StoppedWhileStarting() {
+      super(null, null, false, false);
+    }
+  }
+
+  /**
+   * @param waitForBroker null on a first start, which fails if the broker cannot be reached; else
+   *     the connection is tried again until the broker lets it in, or this is counted down
+   */
+  private void open(CountDownLatch waitForBroker)
+      throws BrokerUnreachableException, IOException, InterruptedException, StoppedWhileStarting {
     // The JSON codec takes tens of milliseconds to build in a fresh JVM: built beside the start's
     // broker round trips rather than in the first event it writes (worker.started), and before
     // the first stop or kill.
@@ -186,11 +281,15 @@ public final class Worker implements AutoCloseable, Pausable {
     warnAboutBrokerLease();
     Set<String> taskQueues =
         config.queues().stream().map(config.broker().names()::taskQueue).collect(toSet());
-    Connection connection =
-        new BrokerConnector(config.broker(), metrics.amqpCollector())
-            .recoveringConsumersExcept(taskQueues::contains) // Reconnection consumes them again
-            .connect("conveyor-worker " + config.name(), threads);
+    Connection connection = connect(taskQueues, waitForBroker);
     owned.add("connection", () -> closeQuietly(connection));
+    connected = true;
+    connection.addShutdownListener(
+        cause -> {
+          if (!cause.isInitiatedByApplication() && lostDuringStart == null && !started) {
+            lostDuringStart = cause;
+          }
+        });
     NameClaim.claim(connection, config.broker().names(), config.name());
     Topology topology = new Topology(config.broker().names());
     // Declared on a channel that lives as long as the connection: amqp-client's topology recovery
@@ -281,6 +380,7 @@ public final class Worker implements AutoCloseable, Pausable {
         owned.add(
             "control listener",
             new ControlListener(connection, topology, config.name(), commands, io));
+    probe.reached(StartStep.CONTROL);
     control.start();
     if (connection instanceof Recoverable r) { // before the intake starts: it takes tasks again
       r.addRecoveryListener(new Reconnection(presence, control, intake));
@@ -288,6 +388,7 @@ public final class Worker implements AutoCloseable, Pausable {
     if (children != null) { // before the first task: a child that cannot start fails the start
       children.awaitReady(Duration.ofSeconds(60));
     }
+    probe.reached(StartStep.INTAKE);
     presence.announceStarted(topologyChannel);
     intake.start();
     metrics.runningGauge(running::size);
@@ -296,6 +397,7 @@ public final class Worker implements AutoCloseable, Pausable {
     }
     long hb = config.heartbeat().toMillis();
     io.scheduleAtFixedRate(presence::heartbeat, hb, hb, TimeUnit.MILLISECONDS);
+    started = true;
     log.info(
         "worker {} consuming {} with concurrency {}{} on {} (types: {})",
         config.name(),
@@ -304,6 +406,36 @@ public final class Worker implements AutoCloseable, Pausable {
         children == null ? "" : " in child JVMs " + children.pids(),
         config.broker().describe(),
         handlers.types());
+  }
+
+  /**
+   * A connection to the broker whose consumers of the task queues amqp-client does not recover (the
+   * worker consumes them again itself, {@link Reconnection}).
+   */
+  private Connection connect(Set<String> taskQueues, CountDownLatch waitForBroker)
+      throws BrokerUnreachableException, InterruptedException, StoppedWhileStarting {
+    BrokerConnector connector =
+        new BrokerConnector(config.broker(), metrics.amqpCollector())
+            .recoveringConsumersExcept(taskQueues::contains);
+    String name = "conveyor-worker " + config.name();
+    if (waitForBroker == null) {
+      return connector.connect(name, threads);
+    }
+    for (boolean told = false; ; told = true) {
+      try {
+        return connector.connect(name, threads);
+      } catch (BrokerUnreachableException e) {
+        if (!told) {
+          log.warn(
+              "waiting for the broker: {}; trying again every {} ms",
+              e.getMessage(),
+              START_AGAIN_AFTER.toMillis());
+        }
+        if (waitForBroker.await(START_AGAIN_AFTER.toMillis(), TimeUnit.MILLISECONDS)) {
+          throw new StoppedWhileStarting();
+        }
+      }
+    }
   }
 
   /** The consumers of the task queues, not started. */
@@ -441,7 +573,6 @@ public final class Worker implements AutoCloseable, Pausable {
     if (closed.getCount() == 0) {
       return;
     }
-    boolean started = presence != null;
     owned.close();
     closed.countDown();
     if (started) {

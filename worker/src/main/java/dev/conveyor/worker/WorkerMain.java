@@ -1,6 +1,7 @@
 package dev.conveyor.worker;
 
 import dev.conveyor.protocol.Durations;
+import dev.conveyor.protocol.ExitCodes;
 import dev.conveyor.protocol.UsageException;
 import dev.conveyor.protocol.broker.BrokerOptions;
 import dev.conveyor.protocol.broker.BrokerSettings;
@@ -15,7 +16,7 @@ import java.time.Duration;
 import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.Callable;
-import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Supplier;
 import picocli.CommandLine;
@@ -272,10 +273,10 @@ public final class WorkerMain implements Callable<Integer> {
     WorkerConfig config = config();
     // Signals first: a SIGTERM that arrives while the worker starts must still be graceful.
     AtomicReference<Worker> started = new AtomicReference<>();
-    AtomicBoolean stopRequested = new AtomicBoolean();
+    CountDownLatch stopRequested = new CountDownLatch(1);
     TerminationSignals.install(
         () -> {
-          stopRequested.set(true);
+          stopRequested.countDown();
           Worker w = started.get();
           if (w != null) {
             w.close();
@@ -287,10 +288,15 @@ public final class WorkerMain implements Callable<Integer> {
             w.skipGrace();
           }
         });
-    Worker worker = Worker.start(config);
+    // A start that waits for the broker (its connection was lost midway) gives up on a SIGTERM.
+    Optional<Worker> start = Worker.start(config, stopRequested, Worker.StartProbe.NONE);
+    if (start.isEmpty()) {
+      return ExitCodes.OK;
+    }
+    Worker worker = start.get();
     Cli.workDone();
     started.set(worker);
-    if (stopRequested.get()) {
+    if (stopRequested.getCount() == 0) {
       worker.close();
     }
     worker.awaitClosed();

@@ -65,7 +65,7 @@ public final class LeaseLoss {
    * reset", a missed heartbeat): amqp-client's own message wraps the first in its protocol syntax
    * and names the second "connection error".
    */
-  static String why(ShutdownSignalException cause) {
+  public static String why(ShutdownSignalException cause) {
     return BrokerErrors.refusal(cause)
         .orElseGet(
             () ->
