@@ -158,7 +158,12 @@ final class Harness implements AutoCloseable {
     publisher.queuePurge(queue());
   }
 
-  /** Deletes every queue and exchange of the namespace, then closes the connection. */
+  /**
+   * Deletes every queue and exchange of the namespace, then closes the connection. A deletion the
+   * broker answers by closing the connection (it has answered the deletion of a quorum queue with
+   * INTERNAL_ERROR, a connection-level error) is tried once more, and the rest go on, on a
+   * connection of their own.
+   */
   @Override
   public void close() {
     Names n = names();
@@ -172,27 +177,66 @@ final class Harness implements AutoCloseable {
             n.controlLogged(),
             n.controlExchange(),
             n.eventsExchange());
+    CleanUp cleanUp = new CleanUp();
+    int left = 0;
     for (String q : queues) {
-      // One channel per deletion: an error closes the channel it happened on.
-      try (Channel ch = connection.createChannel()) {
-        ch.queueDelete(q);
-      } catch (IOException | TimeoutException | RuntimeException e) {
-        progress("could not delete queue %s: %s", q, e.toString());
-      }
+      left += cleanUp.delete("queue " + q, ch -> ch.queueDelete(q));
     }
     for (String x : exchanges) {
-      try (Channel ch = connection.createChannel()) {
-        ch.exchangeDelete(x);
-      } catch (IOException | TimeoutException | RuntimeException e) {
-        progress("could not delete exchange %s: %s", x, e.toString());
+      left += cleanUp.delete("exchange " + x, ch -> ch.exchangeDelete(x));
+    }
+    cleanUp.close();
+    if (left == 0) {
+      progress("deleted namespace %s", n.namespace());
+    } else {
+      progress("left %d queue(s) and exchange(s) of namespace %s", left, n.namespace());
+    }
+  }
+
+  private interface Deletion {
+    void on(Channel ch) throws IOException;
+  }
+
+  /** The deletions, on the harness's connection until the broker closes it, then on a new one. */
+  private final class CleanUp {
+    private Connection on = connection;
+
+    /**
+     * One deletion, on a channel of its own (an error closes the channel it happened on).
+     *
+     * @return 1 if it is not deleted, else 0
+     */
+    int delete(String what, Deletion deletion) {
+      for (int attempt = 1; ; attempt++) {
+        try (Channel ch = on.createChannel()) {
+          deletion.on(ch);
+          return 0;
+        } catch (IOException | TimeoutException | RuntimeException e) {
+          if (on.isOpen() || attempt == 2) {
+            progress("could not delete %s: %s", what, e.toString());
+            return 1;
+          }
+          progress("the broker closed the connection deleting %s; again on a new one", what);
+          try {
+            on = new BrokerConnector(settings).connect("conveyor-bench clean-up");
+          } catch (BrokerUnreachableException unreachable) {
+            progress("could not delete %s: %s", what, unreachable.getMessage());
+            return 1;
+          }
+        }
       }
     }
-    try {
-      connection.close(5000);
-    } catch (IOException | RuntimeException e) {
-      progress("closing the connection: %s", e.toString());
+
+    void close() {
+      if (on != connection) {
+        connection.abort(); // the broker closed it: this ends amqp-client's recovery of it
+      }
+      try {
+        on.close(5000);
+      } catch (IOException | RuntimeException e) {
+        progress("closing the connection: %s", e.toString());
+      }
     }
-    progress("deleted namespace %s", n.namespace());
   }
 
   /** A progress line on stderr; stdout carries only the results. */
