@@ -94,10 +94,8 @@ public final class Worker implements AutoCloseable, Pausable {
   private final AtomicBoolean terminating = new AtomicBoolean();
   private final CountDownLatch closed = new CountDownLatch(1);
   private volatile int exitCode = ExitCodes.OK;
-  // Set by the connection's thread if it is lost while the worker starts; read once it failed.
-  private volatile ShutdownSignalException lostDuringStart;
-  // Set once connected, and at the end of a start that succeeded.
-  private volatile boolean connected;
+  private final StartLoss startLoss = new StartLoss();
+  // Set at the end of a start that succeeded.
   private volatile boolean started;
   // Set once by open(), before any task or command arrives.
   private EventPublisher events;
@@ -199,7 +197,7 @@ public final class Worker implements AutoCloseable, Pausable {
           | InterruptedException
           | RuntimeException e) {
         w.release();
-        ShutdownSignalException lost = w.lostWhileStarting(e);
+        ShutdownSignalException lost = w.startLoss.of(e);
         if (lost == null || e instanceof InterruptedException) {
           throw e;
         }
@@ -212,25 +210,6 @@ public final class Worker implements AutoCloseable, Pausable {
         }
       }
     }
-  }
-
-  /**
-   * The connection's loss (not our own close) if it happened during this start: in the failure's
-   * causes, or heard by the connection's listener. Either may come first: a call on the closed
-   * connection fails as soon as amqp-client marks it closed, before it tells its listeners.
-   */
-  private ShutdownSignalException lostWhileStarting(Throwable failure) {
-    if (!connected) { // the broker refused the connection itself (its causes say so too)
-      return null;
-    }
-    for (Throwable t = failure; t != null; t = t.getCause()) {
-      if (t instanceof ShutdownSignalException s
-          && s.isHardError()
-          && !s.isInitiatedByApplication()) {
-        return s;
-      }
-    }
-    return lostDuringStart;
   }
 
   /** Thrown out of a start that waited for the broker when the worker was told to stop. */
@@ -283,13 +262,7 @@ public final class Worker implements AutoCloseable, Pausable {
         config.queues().stream().map(config.broker().names()::taskQueue).collect(toSet());
     Connection connection = connect(taskQueues, waitForBroker);
     owned.add("connection", () -> closeQuietly(connection));
-    connected = true;
-    connection.addShutdownListener(
-        cause -> {
-          if (!cause.isInitiatedByApplication() && lostDuringStart == null && !started) {
-            lostDuringStart = cause;
-          }
-        });
+    startLoss.connected(connection);
     NameClaim.claim(connection, config.broker().names(), config.name());
     Topology topology = new Topology(config.broker().names());
     // Declared on a channel that lives as long as the connection: amqp-client's topology recovery
@@ -397,6 +370,7 @@ public final class Worker implements AutoCloseable, Pausable {
     }
     long hb = config.heartbeat().toMillis();
     io.scheduleAtFixedRate(presence::heartbeat, hb, hb, TimeUnit.MILLISECONDS);
+    startLoss.over();
     started = true;
     log.info(
         "worker {} consuming {} with concurrency {}{} on {} (types: {})",
