@@ -20,7 +20,8 @@
 # own; an archive older than its jar (a rebuild) is removed and made anew. It lives in
 # $CONVEYOR_CDS_DIR, else next to the jar (target/), else in ${XDG_CACHE_HOME:-~/.cache}/conveyor:
 # the first writable one, where the JVM creates it on the first run (-XX:+AutoCreateSharedArchive,
-# written at exit) and refreshes it when it no longer fits. A directory that cannot be written but
+# written at exit) and refreshes it when it no longer fits; one made by a run that did not reach its
+# work is made again by the next run. A directory that cannot be written but
 # holds the archive (the Docker image's) is read only; without either, the program runs without
 # one. CONVEYOR_CDS=0 turns it off.
 #
@@ -358,7 +359,7 @@ conveyor_cds_opts() {
       if [[ ! -e $file ]] || conveyor_stale "$jar" "$file"; then
         # Archives of earlier builds of this jar are of no further use; neither are a record or a
         # lock older than the jar (a recorder's lock is younger: the jar was there when it began).
-        for old in "$dir/$program"-*.jsa "$dir/$program"-*.aot "$dir/$program"-*.aot.*.tmp "$dir/$program"-*.aotconf "$dir/$program"-*.aotlock; do
+        for old in "$dir/$program"-*.jsa "$dir/$program"-*.jsa.trained "$dir/$program"-*.aot "$dir/$program"-*.aot.*.tmp "$dir/$program"-*.aotconf "$dir/$program"-*.aotlock; do
           [[ -e $old && $old -ot $jar ]] && rm -rf -- "$old" 2>/dev/null
         done
       fi
@@ -366,7 +367,15 @@ conveyor_cds_opts() {
         return 0
       fi
       if [[ ! -e $file || -w $file ]]; then
-        CONVEYOR_CDS_OPTS=(-XX:+AutoCreateSharedArchive "-XX:SharedArchiveFile=$file" '-Xlog:cds*=off')
+        # The JVM keeps the archive its first run made, whatever that run did. One made by a run
+        # that did not reach its work (refused its flags, found no broker) holds little of what the
+        # program runs: this run makes it again. A run that did its work says so by creating
+        # $file.trained (Cli.workDone), as for the ahead-of-time cache.
+        if [[ -e $file && ! -e $file.trained ]]; then
+          rm -f -- "$file"
+        fi
+        CONVEYOR_CDS_OPTS=(-XX:+AutoCreateSharedArchive "-XX:SharedArchiveFile=$file" '-Xlog:cds*=off'
+          "-Dconveyor.aot.trained=$file.trained")
         return 0
       fi
     fi

@@ -176,6 +176,47 @@ class LauncherCdsIT {
   }
 
   /**
+   * The dynamic archive (JDKs before 25, or CONVEYOR_AOT=0): the JVM keeps the archive its first
+   * run made, whatever that run did, and a run that failed at once loaded little of what the
+   * program runs. The next launch makes it again, from a run that does its work; the one after uses
+   * it unchanged.
+   */
+  @Test
+  void aDynamicArchiveOfARunThatFailedIsMadeAgain(TestBroker broker) throws Exception {
+    Path cds = dir.resolve("failed-first-jsa");
+    Map<String, String> env = new java.util.HashMap<>(Programs.env(broker));
+    env.put("CONVEYOR_CDS_DIR", cds.toString());
+    env.put("CONVEYOR_AOT", "0");
+    Programs.Apart refused =
+        Programs.runApart(
+            List.of(
+                ProgramProcess.repo().resolve("bin/producer").toString(),
+                "publish",
+                "--type",
+                "noop",
+                "--no-such-flag"),
+            dir,
+            env,
+            dir);
+    assertThat(refused.exit()).as(refused.toString()).isEqualTo(2);
+    Path archive = archives(cds).getFirst();
+    long refusedSize = Files.size(archive);
+    assertThat(files(cds, ".trained")).isEmpty();
+
+    Map<String, String> aotOff = Map.of("CONVEYOR_CDS_DIR", cds.toString(), "CONVEYOR_AOT", "0");
+    assertPublished(producer(broker, aotOff, dir));
+    assertThat(archives(cds)).containsExactly(archive);
+    assertThat(Files.size(archive))
+        .as("the archive of a run that published")
+        .isGreaterThan(refusedSize);
+    assertThat(files(cds, ".trained")).hasSize(1);
+    FileTime madeAt = Files.getLastModifiedTime(archive);
+
+    assertPublished(producer(broker, aotOff, dir));
+    assertThat(Files.getLastModifiedTime(archive)).isEqualTo(madeAt);
+  }
+
+  /**
    * A worker runs until it is stopped, and a signal ends it through the JVM's shutdown, not through
    * a command's exit: it says it did its work once it consumes, so that its record is built.
    */
