@@ -32,16 +32,21 @@ class LauncherCdsIT {
 
   @TempDir Path dir;
 
-  private static Programs.Apart producer(TestBroker broker, Map<String, String> extra, Path tmp)
+  /** {@code bin/producer publish --type noop}, then {@code more}, in the test's environment. */
+  private static Programs.Apart producer(
+      TestBroker broker, Map<String, String> extra, Path tmp, String... more)
       throws IOException, InterruptedException {
     Map<String, String> env = new java.util.HashMap<>(Programs.env(broker));
     env.putAll(extra);
-    return Programs.runApart(
-        List.of(
-            ProgramProcess.repo().resolve("bin/producer").toString(), "publish", "--type", "noop"),
-        tmp,
-        env,
-        tmp);
+    List<String> command =
+        new java.util.ArrayList<>(
+            List.of(
+                ProgramProcess.repo().resolve("bin/producer").toString(),
+                "publish",
+                "--type",
+                "noop"));
+    command.addAll(List.of(more));
+    return Programs.runApart(command, tmp, env, tmp);
   }
 
   private static List<Path> archives(Path cds) throws IOException {
@@ -138,19 +143,8 @@ class LauncherCdsIT {
   @Test
   void aRecordOfARunThatFailedIsMadeAgainNotBuilt(TestBroker broker) throws Exception {
     Path cds = dir.resolve("failed-first");
-    Map<String, String> env = new java.util.HashMap<>(Programs.env(broker));
-    env.put("CONVEYOR_CDS_DIR", cds.toString());
     Programs.Apart refused =
-        Programs.runApart(
-            List.of(
-                ProgramProcess.repo().resolve("bin/producer").toString(),
-                "publish",
-                "--type",
-                "noop",
-                "--no-such-flag"),
-            dir,
-            env,
-            dir);
+        producer(broker, Map.of("CONVEYOR_CDS_DIR", cds.toString()), dir, "--no-such-flag");
     assertThat(refused.exit()).as(refused.toString()).isEqualTo(2);
     if (!aotCapable()) {
       assertThat(files(cds, ".aotconf")).isEmpty();
@@ -184,26 +178,13 @@ class LauncherCdsIT {
   @Test
   void aDynamicArchiveOfARunThatFailedIsMadeAgain(TestBroker broker) throws Exception {
     Path cds = dir.resolve("failed-first-jsa");
-    Map<String, String> env = new java.util.HashMap<>(Programs.env(broker));
-    env.put("CONVEYOR_CDS_DIR", cds.toString());
-    env.put("CONVEYOR_AOT", "0");
-    Programs.Apart refused =
-        Programs.runApart(
-            List.of(
-                ProgramProcess.repo().resolve("bin/producer").toString(),
-                "publish",
-                "--type",
-                "noop",
-                "--no-such-flag"),
-            dir,
-            env,
-            dir);
+    Map<String, String> aotOff = Map.of("CONVEYOR_CDS_DIR", cds.toString(), "CONVEYOR_AOT", "0");
+    Programs.Apart refused = producer(broker, aotOff, dir, "--no-such-flag");
     assertThat(refused.exit()).as(refused.toString()).isEqualTo(2);
     Path archive = archives(cds).getFirst();
     long refusedSize = Files.size(archive);
     assertThat(files(cds, ".trained")).isEmpty();
 
-    Map<String, String> aotOff = Map.of("CONVEYOR_CDS_DIR", cds.toString(), "CONVEYOR_AOT", "0");
     assertPublished(producer(broker, aotOff, dir));
     assertThat(archives(cds)).containsExactly(archive);
     assertThat(Files.size(archive))
