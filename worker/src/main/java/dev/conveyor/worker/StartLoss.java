@@ -9,24 +9,21 @@ import com.rabbitmq.client.ShutdownSignalException;
  * refused declaration, an unusable setting are not.
  */
 final class StartLoss {
-  private volatile Connection connection;
+  private volatile boolean connected;
   private volatile ShutdownSignalException heard;
-  private volatile boolean over;
 
-  /** The start has its connection: from now on, its loss is noted. */
+  /**
+   * The start has its connection: from now on, its first loss is noted. Only a start that failed
+   * asks ({@link #of}); a loss after a start that succeeded is the running worker's to handle.
+   */
   void connected(Connection c) {
-    connection = c;
+    connected = true;
     c.addShutdownListener(
         cause -> {
-          if (!cause.isInitiatedByApplication() && !over && heard == null) {
+          if (!cause.isInitiatedByApplication() && heard == null) {
             heard = cause;
           }
         });
-  }
-
-  /** The start succeeded: a later loss is the running worker's to handle. */
-  void over() {
-    over = true;
   }
 
   /**
@@ -38,7 +35,7 @@ final class StartLoss {
    *     its causes also tell as a closed connection), or did not lose its connection
    */
   ShutdownSignalException of(Throwable failure) {
-    if (connection == null) {
+    if (!connected) {
       return null;
     }
     for (Throwable t = failure; t != null; t = t.getCause()) {

@@ -370,7 +370,6 @@ public final class Worker implements AutoCloseable, Pausable {
     }
     long hb = config.heartbeat().toMillis();
     io.scheduleAtFixedRate(presence::heartbeat, hb, hb, TimeUnit.MILLISECONDS);
-    startLoss.over();
     started = true;
     log.info(
         "worker {} consuming {} with concurrency {}{} on {} (types: {})",
