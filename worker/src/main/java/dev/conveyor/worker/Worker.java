@@ -196,8 +196,11 @@ public final class Worker implements AutoCloseable, Pausable {
           | IOException
           | InterruptedException
           | RuntimeException e) {
-        w.release();
         ShutdownSignalException lost = w.startLoss.of(e);
+        if (lost != null && w.events != null) {
+          w.events.abandon(); // its connection will not be back for them: this one is closed
+        }
+        w.release();
         if (lost == null || e instanceof InterruptedException) {
           throw e;
         }

@@ -13,6 +13,7 @@ import dev.conveyor.testkit.LogCapture;
 import dev.conveyor.testkit.PrivateVhost;
 import dev.conveyor.testkit.TestBroker;
 import dev.conveyor.worker.Worker.StartStep;
+import dev.conveyor.worker.messaging.EventPublisher;
 import dev.conveyor.worker.messaging.LeaseLoss;
 import java.time.Duration;
 import java.util.Optional;
@@ -45,7 +46,8 @@ class StartLossIT {
   void aStartWhoseConnectionIsLostMidwayStartsAgainOnceTheBrokerLetsItIn(
       StartStep step, TestBroker shared) throws Exception {
     try (PrivateVhost vhost = PrivateVhost.create(shared.uri());
-        LogCapture starts = LogCapture.of(Worker.class)) {
+        LogCapture starts = LogCapture.of(Worker.class);
+        LogCapture publisher = LogCapture.of(EventPublisher.class)) {
       TestBroker broker = vhost.testBroker();
       String name = "midway-" + broker.namespace();
       CompletableFuture<Optional<Worker>> started =
@@ -55,6 +57,9 @@ class StartLossIT {
               line ->
                   line.contains("lost the broker connection while starting (CONNECTION_FORCED")
                       && line.contains("starting again"));
+      // What the lost start had queued (from INTAKE on, its worker.started) did not hold up the
+      // start: a close waits up to seconds for the connection to come back to send it.
+      assertThat(publisher.warnings()).noneMatch(line -> line.contains("still queued at close"));
 
       vhost.limitConnections(-1);
       Worker worker = broker.own(started.get(30, TimeUnit.SECONDS).orElseThrow());

@@ -395,9 +395,33 @@ public final class EventPublisher implements AutoCloseable, CommandHandler.Answe
     return now < giveUpAt && channel.awaitOpen(giveUpAt);
   }
 
+  /**
+   * Stops at once, dropping what is queued: for a start that lost its connection, whose events (its
+   * {@code worker.started}, its answers to the commands it replayed) would wait for a connection
+   * that is about to be closed. The start that begins again announces itself anew.
+   */
+  public void abandon() {
+    closed = true;
+    sender.interrupt(); // a thread waiting for the connection ends; what it held is dropped
+    try {
+      sender.join(CLOSE_WAIT);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+    int dropped = queue.size();
+    queue.clear();
+    if (dropped > 0) {
+      log.debug("{} event(s) of a start that lost its connection dropped", dropped);
+    }
+    channel.close();
+  }
+
   /** Sends what is queued (up to a few seconds), then stops. */
   @Override
   public void close() {
+    if (closed && !sender.isAlive()) {
+      return; // abandoned
+    }
     closed = true;
     try {
       long deadline = System.nanoTime() + CLOSE_WAIT.toNanos();
