@@ -198,7 +198,8 @@ public final class Worker implements AutoCloseable, Pausable {
           | RuntimeException e) {
         ShutdownSignalException lost = w.startLoss.of(e);
         if (lost != null && w.events != null) {
-          w.events.abandon(); // its connection will not be back for them: this one is closed
+          // The release closes its connection: what it queued would wait for it in vain.
+          w.events.abandon();
         }
         w.release();
         if (lost == null || e instanceof InterruptedException) {
