@@ -267,7 +267,19 @@ public final class Worker implements AutoCloseable, Pausable {
     Connection connection = connect(taskQueues, waitForBroker);
     owned.add("connection", () -> closeQuietly(connection));
     startLoss.connected(connection);
-    NameClaim.claim(connection, config.broker().names(), config.name());
+    // A start that begins again may find its name held by the connection it lost, which the broker
+    // keeps until it sees that connection end.
+    if (waitForBroker == null) {
+      NameClaim.claim(connection, config.broker().names(), config.name(), io);
+    } else if (!NameClaim.claimAfterLoss(
+        connection,
+        config.broker().names(),
+        config.name(),
+        io,
+        NameClaim.HELD_BY_A_LOST_CONNECTION_AT_MOST,
+        waitForBroker)) {
+      throw new StoppedWhileStarting();
+    }
     Topology topology = new Topology(config.broker().names());
     // Declared on a channel that lives as long as the connection: amqp-client's topology recovery
     // replays declarations on the channel that made them.

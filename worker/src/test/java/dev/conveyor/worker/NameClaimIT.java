@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import com.rabbitmq.client.AMQP;
+import com.rabbitmq.client.Channel;
 import com.rabbitmq.client.Connection;
 import com.rabbitmq.client.ShutdownSignalException;
 import dev.conveyor.protocol.UsageException;
@@ -11,10 +12,16 @@ import dev.conveyor.protocol.wire.TaskState;
 import dev.conveyor.testkit.BrokerAdmin;
 import dev.conveyor.testkit.BrokerExtension;
 import dev.conveyor.testkit.EventLog;
+import dev.conveyor.testkit.LogCapture;
+import dev.conveyor.testkit.PrivateVhost;
 import dev.conveyor.testkit.Recoveries;
 import dev.conveyor.testkit.TestBroker;
 import dev.conveyor.worker.ops.NameClaim;
 import java.time.Duration;
+import java.util.Map;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
 import org.awaitility.Awaitility;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
@@ -25,6 +32,9 @@ import org.junit.jupiter.api.extension.ExtendWith;
  */
 @ExtendWith(BrokerExtension.class)
 class NameClaimIT {
+
+  /** How long a test lets a holder keep a name before it counts as a namesake. */
+  private static final Duration HELD_BRIEFLY = Duration.ofSeconds(2);
 
   private static WorkerConfig config(TestBroker broker, String name) {
     return WorkerConfig.defaults(broker.settings())
@@ -88,12 +98,143 @@ class NameClaimIT {
   @Test
   void aRefusedClaimLeavesNoChannelForTheRecoveryToOpenAgain(TestBroker broker) throws Exception {
     String name = "claimed-" + broker.namespace();
-    NameClaim.claim(broker.open(name + "-first"), broker.names(), name);
+    ScheduledExecutorService retries = broker.own(Executors.newSingleThreadScheduledExecutor());
+    NameClaim.claim(broker.open(name + "-first"), broker.names(), name, retries);
     Connection second = broker.open(name + "-second");
 
-    assertThatThrownBy(() -> NameClaim.claim(second, broker.names(), name))
+    assertThatThrownBy(() -> NameClaim.claim(second, broker.names(), name, retries))
         .isInstanceOf(UsageException.class);
     assertThat(Recoveries.channelsToRecover(second)).isZero();
+  }
+
+  /**
+   * A worker that reconnects may find its name held by the connection it lost: the broker keeps it
+   * until it sees it end (a network loss the worker noticed first). Held open here by a connection
+   * of the test's that takes the name while the vhost keeps the worker out, then lets it in: the
+   * worker claims the name once that connection ends, instead of giving it up for good.
+   */
+  @Test
+  void aWorkerThatReconnectsClaimsItsNameOnceItsLostConnectionHasEnded(TestBroker shared)
+      throws Exception {
+    try (PrivateVhost vhost = PrivateVhost.create(shared.uri());
+        LogCapture claims = LogCapture.of(NameClaim.class)) {
+      TestBroker broker = vhost.testBroker();
+      String name = "lingering-" + broker.namespace();
+      Connection lingering = broker.open("lingering " + name);
+      broker.own(Worker.start(config(broker, name)));
+      vhost.limitConnections(0);
+      new BrokerAdmin(broker.uri()).closeConnectionsOnceListed("conveyor-worker " + name, 1);
+      Awaitility.await()
+          .atMost(Duration.ofSeconds(20))
+          .ignoreExceptions()
+          .until(() -> claimed(lingering, broker, name));
+
+      vhost.limitConnections(-1);
+      Awaitility.await()
+          .atMost(Duration.ofSeconds(30))
+          .until(
+              () ->
+                  claims.warnings().stream()
+                      .anyMatch(line -> line.contains("after reconnecting: another connection")));
+      lingering.close();
+
+      Awaitility.await()
+          .atMost(Duration.ofSeconds(30))
+          .until(
+              () ->
+                  claims
+                      .all()
+                      .contains(
+                          "INFO claimed the name "
+                              + name
+                              + " in namespace "
+                              + broker.namespace()
+                              + " again"));
+      assertThat(claims.all()).noneMatch(line -> line.startsWith("ERROR"));
+      assertThatThrownBy(() -> broker.own(Worker.start(config(broker, name))))
+          .isInstanceOf(UsageException.class)
+          .hasMessageStartingWith("a worker named " + name + " is already connected");
+    }
+  }
+
+  /**
+   * A holder that stays longer than a lost connection can is a namesake: a reconnected worker then
+   * says that two workers answer to its name, as it did at once before it waited.
+   */
+  @Test
+  void aNameStillHeldAfterTheWaitIsTakenForANamesakeAfterReconnecting(TestBroker shared)
+      throws Exception {
+    try (PrivateVhost vhost = PrivateVhost.create(shared.uri());
+        LogCapture claims = LogCapture.of(NameClaim.class)) {
+      TestBroker broker = vhost.testBroker();
+      String name = "twin-" + broker.namespace();
+      Connection twin = broker.open("twin " + name);
+      ScheduledExecutorService retries = broker.own(Executors.newSingleThreadScheduledExecutor());
+      NameClaim.claim(
+          broker.open("conveyor-worker " + name), broker.names(), name, retries, HELD_BRIEFLY);
+      vhost.limitConnections(0);
+      new BrokerAdmin(broker.uri()).closeConnectionsOnceListed("conveyor-worker " + name, 1);
+      Awaitility.await()
+          .atMost(Duration.ofSeconds(20))
+          .ignoreExceptions()
+          .until(() -> claimed(twin, broker, name));
+
+      vhost.limitConnections(-1);
+
+      Awaitility.await()
+          .atMost(Duration.ofSeconds(30))
+          .until(
+              () ->
+                  claims.all().stream()
+                      .anyMatch(line -> line.startsWith("ERROR") && line.contains("two workers")));
+      assertThat(claims.all())
+          .anyMatch(line -> line.contains("after reconnecting: another connection"));
+    }
+  }
+
+  /**
+   * A start that begins again after losing its connection waits for its name (the lost connection
+   * may still hold it) for a while, then takes the holder for a namesake, as a first start would.
+   */
+  @Test
+  void aStartThatBeginsAgainTakesALastingHolderForANamesake(TestBroker broker) throws Exception {
+    String name = "held-" + broker.namespace();
+    ScheduledExecutorService retries = broker.own(Executors.newSingleThreadScheduledExecutor());
+    NameClaim.claim(broker.open(name + "-holder"), broker.names(), name, retries);
+    Connection again = broker.open(name + "-again");
+
+    try (LogCapture claims = LogCapture.of(NameClaim.class)) {
+      assertThatThrownBy(
+              () ->
+                  NameClaim.claimAfterLoss(
+                      again, broker.names(), name, retries, HELD_BRIEFLY, new CountDownLatch(1)))
+          .isInstanceOf(UsageException.class)
+          .hasMessageStartingWith("a worker named " + name + " is already connected");
+      assertThat(claims.warnings())
+          .containsExactly(
+              "WARN another connection holds the name "
+                  + name
+                  + " in namespace "
+                  + broker.namespace()
+                  + ": this worker's lost one, until the broker sees that it ended, or a worker of"
+                  + " that name; trying again every 1000 ms");
+    }
+    CountDownLatch stopped = new CountDownLatch(1);
+    stopped.countDown();
+    assertThat(
+            NameClaim.claimAfterLoss(
+                again, broker.names(), name, retries, Duration.ofMinutes(1), stopped))
+        .as("a SIGTERM ends the wait")
+        .isFalse();
+  }
+
+  /** Declares the name's exclusive queue on {@code connection}, as a worker's claim does. */
+  private static boolean claimed(Connection connection, TestBroker broker, String name)
+      throws Exception {
+    try (Channel channel = connection.createChannel()) {
+      channel.queueDeclare(broker.names().workerName(name), false, true, true, Map.of());
+      return true;
+    }
   }
 
   /** A passive declaration answers RESOURCE_LOCKED for a queue another connection holds. */

@@ -4,6 +4,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
 
+import com.rabbitmq.client.Channel;
+import com.rabbitmq.client.Connection;
 import dev.conveyor.protocol.broker.BrokerUnreachableException;
 import dev.conveyor.protocol.wire.TaskState;
 import dev.conveyor.testkit.BrokerAdmin;
@@ -15,7 +17,9 @@ import dev.conveyor.testkit.TestBroker;
 import dev.conveyor.worker.Worker.StartStep;
 import dev.conveyor.worker.messaging.EventPublisher;
 import dev.conveyor.worker.messaging.LeaseLoss;
+import dev.conveyor.worker.ops.NameClaim;
 import java.time.Duration;
+import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
@@ -87,6 +91,54 @@ class StartLossIT {
       stop.countDown();
 
       assertThat(started.get(10, TimeUnit.SECONDS)).isEmpty();
+    }
+  }
+
+  /**
+   * A start that begins again may find its name still claimed: the broker keeps a lost connection,
+   * and the name's exclusive queue with it, until it sees that connection end (a network loss it
+   * has not noticed yet). Held open by a connection of the test's that takes the name while the
+   * vhost keeps the start out: the start waits for the name, instead of refusing itself as a
+   * namesake (exit 2), and takes tasks once that connection has ended.
+   */
+  @Test
+  void aStartThatBeginsAgainWaitsForItsLostConnectionToFreeItsName(TestBroker shared)
+      throws Exception {
+    try (PrivateVhost vhost = PrivateVhost.create(shared.uri());
+        LogCapture claims = LogCapture.of(NameClaim.class)) {
+      TestBroker broker = vhost.testBroker();
+      String name = "held-" + broker.namespace();
+      Connection lingering = broker.open("lingering " + name); // before the vhost refuses any
+      CompletableFuture<Optional<Worker>> started =
+          waitingForTheBrokerAfterLosingItAt(
+              StartStep.INTAKE, vhost, broker, name, new CountDownLatch(1));
+      Awaitility.await() // once the broker has deleted the lost connection's claim
+          .atMost(Duration.ofSeconds(20))
+          .ignoreExceptions()
+          .until(
+              () -> {
+                try (Channel channel = lingering.createChannel()) {
+                  channel.queueDeclare(
+                      broker.names().workerName(name), false, true, true, Map.of());
+                  return true;
+                }
+              });
+
+      vhost.limitConnections(-1);
+      Awaitility.await()
+          .atMost(Duration.ofSeconds(20))
+          .until(
+              () ->
+                  started.isDone()
+                      || claims.warnings().stream()
+                          .anyMatch(line -> line.contains("another connection holds the name")));
+      assertThat(started).as("no start, nor refusal, while its name is held").isNotDone();
+      lingering.close();
+
+      Worker worker = broker.own(started.get(30, TimeUnit.SECONDS).orElseThrow());
+      assertThat(worker.name()).isEqualTo(name);
+      EventLog events = broker.own(EventLog.open(broker));
+      events.await(Broker.task(broker, "{\"type\":\"noop\"}"), TaskState.SUCCEEDED);
     }
   }
 

@@ -12,7 +12,13 @@ import dev.conveyor.protocol.broker.BrokerErrors;
 import dev.conveyor.protocol.broker.Channels;
 import dev.conveyor.protocol.topology.Names;
 import java.io.IOException;
+import java.time.Duration;
 import java.util.Map;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -22,12 +28,28 @@ import org.slf4j.LoggerFactory;
  * name is refused at start ({@code RESOURCE_LOCKED}) instead of running beside the first, where
  * {@code control} could not tell them apart.
  *
+ * <p>Once a worker has held its name, a refusal is not proof of a namesake: the broker keeps a
+ * connection it has lost, and its claim, until it sees that connection end (a network loss the
+ * worker noticed first), which takes it a few heartbeats. So a worker that claims its name again
+ * after losing its connection (a start that begins again, a reconnection) tries again every {@link
+ * #CLAIM_AGAIN_EVERY} for up to {@link #HELD_BY_A_LOST_CONNECTION_AT_MOST} before it takes the
+ * holder for a namesake.
+ *
  * <p>Not left to amqp-client's topology recovery: after a lost connection the worker claims the
  * name again itself, so that it can say clearly when another worker took the name meanwhile
  * (recovery would only log a failed declaration).
  */
 public final class NameClaim {
   private static final Logger log = LoggerFactory.getLogger(NameClaim.class);
+
+  /**
+   * Longer than the broker takes to close a connection whose peer went: two missed heartbeats of
+   * {@code BrokerConnector}'s 10 s, with room for a broker under load.
+   */
+  public static final Duration HELD_BY_A_LOST_CONNECTION_AT_MOST = Duration.ofSeconds(60);
+
+  /** How often a name another connection holds is claimed again, as a lost connection is tried. */
+  public static final Duration CLAIM_AGAIN_EVERY = Duration.ofSeconds(1);
 
   /** AMQP's reply code for a queue another connection holds exclusively. */
   private static final int RESOURCE_LOCKED = 405;
@@ -36,37 +58,112 @@ public final class NameClaim {
   private final String queue;
   private final String worker;
   private final String namespace;
+  private final ScheduledExecutorService retries;
+  private final Duration heldAtMost;
+  // Counts the reconnections: a round of claims that a later one began gives up.
+  private final AtomicInteger recoveries = new AtomicInteger();
 
-  private NameClaim(Connection connection, Names names, String worker) {
+  private NameClaim(
+      Connection connection,
+      Names names,
+      String worker,
+      ScheduledExecutorService retries,
+      Duration heldAtMost) {
     this.connection = connection;
     this.queue = names.workerName(worker);
     this.worker = worker;
     this.namespace = names.namespace();
+    this.retries = retries;
+    this.heldAtMost = heldAtMost;
   }
 
   /**
-   * Claims the name for as long as the connection lives, and again after each recovery.
+   * A first start's claim, for as long as the connection lives, and again after each recovery
+   * (tried again on {@code retries} while another connection holds it).
    *
    * @throws UsageException (exit 2) when a worker of that name is connected to the namespace
    */
-  public static void claim(Connection connection, Names names, String worker) throws IOException {
-    NameClaim claim = new NameClaim(connection, names, worker);
+  public static void claim(
+      Connection connection, Names names, String worker, ScheduledExecutorService retries)
+      throws IOException {
+    claim(connection, names, worker, retries, HELD_BY_A_LOST_CONNECTION_AT_MOST);
+  }
+
+  /** As {@link #claim(Connection, Names, String, ScheduledExecutorService)}; tests shorten it. */
+  public static void claim(
+      Connection connection,
+      Names names,
+      String worker,
+      ScheduledExecutorService retries,
+      Duration heldAtMost)
+      throws IOException {
+    NameClaim claim = new NameClaim(connection, names, worker, retries, heldAtMost);
     if (!claim.take()) {
-      throw new UsageException(
-          "a worker named "
-              + worker
-              + " is already connected to namespace "
-              + claim.namespace
-              + "; give this one another --name (`control status --worker "
-              + worker
-              + "` shows where it runs)");
+      throw claim.namesake();
     }
+    claim.keepAfterRecoveries();
+  }
+
+  /**
+   * The claim of a start that begins again after losing its connection: while another connection
+   * holds the name, tried again every {@link #CLAIM_AGAIN_EVERY}, for up to {@code heldAtMost}.
+   *
+   * @param stop counted down to give up (SIGTERM)
+   * @return false if stopped before the name was claimed
+   * @throws UsageException (exit 2) when the name is still held after {@code heldAtMost}
+   */
+  public static boolean claimAfterLoss(
+      Connection connection,
+      Names names,
+      String worker,
+      ScheduledExecutorService retries,
+      Duration heldAtMost,
+      CountDownLatch stop)
+      throws IOException, InterruptedException {
+    NameClaim claim = new NameClaim(connection, names, worker, retries, heldAtMost);
+    long giveUpAt = System.nanoTime() + heldAtMost.toNanos();
+    for (boolean told = false; !claim.take(); told = true) {
+      if (System.nanoTime() - giveUpAt >= 0) {
+        throw claim.namesake();
+      }
+      if (!told) {
+        log.warn(
+            "{}; trying again every {} ms", claim.heldElsewhere(), CLAIM_AGAIN_EVERY.toMillis());
+      }
+      if (stop.await(CLAIM_AGAIN_EVERY.toMillis(), TimeUnit.MILLISECONDS)) {
+        return false;
+      }
+    }
+    claim.keepAfterRecoveries();
+    return true;
+  }
+
+  private UsageException namesake() {
+    return new UsageException(
+        "a worker named "
+            + worker
+            + " is already connected to namespace "
+            + namespace
+            + "; give this one another --name (`control status --worker "
+            + worker
+            + "` shows where it runs)");
+  }
+
+  private String heldElsewhere() {
+    return "another connection holds the name "
+        + worker
+        + " in namespace "
+        + namespace
+        + ": this worker's lost one, until the broker sees that it ended, or a worker of that name";
+  }
+
+  private void keepAfterRecoveries() {
     if (connection instanceof Recoverable r) {
       r.addRecoveryListener(
           new RecoveryListener() {
             @Override
             public void handleRecovery(Recoverable recoverable) {
-              claim.retake();
+              retake(recoveries.incrementAndGet(), System.nanoTime() + heldAtMost.toNanos(), 0);
             }
 
             @Override
@@ -75,20 +172,46 @@ public final class NameClaim {
     }
   }
 
-  private void retake() {
+  /** Claims the name after a reconnection, and again later while another connection holds it. */
+  private void retake(int recovery, long giveUpAt, int attempt) {
+    if (recovery != recoveries.get() || !connection.isOpen()) {
+      return; // the connection went again: its recovery claims the name anew
+    }
     try {
-      if (!take()) {
-        log.error(
-            "another worker named {} connected to namespace {} while this one was reconnecting:"
-                + " two workers now answer to that name; stop one of them",
-            worker,
-            namespace);
+      if (take()) {
+        if (attempt > 0) {
+          log.info("claimed the name {} in namespace {} again", worker, namespace);
+        }
+        return;
       }
     } catch (IOException | RuntimeException e) {
       log.warn(
           "could not claim the name {} again after reconnecting: {}",
           worker,
           BrokerErrors.reason(e));
+      return;
+    }
+    if (System.nanoTime() - giveUpAt >= 0) {
+      log.error(
+          "another worker named {} connected to namespace {} while this one was reconnecting:"
+              + " two workers now answer to that name; stop one of them",
+          worker,
+          namespace);
+      return;
+    }
+    if (attempt == 0) {
+      log.warn(
+          "after reconnecting: {}; trying again every {} ms",
+          heldElsewhere(),
+          CLAIM_AGAIN_EVERY.toMillis());
+    }
+    try {
+      retries.schedule(
+          () -> retake(recovery, giveUpAt, attempt + 1),
+          CLAIM_AGAIN_EVERY.toMillis(),
+          TimeUnit.MILLISECONDS);
+    } catch (RejectedExecutionException e) {
+      // The worker is closing.
     }
   }
 
