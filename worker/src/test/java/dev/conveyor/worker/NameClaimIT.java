@@ -124,10 +124,7 @@ class NameClaimIT {
       broker.own(Worker.start(config(broker, name)));
       vhost.limitConnections(0);
       new BrokerAdmin(broker.uri()).closeConnectionsOnceListed("conveyor-worker " + name, 1);
-      Awaitility.await()
-          .atMost(Duration.ofSeconds(20))
-          .ignoreExceptions()
-          .until(() -> claimed(lingering, broker, name));
+      holdName(lingering, broker, name);
 
       vhost.limitConnections(-1);
       Awaitility.await()
@@ -174,10 +171,7 @@ class NameClaimIT {
           broker.open("conveyor-worker " + name), broker.names(), name, retries, HELD_BRIEFLY);
       vhost.limitConnections(0);
       new BrokerAdmin(broker.uri()).closeConnectionsOnceListed("conveyor-worker " + name, 1);
-      Awaitility.await()
-          .atMost(Duration.ofSeconds(20))
-          .ignoreExceptions()
-          .until(() -> claimed(twin, broker, name));
+      holdName(twin, broker, name);
 
       vhost.limitConnections(-1);
 
@@ -228,13 +222,21 @@ class NameClaimIT {
         .isFalse();
   }
 
-  /** Declares the name's exclusive queue on {@code connection}, as a worker's claim does. */
-  private static boolean claimed(Connection connection, TestBroker broker, String name)
-      throws Exception {
-    try (Channel channel = connection.createChannel()) {
-      channel.queueDeclare(broker.names().workerName(name), false, true, true, Map.of());
-      return true;
-    }
+  /**
+   * Holds the name's exclusive queue on {@code connection}, as a worker's claim does, once the
+   * broker has deleted the previous holder's.
+   */
+  static void holdName(Connection connection, TestBroker broker, String name) {
+    Awaitility.await()
+        .atMost(Duration.ofSeconds(20))
+        .ignoreExceptions()
+        .until(
+            () -> {
+              try (Channel channel = connection.createChannel()) {
+                channel.queueDeclare(broker.names().workerName(name), false, true, true, Map.of());
+                return true;
+              }
+            });
   }
 
   /** A passive declaration answers RESOURCE_LOCKED for a queue another connection holds. */

@@ -4,7 +4,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
 
-import com.rabbitmq.client.Channel;
 import com.rabbitmq.client.Connection;
 import dev.conveyor.protocol.broker.BrokerUnreachableException;
 import dev.conveyor.protocol.wire.TaskState;
@@ -19,7 +18,6 @@ import dev.conveyor.worker.messaging.EventPublisher;
 import dev.conveyor.worker.messaging.LeaseLoss;
 import dev.conveyor.worker.ops.NameClaim;
 import java.time.Duration;
-import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
@@ -112,17 +110,7 @@ class StartLossIT {
       CompletableFuture<Optional<Worker>> started =
           waitingForTheBrokerAfterLosingItAt(
               StartStep.INTAKE, vhost, broker, name, new CountDownLatch(1));
-      Awaitility.await() // once the broker has deleted the lost connection's claim
-          .atMost(Duration.ofSeconds(20))
-          .ignoreExceptions()
-          .until(
-              () -> {
-                try (Channel channel = lingering.createChannel()) {
-                  channel.queueDeclare(
-                      broker.names().workerName(name), false, true, true, Map.of());
-                  return true;
-                }
-              });
+      NameClaimIT.holdName(lingering, broker, name);
 
       vhost.limitConnections(-1);
       Awaitility.await()
