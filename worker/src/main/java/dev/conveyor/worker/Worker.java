@@ -269,15 +269,17 @@ public final class Worker implements AutoCloseable, Pausable {
     startLoss.connected(connection);
     // A start that begins again may find its name held by the connection it lost, which the broker
     // keeps until it sees that connection end.
-    if (waitForBroker == null) {
-      NameClaim.claim(connection, config.broker().names(), config.name(), io);
-    } else if (!NameClaim.claimAfterLoss(
-        connection,
-        config.broker().names(),
-        config.name(),
-        io,
-        NameClaim.HELD_BY_A_LOST_CONNECTION_AT_MOST,
-        waitForBroker)) {
+    NameClaim claim =
+        waitForBroker == null
+            ? NameClaim.claim(connection, config.broker().names(), config.name(), io)
+            : NameClaim.claimAfterLoss(
+                connection,
+                config.broker().names(),
+                config.name(),
+                io,
+                NameClaim.HELD_BY_A_LOST_CONNECTION_AT_MOST,
+                waitForBroker);
+    if (claim == null) {
       throw new StoppedWhileStarting();
     }
     Topology topology = new Topology(config.broker().names());
@@ -307,16 +309,17 @@ public final class Worker implements AutoCloseable, Pausable {
     // Before any task is consumed: a redelivery may need another worker's word (TaskIntake). A
     // queue that outlives the connection: when all workers lose theirs at once, the word of those
     // that reconnect first must wait for the others.
-    owned.add(
-        "requeued-elsewhere subscription",
-        KeptEventSubscription.open(
-            connection,
-            topology,
-            topology.names().requeuedFor(config.name()),
-            REQUEUED_KEPT_FOR,
-            List.of("task." + TaskState.REQUEUED.wire(), "worker." + WorkerEvent.RECONNECTED),
-            leaseLoss::wordFromElsewhere,
-            io));
+    KeptEventSubscription wordFromElsewhere =
+        owned.add(
+            "requeued-elsewhere subscription",
+            KeptEventSubscription.open(
+                connection,
+                topology,
+                topology.names().requeuedFor(config.name()),
+                REQUEUED_KEPT_FOR,
+                List.of("task." + TaskState.REQUEUED.wire(), "worker." + WorkerEvent.RECONNECTED),
+                leaseLoss::wordFromElsewhere,
+                io));
     Settler settler =
         new Settler(
             connection, topology, events, running, config.retryDelay(), config.name(), lostLeases);
@@ -371,6 +374,11 @@ public final class Worker implements AutoCloseable, Pausable {
             new ControlListener(connection, topology, config.name(), commands, io));
     probe.reached(StartStep.CONTROL);
     control.start();
+    claim.onHeldElsewhere(
+        () -> {
+          control.hearAlone();
+          wordFromElsewhere.consumeAlone();
+        });
     if (connection instanceof Recoverable r) { // before the intake starts: it takes tasks again
       r.addRecoveryListener(new Reconnection(presence, control, intake));
     }

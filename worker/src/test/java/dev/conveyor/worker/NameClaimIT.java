@@ -6,8 +6,13 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import com.rabbitmq.client.AMQP;
 import com.rabbitmq.client.Channel;
 import com.rabbitmq.client.Connection;
+import com.rabbitmq.client.DefaultConsumer;
+import com.rabbitmq.client.Envelope;
 import com.rabbitmq.client.ShutdownSignalException;
 import dev.conveyor.protocol.UsageException;
+import dev.conveyor.protocol.wire.Command;
+import dev.conveyor.protocol.wire.ControlMessage;
+import dev.conveyor.protocol.wire.Target;
 import dev.conveyor.protocol.wire.TaskState;
 import dev.conveyor.testkit.BrokerAdmin;
 import dev.conveyor.testkit.BrokerExtension;
@@ -17,11 +22,16 @@ import dev.conveyor.testkit.PrivateVhost;
 import dev.conveyor.testkit.Recoveries;
 import dev.conveyor.testkit.TestBroker;
 import dev.conveyor.worker.ops.NameClaim;
+import java.io.IOException;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.awaitility.Awaitility;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
@@ -121,10 +131,19 @@ class NameClaimIT {
       TestBroker broker = vhost.testBroker();
       String name = "lingering-" + broker.namespace();
       Connection lingering = broker.open("lingering " + name);
+      EventLog events = broker.own(EventLog.open(broker));
       broker.own(Worker.start(config(broker, name)));
       vhost.limitConnections(0);
       new BrokerAdmin(broker.uri()).closeConnectionsOnceListed("conveyor-worker " + name, 1);
       holdName(lingering, broker, name);
+      // The lost connection also consumed the worker's commands and other workers' word, and
+      // would lose what it took.
+      AtomicInteger takenByLingering = new AtomicInteger();
+      CountDownLatch lingeringEnded = new CountDownLatch(2);
+      consumeAsTheLostConnection(
+          lingering, broker.names().commandsFor(name), takenByLingering, lingeringEnded);
+      consumeAsTheLostConnection(
+          lingering, broker.names().requeuedFor(name), takenByLingering, lingeringEnded);
 
       vhost.limitConnections(-1);
       Awaitility.await()
@@ -133,6 +152,20 @@ class NameClaimIT {
               () ->
                   claims.warnings().stream()
                       .anyMatch(line -> line.contains("after reconnecting: another connection")));
+      assertThat(lingeringEnded.await(30, TimeUnit.SECONDS))
+          .as("the lost connection's consumers ended")
+          .isTrue();
+      List<String> commands = new ArrayList<>();
+      for (int i = 0; i < 4; i++) {
+        ControlMessage resume =
+            Broker.command(Command.RESUME, new Target.Workers(List.of(name)), false);
+        Broker.control(broker, resume);
+        commands.add(resume.id());
+      }
+      Awaitility.await()
+          .atMost(Duration.ofSeconds(30))
+          .until(() -> commands.stream().allMatch(id -> !events.applied(id).isEmpty()));
+      assertThat(takenByLingering).hasValue(0);
       lingering.close();
 
       Awaitility.await()
@@ -219,7 +252,29 @@ class NameClaimIT {
             NameClaim.claimAfterLoss(
                 again, broker.names(), name, retries, Duration.ofMinutes(1), stopped))
         .as("a SIGTERM ends the wait")
-        .isFalse();
+        .isNull();
+  }
+
+  /** Consumes {@code queue} as the worker's lost connection did: counts what it takes. */
+  private static void consumeAsTheLostConnection(
+      Connection connection, String queue, AtomicInteger taken, CountDownLatch ended)
+      throws IOException {
+    Channel channel = connection.createChannel();
+    channel.basicConsume(
+        queue,
+        true,
+        new DefaultConsumer(channel) {
+          @Override
+          public void handleDelivery(
+              String tag, Envelope envelope, AMQP.BasicProperties props, byte[] body) {
+            taken.incrementAndGet();
+          }
+
+          @Override
+          public void handleCancel(String tag) {
+            ended.countDown();
+          }
+        });
   }
 
   /**

@@ -186,6 +186,18 @@ public final class KeptConsumer implements AutoCloseable {
   }
 
   /**
+   * Deletes {@code queue}, which this consumes, so that the broker ends every consumer of it: this
+   * one is made again at once, declaring the queue anew, and the others are not. For a queue that a
+   * connection this client lost also consumes, while the broker still holds that connection (it has
+   * not seen it end): its consumer would take its turn at the messages, and lose them.
+   *
+   * @return whether it ran (not while the consumer is being made again, nor once closed)
+   */
+  public boolean consumeAlone(String queue) throws IOException {
+    return onChannel(ch -> ch.queueDelete(queue));
+  }
+
+  /**
    * {@link #onChannel}, waiting up to {@code timeout} for a consumer the broker ended to be made
    * again: after a reconnection, the broker may have refused amqp-client's declaration (a queue
    * whose node is down, say) while the consumer is already being made again on a new channel.

@@ -164,6 +164,36 @@ public final class ControlListener implements AutoCloseable {
   }
 
   /**
+   * Makes this worker's queue of commands again, so that only this connection hears them. Called
+   * after a reconnection when the broker still holds the connection the worker lost (it has not
+   * seen it end): that connection's consumer would take its turn at the commands, which would be
+   * lost with it. Deleting the queue ends every consumer of it; this worker's listens again at
+   * once, declaring the queue anew, and the lost connection's cannot.
+   */
+  public void hearAlone() {
+    KeptConsumer ear;
+    synchronized (this) {
+      ear = closed ? null : commands;
+    }
+    try {
+      if (ear != null && ear.consumeAlone(queue.name())) {
+        log.warn(
+            "{}: made {} again, so that the connection this worker lost no longer takes its"
+                + " commands",
+            topology.names().controlExchange(),
+            queue.name());
+      }
+    } catch (IOException | RuntimeException e) {
+      log.warn(
+          "{}: could not make {} again, whose commands the connection this worker lost may still"
+              + " take: {}",
+          topology.names().controlExchange(),
+          queue.name(),
+          BrokerErrors.reason(e));
+    }
+  }
+
+  /**
    * Declares this worker's queue of commands, bound to the control exchange. Again (the broker
    * closed the last channel, or cancelled its consumer): the namespace's exchanges first, as the
    * control exchange may be what was missing, and the queue keeps what it holds. At the start the

@@ -62,6 +62,7 @@ public final class NameClaim {
   private final Duration heldAtMost;
   // Counts the reconnections: a round of claims that a later one began gives up.
   private final AtomicInteger recoveries = new AtomicInteger();
+  private volatile Runnable heldElsewhereAction = () -> {};
 
   private NameClaim(
       Connection connection,
@@ -83,14 +84,14 @@ public final class NameClaim {
    *
    * @throws UsageException (exit 2) when a worker of that name is connected to the namespace
    */
-  public static void claim(
+  public static NameClaim claim(
       Connection connection, Names names, String worker, ScheduledExecutorService retries)
       throws IOException {
-    claim(connection, names, worker, retries, HELD_BY_A_LOST_CONNECTION_AT_MOST);
+    return claim(connection, names, worker, retries, HELD_BY_A_LOST_CONNECTION_AT_MOST);
   }
 
   /** As {@link #claim(Connection, Names, String, ScheduledExecutorService)}; tests shorten it. */
-  public static void claim(
+  public static NameClaim claim(
       Connection connection,
       Names names,
       String worker,
@@ -102,6 +103,7 @@ public final class NameClaim {
       throw claim.namesake();
     }
     claim.keepAfterRecoveries();
+    return claim;
   }
 
   /**
@@ -109,10 +111,10 @@ public final class NameClaim {
    * holds the name, tried again every {@link #CLAIM_AGAIN_EVERY}, for up to {@code heldAtMost}.
    *
    * @param stop counted down to give up (SIGTERM)
-   * @return false if stopped before the name was claimed
+   * @return the claim; null if stopped before the name was claimed
    * @throws UsageException (exit 2) when the name is still held after {@code heldAtMost}
    */
-  public static boolean claimAfterLoss(
+  public static NameClaim claimAfterLoss(
       Connection connection,
       Names names,
       String worker,
@@ -131,11 +133,20 @@ public final class NameClaim {
             "{}; trying again every {} ms", claim.heldElsewhere(), CLAIM_AGAIN_EVERY.toMillis());
       }
       if (stop.await(CLAIM_AGAIN_EVERY.toMillis(), TimeUnit.MILLISECONDS)) {
-        return false;
+        return null;
       }
     }
     claim.keepAfterRecoveries();
-    return true;
+    return claim;
+  }
+
+  /**
+   * What to do when, after a reconnection, another connection holds the name: most likely the lost
+   * one, which the broker still delivers to (the worker's commands among them) until it sees it
+   * end. Run once per reconnection, on amqp-client's recovery thread.
+   */
+  public void onHeldElsewhere(Runnable action) {
+    heldElsewhereAction = action;
   }
 
   private UsageException namesake() {
@@ -204,6 +215,7 @@ public final class NameClaim {
           "after reconnecting: {}; trying again every {} ms",
           heldElsewhere(),
           CLAIM_AGAIN_EVERY.toMillis());
+      heldElsewhereAction.run();
     }
     try {
       retries.schedule(
