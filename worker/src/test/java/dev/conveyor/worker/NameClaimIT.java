@@ -133,9 +133,6 @@ class NameClaimIT {
       Connection lingering = broker.open("lingering " + name);
       EventLog events = broker.own(EventLog.open(broker));
       broker.own(Worker.start(config(broker, name)));
-      vhost.limitConnections(0);
-      new BrokerAdmin(broker.uri()).closeConnectionsOnceListed("conveyor-worker " + name, 1);
-      holdName(lingering, broker, name);
       // The lost connection also consumed the worker's commands and other workers' word, and
       // would lose what it took.
       AtomicInteger takenByLingering = new AtomicInteger();
@@ -145,7 +142,7 @@ class NameClaimIT {
       consumeAsTheLostConnection(
           lingering, broker.names().requeuedFor(name), takenByLingering, lingeringEnded);
 
-      vhost.limitConnections(-1);
+      loseTheConnectionToAHolder(vhost, broker, name, lingering);
       Awaitility.await()
           .atMost(Duration.ofSeconds(30))
           .until(
@@ -202,11 +199,8 @@ class NameClaimIT {
       ScheduledExecutorService retries = broker.own(Executors.newSingleThreadScheduledExecutor());
       NameClaim.claim(
           broker.open("conveyor-worker " + name), broker.names(), name, retries, HELD_BRIEFLY);
-      vhost.limitConnections(0);
-      new BrokerAdmin(broker.uri()).closeConnectionsOnceListed("conveyor-worker " + name, 1);
-      holdName(twin, broker, name);
 
-      vhost.limitConnections(-1);
+      loseTheConnectionToAHolder(vhost, broker, name, twin);
 
       Awaitility.await()
           .atMost(Duration.ofSeconds(30))
@@ -253,6 +247,18 @@ class NameClaimIT {
                 again, broker.names(), name, retries, Duration.ofMinutes(1), stopped))
         .as("a SIGTERM ends the wait")
         .isNull();
+  }
+
+  /**
+   * Closes the connection named after worker {@code name} from the broker's side while the vhost
+   * keeps it from coming back, lets {@code holder} take the name, then lets the connection back.
+   */
+  private static void loseTheConnectionToAHolder(
+      PrivateVhost vhost, TestBroker broker, String name, Connection holder) {
+    vhost.limitConnections(0);
+    new BrokerAdmin(broker.uri()).closeConnectionsOnceListed("conveyor-worker " + name, 1);
+    holdName(holder, broker, name);
+    vhost.limitConnections(-1);
   }
 
   /** Consumes {@code queue} as the worker's lost connection did: counts what it takes. */
