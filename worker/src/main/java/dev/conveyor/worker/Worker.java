@@ -376,7 +376,7 @@ public final class Worker implements AutoCloseable, Pausable {
     control.start();
     claim.onHeldElsewhere(
         () -> {
-          control.hearAlone();
+          control.consumeAlone();
           wordFromElsewhere.consumeAlone();
         });
     if (connection instanceof Recoverable r) { // before the intake starts: it takes tasks again

@@ -170,7 +170,7 @@ public final class ControlListener implements AutoCloseable {
    * lost with it. Deleting the queue ends every consumer of it; this worker's listens again at
    * once, declaring the queue anew, and the lost connection's cannot.
    */
-  public void hearAlone() {
+  public void consumeAlone() {
     KeptConsumer ear;
     synchronized (this) {
       ear = closed ? null : commands;
