@@ -287,13 +287,18 @@ public final class TaskThreads extends AbstractExecutorService {
     return closed && slots.stream().noneMatch(s -> s.thread.isAlive());
   }
 
+  /**
+   * Waits for every thread to end. Whether each has ended is asked of {@link Thread#isAlive}, as
+   * {@link #isTerminated} asks it: {@code Thread.join(Duration)} answers from the thread's state,
+   * and was seen to answer false for a thread that was just ending, before the others had been
+   * waited for.
+   */
   @Override
   public boolean awaitTermination(long timeout, TimeUnit unit) throws InterruptedException {
     long end = System.nanoTime() + unit.toNanos(timeout);
     for (Slot s : slots) {
-      long left = end - System.nanoTime();
-      if (left <= 0 || !s.thread.join(Duration.ofNanos(left))) {
-        return isTerminated();
+      for (long left; s.thread.isAlive() && (left = end - System.nanoTime()) > 0; ) {
+        s.thread.join(Duration.ofNanos(left));
       }
     }
     return isTerminated();
