@@ -191,10 +191,23 @@ public final class KeptConsumer implements AutoCloseable {
    * connection this client lost also consumes, while the broker still holds that connection (it has
    * not seen it end): its consumer would take its turn at the messages, and lose them.
    *
-   * @return whether it ran (not while the consumer is being made again, nor once closed)
+   * <p>Says in the log what it did, or why it could not; nothing while the consumer is being made
+   * again, or once closed.
    */
-  public boolean consumeAlone(String queue) throws IOException {
-    return onChannel(ch -> ch.queueDelete(queue));
+  public void consumeAlone(String queue) {
+    try {
+      if (onChannel(ch -> ch.queueDelete(queue))) {
+        log.warn(
+            "made {} again, so that a connection this client lost no longer takes its messages",
+            queue);
+      }
+    } catch (IOException | RuntimeException e) {
+      log.warn(
+          "could not make {} again, whose messages a connection this client lost may still take:"
+              + " {}",
+          queue,
+          BrokerErrors.reason(e));
+    }
   }
 
   /**

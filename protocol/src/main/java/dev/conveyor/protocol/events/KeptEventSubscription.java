@@ -2,7 +2,6 @@ package dev.conveyor.protocol.events;
 
 import com.rabbitmq.client.Channel;
 import com.rabbitmq.client.Connection;
-import dev.conveyor.protocol.broker.BrokerErrors;
 import dev.conveyor.protocol.broker.KeptConsumer;
 import dev.conveyor.protocol.broker.KeptQueueName;
 import dev.conveyor.protocol.topology.Topology;
@@ -237,23 +236,11 @@ public final class KeptEventSubscription implements AutoCloseable {
   /**
    * Makes a named queue again, so that only this client consumes it ({@link
    * KeptConsumer#consumeAlone}): for when the broker still holds a connection this client lost,
-   * which would take its turn at the events. Says so in the log.
+   * which would take its turn at the events. A private queue went with that connection.
    */
   public void consumeAlone() {
-    if (queue == null) {
-      return; // a private queue went with the lost connection
-    }
-    try {
-      if (consumer.consumeAlone(queue.name())) {
-        log.warn(
-            "made {} again, so that a connection this client lost no longer takes its events",
-            what());
-      }
-    } catch (IOException | RuntimeException e) {
-      log.warn(
-          "could not make {} again, whose events a connection this client lost may still take: {}",
-          what(),
-          BrokerErrors.reason(e));
+    if (queue != null) {
+      consumer.consumeAlone(queue.name());
     }
   }
 

@@ -175,21 +175,8 @@ public final class ControlListener implements AutoCloseable {
     synchronized (this) {
       ear = closed ? null : commands;
     }
-    try {
-      if (ear != null && ear.consumeAlone(queue.name())) {
-        log.warn(
-            "{}: made {} again, so that the connection this worker lost no longer takes its"
-                + " commands",
-            topology.names().controlExchange(),
-            queue.name());
-      }
-    } catch (IOException | RuntimeException e) {
-      log.warn(
-          "{}: could not make {} again, whose commands the connection this worker lost may still"
-              + " take: {}",
-          topology.names().controlExchange(),
-          queue.name(),
-          BrokerErrors.reason(e));
+    if (ear != null) {
+      ear.consumeAlone(queue.name());
     }
   }
 
