@@ -98,6 +98,7 @@ public final class TaskPublisher implements AutoCloseable {
   private final Object lock = new Object();
   private final InFlight inFlight = new InFlight(DEFAULT_WINDOW);
   private final Map<String, String> returned = new HashMap<>();
+  private long unblocks;
 
   private TaskPublisher(Connection connection, Names names, boolean ownsConnection)
       throws IOException {
@@ -113,7 +114,8 @@ public final class TaskPublisher implements AutoCloseable {
             () -> {
               blockedFor = null;
               synchronized (lock) {
-                lock.notifyAll(); // the confirm timeout starts again from now
+                unblocks++; // the confirm timeout starts again from now
+                lock.notifyAll();
               }
               onUnblocked.run();
             });
@@ -167,7 +169,7 @@ public final class TaskPublisher implements AutoCloseable {
   /**
    * How long to wait for the broker to confirm anything at all before giving up. It does not run
    * while the broker blocks publishers ({@link #onBlocked}): then the wait lasts until the alarm
-   * clears.
+   * clears, and the timeout starts again from there.
    */
   public synchronized TaskPublisher confirmTimeout(Duration timeout) {
     if (timeout.isNegative() || timeout.isZero()) {
@@ -455,9 +457,7 @@ public final class TaskPublisher implements AutoCloseable {
       Map<String, String> failures,
       Consumer<List<TaskMessage>> onConfirmed,
       WriteBatch writes) {
-    long timeoutNanos = confirmTimeout.toNanos();
-    long deadline = System.nanoTime() + timeoutNanos;
-    int lastPending = -1;
+    ConfirmWait wait = new ConfirmWait(confirmTimeout, System.nanoTime());
     while (true) {
       drainSettled(failures, onConfirmed, writes);
       synchronized (lock) {
@@ -468,12 +468,8 @@ public final class TaskPublisher implements AutoCloseable {
           continue; // settled since the drain: hand it on first
         }
         if (!writes.holding()) {
-          int pending = inFlight.unsettled();
-          if (pending != lastPending || blockedFor != null) {
-            lastPending = pending;
-            deadline = System.nanoTime() + timeoutNanos;
-          }
-          long left = deadline - System.nanoTime();
+          long left =
+              wait.left(System.nanoTime(), inFlight.unsettled(), blockedFor != null, unblocks);
           if (left <= 0) {
             abandon(
                 "not confirmed within "
