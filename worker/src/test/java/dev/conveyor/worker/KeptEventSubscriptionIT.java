@@ -220,8 +220,9 @@ class KeptEventSubscriptionIT {
       assertThat(other.getChannelNumber()).as("took the lost channel's number").isEqualTo(1);
       other.queueDeclare(witness, true, false, false, null);
       other.basicConsume(witness, true, new DefaultConsumer(other));
-      release.countDown();
+      // The planted queue goes before the reopener may declare the name again: else it moves.
       broker.withChannel(ch -> ch.queueDelete(queue));
+      release.countDown();
       Awaitility.await("subscribed again")
           .atMost(Duration.ofSeconds(20))
           .until(() -> consumers(broker, queue) == 1);
