@@ -217,7 +217,8 @@ record CommandReport(
       out.println(
           silentWorkers
               + " more worker(s) hear commands, by the broker's count, but did not answer: stuck,"
-              + " or no longer bound to the control exchange; this "
+              + " no longer bound to the control exchange, or a lost connection the broker has not"
+              + " closed yet; this "
               + verbWord
               + " may not have reached them");
     }

@@ -287,7 +287,8 @@ class CommandReportTest {
 
   /**
    * Workers the broker counts as hearing commands that did not answer the status round are said to
-   * be there: the command may not have reached them (stuck, or unbound from the exchange).
+   * be there: the command may not have reached them (stuck, unbound from the exchange, or a lost
+   * connection the broker still holds).
    */
   @Test
   void workersCountedButSilentAreReported() {
@@ -298,6 +299,9 @@ class CommandReportTest {
     assertEquals(2, report.silentWorkers());
     assertTrue(
         text(report).contains("2 more worker(s) hear commands, by the broker's count, but did not"),
+        () -> text(report));
+    assertTrue(
+        text(report).contains("or a lost connection the broker has not closed yet"),
         () -> text(report));
 
     CommandReport none =
