@@ -14,12 +14,11 @@ final class ConfirmWait {
 
   private final long timeoutNanos;
   private long since;
-  private int lastPending = -1;
+  private int lastPending = -1; // none yet: the first look starts the count
   private long lastUnblocks;
 
-  ConfirmWait(Duration timeout, long now) {
+  ConfirmWait(Duration timeout) {
     this.timeoutNanos = timeout.toNanos();
-    this.since = now;
   }
 
   /**

@@ -457,7 +457,7 @@ public final class TaskPublisher implements AutoCloseable {
       Map<String, String> failures,
       Consumer<List<TaskMessage>> onConfirmed,
       WriteBatch writes) {
-    ConfirmWait wait = new ConfirmWait(confirmTimeout, System.nanoTime());
+    ConfirmWait wait = new ConfirmWait(confirmTimeout);
     while (true) {
       drainSettled(failures, onConfirmed, writes);
       synchronized (lock) {

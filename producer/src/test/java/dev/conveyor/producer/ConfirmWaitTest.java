@@ -9,7 +9,7 @@ class ConfirmWaitTest {
 
   private static final long MS = 1_000_000;
 
-  private final ConfirmWait wait = new ConfirmWait(Duration.ofSeconds(1), 0);
+  private final ConfirmWait wait = new ConfirmWait(Duration.ofSeconds(1));
 
   @Test
   void theTimeoutCountsFromTheLastConfirm() {
