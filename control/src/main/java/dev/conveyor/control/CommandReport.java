@@ -42,6 +42,11 @@ record CommandReport(
     Integer silentWorkers,
     boolean ok) {
 
+  /** Why a worker the broker counts as hearing commands may not answer a status round. */
+  static final String WHY_SILENT =
+      "stuck, no longer bound to the control exchange, or a lost connection the broker has not"
+          + " closed yet";
+
   /** One worker's acknowledgement; {@code paused} only for pause and resume. */
   @JsonInclude(JsonInclude.Include.NON_NULL)
   record WorkerReport(
@@ -216,9 +221,9 @@ record CommandReport(
     if (silentWorkers != null) {
       out.println(
           silentWorkers
-              + " more worker(s) hear commands, by the broker's count, but did not answer: stuck,"
-              + " no longer bound to the control exchange, or a lost connection the broker has not"
-              + " closed yet; this "
+              + " more worker(s) hear commands, by the broker's count, but did not answer: "
+              + WHY_SILENT
+              + "; this "
               + verbWord
               + " may not have reached them");
     }

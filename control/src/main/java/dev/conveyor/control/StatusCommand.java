@@ -89,8 +89,8 @@ final class StatusCommand implements Callable<Integer> {
                   + round.listening()
                   + "), but did not answer within "
                   + Durations.format(timeout)
-                  + ": stuck, no longer bound to the control exchange, or a lost connection the"
-                  + " broker has not closed yet");
+                  + ": "
+                  + CommandReport.WHY_SILENT);
     }
     if (!duplicates.isEmpty()) {
       PrintWriter err = spec.commandLine().getErr();

@@ -164,11 +164,9 @@ public final class ControlListener implements AutoCloseable {
   }
 
   /**
-   * Makes this worker's queue of commands again, so that only this connection hears them. Called
-   * after a reconnection when the broker still holds the connection the worker lost (it has not
-   * seen it end): that connection's consumer would take its turn at the commands, which would be
-   * lost with it. Deleting the queue ends every consumer of it; this worker's listens again at
-   * once, declaring the queue anew, and the lost connection's cannot.
+   * Makes this worker's queue of commands again, so that only this connection hears them ({@link
+   * KeptConsumer#consumeAlone}): after a reconnection, while the broker still holds the connection
+   * the worker lost.
    */
   public void consumeAlone() {
     KeptConsumer ear;
