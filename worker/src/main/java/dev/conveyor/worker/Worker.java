@@ -336,17 +336,6 @@ public final class Worker implements AutoCloseable, Pausable {
             config.shutdownGrace(),
             config.killGrace());
     CommandVerifier verifier = new CommandVerifier(signer);
-    owned
-        .add(
-            "control log replay",
-            new ControlLogReplay(
-                connection,
-                topology,
-                revocations,
-                verifier,
-                metrics::controlRefused,
-                ControlLogReplay.Periodic.of(io)))
-        .startAndCatchUp(Duration.ofSeconds(10));
     CommandHandler commands =
         new CommandHandler(
             config.name(),
@@ -368,6 +357,18 @@ public final class Worker implements AutoCloseable, Pausable {
                 metrics.controlRefused(reason);
               }
             });
+    owned
+        .add(
+            "control log replay",
+            new ControlLogReplay(
+                connection,
+                topology,
+                revocations,
+                verifier,
+                metrics::controlRefused,
+                ControlLogReplay.Periodic.of(io),
+                commands::handleLogged))
+        .startAndCatchUp(Duration.ofSeconds(10));
     ControlListener control =
         owned.add(
             "control listener",

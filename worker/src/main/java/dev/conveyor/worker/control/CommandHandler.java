@@ -15,6 +15,7 @@ import dev.conveyor.worker.execution.RunningTasks;
 import dev.conveyor.worker.execution.TaskRun;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.function.Supplier;
@@ -24,11 +25,19 @@ import org.slf4j.LoggerFactory;
 /**
  * What a worker does with a control message, whoever delivered it: verify it, apply it to the tasks
  * it runs (stop, kill through the escalation ladder; revoke named tasks that have not arrived),
- * pause or resume intake, answer. No broker code: the listener feeds it, {@link Answers} carries
- * its answers out.
+ * pause or resume intake, answer. No broker code: the listener and the control log feed it, {@link
+ * Answers} carries its answers out. A command comes twice when it names tasks (the queue of
+ * commands and the log): it is applied and answered once.
  */
 public final class CommandHandler {
   private static final Logger log = LoggerFactory.getLogger(CommandHandler.class);
+
+  /**
+   * How many command ids a worker remembers to drop the second copy of a command (the log's, when
+   * the queue of commands brought it first, or the other way round): far more than the log can lag
+   * behind the queue.
+   */
+  static final int REMEMBERED = 1024;
 
   /** Where a worker's answers to commands go (its events publisher). */
   public interface Answers {
@@ -56,6 +65,7 @@ public final class CommandHandler {
   private final Supplier<WorkerStatus> status;
   private final Answers answers;
   private final Observer observer;
+  private final Heard heard = new Heard();
 
   public CommandHandler(
       String worker,
@@ -79,7 +89,8 @@ public final class CommandHandler {
   }
 
   /**
-   * Verifies and applies one control message.
+   * Verifies and applies one control message from this worker's queue of commands, unless the
+   * control log brought it first ({@link #handleLogged}).
    *
    * @param headers the message's AMQP headers (the signature travels there)
    * @param replyTo where a status request wants its answer, or null
@@ -120,10 +131,52 @@ public final class CommandHandler {
       }
       return;
     }
+    if (heard.first(message.id())) {
+      applyOrLog(message, replyTo, correlationId);
+    }
+  }
+
+  /**
+   * A stop or kill for tasks read from the control log, which keeps every such command: applied
+   * unless this worker's queue of commands brought it first. So one that the broker handed to a
+   * connection this worker lost (which drops it) is still obeyed once the worker is back, and
+   * answered. Anything else the log holds (another client's commands sent with its routing key) is
+   * left to the queue of commands, which keeps their order; a refusal was told of as the log read
+   * it.
+   */
+  public void handleLogged(ControlMessage message, byte[] body, Map<String, Object> headers) {
+    if (message.revokesTasks()
+        && verifier.refusal(body, headers, message, true).isEmpty()
+        && heard.first(message.id())) {
+      applyOrLog(message, null, null);
+    }
+  }
+
+  private void applyOrLog(ControlMessage message, String replyTo, String correlationId) {
     try {
       apply(message, replyTo, correlationId);
     } catch (RuntimeException e) {
       log.error("failed to apply control message {}", message.id(), e);
+    }
+  }
+
+  /**
+   * The ids of the last {@link #REMEMBERED} commands heard, from the queue of commands or the log:
+   * each copy after the first is dropped. Only commands that passed verification are remembered, so
+   * a forged message cannot take a genuine command's id first.
+   */
+  private static final class Heard {
+    private final Map<String, Boolean> ids =
+        new LinkedHashMap<>(64, 0.75f, false) {
+          @Override
+          protected boolean removeEldestEntry(Map.Entry<String, Boolean> eldest) {
+            return size() > REMEMBERED;
+          }
+        };
+
+    /** Whether this is the first copy; a command without an id always is. */
+    synchronized boolean first(String id) {
+      return id == null || id.isBlank() || ids.putIfAbsent(id, Boolean.TRUE) == null;
     }
   }
 

@@ -74,6 +74,7 @@ public final class ControlLogReplay implements AutoCloseable {
   private final CommandVerifier verifier;
   private final Consumer<String> onRefused;
   private final Periodic periodic;
+  private final Heard heard;
   private Channel channel;
 
   /**
@@ -139,6 +140,18 @@ public final class ControlLogReplay implements AutoCloseable {
   private static final Duration SKEW_ALLOWANCE = Duration.ofHours(1);
 
   /**
+   * Told of each stop or kill for tasks that the log brings once this replay has caught up (what
+   * was published after the worker started): the worker acts on it unless its queue of commands
+   * brought it first ({@link CommandHandler#handleLogged}).
+   */
+  @FunctionalInterface
+  public interface Heard {
+    void heard(ControlMessage message, byte[] body, Map<String, Object> headers);
+  }
+
+  /**
+   * A replay that only remembers (no checkpoints after its start, nothing told of what it reads).
+   *
    * @param onRefused told of every entry not honoured, by reason (malformed, unsigned, …): metrics
    */
   public ControlLogReplay(
@@ -147,12 +160,14 @@ public final class ControlLogReplay implements AutoCloseable {
       Revocations revocations,
       CommandVerifier verifier,
       Consumer<String> onRefused) {
-    this(connection, topology, revocations, verifier, onRefused, null);
+    this(connection, topology, revocations, verifier, onRefused, null, (m, body, headers) -> {});
   }
 
   /**
    * @param periodic how it keeps a checkpoint near the log's end while it follows it; null: it
    *     appends only the one after its start
+   * @param heard told of each stop or kill for tasks read once caught up, on the log's consumer
+   *     thread
    */
   public ControlLogReplay(
       Connection connection,
@@ -160,13 +175,15 @@ public final class ControlLogReplay implements AutoCloseable {
       Revocations revocations,
       CommandVerifier verifier,
       Consumer<String> onRefused,
-      Periodic periodic) {
+      Periodic periodic,
+      Heard heard) {
     this.connection = connection;
     this.topology = topology;
     this.revocations = revocations;
     this.verifier = verifier;
     this.onRefused = onRefused;
     this.periodic = periodic;
+    this.heard = heard;
   }
 
   /**
@@ -518,7 +535,8 @@ public final class ControlLogReplay implements AutoCloseable {
               }
               checkpoint = checkpointIn(stream, headers, body).isPresent();
             } else {
-              Instant until = remember(body, headers);
+              // Caught up: what comes now was published since this worker started.
+              Instant until = remember(body, headers, markerOffset >= 0);
               if (until != null && at >= 0) {
                 Object signature = headers.get(Headers.SIGNATURE);
                 hold(
@@ -628,6 +646,13 @@ public final class ControlLogReplay implements AutoCloseable {
    *     (its signature); null if no worker may
    */
   Instant remember(byte[] body, Map<String, Object> headers) {
+    return remember(body, headers, false);
+  }
+
+  /**
+   * @param live whether to tell {@link Heard} of a stop or kill honoured: it came after the start
+   */
+  private Instant remember(byte[] body, Map<String, Object> headers, boolean live) {
     ControlMessage m;
     try {
       m = Wire.decodeControl(body);
@@ -655,6 +680,9 @@ public final class ControlLogReplay implements AutoCloseable {
         return current;
       }
       revocations.revoke(tasks.ids(), m.issuedBy(), m.issuedAt());
+      if (live) {
+        heard.heard(m, body, headers);
+      }
       return current;
     }
     return null;

@@ -236,4 +236,116 @@ class CommandHandlerTest {
     assertThat(refused).isEmpty();
     assertThat(counted).containsExactly("refused malformed");
   }
+
+  /**
+   * A stop or kill for tasks comes twice: through the worker's queue of commands and through the
+   * control log. Whichever comes first is applied and answered; the other copy is dropped.
+   */
+  @Test
+  void aKillForTasksHeardFromTheQueueAndTheLogIsAppliedAndAnsweredOnce() {
+    TaskRun a = running("a", "sleep");
+    AtomicInteger hooks = new AtomicInteger();
+    a.onKill(hooks::incrementAndGet);
+    ControlMessage kill = command(Command.KILL, new Target.Tasks(List.of("a")));
+    CommandHandler h = handler(Optional.empty());
+    h.handleLogged(kill, body(kill), Map.of());
+    h.handle(body(kill), Map.of(), null, null);
+    h.handleLogged(kill, body(kill), Map.of());
+    assertThat(hooks).hasValue(1);
+    assertThat(applied).singleElement().satisfies(x -> assertThat(x.killed()).containsExactly("a"));
+    assertThat(counted).containsExactly("applied kill");
+  }
+
+  @Test
+  void theSameCommandFromTheQueueTwiceIsAppliedOnce() {
+    CommandHandler h = handler(Optional.empty());
+    h.handle(body(command(Command.PAUSE, Target.all())), Map.of(), null, null);
+    h.handle(body(command(Command.RESUME, Target.all())), Map.of(), null, null);
+    h.handle(body(command(Command.PAUSE, Target.all())), Map.of(), null, null);
+    assertThat(paused).as("the second copy of the pause is dropped").isFalse();
+    assertThat(applied).hasSize(2);
+  }
+
+  /**
+   * The log may hold another client's commands sent with its routing key: only stops and kills for
+   * tasks are taken from it, as the order of the others is the queue's to keep.
+   */
+  @Test
+  void fromTheLogOnlyStopsAndKillsForTasksAreApplied() {
+    TaskRun a = running("a", "sleep");
+    CommandHandler h = handler(Optional.empty());
+    for (ControlMessage m :
+        List.of(
+            command(Command.PAUSE, Target.all()),
+            command(Command.STOP, Target.all()),
+            new ControlMessage(
+                "requeue",
+                Command.STOP,
+                new Target.Tasks(List.of("a")),
+                true,
+                Instant.now(),
+                "me"))) {
+      h.handleLogged(m, body(m), Map.of());
+    }
+    assertThat(paused).isFalse();
+    assertThat(a.token().isCancelled()).isFalse();
+    assertThat(applied).isEmpty();
+  }
+
+  /**
+   * Under a key, the log's copy is held to the same freshness as the queue's; what it refuses it
+   * does not answer, as the log told of it already when it read it.
+   */
+  @Test
+  void aStaleSignedStopFromTheLogIsNeitherAppliedNorAnswered() {
+    TaskRun a = running("a", "sleep");
+    ControlSigner signer =
+        new ControlSigner("a-key-of-some-length".getBytes(StandardCharsets.UTF_8));
+    ControlMessage stale =
+        new ControlMessage(
+            "old",
+            Command.STOP,
+            new Target.Tasks(List.of("a")),
+            false,
+            Instant.now().minus(Duration.ofMinutes(5)),
+            "me");
+    byte[] b = body(stale);
+    handler(Optional.of(signer)).handleLogged(stale, b, Map.of(Headers.SIGNATURE, signer.sign(b)));
+    assertThat(a.token().isCancelled()).isFalse();
+    assertThat(applied).isEmpty();
+    assertThat(refused).isEmpty();
+    assertThat(counted).isEmpty();
+  }
+
+  /** A copy refused (a forged signature) does not keep the genuine command out. */
+  @Test
+  void aRefusedCopyDoesNotTakeTheGenuineCommandsPlace() {
+    TaskRun a = running("a", "sleep");
+    ControlSigner signer =
+        new ControlSigner("a-key-of-some-length".getBytes(StandardCharsets.UTF_8));
+    ControlMessage stop = command(Command.STOP, new Target.Tasks(List.of("a")));
+    byte[] b = body(stop);
+    CommandHandler h = handler(Optional.of(signer));
+    h.handle(b, Map.of(Headers.SIGNATURE, "forged"), null, null);
+    h.handleLogged(stop, b, Map.of(Headers.SIGNATURE, "forged"));
+    assertThat(a.token().isCancelled()).isFalse();
+    h.handleLogged(stop, b, Map.of(Headers.SIGNATURE, signer.sign(b)));
+    assertThat(a.token().isCancelled()).isTrue();
+    assertThat(applied).hasSize(1);
+  }
+
+  /** Only the last ids are remembered: memory stays bounded however many commands come. */
+  @Test
+  void aCommandHeardLongAgoIsAppliedAgain() {
+    CommandHandler h = handler(Optional.empty());
+    ControlMessage first = command(Command.RESUME, Target.all());
+    h.handle(body(first), Map.of(), null, null);
+    for (int i = 0; i < CommandHandler.REMEMBERED; i++) {
+      ControlMessage m =
+          new ControlMessage("n" + i, Command.RESUME, Target.all(), false, Instant.now(), "me");
+      h.handle(body(m), Map.of(), null, null);
+    }
+    h.handle(body(first), Map.of(), null, null);
+    assertThat(applied).hasSize(CommandHandler.REMEMBERED + 2);
+  }
 }

@@ -492,7 +492,8 @@ class ControlLogCheckpointIT {
             revocations,
             new CommandVerifier(signer),
             onRefused,
-            periodic));
+            periodic,
+            (m, body, headers) -> {}));
   }
 
   /** What {@code count} worker starts of an earlier version left: markers, one chunk each. */
