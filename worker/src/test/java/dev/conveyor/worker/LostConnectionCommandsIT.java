@@ -59,7 +59,6 @@ class LostConnectionCommandsIT {
       Channel ch = lingering.createChannel();
       vhost.limitConnections(0);
       new BrokerAdmin(broker.uri()).closeConnectionsOnceListed("conveyor-worker " + name, 1);
-      // Now the only consumer of the worker's queue of commands.
       ch.basicConsume(
           broker.names().commandsFor(name),
           true,
@@ -70,6 +69,10 @@ class LostConnectionCommandsIT {
               takenByLingering.incrementAndGet();
             }
           });
+      // The broker ends the closed connection's consumers after it has closed it.
+      Awaitility.await("the lost connection's consumer of commands, alone")
+          .atMost(Duration.ofSeconds(30))
+          .until(() -> broker.consumerCount(broker.names().commandsFor(name)) == 1);
       ControlMessage kill = Broker.command(Command.KILL, new Target.Tasks(List.of(task)), false);
       Broker.control(broker, kill);
       Awaitility.await("the kill, taken by the lost connection")

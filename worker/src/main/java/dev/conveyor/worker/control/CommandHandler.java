@@ -65,7 +65,7 @@ public final class CommandHandler {
   private final Supplier<WorkerStatus> status;
   private final Answers answers;
   private final Observer observer;
-  private final Heard heard = new Heard();
+  private final RecentIds recent = new RecentIds();
 
   public CommandHandler(
       String worker,
@@ -131,7 +131,7 @@ public final class CommandHandler {
       }
       return;
     }
-    if (heard.first(message.id())) {
+    if (recent.first(message.id())) {
       applyOrLog(message, replyTo, correlationId);
     }
   }
@@ -147,7 +147,7 @@ public final class CommandHandler {
   public void handleLogged(ControlMessage message, byte[] body, Map<String, Object> headers) {
     if (message.revokesTasks()
         && verifier.refusal(body, headers, message, true).isEmpty()
-        && heard.first(message.id())) {
+        && recent.first(message.id())) {
       applyOrLog(message, null, null);
     }
   }
@@ -165,7 +165,7 @@ public final class CommandHandler {
    * each copy after the first is dropped. Only commands that passed verification are remembered, so
    * a forged message cannot take a genuine command's id first.
    */
-  private static final class Heard {
+  private static final class RecentIds {
     private final Map<String, Boolean> ids =
         new LinkedHashMap<>(64, 0.75f, false) {
           @Override

@@ -61,6 +61,11 @@ import org.slf4j.LoggerFactory;
  * another worker's comes first: from the entry after the last it read, carrying the stops still
  * honoured before it. So a start reads at most about that many entries past a checkpoint, which it
  * finds within its longer look back, however many commands came since the last start.
+ *
+ * <p>Each stop or kill for tasks that it reads after its own marker goes to {@link Heard} too: the
+ * worker acts on it unless its queue of commands brought it first. The log's consumer reads on
+ * after a reconnection from the entry after the last one read, so such a command still reaches the
+ * worker when the broker handed its queue's copy to a connection the worker lost.
  */
 public final class ControlLogReplay implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(ControlLogReplay.class);
@@ -535,7 +540,8 @@ public final class ControlLogReplay implements AutoCloseable {
               }
               checkpoint = checkpointIn(stream, headers, body).isPresent();
             } else {
-              // Caught up: what comes now was published since this worker started.
+              // Once its own marker is read, what comes was published after this worker started,
+              // maybe to a connection it lost: told of, to be acted on.
               Instant until = remember(body, headers, markerOffset >= 0);
               if (until != null && at >= 0) {
                 Object signature = headers.get(Headers.SIGNATURE);

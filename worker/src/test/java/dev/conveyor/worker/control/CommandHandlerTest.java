@@ -34,6 +34,9 @@ import org.junit.jupiter.api.Test;
 /** Commands applied to a worker's tasks, with no broker: the ladder runs on a manual clock. */
 class CommandHandlerTest {
 
+  private static final ControlSigner SIGNER =
+      new ControlSigner("a-key-of-some-length".getBytes(StandardCharsets.UTF_8));
+
   private final ManualScheduler timer = new ManualScheduler();
   private final List<TaskRun> notStarted = new CopyOnWriteArrayList<>();
   private final EscalationLadder ladder =
@@ -214,9 +217,7 @@ class CommandHandlerTest {
   @Test
   void anUnsignedCommandUnderAKeyIsRefusedAnsweredAndCounted() {
     TaskRun a = running("a", "sleep");
-    ControlSigner signer =
-        new ControlSigner("a-key-of-some-length".getBytes(StandardCharsets.UTF_8));
-    CommandHandler h = handler(Optional.of(signer));
+    CommandHandler h = handler(Optional.of(SIGNER));
     h.handle(body(command(Command.STOP, Target.all())), Map.of(), null, null);
     assertThat(a.token().isCancelled()).isFalse();
     assertThat(refused)
@@ -225,7 +226,7 @@ class CommandHandlerTest {
     assertThat(counted).containsExactly("refused unsigned");
 
     byte[] signed = body(command(Command.STOP, Target.all()));
-    h.handle(signed, Map.of(Headers.SIGNATURE, signer.sign(signed)), null, null);
+    h.handle(signed, Map.of(Headers.SIGNATURE, SIGNER.sign(signed)), null, null);
     assertThat(a.token().isCancelled()).isTrue();
   }
 
@@ -299,8 +300,6 @@ class CommandHandlerTest {
   @Test
   void aStaleSignedStopFromTheLogIsNeitherAppliedNorAnswered() {
     TaskRun a = running("a", "sleep");
-    ControlSigner signer =
-        new ControlSigner("a-key-of-some-length".getBytes(StandardCharsets.UTF_8));
     ControlMessage stale =
         new ControlMessage(
             "old",
@@ -310,7 +309,7 @@ class CommandHandlerTest {
             Instant.now().minus(Duration.ofMinutes(5)),
             "me");
     byte[] b = body(stale);
-    handler(Optional.of(signer)).handleLogged(stale, b, Map.of(Headers.SIGNATURE, signer.sign(b)));
+    handler(Optional.of(SIGNER)).handleLogged(stale, b, Map.of(Headers.SIGNATURE, SIGNER.sign(b)));
     assertThat(a.token().isCancelled()).isFalse();
     assertThat(applied).isEmpty();
     assertThat(refused).isEmpty();
@@ -321,15 +320,13 @@ class CommandHandlerTest {
   @Test
   void aRefusedCopyDoesNotTakeTheGenuineCommandsPlace() {
     TaskRun a = running("a", "sleep");
-    ControlSigner signer =
-        new ControlSigner("a-key-of-some-length".getBytes(StandardCharsets.UTF_8));
     ControlMessage stop = command(Command.STOP, new Target.Tasks(List.of("a")));
     byte[] b = body(stop);
-    CommandHandler h = handler(Optional.of(signer));
+    CommandHandler h = handler(Optional.of(SIGNER));
     h.handle(b, Map.of(Headers.SIGNATURE, "forged"), null, null);
     h.handleLogged(stop, b, Map.of(Headers.SIGNATURE, "forged"));
     assertThat(a.token().isCancelled()).isFalse();
-    h.handleLogged(stop, b, Map.of(Headers.SIGNATURE, signer.sign(b)));
+    h.handleLogged(stop, b, Map.of(Headers.SIGNATURE, SIGNER.sign(b)));
     assertThat(a.token().isCancelled()).isTrue();
     assertThat(applied).hasSize(1);
   }
