@@ -81,23 +81,29 @@ class LostConnectionCommandsIT {
       NameClaimIT.holdName(lingering, broker, name);
       vhost.limitConnections(-1);
 
-      CommandApplied applied =
-          Awaitility.await("the kill, applied once the worker is back")
-              .atMost(Duration.ofSeconds(30))
-              .until(() -> events.applied(kill.id()), l -> !l.isEmpty())
-              .getFirst();
-      assertThat(applied.worker()).isEqualTo(name);
-      // The worker stopped the task when it lost its connection (the broker redelivers it): the
-      // kill finds it running again, or revokes it before it comes back.
-      assertThat(concat(applied.killed(), applied.revoked())).containsExactly(task);
-      TaskEvent last = events.awaitFinal(task, Duration.ofSeconds(30));
-      assertThat(last.state()).isEqualTo(TaskState.CANCELLED);
-      assertThat(last.issuedBy()).isEqualTo(kill.issuedBy());
-      assertThat(events.applied(kill.id())).as("applied once").hasSize(1);
+      assertKilledOnceBack(events, kill, task, name, Duration.ofSeconds(30));
     }
   }
 
-  private static List<String> concat(List<String> a, List<String> b) {
-    return Stream.concat(a.stream(), b.stream()).toList();
+  /**
+   * The kill, published while {@code worker} was away, is applied and answered once after it came
+   * back, and {@code task} ends cancelled by it.
+   */
+  static void assertKilledOnceBack(
+      EventLog events, ControlMessage kill, String task, String worker, Duration wait) {
+    CommandApplied applied =
+        Awaitility.await("the kill, applied once the worker is back")
+            .atMost(wait)
+            .until(() -> events.applied(kill.id()), l -> !l.isEmpty())
+            .getFirst();
+    assertThat(applied.worker()).isEqualTo(worker);
+    // The worker stopped the task when it lost its connection (the broker redelivers it): the
+    // kill finds it running again, or revokes it before it comes back.
+    assertThat(Stream.concat(applied.killed().stream(), applied.revoked().stream()))
+        .containsExactly(task);
+    TaskEvent last = events.awaitFinal(task, Duration.ofSeconds(30));
+    assertThat(last.state()).isEqualTo(TaskState.CANCELLED);
+    assertThat(last.issuedBy()).isEqualTo(kill.issuedBy());
+    assertThat(events.applied(kill.id())).as("applied once").hasSize(1);
   }
 }

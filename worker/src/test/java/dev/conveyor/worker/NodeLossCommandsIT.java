@@ -1,13 +1,9 @@
 package dev.conveyor.worker;
 
-import static org.assertj.core.api.Assertions.assertThat;
-
 import dev.conveyor.protocol.broker.BrokerSettings;
 import dev.conveyor.protocol.wire.Command;
-import dev.conveyor.protocol.wire.CommandApplied;
 import dev.conveyor.protocol.wire.ControlMessage;
 import dev.conveyor.protocol.wire.Target;
-import dev.conveyor.protocol.wire.TaskEvent;
 import dev.conveyor.protocol.wire.TaskState;
 import dev.conveyor.testkit.EventLog;
 import dev.conveyor.testkit.PrivateCluster;
@@ -18,7 +14,6 @@ import java.net.URISyntaxException;
 import java.time.Duration;
 import java.util.List;
 import java.util.Optional;
-import java.util.stream.Stream;
 import org.awaitility.Awaitility;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
@@ -75,19 +70,7 @@ class NodeLossCommandsIT {
     Broker.control(broker, kill);
     cluster.ctl(1, "change_password", name, PASSWORD);
 
-    CommandApplied applied =
-        Awaitility.await("the kill, applied once the worker is back on another node")
-            .atMost(Duration.ofSeconds(60))
-            .until(() -> events.applied(kill.id()), l -> !l.isEmpty())
-            .getFirst();
-    assertThat(applied.worker()).isEqualTo(name);
-    // The worker stopped the task when it lost its connection (the broker redelivers it): the
-    // kill finds it running again, or revokes it before it comes back.
-    assertThat(Stream.concat(applied.killed().stream(), applied.revoked().stream()))
-        .containsExactly(task);
-    TaskEvent last = events.awaitFinal(task, Duration.ofSeconds(30));
-    assertThat(last.state()).isEqualTo(TaskState.CANCELLED);
-    assertThat(last.issuedBy()).isEqualTo(kill.issuedBy());
+    LostConnectionCommandsIT.assertKilledOnceBack(events, kill, task, name, Duration.ofSeconds(60));
   }
 
   private static URI as(URI node, String user) {
