@@ -7,6 +7,7 @@ import com.rabbitmq.client.Connection;
 import dev.conveyor.protocol.ControlSigner;
 import dev.conveyor.protocol.topology.Topology;
 import dev.conveyor.protocol.wire.Headers;
+import dev.conveyor.protocol.wire.Target;
 import dev.conveyor.testkit.BrokerAdmin;
 import dev.conveyor.testkit.BrokerExtension;
 import dev.conveyor.testkit.ControlLogCommands;
@@ -22,6 +23,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.UUID;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
@@ -389,6 +391,35 @@ class ControlLogCheckpointIT {
     }
   }
 
+  /**
+   * What a start reads before its own marker was published before the worker was there: only
+   * remembered (the tasks it names are revoked), never handed on to be applied and answered. What
+   * comes after the marker is handed on: a worker acts on it unless its queue of commands brought
+   * it first, which is how a command a lost connection took still reaches it.
+   */
+  @Test
+  void onlyTheStopsReadAfterItsOwnMarkerAreHandedOn() throws Exception {
+    stop("t-before", Optional.empty());
+    List<String> handedOn = new CopyOnWriteArrayList<>();
+    Revocations revocations = new Revocations();
+    ControlLogReplay replay =
+        newReplay(
+            broker.connection(),
+            revocations,
+            Optional.empty(),
+            refusal -> {},
+            null,
+            (m, body, headers) -> handedOn.addAll(((Target.Tasks) m.target()).ids()));
+    assertThat(replay.startAndCatchUp(Duration.ofSeconds(30))).as("caught up").isTrue();
+    assertThat(revocations.find("t-before")).isPresent();
+
+    stop("t-after", Optional.empty());
+    Awaitility.await("the stop after the start, handed on")
+        .atMost(Duration.ofSeconds(10))
+        .until(() -> handedOn.contains("t-after"));
+    assertThat(handedOn).containsExactly("t-after");
+  }
+
   /** Holds the executor's thread until the latch returned is counted down. */
   private static CountDownLatch hold(ScheduledExecutorService executor) {
     CountDownLatch release = new CountDownLatch(1);
@@ -485,6 +516,17 @@ class ControlLogCheckpointIT {
       Optional<ControlSigner> signer,
       java.util.function.Consumer<String> onRefused,
       ControlLogReplay.Periodic periodic) {
+    return newReplay(connection, revocations, signer, onRefused, periodic, (m, body, h) -> {});
+  }
+
+  /** The same, telling {@code heard} of the stops and kills it reads once caught up. */
+  private ControlLogReplay newReplay(
+      Connection connection,
+      Revocations revocations,
+      Optional<ControlSigner> signer,
+      java.util.function.Consumer<String> onRefused,
+      ControlLogReplay.Periodic periodic,
+      ControlLogReplay.Heard heard) {
     return broker.own(
         new ControlLogReplay(
             connection,
@@ -493,7 +535,7 @@ class ControlLogCheckpointIT {
             new CommandVerifier(signer),
             onRefused,
             periodic,
-            (m, body, headers) -> {}));
+            heard));
   }
 
   /** What {@code count} worker starts of an earlier version left: markers, one chunk each. */
